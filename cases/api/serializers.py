@@ -1,0 +1,122 @@
+from rest_framework import serializers
+
+from helpline.models import Team, User
+
+from ..models import (
+    AgeRange,
+    Case,
+    Category,
+    Channel,
+    Contact,
+    Escalation,
+    Gender,
+    Note,
+    ReporterRelation,
+    VulnerabilityFlag,
+)
+from ..workflow import TRANSITION_NAMES, CallType, RiskLevel
+
+
+class CaseOutput(serializers.ModelSerializer):
+    helpline = serializers.CharField(source="helpline.code")
+    available_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Case
+        fields = [
+            "id", "reference", "helpline", "state", "risk_level", "categories",
+            "child_age", "child_age_range", "child_gender", "child_location", "child_language",
+            "child_details_note", "vulnerability_flags", "reporter_relation",
+            "assigned_to", "team", "next_action_due_at", "overdue_since", "state_changed_at",
+            "restricted", "closure_reason", "closed_at", "created_by", "created_at", "updated_at",
+            "available_transitions",
+        ]
+        read_only_fields = fields
+
+    def get_available_transitions(self, case: Case) -> list[str]:
+        from ..services import case_available_transitions
+
+        return case_available_transitions(case=case, user=self.context["request"].user)
+
+
+class _CaseFieldsInput(serializers.Serializer):
+    risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
+    categories = serializers.ListField(child=serializers.SlugField(max_length=64), max_length=20, required=False)
+    child_age = serializers.IntegerField(min_value=0, max_value=25, required=False, allow_null=True)
+    child_age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False)
+    child_gender = serializers.ChoiceField(choices=Gender.choices, required=False)
+    child_location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    child_language = serializers.CharField(max_length=16, required=False, allow_blank=True)
+    child_details_note = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    vulnerability_flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=VulnerabilityFlag.choices), max_length=20, required=False
+    )
+    reporter_relation = serializers.ChoiceField(choices=ReporterRelation.choices, required=False)
+    assigned_to = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    restricted = serializers.BooleanField(required=False)
+
+
+class CaseCreateInput(_CaseFieldsInput):
+    call_type = serializers.ChoiceField(choices=CallType.choices)
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.WALK_IN)
+    summary = serializers.CharField(max_length=10000, required=False, allow_blank=True, default="")
+    started_at = serializers.DateTimeField(required=False)
+
+
+class CaseUpdateInput(_CaseFieldsInput):
+    pass
+
+
+class TransitionInput(serializers.Serializer):
+    name = serializers.ChoiceField(choices=[(n, n) for n in TRANSITION_NAMES])
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=False)
+    follow_up_due_at = serializers.DateTimeField(required=False)
+
+
+class ContactOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = ["id", "case", "channel", "direction", "call_type", "summary", "started_at", "ended_at",
+                  "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class ContactUpdateInput(serializers.Serializer):
+    call_type = serializers.ChoiceField(choices=CallType.choices, required=False)
+    summary = serializers.CharField(max_length=10000, required=False, allow_blank=True)
+    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
+class ContactAttachInput(serializers.Serializer):
+    case = serializers.IntegerField(min_value=1)
+
+
+class NoteOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+
+    class Meta:
+        model = Note
+        fields = ["id", "case", "author", "body", "created_at"]
+        read_only_fields = fields
+
+
+class NoteInput(serializers.Serializer):
+    body = serializers.CharField(max_length=20000, allow_blank=False, trim_whitespace=True)
+
+
+class EscalationOutput(serializers.ModelSerializer):
+    case_reference = serializers.CharField(source="case.reference")
+
+    class Meta:
+        model = Escalation
+        fields = ["id", "case", "case_reference", "team", "due_at", "state", "risk_level", "created_at",
+                  "acknowledged_by", "acknowledged_at"]
+        read_only_fields = fields
+
+
+class CategoryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["code", "label", "parent_code"]
+        read_only_fields = fields

@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("cases/", views.CaseListView.as_view(), name="case-list"),
+    path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
+    path("cases/<int:case_id>/transitions/", views.CaseTransitionView.as_view(), name="case-transitions"),
+    path("cases/<int:case_id>/notes/", views.CaseNotesView.as_view(), name="case-notes"),
+    path("cases/<int:case_id>/history/", views.CaseHistoryView.as_view(), name="case-history"),
+    path("contacts/", views.ContactListView.as_view(), name="contact-list"),
+    path("contacts/<int:contact_id>/", views.ContactDetailView.as_view(), name="contact-detail"),
+    path("contacts/<int:contact_id>/attach/", views.ContactAttachView.as_view(), name="contact-attach"),
+    path("escalations/", views.EscalationListView.as_view(), name="escalation-list"),
+    path("escalations/<int:escalation_id>/acknowledge/", views.EscalationAcknowledgeView.as_view(),
+         name="escalation-acknowledge"),
+    path("categories/", views.CategoryListView.as_view(), name="category-list"),
+]

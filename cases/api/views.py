@@ -1,0 +1,235 @@
+"""Thin HTTP views: parse input, call one service or selector, render the output."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpline.api.pagination import OldestFirstPagination
+from helpline.api.serializers import AuditEntryOutput
+
+from .. import selectors, services
+from .serializers import (
+    CaseCreateInput,
+    CaseOutput,
+    CaseUpdateInput,
+    CategoryOutput,
+    ContactAttachInput,
+    ContactOutput,
+    ContactUpdateInput,
+    EscalationOutput,
+    NoteInput,
+    NoteOutput,
+    TransitionInput,
+)
+
+
+class PaginatedView(GenericAPIView):
+    """Renders a queryset one cursor page at a time."""
+
+    def paginated(self, queryset, serializer_class, *, on_page=None):
+        page = self.paginate_queryset(queryset)
+        if on_page is not None:
+            on_page(page)
+        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
+
+
+@extend_schema_view(
+    get=extend_schema(
+        operation_id="cases_list",
+        summary="Cases the caller may see",
+        parameters=[selectors.CaseFilter],
+        responses=CaseOutput(many=True),
+    ),
+    post=extend_schema(
+        operation_id="cases_create",
+        summary="Open a case at intake (e.g. a walk-in) with its first contact",
+        request=CaseCreateInput,
+        responses={201: CaseOutput},
+    ),
+)
+class CaseListView(PaginatedView):
+    serializer_class = CaseOutput
+    # The cursor paginator orders by `?ordering=` through this backend.
+    filter_backends = [OrderingFilter]
+    ordering_fields = ("created_at", "updated_at", "id")
+    ordering = "-created_at"
+
+    def get(self, request: Request) -> Response:
+        cases = selectors.case_list(user=request.user, filters=request.query_params)
+        return self.paginated(
+            cases, CaseOutput,
+            on_page=lambda page: selectors.record_case_list_read(
+                user=request.user, cases=page, filters=request.query_params
+            ),
+        )
+
+    def post(self, request: Request) -> Response:
+        data = CaseCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = services.case_create(actor=request.user, **data.validated_data)
+        case = selectors.case_get(user=request.user, case_id=case.pk, for_write=True)
+        return Response(CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
+
+
+class CaseDetailView(GenericAPIView):
+    serializer_class = CaseOutput
+
+    @extend_schema(operation_id="cases_retrieve", responses=CaseOutput)
+    def get(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get(user=request.user, case_id=case_id)
+        return Response(CaseOutput(case, context={"request": request}).data)
+
+    @extend_schema(operation_id="cases_partial_update", request=CaseUpdateInput, responses=CaseOutput)
+    def patch(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get(user=request.user, case_id=case_id, action="case.update", for_write=True)
+        data = CaseUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.case_update(actor=request.user, case=case, **data.validated_data)
+        case = selectors.case_get(user=request.user, case_id=case_id, for_write=True)
+        return Response(CaseOutput(case, context={"request": request}).data)
+
+
+class CaseTransitionView(GenericAPIView):
+    serializer_class = TransitionInput
+
+    @extend_schema(
+        operation_id="cases_transition",
+        summary="Move a case along its workflow",
+        description=(
+            "`name` is one of the case's `available_transitions`. `dismiss`, `close` and `reopen` need a "
+            "`reason`; `start_follow_up` needs `follow_up_due_at`. 409 when the transition is not possible "
+            "from the case's state (the answer lists `available_transitions`), 403 when the caller's role "
+            "may not take it."
+        ),
+        request=TransitionInput,
+        responses={200: CaseOutput, 409: OpenApiResponse(description="Transition not possible now")},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get(user=request.user, case_id=case_id, action="case.transition", for_write=True)
+        data = TransitionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.case_transition(actor=request.user, case=case, **data.validated_data)
+        case = selectors.case_get(user=request.user, case_id=case_id, for_write=True)
+        return Response(CaseOutput(case, context={"request": request}).data)
+
+
+class CaseNotesView(PaginatedView):
+    serializer_class = NoteOutput
+    pagination_class = None
+
+    @extend_schema(operation_id="cases_notes_list", responses=NoteOutput(many=True))
+    def get(self, request: Request, case_id: int) -> Response:
+        notes = selectors.note_list(user=request.user, case_id=case_id)
+        return Response(NoteOutput(notes, many=True).data)
+
+    @extend_schema(operation_id="cases_notes_create", request=NoteInput, responses={201: NoteOutput})
+    def post(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get(user=request.user, case_id=case_id, action="note.create", for_write=True)
+        data = NoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.note_create(actor=request.user, case=case, **data.validated_data)
+        return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
+
+
+class CaseHistoryView(PaginatedView):
+    serializer_class = AuditEntryOutput
+    pagination_class = OldestFirstPagination
+
+    @extend_schema(
+        operation_id="cases_history",
+        summary="Everything that happened to a case, oldest first (supervisors)",
+        responses=AuditEntryOutput(many=True),
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        entries = selectors.case_history(user=request.user, case_id=case_id)
+        return self.paginated(entries, AuditEntryOutput)
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="contacts_list", parameters=[selectors.ContactFilter],
+                      responses=ContactOutput(many=True)),
+)
+class ContactListView(PaginatedView):
+    serializer_class = ContactOutput
+
+    def get(self, request: Request) -> Response:
+        contacts = selectors.contact_list(user=request.user, filters=request.query_params)
+        return self.paginated(
+            contacts, ContactOutput,
+            on_page=lambda page: selectors.record_contact_list_read(user=request.user, contacts=page),
+        )
+
+
+class ContactDetailView(GenericAPIView):
+    serializer_class = ContactOutput
+
+    @extend_schema(operation_id="contacts_retrieve", responses=ContactOutput)
+    def get(self, request: Request, contact_id: int) -> Response:
+        return Response(ContactOutput(selectors.contact_get(user=request.user, contact_id=contact_id)).data)
+
+    @extend_schema(operation_id="contacts_partial_update", request=ContactUpdateInput, responses=ContactOutput)
+    def patch(self, request: Request, contact_id: int) -> Response:
+        contact = selectors.contact_get(user=request.user, contact_id=contact_id, action="contact.update",
+                                        for_write=True)
+        data = ContactUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        contact = services.contact_update(actor=request.user, contact=contact, **data.validated_data)
+        return Response(ContactOutput(contact).data)
+
+
+class ContactAttachView(GenericAPIView):
+    serializer_class = ContactAttachInput
+
+    @extend_schema(operation_id="contacts_attach", summary="Put a contact into a case",
+                   request=ContactAttachInput, responses=ContactOutput)
+    def post(self, request: Request, contact_id: int) -> Response:
+        contact = selectors.contact_get(user=request.user, contact_id=contact_id, action="contact.attach",
+                                        for_write=True)
+        data = ContactAttachInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = selectors.case_get(user=request.user, case_id=data.validated_data["case"], action="contact.attach",
+                                  for_write=True)
+        contact = services.contact_attach(actor=request.user, contact=contact, case=case)
+        return Response(ContactOutput(contact).data)
+
+
+class EscalationListView(PaginatedView):
+    serializer_class = EscalationOutput
+
+    @extend_schema(
+        operation_id="escalations_list",
+        summary="Overdue cases raised to supervisors",
+        parameters=[OpenApiParameter("acknowledged", bool, description="Only (un)acknowledged ones")],
+        responses=EscalationOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("acknowledged")
+        if raw not in (None, "true", "false"):
+            raise ValidationError({"acknowledged": "Must be true or false."})
+        acknowledged = None if raw is None else raw == "true"
+        return self.paginated(selectors.escalation_list(user=request.user, acknowledged=acknowledged),
+                              EscalationOutput)
+
+
+class EscalationAcknowledgeView(GenericAPIView):
+    serializer_class = EscalationOutput
+
+    @extend_schema(operation_id="escalations_acknowledge", request=None, responses=EscalationOutput)
+    def post(self, request: Request, escalation_id: int) -> Response:
+        escalation = selectors.escalation_get(user=request.user, escalation_id=escalation_id)
+        escalation = services.escalation_acknowledge(actor=request.user, escalation=escalation)
+        return Response(EscalationOutput(escalation).data)
+
+
+class CategoryListView(GenericAPIView):
+    serializer_class = CategoryOutput
+
+    @extend_schema(operation_id="categories_list", summary="The caller's helpline's case categories",
+                   responses=CategoryOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(CategoryOutput(selectors.category_list(user=request.user), many=True).data)

@@ -1,0 +1,223 @@
+"""Cases, the contacts that land in them, notes, and escalations of overdue cases."""
+
+import pgtrigger
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django_fsm import FSMField, FSMModelMixin
+
+from .workflow import EDGES, CallType, CaseState, CaseWorkflow, RiskLevel
+
+
+class AgeRange(models.TextChoices):
+    UNDER_5 = "0-4", "0–4"
+    AGE_5_9 = "5-9", "5–9"
+    AGE_10_13 = "10-13", "10–13"
+    AGE_14_17 = "14-17", "14–17"
+    AGE_18_PLUS = "18+", "18 or older"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Gender(models.TextChoices):
+    GIRL = "girl", "Girl"
+    BOY = "boy", "Boy"
+    NON_BINARY = "non_binary", "Non-binary"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class VulnerabilityFlag(models.TextChoices):
+    CHILD_ON_THE_MOVE = "child_on_the_move", "Child on the move"
+    DISABILITY = "disability", "Child with a disability"
+    OUT_OF_SCHOOL = "out_of_school", "Out of school"
+    STREET_CONNECTED = "street_connected", "Street-connected"
+    IN_ALTERNATIVE_CARE = "in_alternative_care", "In alternative care"
+    CHILD_HEADED_HOUSEHOLD = "child_headed_household", "Child-headed household"
+    ORPHAN = "orphan", "Orphan"
+    PREGNANT = "pregnant", "Pregnant or a young parent"
+    LGBTQI = "lgbtqi", "LGBTQI+"
+
+
+class ReporterRelation(models.TextChoices):
+    CHILD_SELF = "child_self", "The child themself"
+    PARENT_OR_CAREGIVER = "parent_or_caregiver", "Parent or caregiver"
+    OTHER_FAMILY = "other_family", "Other family member"
+    FRIEND_OR_PEER = "friend_or_peer", "Friend or peer"
+    PROFESSIONAL = "professional", "Teacher or other professional"
+    OTHER_ADULT = "other_adult", "Other adult"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Channel(models.TextChoices):
+    VOICE = "voice", "Voice"
+    SMS = "sms", "SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+    CHAT = "chat", "Web chat"
+    WALK_IN = "walk_in", "Walk-in"
+    EMAIL = "email", "Email"
+    OTHER = "other", "Other"
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class Category(models.Model):
+    """A helpline's reason-for-contact category (loaded from the default list, then adjustable).
+    Cases store the codes, so renaming a label never rewrites history."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="categories")
+    code = models.SlugField(max_length=64)
+    label = models.CharField(max_length=200)
+    parent_code = models.SlugField(max_length=64, blank=True)
+    is_hidden = models.BooleanField(default=False)
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["helpline", "sort_order"]
+        verbose_name_plural = "categories"
+        constraints = [
+            models.UniqueConstraint(fields=["helpline", "code"], name="category_unique_code_per_helpline")
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CaseReferenceCounter(models.Model):
+    """Hands out the yearly sequence behind human case references (DEMO-2026-000042)."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    year = models.PositiveSmallIntegerField()
+    last_value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["helpline", "year"], name="case_counter_unique_year")]
+
+
+# Fields whose values are personal data: the audit log records that they changed, never the values.
+CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note"})
+
+
+class Case(FSMModelMixin, CaseWorkflow):
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="cases")
+    reference = models.CharField(max_length=40, editable=False)
+    state = FSMField(default=CaseState.INTAKE, choices=CaseState.choices, protected=True, db_index=True)
+    risk_level = models.CharField(max_length=12, choices=RiskLevel.choices, default=RiskLevel.UNASSESSED)
+    categories = ArrayField(models.SlugField(max_length=64), default=list, blank=True)
+
+    child_age = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(25)])
+    child_age_range = models.CharField(max_length=10, choices=AgeRange.choices, default=AgeRange.UNKNOWN)
+    child_gender = models.CharField(max_length=12, choices=Gender.choices, default=Gender.UNKNOWN)
+    child_location = models.CharField(max_length=200, blank=True)
+    child_language = models.CharField(max_length=16, blank=True)
+    child_details_note = models.TextField(blank=True)
+    vulnerability_flags = ArrayField(
+        models.CharField(max_length=32, choices=VulnerabilityFlag.choices), default=list, blank=True
+    )
+    reporter_relation = models.CharField(
+        max_length=24, choices=ReporterRelation.choices, default=ReporterRelation.UNKNOWN
+    )
+
+    assigned_to = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
+    )
+    team = models.ForeignKey("helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    next_action_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    overdue_since = models.DateTimeField(null=True, blank=True)
+    restricted = models.BooleanField(default=False)
+    closure_reason = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    created_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["helpline", "reference"], name="case_unique_reference_per_helpline"),
+            models.CheckConstraint(
+                condition=models.Q(state=CaseState.CLOSED) | models.Q(closed_at__isnull=True),
+                name="case_closed_at_only_when_closed",
+            ),
+        ]
+        indexes = [models.Index(fields=["helpline", "state", "next_action_due_at"])]
+        triggers = [
+            # Even raw SQL cannot move a case along an edge the workflow does not have.
+            pgtrigger.FSM(name="case_state_edges", field="state", transitions=[(a.value, b.value) for a, b in EDGES]),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Contact(models.Model):
+    """One interaction (a call, a conversation, a walk-in visit), in at most one case."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="contacts")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts")
+    channel = models.CharField(max_length=12, choices=Channel.choices)
+    direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.INBOUND)
+    call_type = models.CharField(max_length=24, choices=CallType.choices, blank=True)
+    summary = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True) | models.Q(ended_at__gte=models.F("started_at")),
+                name="contact_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} contact {self.pk}"
+
+
+CONTACT_PERSONAL_FIELDS = frozenset({"summary"})
+
+
+class Note(models.Model):
+    """A case note. Notes are never edited or deleted: a correction is a new note."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
+    author = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        triggers = [pgtrigger.Protect(name="note_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
+
+
+class Escalation(models.Model):
+    """A case whose next action fell due without being taken, raised to its team's supervisors."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="escalations")
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    team = models.ForeignKey("helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=12, choices=CaseState.choices)
+    risk_level = models.CharField(max_length=12, choices=RiskLevel.choices)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    acknowledged_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One escalation per missed due date, however often the sweep runs.
+            models.UniqueConstraint(fields=["case", "due_at"], name="escalation_once_per_due_date"),
+        ]

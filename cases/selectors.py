@@ -1,0 +1,199 @@
+"""Every read of cases, contacts, notes and escalations, scoped to the caller.
+
+The `*_queryset_for` functions are the one gate: an object outside them does not exist for the
+caller (404, never 403, so ids do not leak). Reads of case data are recorded in the audit log.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+import django_filters
+from django.db import transaction
+from django.db.models import Prefetch, Q, QuerySet
+from rest_framework.exceptions import NotFound, ValidationError
+
+from helpline.audit import audit_record
+from helpline.models import AuditEntry, AuditOutcome, Role, User
+
+from .models import Case, Category, Channel, Contact, Escalation, Note
+from .workflow import CaseState, RiskLevel
+
+
+def case_queryset_for(user: User) -> QuerySet[Case]:
+    """Cases the user may see. Operators: their helpline's intake queue, and cases assigned to them
+    or their team. Supervisors: their whole helpline. Agency users and admins: none (agencies get
+    referral packets; admins manage people, not case content). Restricted cases: only the assigned
+    operator and supervisors."""
+    if not user.is_active or user.helpline_id is None:
+        return Case.objects.none()
+    cases = Case.objects.filter(helpline_id=user.helpline_id)
+    if user.role == Role.SUPERVISOR:
+        return cases
+    if user.role == Role.OPERATOR:
+        mine = Q(assigned_to_id=user.pk)
+        visible = Q(state=CaseState.INTAKE, restricted=False) | mine
+        if user.team_id is not None:
+            visible |= Q(team_id=user.team_id, restricted=False)
+        return cases.filter(visible)
+    return Case.objects.none()
+
+
+class CaseFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
+    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
+    assigned_to = django_filters.NumberFilter(field_name="assigned_to_id")
+    unassigned = django_filters.BooleanFilter(field_name="assigned_to", lookup_expr="isnull")
+    team = django_filters.NumberFilter(field_name="team_id")
+    channel = django_filters.ChoiceFilter(choices=Channel.choices, method="filter_channel")
+    category = django_filters.CharFilter(method="filter_category")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    due_before = django_filters.IsoDateTimeFilter(field_name="next_action_due_at", lookup_expr="lt")
+    overdue = django_filters.BooleanFilter(field_name="overdue_since", lookup_expr="isnull", exclude=True)
+    reference = django_filters.CharFilter(field_name="reference", lookup_expr="iexact")
+
+    class Meta:
+        model = Case
+        fields: list[str] = []
+
+    def filter_channel(self, queryset, name, value):
+        return queryset.filter(id__in=Contact.objects.filter(channel=value, case__isnull=False).values("case_id"))
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(categories__contains=[value])
+
+
+def _with_related(cases: QuerySet[Case]) -> QuerySet[Case]:
+    # Contacts are prefetched because available transitions (dismiss) look at their call types.
+    return cases.select_related("helpline", "assigned_to", "team").prefetch_related(
+        Prefetch("contacts", queryset=Contact.objects.only("id", "case_id", "call_type", "channel"))
+    )
+
+
+def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
+    case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user))
+    if not case_filter.is_valid():
+        raise ValidationError(case_filter.errors)
+    return _with_related(case_filter.qs)
+
+
+def _record_read(*, user: User, action: str, object_type: str, object_id: Any, case_id: int | None,
+                 allowed: bool) -> None:
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            case_id=case_id,
+            outcome=AuditOutcome.ALLOWED if allowed else AuditOutcome.DENIED,
+        )
+
+
+def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: bool = False) -> Case:
+    """The case, if the caller may see it. A read is recorded either way; for a write only a refusal
+    is recorded here (the write records itself)."""
+    case = _with_related(case_queryset_for(user)).filter(pk=case_id).first()
+    if case is None or not for_write:
+        _record_read(user=user, action=action, object_type="cases.case", object_id=case_id,
+                     case_id=case_id if case else None, allowed=case is not None)
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str, Any]) -> None:
+    """One entry per page read, naming the cases on it."""
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action="case.list",
+            object_type="cases.case",
+            extra={"case_ids": [c.pk for c in cases], "filters": {k: filters.get(k) for k in filters}},
+        )
+
+
+def contact_queryset_for(user: User) -> QuerySet[Contact]:
+    """Contacts in cases the user may see, plus (for helpline staff) their helpline's contacts not
+    yet in any case."""
+    if user.role not in (Role.OPERATOR, Role.SUPERVISOR) or user.helpline_id is None or not user.is_active:
+        return Contact.objects.none()
+    return Contact.objects.filter(
+        Q(case__in=case_queryset_for(user)) | Q(case__isnull=True, helpline_id=user.helpline_id)
+    )
+
+
+class ContactFilter(django_filters.FilterSet):
+    case = django_filters.NumberFilter(field_name="case_id")
+    channel = django_filters.ChoiceFilter(choices=Channel.choices)
+    unattached = django_filters.BooleanFilter(field_name="case", lookup_expr="isnull")
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+
+
+def contact_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Contact]:
+    contact_filter = ContactFilter(data=filters or {}, queryset=contact_queryset_for(user))
+    if not contact_filter.is_valid():
+        raise ValidationError(contact_filter.errors)
+    return contact_filter.qs.select_related("case")
+
+
+def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
+    with transaction.atomic():
+        audit_record(actor=user, action="contact.list", object_type="cases.contact",
+                     extra={"contact_ids": [c.pk for c in contacts]})
+
+
+def contact_get(*, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False) -> Contact:
+    contact = contact_queryset_for(user).select_related("case").filter(pk=contact_id).first()
+    if contact is None or not for_write:
+        _record_read(user=user, action=action, object_type="cases.contact", object_id=contact_id,
+                     case_id=contact.case_id if contact else None, allowed=contact is not None)
+    if contact is None:
+        raise NotFound()
+    return contact
+
+
+def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
+    """Notes of a case the caller may see (the case read is recorded as a note read)."""
+    case = case_get(user=user, case_id=case_id, action="note.list")
+    return case.notes.select_related("author")
+
+
+def escalation_list(*, user: User, acknowledged: bool | None = None) -> QuerySet[Escalation]:
+    """Supervisors: every escalation in their helpline. Operators: those on cases they can see."""
+    if user.role == Role.SUPERVISOR and user.helpline_id:
+        escalations = Escalation.objects.filter(helpline_id=user.helpline_id)
+    elif user.role == Role.OPERATOR:
+        escalations = Escalation.objects.filter(case__in=case_queryset_for(user))
+    else:
+        return Escalation.objects.none()
+    if acknowledged is not None:
+        escalations = escalations.filter(acknowledged_at__isnull=not acknowledged)
+    return escalations.select_related("case", "team", "acknowledged_by")
+
+
+def escalation_get(*, user: User, escalation_id: int) -> Escalation:
+    escalation = escalation_list(user=user).filter(pk=escalation_id).first()
+    if escalation is None:
+        raise NotFound()
+    return escalation
+
+
+def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
+    """A case's full audit trail, oldest first. Supervisors only; the view itself is recorded."""
+    if user.role != Role.SUPERVISOR:
+        _record_read(user=user, action="case.history", object_type="cases.case", object_id=case_id,
+                     case_id=None, allowed=False)
+        raise NotFound()
+    case_get(user=user, case_id=case_id, action="case.history")
+    return AuditEntry.objects.filter(case_id=case_id).select_related("actor").order_by("at", "id")
+
+
+def category_list(*, user: User) -> QuerySet[Category]:
+    """The visible categories of the caller's helpline (not case data: any signed-in staff)."""
+    if user.helpline_id is None:
+        return Category.objects.none()
+    return Category.objects.filter(helpline_id=user.helpline_id, is_hidden=False)

@@ -1,0 +1,370 @@
+"""Every write to cases, contacts, notes and escalations. Each runs in one transaction that also
+writes its audit entry, so a change and its record commit together or not at all."""
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
+
+from helpline.api.errors import Conflict
+from helpline.audit import audit_record, diff
+from helpline.models import AuditOutcome, Helpline, Role, Team, User
+
+from .models import (
+    CASE_PERSONAL_FIELDS,
+    CONTACT_PERSONAL_FIELDS,
+    Case,
+    Category,
+    Channel,
+    Contact,
+    Direction,
+    Escalation,
+    Note,
+)
+from .workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, next_action_due
+
+DEFAULT_CATEGORIES_FILE = Path(__file__).parent / "data" / "contact-categories.yaml"
+
+CASE_EDITABLE_FIELDS = (
+    "risk_level",
+    "categories",
+    "child_age",
+    "child_age_range",
+    "child_gender",
+    "child_location",
+    "child_language",
+    "child_details_note",
+    "vulnerability_flags",
+    "reporter_relation",
+    "assigned_to",
+    "team",
+    "restricted",
+)
+SUPERVISOR_ONLY_FIELDS = frozenset({"restricted"})
+
+
+# --- categories -----------------------------------------------------------------------------------
+
+
+def category_defaults_install(*, helpline: Helpline) -> int:
+    """Loads the default category list into a helpline (idempotent); returns how many were added."""
+    data = yaml.safe_load(DEFAULT_CATEGORIES_FILE.read_text())
+    rows, order = [], 0
+    for top in data["categories"]:
+        order += 1
+        rows.append(Category(helpline=helpline, code=top["code"], label=top["label"], sort_order=order))
+        for sub in top.get("subcategories") or []:
+            order += 1
+            rows.append(
+                Category(helpline=helpline, code=sub["code"], label=sub["label"], parent_code=top["code"], sort_order=order)
+            )
+    created = Category.objects.bulk_create(rows, ignore_conflicts=True)
+    return len([c for c in created if c.pk])
+
+
+def _validate_categories(helpline_id: int, codes: list[str]) -> None:
+    known = set(
+        Category.objects.filter(helpline_id=helpline_id, code__in=codes, is_hidden=False).values_list("code", flat=True)
+    )
+    unknown = sorted(set(codes) - known)
+    if unknown:
+        raise ValidationError({"categories": f"Unknown categories for this helpline: {', '.join(unknown)}."})
+
+
+# --- cases ----------------------------------------------------------------------------------------
+
+
+def _next_reference(helpline: Helpline, now: datetime) -> str:
+    year = now.astimezone(_tz(helpline)).year
+    # One statement, so concurrent intakes never share a number.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO cases_casereferencecounter (helpline_id, year, last_value) VALUES (%s, %s, 1)
+            ON CONFLICT (helpline_id, year)
+            DO UPDATE SET last_value = cases_casereferencecounter.last_value + 1
+            RETURNING last_value
+            """,
+            [helpline.pk, year],
+        )
+        (value,) = cursor.fetchone()
+    return f"{helpline.code}-{year}-{value:06d}"
+
+
+def _tz(helpline: Helpline):
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(helpline.timezone)
+
+
+def _case_snapshot(case: Case) -> dict[str, Any]:
+    snapshot = {}
+    for name in (*CASE_EDITABLE_FIELDS, "state", "next_action_due_at"):
+        field = Case._meta.get_field(name)
+        snapshot[name] = getattr(case, field.attname)
+    return snapshot
+
+
+def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) -> None:
+    if assignee is not None and (
+        assignee.helpline_id != helpline_id or assignee.role not in (Role.OPERATOR, Role.SUPERVISOR)
+        or not assignee.is_active
+    ):
+        raise ValidationError({"assigned_to": "Cases can only be assigned to active staff of their helpline."})
+    if team is not None and team.helpline_id != helpline_id:
+        raise ValidationError({"team": "The team belongs to another helpline."})
+
+
+def case_create(
+    *,
+    actor: User,
+    call_type: str,
+    channel: str = Channel.WALK_IN,
+    summary: str = "",
+    started_at: datetime | None = None,
+    **fields: Any,
+) -> Case:
+    """Opens a case at intake with its first contact (an operator recording a walk-in, say)."""
+    if actor.role not in (Role.OPERATOR, Role.SUPERVISOR) or actor.helpline_id is None:
+        raise PermissionDenied("Only helpline staff open cases.")
+    if fields.get("restricted") and actor.role != Role.SUPERVISOR:
+        raise PermissionDenied("Only supervisors restrict cases.")
+    helpline = actor.helpline
+    now = timezone.now()
+    with transaction.atomic():
+        _validate_categories(helpline.pk, fields.get("categories") or [])
+        _check_assignee(helpline.pk, fields.get("assigned_to"), fields.get("team"))
+        case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
+        if case.team_id is None and case.assigned_to_id is None:
+            case.team_id = actor.team_id
+        case.reference = _next_reference(helpline, now)
+        case.next_action_due_at = next_action_due(helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now)
+        case.full_clean(exclude=["reference", "state"])
+        case.save()
+        contact = Contact(
+            helpline=helpline, case=case, channel=channel, direction=Direction.INBOUND,
+            call_type=call_type, summary=summary, started_at=started_at or now, created_by=actor,
+        )
+        contact.full_clean()
+        contact.save()
+        audit_record(
+            actor=actor, action="case.create", obj=case, case_id=case.pk,
+            changes=diff({}, _case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
+            extra={"reference": case.reference},
+        )
+        audit_record(
+            actor=actor, action="contact.create", obj=contact, case_id=case.pk,
+            changes=diff({}, {"channel": channel, "call_type": call_type, "summary": summary},
+                         personal=CONTACT_PERSONAL_FIELDS),
+        )
+    return case
+
+
+def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
+    """Changes non-state fields of a case the caller can see. A new risk level re-times the due date
+    of the current state from when the case entered it."""
+    unknown = set(fields) - set(CASE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if SUPERVISOR_ONLY_FIELDS & set(fields) and actor.role != Role.SUPERVISOR:
+        raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
+    with transaction.atomic():
+        locked = Case.objects.select_for_update().select_related("helpline").get(pk=case.pk)
+        if locked.state == CaseState.CLOSED:
+            raise Conflict("A closed case cannot be changed; a supervisor can reopen it.")
+        before = _case_snapshot(locked)
+        if "categories" in fields:
+            _validate_categories(locked.helpline_id, fields["categories"])
+        _check_assignee(locked.helpline_id, fields.get("assigned_to"), fields.get("team"))
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        if "risk_level" in fields and fields["risk_level"] != before["risk_level"]:
+            due = next_action_due(
+                locked.helpline.due_policy, locked.state, locked.risk_level,
+                now=locked.state_changed_at or locked.created_at,
+            )
+            if due is not None:
+                locked.next_action_due_at = due
+                locked.overdue_since = None
+        locked.full_clean(exclude=["reference", "state"])
+        locked.save()
+        changes = diff(before, _case_snapshot(locked), personal=CASE_PERSONAL_FIELDS)
+        audit_record(actor=actor, action="case.update", obj=locked, case_id=locked.pk, changes=changes)
+    return locked
+
+
+def case_available_transitions(*, case: Case, user: User) -> list[str]:
+    """Names of the transitions this user may take on this case now."""
+    return [t.name for t in case.get_available_user_state_transitions(user)]
+
+
+def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Case:
+    """Moves a case (already in the caller's scope) along one workflow edge.
+
+    409 when the transition is not available from the current state or its conditions fail (also
+    when a concurrent transition got there first); 403 when the caller's role may not take it.
+    Refusals are recorded in the audit log too."""
+    if name not in TRANSITION_FIELDS:
+        raise ValidationError({"name": f"Unknown transition {name!r}. Known: {', '.join(TRANSITION_FIELDS)}."})
+    required = TRANSITION_FIELDS[name]
+    missing = [f for f, is_required in required.items() if is_required and not params.get(f)]
+    if missing:
+        raise ValidationError({f: "This field is required for this transition." for f in missing})
+    if name == "start_follow_up" and params["follow_up_due_at"] <= timezone.now():
+        raise ValidationError({"follow_up_due_at": "The follow-up date must be in the future."})
+    params = {f: params[f] for f in required if f in params}
+
+    refusal: Exception | None = None
+    with transaction.atomic():
+        # The row lock serialises racing transitions: the loser sees the winner's state here.
+        locked = Case.objects.select_for_update().select_related("helpline").get(pk=case.pk)
+        before = _case_snapshot(locked)
+        method = getattr(locked, name)
+        meta = method._django_fsm
+        state = locked.state
+        if not meta.has_transition(state):
+            refusal = Conflict(
+                f"Transition {name!r} is not possible from state {state!r}.",
+                code="transition_not_allowed",
+                extra={"state": state, "available_transitions": case_available_transitions(case=locked, user=actor)},
+            )
+        elif not meta.conditions_met(locked, state):
+            failed = [c.__name__ for c in meta.get_transition(state).conditions if not c(locked)]
+            refusal = Conflict(
+                " ".join(CONDITION_MESSAGES.get(c, c) for c in failed),
+                code="transition_conditions_not_met",
+                extra={"state": state, "available_transitions": case_available_transitions(case=locked, user=actor)},
+            )
+        elif not meta.has_transition_perm(locked, state, actor):
+            refusal = PermissionDenied(f"Your role may not take the transition {name!r} on this case.")
+        if refusal is not None:
+            audit_record(
+                actor=actor, action=f"case.transition.{name}", obj=locked, case_id=locked.pk,
+                outcome=AuditOutcome.DENIED, extra={"state": state, "refusal": str(refusal.detail)},
+            )
+        else:
+            method(by=actor, **params)
+            locked.save()
+            audit_record(
+                actor=actor, action=f"case.transition.{name}", obj=locked, case_id=locked.pk,
+                changes=diff(before, _case_snapshot(locked), personal=CASE_PERSONAL_FIELDS),
+                extra={"transition": name, **{k: _plain(v) for k, v in params.items()}},
+            )
+    if refusal is not None:
+        raise refusal
+    return locked
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+# --- contacts and notes ---------------------------------------------------------------------------
+
+
+def contact_update(*, actor: User, contact: Contact, **fields: Any) -> Contact:
+    """Classifies or completes a contact (call type, summary, end time)."""
+    allowed = {"call_type", "summary", "ended_at"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        before = {name: getattr(locked, name) for name in allowed}
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.full_clean()
+        locked.save()
+        audit_record(
+            actor=actor, action="contact.update", obj=locked, case_id=locked.case_id,
+            changes=diff(before, {name: getattr(locked, name) for name in allowed}, personal=CONTACT_PERSONAL_FIELDS),
+        )
+    return locked
+
+
+def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
+    """Puts a contact not yet in any case into an open case of the same helpline."""
+    with transaction.atomic():
+        locked = Contact.objects.select_for_update().get(pk=contact.pk)
+        if locked.case_id is not None:
+            raise Conflict("This contact is already in a case.", code="contact_already_attached")
+        if case.helpline_id != locked.helpline_id:
+            raise ValidationError({"case": "The case belongs to another helpline."})
+        if case.state == CaseState.CLOSED:
+            raise Conflict("Contacts cannot be added to a closed case; reopen it first.", code="case_closed")
+        locked.case = case
+        locked.save(update_fields=["case"])
+        audit_record(
+            actor=actor, action="contact.attach", obj=locked, case_id=case.pk,
+            changes={"case": {"before": None, "after": case.pk}},
+        )
+    return locked
+
+
+def note_create(*, actor: User, case: Case, body: str) -> Note:
+    if actor.role not in (Role.OPERATOR, Role.SUPERVISOR):
+        raise PermissionDenied("Only helpline staff write case notes.")
+    with transaction.atomic():
+        note = Note(case=case, author=actor, body=body)
+        note.full_clean()
+        note.save()
+        audit_record(
+            actor=actor, action="note.create", obj=note, case_id=case.pk,
+            changes=diff({}, {"body": body}, personal={"body"}),
+        )
+    return note
+
+
+# --- escalation -----------------------------------------------------------------------------------
+
+
+def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Marks open cases whose next action is past due and records one escalation per missed due
+    date for the team's supervisors. Safe to run concurrently and repeatedly."""
+    now = now or timezone.now()
+    escalated = 0
+    while True:
+        with transaction.atomic():
+            # SKIP LOCKED: a case being worked on right now is picked up by the next sweep.
+            overdue = list(
+                Case.objects.select_for_update(skip_locked=True)
+                .filter(next_action_due_at__lte=now, overdue_since__isnull=True)
+                .exclude(state=CaseState.CLOSED)
+                .order_by("next_action_due_at")[:batch_size]
+            )
+            for case in overdue:
+                escalation, created = Escalation.objects.get_or_create(
+                    case=case, due_at=case.next_action_due_at,
+                    defaults={"helpline_id": case.helpline_id, "team_id": case.team_id,
+                              "state": case.state, "risk_level": case.risk_level},
+                )
+                Case.objects.filter(pk=case.pk).update(overdue_since=now)
+                if created:
+                    audit_record(
+                        actor=None, action="case.escalate", obj=case, case_id=case.pk, helpline=case.helpline_id,
+                        changes={"overdue_since": {"before": None, "after": now.isoformat()}},
+                        extra={"escalation_id": escalation.pk, "due_at": case.next_action_due_at.isoformat(),
+                               "state": case.state, "risk_level": case.risk_level},
+                    )
+                    escalated += 1
+        if len(overdue) < batch_size:
+            return escalated
+
+
+def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
+    if actor.role != Role.SUPERVISOR:
+        raise PermissionDenied("Only supervisors acknowledge escalations.")
+    with transaction.atomic():
+        locked = Escalation.objects.select_for_update().get(pk=escalation.pk)
+        if locked.acknowledged_at is not None:
+            raise Conflict("This escalation was already acknowledged.", code="already_acknowledged")
+        locked.acknowledged_by = actor
+        locked.acknowledged_at = timezone.now()
+        locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        audit_record(actor=actor, action="escalation.acknowledge", obj=locked, case_id=locked.case_id)
+    return locked

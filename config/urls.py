@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from helpline.api.views import healthz, readyz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/v1/", include("helpline.api.urls")),
+    path("api/v1/", include("cases.api.urls")),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "helpline.api.errors.bad_request"
+handler403 = "helpline.api.errors.permission_denied"
+handler404 = "helpline.api.errors.not_found"
+handler500 = "helpline.api.errors.server_error"

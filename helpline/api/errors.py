@@ -1,0 +1,68 @@
+"""One error shape for every 4xx/5xx answer: drf-standardized-errors'
+`{"type": ..., "errors": [{"code", "detail", "attr"}]}`, also for answers Django gives outside DRF."""
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
+from rest_framework import exceptions, status
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body is too large."
+    default_code = "payload_too_large"
+
+
+class Conflict(exceptions.APIException):
+    """The request is valid but the object's current state does not allow it (e.g. a transition
+    not available from this state, or lost to a concurrent one)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the object."
+    default_code = "conflict"
+
+    def __init__(self, detail=None, code=None, *, extra: dict | None = None):
+        super().__init__(detail, code)
+        self.extra = extra or {}
+
+
+class ExceptionHandler(BaseExceptionHandler):
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
+        if isinstance(exc, DjangoValidationError):
+            # Model invariants (full_clean in services) answer 400 in the same shape as DRF's.
+            detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            return exceptions.ValidationError(detail)
+        return super().convert_known_exceptions(exc)
+
+    def format_exception(self, exc):
+        data = super().format_exception(exc)
+        # Machine-readable hints (e.g. the transitions that *are* allowed) next to the errors.
+        data.update(getattr(exc, "extra", {}) or {})
+        return data
+
+
+def _error(status_code: int, error_type: str, code: str, detail: str) -> JsonResponse:
+    return JsonResponse(
+        {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": None}]}, status=status_code
+    )
+
+
+def bad_request(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):
+        return _error(413, "client_error", "payload_too_large", "Request body is too large.")
+    return _error(400, "client_error", "bad_request", "Bad request.")
+
+
+def permission_denied(request, exception=None):
+    return _error(403, "client_error", "permission_denied", "You do not have permission to perform this action.")
+
+
+def not_found(request, exception=None):
+    return _error(404, "client_error", "not_found", "Not found.")
+
+
+def server_error(request):
+    return _error(500, "server_error", "error", "A server error occurred.")

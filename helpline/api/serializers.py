@@ -1,0 +1,104 @@
+from rest_framework import serializers
+
+from referrals.models import Agency
+
+from ..models import AuditEntry, Helpline, Role, Team, User
+
+
+class LoginInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class TokenOutput(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class UserOutput(serializers.ModelSerializer):
+    helpline = serializers.CharField(source="helpline.code", allow_null=True, default=None)
+    agency = serializers.CharField(source="agency.code", allow_null=True, default=None)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "email", "role", "helpline", "team", "agency",
+                  "is_active", "last_login", "date_joined"]
+        read_only_fields = fields
+
+
+class UserCreateInput(serializers.Serializer):
+    username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices)
+    helpline = serializers.PrimaryKeyRelatedField(queryset=Helpline.objects.all(), required=False, allow_null=True)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False, allow_null=True)
+
+
+class UserUpdateInput(serializers.Serializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False, required=False)
+    first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False, allow_null=True)
+    is_active = serializers.BooleanField(required=False)
+
+
+class HelplineOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Helpline
+        fields = ["id", "code", "name", "country", "timezone", "default_language", "due_policy", "is_active",
+                  "created_at"]
+        read_only_fields = fields
+
+
+class DuePolicyField(serializers.JSONField):
+    """{"intake": {"critical": 15, ...}, ...}: minutes per state and risk level."""
+
+    def to_internal_value(self, data):
+        from cases.workflow import DEFAULT_DUE_MINUTES, RiskLevel
+
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object of states.")
+        for state, by_risk in data.items():
+            if state not in DEFAULT_DUE_MINUTES:
+                raise serializers.ValidationError(f"{state!r} has no automatic due date.")
+            if not isinstance(by_risk, dict):
+                raise serializers.ValidationError(f"{state!r} must map risk levels to minutes.")
+            for risk, minutes in by_risk.items():
+                if risk not in RiskLevel.values:
+                    raise serializers.ValidationError(f"{risk!r} is not a risk level.")
+                if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 525600:
+                    raise serializers.ValidationError(f"{state}.{risk} must be whole minutes, 1 to 525600.")
+        return data
+
+
+class HelplineCreateInput(serializers.Serializer):
+    code = serializers.RegexField(r"^[A-Za-z0-9]{2,20}$")
+    name = serializers.CharField(max_length=200)
+    country = serializers.RegexField(r"^[A-Za-z]{2}$")
+    timezone = serializers.CharField(max_length=64, default="UTC")
+    default_language = serializers.CharField(max_length=16, default="en")
+    due_policy = DuePolicyField(required=False, default=dict)
+
+
+class HelplineUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
+    timezone = serializers.CharField(max_length=64, required=False)
+    default_language = serializers.CharField(max_length=16, required=False)
+    due_policy = DuePolicyField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+
+class AuditEntryOutput(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "at", "actor", "actor_username", "actor_role", "action", "object_type", "object_id",
+                  "case_id", "changes", "outcome", "request_id", "client_ip", "user_agent", "extra"]
+        read_only_fields = fields

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
+    path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/me/", views.MeView.as_view(), name="auth-me"),
+    path("users/", views.UserListView.as_view(), name="user-list"),
+    path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
+    path("helplines/", views.HelplineListView.as_view(), name="helpline-list"),
+    path("helplines/<int:helpline_id>/", views.HelplineDetailView.as_view(), name="helpline-detail"),
+]

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HelplineConfig(AppConfig):
+    name = "helpline"
+    verbose_name = "Helplines, people and audit"

@@ -1,0 +1,145 @@
+"""Who is who: helplines, their teams and users, and the audit record of everything they do."""
+
+import zoneinfo
+
+import pgtrigger
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+
+def _validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known IANA timezone.")
+
+
+class Helpline(models.Model):
+    """One national (or regional) child helpline running on this installation."""
+
+    code = models.SlugField(max_length=20, unique=True, help_text="Short code, used in case references.")
+    name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 country code.")
+    timezone = models.CharField(max_length=64, default="UTC", validators=[_validate_timezone])
+    default_language = models.CharField(max_length=16, default="en")
+    # Minutes until the next action is due, per case state and risk level; missing entries fall
+    # back to cases.workflow.DEFAULT_DUE_MINUTES.
+    due_policy = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+    def save(self, *args, **kwargs):
+        self.code = self.code.upper()
+        super().save(*args, **kwargs)
+
+
+class Team(models.Model):
+    helpline = models.ForeignKey(Helpline, on_delete=models.PROTECT, related_name="teams")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["helpline", "name"]
+        constraints = [models.UniqueConstraint(fields=["helpline", "name"], name="team_unique_name_per_helpline")]
+
+    def __str__(self) -> str:
+        return f"{self.helpline.code}/{self.name}"
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    SUPERVISOR = "supervisor", "Supervisor"
+    AGENCY = "agency", "Partner-agency user"
+    ADMIN = "admin", "Administrator"
+
+
+class User(AbstractUser):
+    """A person who signs in: helpline staff, or a partner agency's staff."""
+
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.OPERATOR)
+    helpline = models.ForeignKey(Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
+    agency = models.ForeignKey(
+        "referrals.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
+
+    class Meta:
+        constraints = [
+            # An agency user always belongs to exactly one agency; helpline staff never do.
+            models.CheckConstraint(
+                condition=(models.Q(role="agency", agency__isnull=False) | (~models.Q(role="agency") & models.Q(agency__isnull=True))),
+                name="user_agency_iff_agency_role",
+            ),
+        ]
+
+    def clean(self) -> None:
+        super().clean()
+        if self.team_id and self.team.helpline_id != self.helpline_id:
+            raise ValidationError({"team": "The team belongs to another helpline."})
+        if self.agency_id and self.agency.helpline_id != self.helpline_id:
+            raise ValidationError({"agency": "The agency belongs to another helpline."})
+        if self.role == Role.AGENCY and not self.agency_id:
+            raise ValidationError({"agency": "Agency users must belong to an agency."})
+        if self.role != Role.AGENCY and self.agency_id:
+            raise ValidationError({"agency": "Only agency users belong to an agency."})
+        if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:
+            raise ValidationError({"helpline": "Helpline staff and agency users belong to a helpline."})
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.OPERATOR
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == Role.SUPERVISOR
+
+    @property
+    def is_agency_user(self) -> bool:
+        return self.role == Role.AGENCY
+
+    @property
+    def is_helpline_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+class AuditOutcome(models.TextChoices):
+    ALLOWED = "allowed", "Allowed"
+    DENIED = "denied", "Denied"
+
+
+class AuditEntry(models.Model):
+    """One read or write of helpline data. Append-only: the database refuses UPDATE and DELETE."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Snapshots, so the entry stays meaningful if the user is later renamed or changes role.
+    actor_username = models.CharField(max_length=150, blank=True)
+    actor_role = models.CharField(max_length=20, blank=True)
+    helpline = models.ForeignKey(Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64, blank=True)
+    # A plain column, not a foreign key: the audit record must outlive anything it describes.
+    case_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    changes = models.JSONField(default=dict, blank=True)
+    outcome = models.CharField(max_length=10, choices=AuditOutcome.choices, default=AuditOutcome.ALLOWED)
+    request_id = models.CharField(max_length=64, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["actor", "at"]), models.Index(fields=["case_id", "at"])]
+        triggers = [
+            pgtrigger.Protect(name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or 'system'} {self.action} {self.object_type}:{self.object_id}"
