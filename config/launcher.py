@@ -62,8 +62,8 @@ class EmbeddedPostgres:
         self.started_here = not already_running
         socket_dir = self.server.get_postmaster_info().socket_dir
         self._ensure_database(str(socket_dir))
-        host = urllib.parse.quote(str(socket_dir), safe="")
-        return f"postgres://postgres@{host}/{DB_NAME}"
+        # A Unix socket only (no TCP port to collide with); django-environ passes ?host= to libpq.
+        return f"postgres://postgres@/{DB_NAME}?host={urllib.parse.quote(str(socket_dir))}"
 
     @staticmethod
     def _ensure_database(socket_dir: str) -> None:

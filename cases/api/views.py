@@ -5,13 +5,17 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.pagination import OldestFirstPagination
 from helpline.api.serializers import AuditEntryOutput
 
+from helpline.models import AuditEntry
+
 from .. import selectors, services
+from ..models import Case, Category, Contact, Escalation, Note
 from .serializers import (
     CaseCreateInput,
     CaseOutput,
@@ -28,7 +32,10 @@ from .serializers import (
 
 
 class PaginatedView(GenericAPIView):
-    """Renders a queryset one cursor page at a time."""
+    """Renders a queryset one cursor page at a time.
+
+    Views read through selectors only; `queryset` is set to an empty one so that anything reaching
+    for `get_queryset()` instead fails closed (and the schema generator knows the model)."""
 
     def paginated(self, queryset, serializer_class, *, on_page=None):
         page = self.paginate_queryset(queryset)
@@ -42,7 +49,6 @@ class PaginatedView(GenericAPIView):
     get=extend_schema(
         operation_id="cases_list",
         summary="Cases the caller may see",
-        parameters=[selectors.CaseFilter],
         responses=CaseOutput(many=True),
     ),
     post=extend_schema(
@@ -55,7 +61,11 @@ class PaginatedView(GenericAPIView):
 class CaseListView(PaginatedView):
     serializer_class = CaseOutput
     # The cursor paginator orders by `?ordering=` through this backend.
-    filter_backends = [OrderingFilter]
+    # Filtering happens in the selector; the backends describe it in the schema, and the cursor
+    # paginator orders by `?ordering=` through OrderingFilter.
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = selectors.CaseFilter
+    queryset = Case.objects.none()
     ordering_fields = ("created_at", "updated_at", "id")
     ordering = "-created_at"
 
@@ -118,9 +128,9 @@ class CaseTransitionView(GenericAPIView):
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
-class CaseNotesView(PaginatedView):
+class CaseNotesView(GenericAPIView):
     serializer_class = NoteOutput
-    pagination_class = None
+    queryset = Note.objects.none()
 
     @extend_schema(operation_id="cases_notes_list", responses=NoteOutput(many=True))
     def get(self, request: Request, case_id: int) -> Response:
@@ -139,6 +149,7 @@ class CaseNotesView(PaginatedView):
 class CaseHistoryView(PaginatedView):
     serializer_class = AuditEntryOutput
     pagination_class = OldestFirstPagination
+    queryset = AuditEntry.objects.none()
 
     @extend_schema(
         operation_id="cases_history",
@@ -151,11 +162,13 @@ class CaseHistoryView(PaginatedView):
 
 
 @extend_schema_view(
-    get=extend_schema(operation_id="contacts_list", parameters=[selectors.ContactFilter],
-                      responses=ContactOutput(many=True)),
+    get=extend_schema(operation_id="contacts_list", responses=ContactOutput(many=True)),
 )
 class ContactListView(PaginatedView):
     serializer_class = ContactOutput
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = selectors.ContactFilter
+    queryset = Contact.objects.none()
 
     def get(self, request: Request) -> Response:
         contacts = selectors.contact_list(user=request.user, filters=request.query_params)
@@ -200,6 +213,7 @@ class ContactAttachView(GenericAPIView):
 
 class EscalationListView(PaginatedView):
     serializer_class = EscalationOutput
+    queryset = Escalation.objects.none()
 
     @extend_schema(
         operation_id="escalations_list",
@@ -228,6 +242,7 @@ class EscalationAcknowledgeView(GenericAPIView):
 
 class CategoryListView(GenericAPIView):
     serializer_class = CategoryOutput
+    queryset = Category.objects.none()
 
     @extend_schema(operation_id="categories_list", summary="The caller's helpline's case categories",
                    responses=CategoryOutput(many=True))

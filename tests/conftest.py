@@ -1,0 +1,68 @@
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from . import factories
+
+
+@pytest.fixture
+def helpline(db):
+    return factories.HelplineFactory(code="DEMO")
+
+
+@pytest.fixture
+def team(helpline):
+    return factories.TeamFactory(helpline=helpline, name="Day shift")
+
+
+@pytest.fixture
+def operator(helpline, team):
+    return factories.OperatorFactory(username="operator1", helpline=helpline, team=team)
+
+
+@pytest.fixture
+def other_operator(helpline, team):
+    """Same helpline and team as `operator`."""
+    return factories.OperatorFactory(username="operator2", helpline=helpline, team=team)
+
+
+@pytest.fixture
+def supervisor(helpline, team):
+    return factories.SupervisorFactory(username="supervisor1", helpline=helpline, team=team)
+
+
+@pytest.fixture
+def admin_user(helpline):
+    return factories.AdminFactory(username="admin1", helpline=helpline)
+
+
+@pytest.fixture
+def agency_user(helpline):
+    return factories.AgencyUserFactory(username="police1", helpline=helpline)
+
+
+@pytest.fixture
+def api():
+    """api(user) -> an APIClient signed in as that user with a real token; api() -> anonymous."""
+
+    def make(user=None):
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def walk_in(api, operator):
+    """Opens a walk-in case through the API as `operator`; returns the response JSON."""
+
+    def make(user=None, **fields):
+        body = {"call_type": "child", **fields}
+        response = api(user or operator).post("/api/v1/cases/", body, format="json")
+        assert response.status_code == 201, response.json()
+        return response.json()
+
+    return make
