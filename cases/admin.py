@@ -15,7 +15,15 @@ class CaseAdmin(admin.ModelAdmin):
 
     list_display = ("reference", "helpline", "state", "risk_level", "next_action_due_at", "restricted")
     list_filter = ("helpline", "state", "risk_level")
-    fields = ("reference", "helpline", "state", "risk_level", "next_action_due_at", "restricted", "created_at")
+    fields = (
+        "reference",
+        "helpline",
+        "state",
+        "risk_level",
+        "next_action_due_at",
+        "restricted",
+        "created_at",
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request):

@@ -10,10 +10,10 @@ from .workflow import EDGES, CallType, CaseState, CaseWorkflow, RiskLevel
 
 
 class AgeRange(models.TextChoices):
-    UNDER_5 = "0-4", "0–4"
-    AGE_5_9 = "5-9", "5–9"
-    AGE_10_13 = "10-13", "10–13"
-    AGE_14_17 = "14-17", "14–17"
+    UNDER_5 = "0-4", "0 to 4"
+    AGE_5_9 = "5-9", "5 to 9"
+    AGE_10_13 = "10-13", "10 to 13"
+    AGE_14_17 = "14-17", "14 to 17"
     AGE_18_PLUS = "18+", "18 or older"
     UNKNOWN = "unknown", "Unknown"
 
@@ -94,6 +94,9 @@ class CaseReferenceCounter(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["helpline", "year"], name="case_counter_unique_year")]
 
+    def __str__(self) -> str:
+        return f"{self.helpline_id}/{self.year}: {self.last_value}"
+
 
 # Fields whose values are personal data: the audit log records that they changed, never the values.
 CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note"})
@@ -122,7 +125,9 @@ class Case(FSMModelMixin, CaseWorkflow):
     assigned_to = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
     )
-    team = models.ForeignKey("helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="cases")
+    team = models.ForeignKey(
+        "helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="cases"
+    )
     state_changed_at = models.DateTimeField(null=True, blank=True)
     next_action_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     overdue_since = models.DateTimeField(null=True, blank=True)
@@ -139,7 +144,9 @@ class Case(FSMModelMixin, CaseWorkflow):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["helpline", "reference"], name="case_unique_reference_per_helpline"),
+            models.UniqueConstraint(
+                fields=["helpline", "reference"], name="case_unique_reference_per_helpline"
+            ),
             models.CheckConstraint(
                 condition=models.Q(state=CaseState.CLOSED) | models.Q(closed_at__isnull=True),
                 name="case_closed_at_only_when_closed",
@@ -148,7 +155,9 @@ class Case(FSMModelMixin, CaseWorkflow):
         indexes = [models.Index(fields=["helpline", "state", "next_action_due_at"])]
         triggers = [
             # Even raw SQL cannot move a case along an edge the workflow does not have.
-            pgtrigger.FSM(name="case_state_edges", field="state", transitions=[(a.value, b.value) for a, b in EDGES]),
+            pgtrigger.FSM(
+                name="case_state_edges", field="state", transitions=[(a.value, b.value) for a, b in EDGES]
+            ),
         ]
 
     def __str__(self) -> str:
@@ -199,13 +208,18 @@ class Note(models.Model):
         ordering = ["created_at", "id"]
         triggers = [pgtrigger.Protect(name="note_append_only", operation=pgtrigger.Update | pgtrigger.Delete)]
 
+    def __str__(self) -> str:
+        return f"Note {self.pk} on case {self.case_id}"
+
 
 class Escalation(models.Model):
     """A case whose next action fell due without being taken, raised to its team's supervisors."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="escalations")
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
-    team = models.ForeignKey("helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    team = models.ForeignKey(
+        "helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     due_at = models.DateTimeField()
     state = models.CharField(max_length=12, choices=CaseState.choices)
     risk_level = models.CharField(max_length=12, choices=RiskLevel.choices)
@@ -221,3 +235,6 @@ class Escalation(models.Model):
             # One escalation per missed due date, however often the sweep runs.
             models.UniqueConstraint(fields=["case", "due_at"], name="escalation_once_per_due_date"),
         ]
+
+    def __str__(self) -> str:
+        return f"Escalation of case {self.case_id} due {self.due_at:%Y-%m-%d %H:%M}"

@@ -57,7 +57,9 @@ class CaseFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def filter_channel(self, queryset, name, value):
-        return queryset.filter(id__in=Contact.objects.filter(channel=value, case__isnull=False).values("case_id"))
+        return queryset.filter(
+            id__in=Contact.objects.filter(channel=value, case__isnull=False).values("case_id")
+        )
 
     def filter_category(self, queryset, name, value):
         return queryset.filter(categories__contains=[value])
@@ -77,8 +79,9 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
     return _with_related(case_filter.qs)
 
 
-def _record_read(*, user: User, action: str, object_type: str, object_id: Any, case_id: int | None,
-                 allowed: bool) -> None:
+def _record_read(
+    *, user: User, action: str, object_type: str, object_id: Any, case_id: int | None, allowed: bool
+) -> None:
     with transaction.atomic():
         audit_record(
             actor=user,
@@ -95,8 +98,14 @@ def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: 
     is recorded here (the write records itself)."""
     case = _with_related(case_queryset_for(user)).filter(pk=case_id).first()
     if case is None or not for_write:
-        _record_read(user=user, action=action, object_type="cases.case", object_id=case_id,
-                     case_id=case_id if case else None, allowed=case is not None)
+        _record_read(
+            user=user,
+            action=action,
+            object_type="cases.case",
+            object_id=case_id,
+            case_id=case_id if case else None,
+            allowed=case is not None,
+        )
     if case is None:
         raise NotFound()
     return case
@@ -142,15 +151,27 @@ def contact_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Que
 
 def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
     with transaction.atomic():
-        audit_record(actor=user, action="contact.list", object_type="cases.contact",
-                     extra={"contact_ids": [c.pk for c in contacts]})
+        audit_record(
+            actor=user,
+            action="contact.list",
+            object_type="cases.contact",
+            extra={"contact_ids": [c.pk for c in contacts]},
+        )
 
 
-def contact_get(*, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False) -> Contact:
+def contact_get(
+    *, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False
+) -> Contact:
     contact = contact_queryset_for(user).select_related("case").filter(pk=contact_id).first()
     if contact is None or not for_write:
-        _record_read(user=user, action=action, object_type="cases.contact", object_id=contact_id,
-                     case_id=contact.case_id if contact else None, allowed=contact is not None)
+        _record_read(
+            user=user,
+            action=action,
+            object_type="cases.contact",
+            object_id=contact_id,
+            case_id=contact.case_id if contact else None,
+            allowed=contact is not None,
+        )
     if contact is None:
         raise NotFound()
     return contact
@@ -185,8 +206,14 @@ def escalation_get(*, user: User, escalation_id: int) -> Escalation:
 def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     """A case's full audit trail, oldest first. Supervisors only; the view itself is recorded."""
     if user.role != Role.SUPERVISOR:
-        _record_read(user=user, action="case.history", object_type="cases.case", object_id=case_id,
-                     case_id=None, allowed=False)
+        _record_read(
+            user=user,
+            action="case.history",
+            object_type="cases.case",
+            object_id=case_id,
+            case_id=None,
+            allowed=False,
+        )
         raise NotFound()
     case_get(user=user, case_id=case_id, action="case.history")
     return AuditEntry.objects.filter(case_id=case_id).select_related("actor").order_by("at", "id")

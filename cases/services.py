@@ -61,7 +61,13 @@ def category_defaults_install(*, helpline: Helpline) -> int:
         for sub in top.get("subcategories") or []:
             order += 1
             rows.append(
-                Category(helpline=helpline, code=sub["code"], label=sub["label"], parent_code=top["code"], sort_order=order)
+                Category(
+                    helpline=helpline,
+                    code=sub["code"],
+                    label=sub["label"],
+                    parent_code=top["code"],
+                    sort_order=order,
+                )
             )
     created = Category.objects.bulk_create(rows, ignore_conflicts=True)
     return len([c for c in created if c.pk])
@@ -69,7 +75,9 @@ def category_defaults_install(*, helpline: Helpline) -> int:
 
 def _validate_categories(helpline_id: int, codes: list[str]) -> None:
     known = set(
-        Category.objects.filter(helpline_id=helpline_id, code__in=codes, is_hidden=False).values_list("code", flat=True)
+        Category.objects.filter(helpline_id=helpline_id, code__in=codes, is_hidden=False).values_list(
+            "code", flat=True
+        )
     )
     unknown = sorted(set(codes) - known)
     if unknown:
@@ -112,10 +120,13 @@ def _case_snapshot(case: Case) -> dict[str, Any]:
 
 def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) -> None:
     if assignee is not None and (
-        assignee.helpline_id != helpline_id or assignee.role not in (Role.OPERATOR, Role.SUPERVISOR)
+        assignee.helpline_id != helpline_id
+        or assignee.role not in (Role.OPERATOR, Role.SUPERVISOR)
         or not assignee.is_active
     ):
-        raise ValidationError({"assigned_to": "Cases can only be assigned to active staff of their helpline."})
+        raise ValidationError(
+            {"assigned_to": "Cases can only be assigned to active staff of their helpline."}
+        )
     if team is not None and team.helpline_id != helpline_id:
         raise ValidationError({"team": "The team belongs to another helpline."})
 
@@ -143,24 +154,41 @@ def case_create(
         if case.team_id is None and case.assigned_to_id is None:
             case.team_id = actor.team_id
         case.reference = _next_reference(helpline, now)
-        case.next_action_due_at = next_action_due(helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now)
+        case.next_action_due_at = next_action_due(
+            helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
+        )
         case.full_clean(exclude=["reference", "state"])
         case.save()
         contact = Contact(
-            helpline=helpline, case=case, channel=channel, direction=Direction.INBOUND,
-            call_type=call_type, summary=summary, started_at=started_at or now, created_by=actor,
+            helpline=helpline,
+            case=case,
+            channel=channel,
+            direction=Direction.INBOUND,
+            call_type=call_type,
+            summary=summary,
+            started_at=started_at or now,
+            created_by=actor,
         )
         contact.full_clean()
         contact.save()
         audit_record(
-            actor=actor, action="case.create", obj=case, case_id=case.pk,
+            actor=actor,
+            action="case.create",
+            obj=case,
+            case_id=case.pk,
             changes=diff({}, _case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
             extra={"reference": case.reference},
         )
         audit_record(
-            actor=actor, action="contact.create", obj=contact, case_id=case.pk,
-            changes=diff({}, {"channel": channel, "call_type": call_type, "summary": summary},
-                         personal=CONTACT_PERSONAL_FIELDS),
+            actor=actor,
+            action="contact.create",
+            obj=contact,
+            case_id=case.pk,
+            changes=diff(
+                {},
+                {"channel": channel, "call_type": call_type, "summary": summary},
+                personal=CONTACT_PERSONAL_FIELDS,
+            ),
         )
     return case
 
@@ -185,7 +213,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
             setattr(locked, name, value)
         if "risk_level" in fields and fields["risk_level"] != before["risk_level"]:
             due = next_action_due(
-                locked.helpline.due_policy, locked.state, locked.risk_level,
+                locked.helpline.due_policy,
+                locked.state,
+                locked.risk_level,
                 now=locked.state_changed_at or locked.created_at,
             )
             if due is not None:
@@ -210,7 +240,9 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
     when a concurrent transition got there first); 403 when the caller's role may not take it.
     Refusals are recorded in the audit log too."""
     if name not in TRANSITION_FIELDS:
-        raise ValidationError({"name": f"Unknown transition {name!r}. Known: {', '.join(TRANSITION_FIELDS)}."})
+        raise ValidationError(
+            {"name": f"Unknown transition {name!r}. Known: {', '.join(TRANSITION_FIELDS)}."}
+        )
     required = TRANSITION_FIELDS[name]
     missing = [f for f, is_required in required.items() if is_required and not params.get(f)]
     if missing:
@@ -231,27 +263,40 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
             refusal = Conflict(
                 f"Transition {name!r} is not possible from state {state!r}.",
                 code="transition_not_allowed",
-                extra={"state": state, "available_transitions": case_available_transitions(case=locked, user=actor)},
+                extra={
+                    "state": state,
+                    "available_transitions": case_available_transitions(case=locked, user=actor),
+                },
             )
         elif not meta.conditions_met(locked, state):
             failed = [c.__name__ for c in meta.get_transition(state).conditions if not c(locked)]
             refusal = Conflict(
                 " ".join(CONDITION_MESSAGES.get(c, c) for c in failed),
                 code="transition_conditions_not_met",
-                extra={"state": state, "available_transitions": case_available_transitions(case=locked, user=actor)},
+                extra={
+                    "state": state,
+                    "available_transitions": case_available_transitions(case=locked, user=actor),
+                },
             )
         elif not meta.has_transition_perm(locked, state, actor):
             refusal = PermissionDenied(f"Your role may not take the transition {name!r} on this case.")
         if refusal is not None:
             audit_record(
-                actor=actor, action=f"case.transition.{name}", obj=locked, case_id=locked.pk,
-                outcome=AuditOutcome.DENIED, extra={"state": state, "refusal": str(refusal.detail)},
+                actor=actor,
+                action=f"case.transition.{name}",
+                obj=locked,
+                case_id=locked.pk,
+                outcome=AuditOutcome.DENIED,
+                extra={"state": state, "refusal": str(refusal.detail)},
             )
         else:
             method(by=actor, **params)
             locked.save()
             audit_record(
-                actor=actor, action=f"case.transition.{name}", obj=locked, case_id=locked.pk,
+                actor=actor,
+                action=f"case.transition.{name}",
+                obj=locked,
+                case_id=locked.pk,
                 changes=diff(before, _case_snapshot(locked), personal=CASE_PERSONAL_FIELDS),
                 extra={"transition": name, **{k: _plain(v) for k, v in params.items()}},
             )
@@ -281,8 +326,13 @@ def contact_update(*, actor: User, contact: Contact, **fields: Any) -> Contact:
         locked.full_clean()
         locked.save()
         audit_record(
-            actor=actor, action="contact.update", obj=locked, case_id=locked.case_id,
-            changes=diff(before, {name: getattr(locked, name) for name in allowed}, personal=CONTACT_PERSONAL_FIELDS),
+            actor=actor,
+            action="contact.update",
+            obj=locked,
+            case_id=locked.case_id,
+            changes=diff(
+                before, {name: getattr(locked, name) for name in allowed}, personal=CONTACT_PERSONAL_FIELDS
+            ),
         )
     return locked
 
@@ -300,7 +350,10 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
         locked.case = case
         locked.save(update_fields=["case"])
         audit_record(
-            actor=actor, action="contact.attach", obj=locked, case_id=case.pk,
+            actor=actor,
+            action="contact.attach",
+            obj=locked,
+            case_id=case.pk,
             changes={"case": {"before": None, "after": case.pk}},
         )
     return locked
@@ -314,7 +367,10 @@ def note_create(*, actor: User, case: Case, body: str) -> Note:
         note.full_clean()
         note.save()
         audit_record(
-            actor=actor, action="note.create", obj=note, case_id=case.pk,
+            actor=actor,
+            action="note.create",
+            obj=note,
+            case_id=case.pk,
             changes=diff({}, {"body": body}, personal={"body"}),
         )
     return note
@@ -339,17 +395,30 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
             )
             for case in overdue:
                 escalation, created = Escalation.objects.get_or_create(
-                    case=case, due_at=case.next_action_due_at,
-                    defaults={"helpline_id": case.helpline_id, "team_id": case.team_id,
-                              "state": case.state, "risk_level": case.risk_level},
+                    case=case,
+                    due_at=case.next_action_due_at,
+                    defaults={
+                        "helpline_id": case.helpline_id,
+                        "team_id": case.team_id,
+                        "state": case.state,
+                        "risk_level": case.risk_level,
+                    },
                 )
                 Case.objects.filter(pk=case.pk).update(overdue_since=now)
                 if created:
                     audit_record(
-                        actor=None, action="case.escalate", obj=case, case_id=case.pk, helpline=case.helpline_id,
+                        actor=None,
+                        action="case.escalate",
+                        obj=case,
+                        case_id=case.pk,
+                        helpline=case.helpline_id,
                         changes={"overdue_since": {"before": None, "after": now.isoformat()}},
-                        extra={"escalation_id": escalation.pk, "due_at": case.next_action_due_at.isoformat(),
-                               "state": case.state, "risk_level": case.risk_level},
+                        extra={
+                            "escalation_id": escalation.pk,
+                            "due_at": case.next_action_due_at.isoformat(),
+                            "state": case.state,
+                            "risk_level": case.risk_level,
+                        },
                     )
                     escalated += 1
         if len(overdue) < batch_size:

@@ -43,7 +43,14 @@ class CallType(models.TextChoices):
 
 # Contacts of these types are not a child protection case; only such cases may be dismissed.
 NON_CASE_CALL_TYPES = frozenset(
-    {CallType.SILENT, CallType.HANG_UP, CallType.PRANK, CallType.WRONG_NUMBER, CallType.ABUSIVE, CallType.INFORMATION}
+    {
+        CallType.SILENT,
+        CallType.HANG_UP,
+        CallType.PRANK,
+        CallType.WRONG_NUMBER,
+        CallType.ABUSIVE,
+        CallType.INFORMATION,
+    }
 )
 ELEVATED_RISK = frozenset({RiskLevel.HIGH, RiskLevel.CRITICAL})
 
@@ -65,8 +72,20 @@ EDGES = [
 # high risk: nobody has yet looked at it. Follow-up takes its due date from the operator.
 DEFAULT_DUE_MINUTES: dict[str, dict[str, int]] = {
     CaseState.INTAKE: {"critical": 15, "high": 60, "medium": 24 * 60, "low": 72 * 60, "unassessed": 60},
-    CaseState.ASSESSMENT: {"critical": 60, "high": 4 * 60, "medium": 48 * 60, "low": 7 * 24 * 60, "unassessed": 4 * 60},
-    CaseState.REFERRAL: {"critical": 4 * 60, "high": 24 * 60, "medium": 72 * 60, "low": 7 * 24 * 60, "unassessed": 24 * 60},
+    CaseState.ASSESSMENT: {
+        "critical": 60,
+        "high": 4 * 60,
+        "medium": 48 * 60,
+        "low": 7 * 24 * 60,
+        "unassessed": 4 * 60,
+    },
+    CaseState.REFERRAL: {
+        "critical": 4 * 60,
+        "high": 24 * 60,
+        "medium": 72 * 60,
+        "low": 7 * 24 * 60,
+        "unassessed": 24 * 60,
+    },
 }
 
 
@@ -82,7 +101,9 @@ def due_minutes(policy: dict | None, state: str, risk_level: str) -> int | None:
     return default[risk_level]
 
 
-def next_action_due(policy: dict | None, state: str, risk_level: str, *, now: datetime | None = None) -> datetime | None:
+def next_action_due(
+    policy: dict | None, state: str, risk_level: str, *, now: datetime | None = None
+) -> datetime | None:
     minutes = due_minutes(policy, state, risk_level)
     if minutes is None:
         return None
@@ -158,7 +179,9 @@ class CaseWorkflow(models.Model):
         self.next_action_due_at = None
         self.overdue_since = None
 
-    @transition(field="state", source=CaseState.INTAKE, target=CaseState.ASSESSMENT, permission=_helpline_staff)
+    @transition(
+        field="state", source=CaseState.INTAKE, target=CaseState.ASSESSMENT, permission=_helpline_staff
+    )
     def start_assessment(self, *, by) -> None:
         if self.assigned_to_id is None:
             self.assigned_to = by
@@ -167,21 +190,29 @@ class CaseWorkflow(models.Model):
         self._set_due_for(CaseState.ASSESSMENT)
 
     @transition(
-        field="state", source=CaseState.INTAKE, target=CaseState.CLOSED,
-        conditions=[is_non_case], permission=_helpline_staff,
+        field="state",
+        source=CaseState.INTAKE,
+        target=CaseState.CLOSED,
+        conditions=[is_non_case],
+        permission=_helpline_staff,
     )
     def dismiss(self, *, by, reason: str) -> None:
         self._closed(reason)
 
     @transition(
-        field="state", source=CaseState.ASSESSMENT, target=CaseState.REFERRAL,
-        conditions=[is_risk_assessed], permission=_helpline_staff,
+        field="state",
+        source=CaseState.ASSESSMENT,
+        target=CaseState.REFERRAL,
+        conditions=[is_risk_assessed],
+        permission=_helpline_staff,
     )
     def refer(self, *, by) -> None:
         self._set_due_for(CaseState.REFERRAL)
 
     @transition(
-        field="state", source=[CaseState.ASSESSMENT, CaseState.REFERRAL], target=CaseState.FOLLOW_UP,
+        field="state",
+        source=[CaseState.ASSESSMENT, CaseState.REFERRAL],
+        target=CaseState.FOLLOW_UP,
         permission=_helpline_staff,
     )
     def start_follow_up(self, *, by, follow_up_due_at: datetime) -> None:
@@ -190,8 +221,10 @@ class CaseWorkflow(models.Model):
         self.overdue_since = None
 
     @transition(
-        field="state", source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
-        target=CaseState.CLOSED, permission=_may_close,
+        field="state",
+        source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
+        target=CaseState.CLOSED,
+        permission=_may_close,
     )
     def close(self, *, by, reason: str) -> None:
         self._closed(reason)

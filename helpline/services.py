@@ -6,7 +6,7 @@ from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from .audit import audit_record, diff
-from .models import AuditOutcome, Helpline, Role, Team, User
+from .models import AuditOutcome, Helpline, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
 HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_policy", "is_active")
@@ -45,7 +45,10 @@ def token_logout(*, user: User) -> None:
 
 
 def _snapshot(instance, fields) -> dict:
-    return {f: getattr(instance, f + "_id") if hasattr(instance, f + "_id") else getattr(instance, f) for f in fields}
+    return {
+        f: getattr(instance, f + "_id") if hasattr(instance, f + "_id") else getattr(instance, f)
+        for f in fields
+    }
 
 
 def user_create(*, actor: User, password: str, **fields) -> User:
@@ -55,7 +58,9 @@ def user_create(*, actor: User, password: str, **fields) -> User:
         user.set_password(password)
         user.full_clean()
         user.save()
-        audit_record(actor=actor, action="user.create", obj=user, changes=diff({}, _snapshot(user, USER_FIELDS)))
+        audit_record(
+            actor=actor, action="user.create", obj=user, changes=diff({}, _snapshot(user, USER_FIELDS))
+        )
     return user
 
 

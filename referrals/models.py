@@ -25,7 +25,9 @@ class Agency(models.Model):
     class Meta:
         ordering = ["helpline", "code"]
         verbose_name_plural = "agencies"
-        constraints = [models.UniqueConstraint(fields=["helpline", "code"], name="agency_unique_code_per_helpline")]
+        constraints = [
+            models.UniqueConstraint(fields=["helpline", "code"], name="agency_unique_code_per_helpline")
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -66,3 +66,16 @@ def walk_in(api, operator):
         return response.json()
 
     return make
+
+
+@pytest.fixture
+def celery_worker():
+    """A real Celery worker (in a thread of this process) consuming from the real Redis broker.
+    Use with django_db(transaction=True): the worker has its own database connection."""
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker

@@ -43,7 +43,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     role = Role.OPERATOR
     helpline = factory.SubFactory(HelplineFactory)
     team = factory.LazyAttribute(
-        lambda o: TeamFactory(helpline=o.helpline) if o.role in (Role.OPERATOR, Role.SUPERVISOR) and o.helpline else None
+        lambda o: (
+            TeamFactory(helpline=o.helpline)
+            if o.role in (Role.OPERATOR, Role.SUPERVISOR) and o.helpline
+            else None
+        )
     )
     password = factory.PostGenerationMethodCall("set_password", PASSWORD)
 

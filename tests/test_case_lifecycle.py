@@ -33,7 +33,10 @@ def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(api, op
     assert response.json()["state"] == "assessment"
     assert response.json()["assigned_to"] == operator.pk
 
-    assert client.patch(f"/api/v1/cases/{case['id']}/", {"risk_level": "medium"}, format="json").status_code == 200
+    assert (
+        client.patch(f"/api/v1/cases/{case['id']}/", {"risk_level": "medium"}, format="json").status_code
+        == 200
+    )
     response = transition(client, case["id"], "refer")
     assert response.json()["state"] == "referral"
     due = (timezone.now() + timedelta(days=2)).isoformat()
@@ -49,11 +52,17 @@ def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(api, op
     assert response.json()["state"] == "assessment"
     assert response.json()["closed_at"] is None
 
-    actions = list(AuditEntry.objects.filter(case_id=case["id"], action__startswith="case.transition")
-                   .values_list("action", flat=True))
+    actions = list(
+        AuditEntry.objects.filter(case_id=case["id"], action__startswith="case.transition").values_list(
+            "action", flat=True
+        )
+    )
     assert actions == [
-        "case.transition.start_assessment", "case.transition.refer", "case.transition.start_follow_up",
-        "case.transition.close", "case.transition.reopen",
+        "case.transition.start_assessment",
+        "case.transition.refer",
+        "case.transition.start_follow_up",
+        "case.transition.close",
+        "case.transition.reopen",
     ]
 
 
@@ -86,7 +95,10 @@ def test_notes_are_added_and_listed_in_order(api, operator, walk_in):
     case = walk_in()
     client = api(operator)
     for body in ("first", "second"):
-        assert client.post(f"/api/v1/cases/{case['id']}/notes/", {"body": body}, format="json").status_code == 201
+        assert (
+            client.post(f"/api/v1/cases/{case['id']}/notes/", {"body": body}, format="json").status_code
+            == 201
+        )
     notes = client.get(f"/api/v1/cases/{case['id']}/notes/").json()
     assert [n["body"] for n in notes] == ["first", "second"]
     assert notes[0]["author"] == operator.username

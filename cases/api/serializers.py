@@ -24,11 +24,31 @@ class CaseOutput(serializers.ModelSerializer):
     class Meta:
         model = Case
         fields = [
-            "id", "reference", "helpline", "state", "risk_level", "categories",
-            "child_age", "child_age_range", "child_gender", "child_location", "child_language",
-            "child_details_note", "vulnerability_flags", "reporter_relation",
-            "assigned_to", "team", "next_action_due_at", "overdue_since", "state_changed_at",
-            "restricted", "closure_reason", "closed_at", "created_by", "created_at", "updated_at",
+            "id",
+            "reference",
+            "helpline",
+            "state",
+            "risk_level",
+            "categories",
+            "child_age",
+            "child_age_range",
+            "child_gender",
+            "child_location",
+            "child_language",
+            "child_details_note",
+            "vulnerability_flags",
+            "reporter_relation",
+            "assigned_to",
+            "team",
+            "next_action_due_at",
+            "overdue_since",
+            "state_changed_at",
+            "restricted",
+            "closure_reason",
+            "closed_at",
+            "created_by",
+            "created_at",
+            "updated_at",
             "available_transitions",
         ]
         read_only_fields = fields
@@ -41,7 +61,9 @@ class CaseOutput(serializers.ModelSerializer):
 
 class _CaseFieldsInput(serializers.Serializer):
     risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
-    categories = serializers.ListField(child=serializers.SlugField(max_length=64), max_length=20, required=False)
+    categories = serializers.ListField(
+        child=serializers.SlugField(max_length=64), max_length=20, required=False
+    )
     child_age = serializers.IntegerField(min_value=0, max_value=25, required=False, allow_null=True)
     child_age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False)
     child_gender = serializers.ChoiceField(choices=Gender.choices, required=False)
@@ -52,7 +74,9 @@ class _CaseFieldsInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=VulnerabilityFlag.choices), max_length=20, required=False
     )
     reporter_relation = serializers.ChoiceField(choices=ReporterRelation.choices, required=False)
-    assigned_to = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False, allow_null=True)
+    assigned_to = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
     restricted = serializers.BooleanField(required=False)
 
@@ -77,8 +101,18 @@ class TransitionInput(serializers.Serializer):
 class ContactOutput(serializers.ModelSerializer):
     class Meta:
         model = Contact
-        fields = ["id", "case", "channel", "direction", "call_type", "summary", "started_at", "ended_at",
-                  "created_by", "created_at"]
+        fields = [
+            "id",
+            "case",
+            "channel",
+            "direction",
+            "call_type",
+            "summary",
+            "started_at",
+            "ended_at",
+            "created_by",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -110,8 +144,18 @@ class EscalationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Escalation
-        fields = ["id", "case", "case_reference", "team", "due_at", "state", "risk_level", "created_at",
-                  "acknowledged_by", "acknowledged_at"]
+        fields = [
+            "id",
+            "case",
+            "case_reference",
+            "team",
+            "due_at",
+            "state",
+            "risk_level",
+            "created_at",
+            "acknowledged_by",
+            "acknowledged_at",
+        ]
         read_only_fields = fields
 
 

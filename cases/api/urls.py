@@ -12,7 +12,10 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", views.ContactDetailView.as_view(), name="contact-detail"),
     path("contacts/<int:contact_id>/attach/", views.ContactAttachView.as_view(), name="contact-attach"),
     path("escalations/", views.EscalationListView.as_view(), name="escalation-list"),
-    path("escalations/<int:escalation_id>/acknowledge/", views.EscalationAcknowledgeView.as_view(),
-         name="escalation-acknowledge"),
+    path(
+        "escalations/<int:escalation_id>/acknowledge/",
+        views.EscalationAcknowledgeView.as_view(),
+        name="escalation-acknowledge",
+    ),
     path("categories/", views.CategoryListView.as_view(), name="category-list"),
 ]

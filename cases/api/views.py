@@ -1,17 +1,16 @@
 """Thin HTTP views: parse input, call one service or selector, render the output."""
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.pagination import OldestFirstPagination
 from helpline.api.serializers import AuditEntryOutput
-
 from helpline.models import AuditEntry
 
 from .. import selectors, services
@@ -72,7 +71,8 @@ class CaseListView(PaginatedView):
     def get(self, request: Request) -> Response:
         cases = selectors.case_list(user=request.user, filters=request.query_params)
         return self.paginated(
-            cases, CaseOutput,
+            cases,
+            CaseOutput,
             on_page=lambda page: selectors.record_case_list_read(
                 user=request.user, cases=page, filters=request.query_params
             ),
@@ -120,7 +120,9 @@ class CaseTransitionView(GenericAPIView):
         responses={200: CaseOutput, 409: OpenApiResponse(description="Transition not possible now")},
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id, action="case.transition", for_write=True)
+        case = selectors.case_get(
+            user=request.user, case_id=case_id, action="case.transition", for_write=True
+        )
         data = TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
         services.case_transition(actor=request.user, case=case, **data.validated_data)
@@ -173,7 +175,8 @@ class ContactListView(PaginatedView):
     def get(self, request: Request) -> Response:
         contacts = selectors.contact_list(user=request.user, filters=request.query_params)
         return self.paginated(
-            contacts, ContactOutput,
+            contacts,
+            ContactOutput,
             on_page=lambda page: selectors.record_contact_list_read(user=request.user, contacts=page),
         )
 
@@ -185,10 +188,13 @@ class ContactDetailView(GenericAPIView):
     def get(self, request: Request, contact_id: int) -> Response:
         return Response(ContactOutput(selectors.contact_get(user=request.user, contact_id=contact_id)).data)
 
-    @extend_schema(operation_id="contacts_partial_update", request=ContactUpdateInput, responses=ContactOutput)
+    @extend_schema(
+        operation_id="contacts_partial_update", request=ContactUpdateInput, responses=ContactOutput
+    )
     def patch(self, request: Request, contact_id: int) -> Response:
-        contact = selectors.contact_get(user=request.user, contact_id=contact_id, action="contact.update",
-                                        for_write=True)
+        contact = selectors.contact_get(
+            user=request.user, contact_id=contact_id, action="contact.update", for_write=True
+        )
         data = ContactUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         contact = services.contact_update(actor=request.user, contact=contact, **data.validated_data)
@@ -198,15 +204,21 @@ class ContactDetailView(GenericAPIView):
 class ContactAttachView(GenericAPIView):
     serializer_class = ContactAttachInput
 
-    @extend_schema(operation_id="contacts_attach", summary="Put a contact into a case",
-                   request=ContactAttachInput, responses=ContactOutput)
+    @extend_schema(
+        operation_id="contacts_attach",
+        summary="Put a contact into a case",
+        request=ContactAttachInput,
+        responses=ContactOutput,
+    )
     def post(self, request: Request, contact_id: int) -> Response:
-        contact = selectors.contact_get(user=request.user, contact_id=contact_id, action="contact.attach",
-                                        for_write=True)
+        contact = selectors.contact_get(
+            user=request.user, contact_id=contact_id, action="contact.attach", for_write=True
+        )
         data = ContactAttachInput(data=request.data)
         data.is_valid(raise_exception=True)
-        case = selectors.case_get(user=request.user, case_id=data.validated_data["case"], action="contact.attach",
-                                  for_write=True)
+        case = selectors.case_get(
+            user=request.user, case_id=data.validated_data["case"], action="contact.attach", for_write=True
+        )
         contact = services.contact_attach(actor=request.user, contact=contact, case=case)
         return Response(ContactOutput(contact).data)
 
@@ -226,8 +238,9 @@ class EscalationListView(PaginatedView):
         if raw not in (None, "true", "false"):
             raise ValidationError({"acknowledged": "Must be true or false."})
         acknowledged = None if raw is None else raw == "true"
-        return self.paginated(selectors.escalation_list(user=request.user, acknowledged=acknowledged),
-                              EscalationOutput)
+        return self.paginated(
+            selectors.escalation_list(user=request.user, acknowledged=acknowledged), EscalationOutput
+        )
 
 
 class EscalationAcknowledgeView(GenericAPIView):
@@ -244,7 +257,10 @@ class CategoryListView(GenericAPIView):
     serializer_class = CategoryOutput
     queryset = Category.objects.none()
 
-    @extend_schema(operation_id="categories_list", summary="The caller's helpline's case categories",
-                   responses=CategoryOutput(many=True))
+    @extend_schema(
+        operation_id="categories_list",
+        summary="The caller's helpline's case categories",
+        responses=CategoryOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(selectors.category_list(user=request.user), many=True).data)

@@ -57,7 +57,9 @@ def bad_request(request, exception=None):
 
 
 def permission_denied(request, exception=None):
-    return _error(403, "client_error", "permission_denied", "You do not have permission to perform this action.")
+    return _error(
+        403, "client_error", "permission_denied", "You do not have permission to perform this action."
+    )
 
 
 def not_found(request, exception=None):

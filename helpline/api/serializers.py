@@ -20,8 +20,20 @@ class UserOutput(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "first_name", "last_name", "email", "role", "helpline", "team", "agency",
-                  "is_active", "last_login", "date_joined"]
+        fields = [
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "helpline",
+            "team",
+            "agency",
+            "is_active",
+            "last_login",
+            "date_joined",
+        ]
         read_only_fields = fields
 
 
@@ -32,9 +44,13 @@ class UserCreateInput(serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices)
-    helpline = serializers.PrimaryKeyRelatedField(queryset=Helpline.objects.all(), required=False, allow_null=True)
+    helpline = serializers.PrimaryKeyRelatedField(
+        queryset=Helpline.objects.all(), required=False, allow_null=True
+    )
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False, allow_null=True)
+    agency = serializers.PrimaryKeyRelatedField(
+        queryset=Agency.objects.all(), required=False, allow_null=True
+    )
 
 
 class UserUpdateInput(serializers.Serializer):
@@ -44,15 +60,26 @@ class UserUpdateInput(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    agency = serializers.PrimaryKeyRelatedField(queryset=Agency.objects.all(), required=False, allow_null=True)
+    agency = serializers.PrimaryKeyRelatedField(
+        queryset=Agency.objects.all(), required=False, allow_null=True
+    )
     is_active = serializers.BooleanField(required=False)
 
 
 class HelplineOutput(serializers.ModelSerializer):
     class Meta:
         model = Helpline
-        fields = ["id", "code", "name", "country", "timezone", "default_language", "due_policy", "is_active",
-                  "created_at"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "country",
+            "timezone",
+            "default_language",
+            "due_policy",
+            "is_active",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -99,6 +126,21 @@ class HelplineUpdateInput(serializers.Serializer):
 class AuditEntryOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
-        fields = ["id", "at", "actor", "actor_username", "actor_role", "action", "object_type", "object_id",
-                  "case_id", "changes", "outcome", "request_id", "client_ip", "user_agent", "extra"]
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_username",
+            "actor_role",
+            "action",
+            "object_type",
+            "object_id",
+            "case_id",
+            "changes",
+            "outcome",
+            "request_id",
+            "client_ip",
+            "user_agent",
+            "extra",
+        ]
         read_only_fields = fields

@@ -33,8 +33,17 @@ class TokenLoginView(GenericAPIView):
     throttle_classes = [LoginThrottle]
     serializer_class = LoginInput
 
-    @extend_schema(operation_id="auth_token", summary="Sign in: exchange username and password for a token",
-                   request=LoginInput, responses={200: TokenOutput}, auth=[])
+    def get_authenticate_header(self, request):
+        # Wrong credentials answer 401 (with a challenge), not 403.
+        return "Token"
+
+    @extend_schema(
+        operation_id="auth_token",
+        summary="Sign in: exchange username and password for a token",
+        request=LoginInput,
+        responses={200: TokenOutput},
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -48,8 +57,12 @@ class TokenLoginView(GenericAPIView):
 class LogoutView(GenericAPIView):
     serializer_class = None
 
-    @extend_schema(operation_id="auth_logout", summary="Revoke the caller's token", request=None,
-                   responses={204: OpenApiResponse(description="Token revoked")})
+    @extend_schema(
+        operation_id="auth_logout",
+        summary="Revoke the caller's token",
+        request=None,
+        responses={204: OpenApiResponse(description="Token revoked")},
+    )
     def post(self, request: Request) -> Response:
         services.token_logout(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -119,7 +132,9 @@ class HelplineListView(GenericAPIView):
         page = self.paginate_queryset(selectors.helpline_queryset_for(request.user))
         return self.get_paginated_response(HelplineOutput(page, many=True).data)
 
-    @extend_schema(operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput})
+    @extend_schema(
+        operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
+    )
     def post(self, request: Request) -> Response:
         _require_admin(request.user)
         if request.user.helpline_id is not None:
@@ -136,9 +151,13 @@ class HelplineDetailView(GenericAPIView):
     @extend_schema(operation_id="helplines_retrieve", responses=HelplineOutput)
     def get(self, request: Request, helpline_id: int) -> Response:
         _require_admin(request.user)
-        return Response(HelplineOutput(selectors.helpline_get(user=request.user, helpline_id=helpline_id)).data)
+        return Response(
+            HelplineOutput(selectors.helpline_get(user=request.user, helpline_id=helpline_id)).data
+        )
 
-    @extend_schema(operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput)
+    @extend_schema(
+        operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput
+    )
     def patch(self, request: Request, helpline_id: int) -> Response:
         _require_admin(request.user)
         helpline = selectors.helpline_get(user=request.user, helpline_id=helpline_id)
@@ -172,4 +191,6 @@ def readyz(request):
     except Exception as exc:
         checks["redis"] = f"error: {exc.__class__.__name__}"
     ready = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

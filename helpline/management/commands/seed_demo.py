@@ -31,7 +31,9 @@ class Command(BaseCommand):
     help = "Create the DEMO helpline, its users, agencies and example cases (idempotent)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--password", default=None, help=f"Password for every demo user (default {DEFAULT_PASSWORD!r}).")
+        parser.add_argument(
+            "--password", default=None, help=f"Password for every demo user (default {DEFAULT_PASSWORD!r})."
+        )
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if the DEMO helpline exists.")
 
     def handle(self, *args, password=None, if_empty=False, **options):
@@ -42,25 +44,38 @@ class Command(BaseCommand):
         with transaction.atomic():
             helpline, _ = Helpline.objects.get_or_create(
                 code="DEMO",
-                defaults={"name": "Demo Child Helpline 116", "country": "KE", "timezone": "Africa/Nairobi",
-                          "default_language": "en"},
+                defaults={
+                    "name": "Demo Child Helpline 116",
+                    "country": "KE",
+                    "timezone": "Africa/Nairobi",
+                    "default_language": "en",
+                },
             )
             category_defaults_install(helpline=helpline)
             team, _ = Team.objects.get_or_create(helpline=helpline, name="Day shift")
             users = {}
             for username, role, first, last in STAFF:
-                users[username] = self._user(username, password, role=role, helpline=helpline,
-                                             team=team if role in (Role.OPERATOR, Role.SUPERVISOR) else None,
-                                             first_name=first, last_name=last)
+                users[username] = self._user(
+                    username,
+                    password,
+                    role=role,
+                    helpline=helpline,
+                    team=team if role in (Role.OPERATOR, Role.SUPERVISOR) else None,
+                    first_name=first,
+                    last_name=last,
+                )
             for code, name, kind, username in AGENCIES:
-                agency, _ = Agency.objects.get_or_create(helpline=helpline, code=code,
-                                                         defaults={"name": name, "kind": kind})
-                users[username] = self._user(username, password, role=Role.AGENCY, helpline=helpline, agency=agency)
+                agency, _ = Agency.objects.get_or_create(
+                    helpline=helpline, code=code, defaults={"name": name, "kind": kind}
+                )
+                users[username] = self._user(
+                    username, password, role=Role.AGENCY, helpline=helpline, agency=agency
+                )
             if not Case.objects.filter(helpline=helpline).exists():
                 self._cases(users)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo helpline DEMO ready. Users: {', '.join(users)}; password: {password}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(f"Demo helpline DEMO ready. Users: {', '.join(users)}; password: {password}")
+        )
 
     def _user(self, username, password, **fields) -> User:
         user = User.objects.filter(username=username).first()
@@ -75,14 +90,38 @@ class Command(BaseCommand):
         op1, op2, sup = users["operator1"], users["operator2"], users["supervisor1"]
         now = timezone.now()
         # Intake queue
-        case_create(actor=op1, call_type="child", channel="walk_in", summary="Girl, 14, came to the office.",
-                    categories=["bullying"], child_age=14, child_gender="girl")
-        case_create(actor=op2, call_type="caller_about_child", channel="walk_in", risk_level="high",
-                    categories=["physical_violence"], reporter_relation="other_family")
-        case_create(actor=op1, call_type="child", channel="walk_in", risk_level="critical",
-                    categories=["suicidal_thoughts"], child_age_range="14-17")
-        case_create(actor=op2, call_type="child", channel="walk_in", vulnerability_flags=["child_on_the_move"],
-                    categories=["unaccompanied_migrant"])
+        case_create(
+            actor=op1,
+            call_type="child",
+            channel="walk_in",
+            summary="Girl, 14, came to the office.",
+            categories=["bullying"],
+            child_age=14,
+            child_gender="girl",
+        )
+        case_create(
+            actor=op2,
+            call_type="caller_about_child",
+            channel="walk_in",
+            risk_level="high",
+            categories=["physical_violence"],
+            reporter_relation="other_family",
+        )
+        case_create(
+            actor=op1,
+            call_type="child",
+            channel="walk_in",
+            risk_level="critical",
+            categories=["suicidal_thoughts"],
+            child_age_range="14-17",
+        )
+        case_create(
+            actor=op2,
+            call_type="child",
+            channel="walk_in",
+            vulnerability_flags=["child_on_the_move"],
+            categories=["unaccompanied_migrant"],
+        )
         silent = case_create(actor=op1, call_type="silent", channel="walk_in")
         case_transition(actor=op1, case=silent, name="dismiss", reason="Silent contact, no child identified.")
         prank = case_create(actor=op2, call_type="prank", channel="walk_in")
@@ -94,7 +133,9 @@ class Command(BaseCommand):
             case_update(actor=op1, case=case, risk_level=risk)
             note_create(actor=op1, case=case, body="Initial assessment call held.")
         # Referral
-        case = case_create(actor=op2, call_type="caller_about_child", channel="walk_in", categories=["sexual_violence"])
+        case = case_create(
+            actor=op2, call_type="caller_about_child", channel="walk_in", categories=["sexual_violence"]
+        )
         case_transition(actor=op2, case=case, name="start_assessment")
         case_update(actor=op2, case=case, risk_level="high")
         case_transition(actor=op2, case=case, name="refer")
@@ -102,13 +143,19 @@ class Command(BaseCommand):
         case = case_create(actor=op1, call_type="child", channel="walk_in", categories=["depression"])
         case_transition(actor=op1, case=case, name="start_assessment")
         case_update(actor=op1, case=case, risk_level="low")
-        case_transition(actor=op1, case=case, name="start_follow_up", follow_up_due_at=now + timedelta(days=3))
+        case_transition(
+            actor=op1, case=case, name="start_follow_up", follow_up_due_at=now + timedelta(days=3)
+        )
         # Closed
         case = case_create(actor=op2, call_type="child", channel="walk_in", categories=["loneliness"])
         case_transition(actor=op2, case=case, name="start_assessment")
         case_update(actor=op2, case=case, risk_level="low")
-        case_transition(actor=op2, case=case, name="close", reason="Child supported; no further action needed.")
+        case_transition(
+            actor=op2, case=case, name="close", reason="Child supported; no further action needed."
+        )
         case = case_create(actor=op1, call_type="child", channel="walk_in", categories=["child_marriage"])
         case_transition(actor=op1, case=case, name="start_assessment")
         case_update(actor=op1, case=case, risk_level="critical")
-        case_transition(actor=sup, case=case, name="close", reason="Handed to the police child protection unit.")
+        case_transition(
+            actor=sup, case=case, name="close", reason="Handed to the police child protection unit."
+        )
