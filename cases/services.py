@@ -202,7 +202,7 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     if SUPERVISOR_ONLY_FIELDS & set(fields) and actor.role != Role.SUPERVISOR:
         raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
     with transaction.atomic():
-        locked = Case.objects.select_for_update().select_related("helpline").get(pk=case.pk)
+        locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
         if locked.state == CaseState.CLOSED:
             raise Conflict("A closed case cannot be changed; a supervisor can reopen it.")
         before = _case_snapshot(locked)
@@ -254,7 +254,7 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
     refusal: Exception | None = None
     with transaction.atomic():
         # The row lock serialises racing transitions: the loser sees the winner's state here.
-        locked = Case.objects.select_for_update().select_related("helpline").get(pk=case.pk)
+        locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
         before = _case_snapshot(locked)
         method = getattr(locked, name)
         meta = method._django_fsm

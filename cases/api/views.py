@@ -82,7 +82,6 @@ class CaseListView(PaginatedView):
         data = CaseCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         case = services.case_create(actor=request.user, **data.validated_data)
-        case = selectors.case_get(user=request.user, case_id=case.pk, for_write=True)
         return Response(CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
@@ -99,8 +98,7 @@ class CaseDetailView(GenericAPIView):
         case = selectors.case_get(user=request.user, case_id=case_id, action="case.update", for_write=True)
         data = CaseUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        services.case_update(actor=request.user, case=case, **data.validated_data)
-        case = selectors.case_get(user=request.user, case_id=case_id, for_write=True)
+        case = services.case_update(actor=request.user, case=case, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
@@ -125,8 +123,10 @@ class CaseTransitionView(GenericAPIView):
         )
         data = TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.case_transition(actor=request.user, case=case, **data.validated_data)
-        case = selectors.case_get(user=request.user, case_id=case_id, for_write=True)
+        # Rendered from the service's result, not re-read: a transition may take the case out of
+        # the caller's scope (an operator dismissing another team's intake case), and it still
+        # happened.
+        case = services.case_transition(actor=request.user, case=case, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
