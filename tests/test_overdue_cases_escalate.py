@@ -94,5 +94,8 @@ def test_a_real_worker_runs_the_sweep_from_the_broker(celery_worker, helpline, t
     from cases.tasks import escalate_overdue_cases as task
 
     case = overdue_case(helpline, team)
-    assert task.delay().get(timeout=30) == 1
+    result = task.delay()
+    assert result.get(timeout=30) == 1
     assert Escalation.objects.filter(case=case).count() == 1
+    entry = AuditEntry.objects.get(action="case.escalate", case_id=case.pk)
+    assert entry.request_id == f"task-{result.id}"
