@@ -2,6 +2,7 @@
 
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin
@@ -191,6 +192,10 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} contact {self.pk}"
+
+    def clean(self) -> None:
+        if self.ended_at and self.started_at and self.ended_at < self.started_at:
+            raise ValidationError({"ended_at": "A contact cannot end before it started."})
 
 
 CONTACT_PERSONAL_FIELDS = frozenset({"summary"})

@@ -13,6 +13,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
 from helpline.audit import audit_record
+from helpline.filters import StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, Role, User
 
 from .models import Case, Category, Channel, Contact, Escalation, Note
@@ -42,14 +43,14 @@ class CaseFilter(django_filters.FilterSet):
     state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
     risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
     assigned_to = django_filters.NumberFilter(field_name="assigned_to_id")
-    unassigned = django_filters.BooleanFilter(field_name="assigned_to", lookup_expr="isnull")
+    unassigned = StrictBooleanFilter(field_name="assigned_to", lookup_expr="isnull")
     team = django_filters.NumberFilter(field_name="team_id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, method="filter_channel")
     category = django_filters.CharFilter(method="filter_category")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     due_before = django_filters.IsoDateTimeFilter(field_name="next_action_due_at", lookup_expr="lt")
-    overdue = django_filters.BooleanFilter(field_name="overdue_since", lookup_expr="isnull", exclude=True)
+    overdue = StrictBooleanFilter(field_name="overdue_since", lookup_expr="isnull", exclude=True)
     reference = django_filters.CharFilter(field_name="reference", lookup_expr="iexact")
 
     class Meta:
@@ -135,7 +136,7 @@ def contact_queryset_for(user: User) -> QuerySet[Contact]:
 class ContactFilter(django_filters.FilterSet):
     case = django_filters.NumberFilter(field_name="case_id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
-    unattached = django_filters.BooleanFilter(field_name="case", lookup_expr="isnull")
+    unattached = StrictBooleanFilter(field_name="case", lookup_expr="isnull")
 
     class Meta:
         model = Contact

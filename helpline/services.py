@@ -1,7 +1,7 @@
 """Every write about helplines, teams, users and sessions: one transaction, audit entry included."""
 
-from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth import authenticate, password_validation
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
@@ -51,10 +51,17 @@ def _snapshot(instance, fields) -> dict:
     }
 
 
+def _validate_password(password: str, user: User) -> None:
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from None
+
+
 def user_create(*, actor: User, password: str, **fields) -> User:
     with transaction.atomic():
         user = User(**fields)
-        validate_password(password, user)
+        _validate_password(password, user)
         user.set_password(password)
         user.full_clean()
         user.save()
@@ -71,7 +78,7 @@ def user_update(*, actor: User, user: User, password: str | None = None, **field
         for name, value in fields.items():
             setattr(user, name, value)
         if password:
-            validate_password(password, user)
+            _validate_password(password, user)
             user.set_password(password)
         user.full_clean()
         user.save()

@@ -2,6 +2,7 @@
 
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
@@ -10,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.pagination import OldestFirstPagination
+from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
 
@@ -54,7 +56,7 @@ class PaginatedView(GenericAPIView):
         operation_id="cases_create",
         summary="Open a case at intake (e.g. a walk-in) with its first contact",
         request=CaseCreateInput,
-        responses={201: CaseOutput},
+        responses={201: CaseOutput, 403: ErrorResponse403Serializer},
     ),
 )
 class CaseListView(PaginatedView):
@@ -93,7 +95,11 @@ class CaseDetailView(GenericAPIView):
         case = selectors.case_get(user=request.user, case_id=case_id)
         return Response(CaseOutput(case, context={"request": request}).data)
 
-    @extend_schema(operation_id="cases_partial_update", request=CaseUpdateInput, responses=CaseOutput)
+    @extend_schema(
+        operation_id="cases_partial_update",
+        request=CaseUpdateInput,
+        responses={200: CaseOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
     def patch(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id, action="case.update", for_write=True)
         data = CaseUpdateInput(data=request.data, partial=True)
@@ -115,7 +121,13 @@ class CaseTransitionView(GenericAPIView):
             "may not take it."
         ),
         request=TransitionInput,
-        responses={200: CaseOutput, 409: OpenApiResponse(description="Transition not possible now")},
+        responses={
+            200: CaseOutput,
+            403: ErrorResponse403Serializer,
+            409: OpenApiResponse(
+                TransitionConflictResponseSerializer, description="Transition not possible now"
+            ),
+        },
     )
     def post(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(
@@ -208,7 +220,7 @@ class ContactAttachView(GenericAPIView):
         operation_id="contacts_attach",
         summary="Put a contact into a case",
         request=ContactAttachInput,
-        responses=ContactOutput,
+        responses={200: ContactOutput, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, contact_id: int) -> Response:
         contact = selectors.contact_get(
@@ -246,7 +258,11 @@ class EscalationListView(PaginatedView):
 class EscalationAcknowledgeView(GenericAPIView):
     serializer_class = EscalationOutput
 
-    @extend_schema(operation_id="escalations_acknowledge", request=None, responses=EscalationOutput)
+    @extend_schema(
+        operation_id="escalations_acknowledge",
+        request=None,
+        responses={200: EscalationOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
     def post(self, request: Request, escalation_id: int) -> Response:
         escalation = selectors.escalation_get(user=request.user, escalation_id=escalation_id)
         escalation = services.escalation_acknowledge(actor=request.user, escalation=escalation)

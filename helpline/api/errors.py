@@ -1,7 +1,7 @@
 """One error shape for every 4xx/5xx answer: drf-standardized-errors'
 `{"type": ..., "errors": [{"code", "detail", "attr"}]}`, also for answers Django gives outside DRF."""
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
@@ -33,7 +33,13 @@ class ExceptionHandler(BaseExceptionHandler):
             return PayloadTooLarge()
         if isinstance(exc, DjangoValidationError):
             # Model invariants (full_clean in services) answer 400 in the same shape as DRF's.
-            detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            if hasattr(exc, "error_dict"):
+                detail = {
+                    ("non_field_errors" if field == NON_FIELD_ERRORS else field): messages
+                    for field, messages in exc.message_dict.items()
+                }
+            else:
+                detail = exc.messages
             return exceptions.ValidationError(detail)
         return super().convert_known_exceptions(exc)
 

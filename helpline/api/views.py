@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from .. import selectors, services
-from ..models import Helpline, Role, User
+from ..models import Helpline, User
+from .permissions import IsAdministrator
 from .serializers import (
     HelplineCreateInput,
     HelplineOutput,
@@ -76,24 +77,18 @@ class MeView(GenericAPIView):
         return Response(UserOutput(request.user).data)
 
 
-def _require_admin(user) -> None:
-    if user.role != Role.ADMIN:
-        raise PermissionDenied("Only administrators manage users and helplines.")
-
-
 class UserListView(GenericAPIView):
+    permission_classes = [IsAdministrator]
     serializer_class = UserOutput
     queryset = User.objects.none()  # reads go through selectors; this only fails closed
 
     @extend_schema(operation_id="users_list", responses=UserOutput(many=True))
     def get(self, request: Request) -> Response:
-        _require_admin(request.user)
         page = self.paginate_queryset(selectors.user_queryset_for(request.user))
         return self.get_paginated_response(UserOutput(page, many=True).data)
 
     @extend_schema(operation_id="users_create", request=UserCreateInput, responses={201: UserOutput})
     def post(self, request: Request) -> Response:
-        _require_admin(request.user)
         data = UserCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
@@ -105,16 +100,15 @@ class UserListView(GenericAPIView):
 
 
 class UserDetailView(GenericAPIView):
+    permission_classes = [IsAdministrator]
     serializer_class = UserOutput
 
     @extend_schema(operation_id="users_retrieve", responses=UserOutput)
     def get(self, request: Request, user_id: int) -> Response:
-        _require_admin(request.user)
         return Response(UserOutput(selectors.user_get(user=request.user, user_id=user_id)).data)
 
     @extend_schema(operation_id="users_partial_update", request=UserUpdateInput, responses=UserOutput)
     def patch(self, request: Request, user_id: int) -> Response:
-        _require_admin(request.user)
         target = selectors.user_get(user=request.user, user_id=user_id)
         data = UserUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -123,12 +117,12 @@ class UserDetailView(GenericAPIView):
 
 
 class HelplineListView(GenericAPIView):
+    permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
     queryset = Helpline.objects.none()  # reads go through selectors; this only fails closed
 
     @extend_schema(operation_id="helplines_list", responses=HelplineOutput(many=True))
     def get(self, request: Request) -> Response:
-        _require_admin(request.user)
         page = self.paginate_queryset(selectors.helpline_queryset_for(request.user))
         return self.get_paginated_response(HelplineOutput(page, many=True).data)
 
@@ -136,7 +130,6 @@ class HelplineListView(GenericAPIView):
         operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
     )
     def post(self, request: Request) -> Response:
-        _require_admin(request.user)
         if request.user.helpline_id is not None:
             raise PermissionDenied("Only platform administrators create helplines.")
         data = HelplineCreateInput(data=request.data)
@@ -146,11 +139,11 @@ class HelplineListView(GenericAPIView):
 
 
 class HelplineDetailView(GenericAPIView):
+    permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
 
     @extend_schema(operation_id="helplines_retrieve", responses=HelplineOutput)
     def get(self, request: Request, helpline_id: int) -> Response:
-        _require_admin(request.user)
         return Response(
             HelplineOutput(selectors.helpline_get(user=request.user, helpline_id=helpline_id)).data
         )
@@ -159,7 +152,6 @@ class HelplineDetailView(GenericAPIView):
         operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput
     )
     def patch(self, request: Request, helpline_id: int) -> Response:
-        _require_admin(request.user)
         helpline = selectors.helpline_get(user=request.user, helpline_id=helpline_id)
         data = HelplineUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)

@@ -1,0 +1,14 @@
+from rest_framework.permissions import BasePermission
+
+from ..models import Role
+
+
+class IsAdministrator(BasePermission):
+    """People and helplines are managed by administrators only (403 for everyone else: these are
+    not objects hidden by scope, the whole endpoint is theirs)."""
+
+    message = "Only administrators manage users and helplines."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.role == Role.ADMIN)

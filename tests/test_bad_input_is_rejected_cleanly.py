@@ -1,0 +1,699 @@
+"""Bad input to every /api/v1/ endpoint is refused with the one error shape and changes nothing.
+
+Every refusal must answer `{"type": ..., "errors": [{"code", "detail", "attr"}]}` as JSON, and after
+a refused request nothing stored may differ: no row added, changed or removed, and no new *allowed*
+audit entry (a refused case write must not leave a record of a write that never happened)."""
+
+import json
+import random
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from cases.models import Case, CaseReferenceCounter, Category, Contact, Escalation, Note
+from cases.services import escalate_overdue_cases
+from helpline.models import AuditEntry, AuditOutcome, Helpline, Team, User
+from referrals.models import Agency
+
+from . import factories
+
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+ERROR_TYPES = {"validation_error", "client_error", "server_error"}
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+def assert_error(response, status: int, *, code: str | None = None) -> list[dict[str, Any]]:
+    """The response is `status` with the one error shape; returns its errors."""
+    assert response.status_code == status, (response.status_code, response.content[:1000])
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) == {"type", "errors"}, body
+    assert body["type"] in ERROR_TYPES, body
+    assert isinstance(body["errors"], list) and body["errors"], body
+    for error in body["errors"]:
+        assert set(error) == {"code", "detail", "attr"}, error
+        assert isinstance(error["code"], str) and error["code"], error
+        assert isinstance(error["detail"], str) and error["detail"], error
+        assert error["attr"] is None or isinstance(error["attr"], str), error
+    if code is not None:
+        assert [e["code"] for e in body["errors"]] == [code], body
+    return body["errors"]
+
+
+def error_pairs(response) -> set[tuple[str | None, str]]:
+    return {(e["attr"], e["code"]) for e in assert_error(response, 400)}
+
+
+STORED_MODELS = (
+    Helpline,
+    Team,
+    User,
+    Token,
+    Agency,
+    Category,
+    Case,
+    Contact,
+    Note,
+    Escalation,
+    CaseReferenceCounter,
+)
+
+
+def stored() -> dict[str, list]:
+    """Everything the API can write, row by row, plus the allowed audit entries."""
+    state = {model._meta.label: list(model.objects.order_by("pk").values()) for model in STORED_MODELS}
+    state["allowed audit entries"] = list(
+        AuditEntry.objects.filter(outcome=AuditOutcome.ALLOWED)
+        .order_by("pk")
+        .values_list("action", "object_type", "object_id")
+    )
+    return state
+
+
+def assert_nothing_stored_changed(before: dict[str, list], *, except_read_audit: bool = False) -> None:
+    """`except_read_audit`: a read refused after its access check may still have been recorded."""
+    after = stored()
+    if except_read_audit:
+        after["allowed audit entries"] = before["allowed audit entries"]
+    changed = {
+        name: {"before": before[name], "after": after[name]} for name in before if before[name] != after[name]
+    }
+    assert not changed, changed
+
+
+def fresh_ip() -> str:
+    # The login endpoint is throttled per client address (in the shared Redis cache): every request
+    # comes from its own address so runs never throttle each other.
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+def send(
+    client,
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: str | bytes | None = None,
+    content_type: str = "application/json",
+    **extra,
+):
+    extra.setdefault("REMOTE_ADDR", fresh_ip())
+    call = getattr(client, method)
+    if raw is not None:
+        return call(path, data=raw, content_type=content_type, **extra)
+    if body is None:
+        return call(path, **extra)
+    return call(path, body, format="json", **extra)
+
+
+class Op(NamedTuple):
+    """One operation, the user allowed to call it, and a body it accepts."""
+
+    who: str
+    method: str
+    path: str
+    body: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+    def __hash__(self) -> int:  # usable as a key although its body is a dict
+        return hash(str(self))
+
+
+PASSWORD = factories.PASSWORD
+NEW_USER = {"username": "newbie", "password": PASSWORD, "role": "operator"}
+NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
+CHILD = {"call_type": "child"}
+
+LOGIN = Op("anon", "post", "/api/v1/auth/token/", {"username": "operator1", "password": PASSWORD})
+CREATE_USER = Op("admin", "post", "/api/v1/users/", NEW_USER)
+UPDATE_USER = Op("admin", "patch", "/api/v1/users/{operator}/", {"first_name": "Amina"})
+CREATE_HELPLINE = Op("platform_admin", "post", "/api/v1/helplines/", NEW_HELPLINE)
+UPDATE_HELPLINE = Op("admin", "patch", "/api/v1/helplines/{helpline}/", {"name": "Renamed"})
+CREATE_CASE = Op("operator", "post", "/api/v1/cases/", CHILD)
+UPDATE_CASE = Op("operator", "patch", "/api/v1/cases/{case}/", {"risk_level": "medium"})
+TRANSITION = Op("operator", "post", "/api/v1/cases/{case}/transitions/", {"name": "start_assessment"})
+ADD_NOTE = Op("operator", "post", "/api/v1/cases/{case}/notes/", {"body": "Called the school."})
+UPDATE_CONTACT = Op("operator", "patch", "/api/v1/contacts/{contact}/", {"summary": "Called back"})
+ATTACH = Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": "{case}"})
+
+BODY_OPS = [
+    LOGIN,
+    CREATE_USER,
+    UPDATE_USER,
+    CREATE_HELPLINE,
+    UPDATE_HELPLINE,
+    CREATE_CASE,
+    UPDATE_CASE,
+    TRANSITION,
+    ADD_NOTE,
+    UPDATE_CONTACT,
+    ATTACH,
+]
+OTHER_OPS = [
+    Op("operator", "post", "/api/v1/auth/logout/"),
+    Op("operator", "get", "/api/v1/auth/me/"),
+    Op("admin", "get", "/api/v1/users/"),
+    Op("admin", "get", "/api/v1/users/{operator}/"),
+    Op("platform_admin", "get", "/api/v1/helplines/"),
+    Op("admin", "get", "/api/v1/helplines/{helpline}/"),
+    Op("operator", "get", "/api/v1/cases/"),
+    Op("operator", "get", "/api/v1/cases/{case}/"),
+    Op("operator", "get", "/api/v1/cases/{case}/notes/"),
+    Op("supervisor", "get", "/api/v1/cases/{case}/history/"),
+    Op("operator", "get", "/api/v1/contacts/"),
+    Op("operator", "get", "/api/v1/contacts/{contact}/"),
+    Op("supervisor", "get", "/api/v1/escalations/"),
+    Op("supervisor", "post", "/api/v1/escalations/{escalation}/acknowledge/"),
+    Op("operator", "get", "/api/v1/categories/"),
+]
+ALL_OPS = BODY_OPS + OTHER_OPS
+AUTHENTICATED_OPS = [op for op in ALL_OPS if op.who != "anon"]
+
+
+@pytest.fixture
+def world(api, helpline, operator, supervisor, admin_user, agency_user, walk_in):
+    """A helpline with one case (its contact, an escalation), a contact in no case, and a second
+    helpline to point at across the boundary. `world.client(who)` answers 500s as responses."""
+    platform_admin = factories.AdminFactory(username="root", helpline=None)
+    inactive = factories.OperatorFactory(username="gone", helpline=helpline, is_active=False)
+    other = factories.HelplineFactory(code="OTHER")
+    outsider = factories.OperatorFactory(username="outsider", helpline=other)
+    other_agency = factories.AgencyFactory(helpline=other)
+    case = walk_in(risk_level="low")
+    loose_contact = factories.ContactFactory(helpline=helpline, case=None, channel="voice")
+    escalate_overdue_cases(now=timezone.now() + timedelta(days=30))
+    users = {
+        "operator": operator,
+        "supervisor": supervisor,
+        "admin": admin_user,
+        "platform_admin": platform_admin,
+        "agency": agency_user,
+        "inactive": inactive,
+    }
+    ids = {
+        "helpline": helpline.pk,
+        "operator": operator.pk,
+        "case": case["id"],
+        "contact": Contact.objects.get(case_id=case["id"]).pk,
+        "loose_contact": loose_contact.pk,
+        "escalation": Escalation.objects.get(case_id=case["id"]).pk,
+        "outsider": outsider.pk,
+        "outsider_team": outsider.team_id,
+        "other_agency": other_agency.pk,
+        "agency_user": agency_user.pk,
+    }
+
+    def client(who: str):
+        made = api(None if who == "anon" else users[who])
+        made.raise_request_exception = False  # a crash is a 500 answer to assert on, not a traceback
+        return made
+
+    def fill(value):
+        if isinstance(value, str) and value.startswith("{") and value.endswith("}") and value[1:-1] in ids:
+            return ids[value[1:-1]]
+        if isinstance(value, str) and "{" in value:
+            return value.format(**ids)
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        return value
+
+    return SimpleNamespace(client=client, fill=fill, ids=ids, users=users)
+
+
+# --- the control: every operation accepts its well-formed request ----------------------------------
+
+
+@pytest.mark.parametrize("op", ALL_OPS, ids=str)
+def test_every_operation_accepts_its_well_formed_request(world, op):
+    response = send(world.client(op.who), op.method, world.fill(op.path), world.fill(op.body))
+    assert response.status_code in (200, 201, 204), (response.status_code, response.content[:1000])
+
+
+# --- the request body --------------------------------------------------------------------------------
+
+
+MALFORMED_JSON = {
+    "truncated": '{"name": ',
+    "trailing comma": '{"a": 1,}',
+    "single quotes": "{'a': 1}",
+    "not json at all": "hello",
+    "NaN": '{"a": NaN}',
+    "invalid utf-8": b'{"a": "\xff\xfe"}',
+}
+
+
+@pytest.mark.parametrize("raw", MALFORMED_JSON.values(), ids=MALFORMED_JSON.keys())
+@pytest.mark.parametrize("op", BODY_OPS, ids=str)
+def test_malformed_json_body_is_a_parse_error_and_changes_nothing(world, op, raw):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), raw=raw)
+    errors = assert_error(response, 400, code="parse_error")
+    assert errors[0]["attr"] is None
+    assert response.json()["type"] == "client_error"
+    assert_nothing_stored_changed(before)
+
+
+@pytest.mark.parametrize("op", [LOGIN, CREATE_CASE], ids=str)
+def test_deeply_nested_json_is_a_parse_error_not_a_crash(world, op):
+    client, before = world.client(op.who), stored()
+    raw = "[" * 50_000 + "]" * 50_000  # 100 kB: well under the size limit
+    response = send(client, op.method, world.fill(op.path), raw=raw)
+    assert_error(response, 400, code="parse_error")
+    assert_nothing_stored_changed(before)
+
+
+NOT_AN_OBJECT = {
+    "list": ("[1, 2]", "invalid"),
+    "string": ('"text"', "invalid"),
+    "number": ("42", "invalid"),
+    "null": ("null", "null"),
+}
+
+
+@pytest.mark.parametrize(("raw", "code"), NOT_AN_OBJECT.values(), ids=NOT_AN_OBJECT.keys())
+@pytest.mark.parametrize("op", BODY_OPS, ids=str)
+def test_json_body_that_is_not_an_object_is_refused_and_changes_nothing(world, op, raw, code):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), raw=raw)
+    assert error_pairs(response) == {("non_field_errors", code)}
+    assert_nothing_stored_changed(before)
+
+
+UNSUPPORTED = {
+    "text/plain": "call_type=child",
+    "application/x-www-form-urlencoded": "call_type=child&name=start_assessment",
+    "multipart/form-data; boundary=xyz": (
+        '--xyz\r\nContent-Disposition: form-data; name="call_type"\r\n\r\nchild\r\n--xyz--\r\n'
+    ),
+    "application/xml": "<case><call_type>child</call_type></case>",
+}
+
+
+@pytest.mark.parametrize("content_type", UNSUPPORTED, ids=lambda c: c.split(";")[0])
+@pytest.mark.parametrize("op", BODY_OPS, ids=str)
+def test_unsupported_content_type_is_415_and_changes_nothing(world, op, content_type):
+    client, before = world.client(op.who), stored()
+    response = send(
+        client, op.method, world.fill(op.path), raw=UNSUPPORTED[content_type], content_type=content_type
+    )
+    assert_error(response, 415, code="unsupported_media_type")
+    assert_nothing_stored_changed(before)
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=str)
+def test_body_over_the_upload_limit_is_413_and_changes_nothing(world, op):
+    client, before = world.client(op.who), stored()
+    body = {**world.fill(op.body), "padding": "a" * DATA_UPLOAD_MAX_MEMORY_SIZE}
+    raw = json.dumps(body)
+    assert len(raw.encode()) > DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = send(client, op.method, world.fill(op.path), raw=raw)
+    errors = assert_error(response, 413, code="payload_too_large")
+    assert errors[0]["attr"] is None
+    assert_nothing_stored_changed(before)
+
+
+def test_body_just_under_the_upload_limit_is_read_and_validated(world):
+    client, before = world.client("operator"), stored()
+    raw = json.dumps({"body": "a" * (DATA_UPLOAD_MAX_MEMORY_SIZE - 100)})
+    assert len(raw.encode()) <= DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = send(client, "post", world.fill(ADD_NOTE.path), raw=raw)
+    assert error_pairs(response) == {("body", "max_length")}
+    assert_nothing_stored_changed(before)
+
+
+# --- fields: missing, wrong types, unknown choices, unknown references --------------------------------
+
+# operation -> [(body, {attr: code} the answer must name, exactly)]
+INVALID_FIELDS = {
+    LOGIN: [
+        ({}, {"username": "required", "password": "required"}),
+        ({"username": "operator1"}, {"password": "required"}),
+        ({"username": ["operator1"], "password": {"a": 1}}, {"username": "invalid", "password": "invalid"}),
+        ({"username": None, "password": PASSWORD}, {"username": "null"}),
+        ({"username": "u" * 151, "password": PASSWORD}, {"username": "max_length"}),
+    ],
+    CREATE_USER: [
+        ({}, {"username": "required", "password": "required", "role": "required"}),
+        ({**NEW_USER, "username": "new user!"}, {"username": "invalid"}),
+        ({**NEW_USER, "username": "operator1"}, {"username": "invalid"}),
+        ({**NEW_USER, "role": "god"}, {"role": "invalid_choice"}),
+        ({**NEW_USER, "role": 5}, {"role": "invalid_choice"}),
+        ({**NEW_USER, "email": "not-an-email"}, {"email": "invalid"}),
+        ({**NEW_USER, "team": "x"}, {"team": "incorrect_type"}),
+        ({**NEW_USER, "team": 999999}, {"team": "does_not_exist"}),
+        ({**NEW_USER, "team": "{outsider_team}"}, {"team": "invalid"}),
+        ({**NEW_USER, "helpline": 999999}, {"helpline": "does_not_exist"}),
+        ({**NEW_USER, "agency": 999999}, {"agency": "does_not_exist"}),
+        ({**NEW_USER, "role": "agency"}, {"agency": "invalid"}),
+        ({**NEW_USER, "role": "agency", "agency": "{other_agency}"}, {"agency": "invalid"}),
+    ],
+    UPDATE_USER: [
+        ({"role": "god"}, {"role": "invalid_choice"}),
+        ({"role": "agency"}, {"agency": "invalid"}),
+        ({"is_active": "sometimes"}, {"is_active": "invalid"}),
+        ({"email": "nope"}, {"email": "invalid"}),
+        ({"first_name": ["Amina"]}, {"first_name": "invalid"}),
+        ({"team": 999999}, {"team": "does_not_exist"}),
+        ({"team": "{outsider_team}"}, {"team": "invalid"}),
+    ],
+    CREATE_HELPLINE: [
+        ({}, {"code": "required", "name": "required", "country": "required"}),
+        ({**NEW_HELPLINE, "code": "a b"}, {"code": "invalid"}),
+        ({**NEW_HELPLINE, "code": "DEMO"}, {"code": "invalid"}),
+        ({**NEW_HELPLINE, "country": "UGA"}, {"country": "invalid"}),
+        ({**NEW_HELPLINE, "country": 5}, {"country": "invalid"}),
+        ({**NEW_HELPLINE, "timezone": "Mars/Olympus"}, {"timezone": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": "fast"}, {"due_policy": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": {"closed": {"low": 5}}}, {"due_policy": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": {"intake": {"extreme": 5}}}, {"due_policy": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": {"intake": {"critical": "15"}}}, {"due_policy": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": {"intake": {"critical": True}}}, {"due_policy": "invalid"}),
+        ({**NEW_HELPLINE, "due_policy": {"intake": 15}}, {"due_policy": "invalid"}),
+    ],
+    UPDATE_HELPLINE: [
+        ({"name": ""}, {"name": "blank"}),
+        ({"country": "Kenya"}, {"country": "invalid"}),
+        ({"timezone": "Africa/Atlantis"}, {"timezone": "invalid"}),
+        ({"is_active": "perhaps"}, {"is_active": "invalid"}),
+        ({"due_policy": None}, {"due_policy": "null"}),
+        ({"due_policy": {"intake": {"critical": 0}}}, {"due_policy": "invalid"}),
+    ],
+    CREATE_CASE: [
+        ({}, {"call_type": "required"}),
+        ({"call_type": "martian"}, {"call_type": "invalid_choice"}),
+        (
+            {**CHILD, "risk_level": 5, "categories": "x", "child_age": "old"},
+            {"risk_level": "invalid_choice", "categories": "not_a_list", "child_age": "invalid"},
+        ),
+        ({**CHILD, "categories": ["no-such-category"]}, {"categories": "invalid"}),
+        ({**CHILD, "categories": ["bullying", "Not A Slug"]}, {"categories.1": "invalid"}),
+        ({**CHILD, "categories": ["bullying"] * 21}, {"categories": "max_length"}),
+        ({**CHILD, "child_age": 26}, {"child_age": "max_value"}),
+        ({**CHILD, "child_age": -1}, {"child_age": "min_value"}),
+        ({**CHILD, "child_age": 1.5}, {"child_age": "invalid"}),
+        ({**CHILD, "channel": "pigeon"}, {"channel": "invalid_choice"}),
+        ({**CHILD, "started_at": "yesterday"}, {"started_at": "invalid"}),
+        ({**CHILD, "vulnerability_flags": ["homeless-ish"]}, {"vulnerability_flags.0": "invalid_choice"}),
+        (
+            {**CHILD, "child_gender": "x", "child_age_range": "x", "reporter_relation": "x"},
+            {
+                "child_gender": "invalid_choice",
+                "child_age_range": "invalid_choice",
+                "reporter_relation": "invalid_choice",
+            },
+        ),
+        ({**CHILD, "restricted": "maybe"}, {"restricted": "invalid"}),
+        ({**CHILD, "summary": "s" * 10001}, {"summary": "max_length"}),
+        ({**CHILD, "summary": "a\u0000b"}, {"summary": "null_characters_not_allowed"}),
+        ({**CHILD, "assigned_to": 999999}, {"assigned_to": "does_not_exist"}),
+        ({**CHILD, "assigned_to": 2**70}, {"assigned_to": "does_not_exist"}),
+        ({**CHILD, "assigned_to": "{outsider}"}, {"assigned_to": "invalid"}),
+        ({**CHILD, "assigned_to": "{agency_user}"}, {"assigned_to": "invalid"}),
+        ({**CHILD, "team": "{outsider_team}"}, {"team": "invalid"}),
+    ],
+    UPDATE_CASE: [
+        ({"risk_level": 5}, {"risk_level": "invalid_choice"}),
+        ({"categories": "x"}, {"categories": "not_a_list"}),
+        ({"child_age": "old"}, {"child_age": "invalid"}),
+        ({"categories": ["bullying", "no-such-category"]}, {"categories": "invalid"}),
+        ({"assigned_to": "{outsider}"}, {"assigned_to": "invalid"}),
+        ({"team": 999999}, {"team": "does_not_exist"}),
+        ({"child_language": "l" * 17}, {"child_language": "max_length"}),
+    ],
+    TRANSITION: [
+        ({}, {"name": "required"}),
+        ({"name": "fly"}, {"name": "invalid_choice"}),
+        ({"name": 5}, {"name": "invalid_choice"}),
+        ({"name": "start_follow_up"}, {"follow_up_due_at": "invalid"}),
+        ({"name": "start_follow_up", "follow_up_due_at": "tomorrow"}, {"follow_up_due_at": "invalid"}),
+        (
+            {"name": "start_follow_up", "follow_up_due_at": "2000-01-01T00:00:00Z"},
+            {"follow_up_due_at": "invalid"},
+        ),
+        (
+            {"name": "start_follow_up", "follow_up_due_at": "9999-12-31T23:59:59-12:00"},
+            {"follow_up_due_at": "overflow"},
+        ),
+        ({"name": "close"}, {"reason": "invalid"}),
+        ({"name": "close", "reason": ""}, {"reason": "blank"}),
+        ({"name": "close", "reason": "r" * 501}, {"reason": "max_length"}),
+    ],
+    ADD_NOTE: [
+        ({}, {"body": "required"}),
+        ({"body": ""}, {"body": "blank"}),
+        ({"body": "   "}, {"body": "blank"}),
+        ({"body": None}, {"body": "null"}),
+        ({"body": ["a note"]}, {"body": "invalid"}),
+        ({"body": "n" * 20001}, {"body": "max_length"}),
+    ],
+    UPDATE_CONTACT: [
+        ({"call_type": "martian"}, {"call_type": "invalid_choice"}),
+        ({"ended_at": "later"}, {"ended_at": "invalid"}),
+        ({"summary": {"text": "x"}}, {"summary": "invalid"}),
+    ],
+    ATTACH: [
+        ({}, {"case": "required"}),
+        ({"case": "abc"}, {"case": "invalid"}),
+        ({"case": 0}, {"case": "min_value"}),
+        ({"case": None}, {"case": "null"}),
+    ],
+}
+INVALID_FIELD_CASES = [(op, body, expected) for op, rows in INVALID_FIELDS.items() for body, expected in rows]
+
+
+@pytest.mark.parametrize(
+    ("op", "body", "expected"),
+    INVALID_FIELD_CASES,
+    ids=[f"{op} {json.dumps(body)[:60]}" for op, body, _ in INVALID_FIELD_CASES],
+)
+def test_invalid_field_is_refused_naming_the_field_and_changes_nothing(world, op, body, expected):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), world.fill(body))
+    assert error_pairs(response) == set(expected.items())
+    assert response.json()["type"] == "validation_error"
+    assert_nothing_stored_changed(before)
+
+
+def test_helpline_code_differing_only_in_letter_case_is_refused_as_taken(world):
+    # Codes are stored upper-cased, so "demo" is the existing "DEMO".
+    client, before = world.client("platform_admin"), stored()
+    response = send(client, "post", CREATE_HELPLINE.path, {**NEW_HELPLINE, "code": "demo"})
+    assert error_pairs(response) == {("code", "invalid")}
+    assert_nothing_stored_changed(before)
+
+
+@pytest.mark.parametrize(
+    ("op", "body"),
+    [(CREATE_USER, {**NEW_USER, "password": "password"}), (UPDATE_USER, {"password": "short"})],
+    ids=["create", "update"],
+)
+def test_weak_password_is_refused_naming_the_password_field(world, op, body):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), body)
+    pairs = error_pairs(response)
+    assert {attr for attr, _ in pairs} == {"password"}, pairs
+    assert_nothing_stored_changed(before)
+
+
+def test_contact_ending_before_it_started_is_refused_naming_ended_at(world):
+    client, before = world.client("operator"), stored()
+    started = Contact.objects.get(pk=world.ids["contact"]).started_at
+    body = {"ended_at": (started - timedelta(hours=1)).isoformat()}
+    response = send(client, "patch", world.fill(UPDATE_CONTACT.path), body)
+    assert {attr for attr, _ in error_pairs(response)} == {"ended_at"}
+    assert_nothing_stored_changed(before)
+
+
+# --- query parameters --------------------------------------------------------------------------------
+
+INVALID_QUERIES = [
+    ("operator", "/api/v1/cases/?state=bogus", "state"),
+    ("operator", "/api/v1/cases/?risk_level=extreme", "risk_level"),
+    ("operator", "/api/v1/cases/?channel=pigeon", "channel"),
+    ("operator", "/api/v1/cases/?created_after=yesterday", "created_after"),
+    ("operator", "/api/v1/cases/?due_before=soon", "due_before"),
+    ("operator", "/api/v1/cases/?assigned_to=me", "assigned_to"),
+    ("operator", "/api/v1/cases/?team=day", "team"),
+    ("operator", "/api/v1/cases/?category=a%00b", "category"),
+    ("operator", "/api/v1/cases/?unassigned=maybe", "unassigned"),
+    ("operator", "/api/v1/cases/?overdue=maybe", "overdue"),
+    ("operator", "/api/v1/contacts/?case=abc", "case"),
+    ("operator", "/api/v1/contacts/?channel=pigeon", "channel"),
+    ("operator", "/api/v1/contacts/?unattached=maybe", "unattached"),
+    ("supervisor", "/api/v1/escalations/?acknowledged=maybe", "acknowledged"),
+]
+
+
+@pytest.mark.parametrize(("who", "url", "attr"), INVALID_QUERIES, ids=[u for _, u, _ in INVALID_QUERIES])
+def test_invalid_filter_value_is_refused_naming_the_parameter(world, who, url, attr):
+    client, before = world.client(who), stored()
+    response = send(client, "get", url)
+    errors = assert_error(response, 400)
+    assert {e["attr"] for e in errors} == {attr}
+    assert_nothing_stored_changed(before)
+
+
+@pytest.mark.parametrize(
+    ("who", "path"),
+    [
+        ("operator", "/api/v1/cases/"),
+        ("operator", "/api/v1/contacts/"),
+        ("supervisor", "/api/v1/escalations/"),
+        ("supervisor", "/api/v1/cases/{case}/history/"),
+        ("admin", "/api/v1/users/"),
+        ("platform_admin", "/api/v1/helplines/"),
+    ],
+)
+def test_forged_page_cursor_is_not_found(world, who, path):
+    client, before = world.client(who), stored()
+    response = send(client, "get", world.fill(path) + "?cursor=!!not-a-cursor!!")
+    assert_error(response, 404, code="not_found")
+    assert_nothing_stored_changed(before, except_read_audit=True)
+
+
+# --- unknown ids ----------------------------------------------------------------------------------------
+
+UNKNOWN_IDS = [
+    Op("admin", "get", "/api/v1/users/999999/"),
+    Op("admin", "patch", "/api/v1/users/999999/", {"first_name": "Amina"}),
+    Op("admin", "get", "/api/v1/helplines/999999/"),
+    Op("admin", "patch", "/api/v1/helplines/999999/", {"name": "Renamed"}),
+    Op("operator", "get", "/api/v1/cases/999999/"),
+    Op("operator", "get", f"/api/v1/cases/{2**70}/"),
+    Op("operator", "patch", "/api/v1/cases/999999/", {"risk_level": "medium"}),
+    Op("operator", "post", "/api/v1/cases/999999/transitions/", {"name": "start_assessment"}),
+    Op("operator", "get", "/api/v1/cases/999999/notes/"),
+    Op("operator", "post", "/api/v1/cases/999999/notes/", {"body": "A note"}),
+    Op("supervisor", "get", "/api/v1/cases/999999/history/"),
+    Op("operator", "get", "/api/v1/contacts/999999/"),
+    Op("operator", "patch", "/api/v1/contacts/999999/", {"summary": "Called back"}),
+    Op("operator", "post", "/api/v1/contacts/999999/attach/", {"case": "{case}"}),
+    Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 999999}),
+    Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 2**70}),
+    Op("supervisor", "post", "/api/v1/escalations/999999/acknowledge/"),
+    # Another helpline's rows do not exist for the caller either.
+    Op("admin", "get", "/api/v1/users/{outsider}/"),
+    Op("admin", "patch", "/api/v1/users/{outsider}/", {"first_name": "Amina"}),
+]
+
+
+@pytest.mark.parametrize("op", UNKNOWN_IDS, ids=lambda op: f"{op} {json.dumps(op.body)}")
+def test_unknown_id_is_404_and_changes_nothing(world, op):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), world.fill(op.body))
+    errors = assert_error(response, 404, code="not_found")
+    assert errors[0]["attr"] is None
+    assert_nothing_stored_changed(before)
+
+
+# --- authentication ---------------------------------------------------------------------------------------
+
+CREDENTIALS = {
+    "no header": (None, "not_authenticated"),
+    "unknown token": ("Token 0123456789abcdef0123456789abcdef01234567", "authentication_failed"),
+    "token keyword only": ("Token", "authentication_failed"),
+    "token with spaces": ("Token abc def", "authentication_failed"),
+    "inactive user's token": ("inactive", "authentication_failed"),
+}
+
+
+@pytest.mark.parametrize("credentials", CREDENTIALS, ids=str)
+@pytest.mark.parametrize("op", AUTHENTICATED_OPS, ids=str)
+def test_request_without_a_valid_token_is_401_and_changes_nothing(world, op, credentials):
+    header, code = CREDENTIALS[credentials]
+    client = world.client("anon")
+    if header == "inactive":
+        header = f"Token {Token.objects.get_or_create(user=world.users['inactive'])[0].key}"
+    if header is not None:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    before = stored()
+    response = send(client, op.method, world.fill(op.path), world.fill(op.body))
+    assert_error(response, 401, code=code)
+    assert response["WWW-Authenticate"] == "Token"
+    assert_nothing_stored_changed(before)
+
+
+def test_login_with_wrong_password_is_401_and_issues_no_token(world):
+    client, tokens = world.client("anon"), list(Token.objects.values_list("key", flat=True))
+    response = send(
+        client, "post", "/api/v1/auth/token/", {"username": "operator1", "password": "wrong-password"}
+    )
+    assert_error(response, 401, code="authentication_failed")
+    assert list(Token.objects.values_list("key", flat=True)) == tokens
+
+
+# --- routes and methods -------------------------------------------------------------------------------
+
+UNKNOWN_ROUTES = [
+    ("get", "/api/v1/nope/"),
+    ("post", "/api/v1/nope/"),
+    ("get", "/api/v1/cases/abc/"),
+    ("get", "/api/v1/cases/-1/"),
+    ("get", "/api/v1/cases/{case}/bogus/"),
+    ("delete", "/api/v1/users/abc/"),
+    ("get", "/api/v2/cases/"),
+    ("get", "/api/"),
+]
+
+
+@pytest.mark.parametrize("who", ["anon", "operator"])
+@pytest.mark.parametrize(
+    ("method", "path"), UNKNOWN_ROUTES, ids=[f"{m.upper()} {p}" for m, p in UNKNOWN_ROUTES]
+)
+def test_unknown_route_is_404_in_json(world, who, method, path):
+    client, before = world.client(who), stored()
+    response = send(client, method, world.fill(path), {"call_type": "child"} if method == "post" else None)
+    errors = assert_error(response, 404, code="not_found")
+    assert errors[0]["attr"] is None
+    assert_nothing_stored_changed(before)
+
+
+WRONG_METHODS = [
+    Op("anon", "get", "/api/v1/auth/token/"),
+    Op("anon", "delete", "/api/v1/auth/token/"),
+    Op("operator", "get", "/api/v1/auth/logout/"),
+    Op("operator", "post", "/api/v1/auth/me/"),
+    Op("operator", "patch", "/api/v1/auth/me/"),
+    Op("admin", "put", "/api/v1/users/"),
+    Op("admin", "delete", "/api/v1/users/{operator}/"),
+    Op("admin", "put", "/api/v1/users/{operator}/"),
+    Op("platform_admin", "delete", "/api/v1/helplines/"),
+    Op("admin", "delete", "/api/v1/helplines/{helpline}/"),
+    Op("operator", "delete", "/api/v1/cases/"),
+    Op("operator", "delete", "/api/v1/cases/{case}/"),
+    Op("operator", "put", "/api/v1/cases/{case}/"),
+    Op("operator", "get", "/api/v1/cases/{case}/transitions/"),
+    Op("operator", "delete", "/api/v1/cases/{case}/notes/"),
+    Op("operator", "patch", "/api/v1/cases/{case}/notes/"),
+    Op("supervisor", "post", "/api/v1/cases/{case}/history/"),
+    Op("operator", "post", "/api/v1/contacts/"),
+    Op("operator", "delete", "/api/v1/contacts/{contact}/"),
+    Op("operator", "put", "/api/v1/contacts/{contact}/"),
+    Op("operator", "get", "/api/v1/contacts/{loose_contact}/attach/"),
+    Op("supervisor", "post", "/api/v1/escalations/"),
+    Op("supervisor", "get", "/api/v1/escalations/{escalation}/acknowledge/"),
+    Op("operator", "post", "/api/v1/categories/"),
+]
+
+
+@pytest.mark.parametrize("op", WRONG_METHODS, ids=str)
+def test_wrong_method_is_405_and_changes_nothing(world, op):
+    client, before = world.client(op.who), stored()
+    body = (
+        {"call_type": "child", "name": "start_assessment"} if op.method in ("post", "put", "patch") else None
+    )
+    response = send(client, op.method, world.fill(op.path), body)
+    errors = assert_error(response, 405, code="method_not_allowed")
+    assert op.method.upper() in errors[0]["detail"]
+    assert op.method.upper() not in response["Allow"].split(", ")
+    assert_nothing_stored_changed(before)
