@@ -1,15 +1,25 @@
 """The one way to write to the audit log. Call it inside the transaction of the change it records,
-so a change and its entry commit or roll back together."""
+so a change and its entry commit or roll back together.
 
-from collections.abc import Iterable, Mapping
+Entries are hash-chained per helpline: appending takes the chain head's row lock, so the chain is
+a strict sequence even under concurrent requests (the lock is held until the transaction ends)."""
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
-from django.db import models
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from . import context
-from .models import AuditEntry, AuditOutcome, Helpline, User
+from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
 
 REDACTED = "[redacted]"
+GENESIS = "0" * 64
 
 
 def audit_record(
@@ -30,23 +40,129 @@ def audit_record(
         object_id = object_id or obj.pk
     if helpline is None and actor is not None:
         helpline = actor.helpline_id
+    helpline_id = helpline.pk if isinstance(helpline, Helpline) else helpline
     ctx = context.current()
-    return AuditEntry.objects.create(
+    entry = AuditEntry(
+        chain=helpline_id or 0,
+        at=timezone.now(),
         actor=actor,
         actor_username=actor.username if actor else "",
         actor_role=actor.role if actor else "system",
-        helpline_id=helpline.pk if isinstance(helpline, Helpline) else helpline,
+        helpline_id=helpline_id,
         action=action,
         object_type=object_type,
         object_id=str(object_id or ""),
         case_id=case_id,
-        changes=dict(changes or {}),
+        # Round-tripped through JSON now so the hash covers exactly what the database returns.
+        changes=json.loads(json.dumps(dict(changes or {}), default=str)),
         outcome=outcome,
         request_id=ctx.request_id,
-        client_ip=ctx.client_ip,
+        # The form PostgreSQL's inet gives back, so the hash survives the round trip.
+        client_ip=ipaddress.ip_address(ctx.client_ip).compressed if ctx.client_ip else None,
         user_agent=ctx.user_agent,
-        extra=dict(extra or {}),
+        extra=json.loads(json.dumps(dict(extra or {}), default=str)),
     )
+    with transaction.atomic():
+        head = _lock_chain_head(entry.chain)
+        entry.chain_seq = head.last_seq + 1
+        entry.prev_hash = head.last_hash or GENESIS
+        entry.hash = entry_hash(entry)
+        entry.save(force_insert=True)
+        AuditChainHead.objects.filter(chain=head.chain).update(last_seq=entry.chain_seq, last_hash=entry.hash)
+    return entry
+
+
+def _lock_chain_head(chain: int) -> AuditChainHead:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO helpline_auditchainhead (chain, last_seq, last_hash) VALUES (%s, 0, '') "
+            "ON CONFLICT (chain) DO NOTHING",
+            [chain],
+        )
+    return AuditChainHead.objects.select_for_update().get(chain=chain)
+
+
+def canonical(entry: AuditEntry) -> bytes:
+    """The bytes an entry's hash covers: every recorded field, in a fixed JSON form."""
+    at = entry.at.astimezone(UTC)
+    document = {
+        "chain": entry.chain,
+        "seq": entry.chain_seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": entry.actor_id,
+        "actor_username": entry.actor_username,
+        "actor_role": entry.actor_role,
+        "helpline": entry.helpline_id,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "case": entry.case_id,
+        "changes": entry.changes,
+        "outcome": entry.outcome,
+        "request_id": entry.request_id,
+        "client_ip": entry.client_ip,
+        "user_agent": entry.user_agent,
+        "extra": entry.extra,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(entry: AuditEntry) -> str:
+    return hashlib.sha256(entry.prev_hash.encode() + canonical(entry)).hexdigest()
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    chain: int
+    entries: int
+    first_broken: AuditEntry | None
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken is None and not self.problem
+
+
+def verify_chain(chain: int, *, batch_size: int = 5000) -> ChainReport:
+    """Re-computes one chain from its start; reports the first entry whose hash, link or position
+    does not match."""
+    expected_prev, expected_seq, count = GENESIS, 1, 0
+    for entry in _iterate(chain, batch_size):
+        count += 1
+        problem = ""
+        if entry.chain_seq != expected_seq:
+            problem = (
+                f"position {entry.chain_seq}, expected {expected_seq} (an entry is missing or out of order)"
+            )
+        elif entry.prev_hash != expected_prev:
+            problem = "link to the previous entry does not match"
+        elif entry.hash != entry_hash(entry):
+            problem = "content does not match its hash (the entry was altered)"
+        if problem:
+            return ChainReport(chain, count, entry, problem)
+        expected_prev, expected_seq = entry.hash, expected_seq + 1
+    head = AuditChainHead.objects.filter(chain=chain).first()
+    if head is not None and head.last_seq != expected_seq - 1:
+        return ChainReport(chain, count, None, f"chain head says {head.last_seq} entries, found {count}")
+    return ChainReport(chain, count, None)
+
+
+def _iterate(chain: int, batch_size: int) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        batch = list(
+            AuditEntry.objects.filter(chain=chain, chain_seq__gt=last).order_by("chain_seq")[:batch_size]
+        )
+        yield from batch
+        if len(batch) < batch_size:
+            return
+        last = batch[-1].chain_seq
+
+
+def chains(helpline: Helpline | None = None) -> list[int]:
+    if helpline is not None:
+        return [helpline.pk]
+    return sorted(set(AuditChainHead.objects.values_list("chain", flat=True)))
 
 
 def diff(

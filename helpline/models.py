@@ -34,6 +34,10 @@ class Helpline(models.Model):
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
 
+    def clean(self) -> None:
+        # Codes are compared upper-case: "demo" and "DEMO" are the same helpline.
+        self.code = self.code.upper()
+
     def save(self, *args, **kwargs):
         self.code = self.code.upper()
         super().save(*args, **kwargs)
@@ -120,8 +124,16 @@ class AuditOutcome(models.TextChoices):
 
 
 class AuditEntry(models.Model):
-    """One read or write of helpline data. Append-only: the database refuses UPDATE and DELETE."""
+    """One read or write of helpline data. Append-only: the database refuses UPDATE and DELETE.
 
+    Entries form one hash chain per helpline (`chain` is the helpline id, 0 for entries that belong
+    to no helpline): `hash = SHA-256(prev_hash || canonical entry)`, so altering, removing or
+    reordering any entry breaks every hash after it (`manage.py verify_audit`)."""
+
+    chain = models.BigIntegerField(default=0, editable=False)
+    chain_seq = models.BigIntegerField(default=0, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False, default="")
+    hash = models.CharField(max_length=64, editable=False, default="")
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # Snapshots, so the entry stays meaningful if the user is later renamed or changes role.
@@ -144,6 +156,9 @@ class AuditEntry(models.Model):
         ordering = ["at", "id"]
         verbose_name_plural = "audit entries"
         indexes = [models.Index(fields=["actor", "at"]), models.Index(fields=["case_id", "at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "chain_seq"], name="audit_entry_unique_chain_position"),
+        ]
         triggers = [
             pgtrigger.Protect(name="audit_entry_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
         ]
@@ -151,3 +166,14 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         who = self.actor_username or "system"
         return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditChainHead(models.Model):
+    """The newest entry of one audit chain. Its row lock serialises appends to the chain."""
+
+    chain = models.BigIntegerField(primary_key=True)
+    last_seq = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="")
+
+    def __str__(self) -> str:
+        return f"chain {self.chain} at {self.last_seq}"

@@ -1,10 +1,16 @@
 """Reads of helplines and users, scoped to the caller. Administrators manage people and helplines;
 an administrator tied to a helpline sees only it, one with none (platform admin) sees all."""
 
-from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+from collections.abc import Mapping
+from typing import Any
 
-from .models import Helpline, Role, Team, User
+import django_filters
+from django.db import transaction
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound, ValidationError
+
+from .audit import audit_record
+from .models import AuditEntry, AuditOutcome, Helpline, Role, Team, User
 
 
 def _is_platform_admin(user: User) -> bool:
@@ -46,3 +52,75 @@ def team_queryset_for(user: User) -> QuerySet[Team]:
     if user.helpline_id is None:
         return Team.objects.all() if _is_platform_admin(user) else Team.objects.none()
     return Team.objects.filter(helpline_id=user.helpline_id)
+
+
+# --- the audit log (supervisors) -------------------------------------------------------------------
+
+
+def audit_queryset_for(user: User) -> QuerySet[AuditEntry]:
+    """Supervisors read their helpline's audit log; nobody else reads it through the API."""
+    if user.role != Role.SUPERVISOR or user.helpline_id is None:
+        return AuditEntry.objects.none()
+    return AuditEntry.objects.filter(helpline_id=user.helpline_id)
+
+
+class AuditFilter(django_filters.FilterSet):
+    case = django_filters.NumberFilter(field_name="case_id")
+    actor = django_filters.NumberFilter(field_name="actor_id")
+    action = django_filters.CharFilter(
+        method="filter_action", help_text="An action, or a prefix ending in '.'"
+    )
+    object_type = django_filters.CharFilter(field_name="object_type")
+    object_id = django_filters.CharFilter(field_name="object_id")
+    outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
+    at_after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEntry
+        fields: list[str] = []
+
+    def filter_action(self, queryset, name, value):
+        return (
+            queryset.filter(action__startswith=value)
+            if value.endswith(".")
+            else queryset.filter(action=value)
+        )
+
+
+def audit_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
+    audit_filter = AuditFilter(data=filters or {}, queryset=audit_queryset_for(user))
+    if not audit_filter.is_valid():
+        raise ValidationError(audit_filter.errors)
+    return audit_filter.qs
+
+
+def record_audit_read(
+    *, user: User, action: str, filters: Mapping[str, Any], count: int | None = None
+) -> None:
+    """Reading the audit log is itself on the record."""
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=action,
+            object_type="helpline.auditentry",
+            extra={"filters": {k: filters.get(k) for k in filters if k != "cursor"}, "count": count},
+        )
+
+
+def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
+    """Everything one user did, for a supervisor of their helpline (404 for anyone else)."""
+    target = None
+    if user.role == Role.SUPERVISOR and user.helpline_id is not None:
+        target = User.objects.filter(pk=user_id, helpline_id=user.helpline_id).first()
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action="user.activity",
+            object_type="helpline.user",
+            object_id=user_id,
+            outcome=AuditOutcome.ALLOWED if target else AuditOutcome.DENIED,
+        )
+    if target is None:
+        raise NotFound()
+    return AuditEntry.objects.filter(actor=target)

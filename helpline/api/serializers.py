@@ -142,5 +142,8 @@ class AuditEntryOutput(serializers.ModelSerializer):
             "client_ip",
             "user_agent",
             "extra",
+            "chain_seq",
+            "prev_hash",
+            "hash",
         ]
         read_only_fields = fields

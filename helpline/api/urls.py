@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import audit, views
 
 urlpatterns = [
     path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
@@ -8,6 +8,10 @@ urlpatterns = [
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
+    path("users/<int:user_id>/activity/", audit.UserActivityView.as_view(), name="user-activity"),
+    path("audit/", audit.AuditListView.as_view(), name="audit-list"),
+    path("audit/export/", audit.AuditExportView.as_view(), name="audit-export"),
+    path("audit/verify/", audit.AuditVerifyView.as_view(), name="audit-verify"),
     path("helplines/", views.HelplineListView.as_view(), name="helpline-list"),
     path("helplines/<int:helpline_id>/", views.HelplineDetailView.as_view(), name="helpline-detail"),
 ]

@@ -1,0 +1,141 @@
+"""The audit log for supervisors: search it, export it, verify its chain, see one user's activity."""
+
+import csv
+import io
+
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .. import selectors
+from ..audit import verify_chain
+from ..models import AuditEntry, Role
+from .pagination import OldestFirstPagination
+from .serializers import AuditEntryOutput
+
+EXPORT_LIMIT = 100_000
+EXPORT_COLUMNS = [
+    "id",
+    "at",
+    "actor_username",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "case_id",
+    "outcome",
+    "request_id",
+    "client_ip",
+    "user_agent",
+    "changes",
+    "extra",
+    "hash",
+]
+
+
+class AuditListView(GenericAPIView):
+    serializer_class = AuditEntryOutput
+    queryset = AuditEntry.objects.none()
+    filter_backends = [DjangoFilterBackend]  # describes the selector's filters in the schema
+    filterset_class = selectors.AuditFilter
+
+    @extend_schema(operation_id="audit_list", summary="Search the helpline's audit log (supervisors)")
+    def get(self, request: Request) -> Response:
+        entries = selectors.audit_list(user=request.user, filters=request.query_params)
+        page = self.paginate_queryset(entries)
+        selectors.record_audit_read(
+            user=request.user, action="audit.list", filters=request.query_params, count=len(page)
+        )
+        return self.get_paginated_response(AuditEntryOutput(page, many=True).data)
+
+
+class AuditExportView(GenericAPIView):
+    serializer_class = AuditEntryOutput
+    queryset = AuditEntry.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = selectors.AuditFilter
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="audit_export",
+        summary="The filtered audit log as CSV (supervisors; the export is itself audited)",
+        responses={(200, "text/csv"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        entries = selectors.audit_list(user=request.user, filters=request.query_params).order_by("id")
+        rows = list(entries[: EXPORT_LIMIT + 1])
+        if len(rows) > EXPORT_LIMIT:
+            raise ValidationError(f"More than {EXPORT_LIMIT} entries match; narrow the time range.")
+        selectors.record_audit_read(
+            user=request.user, action="audit.export", filters=request.query_params, count=len(rows)
+        )
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        for entry in rows:
+            writer.writerow([_cell(getattr(entry, column)) for column in EXPORT_COLUMNS])
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
+
+
+def _cell(value) -> str:
+    import json
+
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    text = "" if value is None else str(value)
+    # Spreadsheet formula injection: a cell must never start as a formula.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+class ChainStatus(serializers.Serializer):
+    intact = serializers.BooleanField()
+    entries = serializers.IntegerField()
+    first_broken_entry = serializers.IntegerField(allow_null=True)
+    problem = serializers.CharField(allow_blank=True)
+
+
+class AuditVerifyView(GenericAPIView):
+    serializer_class = ChainStatus
+
+    @extend_schema(
+        operation_id="audit_verify",
+        summary="Re-compute the helpline's audit hash chain (supervisors)",
+        responses={200: ChainStatus},
+    )
+    def get(self, request: Request) -> Response:
+        if request.user.role != Role.SUPERVISOR or request.user.helpline_id is None:
+            raise NotFound()
+        report = verify_chain(request.user.helpline_id)
+        selectors.record_audit_read(
+            user=request.user, action="audit.verify", filters={}, count=report.entries
+        )
+        return Response(
+            {
+                "intact": report.ok,
+                "entries": report.entries,
+                "first_broken_entry": report.first_broken.pk if report.first_broken else None,
+                "problem": report.problem,
+            }
+        )
+
+
+class UserActivityView(GenericAPIView):
+    serializer_class = AuditEntryOutput
+    queryset = AuditEntry.objects.none()
+    pagination_class = OldestFirstPagination
+
+    @extend_schema(
+        operation_id="users_activity", summary="Everything one user did, oldest first (supervisors)"
+    )
+    def get(self, request: Request, user_id: int) -> Response:
+        entries = selectors.user_activity(user=request.user, user_id=user_id)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(AuditEntryOutput(page, many=True).data)
