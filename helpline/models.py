@@ -34,13 +34,13 @@ class Helpline(models.Model):
     def __str__(self) -> str:
         return f"{self.code} — {self.name}"
 
-    def clean(self) -> None:
-        # Codes are compared upper-case: "demo" and "DEMO" are the same helpline.
-        self.code = self.code.upper()
-
     def save(self, *args, **kwargs):
         self.code = self.code.upper()
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # Codes are compared upper-case: "demo" and "DEMO" are the same helpline.
+        self.code = self.code.upper()
 
 
 class Team(models.Model):

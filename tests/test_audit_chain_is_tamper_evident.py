@@ -1,6 +1,7 @@
 """The audit log is one hash chain per helpline: supervisors can verify it, and any altered,
 removed or reordered entry is found."""
 
+import itertools
 import threading
 
 import pytest
@@ -29,7 +30,7 @@ def test_entries_link_to_their_predecessor(api, operator, walk_in, helpline):
     entries = list(AuditEntry.objects.filter(chain=helpline.pk).order_by("chain_seq"))
     assert [e.chain_seq for e in entries] == list(range(1, len(entries) + 1))
     assert entries[0].prev_hash == GENESIS
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(entries, entries[1:], strict=False))
+    assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(entries))
     assert verify_chain(helpline.pk).ok
 
 
