@@ -18,6 +18,7 @@ run: $(STAMP)
 	$(BIN)/python -m config.launcher run
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test
 
 lint: $(STAMP)
