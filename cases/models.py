@@ -154,6 +154,7 @@ class Case(FSMModelMixin, CaseWorkflow):
             ),
         ]
         indexes = [models.Index(fields=["helpline", "state", "next_action_due_at"])]
+        permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [
             # Even raw SQL cannot move a case along an edge the workflow does not have.
             pgtrigger.FSM(
@@ -243,3 +244,39 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"Escalation of case {self.case_id} due {self.due_at:%Y-%m-%d %H:%M}"
+
+
+class AccessKind(models.TextChoices):
+    NEED_TO_KNOW = "need_to_know", "Need-to-know list of a restricted case"
+    BREAK_GLASS = "break_glass", "Break-glass emergency access"
+
+
+class CaseAccess(models.Model):
+    """Who may open a restricted case: its need-to-know list, and time-limited break-glass grants
+    (which stay listed for supervisors to review)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="access_grants")
+    user = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="case_access")
+    kind = models.CharField(max_length=16, choices=AccessKind.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    granted_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    granted_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        indexes = [models.Index(fields=["case", "user", "kind"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(kind="break_glass") | models.Q(expires_at__isnull=False),
+                name="case_access_break_glass_expires",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} access to case {self.case_id} for user {self.user_id}"

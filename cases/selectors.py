@@ -12,31 +12,21 @@ from django.db import transaction
 from django.db.models import Prefetch, Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
+from helpline import policy
 from helpline.audit import audit_record
 from helpline.filters import StrictBooleanFilter
-from helpline.models import AuditEntry, AuditOutcome, Role, User
+from helpline.models import AuditEntry, AuditOutcome, User
 
-from .models import Case, Category, Channel, Contact, Escalation, Note
+from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
 from .workflow import CaseState, RiskLevel
 
 
 def case_queryset_for(user: User) -> QuerySet[Case]:
-    """Cases the user may see. Operators: their helpline's intake queue, and cases assigned to them
-    or their team. Supervisors: their whole helpline. Agency users and admins: none (agencies get
-    referral packets; admins manage people, not case content). Restricted cases: only the assigned
-    operator and supervisors."""
-    if not user.is_active or user.helpline_id is None:
-        return Case.objects.none()
-    cases = Case.objects.filter(helpline_id=user.helpline_id)
-    if user.role == Role.SUPERVISOR:
-        return cases
-    if user.role == Role.OPERATOR:
-        mine = Q(assigned_to_id=user.pk)
-        visible = Q(state=CaseState.INTAKE, restricted=False) | mine
-        if user.team_id is not None:
-            visible |= Q(team_id=user.team_id, restricted=False)
-        return cases.filter(visible)
-    return Case.objects.none()
+    """Cases the user may see, as `helpline.policy` rules "case.view": operators their helpline's
+    intake queue and cases assigned to them or their team; supervisors their whole helpline;
+    restricted cases only those on the need-to-know list or holding a live break-glass grant;
+    agency users and administrators none."""
+    return Case.objects.filter(policy.case_filter(user, "case.view"))
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -81,7 +71,14 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
 
 
 def _record_read(
-    *, user: User, action: str, object_type: str, object_id: Any, case_id: int | None, allowed: bool
+    *,
+    user: User,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    case_id: int | None,
+    allowed: bool,
+    extra: Mapping[str, Any] | None = None,
 ) -> None:
     with transaction.atomic():
         audit_record(
@@ -91,7 +88,15 @@ def _record_read(
             object_id=object_id,
             case_id=case_id,
             outcome=AuditOutcome.ALLOWED if allowed else AuditOutcome.DENIED,
+            extra=extra,
         )
+
+
+def _break_glass_flag(user: User, case: Case | None) -> dict[str, bool]:
+    """Reads of a restricted case that only a break-glass grant allows are flagged for review."""
+    if case is None or not case.restricted or policy.CONDITIONS["has_need_to_know"].check(user, case):
+        return {}
+    return {"break_glass": True}
 
 
 def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: bool = False) -> Case:
@@ -106,6 +111,7 @@ def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: 
             object_id=case_id,
             case_id=case_id if case else None,
             allowed=case is not None,
+            extra=_break_glass_flag(user, case),
         )
     if case is None:
         raise NotFound()
@@ -126,7 +132,7 @@ def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str
 def contact_queryset_for(user: User) -> QuerySet[Contact]:
     """Contacts in cases the user may see, plus (for helpline staff) their helpline's contacts not
     yet in any case."""
-    if user.role not in (Role.OPERATOR, Role.SUPERVISOR) or user.helpline_id is None or not user.is_active:
+    if not policy.can(user, "contact.view"):
         return Contact.objects.none()
     return Contact.objects.filter(
         Q(case__in=case_queryset_for(user)) | Q(case__isnull=True, helpline_id=user.helpline_id)
@@ -185,13 +191,11 @@ def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
 
 
 def escalation_list(*, user: User, acknowledged: bool | None = None) -> QuerySet[Escalation]:
-    """Supervisors: every escalation in their helpline. Operators: those on cases they can see."""
-    if user.role == Role.SUPERVISOR and user.helpline_id:
-        escalations = Escalation.objects.filter(helpline_id=user.helpline_id)
-    elif user.role == Role.OPERATOR:
-        escalations = Escalation.objects.filter(case__in=case_queryset_for(user))
-    else:
+    """Escalations of the cases the user can see (for supervisors, the whole helpline but for
+    restricted cases they are not on the list of)."""
+    if not policy.can(user, "escalation.view"):
         return Escalation.objects.none()
+    escalations = Escalation.objects.filter(case__in=case_queryset_for(user))
     if acknowledged is not None:
         escalations = escalations.filter(acknowledged_at__isnull=not acknowledged)
     return escalations.select_related("case", "team", "acknowledged_by")
@@ -205,18 +209,19 @@ def escalation_get(*, user: User, escalation_id: int) -> Escalation:
 
 
 def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
-    """A case's full audit trail, oldest first. Supervisors only; the view itself is recorded."""
-    if user.role != Role.SUPERVISOR:
-        _record_read(
-            user=user,
-            action="case.history",
-            object_type="cases.case",
-            object_id=case_id,
-            case_id=None,
-            allowed=False,
-        )
+    """A case's full audit trail, oldest first (policy "case.history"); the view itself is recorded."""
+    case = case_queryset_for(user).filter(pk=case_id).first()
+    allowed = case is not None and policy.can(user, "case.history", case)
+    _record_read(
+        user=user,
+        action="case.history",
+        object_type="cases.case",
+        object_id=case_id,
+        case_id=case_id if allowed else None,
+        allowed=allowed,
+    )
+    if not allowed:
         raise NotFound()
-    case_get(user=user, case_id=case_id, action="case.history")
     return AuditEntry.objects.filter(case_id=case_id).select_related("actor").order_by("at", "id")
 
 
@@ -225,3 +230,52 @@ def category_list(*, user: User) -> QuerySet[Category]:
     if user.helpline_id is None:
         return Category.objects.none()
     return Category.objects.filter(helpline_id=user.helpline_id, is_hidden=False)
+
+
+# --- restricted cases -------------------------------------------------------------------------------
+
+
+def case_for_break_glass(*, user: User, case_id: int) -> Case:
+    """A restricted case of the supervisor's helpline they may break the glass on (404 otherwise;
+    the attempt is recorded either way)."""
+    case = Case.objects.filter(pk=case_id, helpline_id=user.helpline_id).select_related("helpline").first()
+    allowed = case is not None and policy.can(user, "case.break_glass", case)
+    if not allowed:
+        _record_read(
+            user=user,
+            action="case.break_glass",
+            object_type="cases.case",
+            object_id=case_id,
+            case_id=None,
+            allowed=False,
+        )
+        raise NotFound()
+    return case
+
+
+def case_access_list(*, user: User, case: Case) -> list[CaseAccess]:
+    """The need-to-know list of a case the caller can see (supervisors)."""
+    if not policy.can(user, "case.restrict", case):
+        raise NotFound()
+    return list(
+        CaseAccess.objects.filter(
+            case=case, kind=AccessKind.NEED_TO_KNOW, revoked_at__isnull=True
+        ).select_related("user")
+    )
+
+
+def break_glass_list(*, user: User, reviewed: bool | None = None) -> QuerySet[CaseAccess]:
+    """Break-glass accesses in the supervisor's helpline, for review."""
+    if not policy.can(user, "audit.read"):
+        return CaseAccess.objects.none()
+    grants = CaseAccess.objects.filter(kind=AccessKind.BREAK_GLASS, case__helpline_id=user.helpline_id)
+    if reviewed is not None:
+        grants = grants.filter(reviewed_at__isnull=not reviewed)
+    return grants.select_related("case", "user", "reviewed_by")
+
+
+def break_glass_get(*, user: User, grant_id: int) -> CaseAccess:
+    grant = break_glass_list(user=user).filter(pk=grant_id).first()
+    if grant is None:
+        raise NotFound()
+    return grant

@@ -1,16 +1,18 @@
 """Every write to cases, contacts, notes and escalations. Each runs in one transaction that also
 writes its audit entry, so a change and its record commit together or not at all."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
+from helpline import policy
 from helpline.api.errors import Conflict
 from helpline.audit import audit_record, diff
 from helpline.models import AuditOutcome, Helpline, Role, Team, User
@@ -18,7 +20,9 @@ from helpline.models import AuditOutcome, Helpline, Role, Team, User
 from .models import (
     CASE_PERSONAL_FIELDS,
     CONTACT_PERSONAL_FIELDS,
+    AccessKind,
     Case,
+    CaseAccess,
     Category,
     Channel,
     Contact,
@@ -45,7 +49,6 @@ CASE_EDITABLE_FIELDS = (
     "team",
     "restricted",
 )
-SUPERVISOR_ONLY_FIELDS = frozenset({"restricted"})
 
 
 # --- categories -----------------------------------------------------------------------------------
@@ -141,16 +144,16 @@ def case_create(
     **fields: Any,
 ) -> Case:
     """Opens a case at intake with its first contact (an operator recording a walk-in, say)."""
-    if actor.role not in (Role.OPERATOR, Role.SUPERVISOR) or actor.helpline_id is None:
+    if not policy.can(actor, "case.create"):
         raise PermissionDenied("Only helpline staff open cases.")
-    if fields.get("restricted") and actor.role != Role.SUPERVISOR:
-        raise PermissionDenied("Only supervisors restrict cases.")
     helpline = actor.helpline
     now = timezone.now()
     with transaction.atomic():
         _validate_categories(helpline.pk, fields.get("categories") or [])
         _check_assignee(helpline.pk, fields.get("assigned_to"), fields.get("team"))
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
+        if case.restricted and not policy.can(actor, "case.restrict", case):
+            raise PermissionDenied("Only supervisors restrict cases.")
         if case.team_id is None and case.assigned_to_id is None:
             case.team_id = actor.team_id
         case.reference = _next_reference(helpline, now)
@@ -171,6 +174,9 @@ def case_create(
         )
         contact.full_clean()
         contact.save()
+        if case.restricted:
+            # Whoever restricts a case stays on its need-to-know list.
+            _grant_need_to_know(case=case, users=[actor], granted_by=actor)
         audit_record(
             actor=actor,
             action="case.create",
@@ -199,7 +205,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     unknown = set(fields) - set(CASE_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
-    if SUPERVISOR_ONLY_FIELDS & set(fields) and actor.role != Role.SUPERVISOR:
+    if not policy.can(actor, "case.update", case):
+        raise PermissionDenied("Your role may not change cases.")
+    if "restricted" in fields and not policy.can(actor, "case.restrict", case):
         raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
@@ -223,6 +231,10 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
                 locked.overdue_since = None
         locked.full_clean(exclude=["reference", "state"])
         locked.save()
+        if locked.restricted and not before["restricted"]:
+            _grant_need_to_know(case=locked, users=[actor], granted_by=actor)
+        elif before["restricted"] and not locked.restricted:
+            _revoke_access(case=locked, kind=AccessKind.NEED_TO_KNOW)
         changes = diff(before, _case_snapshot(locked), personal=CASE_PERSONAL_FIELDS)
         audit_record(actor=actor, action="case.update", obj=locked, case_id=locked.pk, changes=changes)
     return locked
@@ -360,7 +372,7 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
 
 
 def note_create(*, actor: User, case: Case, body: str) -> Note:
-    if actor.role not in (Role.OPERATOR, Role.SUPERVISOR):
+    if not policy.can(actor, "note.create", case):
         raise PermissionDenied("Only helpline staff write case notes.")
     with transaction.atomic():
         note = Note(case=case, author=actor, body=body)
@@ -426,7 +438,7 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
 
 
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
-    if actor.role != Role.SUPERVISOR:
+    if not policy.can(actor, "escalation.acknowledge", escalation):
         raise PermissionDenied("Only supervisors acknowledge escalations.")
     with transaction.atomic():
         locked = Escalation.objects.select_for_update().get(pk=escalation.pk)
@@ -436,4 +448,112 @@ def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation
         locked.acknowledged_at = timezone.now()
         locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
         audit_record(actor=actor, action="escalation.acknowledge", obj=locked, case_id=locked.case_id)
+    return locked
+
+
+# --- restricted cases: need-to-know and break-glass -------------------------------------------------
+
+
+
+def _grant_need_to_know(*, case: Case, users: list[User], granted_by: User) -> None:
+    have = set(
+        CaseAccess.objects.filter(
+            case=case, kind=AccessKind.NEED_TO_KNOW, revoked_at__isnull=True
+        ).values_list("user_id", flat=True)
+    )
+    CaseAccess.objects.bulk_create(
+        CaseAccess(case=case, user=user, kind=AccessKind.NEED_TO_KNOW, granted_by=granted_by)
+        for user in users
+        if user.pk not in have
+    )
+
+
+def _revoke_access(*, case: Case, kind: str, keep: set[int] = frozenset()) -> list[int]:
+    grants = CaseAccess.objects.filter(case=case, kind=kind, revoked_at__isnull=True).exclude(
+        user_id__in=keep
+    )
+    revoked = list(grants.values_list("user_id", flat=True))
+    grants.update(revoked_at=timezone.now())
+    return revoked
+
+
+def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
+    """Restricts a case to a need-to-know list (replacing the previous list). The supervisor who
+    sets it stays on it. Returns the user ids on the list."""
+    if not policy.can(actor, "case.restrict", case):
+        raise PermissionDenied("Only supervisors restrict cases.")
+    strangers = [u.pk for u in users if u.helpline_id != case.helpline_id or not u.is_active]
+    if strangers:
+        raise ValidationError({"users": f"Not active staff of this helpline: {strangers}."})
+    if any(u.role not in (Role.OPERATOR, Role.SUPERVISOR) for u in users):
+        raise ValidationError({"users": "Only operators and supervisors can be on a need-to-know list."})
+    users = [*users, actor]
+    with transaction.atomic():
+        locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        was_restricted = locked.restricted
+        keep = {u.pk for u in users}
+        removed = _revoke_access(case=locked, kind=AccessKind.NEED_TO_KNOW, keep=keep)
+        _grant_need_to_know(case=locked, users=users, granted_by=actor)
+        if not was_restricted:
+            Case.objects.filter(pk=locked.pk).update(restricted=True, updated_at=timezone.now())
+        audit_record(
+            actor=actor,
+            action="case.restrict",
+            obj=locked,
+            case_id=locked.pk,
+            changes={"restricted": {"before": was_restricted, "after": True}} if not was_restricted else {},
+            extra={"need_to_know": sorted(keep), "removed": sorted(removed)},
+        )
+    return sorted(keep)
+
+
+def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
+    """Opens a restricted case to a supervisor not on its list, for a limited time, on the record
+    and listed for review by another supervisor."""
+    if not policy.can(actor, "case.break_glass", case):
+        raise PermissionDenied("Only supervisors may break the glass on a restricted case.")
+    if not reason.strip():
+        raise ValidationError({"reason": "A reason is required."})
+    with transaction.atomic():
+        grant = CaseAccess.objects.create(
+            case=case,
+            user=actor,
+            kind=AccessKind.BREAK_GLASS,
+            reason=reason,
+            granted_by=actor,
+            expires_at=timezone.now() + timedelta(minutes=settings.BREAK_GLASS_MINUTES),
+        )
+        audit_record(
+            actor=actor,
+            action="case.break_glass",
+            obj=case,
+            case_id=case.pk,
+            extra={
+                "break_glass": True,
+                "grant_id": grant.pk,
+                "reason": reason,
+                "expires_at": grant.expires_at.isoformat(),
+            },
+        )
+    return grant
+
+
+def break_glass_review(*, actor: User, grant: CaseAccess) -> CaseAccess:
+    """Another supervisor confirms they have looked at a break-glass access."""
+    if actor.pk == grant.user_id:
+        raise PermissionDenied("A break-glass access is reviewed by another supervisor.")
+    with transaction.atomic():
+        locked = CaseAccess.objects.select_for_update().get(pk=grant.pk)
+        if locked.reviewed_at is not None:
+            raise Conflict("This access was already reviewed.", code="already_reviewed")
+        locked.reviewed_by = actor
+        locked.reviewed_at = timezone.now()
+        locked.save(update_fields=["reviewed_by", "reviewed_at"])
+        audit_record(
+            actor=actor,
+            action="case.break_glass.review",
+            obj=locked,
+            case_id=locked.case_id,
+            extra={"grant_id": locked.pk, "accessed_by": locked.user_id},
+        )
     return locked

@@ -52,7 +52,6 @@ NON_CASE_CALL_TYPES = frozenset(
         CallType.INFORMATION,
     }
 )
-ELEVATED_RISK = frozenset({RiskLevel.HIGH, RiskLevel.CRITICAL})
 
 # The only edges between states; the database trigger is generated from this list too.
 EDGES = [
@@ -111,22 +110,17 @@ def next_action_due(
 
 
 # --- who may take a transition ------------------------------------------------------------------
-# Scope (which cases a user can see at all) is decided by cases.selectors before any transition is
-# looked at; these only add what the role must be.
+# Decided by the access policy (helpline.policy, actions "case.transition.<name>"), nothing else.
 
 
-def _helpline_staff(case, user) -> bool:
-    return user.role in ("operator", "supervisor") and user.helpline_id == case.helpline_id
+def _policy(action: str):
+    def permission(case, user) -> bool:
+        from helpline.policy import can
 
+        return can(user, action, case)
 
-def _supervisor(case, user) -> bool:
-    return user.role == "supervisor" and user.helpline_id == case.helpline_id
-
-
-def _may_close(case, user) -> bool:
-    if case.risk_level in ELEVATED_RISK:
-        return _supervisor(case, user)
-    return _helpline_staff(case, user)
+    permission.__name__ = f"may_{action.rsplit('.', 1)[-1]}"
+    return permission
 
 
 # --- conditions that depend only on the case ----------------------------------------------------
@@ -180,7 +174,10 @@ class CaseWorkflow(models.Model):
         self.overdue_since = None
 
     @transition(
-        field="state", source=CaseState.INTAKE, target=CaseState.ASSESSMENT, permission=_helpline_staff
+        field="state",
+        source=CaseState.INTAKE,
+        target=CaseState.ASSESSMENT,
+        permission=_policy("case.transition.start_assessment"),
     )
     def start_assessment(self, *, by) -> None:
         if self.assigned_to_id is None:
@@ -194,7 +191,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.INTAKE,
         target=CaseState.CLOSED,
         conditions=[is_non_case],
-        permission=_helpline_staff,
+        permission=_policy("case.transition.dismiss"),
     )
     def dismiss(self, *, by, reason: str) -> None:
         self._closed(reason)
@@ -204,7 +201,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.ASSESSMENT,
         target=CaseState.REFERRAL,
         conditions=[is_risk_assessed],
-        permission=_helpline_staff,
+        permission=_policy("case.transition.refer"),
     )
     def refer(self, *, by) -> None:
         self._set_due_for(CaseState.REFERRAL)
@@ -213,7 +210,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL],
         target=CaseState.FOLLOW_UP,
-        permission=_helpline_staff,
+        permission=_policy("case.transition.start_follow_up"),
     )
     def start_follow_up(self, *, by, follow_up_due_at: datetime) -> None:
         self.state_changed_at = timezone.now()
@@ -224,12 +221,17 @@ class CaseWorkflow(models.Model):
         field="state",
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
         target=CaseState.CLOSED,
-        permission=_may_close,
+        permission=_policy("case.transition.close"),
     )
     def close(self, *, by, reason: str) -> None:
         self._closed(reason)
 
-    @transition(field="state", source=CaseState.CLOSED, target=CaseState.ASSESSMENT, permission=_supervisor)
+    @transition(
+        field="state",
+        source=CaseState.CLOSED,
+        target=CaseState.ASSESSMENT,
+        permission=_policy("case.transition.reopen"),
+    )
     def reopen(self, *, by, reason: str) -> None:
         self.closure_reason = ""
         self.closed_at = None

@@ -9,16 +9,17 @@ from django.db import transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
+from . import policy
 from .audit import audit_record
-from .models import AuditEntry, AuditOutcome, Helpline, Role, Team, User
+from .models import AuditEntry, AuditOutcome, Helpline, Team, User
 
 
 def _is_platform_admin(user: User) -> bool:
-    return user.role == Role.ADMIN and user.helpline_id is None
+    return policy.can(user, "helpline.create")
 
 
 def helpline_queryset_for(user: User) -> QuerySet[Helpline]:
-    if user.role != Role.ADMIN:
+    if not policy.can(user, "helpline.manage"):
         return Helpline.objects.none()
     if _is_platform_admin(user):
         return Helpline.objects.all()
@@ -33,7 +34,7 @@ def helpline_get(*, user: User, helpline_id: int) -> Helpline:
 
 
 def user_queryset_for(user: User) -> QuerySet[User]:
-    if user.role != Role.ADMIN:
+    if not policy.can(user, "user.manage"):
         return User.objects.none()
     users = User.objects.select_related("helpline", "team", "agency")
     if _is_platform_admin(user):
@@ -59,7 +60,7 @@ def team_queryset_for(user: User) -> QuerySet[Team]:
 
 def audit_queryset_for(user: User) -> QuerySet[AuditEntry]:
     """Supervisors read their helpline's audit log; nobody else reads it through the API."""
-    if user.role != Role.SUPERVISOR or user.helpline_id is None:
+    if not policy.can(user, "audit.read"):
         return AuditEntry.objects.none()
     return AuditEntry.objects.filter(helpline_id=user.helpline_id)
 
@@ -110,9 +111,9 @@ def record_audit_read(
 
 def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
     """Everything one user did, for a supervisor of their helpline (404 for anyone else)."""
-    target = None
-    if user.role == Role.SUPERVISOR and user.helpline_id is not None:
-        target = User.objects.filter(pk=user_id, helpline_id=user.helpline_id).first()
+    target = User.objects.filter(pk=user_id).first()
+    if target is not None and not policy.can(user, "user.activity", target):
+        target = None
     with transaction.atomic():
         audit_record(
             actor=user,

@@ -5,6 +5,7 @@ from helpline.models import Team, User
 from ..models import (
     AgeRange,
     Case,
+    CaseAccess,
     Category,
     Channel,
     Contact,
@@ -163,4 +164,44 @@ class CategoryOutput(serializers.ModelSerializer):
     class Meta:
         model = Category
         fields = ["code", "label", "parent_code"]
+        read_only_fields = fields
+
+
+class CaseAccessInput(serializers.Serializer):
+    users = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, allow_empty=True)
+
+
+class CaseAccessUserOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="user.id")
+    username = serializers.CharField(source="user.username")
+    granted_at = serializers.DateTimeField()
+
+
+class CaseAccessOutput(serializers.Serializer):
+    restricted = serializers.BooleanField()
+    need_to_know = CaseAccessUserOutput(many=True)
+
+
+class BreakGlassInput(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, allow_blank=False, trim_whitespace=True)
+
+
+class BreakGlassOutput(serializers.ModelSerializer):
+    case_reference = serializers.CharField(source="case.reference")
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = CaseAccess
+        fields = [
+            "id",
+            "case",
+            "case_reference",
+            "user",
+            "username",
+            "reason",
+            "granted_at",
+            "expires_at",
+            "reviewed_by",
+            "reviewed_at",
+        ]
         read_only_fields = fields

@@ -8,6 +8,12 @@ urlpatterns = [
     path("cases/<int:case_id>/transitions/", views.CaseTransitionView.as_view(), name="case-transitions"),
     path("cases/<int:case_id>/notes/", views.CaseNotesView.as_view(), name="case-notes"),
     path("cases/<int:case_id>/history/", views.CaseHistoryView.as_view(), name="case-history"),
+    path("cases/<int:case_id>/access/", views.CaseAccessView.as_view(), name="case-access"),
+    path("cases/<int:case_id>/break-glass/", views.CaseBreakGlassView.as_view(), name="case-break-glass"),
+    path("break-glass/", views.BreakGlassListView.as_view(), name="break-glass-list"),
+    path(
+        "break-glass/<int:grant_id>/review/", views.BreakGlassReviewView.as_view(), name="break-glass-review"
+    ),
     path("contacts/", views.ContactListView.as_view(), name="contact-list"),
     path("contacts/<int:contact_id>/", views.ContactDetailView.as_view(), name="contact-detail"),
     path("contacts/<int:contact_id>/attach/", views.ContactAttachView.as_view(), name="contact-attach"),

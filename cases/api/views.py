@@ -16,8 +16,12 @@ from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
 
 from .. import selectors, services
-from ..models import Case, Category, Contact, Escalation, Note
+from ..models import Case, CaseAccess, Category, Contact, Escalation, Note
 from .serializers import (
+    BreakGlassInput,
+    BreakGlassOutput,
+    CaseAccessInput,
+    CaseAccessOutput,
     CaseCreateInput,
     CaseOutput,
     CaseUpdateInput,
@@ -280,3 +284,82 @@ class CategoryListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(selectors.category_list(user=request.user), many=True).data)
+
+
+class CaseAccessView(GenericAPIView):
+    serializer_class = CaseAccessOutput
+
+    def _render(self, case) -> Response:
+        grants = selectors.case_access_list(user=self.request.user, case=case)
+        return Response(CaseAccessOutput({"restricted": case.restricted, "need_to_know": grants}).data)
+
+    @extend_schema(operation_id="cases_access_retrieve", summary="A case's need-to-know list (supervisors)")
+    def get(self, request: Request, case_id: int) -> Response:
+        return self._render(selectors.case_get(user=request.user, case_id=case_id, action="case.access"))
+
+    @extend_schema(
+        operation_id="cases_access_update",
+        summary="Restrict a case to a need-to-know list (supervisors)",
+        description="Replaces the list; the calling supervisor always stays on it. Everyone else, other "
+        "supervisors included, then gets 404 for the case and no longer sees it in lists.",
+        request=CaseAccessInput,
+        responses={200: CaseAccessOutput, 403: ErrorResponse403Serializer},
+    )
+    def put(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get(user=request.user, case_id=case_id, action="case.restrict", for_write=True)
+        data = CaseAccessInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.case_set_access(actor=request.user, case=case, users=data.validated_data["users"])
+        case = Case.objects.get(pk=case.pk)
+        return self._render(case)
+
+
+class CaseBreakGlassView(GenericAPIView):
+    serializer_class = BreakGlassInput
+
+    @extend_schema(
+        operation_id="cases_break_glass",
+        summary="Open a restricted case in an emergency (supervisors)",
+        description="Grants the calling supervisor access for a limited time; flagged in the audit log "
+        "and listed at /api/v1/break-glass/ for review by another supervisor.",
+        request=BreakGlassInput,
+        responses={201: BreakGlassOutput},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_for_break_glass(user=request.user, case_id=case_id)
+        data = BreakGlassInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        grant = services.case_break_glass(actor=request.user, case=case, **data.validated_data)
+        return Response(BreakGlassOutput(grant).data, status=status.HTTP_201_CREATED)
+
+
+class BreakGlassListView(PaginatedView):
+    serializer_class = BreakGlassOutput
+    queryset = CaseAccess.objects.none()
+
+    @extend_schema(
+        operation_id="break_glass_list",
+        summary="Break-glass accesses to review (supervisors)",
+        parameters=[OpenApiParameter("reviewed", bool, description="Only (un)reviewed ones")],
+    )
+    def get(self, request: Request) -> Response:
+        raw = request.query_params.get("reviewed")
+        if raw not in (None, "true", "false"):
+            raise ValidationError({"reviewed": "Must be true or false."})
+        reviewed = None if raw is None else raw == "true"
+        return self.paginated(
+            selectors.break_glass_list(user=request.user, reviewed=reviewed), BreakGlassOutput
+        )
+
+
+class BreakGlassReviewView(GenericAPIView):
+    serializer_class = BreakGlassOutput
+
+    @extend_schema(
+        operation_id="break_glass_review",
+        request=None,
+        responses={200: BreakGlassOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, grant_id: int) -> Response:
+        grant = selectors.break_glass_get(user=request.user, grant_id=grant_id)
+        return Response(BreakGlassOutput(services.break_glass_review(actor=request.user, grant=grant)).data)

@@ -123,6 +123,9 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# How long a supervisor's break-glass access to a restricted case lasts.
+BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
+
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 

@@ -13,9 +13,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import selectors
+from .. import policy, selectors
 from ..audit import verify_chain
-from ..models import AuditEntry, Role
+from ..models import AuditEntry
 from .pagination import OldestFirstPagination
 from .serializers import AuditEntryOutput
 
@@ -111,7 +111,7 @@ class AuditVerifyView(GenericAPIView):
         responses={200: ChainStatus},
     )
     def get(self, request: Request) -> Response:
-        if request.user.role != Role.SUPERVISOR or request.user.helpline_id is None:
+        if not policy.can(request.user, "audit.read"):
             raise NotFound()
         report = verify_chain(request.user.helpline_id)
         selectors.record_audit_read(

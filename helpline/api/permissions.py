@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from ..models import Role
+from .. import policy
 
 
 class IsAdministrator(BasePermission):
@@ -11,4 +11,4 @@ class IsAdministrator(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and user.role == Role.ADMIN)
+        return bool(user and user.is_authenticated and policy.can(user, "user.manage"))

@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
-from .. import selectors, services
+from .. import policy, selectors, services
 from ..models import Helpline, User
 from .permissions import IsAdministrator
 from .serializers import (
@@ -130,7 +130,7 @@ class HelplineListView(GenericAPIView):
         operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
     )
     def post(self, request: Request) -> Response:
-        if request.user.helpline_id is not None:
+        if not policy.can(request.user, "helpline.create"):
             raise PermissionDenied("Only platform administrators create helplines.")
         data = HelplineCreateInput(data=request.data)
         data.is_valid(raise_exception=True)

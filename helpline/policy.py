@@ -1,0 +1,246 @@
+"""Who may do what: the whole access policy as data, in one place.
+
+`RULES[action][role]` is a list of condition sets. A user may take an action on an object when all
+conditions of at least one set hold for their role (the shape Aselo's permission rules use). A
+role missing from an action may never take it. Conditions are defined once below, each both as a
+check on one object and as a database filter, so the same rule decides an object check and what
+a list shows — `case_queryset_for` and the workflow's transition checks both read from here, and
+nothing else decides. `docs/permissions.md` is generated from this module
+(`manage.py permissions_doc`); a test keeps it current.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from .models import Role
+
+if TYPE_CHECKING:
+    from .models import User
+
+OPERATOR, SUPERVISOR, AGENCY, ADMIN = Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY, Role.ADMIN
+ELEVATED_RISK = ("high", "critical")
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    description: str
+    # True when the condition holds for this user and object (a Case, unless noted).
+    check: Callable[[Any, Any], bool]
+    # The same condition as a filter on Case rows, for lists and counts; None if it only
+    # depends on the user (then `check(user, None)` is evaluated once).
+    case_filter: Callable[[Any], Q] | None = None
+
+
+def _grant_exists(user: User, kind: str) -> Exists:
+    from cases.models import CaseAccess
+
+    now = timezone.now()
+    return Exists(
+        CaseAccess.objects.filter(case=OuterRef("pk"), user=user, kind=kind, revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+        )
+    )
+
+
+def _has_grant(user: User, case, kind: str) -> bool:
+    from cases.models import CaseAccess
+
+    return (
+        CaseAccess.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
+        .exists()
+    )
+
+
+CONDITIONS: dict[str, Condition] = {
+    c.name: c
+    for c in [
+        Condition(
+            "is_helpline_member",
+            "the object belongs to the user's own helpline",
+            lambda user, obj: obj is not None and obj.helpline_id == user.helpline_id,
+            lambda user: Q(helpline_id=user.helpline_id),
+        ),
+        Condition(
+            "is_unrestricted",
+            "the case is not restricted (need-to-know)",
+            lambda user, case: not case.restricted,
+            lambda user: Q(restricted=False),
+        ),
+        Condition(
+            "is_in_intake",
+            "the case waits in the intake queue",
+            lambda user, case: case.state == "intake",
+            lambda user: Q(state="intake"),
+        ),
+        Condition(
+            "is_case_open",
+            "the case is not closed",
+            lambda user, case: case.state != "closed",
+            lambda user: ~Q(state="closed"),
+        ),
+        Condition(
+            "is_assigned",
+            "the case is assigned to the user",
+            lambda user, case: case.assigned_to_id == user.pk,
+            lambda user: Q(assigned_to_id=user.pk),
+        ),
+        Condition(
+            "is_team_member",
+            "the case belongs to the user's team",
+            lambda user, case: user.team_id is not None and case.team_id == user.team_id,
+            lambda user: Q(team_id=user.team_id) if user.team_id is not None else Q(pk__in=[]),
+        ),
+        Condition(
+            "is_risk_below_high",
+            "the case's risk level is below high",
+            lambda user, case: case.risk_level not in ELEVATED_RISK,
+            lambda user: ~Q(risk_level__in=ELEVATED_RISK),
+        ),
+        Condition(
+            "has_need_to_know",
+            "the user is on the restricted case's need-to-know list",
+            lambda user, case: _has_grant(user, case, "need_to_know"),
+            lambda user: Q(_grant_exists(user, "need_to_know")),
+        ),
+        Condition(
+            "has_break_glass",
+            "the user opened the case by break-glass and the grant has not expired",
+            lambda user, case: _has_grant(user, case, "break_glass"),
+            lambda user: Q(_grant_exists(user, "break_glass")),
+        ),
+        Condition(
+            "is_restricted",
+            "the case is restricted (need-to-know)",
+            lambda user, case: case.restricted,
+            lambda user: Q(restricted=True),
+        ),
+        Condition(
+            "may_see_reporter_phone",
+            "the user holds the `cases.view_reporter_phone` permission",
+            lambda user, obj: user.has_perm("cases.view_reporter_phone"),
+        ),
+        Condition(
+            "has_helpline",
+            "the user belongs to a helpline",
+            lambda user, obj: user.helpline_id is not None,
+        ),
+        Condition(
+            "is_platform_admin",
+            "the administrator belongs to no helpline (manages the installation)",
+            lambda user, obj: user.helpline_id is None,
+        ),
+    ]
+}
+
+# Seeing a case: the gate every case read and write goes through first.
+_SEE_CASE_OPERATOR = [
+    ["is_helpline_member", "is_in_intake", "is_unrestricted"],
+    ["is_helpline_member", "is_assigned", "is_unrestricted"],
+    ["is_helpline_member", "is_team_member", "is_unrestricted"],
+    ["is_helpline_member", "has_need_to_know"],
+    ["is_helpline_member", "has_break_glass"],
+]
+_SEE_CASE_SUPERVISOR = [
+    ["is_helpline_member", "is_unrestricted"],
+    ["is_helpline_member", "has_need_to_know"],
+    ["is_helpline_member", "has_break_glass"],
+]
+_STAFF = {OPERATOR: [["is_helpline_member"]], SUPERVISOR: [["is_helpline_member"]]}
+
+RULES: dict[str, dict[str, list[list[str]]]] = {
+    "case.view": {OPERATOR: _SEE_CASE_OPERATOR, SUPERVISOR: _SEE_CASE_SUPERVISOR},
+    "case.create": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "case.update": _STAFF,
+    "case.restrict": {SUPERVISOR: [["is_helpline_member"]]},
+    "case.break_glass": {SUPERVISOR: [["is_helpline_member", "is_restricted"]]},
+    "case.history": {SUPERVISOR: [["is_helpline_member"]]},
+    "case.view_reporter_phone": {
+        OPERATOR: [["is_helpline_member", "may_see_reporter_phone"]],
+        SUPERVISOR: [["is_helpline_member"]],
+    },
+    "case.transition.start_assessment": _STAFF,
+    "case.transition.dismiss": _STAFF,
+    "case.transition.refer": _STAFF,
+    "case.transition.start_follow_up": _STAFF,
+    "case.transition.close": {
+        OPERATOR: [["is_helpline_member", "is_risk_below_high"]],
+        SUPERVISOR: [["is_helpline_member"]],
+    },
+    "case.transition.reopen": {SUPERVISOR: [["is_helpline_member"]]},
+    "note.create": _STAFF,
+    "contact.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "escalation.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "escalation.acknowledge": {SUPERVISOR: [["is_helpline_member"]]},
+    "audit.read": {SUPERVISOR: [["has_helpline"]]},
+    "user.activity": {SUPERVISOR: [["is_helpline_member"]]},
+    "user.manage": {ADMIN: [[]]},
+    "helpline.manage": {ADMIN: [[]]},
+    "helpline.create": {ADMIN: [["is_platform_admin"]]},
+}
+
+
+def condition_sets(user: User, action: str) -> list[list[str]]:
+    if user is None or not user.is_active:
+        return []
+    return RULES.get(action, {}).get(user.role, [])
+
+
+def can(user: User, action: str, obj: Any = None) -> bool:
+    """May `user` take `action` on `obj`? (`obj` may be None for actions on no object.)"""
+    return any(
+        all(CONDITIONS[name].check(user, obj) for name in conditions)
+        for conditions in condition_sets(user, action)
+    )
+
+
+def case_filter(user: User, action: str = "case.view") -> Q:
+    """The rule for `action` as a filter on cases: OR of the user's condition sets, each an AND."""
+    combined = Q(pk__in=[])
+    for conditions in condition_sets(user, action):
+        part = Q()
+        for name in conditions:
+            condition = CONDITIONS[name]
+            if condition.case_filter is None:
+                if not condition.check(user, None):
+                    part = Q(pk__in=[])
+                    break
+            else:
+                part &= condition.case_filter(user)
+        combined |= part
+    return combined
+
+
+def matrix_markdown() -> str:
+    """docs/permissions.md: the rules as a table, generated so it cannot drift from the code."""
+    roles = [OPERATOR, SUPERVISOR, AGENCY, ADMIN]
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from `helpline/policy.py` by `python manage.py permissions_doc`; do not edit by hand.",
+        "",
+        "A role may take an action when every condition of one of its condition sets holds "
+        "(sets are separated by **or**). An empty cell: never. Objects a user may not see answer 404.",
+        "",
+        "| Action | " + " | ".join(roles) + " |",
+        "| --- | " + " | ".join("---" for _ in roles) + " |",
+    ]
+    for action, by_role in RULES.items():
+        cells = []
+        for role in roles:
+            sets = by_role.get(role)
+            if not sets:
+                cells.append("")
+            else:
+                cells.append(" **or** ".join(" and ".join(f"`{c}`" for c in s) or "always" for s in sets))
+        lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
+    lines += ["", "## Conditions", "", "| Condition | Meaning |", "| --- | --- |"]
+    lines += [f"| `{c.name}` | {c.description} |" for c in CONDITIONS.values()]
+    return "\n".join(lines) + "\n"
