@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/v1/", include("helpline.api.urls")),
     path("api/v1/", include("cases.api.urls")),
+    path("api/v1/", include("referrals.api.urls")),
     path("admin/", admin.site.urls),
 ]
 

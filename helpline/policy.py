@@ -49,6 +49,12 @@ def _grant_exists(user: User, kind: str) -> Exists:
     )
 
 
+def _helpline_of(obj: Any) -> int | None:
+    from .models import Helpline
+
+    return obj.pk if isinstance(obj, Helpline) else obj.helpline_id
+
+
 def _has_grant(user: User, case, kind: str) -> bool:
     from cases.models import CaseAccess
 
@@ -133,6 +139,13 @@ CONDITIONS: dict[str, Condition] = {
             lambda user, obj: user.helpline_id is not None,
         ),
         Condition(
+            "is_in_admin_scope",
+            "the object is in the administrator's helpline (any, for a platform administrator)",
+            lambda user, obj: (
+                user.helpline_id is None or obj is None or _helpline_of(obj) == user.helpline_id
+            ),
+        ),
+        Condition(
             "is_platform_admin",
             "the administrator belongs to no helpline (manages the installation)",
             lambda user, obj: user.helpline_id is None,
@@ -181,8 +194,9 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     "escalation.acknowledge": {SUPERVISOR: [["is_helpline_member"]]},
     "audit.read": {SUPERVISOR: [["has_helpline"]]},
     "user.activity": {SUPERVISOR: [["is_helpline_member"]]},
-    "user.manage": {ADMIN: [[]]},
-    "helpline.manage": {ADMIN: [[]]},
+    "user.manage": {ADMIN: [["is_in_admin_scope"]]},
+    "helpline.manage": {ADMIN: [["is_in_admin_scope"]]},
+    "agency.manage": {ADMIN: [["is_in_admin_scope"]]},
     "helpline.create": {ADMIN: [["is_platform_admin"]]},
 }
 
