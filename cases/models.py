@@ -101,6 +101,8 @@ class CaseReferenceCounter(models.Model):
 
 # Fields whose values are personal data: the audit log records that they changed, never the values.
 CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note"})
+# Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation.
+CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash"})
 
 
 class Case(FSMModelMixin, CaseWorkflow):
@@ -135,6 +137,7 @@ class Case(FSMModelMixin, CaseWorkflow):
     restricted = models.BooleanField(default=False)
     closure_reason = models.CharField(max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    anonymised_at = models.DateTimeField(null=True, blank=True)
 
     created_by = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"

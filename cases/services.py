@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pgtrigger
 import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,10 +15,11 @@ from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
 from helpline.api.errors import Conflict
-from helpline.audit import audit_record, diff
+from helpline.audit import REDACTED, audit_record, diff
 from helpline.models import AuditOutcome, Helpline, Role, Team, User
 
 from .models import (
+    CASE_IDENTIFIER_HASH_FIELDS,
     CASE_PERSONAL_FIELDS,
     CONTACT_PERSONAL_FIELDS,
     AccessKind,
@@ -454,7 +456,6 @@ def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation
 # --- restricted cases: need-to-know and break-glass -------------------------------------------------
 
 
-
 def _grant_need_to_know(*, case: Case, users: list[User], granted_by: User) -> None:
     have = set(
         CaseAccess.objects.filter(
@@ -557,3 +558,68 @@ def break_glass_review(*, actor: User, grant: CaseAccess) -> CaseAccess:
             extra={"grant_id": locked.pk, "accessed_by": locked.user_id},
         )
     return locked
+
+
+# --- retention -------------------------------------------------------------------------------------
+
+
+def _erased(field) -> Any:
+    return None if field.null else ""
+
+
+def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
+    """Erases a closed case's personal data for good: child and reporter identifiers, contact
+    summaries and note bodies. Categories, risk, states and timings stay for statistics; the
+    audit trail stays, so its chain still verifies. Returns False if there was nothing to do."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+        if locked.anonymised_at is not None or locked.state != CaseState.CLOSED:
+            return False
+        erased = sorted(
+            name for name in CASE_PERSONAL_FIELDS | CASE_IDENTIFIER_HASH_FIELDS if hasattr(locked, name)
+        )
+        for name in erased:
+            setattr(locked, name, _erased(Case._meta.get_field(name)))
+        locked.anonymised_at = now
+        locked.save()
+        contacts = Contact.objects.filter(case=locked).update(summary="")
+        # Notes are append-only for people; erasing them at the end of retention is the one
+        # sanctioned exception, so only this statement lifts the trigger.
+        with pgtrigger.ignore("cases.Note:note_append_only"):
+            notes = Note.objects.filter(case=locked).update(body="")
+        audit_record(
+            actor=None,
+            action="case.anonymise",
+            obj=locked,
+            case_id=locked.pk,
+            helpline=locked.helpline_id,
+            changes={name: {"before": REDACTED, "after": None} for name in erased},
+            extra={
+                "contacts_erased": contacts,
+                "notes_erased": notes,
+                "retention_years": locked.helpline.retention_years,
+            },
+        )
+    return True
+
+
+def anonymise_expired_cases(*, now: datetime | None = None) -> int:
+    """Anonymises every closed case past its helpline's retention period. Idempotent."""
+    now = now or timezone.now()
+    done = 0
+    for helpline in Helpline.objects.all():
+        cutoff = _years_before(now, helpline.retention_years)
+        expired = Case.objects.filter(
+            helpline=helpline, state=CaseState.CLOSED, anonymised_at__isnull=True, closed_at__lt=cutoff
+        ).values_list("pk", flat=True)
+        for case_id in list(expired):
+            done += case_anonymise(case=Case(pk=case_id), now=now)
+    return done
+
+
+def _years_before(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year - years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year - years, day=28)

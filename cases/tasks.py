@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from .services import anonymise_expired_cases as _anonymise
 from .services import escalate_overdue_cases as _escalate
 
 
@@ -8,3 +9,10 @@ def escalate_overdue_cases() -> int:
     """Beat task: raise overdue cases to their supervisors. Idempotent (one escalation per missed
     due date), so a retry or an overlapping run does no harm."""
     return _escalate()
+
+
+@shared_task(name="cases.tasks.anonymise_expired_cases")
+def anonymise_expired_cases() -> int:
+    """Beat task: erase personal data of closed cases past their helpline's retention period.
+    Idempotent: an anonymised case is skipped."""
+    return _anonymise()

@@ -136,10 +136,15 @@ def is_risk_assessed(case) -> bool:
     return case.risk_level != RiskLevel.UNASSESSED
 
 
+def is_not_anonymised(case) -> bool:
+    return case.anonymised_at is None
+
+
 CONDITION_MESSAGES = {
     "is_non_case": "Only cases whose every contact is a non-case call type (silent, hang-up, prank, "
     "wrong number, abusive, information) can be dismissed.",
     "is_risk_assessed": "The risk level must be assessed before referral.",
+    "is_not_anonymised": "The case was anonymised after its retention period and cannot be reopened.",
 }
 
 # Extra fields each transition takes from the caller: name -> required?
@@ -231,6 +236,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.CLOSED,
         target=CaseState.ASSESSMENT,
         permission=_policy("case.transition.reopen"),
+        conditions=[is_not_anonymised],
     )
     def reopen(self, *, by, reason: str) -> None:
         self.closure_reason = ""

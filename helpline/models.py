@@ -5,6 +5,7 @@ import zoneinfo
 import pgtrigger
 from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -25,6 +26,11 @@ class Helpline(models.Model):
     # Minutes until the next action is due, per case state and risk level; missing entries fall
     # back to cases.workflow.DEFAULT_DUE_MINUTES.
     due_policy = models.JSONField(default=dict, blank=True)
+    # Closed cases are anonymised this many years after closure (personal fields erased;
+    # categories, risk and timings kept for statistics; the audit trail kept).
+    retention_years = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,7 +9,15 @@ from .audit import audit_record, diff
 from .models import AuditOutcome, Helpline, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
-HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_policy", "is_active")
+HELPLINE_FIELDS = (
+    "name",
+    "country",
+    "timezone",
+    "default_language",
+    "due_policy",
+    "retention_years",
+    "is_active",
+)
 
 
 class LoginFailed(Exception):

@@ -121,6 +121,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.escalate_overdue_cases",
         "schedule": env.int("ESCALATION_SWEEP_SECONDS", default=60),
     },
+    "anonymise-expired-cases": {
+        "task": "cases.tasks.anonymise_expired_cases",
+        "schedule": env.int("RETENTION_SWEEP_SECONDS", default=3600),
+    },
 }
 
 # How long a supervisor's break-glass access to a restricted case lasts.

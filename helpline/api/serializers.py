@@ -77,6 +77,7 @@ class HelplineOutput(serializers.ModelSerializer):
             "timezone",
             "default_language",
             "due_policy",
+            "retention_years",
             "is_active",
             "created_at",
         ]
@@ -112,6 +113,7 @@ class HelplineCreateInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, default="UTC")
     default_language = serializers.CharField(max_length=16, default="en")
     due_policy = DuePolicyField(required=False, default=dict)
+    retention_years = serializers.IntegerField(min_value=1, max_value=100, default=7)
 
 
 class HelplineUpdateInput(serializers.Serializer):
@@ -120,6 +122,7 @@ class HelplineUpdateInput(serializers.Serializer):
     timezone = serializers.CharField(max_length=64, required=False)
     default_language = serializers.CharField(max_length=16, required=False)
     due_policy = DuePolicyField(required=False)
+    retention_years = serializers.IntegerField(min_value=1, max_value=100, required=False)
     is_active = serializers.BooleanField(required=False)
 
 
