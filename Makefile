@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean
+.PHONY: install run test lint fmt schema clean totp
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test
 
+totp: $(STAMP)
+	@$(BIN)/python -m config.launcher totp
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -30,7 +33,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 schema: $(STAMP)
-	SECRET_KEY=schema DATABASE_URL=postgres://unused/x REDIS_URL=redis://unused $(BIN)/python manage.py spectacular --file openapi.yaml --validate
+	SECRET_KEY=schema FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= IDENTIFIER_HASH_KEY=schema-only-placeholder-not-a-secret-00 DATABASE_URL=postgres://unused/x REDIS_URL=redis://unused $(BIN)/python manage.py spectacular --file openapi.yaml --validate
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,6 +7,9 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django_fsm import FSMField, FSMModelMixin
 
+from helpline.crypto import EncryptedCharField, EncryptedTextField
+from helpline.history import tracked
+
 from .workflow import EDGES, CallType, CaseState, CaseWorkflow, RiskLevel
 
 
@@ -100,11 +103,12 @@ class CaseReferenceCounter(models.Model):
 
 
 # Fields whose values are personal data: the audit log records that they changed, never the values.
-CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note"})
+CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note", "reporter_phone"})
 # Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation.
 CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash"})
 
 
+@tracked(personal=CASE_PERSONAL_FIELDS | CASE_IDENTIFIER_HASH_FIELDS)
 class Case(FSMModelMixin, CaseWorkflow):
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="cases")
     reference = models.CharField(max_length=40, editable=False)
@@ -115,15 +119,18 @@ class Case(FSMModelMixin, CaseWorkflow):
     child_age = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(25)])
     child_age_range = models.CharField(max_length=10, choices=AgeRange.choices, default=AgeRange.UNKNOWN)
     child_gender = models.CharField(max_length=12, choices=Gender.choices, default=Gender.UNKNOWN)
-    child_location = models.CharField(max_length=200, blank=True)
+    child_location = EncryptedCharField(max_length=200, blank=True)
     child_language = models.CharField(max_length=16, blank=True)
-    child_details_note = models.TextField(blank=True)
+    child_details_note = EncryptedTextField(blank=True)
     vulnerability_flags = ArrayField(
         models.CharField(max_length=32, choices=VulnerabilityFlag.choices), default=list, blank=True
     )
     reporter_relation = models.CharField(
         max_length=24, choices=ReporterRelation.choices, default=ReporterRelation.UNKNOWN
     )
+    # E.164, encrypted; the keyed hash beside it finds other cases from the same number.
+    reporter_phone = EncryptedCharField(max_length=32, blank=True)
+    reporter_phone_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
 
     assigned_to = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
@@ -169,6 +176,10 @@ class Case(FSMModelMixin, CaseWorkflow):
         return self.reference
 
 
+CONTACT_PERSONAL_FIELDS = frozenset({"summary"})
+
+
+@tracked(personal=CONTACT_PERSONAL_FIELDS)
 class Contact(models.Model):
     """One interaction (a call, a conversation, a walk-in visit), in at most one case."""
 
@@ -177,7 +188,7 @@ class Contact(models.Model):
     channel = models.CharField(max_length=12, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.INBOUND)
     call_type = models.CharField(max_length=24, choices=CallType.choices, blank=True)
-    summary = models.TextField(blank=True)
+    summary = EncryptedTextField(blank=True)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
@@ -202,15 +213,13 @@ class Contact(models.Model):
             raise ValidationError({"ended_at": "A contact cannot end before it started."})
 
 
-CONTACT_PERSONAL_FIELDS = frozenset({"summary"})
-
-
+@tracked(personal={"body"})
 class Note(models.Model):
     """A case note. Notes are never edited or deleted: a correction is a new note."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notes")
     author = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
-    body = models.TextField()
+    body = EncryptedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -254,6 +263,7 @@ class AccessKind(models.TextChoices):
     BREAK_GLASS = "break_glass", "Break-glass emergency access"
 
 
+@tracked()
 class CaseAccess(models.Model):
     """Who may open a restricted case: its need-to-know list, and time-limited break-glass grants
     (which stay listed for supervisors to review)."""

@@ -222,6 +222,10 @@ def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     )
     if not allowed:
         raise NotFound()
+    # Changes made to this case outside the services join the timeline before it is read.
+    from .services import reconcile_row_history
+
+    reconcile_row_history(case_id=case_id)
     return AuditEntry.objects.filter(case_id=case_id).select_related("actor").order_by("at", "id")
 
 
@@ -279,3 +283,12 @@ def break_glass_get(*, user: User, grant_id: int) -> CaseAccess:
     if grant is None:
         raise NotFound()
     return grant
+
+
+def reporter_phone_for(*, user: User, case: Case) -> str:
+    """The reporter's number as this user may see it: in full with the policy's
+    "case.view_reporter_phone", otherwise only its last 3 digits."""
+    number = case.reporter_phone or ""
+    if not number or policy.can(user, "case.view_reporter_phone", case):
+        return number
+    return "*" * max(len(number) - 3, 0) + number[-3:]

@@ -16,6 +16,7 @@ from rest_framework.exceptions import PermissionDenied
 from helpline import policy
 from helpline.api.errors import Conflict
 from helpline.audit import REDACTED, audit_record, diff
+from helpline.crypto import identifier_hash, normalise_phone
 from helpline.models import AuditOutcome, Helpline, Role, Team, User
 
 from .models import (
@@ -47,6 +48,7 @@ CASE_EDITABLE_FIELDS = (
     "child_details_note",
     "vulnerability_flags",
     "reporter_relation",
+    "reporter_phone",
     "assigned_to",
     "team",
     "restricted",
@@ -123,6 +125,23 @@ def _case_snapshot(case: Case) -> dict[str, Any]:
     return snapshot
 
 
+def _with_reporter_phone_hash(fields: dict[str, Any], helpline: Helpline) -> dict[str, Any]:
+    """Stores a reporter's number in E.164 form (national numbers read in the helpline's country)
+    with its keyed hash beside it, so other cases from the same number can be found."""
+    if "reporter_phone" not in fields:
+        return fields
+    raw = (fields["reporter_phone"] or "").strip()
+    if not raw:
+        return {**fields, "reporter_phone": "", "reporter_phone_hash": ""}
+    try:
+        e164 = normalise_phone(raw, region=helpline.country)
+    except ValueError:
+        raise ValidationError(
+            {"reporter_phone": "Not a phone number: give it with its +country code or as dialled locally."}
+        ) from None
+    return {**fields, "reporter_phone": e164, "reporter_phone_hash": identifier_hash(e164)}
+
+
 def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) -> None:
     if assignee is not None and (
         assignee.helpline_id != helpline_id
@@ -153,6 +172,7 @@ def case_create(
     with transaction.atomic():
         _validate_categories(helpline.pk, fields.get("categories") or [])
         _check_assignee(helpline.pk, fields.get("assigned_to"), fields.get("team"))
+        fields = _with_reporter_phone_hash(fields, helpline)
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
         if case.restricted and not policy.can(actor, "case.restrict", case):
             raise PermissionDenied("Only supervisors restrict cases.")
@@ -219,6 +239,7 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
         if "categories" in fields:
             _validate_categories(locked.helpline_id, fields["categories"])
         _check_assignee(locked.helpline_id, fields.get("assigned_to"), fields.get("team"))
+        fields = _with_reporter_phone_hash(fields, locked.helpline)
         for name, value in fields.items():
             setattr(locked, name, value)
         if "risk_level" in fields and fields["risk_level"] != before["risk_level"]:
@@ -623,3 +644,80 @@ def _years_before(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year - years)
     except ValueError:  # 29 February
         return moment.replace(year=moment.year - years, day=28)
+
+
+# --- row history reconciliation ----------------------------------------------------------------------
+
+# (event model, how to find the case id, how to find the helpline id) for each tracked table.
+_HISTORY_TABLES = (
+    ("cases.CaseEvent", "pgh_obj_id", "helpline_id"),
+    ("cases.ContactEvent", "case_id", "helpline_id"),
+    ("cases.NoteEvent", "case_id", None),
+    ("cases.CaseAccessEvent", "case_id", None),
+)
+_HISTORY_META_FIELDS = {"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_obj_id", "pgh_txid"}
+
+
+def reconcile_row_history(*, case_id: int | None = None, limit: int = 1000) -> int:
+    """Writes into the audit log every row change of the case tables that no audit entry accounts
+    for (its transaction wrote none): bulk updates, raw SQL, a shell session. Each such change is
+    reported once, with the non-personal fields it changed. Returns how many were reported."""
+    from django.apps import apps
+    from django.db.models import Exists, OuterRef
+
+    from helpline.models import AuditEntry, ReconciledRowEvent
+
+    reported = 0
+    for label, case_column, helpline_column in _HISTORY_TABLES:
+        event_model = apps.get_model(label)
+        events = event_model.objects.filter(
+            ~Exists(AuditEntry.objects.filter(txid=OuterRef("pgh_txid"))),
+            ~Exists(ReconciledRowEvent.objects.filter(event_model=label, event_id=OuterRef("pgh_id"))),
+        )
+        if case_id is not None:
+            events = events.filter(**{case_column: case_id})
+        for event in events.order_by("pgh_id")[:limit]:
+            with transaction.atomic():
+                _report_row_event(event, label, case_column, helpline_column)
+            reported += 1
+    return reported
+
+
+def _report_row_event(event, label: str, case_column: str, helpline_column: str | None) -> None:
+    from helpline.models import ReconciledRowEvent
+
+    fields = [f.attname for f in event._meta.concrete_fields if f.name not in _HISTORY_META_FIELDS]
+    after = {name: getattr(event, name) for name in fields}
+    previous = (
+        type(event)
+        .objects.filter(pgh_obj_id=event.pgh_obj_id, pgh_id__lt=event.pgh_id)
+        .order_by("-pgh_id")
+        .first()
+    )
+    before = {name: getattr(previous, name) for name in fields} if previous else {}
+    if event.pgh_label == "delete":
+        before, after = after, {}
+    changes = diff(before, after)
+    case_id = getattr(event, case_column)
+    helpline_id = getattr(event, helpline_column) if helpline_column else None
+    if helpline_id is None and case_id is not None:
+        helpline_id = Case.objects.filter(pk=case_id).values_list("helpline_id", flat=True).first()
+    entry = audit_record(
+        actor=None,
+        action="row.changed_outside_services",
+        object_type=event.pgh_tracked_model._meta.label_lower,
+        object_id=event.pgh_obj_id,
+        case_id=case_id,
+        helpline=helpline_id,
+        changes=changes,
+        extra={
+            "operation": event.pgh_label,
+            "event": f"{label}:{event.pgh_id}",
+            "at": event.pgh_created_at.isoformat(),
+            "txid": event.pgh_txid,
+            # Personal fields are not kept in the row history; a change to them shows as a
+            # change without listed fields.
+            "personal_fields_not_shown": not changes and event.pgh_label == "update",
+        },
+    )
+    ReconciledRowEvent.objects.create(event_model=label, event_id=event.pgh_id, audit_entry=entry)

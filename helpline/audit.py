@@ -64,6 +64,7 @@ def audit_record(
     )
     with transaction.atomic():
         head = _lock_chain_head(entry.chain)
+        entry.txid = _current_txid()
         entry.chain_seq = head.last_seq + 1
         entry.prev_hash = head.last_hash or GENESIS
         entry.hash = entry_hash(entry)
@@ -82,12 +83,19 @@ def _lock_chain_head(chain: int) -> AuditChainHead:
     return AuditChainHead.objects.select_for_update().get(chain=chain)
 
 
+def _current_txid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT txid_current()")
+        return cursor.fetchone()[0]
+
+
 def canonical(entry: AuditEntry) -> bytes:
     """The bytes an entry's hash covers: every recorded field, in a fixed JSON form."""
     at = entry.at.astimezone(UTC)
     document = {
         "chain": entry.chain,
         "seq": entry.chain_seq,
+        "txid": entry.txid,
         "at": at.isoformat(timespec="microseconds"),
         "actor": entry.actor_id,
         "actor_username": entry.actor_username,

@@ -140,6 +140,9 @@ class AuditEntry(models.Model):
     chain_seq = models.BigIntegerField(default=0, editable=False)
     prev_hash = models.CharField(max_length=64, editable=False, default="")
     hash = models.CharField(max_length=64, editable=False, default="")
+    # The database transaction that wrote the entry: row history events of the same transaction
+    # are accounted for by it (helpline.history).
+    txid = models.BigIntegerField(null=True, blank=True, editable=False, db_index=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     # Snapshots, so the entry stays meaningful if the user is later renamed or changes role.
@@ -183,3 +186,20 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"chain {self.chain} at {self.last_seq}"
+
+
+class ReconciledRowEvent(models.Model):
+    """A row history event already written into the audit log as a change made outside the
+    services, so it is reported once."""
+
+    event_model = models.CharField(max_length=100)
+    event_id = models.BigIntegerField()
+    audit_entry = models.ForeignKey(AuditEntry, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event_model", "event_id"], name="reconciled_row_event_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_model}:{self.event_id}"

@@ -1,55 +1,146 @@
 """Every write about helplines, teams, users and sessions: one transaction, audit entry included."""
 
+import re
+from typing import NoReturn
+
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.http import HttpRequest
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
 
 from .audit import audit_record, diff
-from .models import AuditOutcome, Helpline, Team, User
+from .models import AuditOutcome, Helpline, Role, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
-HELPLINE_FIELDS = (
-    "name",
-    "country",
-    "timezone",
-    "default_language",
-    "due_policy",
-    "retention_years",
-    "is_active",
-)
+HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_policy", "is_active")
+# Roles that sign in with a TOTP code as well as a password: they see every case of a helpline, or
+# manage its people.
+SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+_TOKEN_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class LoginFailed(Exception):
-    pass
+    """A refused sign-in; `reason` says why: invalid_credentials, otp_required, otp_invalid,
+    otp_not_configured or locked_out."""
+
+    def __init__(self, reason: str = "invalid_credentials"):
+        super().__init__(reason)
+        self.reason = reason
 
 
-def token_login(*, username: str, password: str, request=None) -> str:
-    """Exchanges a username and password for an API token (the user's existing one if any).
-    A refused attempt is recorded and committed before the caller is told."""
+class LoginLockedOut(LoginFailed):
+    def __init__(self):
+        super().__init__("locked_out")
+
+
+def token_id(token: AuthToken) -> str:
+    """How a token is named to its owner: the start of its stored hash, never the token itself."""
+    return token.digest[:16]
+
+
+def second_factor_required(user: User) -> bool:
+    return user.role in SECOND_FACTOR_ROLES
+
+
+def token_login(
+    *, username: str, password: str, otp: str = "", request: HttpRequest
+) -> tuple[AuthToken, str]:
+    """Exchanges a username and password (and, for supervisors and administrators, a TOTP code) for
+    a new API token; returns the stored token and its key, which exists nowhere else.
+
+    Failed attempts count towards django-axes' lockout, per account and per client address; a
+    refused attempt is recorded and committed before the caller is told."""
+    credentials = {"username": username}
+    if not AxesProxyHandler.is_allowed(request, credentials):
+        # Locked: the password is not even checked.
+        _refuse(username, "locked_out", request)
+    # Counts a failure with django-axes (user_login_failed) and, at the limit, locks out.
     user = authenticate(request, username=username, password=password)
+    if user is None:
+        _refuse(username, "invalid_credentials", request)
+    if second_factor_required(user):
+        problem = _second_factor_problem(user, otp)
+        if problem == "otp_invalid":
+            # A wrong code is a guess like a wrong password: it counts towards the lockout.
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+        if problem:
+            _refuse(username, problem, request)
     with transaction.atomic():
-        if user is not None and user.is_active:
-            token, _ = Token.objects.get_or_create(user=user)
-            audit_record(actor=user, action="auth.login", obj=user)
-            return token.key
-        known = User.objects.filter(username=username).first()
+        token, key = AuthToken.objects.create(user=user)
         audit_record(
-            actor=known,
+            actor=user,
             action="auth.login",
-            object_type="helpline.user",
-            object_id=known.pk if known else "",
-            helpline=known.helpline_id if known else None,
-            outcome=AuditOutcome.DENIED,
-            extra={"username": username[:150]},
+            obj=user,
+            extra={"token": token_id(token), "second_factor": second_factor_required(user)},
         )
-    raise LoginFailed
+        # What django.contrib.auth.login would announce: updates last_login.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return token, key
 
 
-def token_logout(*, user: User) -> None:
+def _second_factor_problem(user: User, otp: str) -> str:
+    """'' if `otp` is the current code of one of the user's confirmed TOTP devices, else why not.
+    django-otp refuses a code already used and slows down repeated wrong codes."""
     with transaction.atomic():
-        Token.objects.filter(user=user).delete()
-        audit_record(actor=user, action="auth.logout", obj=user)
+        devices = list(TOTPDevice.objects.devices_for_user(user, confirmed=True).select_for_update())
+        if not devices:
+            return "otp_not_configured"
+        if not otp:
+            return "otp_required"
+        if any(device.verify_token(otp) for device in devices):
+            return ""
+    return "otp_invalid"
+
+
+def _refuse(username: str, reason: str, request: HttpRequest) -> NoReturn:
+    """Records the refused attempt (and the lockout it started, if it did), then raises."""
+    locked_now = reason != "locked_out" and getattr(request, "axes_locked_out", False)
+    known = User.objects.filter(username=username).first()
+    about = {
+        "actor": known,
+        "object_type": "helpline.user",
+        "object_id": known.pk if known else "",
+        "helpline": known.helpline_id if known else None,
+        "outcome": AuditOutcome.DENIED,
+    }
+    with transaction.atomic():
+        audit_record(action="auth.login", extra={"username": username[:150], "reason": reason}, **about)
+        if locked_now:
+            audit_record(
+                action="auth.lockout",
+                extra={
+                    "username": username[:150],
+                    "failures": getattr(request, "axes_failures_since_start", None),
+                },
+                **about,
+            )
+    if reason == "locked_out" or locked_now:
+        raise LoginLockedOut
+    raise LoginFailed(reason)
+
+
+def token_logout(*, user: User, token: AuthToken) -> None:
+    """Revokes the token the caller signed this request with."""
+    revoked = token_id(token)
+    with transaction.atomic():
+        token.delete()
+        audit_record(actor=user, action="auth.logout", obj=user, extra={"token": revoked})
+
+
+def token_revoke(*, user: User, token_id: str) -> bool:
+    """Revokes one of the user's own tokens; False if the user has no token by that id."""
+    if not _TOKEN_ID.fullmatch(token_id):
+        return False
+    with transaction.atomic():
+        deleted, _ = AuthToken.objects.filter(user=user, digest__startswith=token_id).delete()
+        if not deleted:
+            return False
+        audit_record(actor=user, action="auth.token_revoke", obj=user, extra={"token": token_id})
+    return True
 
 
 def _snapshot(instance, fields) -> dict:
@@ -93,9 +184,18 @@ def user_update(*, actor: User, user: User, password: str | None = None, **field
         changes = diff(before, _snapshot(user, USER_FIELDS))
         if password:
             changes["password"] = {"before": "[redacted]", "after": "[redacted]"}
-        if not user.is_active:
-            Token.objects.filter(user=user).delete()
-        audit_record(actor=actor, action="user.update", obj=user, changes=changes)
+        revoked = 0
+        if not user.is_active or "role" in changes:
+            # Deactivated, or now allowed other things (a new role may need a second factor): every
+            # token the person holds ends now.
+            revoked, _ = AuthToken.objects.filter(user=user).delete()
+        audit_record(
+            actor=actor,
+            action="user.update",
+            obj=user,
+            changes=changes,
+            extra={"tokens_revoked": revoked} if revoked else None,
+        )
     return user
 
 

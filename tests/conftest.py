@@ -1,5 +1,5 @@
 import pytest
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from . import factories
@@ -43,13 +43,13 @@ def agency_user(helpline):
 
 @pytest.fixture
 def api():
-    """api(user) -> an APIClient signed in as that user with a real token; api() -> anonymous."""
+    """api(user) -> an APIClient signed in as that user with a new real token; api() -> anonymous."""
 
     def make(user=None):
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _, key = AuthToken.objects.create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
         return client
 
     return make

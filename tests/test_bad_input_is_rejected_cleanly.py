@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from cases.models import Case, CaseReferenceCounter, Category, Contact, Escalation, Note
 from cases.services import escalate_overdue_cases
@@ -54,7 +54,7 @@ STORED_MODELS = (
     Helpline,
     Team,
     User,
-    Token,
+    AuthToken,
     Agency,
     Category,
     Case,
@@ -160,6 +160,7 @@ BODY_OPS = [
 OTHER_OPS = [
     Op("operator", "post", "/api/v1/auth/logout/"),
     Op("operator", "get", "/api/v1/auth/me/"),
+    Op("operator", "get", "/api/v1/auth/tokens/"),
     Op("admin", "get", "/api/v1/users/"),
     Op("admin", "get", "/api/v1/users/{operator}/"),
     Op("platform_admin", "get", "/api/v1/helplines/"),
@@ -581,6 +582,8 @@ UNKNOWN_IDS = [
     Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 999999}),
     Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 2**70}),
     Op("supervisor", "post", "/api/v1/escalations/999999/acknowledge/"),
+    Op("operator", "delete", "/api/v1/auth/tokens/0123456789abcdef/"),
+    Op("operator", "delete", "/api/v1/auth/tokens/not-a-token-id/"),
     # Another helpline's rows do not exist for the caller either.
     Op("admin", "get", "/api/v1/users/{outsider}/"),
     Op("admin", "patch", "/api/v1/users/{outsider}/", {"first_name": "Amina"}),
@@ -613,7 +616,7 @@ def test_request_without_a_valid_token_is_401_and_changes_nothing(world, op, cre
     header, code = CREDENTIALS[credentials]
     client = world.client("anon")
     if header == "inactive":
-        header = f"Token {Token.objects.get_or_create(user=world.users['inactive'])[0].key}"
+        header = f"Token {AuthToken.objects.create(user=world.users['inactive'])[1]}"
     if header is not None:
         client.credentials(HTTP_AUTHORIZATION=header)
     before = stored()
@@ -624,12 +627,12 @@ def test_request_without_a_valid_token_is_401_and_changes_nothing(world, op, cre
 
 
 def test_login_with_wrong_password_is_401_and_issues_no_token(world):
-    client, tokens = world.client("anon"), list(Token.objects.values_list("key", flat=True))
+    client, tokens = world.client("anon"), list(AuthToken.objects.values_list("digest", flat=True))
     response = send(
         client, "post", "/api/v1/auth/token/", {"username": "operator1", "password": "wrong-password"}
     )
     assert_error(response, 401, code="authentication_failed")
-    assert list(Token.objects.values_list("key", flat=True)) == tokens
+    assert list(AuthToken.objects.values_list("digest", flat=True)) == tokens
 
 
 # --- routes and methods -------------------------------------------------------------------------------
@@ -683,6 +686,8 @@ WRONG_METHODS = [
     Op("supervisor", "post", "/api/v1/escalations/"),
     Op("supervisor", "get", "/api/v1/escalations/{escalation}/acknowledge/"),
     Op("operator", "post", "/api/v1/categories/"),
+    Op("operator", "post", "/api/v1/auth/tokens/"),
+    Op("operator", "get", "/api/v1/auth/tokens/0123456789abcdef/"),
 ]
 
 

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.db import connection, connections
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from cases.models import Case
@@ -13,9 +13,9 @@ from tests.factories import CaseFactory, ContactFactory
 
 
 def _client(user):
-    token, _ = Token.objects.get_or_create(user=user)
+    _, key = AuthToken.objects.create(user=user)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

@@ -40,6 +40,7 @@ def test_closed_case_past_retention_loses_personal_data_but_keeps_statistics(
     erased = Case.objects.get(pk=old["id"])
     assert erased.anonymised_at is not None
     assert (erased.child_location, erased.child_age, erased.child_details_note) == ("", None, "")
+    assert (erased.reporter_phone, erased.reporter_phone_hash) == ("", "")
     assert (erased.categories, erased.risk_level, erased.state) == (["neglect"], "low", "closed")
     assert Contact.objects.get(case=erased).summary == ""
     assert Note.objects.get(case=erased).body == ""

@@ -20,6 +20,10 @@ from ..workflow import TRANSITION_NAMES, CallType, RiskLevel
 
 class CaseOutput(serializers.ModelSerializer):
     helpline = serializers.CharField(source="helpline.code")
+    reporter_phone = serializers.SerializerMethodField(
+        help_text="In full for supervisors and holders of `cases.view_reporter_phone`; otherwise "
+        "masked to its last 3 digits."
+    )
     available_transitions = serializers.SerializerMethodField()
 
     class Meta:
@@ -39,6 +43,7 @@ class CaseOutput(serializers.ModelSerializer):
             "child_details_note",
             "vulnerability_flags",
             "reporter_relation",
+            "reporter_phone",
             "assigned_to",
             "team",
             "next_action_due_at",
@@ -47,12 +52,18 @@ class CaseOutput(serializers.ModelSerializer):
             "restricted",
             "closure_reason",
             "closed_at",
+            "anonymised_at",
             "created_by",
             "created_at",
             "updated_at",
             "available_transitions",
         ]
         read_only_fields = fields
+
+    def get_reporter_phone(self, case: Case) -> str:
+        from ..selectors import reporter_phone_for
+
+        return reporter_phone_for(user=self.context["request"].user, case=case)
 
     def get_available_transitions(self, case: Case) -> list[str]:
         from ..services import case_available_transitions
@@ -75,6 +86,7 @@ class _CaseFieldsInput(serializers.Serializer):
         child=serializers.ChoiceField(choices=VulnerabilityFlag.choices), max_length=20, required=False
     )
     reporter_relation = serializers.ChoiceField(choices=ReporterRelation.choices, required=False)
+    reporter_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     assigned_to = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True
     )

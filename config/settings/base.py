@@ -1,9 +1,12 @@
 """Settings shared by every environment; every value that differs per deployment comes from the
 environment (12-factor), read with django-environ."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -26,12 +29,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
     "pgtrigger",
+    "pghistory",
     "helpline",
     "cases",
     "referrals",
@@ -48,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a django-axes lockout into our 429 answer (AXES_LOCKOUT_CALLABLE).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -85,6 +94,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in (docs/decisions.md, "Authentication"). django-axes counts failed sign-ins per account and,
+# separately, per client address: 5 failures lock that account, or that address, for 30 minutes.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=30)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Attempts during a lockout are refused without extending it: it ends 30 minutes after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "helpline.api.authentication.client_ip"
+AXES_LOCKOUT_CALLABLE = "helpline.api.errors.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in our audit log already
+# API tokens (django-rest-knox): only a hash is stored; a token expires after TOKEN_IDLE_HOURS
+# without use (each use moves its expiry forward).
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.float("TOKEN_IDLE_HOURS", default=12)),
+    "AUTO_REFRESH": True,
+    "AUTH_HEADER_PREFIX": "Token",
+}
+# Supervisors and administrators also give a TOTP code (django-otp) when they sign in.
+OTP_TOTP_ISSUER = "Lifeline"
+
 LANGUAGE_CODE = "en"
 # Storage is always UTC; a helpline's own timezone is applied only at the edges.
 TIME_ZONE = "UTC"
@@ -121,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.escalate_overdue_cases",
         "schedule": env.int("ESCALATION_SWEEP_SECONDS", default=60),
     },
+    "reconcile-row-history": {
+        "task": "cases.tasks.reconcile_row_history",
+        "schedule": env.int("RECONCILE_SWEEP_SECONDS", default=300),
+    },
     "anonymise-expired-cases": {
         "task": "cases.tasks.anonymise_expired_cases",
         "schedule": env.int("RETENTION_SWEEP_SECONDS", default=3600),
@@ -130,11 +167,38 @@ CELERY_BEAT_SCHEDULE = {
 # How long a supervisor's break-glass access to a restricted case lasts.
 BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
 
+
+def _fernet_keys(keys: list[str]) -> list[str]:
+    keys = [key.strip() for key in keys if key.strip()]
+    if not keys:
+        raise ImproperlyConfigured(
+            "Set FIELD_ENCRYPTION_KEYS: comma-separated Fernet keys, the current one first "
+            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+        )
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"FIELD_ENCRYPTION_KEYS: key {position} is not a Fernet key (32 bytes, url-safe base64)."
+            ) from None
+    return keys
+
+
+# Personal data at rest (helpline/crypto.py): the first key encrypts, every key decrypts. To
+# rotate, put a new key first, deploy, run `manage.py rotate_keys`, then drop the old key.
+FIELD_ENCRYPTION_KEYS = _fernet_keys(env.list("FIELD_ENCRYPTION_KEYS", default=[]))
+# Key of the HMAC that lets us look identifiers (reporters' phone numbers) up without keeping
+# them in clear; separate from the encryption keys. Changing it orphans the stored hashes.
+IDENTIFIER_HASH_KEY = env("IDENTIFIER_HASH_KEY", default="")
+if len(IDENTIFIER_HASH_KEY) < 32:
+    raise ImproperlyConfigured("Set IDENTIFIER_HASH_KEY: a random secret of at least 32 characters.")
+
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.TokenAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["helpline.api.authentication.TokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["helpline.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -180,6 +244,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode415Enum": "drf_standardized_errors.openapi_serializers.ErrorCode415Enum.choices",
         "ErrorCode429Enum": "drf_standardized_errors.openapi_serializers.ErrorCode429Enum.choices",
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
+        "SignInErrorCode401Enum": "helpline.api.schema.SignInErrorCode401.choices",
+        "SignInErrorCode429Enum": "helpline.api.schema.SignInErrorCode429.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

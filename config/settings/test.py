@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production")
+# Fixed, public test keys: tests need no set-up, and nothing real is ever encrypted with them.
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "Q7gHWuyU1Cga8pcUuUJypnzB4HkexOjaMJApUanxYDs=")
+os.environ.setdefault("IDENTIFIER_HASH_KEY", "test-only-identifier-hash-key-not-for-production")
 
 from .base import *  # noqa: F403
 

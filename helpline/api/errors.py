@@ -1,6 +1,7 @@
 """One error shape for every 4xx/5xx answer: drf-standardized-errors'
 `{"type": ..., "errors": [{"code", "detail", "attr"}]}`, also for answers Django gives outside DRF."""
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
@@ -25,6 +26,20 @@ class Conflict(exceptions.APIException):
     def __init__(self, detail=None, code=None, *, extra: dict | None = None):
         super().__init__(detail, code)
         self.extra = extra or {}
+
+
+class LockedOut(exceptions.APIException):
+    """Too many failed sign-ins for this account or from this address (django-axes)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+    def __init__(self):
+        minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+        super().__init__(
+            "Too many failed sign-in attempts for this account or from this address: "
+            f"signing in is locked for {minutes} minutes."
+        )
 
 
 class ExceptionHandler(BaseExceptionHandler):
@@ -70,6 +85,11 @@ def permission_denied(request, exception=None):
 
 def not_found(request, exception=None):
     return _error(404, "client_error", "not_found", "Not found.")
+
+
+def locked_out(request, response=None, credentials=None):
+    """django-axes' answer to a locked-out sign-in (the API's, or the admin site's form)."""
+    return _error(429, "client_error", LockedOut.default_code, str(LockedOut().detail))
 
 
 def server_error(request):

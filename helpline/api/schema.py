@@ -1,6 +1,7 @@
 """OpenAPI: drf-standardized-errors documents the error shape; we add the statuses it cannot infer
 (413 on every body, and 403/409 where a view declares them), so the schema says what really happens."""
 
+from django.db import models
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
 from rest_framework import serializers
@@ -27,6 +28,40 @@ class TransitionConflictResponseSerializer(ErrorResponse409Serializer):
 class ErrorResponse413Serializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
     errors = _Error(many=True)
+
+
+class SignInErrorCode401(models.TextChoices):
+    AUTHENTICATION_FAILED = "authentication_failed"
+    OTP_REQUIRED = "otp_required"
+    OTP_INVALID = "otp_invalid"
+    OTP_NOT_CONFIGURED = "otp_not_configured"
+
+
+class SignInErrorCode429(models.TextChoices):
+    THROTTLED = "throttled"
+    LOCKED_OUT = "locked_out"
+
+
+class _SignInError401(_Error):
+    code = serializers.ChoiceField(choices=SignInErrorCode401.choices)
+
+
+class _SignInError429(_Error):
+    code = serializers.ChoiceField(choices=SignInErrorCode429.choices)
+
+
+class SignInErrorResponse401Serializer(serializers.Serializer):
+    """Wrong credentials, or a supervisor's or administrator's missing or wrong TOTP code."""
+
+    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
+    errors = _SignInError401(many=True)
+
+
+class SignInErrorResponse429Serializer(serializers.Serializer):
+    """Too many requests from this address, or too many failed sign-ins (locked out)."""
+
+    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
+    errors = _SignInError429(many=True)
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):

@@ -3,15 +3,39 @@ from rest_framework import serializers
 from referrals.models import Agency
 
 from ..models import AuditEntry, Helpline, Role, Team, User
+from ..services import token_id
 
 
 class LoginInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
+    otp = serializers.RegexField(
+        r"^[0-9]{6,8}$",
+        required=False,
+        allow_blank=True,
+        help_text="The current code of the caller's authenticator app (supervisors and administrators).",
+    )
 
 
 class TokenOutput(serializers.Serializer):
-    token = serializers.CharField()
+    token = serializers.CharField(help_text="Shown once: only a hash of it is stored.")
+    expiry = serializers.DateTimeField(help_text="Moves forward each time the token is used.")
+
+
+class AuthTokenOutput(serializers.Serializer):
+    """One of the caller's tokens; never the token itself."""
+
+    id = serializers.SerializerMethodField()
+    created = serializers.DateTimeField()
+    expiry = serializers.DateTimeField(help_text="Moves forward each time the token is used.")
+    current = serializers.SerializerMethodField()
+
+    def get_id(self, token) -> str:
+        return token_id(token)
+
+    def get_current(self, token) -> bool:
+        """Whether this is the token the request was signed with."""
+        return token.digest == self.context.get("current_digest")
 
 
 class UserOutput(serializers.ModelSerializer):

@@ -5,6 +5,8 @@ from . import audit, views
 urlpatterns = [
     path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
+    path("auth/tokens/", views.TokenListView.as_view(), name="auth-token-list"),
+    path("auth/tokens/<str:token_id>/", views.TokenDetailView.as_view(), name="auth-token-detail"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),

@@ -1,8 +1,9 @@
 from django.db import connection
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -11,8 +12,12 @@ from rest_framework.throttling import AnonRateThrottle
 
 from .. import policy, selectors, services
 from ..models import Helpline, User
+from .errors import LockedOut
+from .pagination import Pagination
 from .permissions import IsAdministrator
+from .schema import SignInErrorResponse401Serializer, SignInErrorResponse429Serializer
 from .serializers import (
+    AuthTokenOutput,
     HelplineCreateInput,
     HelplineOutput,
     HelplineUpdateInput,
@@ -28,6 +33,20 @@ class LoginThrottle(AnonRateThrottle):
     rate = "30/min"
 
 
+SIGN_IN_REFUSED = {
+    "invalid_credentials": ("authentication_failed", "Unable to sign in with these credentials."),
+    "otp_required": (
+        "otp_required",
+        "Supervisors and administrators also give the code of their authenticator app (otp).",
+    ),
+    "otp_invalid": ("otp_invalid", "The authenticator code is wrong, expired or already used."),
+    "otp_not_configured": (
+        "otp_not_configured",
+        "Supervisors and administrators need an authenticator app: ask an administrator to set one up.",
+    ),
+}
+
+
 class TokenLoginView(GenericAPIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -40,19 +59,32 @@ class TokenLoginView(GenericAPIView):
 
     @extend_schema(
         operation_id="auth_token",
-        summary="Sign in: exchange username and password for a token",
+        summary="Sign in: exchange username, password and (if required) a TOTP code for a token",
+        description=(
+            "Every sign-in makes a new token; it expires after a period without use. Five failed "
+            "attempts for one account, or from one address, lock signing in there for 30 minutes (429 "
+            "`locked_out`). Supervisors and administrators also send `otp`, the current code of their "
+            "authenticator app (401 `otp_required`, `otp_invalid` or `otp_not_configured` otherwise)."
+        ),
         request=LoginInput,
-        responses={200: TokenOutput},
+        responses={
+            200: TokenOutput,
+            401: SignInErrorResponse401Serializer,
+            429: SignInErrorResponse429Serializer,
+        },
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            token = services.token_login(request=request._request, **data.validated_data)
-        except services.LoginFailed:
-            raise AuthenticationFailed("Unable to sign in with these credentials.") from None
-        return Response({"token": token})
+            token, key = services.token_login(request=request._request, **data.validated_data)
+        except services.LoginLockedOut:
+            raise LockedOut() from None
+        except services.LoginFailed as refused:
+            code, detail = SIGN_IN_REFUSED[refused.reason]
+            raise AuthenticationFailed(detail, code=code) from None
+        return Response({"token": key, "expiry": token.expiry})
 
 
 class LogoutView(GenericAPIView):
@@ -60,12 +92,47 @@ class LogoutView(GenericAPIView):
 
     @extend_schema(
         operation_id="auth_logout",
-        summary="Revoke the caller's token",
+        summary="Revoke the token this request is signed with",
         request=None,
         responses={204: OpenApiResponse(description="Token revoked")},
     )
     def post(self, request: Request) -> Response:
-        services.token_logout(user=request.user)
+        services.token_logout(user=request.user, token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TokenPagination(Pagination):
+    ordering = "-created"
+
+
+class TokenListView(GenericAPIView):
+    serializer_class = AuthTokenOutput
+    pagination_class = TokenPagination
+    queryset = AuthToken.objects.none()  # the caller's own tokens only, below
+
+    @extend_schema(
+        operation_id="auth_tokens_list",
+        summary="The caller's own tokens (never the tokens themselves), newest first",
+        responses=AuthTokenOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(AuthToken.objects.filter(user=request.user))
+        context = {"current_digest": request.auth.digest}
+        return self.get_paginated_response(AuthTokenOutput(page, many=True, context=context).data)
+
+
+class TokenDetailView(GenericAPIView):
+    serializer_class = None
+
+    @extend_schema(
+        operation_id="auth_tokens_destroy",
+        summary="Revoke one of the caller's own tokens (signs that device out)",
+        request=None,
+        responses={204: OpenApiResponse(description="Token revoked")},
+    )
+    def delete(self, request: Request, token_id: str) -> Response:
+        if not services.token_revoke(user=request.user, token_id=token_id):
+            raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -1,18 +1,26 @@
 """Demo data: helpline DEMO with a team, staff, partner agencies and a dozen cases across states.
-Idempotent: a second run changes nothing (and with --if-empty says so)."""
+Idempotent: a second run changes nothing (and with --if-empty says so). Supervisors and
+administrators sign in with a TOTP code too: their demo authenticator secret is --totp-secret, or one
+made on the first run and printed then."""
 
+import base64
+import binascii
+import secrets
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.models import Case
 from cases.services import case_create, case_transition, case_update, category_defaults_install, note_create
 from helpline.models import Helpline, Role, Team, User
+from helpline.services import SECOND_FACTOR_ROLES
 from referrals.models import Agency, AgencyKind
 
 DEFAULT_PASSWORD = "Lifeline-demo-2026"
+TOTP_DEVICE_NAME = "Demo authenticator"
 
 STAFF = [
     ("operator1", Role.OPERATOR, "Amani", "Operator"),
@@ -35,12 +43,19 @@ class Command(BaseCommand):
             "--password", default=None, help=f"Password for every demo user (default {DEFAULT_PASSWORD!r})."
         )
         parser.add_argument("--if-empty", action="store_true", help="Do nothing if the DEMO helpline exists.")
+        parser.add_argument(
+            "--totp-secret",
+            default=None,
+            help="Base32 TOTP secret for the demo supervisors' and administrators' authenticator "
+            "(replaces theirs). Without it, the first run makes one and prints it.",
+        )
 
-    def handle(self, *args, password=None, if_empty=False, **options):
+    def handle(self, *args, password=None, if_empty=False, totp_secret=None, **options):
         if if_empty and Helpline.objects.filter(code="DEMO").exists():
             self.stdout.write("Demo data present; leaving it as it is.")
             return
         password = password or DEFAULT_PASSWORD
+        totp_key = _totp_key(totp_secret) if totp_secret else None
         with transaction.atomic():
             helpline, _ = Helpline.objects.get_or_create(
                 code="DEMO",
@@ -73,9 +88,49 @@ class Command(BaseCommand):
                 )
             if not Case.objects.filter(helpline=helpline).exists():
                 self._cases(users)
+            new_secret = self._authenticators(users, totp_key)
         self.stdout.write(
             self.style.SUCCESS(f"Demo helpline DEMO ready. Users: {', '.join(users)}; password: {password}")
         )
+        needing = ", ".join(name for name, user in users.items() if user.role in SECOND_FACTOR_ROLES)
+        if new_secret:
+            # Shown this once: it is stored only as the devices' key.
+            self.stdout.write(
+                self.style.WARNING(
+                    f"{needing} also sign in with a TOTP code. Authenticator secret: {new_secret} "
+                    f"(otpauth://totp/Lifeline:demo?secret={new_secret}&issuer=Lifeline)"
+                )
+            )
+        elif totp_secret:
+            self.stdout.write(f"{needing} sign in with a TOTP code from the secret given (--totp-secret).")
+        else:
+            self.stdout.write(
+                f"{needing} sign in with a TOTP code from the secret printed when the demo was first "
+                "loaded (seed_demo --totp-secret BASE32 sets another)."
+            )
+
+    def _authenticators(self, users, key: str | None) -> str:
+        """Gives each demo supervisor and administrator a confirmed TOTP device with `key` (hex); with
+        no key, those without a device get one with a new secret, which is returned (base32)."""
+        new_secret = ""
+        for user in users.values():
+            if user.role not in SECOND_FACTOR_ROLES:
+                continue
+            device = TOTPDevice.objects.filter(user=user, name=TOTP_DEVICE_NAME).first()
+            if key is None and device is not None:
+                continue
+            if key is None:
+                new_secret = new_secret or base64.b32encode(secrets.token_bytes(20)).decode()
+                device_key = base64.b32decode(new_secret).hex()
+            else:
+                device_key = key
+            device = device or TOTPDevice(user=user, name=TOTP_DEVICE_NAME)
+            if device.key != device_key:
+                device.key, device.last_t = device_key, -1  # a new secret starts a new code sequence
+            device.confirmed = True
+            device.full_clean()
+            device.save()
+        return new_secret
 
     def _user(self, username, password, **fields) -> User:
         user = User.objects.filter(username=username).first()
@@ -159,3 +214,16 @@ class Command(BaseCommand):
         case_transition(
             actor=sup, case=case, name="close", reason="Handed to the police child protection unit."
         )
+
+
+def _totp_key(secret: str) -> str:
+    """An authenticator app's base32 secret (spaces and letter case as people type them) as the hex
+    key django-otp stores."""
+    cleaned = secret.replace(" ", "").upper()
+    try:
+        raw = base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
+    except binascii.Error:
+        raise CommandError("--totp-secret must be base32 (letters A-Z and digits 2-7).") from None
+    if not 10 <= len(raw) <= 40:
+        raise CommandError("--totp-secret must hold 10 to 40 bytes (16 to 64 base32 characters).")
+    return raw.hex()
