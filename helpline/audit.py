@@ -200,3 +200,37 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, models.Model):
         return value.pk
     return str(value)
+
+
+def audited_update(
+    *,
+    actor: User | None,
+    instance: models.Model,
+    fields: Mapping[str, Any],
+    tracked: Iterable[str],
+    action: str,
+    helpline: Helpline | int | None = None,
+    personal: Iterable[str] = (),
+) -> models.Model:
+    """The plain "change some fields" write: lock the row, apply, validate, save and record the
+    before/after of the tracked fields, in one transaction. Returns the saved row."""
+    tracked = tuple(tracked)
+
+    def snapshot(row: models.Model) -> dict[str, Any]:
+        return {name: getattr(row, row._meta.get_field(name).attname) for name in tracked}
+
+    with transaction.atomic():
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        before = snapshot(locked)
+        for name, value in fields.items():
+            setattr(locked, name, value)
+        locked.full_clean()
+        locked.save()
+        audit_record(
+            actor=actor,
+            action=action,
+            obj=locked,
+            helpline=helpline,
+            changes=diff(before, snapshot(locked), personal=personal),
+        )
+    return locked

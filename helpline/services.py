@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
-from .audit import audit_record, diff
+from .audit import audit_record, audited_update, diff
 from .models import AuditOutcome, Helpline, Role, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
@@ -218,21 +218,14 @@ def helpline_create(*, actor: User, **fields) -> Helpline:
 
 
 def helpline_update(*, actor: User, helpline: Helpline, **fields) -> Helpline:
-    with transaction.atomic():
-        helpline = Helpline.objects.select_for_update().get(pk=helpline.pk)
-        before = _snapshot(helpline, HELPLINE_FIELDS)
-        for name, value in fields.items():
-            setattr(helpline, name, value)
-        helpline.full_clean()
-        helpline.save()
-        audit_record(
-            actor=actor,
-            action="helpline.update",
-            obj=helpline,
-            helpline=helpline,
-            changes=diff(before, _snapshot(helpline, HELPLINE_FIELDS)),
-        )
-    return helpline
+    return audited_update(
+        actor=actor,
+        instance=helpline,
+        fields=fields,
+        tracked=HELPLINE_FIELDS,
+        action="helpline.update",
+        helpline=helpline,
+    )
 
 
 def team_create(*, actor: User, helpline: Helpline, name: str) -> Team:

@@ -4,7 +4,7 @@ from django.db import transaction
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
-from helpline.audit import audit_record, diff
+from helpline.audit import audit_record, audited_update, diff
 from helpline.models import Helpline, User
 
 from .models import Agency
@@ -32,18 +32,11 @@ def agency_create(*, actor: User, helpline: Helpline, **fields) -> Agency:
 def agency_update(*, actor: User, agency: Agency, **fields) -> Agency:
     if not policy.can(actor, "agency.manage", agency):
         raise PermissionDenied("Only administrators manage agencies.")
-    with transaction.atomic():
-        locked = Agency.objects.select_for_update().get(pk=agency.pk)
-        before = {f: getattr(locked, f) for f in AGENCY_FIELDS}
-        for name, value in fields.items():
-            setattr(locked, name, value)
-        locked.full_clean()
-        locked.save()
-        audit_record(
-            actor=actor,
-            action="agency.update",
-            obj=locked,
-            helpline=locked.helpline_id,
-            changes=diff(before, {f: getattr(locked, f) for f in AGENCY_FIELDS}),
-        )
-    return locked
+    return audited_update(
+        actor=actor,
+        instance=agency,
+        fields=fields,
+        tracked=AGENCY_FIELDS,
+        action="agency.update",
+        helpline=agency.helpline_id,
+    )

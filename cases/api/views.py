@@ -4,13 +4,13 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import status
-from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.pagination import OldestFirstPagination
+from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
@@ -250,10 +250,7 @@ class EscalationListView(PaginatedView):
         responses=EscalationOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get("acknowledged")
-        if raw not in (None, "true", "false"):
-            raise ValidationError({"acknowledged": "Must be true or false."})
-        acknowledged = None if raw is None else raw == "true"
+        acknowledged = optional_bool(request, "acknowledged")
         return self.paginated(
             selectors.escalation_list(user=request.user, acknowledged=acknowledged), EscalationOutput
         )
@@ -343,10 +340,7 @@ class BreakGlassListView(PaginatedView):
         parameters=[OpenApiParameter("reviewed", bool, description="Only (un)reviewed ones")],
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get("reviewed")
-        if raw not in (None, "true", "false"):
-            raise ValidationError({"reviewed": "Must be true or false."})
-        reviewed = None if raw is None else raw == "true"
+        reviewed = optional_bool(request, "reviewed")
         return self.paginated(
             selectors.break_glass_list(user=request.user, reviewed=reviewed), BreakGlassOutput
         )
