@@ -221,6 +221,59 @@ def case_create(
     return case
 
 
+def case_create_from_inbound(
+    *, helpline: Helpline, channel: str, started_at: datetime, reporter_phone: str = ""
+) -> tuple[Case, Contact]:
+    """The system opens a case at intake for a message from a sender with no open case (actor None:
+    nobody at the helpline did it). The contact is left unclassified for an operator. Returns the
+    case and its first contact."""
+    now = timezone.now()
+    with transaction.atomic():
+        fields = _with_reporter_phone_hash({"reporter_phone": reporter_phone}, helpline)
+        case = Case(helpline=helpline, state_changed_at=now, **fields)
+        case.reference = _next_reference(helpline, now)
+        case.next_action_due_at = next_action_due(
+            helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
+        )
+        case.full_clean(exclude=["reference", "state"])
+        case.save()
+        audit_record(
+            actor=None,
+            action="case.create",
+            obj=case,
+            case_id=case.pk,
+            helpline=helpline.pk,
+            changes=diff({}, _case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
+            extra={"reference": case.reference, "channel": channel},
+        )
+        contact = contact_create_inbound(case=case, channel=channel, started_at=started_at)
+    return case, contact
+
+
+def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) -> Contact:
+    """The system starts a new conversation contact in an open case (a sender's message after the
+    conversation went idle). Unclassified until an operator sets its call type."""
+    with transaction.atomic():
+        contact = Contact(
+            helpline_id=case.helpline_id,
+            case=case,
+            channel=channel,
+            direction=Direction.INBOUND,
+            started_at=started_at,
+        )
+        contact.full_clean()
+        contact.save()
+        audit_record(
+            actor=None,
+            action="contact.create",
+            obj=contact,
+            case_id=case.pk,
+            helpline=case.helpline_id,
+            changes=diff({}, {"channel": channel, "call_type": ""}),
+        )
+    return contact
+
+
 def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     """Changes non-state fields of a case the caller can see. A new risk level re-times the due date
     of the current state from when the case entered it."""

@@ -12,6 +12,8 @@ urlpatterns = [
     path("api/v1/", include("helpline.api.urls")),
     path("api/v1/", include("cases.api.urls")),
     path("api/v1/", include("referrals.api.urls")),
+    path("api/v1/", include("channels_sms.api.urls")),
+    path("webhooks/", include("channels_sms.api.webhook_urls")),
     path("admin/", admin.site.urls),
 ]
 

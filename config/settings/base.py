@@ -162,6 +162,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cases.tasks.anonymise_expired_cases",
         "schedule": env.int("RETENTION_SWEEP_SECONDS", default=3600),
     },
+    "sweep-unprocessed-inbound-events": {
+        "task": "channels_sms.tasks.sweep_unprocessed_events",
+        "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),
+    },
 }
 
 # How long a supervisor's break-glass access to a restricted case lasts.
@@ -196,6 +200,16 @@ if len(IDENTIFIER_HASH_KEY) < 32:
 
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# Inbound messages (channels_sms): a sender's messages belong to one conversation contact until
+# they fall silent this long; the sweeper re-dispatches messages still unprocessed after
+# INBOUND_SWEEP_AFTER_SECONDS; the acknowledgement answers a conversation's first message unless
+# the helpline's number sets its own.
+CONVERSATION_IDLE_MINUTES = env.int("CONVERSATION_IDLE_MINUTES", default=30)
+INBOUND_SWEEP_AFTER_SECONDS = env.int("INBOUND_SWEEP_AFTER_SECONDS", default=30)
+INBOUND_ACKNOWLEDGEMENT = env(
+    "INBOUND_ACKNOWLEDGEMENT",
+    default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
+)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["helpline.api.authentication.TokenAuthentication"],
@@ -246,6 +260,9 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "SignInErrorCode401Enum": "helpline.api.schema.SignInErrorCode401.choices",
         "SignInErrorCode429Enum": "helpline.api.schema.SignInErrorCode429.choices",
+        # Two choice sets share the field name "channel": each keeps a stable name.
+        "ChannelEnum": "cases.models.Channel.choices",
+        "NumberChannelEnum": "channels_sms.models.NumberChannel.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

@@ -65,7 +65,7 @@ class ExceptionHandler(BaseExceptionHandler):
         return data
 
 
-def _error(status_code: int, error_type: str, code: str, detail: str) -> JsonResponse:
+def error_response(status_code: int, error_type: str, code: str, detail: str) -> JsonResponse:
     return JsonResponse(
         {"type": error_type, "errors": [{"code": code, "detail": detail, "attr": None}]}, status=status_code
     )
@@ -73,24 +73,24 @@ def _error(status_code: int, error_type: str, code: str, detail: str) -> JsonRes
 
 def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
-        return _error(413, "client_error", "payload_too_large", "Request body is too large.")
-    return _error(400, "client_error", "bad_request", "Bad request.")
+        return error_response(413, "client_error", "payload_too_large", "Request body is too large.")
+    return error_response(400, "client_error", "bad_request", "Bad request.")
 
 
 def permission_denied(request, exception=None):
-    return _error(
+    return error_response(
         403, "client_error", "permission_denied", "You do not have permission to perform this action."
     )
 
 
 def not_found(request, exception=None):
-    return _error(404, "client_error", "not_found", "Not found.")
+    return error_response(404, "client_error", "not_found", "Not found.")
 
 
 def locked_out(request, response=None, credentials=None):
     """django-axes' answer to a locked-out sign-in (the API's, or the admin site's form)."""
-    return _error(429, "client_error", LockedOut.default_code, str(LockedOut().detail))
+    return error_response(429, "client_error", LockedOut.default_code, str(LockedOut().detail))
 
 
 def server_error(request):
-    return _error(500, "server_error", "error", "A server error occurred.")
+    return error_response(500, "server_error", "error", "A server error occurred.")

@@ -15,6 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from cases.models import Case
 from cases.services import case_create, case_transition, case_update, category_defaults_install, note_create
+from channels_sms.models import PhoneNumber
 from helpline.models import Helpline, Role, Team, User
 from helpline.services import SECOND_FACTOR_ROLES
 from referrals.models import Agency, AgencyKind
@@ -33,6 +34,10 @@ AGENCIES = [
     ("health", "District Hospital", AgencyKind.HEALTH, "health1"),
     ("social", "Department of Children's Services", AgencyKind.SOCIAL_SERVICES, "social1"),
 ]
+
+# Twilio numbers of the demo helpline (+15005550006 is Twilio's test number, the other its
+# WhatsApp sandbox).
+NUMBERS = [("+15005550006", "sms"), ("+15005550006", "voice"), ("whatsapp:+14155238886", "whatsapp")]
 
 
 class Command(BaseCommand):
@@ -85,6 +90,10 @@ class Command(BaseCommand):
                 )
                 users[username] = self._user(
                     username, password, role=Role.AGENCY, helpline=helpline, agency=agency
+                )
+            for number, channel in NUMBERS:
+                PhoneNumber.objects.get_or_create(
+                    number=number, channel=channel, defaults={"helpline": helpline}
                 )
             if not Case.objects.filter(helpline=helpline).exists():
                 self._cases(users)

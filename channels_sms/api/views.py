@@ -1,0 +1,116 @@
+"""Twilio webhooks, public (no login, no CSRF) but signed by Twilio: check the signature, find our
+number, call one service, answer TwiML; refusals answer the API's one error shape. And the read of
+a case's conversation."""
+
+import logging
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+
+from helpline.api.errors import error_response
+from helpline.api.pagination import Pagination
+
+from .. import selectors, services
+from ..models import Message, PhoneNumber
+from .serializers import MessageOutput
+
+logger = logging.getLogger(__name__)
+
+TWIML = "text/xml; charset=utf-8"
+
+
+def _twiml(reply: str = "") -> HttpResponse:
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return HttpResponse(str(response), content_type=TWIML)
+
+
+def _signed_params(request: HttpRequest) -> tuple[dict[str, list[str]] | None, HttpResponse | None]:
+    """The POST parameters if Twilio signed them for our public URL; else the refusal to answer."""
+    if request.method != "POST":
+        return None, error_response(
+            405, "client_error", "method_not_allowed", f'Method "{request.method}" not allowed.'
+        )
+    try:
+        post = request.POST
+    except RequestDataTooBig:
+        return None, error_response(413, "client_error", "payload_too_large", "Request body is too large.")
+    # Twilio signs the URL it called: ours as the public sees it, whatever Host a proxy passes on.
+    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    signature = request.headers.get("X-Twilio-Signature", "")
+    reason = ""
+    if not settings.TWILIO_AUTH_TOKEN:
+        reason = "not_configured"
+    elif not signature:
+        reason = "missing_signature"
+    elif not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, post, signature):
+        reason = "bad_signature"
+    if reason:
+        services.webhook_reject(path=request.path, reason=reason)
+        return None, error_response(
+            403, "client_error", "permission_denied", "Invalid or missing Twilio signature."
+        )
+    return dict(post.lists()), None
+
+
+def _webhook(
+    request: HttpRequest, *, address_param: str, receive: Callable[..., services.Receipt]
+) -> HttpResponse:
+    params, refusal = _signed_params(request)
+    if refusal is not None:
+        return refusal
+    if not (params.get("MessageSid") or [""])[0]:
+        return error_response(400, "validation_error", "required", "MessageSid is required.")
+    address = (params.get(address_param) or [""])[0]
+    number: PhoneNumber | None = selectors.phone_number_for(
+        address=address, channels=(services.channel_of(address),)
+    )
+    if number is None:
+        services.webhook_reject(path=request.path, reason="unknown_number")
+        return error_response(404, "client_error", "not_found", "This number is not a helpline number here.")
+    receipt = receive(number=number, params=params)
+    return _twiml(receipt.event.reply)
+
+
+@csrf_exempt
+def sms_webhook(request: HttpRequest) -> HttpResponse:
+    """Inbound SMS, MMS and WhatsApp message: stored, answered, threaded after."""
+    return _webhook(request, address_param="To", receive=services.inbound_message_receive)
+
+
+@csrf_exempt
+def sms_status_webhook(request: HttpRequest) -> HttpResponse:
+    """Delivery status of an outbound message (`From` is our number)."""
+    return _webhook(request, address_param="From", receive=services.message_status_receive)
+
+
+class ConversationPagination(Pagination):
+    """A conversation reads in the order its messages were sent or received."""
+
+    ordering = ("at", "id")
+
+
+class CaseMessagesView(GenericAPIView):
+    serializer_class = MessageOutput
+    pagination_class = ConversationPagination
+    queryset = Message.objects.none()
+
+    @extend_schema(
+        operation_id="cases_messages_list",
+        summary="A case's conversation (SMS, WhatsApp), oldest first",
+        responses=MessageOutput(many=True),
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        messages = selectors.case_message_list(user=request.user, case_id=case_id)
+        page = self.paginate_queryset(messages)
+        return self.get_paginated_response(MessageOutput(page, many=True).data)
