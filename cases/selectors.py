@@ -292,3 +292,21 @@ def reporter_phone_for(*, user: User, case: Case) -> str:
     if not number or policy.can(user, "case.view_reporter_phone", case):
         return number
     return "*" * max(len(number) - 3, 0) + number[-3:]
+
+
+def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]]:
+    """A case and its need-to-know list, for a supervisor who may restrict it (404 for anyone
+    else); the read is recorded either way."""
+    case = case_queryset_for(user).filter(pk=case_id).first()
+    allowed = case is not None and policy.can(user, "case.restrict", case)
+    _record_read(
+        user=user,
+        action="case.access",
+        object_type="cases.case",
+        object_id=case_id,
+        case_id=case_id if allowed else None,
+        allowed=allowed,
+    )
+    if not allowed:
+        raise NotFound()
+    return case, case_access_list(user=user, case=case)

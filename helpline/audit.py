@@ -70,6 +70,8 @@ def audit_record(
         entry.hash = entry_hash(entry)
         entry.save(force_insert=True)
         AuditChainHead.objects.filter(chain=head.chain).update(last_seq=entry.chain_seq, last_hash=entry.hash)
+    if outcome == AuditOutcome.DENIED:
+        context.note_refusal_recorded()
     return entry
 
 

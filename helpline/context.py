@@ -1,7 +1,7 @@
 """Who is asking, from where: set once per request (or task) and read by the audit log."""
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -9,6 +9,19 @@ class RequestContext:
     request_id: str = ""
     client_ip: str | None = None
     user_agent: str = ""
+    # Set once this request has put a refusal on the record, so a refusal is recorded once.
+    refusal_recorded: list[bool] = field(default_factory=list)
+
+
+def note_refusal_recorded() -> None:
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.refusal_recorded.append(True)
+
+
+def refusal_recorded() -> bool:
+    ctx = _current.get()
+    return bool(ctx and ctx.refusal_recorded)
 
 
 _EMPTY = RequestContext()

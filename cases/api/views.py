@@ -64,6 +64,7 @@ class PaginatedView(GenericAPIView):
     ),
 )
 class CaseListView(PaginatedView):
+    audit_actions = {"get": ("case.list", "cases.case"), "post": ("case.create", "cases.case")}
     serializer_class = CaseOutput
     # The cursor paginator orders by `?ordering=` through this backend.
     # Filtering happens in the selector; the backends describe it in the schema, and the cursor
@@ -92,6 +93,11 @@ class CaseListView(PaginatedView):
 
 
 class CaseDetailView(GenericAPIView):
+    audit_actions = {"get": ("case.read", "cases.case"), "patch": ("case.update", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = CaseOutput
 
     @extend_schema(operation_id="cases_retrieve", responses=CaseOutput)
@@ -113,6 +119,11 @@ class CaseDetailView(GenericAPIView):
 
 
 class CaseTransitionView(GenericAPIView):
+    audit_actions = {"post": ("case.transition", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = TransitionInput
 
     @extend_schema(
@@ -147,6 +158,11 @@ class CaseTransitionView(GenericAPIView):
 
 
 class CaseNotesView(GenericAPIView):
+    audit_actions = {"get": ("note.list", "cases.case"), "post": ("note.create", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = NoteOutput
     queryset = Note.objects.none()
 
@@ -165,6 +181,11 @@ class CaseNotesView(GenericAPIView):
 
 
 class CaseHistoryView(PaginatedView):
+    audit_actions = {"get": ("case.history", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = AuditEntryOutput
     pagination_class = OldestFirstPagination
     queryset = AuditEntry.objects.none()
@@ -183,6 +204,7 @@ class CaseHistoryView(PaginatedView):
     get=extend_schema(operation_id="contacts_list", responses=ContactOutput(many=True)),
 )
 class ContactListView(PaginatedView):
+    audit_actions = {"get": ("contact.list", "cases.contact")}
     serializer_class = ContactOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = selectors.ContactFilter
@@ -198,6 +220,11 @@ class ContactListView(PaginatedView):
 
 
 class ContactDetailView(GenericAPIView):
+    audit_actions = {"get": ("contact.read", "cases.contact"), "patch": ("contact.update", "cases.contact")}
+
+    def audit_case_id(self) -> int | None:
+        return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
+
     serializer_class = ContactOutput
 
     @extend_schema(operation_id="contacts_retrieve", responses=ContactOutput)
@@ -218,6 +245,11 @@ class ContactDetailView(GenericAPIView):
 
 
 class ContactAttachView(GenericAPIView):
+    audit_actions = {"post": ("contact.attach", "cases.contact")}
+
+    def audit_case_id(self) -> int | None:
+        return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
+
     serializer_class = ContactAttachInput
 
     @extend_schema(
@@ -240,6 +272,7 @@ class ContactAttachView(GenericAPIView):
 
 
 class EscalationListView(PaginatedView):
+    audit_actions = {"get": ("escalation.list", "cases.escalation")}
     serializer_class = EscalationOutput
     queryset = Escalation.objects.none()
 
@@ -257,6 +290,15 @@ class EscalationListView(PaginatedView):
 
 
 class EscalationAcknowledgeView(GenericAPIView):
+    audit_actions = {"post": ("escalation.acknowledge", "cases.escalation")}
+
+    def audit_case_id(self) -> int | None:
+        return (
+            Escalation.objects.filter(pk=self.kwargs["escalation_id"])
+            .values_list("case_id", flat=True)
+            .first()
+        )
+
     serializer_class = EscalationOutput
 
     @extend_schema(
@@ -284,15 +326,20 @@ class CategoryListView(GenericAPIView):
 
 
 class CaseAccessView(GenericAPIView):
+    audit_actions = {"get": ("case.access", "cases.case"), "put": ("case.restrict", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = CaseAccessOutput
 
-    def _render(self, case) -> Response:
-        grants = selectors.case_access_list(user=self.request.user, case=case)
+    @staticmethod
+    def _render(case, grants) -> Response:
         return Response(CaseAccessOutput({"restricted": case.restricted, "need_to_know": grants}).data)
 
     @extend_schema(operation_id="cases_access_retrieve", summary="A case's need-to-know list (supervisors)")
     def get(self, request: Request, case_id: int) -> Response:
-        return self._render(selectors.case_get(user=request.user, case_id=case_id, action="case.access"))
+        return self._render(*selectors.case_access_get(user=request.user, case_id=case_id))
 
     @extend_schema(
         operation_id="cases_access_update",
@@ -308,10 +355,15 @@ class CaseAccessView(GenericAPIView):
         data.is_valid(raise_exception=True)
         services.case_set_access(actor=request.user, case=case, users=data.validated_data["users"])
         case = Case.objects.get(pk=case.pk)
-        return self._render(case)
+        return self._render(case, selectors.case_access_list(user=request.user, case=case))
 
 
 class CaseBreakGlassView(GenericAPIView):
+    audit_actions = {"post": ("case.break_glass", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = BreakGlassInput
 
     @extend_schema(
@@ -331,6 +383,7 @@ class CaseBreakGlassView(GenericAPIView):
 
 
 class BreakGlassListView(PaginatedView):
+    audit_actions = {"get": ("case.break_glass.list", "cases.caseaccess")}
     serializer_class = BreakGlassOutput
     queryset = CaseAccess.objects.none()
 
@@ -347,6 +400,11 @@ class BreakGlassListView(PaginatedView):
 
 
 class BreakGlassReviewView(GenericAPIView):
+    audit_actions = {"post": ("case.break_glass.review", "cases.caseaccess")}
+
+    def audit_case_id(self) -> int | None:
+        return CaseAccess.objects.filter(pk=self.kwargs["grant_id"]).values_list("case_id", flat=True).first()
+
     serializer_class = BreakGlassOutput
 
     @extend_schema(

@@ -101,6 +101,11 @@ class ConversationPagination(Pagination):
 
 
 class CaseMessagesView(GenericAPIView):
+    audit_actions = {"get": ("message.list", "cases.case")}
+
+    def audit_case_id(self) -> int | None:
+        return self.kwargs.get("case_id")
+
     serializer_class = MessageOutput
     pagination_class = ConversationPagination
     queryset = Message.objects.none()

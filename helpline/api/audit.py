@@ -103,6 +103,7 @@ class ChainStatus(serializers.Serializer):
 
 
 class AuditVerifyView(GenericAPIView):
+    audit_actions = {"get": ("audit.verify", "helpline.auditentry")}
     serializer_class = ChainStatus
 
     @extend_schema(
@@ -128,6 +129,7 @@ class AuditVerifyView(GenericAPIView):
 
 
 class UserActivityView(GenericAPIView):
+    audit_actions = {"get": ("user.activity", "helpline.user")}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     pagination_class = OldestFirstPagination

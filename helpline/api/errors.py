@@ -58,6 +58,12 @@ class ExceptionHandler(BaseExceptionHandler):
             return exceptions.ValidationError(detail)
         return super().convert_known_exceptions(exc)
 
+    def run(self):
+        response = super().run()
+        if response is not None and response.status_code in (403, 404, 409):
+            _record_refusal(self.context, response.status_code)
+        return response
+
     def format_exception(self, exc):
         data = super().format_exception(exc)
         # Machine-readable hints (e.g. the transitions that *are* allowed) next to the errors.
@@ -94,3 +100,38 @@ def locked_out(request, response=None, credentials=None):
 
 def server_error(request):
     return error_response(500, "server_error", "error", "A server error occurred.")
+
+
+def _record_refusal(context, status_code: int) -> None:
+    """Every refused request is on the record: if the code that refused did not write a denied
+    audit entry itself, write one here, named by the view's `audit_actions` for the method."""
+    from django.db import transaction
+
+    from .. import context as request_context
+    from ..audit import audit_record
+    from ..models import AuditOutcome
+
+    view, request = context.get("view"), context.get("request")
+    user = getattr(request, "user", None)
+    if view is None or user is None or not user.is_authenticated or request_context.refusal_recorded():
+        return
+    method = request.method.lower()
+    action, object_type = getattr(view, "audit_actions", {}).get(
+        method, (f"api.{type(view).__name__}.{method}", "")
+    )
+    object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
+    # The object's case is named only when the caller could see the object (403/409), never on
+    # a 404, so the record does not connect an unseen object to a case either.
+    case_id = None
+    if status_code != 404 and hasattr(view, "audit_case_id"):
+        case_id = view.audit_case_id()
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            case_id=case_id,
+            outcome=AuditOutcome.DENIED,
+            extra={"status": status_code},
+        )

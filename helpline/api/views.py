@@ -145,6 +145,7 @@ class MeView(GenericAPIView):
 
 
 class UserListView(GenericAPIView):
+    audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
     queryset = User.objects.none()  # reads go through selectors; this only fails closed
@@ -167,6 +168,7 @@ class UserListView(GenericAPIView):
 
 
 class UserDetailView(GenericAPIView):
+    audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
 
@@ -184,6 +186,10 @@ class UserDetailView(GenericAPIView):
 
 
 class HelplineListView(GenericAPIView):
+    audit_actions = {
+        "get": ("helpline.list", "helpline.helpline"),
+        "post": ("helpline.create", "helpline.helpline"),
+    }
     permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
     queryset = Helpline.objects.none()  # reads go through selectors; this only fails closed
@@ -206,6 +212,10 @@ class HelplineListView(GenericAPIView):
 
 
 class HelplineDetailView(GenericAPIView):
+    audit_actions = {
+        "get": ("helpline.read", "helpline.helpline"),
+        "patch": ("helpline.update", "helpline.helpline"),
+    }
     permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
 

@@ -12,6 +12,10 @@ from .serializers import AgencyCreateInput, AgencyOutput, AgencyUpdateInput
 
 
 class AgencyListView(GenericAPIView):
+    audit_actions = {
+        "get": ("agency.list", "referrals.agency"),
+        "post": ("agency.create", "referrals.agency"),
+    }
     serializer_class = AgencyOutput
     queryset = Agency.objects.none()  # reads go through selectors; this only fails closed
 
@@ -38,6 +42,10 @@ class AgencyListView(GenericAPIView):
 
 
 class AgencyDetailView(GenericAPIView):
+    audit_actions = {
+        "get": ("agency.read", "referrals.agency"),
+        "patch": ("agency.update", "referrals.agency"),
+    }
     serializer_class = AgencyOutput
 
     @extend_schema(operation_id="agencies_retrieve")

@@ -1,0 +1,478 @@
+"""Every request leaves exactly the audit entries it should: one table row per request type, with
+the (action, outcome, object type, case) of each entry it must write and nothing else. Refused
+requests — 404 outside the caller's scope, 403, 409 — leave their `denied` entries. Every entry
+carries the request's id (X-Request-ID), client address and user agent, and never a personal value
+the request sent (the child's location, the reporter's number, a contact summary, a note body)."""
+
+import json
+import random
+import uuid
+from datetime import timedelta
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import pytest
+from django.db.models import Max
+from django.utils import timezone
+from knox.models import AuthToken
+
+from cases.models import Case, CaseAccess, Contact, Escalation
+from helpline.models import AuditEntry
+from helpline.services import token_id
+
+from . import factories
+
+ALLOWED, DENIED = "allowed", "denied"
+CASE, CONTACT, NOTE, ESCALATION, GRANT = (
+    "cases.case",
+    "cases.contact",
+    "cases.note",
+    "cases.escalation",
+    "cases.caseaccess",
+)
+USER, HELPLINE, AGENCY, AUDIT = (
+    "helpline.user",
+    "helpline.helpline",
+    "referrals.agency",
+    "helpline.auditentry",
+)
+NEW = "the new case"  # the case the request itself created
+
+# Personal values sent in request bodies; none may reach an entry's `changes` or `extra`.
+LOCATION = "Behind the blue kiosk, Kibera"
+PHONE = "0712 345 678"
+PHONE_FORMS = (PHONE, "+254712345678", "712345678")
+SUMMARY = "Girl of 12 says her uncle beats her"
+NOTE_BODY = "Mother called back: the uncle has moved out"
+PERSONAL = (LOCATION, *PHONE_FORMS, SUMMARY, NOTE_BODY)
+
+NEW_CASE = {"call_type": "child", "child_location": LOCATION, "reporter_phone": PHONE, "summary": SUMMARY}
+CASE_EDIT = {"risk_level": "medium", "child_location": LOCATION, "reporter_phone": PHONE}
+CLOSE = {"name": "close", "reason": "Safe at home"}
+NEW_USER = {"username": "newbie", "password": factories.PASSWORD, "role": "operator"}
+NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
+NEW_AGENCY = {"code": "shelter", "name": "Safe House", "kind": "shelter"}
+
+
+class Req(NamedTuple):
+    """A request (as `who`; "{name}" in the path and "@name" in the body are objects of the world)
+    and the entries it must leave: (action, outcome, object type, the case it names or None)."""
+
+    name: str
+    who: str
+    method: str
+    path: str
+    body: Any
+    status: int
+    entries: list[tuple[str, str, str, str | None]]
+
+
+# fmt: off
+REQUESTS = [
+    # Reads and writes that are allowed.
+    Req("case list", "operator", "get", "cases/", None, 200, [("case.list", ALLOWED, CASE, None)]),
+    Req("case retrieve", "operator", "get", "cases/{case}/", None, 200,
+        [("case.read", ALLOWED, CASE, "case")]),
+    Req("case create", "operator", "post", "cases/", NEW_CASE, 201,
+        [("case.create", ALLOWED, CASE, NEW), ("contact.create", ALLOWED, CONTACT, NEW)]),
+    Req("case partial update", "operator", "patch", "cases/{case}/", CASE_EDIT, 200,
+        [("case.update", ALLOWED, CASE, "case")]),
+    Req("transition start_assessment", "operator", "post", "cases/{case}/transitions/",
+        {"name": "start_assessment"}, 200, [("case.transition.start_assessment", ALLOWED, CASE, "case")]),
+    Req("transition dismiss", "operator", "post", "cases/{prank}/transitions/",
+        {"name": "dismiss", "reason": "Prank call"}, 200,
+        [("case.transition.dismiss", ALLOWED, CASE, "prank")]),
+    Req("transition refer", "operator", "post", "cases/{assessed}/transitions/", {"name": "refer"}, 200,
+        [("case.transition.refer", ALLOWED, CASE, "assessed")]),
+    Req("transition start_follow_up", "operator", "post", "cases/{assessed}/transitions/",
+        {"name": "start_follow_up", "follow_up_due_at": "@tomorrow"}, 200,
+        [("case.transition.start_follow_up", ALLOWED, CASE, "assessed")]),
+    Req("transition close", "operator", "post", "cases/{assessed}/transitions/", CLOSE, 200,
+        [("case.transition.close", ALLOWED, CASE, "assessed")]),
+    Req("transition reopen", "supervisor", "post", "cases/{closed}/transitions/",
+        {"name": "reopen", "reason": "Called again"}, 200,
+        [("case.transition.reopen", ALLOWED, CASE, "closed")]),
+    Req("note list", "operator", "get", "cases/{case}/notes/", None, 200,
+        [("note.list", ALLOWED, CASE, "case")]),
+    Req("note create", "operator", "post", "cases/{case}/notes/", {"body": NOTE_BODY}, 201,
+        [("note.create", ALLOWED, NOTE, "case")]),
+    Req("contact list", "operator", "get", "contacts/", None, 200,
+        [("contact.list", ALLOWED, CONTACT, None)]),
+    Req("contact retrieve", "operator", "get", "contacts/{contact}/", None, 200,
+        [("contact.read", ALLOWED, CONTACT, "case")]),
+    Req("contact update", "operator", "patch", "contacts/{contact}/", {"summary": SUMMARY}, 200,
+        [("contact.update", ALLOWED, CONTACT, "case")]),
+    Req("contact attach", "operator", "post", "contacts/{loose}/attach/", {"case": "@case"}, 200,
+        [("contact.attach", ALLOWED, CONTACT, "case")]),
+    Req("case history", "supervisor", "get", "cases/{case}/history/", None, 200,
+        [("case.history", ALLOWED, CASE, "case")]),
+    Req("audit list", "supervisor", "get", "audit/", None, 200, [("audit.list", ALLOWED, AUDIT, None)]),
+    Req("audit export", "supervisor", "get", "audit/export/", None, 200,
+        [("audit.export", ALLOWED, AUDIT, None)]),
+    Req("audit verify", "supervisor", "get", "audit/verify/", None, 200,
+        [("audit.verify", ALLOWED, AUDIT, None)]),
+    Req("user activity", "supervisor", "get", "users/{operator}/activity/", None, 200,
+        [("user.activity", ALLOWED, USER, None)]),
+    Req("escalation acknowledge", "supervisor", "post", "escalations/{escalation}/acknowledge/", None, 200,
+        [("escalation.acknowledge", ALLOWED, ESCALATION, "case")]),
+    Req("access put", "supervisor", "put", "cases/{case}/access/", {"users": ["@operator"]}, 200,
+        [("case.restrict", ALLOWED, CASE, "case")]),
+    Req("access get", "supervisor", "get", "cases/{case}/access/", None, 200,
+        [("case.access", ALLOWED, CASE, "case")]),
+    Req("break-glass", "supervisor2", "post", "cases/{restricted}/break-glass/",
+        {"reason": "Child in danger"}, 201, [("case.break_glass", ALLOWED, CASE, "restricted")]),
+    Req("break-glass review", "supervisor", "post", "break-glass/{grant}/review/", None, 200,
+        [("case.break_glass.review", ALLOWED, GRANT, "restricted")]),
+    Req("login", "anonymous", "post", "auth/token/",
+        {"username": "operator1", "password": factories.PASSWORD}, 200,
+        [("auth.login", ALLOWED, USER, None)]),
+    Req("login failure", "anonymous", "post", "auth/token/",
+        {"username": "operator1", "password": "Wrong-1"}, 401, [("auth.login", DENIED, USER, None)]),
+    Req("logout", "operator", "post", "auth/logout/", None, 204, [("auth.logout", ALLOWED, USER, None)]),
+    Req("token revoke", "operator", "delete", "auth/tokens/{own_token}/", None, 204,
+        [("auth.token_revoke", ALLOWED, USER, None)]),
+    Req("agency create", "admin", "post", "agencies/", NEW_AGENCY, 201,
+        [("agency.create", ALLOWED, AGENCY, None)]),
+    Req("agency update", "admin", "patch", "agencies/{agency}/", {"name": "Renamed"}, 200,
+        [("agency.update", ALLOWED, AGENCY, None)]),
+    Req("user create", "admin", "post", "users/", NEW_USER, 201, [("user.create", ALLOWED, USER, None)]),
+    Req("user update", "admin", "patch", "users/{operator}/", {"first_name": "Amina"}, 200,
+        [("user.update", ALLOWED, USER, None)]),
+    Req("helpline create", "platform admin", "post", "helplines/", NEW_HELPLINE, 201,
+        [("helpline.create", ALLOWED, HELPLINE, None)]),
+    Req("helpline update", "admin", "patch", "helplines/{helpline}/", {"name": "Renamed"}, 200,
+        [("helpline.update", ALLOWED, HELPLINE, None)]),
+
+    # Refused: outside the caller's scope (404, the entry names no case), forbidden to the role
+    # (403) or not possible in the object's state (409).
+    Req("case retrieve outside scope", "operator", "get", "cases/{else_case}/", None, 404,
+        [("case.read", DENIED, CASE, None)]),
+    Req("case create forbidden", "admin", "post", "cases/", NEW_CASE, 403,
+        [("case.create", DENIED, CASE, None)]),
+    Req("case update outside scope", "operator", "patch", "cases/{else_case}/", CASE_EDIT, 404,
+        [("case.update", DENIED, CASE, None)]),
+    Req("case update forbidden", "operator", "patch", "cases/{case}/", {**CASE_EDIT, "restricted": True}, 403,
+        [("case.update", DENIED, CASE, "case")]),
+    Req("case update conflict", "operator", "patch", "cases/{closed}/", CASE_EDIT, 409,
+        [("case.update", DENIED, CASE, "closed")]),
+    Req("transition outside scope", "operator", "post", "cases/{else_case}/transitions/",
+        {"name": "start_assessment"}, 404, [("case.transition", DENIED, CASE, None)]),
+    Req("transition forbidden", "operator", "post", "cases/{high}/transitions/", CLOSE, 403,
+        [("case.transition.close", DENIED, CASE, "high")]),
+    Req("transition conflict", "operator", "post", "cases/{assessed}/transitions/",
+        {"name": "start_assessment"}, 409, [("case.transition.start_assessment", DENIED, CASE, "assessed")]),
+    Req("note list outside scope", "operator", "get", "cases/{else_case}/notes/", None, 404,
+        [("note.list", DENIED, CASE, None)]),
+    Req("note create outside scope", "operator", "post", "cases/{else_case}/notes/", {"body": NOTE_BODY}, 404,
+        [("note.create", DENIED, CASE, None)]),
+    Req("contact retrieve outside scope", "operator", "get", "contacts/{else_contact}/", None, 404,
+        [("contact.read", DENIED, CONTACT, None)]),
+    Req("contact update outside scope", "operator", "patch", "contacts/{else_contact}/",
+        {"summary": SUMMARY}, 404, [("contact.update", DENIED, CONTACT, None)]),
+    Req("contact attach outside scope", "operator", "post", "contacts/{else_loose}/attach/",
+        {"case": "@case"}, 404, [("contact.attach", DENIED, CONTACT, None)]),
+    Req("contact attach to a case outside scope", "operator", "post", "contacts/{loose}/attach/",
+        {"case": "@else_case"}, 404, [("contact.attach", DENIED, CASE, None)]),
+    Req("contact attach conflict", "operator", "post", "contacts/{contact}/attach/", {"case": "@case"}, 409,
+        [("contact.attach", DENIED, CONTACT, "case")]),
+    Req("case history outside scope", "supervisor", "get", "cases/{else_case}/history/", None, 404,
+        [("case.history", DENIED, CASE, None)]),
+    Req("case history forbidden", "operator", "get", "cases/{case}/history/", None, 404,
+        [("case.history", DENIED, CASE, None)]),
+    Req("audit verify forbidden", "operator", "get", "audit/verify/", None, 404,
+        [("audit.verify", DENIED, AUDIT, None)]),
+    Req("user activity outside scope", "supervisor", "get", "users/{else_operator}/activity/", None, 404,
+        [("user.activity", DENIED, USER, None)]),
+    Req("escalation acknowledge outside scope", "supervisor", "post",
+        "escalations/{else_escalation}/acknowledge/", None, 404,
+        [("escalation.acknowledge", DENIED, ESCALATION, None)]),
+    Req("escalation acknowledge forbidden", "operator", "post", "escalations/{escalation}/acknowledge/",
+        None, 403, [("escalation.acknowledge", DENIED, ESCALATION, "case")]),
+    Req("escalation acknowledge conflict", "supervisor", "post", "escalations/{acknowledged}/acknowledge/",
+        None, 409, [("escalation.acknowledge", DENIED, ESCALATION, "case")]),
+    Req("access put outside scope", "supervisor", "put", "cases/{else_case}/access/", {"users": []}, 404,
+        [("case.restrict", DENIED, CASE, None)]),
+    Req("access put forbidden", "operator", "put", "cases/{case}/access/", {"users": []}, 403,
+        [("case.restrict", DENIED, CASE, "case")]),
+    Req("access get outside scope", "supervisor", "get", "cases/{else_case}/access/", None, 404,
+        [("case.access", DENIED, CASE, None)]),
+    Req("access get forbidden", "operator", "get", "cases/{case}/access/", None, 404,
+        [("case.access", DENIED, CASE, None)]),
+    Req("break-glass outside scope", "supervisor", "post", "cases/{else_restricted}/break-glass/",
+        {"reason": "Child in danger"}, 404, [("case.break_glass", DENIED, CASE, None)]),
+    Req("break-glass review outside scope", "supervisor", "post", "break-glass/{else_grant}/review/",
+        None, 404, [("case.break_glass.review", DENIED, GRANT, None)]),
+    Req("break-glass review forbidden", "supervisor2", "post", "break-glass/{grant}/review/", None, 403,
+        [("case.break_glass.review", DENIED, GRANT, "restricted")]),
+    Req("break-glass review conflict", "supervisor", "post", "break-glass/{reviewed_grant}/review/",
+        None, 409, [("case.break_glass.review", DENIED, GRANT, "restricted")]),
+    Req("agency create forbidden", "operator", "post", "agencies/", NEW_AGENCY, 403,
+        [("agency.create", DENIED, AGENCY, None)]),
+    Req("agency update outside scope", "admin", "patch", "agencies/{else_agency}/", {"name": "Renamed"}, 404,
+        [("agency.update", DENIED, AGENCY, None)]),
+    Req("agency update forbidden", "supervisor", "patch", "agencies/{agency}/", {"name": "Renamed"}, 403,
+        [("agency.update", DENIED, AGENCY, None)]),
+    Req("user create forbidden", "supervisor", "post", "users/", NEW_USER, 403,
+        [("user.create", DENIED, USER, None)]),
+    Req("user update outside scope", "admin", "patch", "users/{else_operator}/", {"first_name": "Amina"}, 404,
+        [("user.update", DENIED, USER, None)]),
+    Req("user update forbidden", "operator", "patch", "users/{operator}/", {"role": "admin"}, 403,
+        [("user.update", DENIED, USER, None)]),
+    Req("helpline create forbidden", "admin", "post", "helplines/", NEW_HELPLINE, 403,
+        [("helpline.create", DENIED, HELPLINE, None)]),
+    Req("helpline update outside scope", "admin", "patch", "helplines/{elsewhere}/", {"name": "Renamed"}, 404,
+        [("helpline.update", DENIED, HELPLINE, None)]),
+]
+# fmt: on
+
+
+class World:
+    """Helpline DEMO with the objects the requests act on, built through the API (so their own
+    entries are written before the request's watermark), and helpline ELSE beside it."""
+
+    def __init__(self, api, walk_in, helpline, team, operator, supervisor, admin_user, agency_user):
+        self.api, self.walk_in, self.helpline, self.operator, self.supervisor = (
+            api,
+            walk_in,
+            helpline,
+            operator,
+            supervisor,
+        )
+        self.users = {
+            "operator": operator,
+            "supervisor": supervisor,
+            "supervisor2": factories.SupervisorFactory(username="supervisor2", helpline=helpline, team=team),
+            "admin": admin_user,
+            "platform admin": factories.AdminFactory(username="root", helpline=None),
+            "agency": agency_user,
+        }
+        self.agency = agency_user.agency
+
+    def client(self, who: str):
+        client = self.api(self.users.get(who))
+        client.raise_request_exception = False
+        return client
+
+    def ok(self, who: str, method: str, path: str, body: Any = None) -> dict:
+        response = getattr(self.client(who), method)(f"/api/v1/{path}", body, format="json")
+        assert response.status_code in (200, 201), response.content[:500]
+        return response.json()
+
+    def opened(self, **fields) -> Case:
+        return Case.objects.get(pk=self.walk_in(**fields)["id"])
+
+    def assessed_case(self, risk_level: str) -> Case:
+        case = self.opened(risk_level=risk_level)
+        self.ok("operator", "post", f"cases/{case.pk}/transitions/", {"name": "start_assessment"})
+        return case
+
+    # The objects, made when a request first names them.
+    @cached_property
+    def case(self) -> Case:
+        return self.opened(risk_level="low")
+
+    @cached_property
+    def assessed(self) -> Case:
+        return self.assessed_case("low")
+
+    @cached_property
+    def high(self) -> Case:
+        return self.assessed_case("high")
+
+    @cached_property
+    def closed(self) -> Case:
+        case = self.assessed_case("low")
+        self.ok("operator", "post", f"cases/{case.pk}/transitions/", CLOSE)
+        return case
+
+    @cached_property
+    def prank(self) -> Case:
+        return self.opened(call_type="prank")
+
+    @cached_property
+    def contact(self) -> Contact:
+        return Contact.objects.get(case=self.case)
+
+    @cached_property
+    def loose(self) -> Contact:
+        return factories.ContactFactory(helpline=self.helpline, case=None)
+
+    @cached_property
+    def escalation(self) -> Escalation:
+        return make_escalation(self.case)
+
+    @cached_property
+    def acknowledged(self) -> Escalation:
+        self.ok("supervisor", "post", f"escalations/{self.escalation.pk}/acknowledge/")
+        return self.escalation
+
+    @cached_property
+    def restricted(self) -> Case:
+        """Restricted by `supervisor` to `operator`: `supervisor2` is not on its list."""
+        case = self.opened()
+        self.ok("supervisor", "put", f"cases/{case.pk}/access/", {"users": [self.operator.pk]})
+        return case
+
+    @cached_property
+    def grant(self) -> CaseAccess:
+        body = {"reason": "Child in danger"}
+        return CaseAccess.objects.get(
+            pk=self.ok("supervisor2", "post", f"cases/{self.restricted.pk}/break-glass/", body)["id"]
+        )
+
+    @cached_property
+    def reviewed_grant(self) -> CaseAccess:
+        self.ok("supervisor", "post", f"break-glass/{self.grant.pk}/review/")
+        return self.grant
+
+    @cached_property
+    def own_token(self) -> str:
+        _, key = AuthToken.objects.create(user=self.operator)
+        return token_id(AuthToken.objects.get(token_key=key[:15]))
+
+    @cached_property
+    def tomorrow(self) -> str:
+        return (timezone.now() + timedelta(days=1)).isoformat()
+
+    @cached_property
+    def elsewhere(self):
+        return factories.HelplineFactory(code="ELSE")
+
+    @cached_property
+    def else_case(self) -> Case:
+        return factories.CaseFactory(helpline=self.elsewhere)
+
+    @cached_property
+    def else_restricted(self) -> Case:
+        return factories.CaseFactory(helpline=self.elsewhere, restricted=True)
+
+    @cached_property
+    def else_contact(self) -> Contact:
+        return factories.ContactFactory(case=self.else_case)
+
+    @cached_property
+    def else_loose(self) -> Contact:
+        return factories.ContactFactory(helpline=self.elsewhere, case=None)
+
+    @cached_property
+    def else_operator(self):
+        return factories.OperatorFactory(helpline=self.elsewhere)
+
+    @cached_property
+    def else_escalation(self) -> Escalation:
+        return make_escalation(self.else_case)
+
+    @cached_property
+    def else_grant(self) -> CaseAccess:
+        holder = factories.SupervisorFactory(helpline=self.elsewhere)
+        return CaseAccess.objects.create(
+            case=self.else_restricted,
+            user=holder,
+            kind="break_glass",
+            reason="x",
+            granted_by=holder,
+            expires_at=timezone.now() + timedelta(hours=1),
+        )
+
+    @cached_property
+    def else_agency(self):
+        return factories.AgencyFactory(helpline=self.elsewhere)
+
+    def key(self, name: str) -> Any:
+        obj = getattr(self, name)
+        return obj if isinstance(obj, str) else obj.pk
+
+    def fill(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith("@"):
+            return self.key(value[1:])
+        if isinstance(value, dict):
+            return {k: self.fill(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.fill(v) for v in value]
+        return value
+
+
+def make_escalation(case: Case) -> Escalation:
+    return Escalation.objects.create(
+        case=case,
+        helpline_id=case.helpline_id,
+        team=case.team,
+        due_at=timezone.now() - timedelta(minutes=5),
+        state=case.state,
+        risk_level=case.risk_level,
+    )
+
+
+@pytest.fixture
+def world(api, walk_in, helpline, team, operator, supervisor, admin_user, agency_user):
+    return World(api, walk_in, helpline, team, operator, supervisor, admin_user, agency_user)
+
+
+class Sent(NamedTuple):
+    response: Any
+    entries: list[AuditEntry]
+    request_id: str
+    client_ip: str
+    user_agent: str
+
+
+def send(world: World, req: Req) -> Sent:
+    """Sends the request with its own request id, address and user agent; returns the answer and
+    the audit entries written since just before it."""
+    path = "/api/v1/" + req.path.format_map({name: world.key(name) for name in _names(req.path)})
+    body = world.fill(req.body)
+    watermark = AuditEntry.objects.aggregate(last=Max("id"))["last"] or 0
+    sent = {
+        "HTTP_X_REQUEST_ID": f"audit-{uuid.uuid4().hex}",
+        # Sign-in is throttled per client address in the shared cache: each request from its own.
+        "REMOTE_ADDR": f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}",
+        "HTTP_USER_AGENT": f"LifelineAuditTest/{uuid.uuid4().hex[:8]}",
+    }
+    client = world.client(req.who)
+    if body is None:
+        response = getattr(client, req.method)(path, **sent)
+    else:
+        response = getattr(client, req.method)(path, body, format="json", **sent)
+    assert response.status_code == req.status, (req.name, response.status_code, response.content[:500])
+    entries = list(AuditEntry.objects.filter(id__gt=watermark).order_by("id"))
+    return Sent(response, entries, sent["HTTP_X_REQUEST_ID"], sent["REMOTE_ADDR"], sent["HTTP_USER_AGENT"])
+
+
+def _names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+@pytest.mark.parametrize("req", REQUESTS, ids=lambda req: req.name)
+def test_request_leaves_exactly_its_audit_entries(world, req):
+    sent = send(world, req)
+    new_case = sent.response.json().get("id") if req.status == 201 and req.path == "cases/" else None
+    expected = [
+        (action, outcome, object_type, new_case if case == NEW else world.key(case) if case else None)
+        for action, outcome, object_type, case in req.entries
+    ]
+    assert [(e.action, e.outcome, e.object_type, e.case_id) for e in sent.entries] == expected
+
+
+@pytest.mark.parametrize("req", REQUESTS, ids=lambda req: req.name)
+def test_audit_entries_carry_the_request_and_no_personal_value(world, req):
+    sent = send(world, req)
+    for entry in sent.entries:
+        assert (entry.request_id, entry.client_ip, entry.user_agent) == (
+            sent.request_id,
+            sent.client_ip,
+            sent.user_agent,
+        ), entry.action
+        recorded = json.dumps(entry.changes) + json.dumps(entry.extra)
+        assert not [value for value in PERSONAL if value in recorded], (entry.action, recorded)
+
+
+def test_personal_values_sent_are_recorded_only_as_changed(world):
+    """The control for the check above: the values did reach the case, and the log says they changed."""
+    (update,) = [req for req in REQUESTS if req.name == "case partial update"]
+    sent = send(world, update)
+    case = Case.objects.get(pk=world.case.pk)
+    assert (case.child_location, case.reporter_phone) == (LOCATION, "+254712345678")
+    (entry,) = sent.entries
+    assert entry.changes["child_location"] == {"before": "[redacted]", "after": "[redacted]"}
+    assert entry.changes["reporter_phone"] == {"before": "[redacted]", "after": "[redacted]"}
+    assert entry.changes["risk_level"] == {"before": "low", "after": "medium"}

@@ -1,0 +1,745 @@
+"""The permission matrix: every /api/v1/ route, every method it answers, every kind of caller, with
+an object in the caller's scope or outside it, and the status each combination must answer.
+
+Anonymous callers get 401. An object outside the caller's scope (the same kind of object in another
+helpline; for case data also a restricted case the caller is not on the need-to-know list of, and
+for operators another team's case past intake) answers 404 — the one standard body, nothing of the
+object in it — and stays out of lists. An object in scope answers the endpoint's 2xx, or 403 where
+`helpline/policy.py` lets the role see the object but not take the action. A refused write changes
+nothing stored; an accepted one changes something. HEAD answers as GET does; OPTIONS describes a
+route alike for every object and never fails.
+
+`TABLE` is the matrix: one line per (method, route, scope), one column per caller, routes named
+under /api/v1/ with `{id}` for the object in the path. `TARGETS` says which object each scope of a
+route means. `test_matrix_covers_exactly_the_routes_and_methods_the_api_serves` fails when a route
+has no rows."""
+
+import csv
+import io
+import random
+import re
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+import pytest
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from knox.models import AuthToken
+
+from cases.models import Case, CaseAccess, CaseReferenceCounter, Category, Contact, Escalation, Note
+from helpline.audit import audit_record
+from helpline.models import Helpline, Team, User
+from helpline.services import token_id
+from referrals.models import Agency
+
+from . import factories
+
+# --- the callers, the scopes, the answers ------------------------------------------------------------
+
+ANON, OPERATOR, SUPERVISOR, ADMIN, AGENCY = "anonymous", "operator", "supervisor", "admin", "agency"
+ROLES = (ANON, OPERATOR, SUPERVISOR, ADMIN, AGENCY)
+PLATFORM_ADMIN = "platform admin"  # an administrator of no helpline: the only one who creates helplines
+
+NONE = "no object"
+IN = "in scope"
+IN_HIGH_RISK = "in scope, high risk"  # closing it is for supervisors only
+IN_CLOSED = "in scope, closed"  # reopening it is for supervisors only
+IN_RESTRICT = "in scope, setting restricted"  # PATCH {"restricted": true}: supervisors only
+IN_OWN_GRANT = "in scope, own break-glass"  # reviewed by another supervisor only
+OUT_HELPLINE = "out: other helpline"
+OUT_RESTRICTED = "out: restricted, caller not on its list"
+OUT_TEAM = "out: another team's case past intake"  # out of an operator's scope, in a supervisor's
+OUT_AGENCY = "out: another agency"  # out of an agency user's scope only
+
+SHOWN = "200, object listed"
+HIDDEN = "200, object not listed"
+
+
+class Line(NamedTuple):
+    """One line of the table: what each caller gets for one request on one object."""
+
+    method: str
+    route: str
+    scope: str
+    anonymous: int
+    operator: int | str
+    supervisor: int | str
+    admin: int | str
+    agency: int | str
+
+
+class Row(NamedTuple):
+    method: str
+    route: str
+    role: str
+    scope: str
+    expected: int | str
+
+
+# fmt: off
+# Auth: the sign-in row's callers sign in as themselves (supervisors and admins with their TOTP
+# code); "anonymous" there is someone with a wrong password.
+TABLE = [
+    #    method    route                            scope           anon operator supervisor admin   agency
+    Line("post",   "auth/token/",                   NONE,           401, 200,     200,       200,    200),
+    Line("post",   "auth/logout/",                  NONE,           401, 204,     204,       204,    204),
+    Line("get",    "auth/tokens/",                  NONE,           401, 200,     200,       200,    200),
+    Line("delete", "auth/tokens/{id}/",             IN,             401, 204,     204,       204,    204),
+    Line("delete", "auth/tokens/{id}/",             OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "auth/me/",                      NONE,           401, 200,     200,       200,    200),
+
+    # People and helplines are the administrators' endpoints: 403 for anyone else, whatever the id.
+    Line("get",    "users/",                        IN,             401, 403,     403,       SHOWN,  403),
+    Line("get",    "users/",                        OUT_HELPLINE,   401, 403,     403,       HIDDEN, 403),
+    Line("post",   "users/",                        NONE,           401, 403,     403,       201,    403),
+    Line("get",    "users/{id}/",                   IN,             401, 403,     403,       200,    403),
+    Line("get",    "users/{id}/",                   OUT_HELPLINE,   401, 403,     403,       404,    403),
+    Line("patch",  "users/{id}/",                   IN,             401, 403,     403,       200,    403),
+    Line("patch",  "users/{id}/",                   OUT_HELPLINE,   401, 403,     403,       404,    403),
+    Line("get",    "users/{id}/activity/",          IN,             401, 404,     200,       404,    404),
+    Line("get",    "users/{id}/activity/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "helplines/",                    IN,             401, 403,     403,       SHOWN,  403),
+    Line("get",    "helplines/",                    OUT_HELPLINE,   401, 403,     403,       HIDDEN, 403),
+    Line("post",   "helplines/",                    NONE,           401, 403,     403,       403,    403),
+    Line("get",    "helplines/{id}/",               IN,             401, 403,     403,       200,    403),
+    Line("get",    "helplines/{id}/",               OUT_HELPLINE,   401, 403,     403,       404,    403),
+    Line("patch",  "helplines/{id}/",               IN,             401, 403,     403,       200,    403),
+    Line("patch",  "helplines/{id}/",               OUT_HELPLINE,   401, 403,     403,       404,    403),
+
+    # The audit log: supervisors read their helpline's; everyone else reads an empty log.
+    Line("get",    "audit/",                        IN,             401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "audit/",                        OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "audit/export/",                 IN,             401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "audit/export/",                 OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "audit/verify/",                 NONE,           401, 404,     200,       404,    404),
+
+    # Cases.
+    Line("get",    "cases/",                        IN,             401, SHOWN,   SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "cases/",                        OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "cases/",                        OUT_RESTRICTED, 401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "cases/",                        OUT_TEAM,       401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("post",   "cases/",                        NONE,           401, 201,     201,       403,    403),
+    Line("get",    "cases/{id}/",                   IN,             401, 200,     200,       404,    404),
+    Line("get",    "cases/{id}/",                   OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/",                   OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/",                   OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("patch",  "cases/{id}/",                   IN,             401, 200,     200,       404,    404),
+    Line("patch",  "cases/{id}/",                   IN_RESTRICT,    401, 403,     200,       404,    404),
+    Line("patch",  "cases/{id}/",                   OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("patch",  "cases/{id}/",                   OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("patch",  "cases/{id}/",                   OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       IN,             401, 200,     200,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       IN_HIGH_RISK,   401, 403,     200,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       IN_CLOSED,      401, 403,     200,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/transitions/",       OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("get",    "cases/{id}/notes/",             IN,             401, 200,     200,       404,    404),
+    Line("get",    "cases/{id}/notes/",             OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/notes/",             OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/notes/",             OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("post",   "cases/{id}/notes/",             IN,             401, 201,     201,       404,    404),
+    Line("post",   "cases/{id}/notes/",             OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/notes/",             OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/notes/",             OUT_TEAM,       401, 404,     201,       404,    404),
+    Line("get",    "cases/{id}/messages/",          IN,             401, 200,     200,       404,    404),
+    Line("get",    "cases/{id}/messages/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/messages/",          OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/messages/",          OUT_TEAM,       401, 404,     200,       404,    404),
+    # Supervisor-only reads of a case (history, need-to-know list) answer operators 404, as the
+    # audit trail's tests have it: for them the resource does not exist.
+    Line("get",    "cases/{id}/history/",           IN,             401, 404,     200,       404,    404),
+    Line("get",    "cases/{id}/history/",           OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/history/",           OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/history/",           OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("get",    "cases/{id}/access/",            IN,             401, 404,     200,       404,    404),
+    Line("get",    "cases/{id}/access/",            OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/access/",            OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/access/",            OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("put",    "cases/{id}/access/",            IN,             401, 403,     200,       404,    404),
+    Line("put",    "cases/{id}/access/",            OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("put",    "cases/{id}/access/",            OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("put",    "cases/{id}/access/",            OUT_TEAM,       401, 404,     200,       404,    404),
+    # Break-glass is for restricted cases the caller is not on the list of: "in scope" here is such
+    # a case of the caller's helpline (which an operator cannot see at all).
+    Line("post",   "cases/{id}/break-glass/",       IN,             401, 404,     201,       404,    404),
+    Line("post",   "cases/{id}/break-glass/",       OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "break-glass/",                  IN,             401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "break-glass/",                  OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("post",   "break-glass/{id}/review/",      IN,             401, 404,     200,       404,    404),
+    Line("post",   "break-glass/{id}/review/",      IN_OWN_GRANT,   401, 404,     403,       404,    404),
+    Line("post",   "break-glass/{id}/review/",      OUT_HELPLINE,   401, 404,     404,       404,    404),
+
+    # Contacts follow their case's scope; a contact in no case belongs to its helpline's staff.
+    Line("get",    "contacts/",                     IN,             401, SHOWN,   SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "contacts/",                     OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "contacts/",                     OUT_RESTRICTED, 401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "contacts/",                     OUT_TEAM,       401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "contacts/{id}/",                IN,             401, 200,     200,       404,    404),
+    Line("get",    "contacts/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "contacts/{id}/",                OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "contacts/{id}/",                OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("patch",  "contacts/{id}/",                IN,             401, 200,     200,       404,    404),
+    Line("patch",  "contacts/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("patch",  "contacts/{id}/",                OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("patch",  "contacts/{id}/",                OUT_TEAM,       401, 404,     200,       404,    404),
+    # Attach: a contact in no case into a case; out of scope is the contact or the case.
+    Line("post",   "contacts/{id}/attach/",         IN,             401, 200,     200,       404,    404),
+    Line("post",   "contacts/{id}/attach/",         OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "contacts/{id}/attach/",         OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "contacts/{id}/attach/",         OUT_TEAM,       401, 404,     200,       404,    404),
+
+    # Escalations follow their case's scope; only supervisors acknowledge them.
+    Line("get",    "escalations/",                  IN,             401, SHOWN,   SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "escalations/",                  OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "escalations/",                  OUT_RESTRICTED, 401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "escalations/",                  OUT_TEAM,       401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("post",   "escalations/{id}/acknowledge/", IN,             401, 403,     200,       404,    404),
+    Line("post",   "escalations/{id}/acknowledge/", OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "escalations/{id}/acknowledge/", OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "escalations/{id}/acknowledge/", OUT_TEAM,       401, 404,     200,       404,    404),
+
+    # The caller's helpline's categories: not case data.
+    Line("get",    "categories/",                   IN,             401, SHOWN,   SHOWN,     SHOWN,  SHOWN),
+    Line("get",    "categories/",                   OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+
+    # Partner agencies: administrators manage them, staff see their helpline's, agency users their own.
+    Line("get",    "agencies/",                     IN,             401, SHOWN,   SHOWN,     SHOWN,  SHOWN),
+    Line("get",    "agencies/",                     OUT_AGENCY,     401, SHOWN,   SHOWN,     SHOWN,  HIDDEN),
+    Line("get",    "agencies/",                     OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("post",   "agencies/",                     NONE,           401, 403,     403,       201,    403),
+    Line("get",    "agencies/{id}/",                IN,             401, 200,     200,       200,    200),
+    Line("get",    "agencies/{id}/",                OUT_AGENCY,     401, 200,     200,       200,    404),
+    Line("get",    "agencies/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("patch",  "agencies/{id}/",                IN,             401, 403,     403,       200,    403),
+    Line("patch",  "agencies/{id}/",                OUT_AGENCY,     401, 403,     403,       200,    404),
+    Line("patch",  "agencies/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+]
+# fmt: on
+
+MATRIX: list[Row] = [
+    Row(line.method, line.route, role, line.scope, expected)
+    for line in TABLE
+    for role, expected in zip(ROLES, line[3:], strict=True)
+] + [Row("post", "helplines/", PLATFORM_ADMIN, NONE, 201)]
+
+NOT_FOUND = {"type": "client_error", "errors": [{"code": "not_found", "detail": "Not found.", "attr": None}]}
+API = "/api/v1/"
+LOGIN = "auth/token/"
+PASSWORD = factories.PASSWORD
+
+
+# --- what each line points at ------------------------------------------------------------------------
+
+
+class Spec(NamedTuple):
+    """The object a line is about (a name in `World.objects`) and the body its write sends; "@name"
+    in a body stands for that object's id."""
+
+    obj: str | None = None
+    body: Any = None
+
+
+CASE_SCOPES = {IN: "case", OUT_HELPLINE: "else_case", OUT_RESTRICTED: "restricted", OUT_TEAM: "other_team"}
+
+
+def case_specs(body: Any = None) -> dict[str, Spec]:
+    return {scope: Spec(name, body) for scope, name in CASE_SCOPES.items()}
+
+
+def by_scope(names: dict[str, str], body: Any = None) -> dict[str, Spec]:
+    return {scope: Spec(name, body) for scope, name in names.items()}
+
+
+CONTACTS = {
+    IN: "contact",
+    OUT_HELPLINE: "else_contact",
+    OUT_RESTRICTED: "restricted_contact",
+    OUT_TEAM: "night_contact",
+}
+ESCALATIONS = {
+    IN: "escalation",
+    OUT_HELPLINE: "else_escalation",
+    OUT_RESTRICTED: "restricted_escalation",
+    OUT_TEAM: "night_escalation",
+}
+AGENCIES = {IN: "agency", OUT_AGENCY: "other_agency", OUT_HELPLINE: "else_agency"}
+CLOSE = {"name": "close", "reason": "Safe at home"}
+
+TARGETS: dict[str, dict[str, Spec]] = {
+    "auth/token/": {NONE: Spec()},  # the body is the caller's own credentials
+    "auth/logout/": {NONE: Spec()},
+    "auth/tokens/": {NONE: Spec()},
+    "auth/tokens/{id}/": {IN: Spec("own token"), OUT_HELPLINE: Spec("else_token")},
+    "auth/me/": {NONE: Spec()},
+    "users/": {
+        **by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
+        NONE: Spec(body={"username": "newbie", "password": PASSWORD, "role": "operator"}),
+    },
+    "users/{id}/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}, {"first_name": "A"}),
+    "users/{id}/activity/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
+    "audit/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
+    "audit/export/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
+    "audit/verify/": {NONE: Spec()},
+    "helplines/": {
+        **by_scope({IN: "helpline", OUT_HELPLINE: "elsewhere"}),
+        NONE: Spec(body={"code": "NEWHL", "name": "New helpline", "country": "UG"}),
+    },
+    "helplines/{id}/": by_scope({IN: "helpline", OUT_HELPLINE: "elsewhere"}, {"name": "X"}),
+    "cases/": {**case_specs(), NONE: Spec(body={"call_type": "child"})},
+    "cases/{id}/": {
+        **case_specs({"risk_level": "medium"}),
+        IN_RESTRICT: Spec("case", {"restricted": True}),
+    },
+    "cases/{id}/transitions/": {
+        IN: Spec("case", {"name": "start_assessment"}),
+        IN_HIGH_RISK: Spec("high_risk", CLOSE),
+        IN_CLOSED: Spec("closed", {"name": "reopen", "reason": "Called again"}),
+        OUT_HELPLINE: Spec("else_case", {"name": "start_assessment"}),
+        OUT_RESTRICTED: Spec("restricted", CLOSE),
+        OUT_TEAM: Spec("other_team", CLOSE),
+    },
+    "cases/{id}/notes/": case_specs({"body": "Called the school."}),
+    "cases/{id}/messages/": case_specs(),
+    "cases/{id}/history/": case_specs(),
+    "cases/{id}/access/": case_specs({"users": ["@operator"]}),
+    "cases/{id}/break-glass/": by_scope(
+        {IN: "restricted", OUT_HELPLINE: "else_restricted"}, {"reason": "Child in danger"}
+    ),
+    "break-glass/": by_scope({IN: "grant", OUT_HELPLINE: "else_grant"}),
+    "break-glass/{id}/review/": by_scope(
+        {IN: "grant", IN_OWN_GRANT: "own_grant", OUT_HELPLINE: "else_grant"}
+    ),
+    "contacts/": by_scope(CONTACTS),
+    "contacts/{id}/": by_scope(CONTACTS, {"summary": "Called back later"}),
+    "contacts/{id}/attach/": {
+        IN: Spec("loose", {"case": "@case"}),
+        OUT_HELPLINE: Spec("else_loose", {"case": "@case"}),
+        OUT_RESTRICTED: Spec("loose", {"case": "@restricted"}),
+        OUT_TEAM: Spec("loose", {"case": "@other_team"}),
+    },
+    "escalations/": by_scope(ESCALATIONS),
+    "escalations/{id}/acknowledge/": by_scope(ESCALATIONS),
+    "categories/": by_scope({IN: "category", OUT_HELPLINE: "else_category"}),
+    "agencies/": {
+        **by_scope(AGENCIES),
+        NONE: Spec(body={"code": "shelter", "name": "Safe House", "kind": "shelter"}),
+    },
+    "agencies/{id}/": by_scope(AGENCIES, {"name": "Renamed agency"}),
+}
+
+
+# --- the world the table is about ------------------------------------------------------------------
+
+
+def make_case(helpline, reference: str, **fields) -> Case:
+    return factories.CaseFactory(
+        helpline=helpline, reference=reference, child_location=f"{reference} location", **fields
+    )
+
+
+def make_escalation(case: Case) -> Escalation:
+    return Escalation.objects.create(
+        case=case,
+        helpline_id=case.helpline_id,
+        team=case.team,
+        due_at=timezone.now() - timedelta(minutes=5),
+        state=case.state,
+        risk_level=case.risk_level,
+    )
+
+
+def make_grant(case: Case, user: User, reason: str, expires_in: timedelta) -> CaseAccess:
+    return CaseAccess.objects.create(
+        case=case,
+        user=user,
+        kind="break_glass",
+        reason=reason,
+        granted_by=user,
+        expires_at=timezone.now() + expires_in,
+    )
+
+
+class World:
+    """Helpline DEMO (the callers' own) and helpline ELSE, with objects of every kind in both."""
+
+    def __init__(self, api, helpline, team, operator, supervisor, admin_user, agency_user):
+        self.api = api
+        platform_admin = factories.AdminFactory(username="root", helpline=None)
+        self.users = {
+            OPERATOR: operator,
+            SUPERVISOR: supervisor,
+            ADMIN: admin_user,
+            AGENCY: agency_user,
+            PLATFORM_ADMIN: platform_admin,
+        }
+        self.devices = {
+            user.pk: TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+            for user in (supervisor, admin_user, platform_admin)
+        }
+        night = factories.TeamFactory(helpline=helpline, name="Night shift")
+        night_operator = factories.OperatorFactory(username="night1", helpline=helpline, team=night)
+        supervisor2 = factories.SupervisorFactory(username="supervisor2", helpline=helpline, team=team)
+        elsewhere = factories.HelplineFactory(code="ELSE", name="HELPLINE-ELSEWHERE")
+        else_team = factories.TeamFactory(helpline=elsewhere, name="Elsewhere")
+        else_operator = factories.OperatorFactory(
+            username="else-operator", helpline=elsewhere, team=else_team
+        )
+        else_supervisor = factories.SupervisorFactory(
+            username="else-supervisor", helpline=elsewhere, team=else_team
+        )
+
+        o: dict[str, Any] = {
+            "helpline": helpline,
+            "elsewhere": elsewhere,
+            "operator": operator,
+            "else_operator": else_operator,
+            "agency": agency_user.agency,
+            "other_agency": factories.AgencyFactory(helpline=helpline, code="health", name="AGENCY-HEALTH"),
+            "else_agency": factories.AgencyFactory(
+                helpline=elsewhere, code="police2", name="AGENCY-ELSEWHERE"
+            ),
+            "else_token": AuthToken.objects.create(user=else_operator)[0],
+            "category": Category.objects.create(helpline=helpline, code="matrix-here", label="Matrix here"),
+            "else_category": Category.objects.create(
+                helpline=elsewhere, code="matrix-elsewhere", label="CATEGORY-ELSEWHERE"
+            ),
+            # Cases: in the callers' team; restricted to a list without them; the night team's, past
+            # intake; and the other helpline's.
+            "case": make_case(helpline, "CASE-IN", team=team, state="intake", risk_level="low"),
+            "high_risk": make_case(helpline, "CASE-HIGH", team=team, state="assessment", risk_level="high"),
+            "closed": make_case(
+                helpline,
+                "CASE-CLOSED",
+                team=team,
+                state="closed",
+                closed_at=timezone.now(),
+                closure_reason="Safe",
+            ),
+            "restricted": make_case(
+                helpline, "CASE-RESTRICTED", team=team, state="assessment", restricted=True
+            ),
+            "other_team": make_case(
+                helpline, "CASE-NIGHT", team=night, state="assessment", assigned_to=night_operator
+            ),
+            "else_case": make_case(elsewhere, "CASE-ELSEWHERE", team=else_team, state="intake"),
+            "else_restricted": make_case(
+                elsewhere, "CASE-ELSEWHERE-RESTRICTED", team=else_team, state="assessment", restricted=True
+            ),
+        }
+        CaseAccess.objects.create(
+            case=o["restricted"], user=night_operator, kind="need_to_know", granted_by=supervisor2
+        )
+        contact = factories.ContactFactory
+        o |= {
+            "contact": contact(case=o["case"], summary="CONTACT-IN"),
+            "restricted_contact": contact(case=o["restricted"], summary="CONTACT-RESTRICTED"),
+            "night_contact": contact(case=o["other_team"], summary="CONTACT-NIGHT"),
+            "else_contact": contact(case=o["else_case"], summary="CONTACT-ELSEWHERE"),
+            "loose": contact(helpline=helpline, case=None, summary="CONTACT-LOOSE"),
+            "else_loose": contact(helpline=elsewhere, case=None, summary="CONTACT-LOOSE-ELSEWHERE"),
+            "escalation": make_escalation(o["case"]),
+            "restricted_escalation": make_escalation(o["restricted"]),
+            "night_escalation": make_escalation(o["other_team"]),
+            "else_escalation": make_escalation(o["else_case"]),
+            "grant": make_grant(o["restricted"], supervisor2, "GRANT-IN", timedelta(hours=1)),
+            # Expired, so it does not open the restricted case to `supervisor`.
+            "own_grant": make_grant(o["restricted"], supervisor, "GRANT-OWN", -timedelta(minutes=1)),
+            "else_grant": make_grant(
+                o["else_restricted"], else_supervisor, "GRANT-ELSEWHERE", timedelta(hours=1)
+            ),
+            "audit_entry": audit_record(
+                actor=operator, action="case.read", obj=o["case"], case_id=o["case"].pk
+            ),
+            "else_audit_entry": audit_record(
+                actor=else_operator, action="case.read", obj=o["else_case"], case_id=o["else_case"].pk
+            ),
+        }
+        for name in ("restricted", "other_team", "else_case"):
+            factories.NoteFactory(case=o[name], author=supervisor2, body=f"NOTE-OF-{o[name].reference}")
+        self.objects = o
+
+    def client(self, role: str | None):
+        client = self.api(self.users.get(role))
+        client.raise_request_exception = False  # a crash is a 500 to report, not a traceback
+        return client
+
+    def credentials(self, user: User | None) -> dict[str, str]:
+        """A sign-in body: the user's own password (and current TOTP code); for nobody, a wrong one."""
+        if user is None:
+            return {"username": "nobody", "password": "Wrong-password-1"}
+        body = {"username": user.username, "password": PASSWORD}
+        device = self.devices.get(user.pk)
+        if device is not None:
+            device.refresh_from_db()
+            body["otp"] = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
+        return body
+
+    def get(self, name: str, me: User | None) -> Any:
+        if name == "own token":  # a second token of the caller's (anonymous: the operator's)
+            key = AuthToken.objects.create(user=me or self.users[OPERATOR])[1]
+            return AuthToken.objects.get(token_key=key[:15])
+        return self.objects[name]
+
+
+@pytest.fixture
+def world(api, helpline, team, operator, supervisor, admin_user, agency_user):
+    return World(api, helpline, team, operator, supervisor, admin_user, agency_user)
+
+
+def key_of(obj: Any) -> Any:
+    """How the API names an object: in its path and in the lists it appears in."""
+    if isinstance(obj, AuthToken):
+        return token_id(obj)
+    if isinstance(obj, Category):
+        return obj.code
+    return obj.pk
+
+
+def marks_of(obj: Any) -> tuple[str, ...]:
+    """Text of the object that a refusal, or a list leaving it out, must not contain."""
+    if isinstance(obj, Case):
+        return (obj.reference, f"{obj.reference} location", f"NOTE-OF-{obj.reference}")
+    if isinstance(obj, Contact):
+        return (obj.summary, *(marks_of(obj.case) if obj.case else ()))
+    if isinstance(obj, Escalation):
+        return marks_of(obj.case)
+    if isinstance(obj, CaseAccess):
+        return (obj.reason, *marks_of(obj.case))
+    if isinstance(obj, User):
+        return (obj.username,)
+    if isinstance(obj, Helpline | Agency):
+        return (obj.name,)
+    if isinstance(obj, Category):
+        return (obj.code, obj.label)
+    if isinstance(obj, AuthToken):
+        return (token_id(obj),)
+    return ()
+
+
+class Target(NamedTuple):
+    url: str
+    key: Any
+    body: Any
+    marks: tuple[str, ...]
+
+
+def resolve(w: World, route: str, scope: str, me: User | None) -> Target:
+    spec = TARGETS[route][scope]
+    obj = w.get(spec.obj, me) if spec.obj else None
+    marks = marks_of(obj)
+    body = spec.body
+    if route == LOGIN:
+        body = w.credentials(me)
+    elif isinstance(body, dict):
+        filled = {}
+        for field, value in body.items():
+            if isinstance(value, str) and value.startswith("@"):
+                referred = w.get(value[1:], me)
+                filled[field] = referred.pk
+                marks += marks_of(referred) if isinstance(referred, Case) else ()
+            elif isinstance(value, list):
+                filled[field] = [w.get(v[1:], me).pk for v in value]
+            else:
+                filled[field] = value
+        body = filled
+    url = API + (route.format(id=key_of(obj)) if "{id}" in route else route)
+    return Target(url, key_of(obj) if obj is not None else None, body, marks)
+
+
+# --- running a row -----------------------------------------------------------------------------------
+
+STORED_MODELS = (
+    Helpline,
+    Team,
+    User,
+    Agency,
+    Category,
+    Case,
+    CaseReferenceCounter,
+    Contact,
+    Note,
+    Escalation,
+    CaseAccess,
+    TOTPDevice,
+)
+
+
+def stored() -> dict[str, list]:
+    """Everything a request may write but the audit log (and a token's sliding expiry)."""
+    state = {model._meta.label: list(model.objects.order_by("pk").values()) for model in STORED_MODELS}
+    state["knox.AuthToken"] = list(AuthToken.objects.order_by("digest").values_list("digest", "user_id"))
+    return state
+
+
+def send(client, method: str, url: str, body: Any):
+    # Sign-in is throttled per client address in the shared cache: each request from its own.
+    address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+    if body is None:
+        return getattr(client, method)(url, REMOTE_ADDR=address)
+    return getattr(client, method)(url, body, format="json", REMOTE_ADDR=address)
+
+
+def listed_keys(response) -> set:
+    if response["Content-Type"].startswith("text/csv"):
+        return {int(row["id"]) for row in csv.DictReader(io.StringIO(response.content.decode()))}
+    body = response.json()
+    rows = body["results"] if isinstance(body, dict) else body
+    return {row["id"] if "id" in row else row["code"] for row in rows}
+
+
+def check(w: World, row: Row) -> list[str]:
+    """Sends the row's request; returns what is wrong with the answer (nothing, if it is right)."""
+    me = w.users.get(row.role)
+    target = resolve(w, row.route, row.scope, me)
+    client = w.client(None if row.route == LOGIN else row.role)
+    before = stored() if row.method != "get" else None
+    response = send(client, row.method, target.url, target.body)
+    where = f"{row.method.upper()} {target.url} as {row.role} [{row.scope}]"
+    status = 200 if row.expected in (SHOWN, HIDDEN) else row.expected
+    if response.status_code != status:
+        return [f"{where}: expected {row.expected}, got {response.status_code} {response.content[:300]!r}"]
+    problems = []
+    content = response.content.decode()
+    if status == 404 and response.json() != NOT_FOUND:
+        problems.append(f"{where}: 404 is not the standard answer: {content[:300]}")
+    if row.expected == HIDDEN or status >= 400:
+        leaked = [mark for mark in target.marks if mark in content]
+        if leaked:
+            problems.append(f"{where}: the answer shows {leaked}")
+    if row.expected in (SHOWN, HIDDEN) and (target.key in listed_keys(response)) != (row.expected == SHOWN):
+        problems.append(f"{where}: expected {row.expected}, listed {sorted(listed_keys(response), key=str)}")
+    if before is not None:
+        after = stored()
+        changed = sorted(name for name in before if before[name] != after[name])
+        if status >= 400 and changed:
+            problems.append(f"{where}: refused, yet changed {changed}")
+        if status < 400 and not changed:
+            problems.append(f"{where}: answered {status}, yet changed nothing")
+    if row.method == "get":
+        head = send(client, "head", target.url, None)
+        if head.status_code != status or head.content:
+            problems.append(f"HEAD {target.url} as {row.role}: {head.status_code}, GET answers {status}")
+    return problems
+
+
+LINES: dict[tuple[str, str, str], list[Row]] = {}
+for _row in MATRIX:
+    LINES.setdefault((_row.method, _row.route, _row.scope), []).append(_row)
+
+
+@pytest.mark.parametrize(
+    "rows", LINES.values(), ids=[f"{m.upper()} {API}{route} [{scope}]" for m, route, scope in LINES]
+)
+def test_each_caller_gets_the_answer_the_matrix_gives(world, rows):
+    problems = []
+    for row in rows:
+        # Each caller on the same world: whatever a request changed is rolled back after it.
+        with transaction.atomic():
+            problems += check(world, row)
+            transaction.set_rollback(True)
+    assert not problems, "\n".join(problems)
+
+
+# --- the table covers the API ------------------------------------------------------------------------
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+def served_operations() -> set[tuple[str, str]]:
+    """(method, route) for every method the view of every route under /api/v1/ implements."""
+    found = set()
+
+    def walk(patterns, prefix: str) -> None:
+        for entry in patterns:
+            route = prefix + str(entry.pattern)
+            if isinstance(entry, URLResolver):
+                walk(entry.url_patterns, route)
+            elif isinstance(entry, URLPattern) and route.startswith("api/v1/"):
+                path = re.sub(r"<(?:\w+:)?\w+>", "{id}", route.removeprefix("api/v1/"))
+                found.update((m, path) for m in HTTP_METHODS if hasattr(entry.callback.cls, m))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def is_case_data(method: str, route: str) -> bool:
+    """Routes about cases, their contacts or escalations, whose scope has restricted cases and
+    teams in it (break-glass is *for* restricted cases: its in-scope object is one)."""
+    about_cases = route.startswith(("cases/", "contacts/", "escalations/"))
+    return about_cases and (method, route) not in {
+        ("post", "cases/"),
+        ("post", "cases/{id}/break-glass/"),
+    }
+
+
+def test_matrix_covers_exactly_the_routes_and_methods_the_api_serves():
+    served = served_operations()
+    assert ("get", "cases/{id}/") in served  # the walk found the API
+    tabled = {(row.method, row.route) for row in MATRIX}
+    assert sorted(served - tabled) == [], "routes without rows in the matrix"
+    assert sorted(tabled - served) == [], "rows for routes the API does not serve"
+
+
+def test_matrix_gives_every_caller_and_every_scope_a_row():
+    scopes: dict[tuple[str, str], set[str]] = {}
+    for row in MATRIX:
+        scopes.setdefault((row.method, row.route), set()).add(row.scope)
+    missing = []
+    for (method, route), seen in sorted(scopes.items()):
+        roles = {row.role for row in MATRIX if (row.method, row.route) == (method, route)}
+        if not set(ROLES) <= roles:
+            missing.append(f"{method} {route}: callers {sorted(set(ROLES) - roles)}")
+        needed = {NONE} if seen == {NONE} else {IN, OUT_HELPLINE}
+        if is_case_data(method, route):
+            needed |= {OUT_RESTRICTED, OUT_TEAM}
+        if not needed <= seen:
+            missing.append(f"{method} {route}: scopes {sorted(needed - seen)}")
+        if not all(scope in TARGETS[route] for scope in seen):
+            missing.append(f"{method} {route}: no target for {sorted(seen - set(TARGETS[route]))}")
+    assert not missing, "\n".join(missing)
+
+
+# --- OPTIONS -----------------------------------------------------------------------------------------
+
+# Routes whose every method is the administrators' (403 to anyone else): OPTIONS is refused alike.
+ADMINISTRATORS_ONLY = {"users/", "users/{id}/", "helplines/", "helplines/{id}/"}
+
+
+@pytest.mark.parametrize("route", sorted({route for _, route in served_operations()}))
+def test_options_describes_a_route_alike_for_any_object_and_never_fails(world, route):
+    """Every route answers OPTIONS (DRF's description of the endpoint): 401 to anonymous callers (but
+    on the public sign-in), 403 to non-administrators on the administrators' routes, otherwise 200 —
+    and the same answer for an object in scope, one outside it and one that does not exist."""
+    scopes = TARGETS[route]
+    probes = [IN, OUT_HELPLINE, "unknown"] if "{id}" in route else [NONE if NONE in scopes else IN]
+    problems = []
+    for role in ROLES:
+        expected = 200 if role == ADMIN or route not in ADMINISTRATORS_ONLY else 403
+        if role == ANON:
+            expected = 200 if route == LOGIN else 401
+        answers = set()
+        for probe in probes:
+            with transaction.atomic():
+                me = world.users.get(role)
+                if probe == "unknown":
+                    target = Target(API + route.format(id="987654321"), None, None, ())
+                else:
+                    target = resolve(world, route, probe, me)
+                response = send(world.client(role), "options", target.url, None)
+                transaction.set_rollback(True)
+            answers.add((response.status_code, response.content))
+            where = f"OPTIONS {target.url} as {role} [{probe}]"
+            if response.status_code != expected:
+                problems.append(
+                    f"{where}: expected {expected}, got {response.status_code} {response.content[:200]!r}"
+                )
+            leaked = [mark for mark in target.marks if mark in response.content.decode()]
+            if probe != IN and leaked:
+                problems.append(f"{where}: the answer shows {leaked}")
+        if len(answers) > 1:
+            problems.append(f"OPTIONS {API}{route} as {role}: the answer tells the objects apart")
+    assert not problems, "\n".join(problems)
