@@ -237,3 +237,28 @@ def team_create(*, actor: User, helpline: Helpline, name: str) -> Team:
             actor=actor, action="team.create", obj=team, helpline=helpline, changes=diff({}, {"name": name})
         )
     return team
+
+
+def user_totp_enrol(*, actor: User, user: User) -> TOTPDevice:
+    """Gives a person a new authenticator (replacing any they had) and returns it once, so its
+    secret can be shown to them; the secret itself is never recorded in the audit log."""
+    from rest_framework.exceptions import PermissionDenied
+
+    from . import policy
+
+    if not policy.can(actor, "user.manage", user):
+        raise PermissionDenied("Only administrators enrol authenticators.")
+    with transaction.atomic():
+        replaced = TOTPDevice.objects.filter(user=user).count()
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
+        # A new authenticator means the old one may be lost: sign the person out everywhere.
+        AuthToken.objects.filter(user=user).delete()
+        audit_record(
+            actor=actor,
+            action="user.totp_enrol",
+            obj=user,
+            helpline=user.helpline_id,
+            extra={"replaced_devices": replaced},
+        )
+    return device

@@ -99,6 +99,8 @@ TABLE = [
     Line("get",    "users/{id}/",                   OUT_HELPLINE,   401, 403,     403,       404,    403),
     Line("patch",  "users/{id}/",                   IN,             401, 403,     403,       200,    403),
     Line("patch",  "users/{id}/",                   OUT_HELPLINE,   401, 403,     403,       404,    403),
+    Line("post",   "users/{id}/totp/",              IN,             401, 403,     403,       201,    403),
+    Line("post",   "users/{id}/totp/",              OUT_HELPLINE,   401, 403,     403,       404,    403),
     Line("get",    "users/{id}/activity/",          IN,             401, 404,     200,       404,    404),
     Line("get",    "users/{id}/activity/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
     Line("get",    "helplines/",                    IN,             401, 403,     403,       SHOWN,  403),
@@ -280,6 +282,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
         NONE: Spec(body={"username": "newbie", "password": PASSWORD, "role": "operator"}),
     },
     "users/{id}/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}, {"first_name": "A"}),
+    "users/{id}/totp/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
     "users/{id}/activity/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
     "audit/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
     "audit/export/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
@@ -706,7 +709,7 @@ def test_matrix_gives_every_caller_and_every_scope_a_row():
 # --- OPTIONS -----------------------------------------------------------------------------------------
 
 # Routes whose every method is the administrators' (403 to anyone else): OPTIONS is refused alike.
-ADMINISTRATORS_ONLY = {"users/", "users/{id}/", "helplines/", "helplines/{id}/"}
+ADMINISTRATORS_ONLY = {"users/", "users/{id}/", "users/{id}/totp/", "helplines/", "helplines/{id}/"}
 
 
 @pytest.mark.parametrize("route", sorted({route for _, route in served_operations()}))

@@ -174,3 +174,8 @@ class AuditEntryOutput(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
+
+
+class TotpEnrolmentOutput(serializers.Serializer):
+    secret = serializers.CharField(help_text="Base32 secret for an authenticator app; shown only now.")
+    otpauth_url = serializers.CharField(help_text="The same as a provisioning URL (QR code content).")

@@ -10,6 +10,7 @@ urlpatterns = [
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
+    path("users/<int:user_id>/totp/", views.UserTotpView.as_view(), name="user-totp"),
     path("users/<int:user_id>/activity/", audit.UserActivityView.as_view(), name="user-activity"),
     path("audit/", audit.AuditListView.as_view(), name="audit-list"),
     path("audit/export/", audit.AuditExportView.as_view(), name="audit-export"),

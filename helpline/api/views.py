@@ -23,6 +23,7 @@ from .serializers import (
     HelplineUpdateInput,
     LoginInput,
     TokenOutput,
+    TotpEnrolmentOutput,
     UserCreateInput,
     UserOutput,
     UserUpdateInput,
@@ -263,3 +264,25 @@ def readyz(request):
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+class UserTotpView(GenericAPIView):
+    permission_classes = [IsAdministrator]
+    serializer_class = TotpEnrolmentOutput
+    audit_actions = {"post": ("user.totp_enrol", "helpline.user")}
+
+    @extend_schema(
+        operation_id="users_totp_enrol",
+        summary="Give a person a new authenticator (administrators)",
+        description="Replaces any authenticator the person had and signs them out everywhere. The secret "
+        "is in this answer only; supervisors and administrators need it to sign in.",
+        request=None,
+        responses={201: TotpEnrolmentOutput},
+    )
+    def post(self, request: Request, user_id: int) -> Response:
+        import base64
+
+        target = selectors.user_get(user=request.user, user_id=user_id)
+        device = services.user_totp_enrol(actor=request.user, user=target)
+        secret = base64.b32encode(device.bin_key).decode()
+        return Response({"secret": secret, "otpauth_url": device.config_url}, status=status.HTTP_201_CREATED)
