@@ -208,13 +208,14 @@ def escalation_get(*, user: User, escalation_id: int) -> Escalation:
     return escalation
 
 
-def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
-    """A case's full audit trail, oldest first (policy "case.history"); the view itself is recorded."""
+def _case_for(*, user: User, case_id: int, permission: str, action: str) -> Case:
+    """A case the user can see AND may take `permission` on; anything else is 404. The read is
+    recorded as `action` either way (naming the case only when it was allowed)."""
     case = case_queryset_for(user).filter(pk=case_id).first()
-    allowed = case is not None and policy.can(user, "case.history", case)
+    allowed = case is not None and policy.can(user, permission, case)
     _record_read(
         user=user,
-        action="case.history",
+        action=action,
         object_type="cases.case",
         object_id=case_id,
         case_id=case_id if allowed else None,
@@ -222,6 +223,12 @@ def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     )
     if not allowed:
         raise NotFound()
+    return case
+
+
+def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
+    """A case's full audit trail, oldest first (policy "case.history"); the view itself is recorded."""
+    _case_for(user=user, case_id=case_id, permission="case.history", action="case.history")
     # Changes made to this case outside the services join the timeline before it is read.
     from .services import reconcile_row_history
 
@@ -297,16 +304,5 @@ def reporter_phone_for(*, user: User, case: Case) -> str:
 def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]]:
     """A case and its need-to-know list, for a supervisor who may restrict it (404 for anyone
     else); the read is recorded either way."""
-    case = case_queryset_for(user).filter(pk=case_id).first()
-    allowed = case is not None and policy.can(user, "case.restrict", case)
-    _record_read(
-        user=user,
-        action="case.access",
-        object_type="cases.case",
-        object_id=case_id,
-        case_id=case_id if allowed else None,
-        allowed=allowed,
-    )
-    if not allowed:
-        raise NotFound()
+    case = _case_for(user=user, case_id=case_id, permission="case.restrict", action="case.access")
     return case, case_access_list(user=user, case=case)
