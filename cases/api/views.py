@@ -95,9 +95,6 @@ class CaseListView(PaginatedView):
 class CaseDetailView(GenericAPIView):
     audit_actions = {"get": ("case.read", "cases.case"), "patch": ("case.update", "cases.case")}
 
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
-
     serializer_class = CaseOutput
 
     @extend_schema(operation_id="cases_retrieve", responses=CaseOutput)
@@ -120,9 +117,6 @@ class CaseDetailView(GenericAPIView):
 
 class CaseTransitionView(GenericAPIView):
     audit_actions = {"post": ("case.transition", "cases.case")}
-
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
 
     serializer_class = TransitionInput
 
@@ -160,9 +154,6 @@ class CaseTransitionView(GenericAPIView):
 class CaseNotesView(GenericAPIView):
     audit_actions = {"get": ("note.list", "cases.case"), "post": ("note.create", "cases.case")}
 
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
-
     serializer_class = NoteOutput
     queryset = Note.objects.none()
 
@@ -182,9 +173,6 @@ class CaseNotesView(GenericAPIView):
 
 class CaseHistoryView(PaginatedView):
     audit_actions = {"get": ("case.history", "cases.case")}
-
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
 
     serializer_class = AuditEntryOutput
     pagination_class = OldestFirstPagination
@@ -328,9 +316,6 @@ class CategoryListView(GenericAPIView):
 class CaseAccessView(GenericAPIView):
     audit_actions = {"get": ("case.access", "cases.case"), "put": ("case.restrict", "cases.case")}
 
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
-
     serializer_class = CaseAccessOutput
 
     @staticmethod
@@ -360,9 +345,6 @@ class CaseAccessView(GenericAPIView):
 
 class CaseBreakGlassView(GenericAPIView):
     audit_actions = {"post": ("case.break_glass", "cases.case")}
-
-    def audit_case_id(self) -> int | None:
-        return self.kwargs.get("case_id")
 
     serializer_class = BreakGlassInput
 

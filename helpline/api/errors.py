@@ -123,8 +123,8 @@ def _record_refusal(context, status_code: int) -> None:
     # The object's case is named only when the caller could see the object (403/409), never on
     # a 404, so the record does not connect an unseen object to a case either.
     case_id = None
-    if status_code != 404 and hasattr(view, "audit_case_id"):
-        case_id = view.audit_case_id()
+    if status_code != 404:
+        case_id = view.audit_case_id() if hasattr(view, "audit_case_id") else view.kwargs.get("case_id")
     with transaction.atomic():
         audit_record(
             actor=user,
