@@ -24,3 +24,32 @@ class InboundEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- voice (issue #4, voice part) ------------------------------------------------------------------
+
+from .models import Callback, VoiceRoute  # noqa: E402
+
+
+@admin.register(VoiceRoute)
+class VoiceRouteAdmin(admin.ModelAdmin):
+    """How a voice number answers: greeting, emergency digit, queue or the on-duty numbers."""
+
+    list_display = ("number", "mode", "queue_name", "emergency_digit")
+    fields = ("number", "greeting", "emergency_digit", "mode", "queue_name", "dial_numbers")
+
+
+@admin.register(Callback)
+class CallbackAdmin(admin.ModelAdmin):
+    """Metadata only: operators work the queue through the audited API."""
+
+    list_display = ("id", "helpline", "reason", "requested_at", "done_at")
+    list_filter = ("helpline", "reason")
+    fields = ("helpline", "case", "contact", "reason", "requested_at", "done_at", "done_by")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

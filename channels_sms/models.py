@@ -105,6 +105,19 @@ class Message(models.Model):
     )
     at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Outbound replies only (channels_sms.outbound): who wrote it, from our number to the sender,
+    # Twilio's delivery status (queued, outbox, sent, delivered, undelivered, failed, ...) and the
+    # error code it gave. `external_id` holds Twilio's message sid once Twilio accepted it.
+    author = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    from_address = models.CharField(max_length=48, blank=True)
+    to_address = EncryptedTextField(blank=True)
+    status = models.CharField(max_length=16, blank=True)
+    error_code = models.CharField(max_length=16, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["at", "id"]
@@ -118,3 +131,64 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} message {self.pk}"
+
+
+# --- voice calls (issue #4, voice part) -------------------------------------------------------------
+
+
+class VoiceEventKind(models.TextChoices):
+    """InboundEvent.kind values of voice webhooks (`external_id` is CallSid:CallStatus for calls
+    and status callbacks, CallSid:gather for the emergency digit, CallSid:queue:QueueResult for
+    the queue's result)."""
+
+    CALL = "voice", "Inbound call"
+    STATUS = "voice_status", "Call status, digit or queue result"
+
+
+class VoiceMode(models.TextChoices):
+    ENQUEUE = "enqueue", "Put the caller in the helpline's queue"
+    DIAL = "dial", "Dial the on-duty operators' numbers"
+
+
+class VoiceRoute(models.Model):
+    """How a voice number answers: the greeting (empty: the helpline language's default), the
+    emergency digit, and whether callers wait in a queue or the on-duty numbers are dialled."""
+
+    number = models.OneToOneField(PhoneNumber, on_delete=models.CASCADE, related_name="voice_route")
+    greeting = models.CharField(max_length=480, blank=True)
+    mode = models.CharField(max_length=8, choices=VoiceMode.choices, default=VoiceMode.ENQUEUE)
+    queue_name = models.CharField(max_length=64, blank=True, help_text="Empty: the helpline's code.")
+    dial_numbers = models.TextField(blank=True, help_text="On-duty numbers (E.164), one a line.")
+    emergency_digit = models.CharField(max_length=1, default="9")
+
+    def __str__(self) -> str:
+        return f"voice route of {self.number}"
+
+
+class Callback(models.Model):
+    """An abandoned call (no answer, busy, failed, cancelled, or the caller hung up in the queue)
+    waiting for an operator to call back."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    contact = models.OneToOneField("cases.Contact", on_delete=models.PROTECT, related_name="callback")
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    reason = models.CharField(max_length=24)  # the CallStatus or queue result that abandoned it
+    requested_at = models.DateTimeField()
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    outcome = EncryptedTextField(blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["helpline", "requested_at"],
+                name="callback_open",
+                condition=models.Q(done_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"callback {self.pk}"

@@ -153,8 +153,8 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
 
 
 def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> Receipt:
-    """Stores a delivery status callback of an outbound message. Outbound sending is not built
-    yet, so the event is kept for it (not processed, not swept)."""
+    """Stores a delivery status callback of an outbound message, once per MessageSid and status
+    (not swept: channels_sms.outbound.status_callback_receive applies it to the message)."""
     status = (params.get("MessageStatus") or params.get("SmsStatus") or [""])[0]
     external_id = f"{params['MessageSid'][0]}:{status}"[:80]
     with transaction.atomic():

@@ -20,3 +20,41 @@ def process_inbound_event(event_id: int) -> str:
 def sweep_unprocessed_events() -> int:
     """Beat task: dispatch again the inbound messages whose processing was lost."""
     return len(services.unprocessed_events_redispatch())
+
+
+# The voice call tasks live with the voice services; imported here so workers register them.
+from .voice import process_voice_call, sweep_unprocessed_calls  # noqa: E402, F401
+
+
+@shared_task(
+    bind=True,
+    name="channels_sms.tasks.send_outbound_message",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    max_retries=None,
+)
+def send_outbound_message(self, message_id: int) -> str:
+    """Sends an operator's reply, at most once (see channels_sms.outbound); timeouts, connection
+    errors and Twilio 5xx/429 are retried with exponential backoff, then the message is failed."""
+    from django.conf import settings
+
+    from . import outbound
+
+    try:
+        return outbound.message_deliver(message_id=message_id)
+    except outbound.RetryableSendError as exc:
+        if self.request.retries >= settings.OUTBOUND_MAX_RETRIES:
+            outbound.message_give_up(message_id=message_id, reason=str(exc))
+            return "failed"
+        countdown = settings.OUTBOUND_RETRY_BASE_SECONDS * 2**self.request.retries
+        raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(name="channels_sms.tasks.sweep_unsent_messages", ignore_result=True)
+def sweep_unsent_messages() -> int:
+    """Beat task: dispatch again the replies whose send task was never dispatched (the broker was
+    down at commit, or the process died between commit and publish)."""
+    from . import outbound
+
+    return len(outbound.unsent_messages_redispatch())

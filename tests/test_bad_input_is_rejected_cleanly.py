@@ -141,6 +141,7 @@ CREATE_CASE = Op("operator", "post", "/api/v1/cases/", CHILD)
 UPDATE_CASE = Op("operator", "patch", "/api/v1/cases/{case}/", {"risk_level": "medium"})
 TRANSITION = Op("operator", "post", "/api/v1/cases/{case}/transitions/", {"name": "start_assessment"})
 ADD_NOTE = Op("operator", "post", "/api/v1/cases/{case}/notes/", {"body": "Called the school."})
+SEND_MESSAGE = Op("operator", "post", "/api/v1/cases/{case}/messages/", {"body": "We are here."})
 UPDATE_CONTACT = Op("operator", "patch", "/api/v1/contacts/{contact}/", {"summary": "Called back"})
 ATTACH = Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": "{case}"})
 
@@ -458,6 +459,14 @@ INVALID_FIELDS = {
         ({"body": ["a note"]}, {"body": "invalid"}),
         ({"body": "n" * 20001}, {"body": "max_length"}),
     ],
+    SEND_MESSAGE: [
+        ({}, {"body": "required"}),
+        ({"body": ""}, {"body": "blank"}),
+        ({"body": None}, {"body": "null"}),
+        ({"body": ["hello"]}, {"body": "invalid"}),
+        ({"body": "m" * 1601}, {"body": "max_length"}),
+        ({"body": "a\u0000b"}, {"body": "null_characters_not_allowed"}),
+    ],
     UPDATE_CONTACT: [
         ({"call_type": "martian"}, {"call_type": "invalid_choice"}),
         ({"ended_at": "later"}, {"ended_at": "invalid"}),
@@ -578,6 +587,7 @@ UNKNOWN_IDS = [
     Op("operator", "post", "/api/v1/cases/999999/notes/", {"body": "A note"}),
     Op("supervisor", "get", "/api/v1/cases/999999/history/"),
     Op("operator", "get", "/api/v1/cases/999999/messages/"),
+    Op("operator", "post", "/api/v1/cases/999999/messages/", {"body": "We are here."}),
     Op("operator", "get", "/api/v1/contacts/999999/"),
     Op("operator", "patch", "/api/v1/contacts/999999/", {"summary": "Called back"}),
     Op("operator", "post", "/api/v1/contacts/999999/attach/", {"case": "{case}"}),

@@ -30,6 +30,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from cases.models import Case, CaseAccess, CaseReferenceCounter, Category, Contact, Escalation, Note
+from channels_sms.models import Callback
+from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, Team, User
 from helpline.services import token_id
@@ -151,6 +153,11 @@ TABLE = [
     Line("get",    "cases/{id}/messages/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
     Line("get",    "cases/{id}/messages/",          OUT_RESTRICTED, 401, 404,     404,       404,    404),
     Line("get",    "cases/{id}/messages/",          OUT_TEAM,       401, 404,     200,       404,    404),
+    # A reply needs the case's SMS/WhatsApp sender; these cases have none: 409 where it may be sent.
+    Line("post",   "cases/{id}/messages/",          IN,             401, 409,     409,       404,    404),
+    Line("post",   "cases/{id}/messages/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/messages/",          OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/messages/",          OUT_TEAM,       401, 404,     409,       404,    404),
     # Supervisor-only reads of a case (history, need-to-know list) answer operators 404, as the
     # audit trail's tests have it: for them the resource does not exist.
     Line("get",    "cases/{id}/history/",           IN,             401, 404,     200,       404,    404),
@@ -203,6 +210,16 @@ TABLE = [
     Line("post",   "escalations/{id}/acknowledge/", OUT_HELPLINE,   401, 404,     404,       404,    404),
     Line("post",   "escalations/{id}/acknowledge/", OUT_RESTRICTED, 401, 404,     404,       404,    404),
     Line("post",   "escalations/{id}/acknowledge/", OUT_TEAM,       401, 404,     200,       404,    404),
+
+    # Callbacks of abandoned calls follow their case's scope; staff mark them done.
+    Line("get",    "callbacks/",                    IN,             401, SHOWN,   SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "callbacks/",                    OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "callbacks/",                    OUT_RESTRICTED, 401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "callbacks/",                    OUT_TEAM,       401, HIDDEN,  SHOWN,     HIDDEN, HIDDEN),
+    Line("post",   "callbacks/{id}/done/",          IN,             401, 200,     200,       404,    404),
+    Line("post",   "callbacks/{id}/done/",          OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "callbacks/{id}/done/",          OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "callbacks/{id}/done/",          OUT_TEAM,       401, 404,     200,       404,    404),
 
     # The caller's helpline's categories: not case data.
     Line("get",    "categories/",                   IN,             401, SHOWN,   SHOWN,     SHOWN,  SHOWN),
@@ -268,6 +285,12 @@ ESCALATIONS = {
     OUT_RESTRICTED: "restricted_escalation",
     OUT_TEAM: "night_escalation",
 }
+CALLBACKS = {
+    IN: "callback",
+    OUT_HELPLINE: "else_callback",
+    OUT_RESTRICTED: "restricted_callback",
+    OUT_TEAM: "night_callback",
+}
 AGENCIES = {IN: "agency", OUT_AGENCY: "other_agency", OUT_HELPLINE: "else_agency"}
 CLOSE = {"name": "close", "reason": "Safe at home"}
 
@@ -306,7 +329,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
         OUT_TEAM: Spec("other_team", CLOSE),
     },
     "cases/{id}/notes/": case_specs({"body": "Called the school."}),
-    "cases/{id}/messages/": case_specs(),
+    "cases/{id}/messages/": case_specs({"body": "We are here for you."}),
     "cases/{id}/history/": case_specs(),
     "cases/{id}/access/": case_specs({"users": ["@operator"]}),
     "cases/{id}/break-glass/": by_scope(
@@ -326,6 +349,8 @@ TARGETS: dict[str, dict[str, Spec]] = {
     },
     "escalations/": by_scope(ESCALATIONS),
     "escalations/{id}/acknowledge/": by_scope(ESCALATIONS),
+    "callbacks/": by_scope(CALLBACKS),
+    "callbacks/{id}/done/": by_scope(CALLBACKS),
     "categories/": by_scope({IN: "category", OUT_HELPLINE: "else_category"}),
     "agencies/": {
         **by_scope(AGENCIES),
@@ -342,6 +367,10 @@ def make_case(helpline, reference: str, **fields) -> Case:
     return factories.CaseFactory(
         helpline=helpline, reference=reference, child_location=f"{reference} location", **fields
     )
+
+
+def make_callback(contact: Contact) -> Callback:
+    return callback_request(contact=contact, reason="no-answer", at=contact.started_at)
 
 
 def make_escalation(case: Case) -> Escalation:
@@ -461,6 +490,12 @@ class World:
                 actor=else_operator, action="case.read", obj=o["else_case"], case_id=o["else_case"].pk
             ),
         }
+        o |= {
+            "callback": make_callback(o["contact"]),
+            "restricted_callback": make_callback(o["restricted_contact"]),
+            "night_callback": make_callback(o["night_contact"]),
+            "else_callback": make_callback(o["else_contact"]),
+        }
         for name in ("restricted", "other_team", "else_case"):
             factories.NoteFactory(case=o[name], author=supervisor2, body=f"NOTE-OF-{o[name].reference}")
         self.objects = o
@@ -508,7 +543,7 @@ def marks_of(obj: Any) -> tuple[str, ...]:
         return (obj.reference, f"{obj.reference} location", f"NOTE-OF-{obj.reference}")
     if isinstance(obj, Contact):
         return (obj.summary, *(marks_of(obj.case) if obj.case else ()))
-    if isinstance(obj, Escalation):
+    if isinstance(obj, Escalation | Callback):
         return marks_of(obj.case)
     if isinstance(obj, CaseAccess):
         return (obj.reason, *marks_of(obj.case))
@@ -567,6 +602,7 @@ STORED_MODELS = (
     Note,
     Escalation,
     CaseAccess,
+    Callback,
     TOTPDevice,
 )
 

@@ -4,24 +4,28 @@ a case's conversation."""
 
 import logging
 from collections.abc import Callable
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
+from cases.selectors import case_get
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
+from helpline.api.schema import ErrorResponse409Serializer
 
-from .. import selectors, services
+from .. import outbound, selectors, services
 from ..models import Message, PhoneNumber
-from .serializers import MessageOutput
+from .serializers import MessageInput, MessageOutput
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +94,9 @@ def sms_webhook(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def sms_status_webhook(request: HttpRequest) -> HttpResponse:
-    """Delivery status of an outbound message (`From` is our number)."""
-    return _webhook(request, address_param="From", receive=services.message_status_receive)
+    """Delivery status of an outbound message (`From` is our number; `?m=` our message id)."""
+    receive = partial(outbound.status_callback_receive, message_ref=request.GET.get("m", ""))
+    return _webhook(request, address_param="From", receive=receive)
 
 
 class ConversationPagination(Pagination):
@@ -101,7 +106,7 @@ class ConversationPagination(Pagination):
 
 
 class CaseMessagesView(GenericAPIView):
-    audit_actions = {"get": ("message.list", "cases.case")}
+    audit_actions = {"get": ("message.list", "cases.case"), "post": ("message.send", "cases.case")}
 
     def audit_case_id(self) -> int | None:
         return self.kwargs.get("case_id")
@@ -119,3 +124,16 @@ class CaseMessagesView(GenericAPIView):
         messages = selectors.case_message_list(user=request.user, case_id=case_id)
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="cases_messages_send",
+        summary="Reply to the case's SMS/WhatsApp sender (sent after, by a task)",
+        request=MessageInput,
+        responses={201: MessageOutput, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = case_get(user=request.user, case_id=case_id, action="message.send", for_write=True)
+        data = MessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = outbound.message_send(actor=request.user, case=case, **data.validated_data)
+        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)

@@ -2,9 +2,12 @@
 
 from django.urls import path
 
-from . import views
+from . import views, voice_views
 
 urlpatterns = [
     path("twilio/sms/", views.sms_webhook, name="twilio-sms"),
     path("twilio/sms/status/", views.sms_status_webhook, name="twilio-sms-status"),
+    path("twilio/voice/", voice_views.voice_webhook, name="twilio-voice"),
+    path("twilio/voice/gather/", voice_views.voice_gather_webhook, name="twilio-voice-gather"),
+    path("twilio/voice/status/", voice_views.voice_status_webhook, name="twilio-voice-status"),
 ]

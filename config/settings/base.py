@@ -168,6 +168,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sms.tasks.sweep_unprocessed_events",
         "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),
     },
+    "sweep-unsent-outbound-messages": {
+        "task": "channels_sms.tasks.sweep_unsent_messages",
+        "schedule": env.int("OUTBOUND_SWEEP_SECONDS", default=60),
+    },
+    "sweep-unprocessed-voice-calls": {
+        "task": "channels_sms.tasks.sweep_unprocessed_calls",
+        "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),
+    },
 }
 
 # How long a supervisor's break-glass access to a restricted case lasts.
@@ -202,6 +210,16 @@ if len(IDENTIFIER_HASH_KEY) < 32:
 
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# Outbound replies (channels_sms.outbound): Twilio's REST API base (tests point it at a local fake
+# server), the HTTP timeout, and the retries with exponential backoff on timeouts, connection
+# errors and Twilio 5xx/429. Without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN replies go to the
+# local outbox (`manage.py outbox`).
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="https://api.twilio.com").rstrip("/")
+TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
+OUTBOUND_MAX_RETRIES = env.int("OUTBOUND_MAX_RETRIES", default=6)
+OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=2.0)
+# A reply still queued and never tried this long after it was written is dispatched again.
+OUTBOUND_SWEEP_AFTER_SECONDS = env.int("OUTBOUND_SWEEP_AFTER_SECONDS", default=60)
 # Inbound messages (channels_sms): a sender's messages belong to one conversation contact until
 # they fall silent this long; the sweeper re-dispatches messages still unprocessed after
 # INBOUND_SWEEP_AFTER_SECONDS; the acknowledgement answers a conversation's first message unless

@@ -1,0 +1,133 @@
+"""Twilio's voice webhooks (signed like the SMS ones: `views._signed_params`) and the callback
+queue of abandoned calls."""
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from rest_framework import serializers
+from rest_framework.generics import GenericAPIView
+from rest_framework.request import Request
+from rest_framework.response import Response
+from twilio.twiml.voice_response import VoiceResponse
+
+from helpline.api.errors import error_response
+from helpline.api.pagination import Pagination
+from helpline.api.params import optional_bool
+from helpline.api.schema import ErrorResponse409Serializer
+
+from .. import selectors, services, voice
+from ..models import Callback, NumberChannel, PhoneNumber
+from .views import TWIML, _signed_params
+
+
+def _voice_webhook(
+    request: HttpRequest,
+    *,
+    receive: Callable[..., voice.VoiceReceipt],
+    answer: Callable[[PhoneNumber, voice.VoiceReceipt], str],
+) -> HttpResponse:
+    params, refusal = _signed_params(request)
+    if refusal is not None:
+        return refusal
+    if not (params.get("CallSid") or [""])[0]:
+        return error_response(400, "validation_error", "required", "CallSid is required.")
+    number = selectors.phone_number_for(
+        address=(params.get("To") or [""])[0], channels=(NumberChannel.VOICE,)
+    )
+    if number is None:
+        services.webhook_reject(path=request.path, reason="unknown_number")
+        return error_response(404, "client_error", "not_found", "This number is not a helpline number here.")
+    receipt = receive(number=number, params=params)
+    return HttpResponse(answer(number, receipt), content_type=TWIML)
+
+
+@csrf_exempt
+def voice_webhook(request: HttpRequest) -> HttpResponse:
+    """Inbound call: stored, answered with the greeting, the emergency digit and the queue."""
+    return _voice_webhook(
+        request, receive=voice.inbound_call_receive, answer=lambda number, _r: voice.answer_twiml(number)
+    )
+
+
+@csrf_exempt
+def voice_gather_webhook(request: HttpRequest) -> HttpResponse:
+    """The digit pressed (the emergency one flags the case), then on to the queue."""
+    return _voice_webhook(
+        request, receive=voice.call_gather_receive, answer=lambda number, _r: voice.connect_twiml(number)
+    )
+
+
+@csrf_exempt
+def voice_status_webhook(request: HttpRequest) -> HttpResponse:
+    """Call status callbacks and the <Enqueue>/<Dial> results: stored; the call is over."""
+    return _voice_webhook(
+        request, receive=voice.call_status_receive, answer=lambda _n, _r: str(VoiceResponse())
+    )
+
+
+class CallbackOutput(serializers.ModelSerializer):
+    done = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Callback
+        fields = ["id", "case", "contact", "reason", "requested_at", "done", "done_at", "done_by"]
+        read_only_fields = fields
+
+    def get_done(self, obj: Callback) -> bool:
+        return obj.done_at is not None
+
+
+class CallbackDoneInput(serializers.Serializer):
+    outcome = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class CallbackPagination(Pagination):
+    """The longest-waiting caller first."""
+
+    ordering = ("requested_at", "id")
+
+
+class CallbackListView(GenericAPIView):
+    audit_actions = {"get": ("callback.list", "channels_sms.callback")}
+    serializer_class = CallbackOutput
+    pagination_class = CallbackPagination
+    queryset = Callback.objects.none()
+
+    @extend_schema(
+        operation_id="callbacks_list",
+        summary="Abandoned calls waiting for an operator to call back",
+        parameters=[OpenApiParameter("done", bool, description="Only done (true) or waiting (false) ones")],
+        responses=CallbackOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        callbacks = voice.callback_list(user=request.user, done=optional_bool(request, "done"))
+        page = self.paginate_queryset(callbacks)
+        return self.get_paginated_response(CallbackOutput(page, many=True).data)
+
+
+class CallbackDoneView(GenericAPIView):
+    audit_actions = {"post": ("callback.complete", "channels_sms.callback")}
+    serializer_class = CallbackDoneInput
+
+    def audit_case_id(self) -> int | None:
+        return (
+            Callback.objects.filter(pk=self.kwargs["callback_id"]).values_list("case_id", flat=True).first()
+        )
+
+    @extend_schema(
+        operation_id="callbacks_done",
+        summary="Mark a callback done, with an outcome note",
+        request=CallbackDoneInput,
+        responses={200: CallbackOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, callback_id: int) -> Response:
+        callback = voice.callback_get(user=request.user, callback_id=callback_id)
+        data = CallbackDoneInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        callback = voice.callback_complete(
+            actor=request.user, callback=callback, outcome=data.validated_data["outcome"]
+        )
+        return Response(CallbackOutput(callback).data)
