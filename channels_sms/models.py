@@ -192,3 +192,88 @@ class Callback(models.Model):
 
     def __str__(self) -> str:
         return f"callback {self.pk}"
+
+
+# --- web chat (issue #4, chat part) -----------------------------------------------------------------
+
+
+def _chat_session_id():
+    import uuid
+
+    return uuid.uuid4()
+
+
+class ChatSession(models.Model):
+    """An anonymous child's web chat: the session is the sender (`sender_hash`), its messages are
+    `Message` rows of channel "chat" in one contact. The secret the child holds is stored only as
+    its SHA-256; a wrong or missing secret reads as an unknown session."""
+
+    id = models.UUIDField(primary_key=True, default=_chat_session_id, editable=False)
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(max_length=16)
+    secret_hash = models.CharField(max_length=64)
+    sender_hash = models.CharField(max_length=64, unique=True)
+    contact = models.OneToOneField(
+        "cases.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="chat_session"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"chat session {self.pk}"
+
+
+# --- repeat contacters (issue #4, repeat contacters part) -------------------------------------------
+
+
+class ContacterFlagKind(models.TextChoices):
+    BLOCKED = "blocked", "Blocked: messages and calls are stored but open no case"
+    ABUSIVE = "abusive", "Abusive: contacts are marked, threading goes on"
+
+
+class ContacterFlag(models.Model):
+    """A supervisor's flag on a sender identifier (its keyed hash, never the number) in a
+    helpline, until `expires_at` or until lifted. At most one live flag per identifier: setting
+    a new one lifts the previous one (channels_sms.contacters)."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    identifier_hash = models.CharField(max_length=64, db_index=True)
+    flag = models.CharField(max_length=8, choices=ContacterFlagKind.choices)
+    reason = EncryptedTextField()
+    expires_at = models.DateTimeField()
+    set_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    set_at = models.DateTimeField()
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-set_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["helpline", "identifier_hash"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="contacter_flag_one_live_per_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.flag} flag {self.pk}"
+
+
+class FlaggedContact(models.Model):
+    """A contact that arrived while its sender was flagged: `abusive` (threaded, marked for the
+    operator) or `blocked` (kept, but opened no case and joined none)."""
+
+    contact = models.OneToOneField("cases.Contact", on_delete=models.PROTECT, related_name="contacter_mark")
+    flag = models.ForeignKey(ContacterFlag, on_delete=models.PROTECT, related_name="marked_contacts")
+    kind = models.CharField(max_length=8, choices=ContacterFlagKind.choices)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} mark on contact {self.contact_id}"

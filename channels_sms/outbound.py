@@ -19,6 +19,7 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 from twilio.base.exceptions import TwilioRestException
@@ -31,7 +32,7 @@ from helpline.api.errors import Conflict
 from helpline.audit import audit_record
 from helpline.models import User
 
-from . import services
+from . import chat, services
 from .models import InboundEvent, Message, NumberChannel, PhoneNumber
 
 logger = logging.getLogger(__name__)
@@ -77,13 +78,17 @@ def twilio_configured() -> bool:
 def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     """The conversation message to reply to, the sender's address and our number it wrote to."""
     last = (
-        Message.objects.filter(
-            case=case, direction=Direction.INBOUND, channel__in=MESSAGING_CHANNELS, event__isnull=False
-        )
+        Message.objects.filter(case=case, direction=Direction.INBOUND)
+        .filter(Q(channel__in=MESSAGING_CHANNELS, event__isnull=False) | Q(channel=chat.CHAT))
         .select_related("event")
         .order_by("-at", "-id")
         .first()
     )
+    if last is not None and last.channel == chat.CHAT:
+        # A web chat: the child reads the reply by polling; no number, no Twilio.
+        if chat.session_for_reply(last.sender_hash) is None:
+            raise Conflict("This case's web chat has ended.")
+        return last, "", ""
     if last is None or not last.event.sender:
         raise Conflict("This case has no SMS or WhatsApp sender to reply to.")
     try:
@@ -99,10 +104,13 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
 
 def message_send(*, actor: User, case: Case, body: str) -> Message:
     """Stores an operator's reply to the case's latest SMS/WhatsApp sender, queued; a task sends
-    it once the transaction commits. 409 when the case has no messaging sender."""
+    it once the transaction commits. A web chat sender's reply is delivered at once (the child
+    polls for it). 409 when the case has no messaging sender, or its chat has ended."""
     if not policy.can(actor, "message.send", case):
         raise PermissionDenied("Your role may not reply to this case's sender.")
     last, recipient, ours = _reply_addresses(case)
+    is_chat = last.channel == chat.CHAT
+    now = timezone.now()
     with transaction.atomic():
         message = Message.objects.create(
             helpline_id=case.helpline_id,
@@ -111,11 +119,13 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
             channel=last.channel,
             direction=Direction.OUTBOUND,
             body=body,
-            at=timezone.now(),
+            at=now,
             author=actor,
             from_address=ours,
             to_address=recipient,
-            status=QUEUED,
+            status=chat.DELIVERED if is_chat else QUEUED,
+            sent_at=now if is_chat else None,
+            status_at=now if is_chat else None,
         )
         audit_record(
             actor=actor,
@@ -124,7 +134,8 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
             case_id=case.pk,
             extra={"channel": message.channel, "contact_id": message.contact_id, "length": len(body)},
         )
-        transaction.on_commit(lambda: dispatch(message.pk), robust=True)
+        if not is_chat:
+            transaction.on_commit(lambda: dispatch(message.pk), robust=True)
     return message
 
 

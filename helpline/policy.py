@@ -195,6 +195,10 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     "escalation.acknowledge": {SUPERVISOR: [["is_helpline_member"]]},
     "callback.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     "callback.complete": _STAFF,
+    # Repeat contacters (channels_sms.contacters): what the caller may see of an identifier's
+    # contacts and cases still goes through "case.view"/"contact.view".
+    "contacter.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "contacter.flag": {SUPERVISOR: [["has_helpline"]]},
     "audit.read": {SUPERVISOR: [["has_helpline"]]},
     "user.activity": {SUPERVISOR: [["is_helpline_member"]]},
     "user.manage": {ADMIN: [["is_in_admin_scope"]]},

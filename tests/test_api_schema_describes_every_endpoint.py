@@ -125,7 +125,7 @@ def test_docs_page_is_swagger_ui_pointing_at_the_schema(api, operator, signed_in
 
 def test_schema_lists_exactly_the_routes_registered_under_api_v1(schema):
     registered = registered_api_v1_operations()
-    assert len(registered) == 34  # the walk itself found the API (a broken walk must not pass)
+    assert len(registered) == 39  # the walk itself found the API (a broken walk must not pass)
     assert set(schema["paths"]) == set(registered)
 
 
@@ -164,6 +164,10 @@ def test_every_operation_but_sign_in_requires_a_token_and_documents_401(schema):
                     "otp_invalid",
                     "otp_not_configured",
                 }
+            elif path.startswith("/api/v1/chat/"):
+                # Web chat is anonymous: no token; a session is opened by its secret (404 without it).
+                assert not operation.get("security"), (method, path)
+                assert has_error_shape(schema, documented_error(schema, path, method, 404)), (method, path)
             else:
                 assert operation.get("security") == [{"tokenAuth": []}], (method, path)
                 assert has_error_shape(schema, documented_error(schema, path, method, 401)), (method, path)

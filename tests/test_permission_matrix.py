@@ -30,7 +30,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from cases.models import Case, CaseAccess, CaseReferenceCounter, Category, Contact, Escalation, Note
-from channels_sms.models import Callback
+from channels_sms.chat import chat_session_create
+from channels_sms.models import Callback, ChatSession, ContacterFlag
 from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, Team, User
@@ -221,6 +222,26 @@ TABLE = [
     Line("post",   "callbacks/{id}/done/",          OUT_RESTRICTED, 401, 404,     404,       404,    404),
     Line("post",   "callbacks/{id}/done/",          OUT_TEAM,       401, 404,     200,       404,    404),
 
+    # Repeat contacters ({id}: a sender identifier's hash): staff see what they may of it (404 when
+    # nothing); only supervisors flag it or lift the flag.
+    Line("get",    "contacters/{id}/",              IN,             401, 200,     200,       404,    404),
+    Line("get",    "contacters/{id}/",              OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "contacters/{id}/flag/",         IN,             401, 403,     201,       404,    404),
+    Line("post",   "contacters/{id}/flag/",         OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("delete", "contacters/{id}/flag/",         IN,             401, 403,     204,       404,    404),
+    Line("delete", "contacters/{id}/flag/",         OUT_HELPLINE,   401, 404,     404,       404,    404),
+
+    # Web chat is anonymous (no login), so every caller gets the same answer. The table's callers
+    # hold tokens, never a session's secret: a session is 404 to all of them, in scope or not
+    # (tests/test_web_chat_sessions.py covers the secret's holder).
+    Line("post",   "chat/sessions/",                NONE,           201, 201,     201,       201,    201),
+    Line("get",    "chat/sessions/{id}/messages/",  IN,             404, 404,     404,       404,    404),
+    Line("get",    "chat/sessions/{id}/messages/",  OUT_HELPLINE,   404, 404,     404,       404,    404),
+    Line("post",   "chat/sessions/{id}/messages/",  IN,             404, 404,     404,       404,    404),
+    Line("post",   "chat/sessions/{id}/messages/",  OUT_HELPLINE,   404, 404,     404,       404,    404),
+    Line("post",   "chat/sessions/{id}/end/",       IN,             404, 404,     404,       404,    404),
+    Line("post",   "chat/sessions/{id}/end/",       OUT_HELPLINE,   404, 404,     404,       404,    404),
+
     # The caller's helpline's categories: not case data.
     Line("get",    "categories/",                   IN,             401, SHOWN,   SHOWN,     SHOWN,  SHOWN),
     Line("get",    "categories/",                   OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
@@ -291,6 +312,8 @@ CALLBACKS = {
     OUT_RESTRICTED: "restricted_callback",
     OUT_TEAM: "night_callback",
 }
+CHAT_SESSIONS = {IN: "chat_session", OUT_HELPLINE: "else_chat_session"}
+CONTACTERS = {IN: "contacter", OUT_HELPLINE: "else_contacter"}  # identifier hashes
 AGENCIES = {IN: "agency", OUT_AGENCY: "other_agency", OUT_HELPLINE: "else_agency"}
 CLOSE = {"name": "close", "reason": "Safe at home"}
 
@@ -351,6 +374,13 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "escalations/{id}/acknowledge/": by_scope(ESCALATIONS),
     "callbacks/": by_scope(CALLBACKS),
     "callbacks/{id}/done/": by_scope(CALLBACKS),
+    "contacters/{id}/": by_scope(CONTACTERS),
+    "contacters/{id}/flag/": by_scope(
+        CONTACTERS, {"flag": "blocked", "expires_at": "2099-01-01T00:00:00Z", "reason": "Prank calls"}
+    ),
+    "chat/sessions/": {NONE: Spec(body={"helpline": "DEMO", "language": "en"})},
+    "chat/sessions/{id}/messages/": by_scope(CHAT_SESSIONS, {"body": "hello"}),
+    "chat/sessions/{id}/end/": by_scope(CHAT_SESSIONS),
     "categories/": by_scope({IN: "category", OUT_HELPLINE: "else_category"}),
     "agencies/": {
         **by_scope(AGENCIES),
@@ -496,6 +526,27 @@ class World:
             "night_callback": make_callback(o["night_contact"]),
             "else_callback": make_callback(o["else_contact"]),
         }
+        o |= {
+            "chat_session": chat_session_create(helpline_code="DEMO", language="en").session,
+            "else_chat_session": chat_session_create(helpline_code="ELSE", language="en").session,
+        }
+        # Repeat contacters: an identifier with a case in each helpline, each flagged.
+        o |= {"contacter": "c" * 64, "else_contacter": "e" * 64}
+        make_case(helpline, "CASE-CONTACTER", team=team, state="intake", reporter_phone_hash=o["contacter"])
+        make_case(elsewhere, "CASE-ELSE-CONTACTER", team=else_team, reporter_phone_hash=o["else_contacter"])
+        for name, hl, by in (
+            ("contacter", helpline, supervisor2),
+            ("else_contacter", elsewhere, else_supervisor),
+        ):
+            ContacterFlag.objects.create(
+                helpline=hl,
+                identifier_hash=o[name],
+                flag="abusive",
+                reason="Shouting",
+                expires_at=timezone.now() + timedelta(days=1),
+                set_by=by,
+                set_at=timezone.now(),
+            )
         for name in ("restricted", "other_team", "else_case"):
             factories.NoteFactory(case=o[name], author=supervisor2, body=f"NOTE-OF-{o[name].reference}")
         self.objects = o
@@ -534,6 +585,8 @@ def key_of(obj: Any) -> Any:
         return token_id(obj)
     if isinstance(obj, Category):
         return obj.code
+    if isinstance(obj, str):  # a repeat contacter's identifier hash
+        return obj
     return obj.pk
 
 
@@ -603,6 +656,8 @@ STORED_MODELS = (
     Escalation,
     CaseAccess,
     Callback,
+    ChatSession,
+    ContacterFlag,
     TOTPDevice,
 )
 
@@ -759,7 +814,7 @@ def test_options_describes_a_route_alike_for_any_object_and_never_fails(world, r
     for role in ROLES:
         expected = 200 if role == ADMIN or route not in ADMINISTRATORS_ONLY else 403
         if role == ANON:
-            expected = 200 if route == LOGIN else 401
+            expected = 200 if route == LOGIN or route.startswith("chat/") else 401  # public routes
         answers = set()
         for probe in probes:
             with transaction.atomic():

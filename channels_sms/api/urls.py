@@ -1,9 +1,30 @@
 from django.urls import path
 
-from . import views, voice_views
+from . import chat_views, contacter_views, views, voice_views
 
 urlpatterns = [
     path("callbacks/", voice_views.CallbackListView.as_view(), name="callback-list"),
     path("callbacks/<int:callback_id>/done/", voice_views.CallbackDoneView.as_view(), name="callback-done"),
+    path("chat/sessions/", chat_views.ChatSessionCreateView.as_view(), name="chat-sessions"),
+    path(
+        "chat/sessions/<str:session_id>/messages/",
+        chat_views.ChatMessagesView.as_view(),
+        name="chat-session-messages",
+    ),
+    path(
+        "chat/sessions/<str:session_id>/end/",
+        chat_views.ChatSessionEndView.as_view(),
+        name="chat-session-end",
+    ),
     path("cases/<int:case_id>/messages/", views.CaseMessagesView.as_view(), name="case-messages"),
+    path(
+        "contacters/<str:identifier_hash>/",
+        contacter_views.ContacterProfileView.as_view(),
+        name="contacter-profile",
+    ),
+    path(
+        "contacters/<str:identifier_hash>/flag/",
+        contacter_views.ContacterFlagView.as_view(),
+        name="contacter-flag",
+    ),
 ]

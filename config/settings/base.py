@@ -230,6 +230,14 @@ INBOUND_ACKNOWLEDGEMENT = env(
     "INBOUND_ACKNOWLEDGEMENT",
     default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
 )
+# Web chat (channels_sms.chat): how long a session lives, and the rate limits (DRF throttles in the
+# Redis cache) per session and per client address.
+CHAT_SESSION_HOURS = env.int("CHAT_SESSION_HOURS", default=12)
+CHAT_RATES = {
+    "chat_session_create": env("CHAT_RATE_SESSION_CREATE", default="10/min"),
+    "chat_message_session": env("CHAT_RATE_MESSAGE_SESSION", default="30/min"),
+    "chat_message_ip": env("CHAT_RATE_MESSAGE_IP", default="60/min"),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["helpline.api.authentication.TokenAuthentication"],

@@ -1,0 +1,195 @@
+"""Web chat for children: anonymous endpoints (no login). A session's id and the secret it was
+given (header X-Chat-Secret) open it; a wrong or missing secret answers 404, so session ids do not
+leak. Rate-limited per session and per client address (DRF throttles in the Redis cache)."""
+
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+
+from helpline.api.schema import ErrorResponse409Serializer
+
+from .. import chat
+from ..models import Message
+
+SECRET_HEADER = OpenApiParameter(
+    "X-Chat-Secret",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The secret the session was created with.",
+)
+
+
+# --- throttles ------------------------------------------------------------------------------------
+
+
+class _ChatThrottle(SimpleRateThrottle):
+    """Rates from settings.CHAT_RATES (read per request, so they can be changed at run time)."""
+
+    def get_rate(self):
+        return settings.CHAT_RATES[self.scope]
+
+
+class ChatSessionCreateThrottle(_ChatThrottle):
+    scope = "chat_session_create"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ChatMessageIPThrottle(_ChatThrottle):
+    scope = "chat_message_ip"
+
+    def allow_request(self, request, view):
+        return request.method != "POST" or super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ChatMessageSessionThrottle(_ChatThrottle):
+    scope = "chat_message_session"
+
+    def allow_request(self, request, view):
+        return request.method != "POST" or super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": str(view.kwargs.get("session_id"))}
+
+
+# --- serializers ----------------------------------------------------------------------------------
+
+
+class ChatSessionInput(serializers.Serializer):
+    helpline = serializers.CharField(max_length=20, help_text="The helpline's code.")
+    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+
+
+class ChatSessionOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    secret = serializers.CharField(help_text="Shown once: send it as X-Chat-Secret.")
+    expires_at = serializers.DateTimeField()
+
+
+class ChatSessionStateOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    expires_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChatMessageInput(serializers.Serializer):
+    body = serializers.CharField(max_length=2000)
+
+
+class ChatMessageOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Message
+        fields = ["id", "direction", "body", "at"]
+        read_only_fields = fields
+
+
+class ChatMessagePageOutput(serializers.Serializer):
+    results = ChatMessageOutput(many=True)
+    cursor = serializers.IntegerField(
+        allow_null=True, help_text="Pass as ?after= to read only newer messages."
+    )
+
+
+# --- views ----------------------------------------------------------------------------------------
+
+
+class _AnonymousChatView(GenericAPIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def session(self, request: Request, session_id: str):
+        return chat.chat_session_get(session_id=session_id, secret=request.headers.get("X-Chat-Secret", ""))
+
+
+class ChatSessionCreateView(_AnonymousChatView):
+    serializer_class = ChatSessionInput
+    throttle_classes = [ChatSessionCreateThrottle]
+
+    @extend_schema(
+        auth=[],
+        operation_id="chat_sessions_create",
+        summary="Start an anonymous web chat (returns the session's secret, once)",
+        request=ChatSessionInput,
+        responses={201: ChatSessionOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = ChatSessionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = chat.chat_session_create(
+            helpline_code=data.validated_data["helpline"], language=data.validated_data["language"]
+        )
+        body = {"id": new.session.pk, "secret": new.secret, "expires_at": new.session.expires_at}
+        return Response(ChatSessionOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class ChatMessagesView(_AnonymousChatView):
+    serializer_class = ChatMessageOutput
+    throttle_classes = [ChatMessageSessionThrottle, ChatMessageIPThrottle]
+
+    @extend_schema(
+        auth=[],
+        operation_id="chat_sessions_messages_list",
+        summary="The chat's messages both directions, oldest first, after a cursor",
+        parameters=[
+            SECRET_HEADER,
+            OpenApiParameter("after", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
+        ],
+        responses=ChatMessagePageOutput,
+    )
+    def get(self, request: Request, session_id: str) -> Response:
+        session = self.session(request, session_id)
+        raw = request.query_params.get("after", "")
+        after = None
+        if raw:
+            try:
+                after = int(raw)
+            except ValueError:
+                raise ValidationError(
+                    {"after": ["A message id (the cursor of a previous answer)."]}
+                ) from None
+        messages = list(chat.chat_message_list(session=session, after=after))
+        cursor = messages[-1].pk if messages else after
+        return Response({"results": ChatMessageOutput(messages, many=True).data, "cursor": cursor})
+
+    @extend_schema(
+        auth=[],
+        operation_id="chat_sessions_messages_send",
+        summary="Send a message in the chat (409 once the chat has ended)",
+        parameters=[SECRET_HEADER],
+        request=ChatMessageInput,
+        responses={201: ChatMessageOutput, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        session = self.session(request, session_id)
+        data = ChatMessageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = chat.chat_message_receive(session=session, **data.validated_data)
+        return Response(ChatMessageOutput(message).data, status=status.HTTP_201_CREATED)
+
+
+class ChatSessionEndView(_AnonymousChatView):
+    serializer_class = ChatSessionStateOutput
+
+    @extend_schema(
+        auth=[],
+        operation_id="chat_sessions_end",
+        summary="End the chat (no more messages can be sent)",
+        parameters=[SECRET_HEADER],
+        request=None,
+        responses=ChatSessionStateOutput,
+    )
+    def post(self, request: Request, session_id: str) -> Response:
+        session = chat.chat_session_end(session=self.session(request, session_id))
+        return Response(ChatSessionStateOutput(session).data)
