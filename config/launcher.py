@@ -323,6 +323,9 @@ def simulate(args: list[str]) -> int:
     env.setdefault("SECRET_KEY", dev_secret("secret-key"))
     env.setdefault("FIELD_ENCRYPTION_KEYS", dev_secret("field-encryption-key", fernet_key))
     env.setdefault("IDENTIFIER_HASH_KEY", dev_secret("identifier-hash-key"))
+    if "--url" in args and args.index("--url") + 1 < len(args):
+        # The server `make run` started checks signatures against its own address.
+        env.setdefault("PUBLIC_BASE_URL", args[args.index("--url") + 1].rstrip("/"))
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{env.get('PORT', '8000')}")
     if not env.get("TWILIO_AUTH_TOKEN"):
         env["TWILIO_AUTH_TOKEN"] = dev_secret("twilio-dev-token", lambda: secrets.token_hex(16))
