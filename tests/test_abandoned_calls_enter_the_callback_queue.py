@@ -4,17 +4,15 @@ mark them done, once, with an audit entry."""
 
 import pytest
 from django.test import Client
-from twilio.request_validator import RequestValidator
 
 from cases.models import Case, CaseAccess, Contact
 from channels_sms.models import Callback, PhoneNumber
 from channels_sms.voice import callback_request, voice_call_process
 from helpline.models import AuditEntry, AuditOutcome
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 from . import factories
 
-TOKEN = "test-twilio-auth-token-0123456789"
-PUBLIC = "https://helpline.example.org"
 CHILD = "+254712345678"
 OURS = "+15005550006"
 SID = "CA" + "c" * 32
@@ -43,7 +41,7 @@ def post(path, **params):
         "ApiVersion": "2010-04-01",
         **params,
     }
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, body)
+    signature = twilio_signature(path, body)
     response = Client().post(path, body, HTTP_X_TWILIO_SIGNATURE=signature)
     assert response.status_code == 200, response.content
     return response

@@ -12,16 +12,14 @@ import time_machine
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from twilio.request_validator import RequestValidator
 
 from cases.models import Case, Contact
 from channels_sms import services
 from channels_sms.models import InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
 from helpline.models import AuditEntry
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
-TOKEN = "test-twilio-auth-token-0123456789"
-PUBLIC = "https://helpline.example.org"
 CHILD = "+254712345678"
 
 
@@ -51,7 +49,7 @@ def params(sid, *, body="hello", sender=CHILD, to="+15005550006"):
 
 def webhook(sid, **kwargs):
     data = params(sid, **kwargs)
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/webhooks/twilio/sms/", data)
+    signature = twilio_signature("/webhooks/twilio/sms/", data)
     response = Client().post("/webhooks/twilio/sms/", data, HTTP_X_TWILIO_SIGNATURE=signature)
     assert response.status_code == 200, response.content
     return InboundEvent.objects.get(external_id=sid)

@@ -12,7 +12,6 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
-from twilio.request_validator import RequestValidator
 
 from cases.models import Case
 from channels_sms.models import EventKind, InboundEvent, Message, PhoneNumber
@@ -20,13 +19,12 @@ from channels_sms.services import inbound_event_process
 from channels_sms.tasks import send_outbound_message
 from helpline import policy
 from helpline.models import AuditEntry, AuditOutcome
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 from . import factories
 from .fake_twilio import FakeTwilio
 
-TOKEN = "test-twilio-auth-token-0123456789"
 ACCOUNT = "AC" + "1" * 32
-PUBLIC = "https://helpline.example.org"
 CHILD = "+254712345678"
 OURS = "+15005550006"
 WHATSAPP_OURS = "whatsapp:+14155238886"
@@ -59,7 +57,7 @@ def numbers(helpline):
 
 
 def signed_post(path, data, query=""):
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path + query, data)
+    signature = twilio_signature(path + query, data)
     return Client().post(path + query, data, HTTP_X_TWILIO_SIGNATURE=signature)
 
 

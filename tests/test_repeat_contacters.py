@@ -9,18 +9,16 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
-from twilio.request_validator import RequestValidator
 
 from cases.models import Case, Contact
 from channels_sms import voice
 from channels_sms.models import ContacterFlag, FlaggedContact, InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process, sender_hash
 from helpline.models import AuditEntry
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 from . import factories
 
-TOKEN = "test-twilio-auth-token-0123456789"
-PUBLIC = "https://helpline.example.org"
 CHILD = "+254712345678"
 OTHER_CHILD = "+254722000111"
 
@@ -41,7 +39,7 @@ def numbers(helpline):
 
 
 def post_signed(path, data):
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, data)
+    signature = twilio_signature(path, data)
     response = Client().post(path, data, HTTP_X_TWILIO_SIGNATURE=signature)
     assert response.status_code == 200, response.content
     return response

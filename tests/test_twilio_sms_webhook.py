@@ -6,15 +6,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.test import Client, override_settings
-from twilio.request_validator import RequestValidator
 
 from cases.models import Contact
 from channels_sms.models import EventKind, InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process
 from helpline.models import AuditEntry, AuditOutcome
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
-TOKEN = "test-twilio-auth-token-0123456789"
-PUBLIC = "https://helpline.example.org"
 SMS_URL = "/webhooks/twilio/sms/"
 STATUS_URL = "/webhooks/twilio/sms/status/"
 CHILD = "+254712345678"
@@ -62,7 +60,7 @@ def sms_params(sid="SM" + "a" * 32, body="I need help", sender=CHILD, to="+15005
 def post(params, path=SMS_URL, *, signature=None, token=TOKEN, base=PUBLIC, client=None, **headers):
     """Posts form-encoded params signed the way Twilio signs them: for the public URL it called."""
     if signature is None:
-        signature = RequestValidator(token).compute_signature(base + path, params)
+        signature = twilio_signature(path, params, token=token, base=base)
     if signature:
         headers["HTTP_X_TWILIO_SIGNATURE"] = signature
     return (client or Client()).post(path, params, **headers)
@@ -143,7 +141,7 @@ def test_whatsapp_message_with_profile_name_and_unknown_params(numbers):
 
 def test_unknown_params_are_part_of_the_signature(numbers):
     params = sms_params(SomeFutureTwilioParam="new")
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + SMS_URL, params)
+    signature = twilio_signature(SMS_URL, params)
     tampered = {**params, "SomeFutureTwilioParam": "changed"}
     assert_error(post(tampered, signature=signature), 403, "permission_denied")
     assert not InboundEvent.objects.exists()
@@ -188,7 +186,7 @@ def test_signature_is_checked_against_the_public_url_behind_a_proxy(numbers, set
 @override_settings(PUBLIC_BASE_URL=PUBLIC + "/lifeline")
 def test_query_string_and_public_prefix_are_signed_too(numbers):
     path = SMS_URL + "?helpline=demo"
-    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + "/lifeline" + path, sms_params())
+    signature = twilio_signature("/lifeline" + path, sms_params())
     response = Client().post(path, sms_params(), HTTP_X_TWILIO_SIGNATURE=signature)
     assert twiml_messages(response) == [ACK]
 

@@ -7,17 +7,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 from django.test import Client
-from twilio.request_validator import RequestValidator
 
 from cases.models import Case, Contact
 from channels_sms.models import InboundEvent, PhoneNumber, VoiceEventKind, VoiceRoute
 from channels_sms.voice import voice_call_process
 from helpline.models import AuditEntry, AuditOutcome
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 from . import factories
 
-TOKEN = "test-twilio-auth-token-0123456789"
-PUBLIC = "https://helpline.example.org"
 VOICE_URL = "/webhooks/twilio/voice/"
 GATHER_URL = "/webhooks/twilio/voice/gather/"
 STATUS_URL = "/webhooks/twilio/voice/status/"
@@ -77,7 +75,7 @@ def status_params(status="completed", **extra):
 def post(params, path=VOICE_URL, *, signature=None, token=TOKEN):
     headers = {}
     if signature is None:
-        signature = RequestValidator(token).compute_signature(PUBLIC + path, params)
+        signature = twilio_signature(path, params, token=token)
     if signature:
         headers["HTTP_X_TWILIO_SIGNATURE"] = signature
     return Client().post(path, params, **headers)
