@@ -2,8 +2,9 @@
 messages and cases; never the number) brought to a helpline, and supervisors' flags on it.
 
 A `blocked` identifier's messages and calls are still stored as contacts (nothing is lost) but open
-no case and join none; an `abusive` one's are threaded as usual and marked. Audit entries name the
-identifier by a short prefix of its hash at most."""
+no case and join none; an `abusive` one's are threaded as usual and marked. A supervisor may also
+flag a phone number never seen (contacter_flag_set_by_number), so its first contact finds the flag.
+Audit entries name the identifier by a short prefix of its hash at most."""
 
 import re
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from cases.models import Case, Contact, Direction
 from cases.selectors import case_queryset_for, contact_queryset_for
 from helpline import policy
 from helpline.audit import audit_record
+from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome, User
 
 from .models import ContacterFlag, ContacterFlagKind, FlaggedContact, InboundEvent, Message
 
-HASH_RE = re.compile(r"^[0-9a-f]{64}$")
+HASH_RE = re.compile(r"[0-9a-f]{64}\Z")  # \Z: "$" would let a trailing newline through
 PREFIX = 8  # characters of the hash an audit entry may carry
 
 
@@ -97,13 +99,16 @@ class Profile:
 
 
 def _deny(user: User, action: str, identifier_hash: str, exc: Exception) -> Exception:
-    """Records a refusal (the hash prefix only, never the whole hash) and returns the exception."""
+    """Records a refusal (the hash prefix only, never the whole hash; nothing of an identifier that
+    is no hash: it is the caller's raw input, maybe a phone number or a NUL the database refuses)
+    and returns the exception."""
+    well_formed = bool(HASH_RE.match(identifier_hash or ""))
     with transaction.atomic():
         audit_record(
             actor=user,
             action=action,
             object_type="contacter",
-            object_id=hash_prefix(identifier_hash or ""),
+            object_id=hash_prefix(identifier_hash) if well_formed else "",
             outcome=AuditOutcome.DENIED,
             extra={"status": 403 if isinstance(exc, PermissionDenied) else 404},
         )
@@ -137,10 +142,22 @@ def _profile_or_404(user: User, identifier_hash: str, *, action: str) -> Profile
         contact_qs, case_qs = _visible(user, identifier_hash)
         contacts = list(contact_qs.select_related("contacter_mark").order_by("-started_at", "-id"))
         cases = list(case_qs.order_by("-created_at", "-id"))
-    if not contacts and not cases:
+    if not contacts and not cases and not (well_formed and _flagged(user, identifier_hash)):
         raise _deny(user, action, identifier_hash, NotFound())
     flag = active_flag(helpline_id=user.helpline_id, identifier_hash=identifier_hash)
     return Profile(identifier_hash, contacts, cases, flag)
+
+
+def _flagged(user: User, identifier_hash: str) -> bool:
+    """A flag not lifted on the identifier in the caller's helpline (a number flagged before it
+    ever wrote has one and nothing else): staff who may see contacters see it, and lift it."""
+    return (
+        policy.can(user, "contacter.view")
+        and user.helpline_id is not None
+        and ContacterFlag.objects.filter(
+            helpline_id=user.helpline_id, identifier_hash=identifier_hash, lifted_at__isnull=True
+        ).exists()
+    )
 
 
 def contacter_profile(*, user: User, identifier_hash: str) -> Profile:
@@ -170,6 +187,47 @@ def contacter_flag_set(
         raise _deny(
             actor, "contacter.flag", identifier_hash, PermissionDenied("Only supervisors flag contacters.")
         )
+    return _flag_write(
+        actor=actor, identifier_hash=identifier_hash, flag=flag, expires_at=expires_at, reason=reason
+    )
+
+
+def contacter_flag_set_by_number(
+    *, actor: User, phone_number: str, flag: str, expires_at: datetime, reason: str
+) -> ContacterFlag:
+    """A supervisor flags a phone number, seen before or not (a known prank caller from another
+    line): it is hashed as a sender is (services.sender_hash of its E.164 form), so its first
+    message or call already finds the flag. The answer is the same whether the number has
+    contacts or not, and the audit entry carries the hash's prefix, never the number."""
+    from .services import sender_hash  # services imports this module
+
+    try:
+        identifier_hash = sender_hash(normalise_phone(phone_number))
+    except ValueError:
+        raise ValidationError({"phone_number": "Not a phone number in E.164 form."}) from None
+    if actor.helpline_id is None or not policy.can(actor, "contacter.flag"):
+        raise _deny(
+            actor, "contacter.flag", identifier_hash, PermissionDenied("Only supervisors flag contacters.")
+        )
+    return _flag_write(
+        actor=actor,
+        identifier_hash=identifier_hash,
+        flag=flag,
+        expires_at=expires_at,
+        reason=reason,
+        by_number=True,
+    )
+
+
+def _flag_write(
+    *,
+    actor: User,
+    identifier_hash: str,
+    flag: str,
+    expires_at: datetime,
+    reason: str,
+    by_number: bool = False,
+) -> ContacterFlag:
     if flag not in ContacterFlagKind.values:
         raise ValidationError({"flag": "Unknown flag."})
     now = timezone.now()
@@ -202,6 +260,7 @@ def contacter_flag_set(
                 "flag": flag,
                 "expires_at": expires_at.isoformat(),
                 "replaced": [old.pk for old in previous],
+                **({"by": "phone_number"} if by_number else {}),
             },
         )
     return created

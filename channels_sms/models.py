@@ -3,7 +3,7 @@ before anything else happens, so nothing is lost), and the messages of a convers
 
 from django.db import models
 
-from cases.models import Direction
+from cases.models import Channel, Direction
 from helpline.crypto import EncryptedTextField
 
 
@@ -94,7 +94,8 @@ class Message(models.Model):
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     contact = models.ForeignKey("cases.Contact", on_delete=models.PROTECT, related_name="messages")
-    channel = models.CharField(max_length=12, choices=NumberChannel.choices)
+    # A contact's channel: sms and whatsapp from Twilio, chat from the web chat (channels_sms.chat).
+    channel = models.CharField(max_length=12, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices)
     sender_hash = models.CharField(max_length=64, blank=True, db_index=True)
     body = EncryptedTextField(blank=True)

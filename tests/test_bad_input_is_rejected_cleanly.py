@@ -2,7 +2,11 @@
 
 Every refusal must answer `{"type": ..., "errors": [{"code", "detail", "attr"}]}` as JSON, and after
 a refused request nothing stored may differ: no row added, changed or removed, and no new *allowed*
-audit entry (a refused case write must not leave a record of a write that never happened)."""
+audit entry (a refused case write must not leave a record of a write that never happened).
+
+The inbound channels' endpoints are walked too: the anonymous web chat (the session's secret in the
+X-Chat-Secret header), the callback queue and the repeat contacters' profiles and flags. Unknown
+body fields are ignored, as DRF does: a request naming one is read as if it did not."""
 
 import json
 import random
@@ -16,6 +20,19 @@ from knox.models import AuthToken
 
 from cases.models import Case, CaseReferenceCounter, Category, Contact, Escalation, Note
 from cases.services import escalate_overdue_cases
+from channels_sms import chat
+from channels_sms.models import (
+    Callback,
+    ChatSession,
+    ContacterFlag,
+    FlaggedContact,
+    InboundEvent,
+    Message,
+    PhoneNumber,
+    VoiceRoute,
+)
+from channels_sms.services import sender_hash
+from channels_sms.voice import callback_complete, callback_request
 from helpline.models import AuditEntry, AuditOutcome, Helpline, Team, User
 from referrals.models import Agency
 
@@ -62,6 +79,14 @@ STORED_MODELS = (
     Note,
     Escalation,
     CaseReferenceCounter,
+    PhoneNumber,
+    VoiceRoute,
+    InboundEvent,
+    Message,
+    Callback,
+    ChatSession,
+    ContacterFlag,
+    FlaggedContact,
 )
 
 
@@ -103,7 +128,7 @@ def send(
     content_type: str = "application/json",
     **extra,
 ):
-    extra.setdefault("REMOTE_ADDR", fresh_ip())
+    extra.setdefault("REMOTE_ADDR", fresh_ip())  # also a fresh allowance of the chat's per-address limits
     call = getattr(client, method)
     if raw is not None:
         return call(path, data=raw, content_type=content_type, **extra)
@@ -144,6 +169,17 @@ ADD_NOTE = Op("operator", "post", "/api/v1/cases/{case}/notes/", {"body": "Calle
 SEND_MESSAGE = Op("operator", "post", "/api/v1/cases/{case}/messages/", {"body": "We are here."})
 UPDATE_CONTACT = Op("operator", "patch", "/api/v1/contacts/{contact}/", {"summary": "Called back"})
 ATTACH = Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": "{case}"})
+# The inbound channels. "child" is an anonymous client holding the web chat session's secret.
+CHAT_START = Op("anon", "post", "/api/v1/chat/sessions/", {"helpline": "DEMO", "language": "sw"})
+CHAT_SEND = Op("child", "post", "/api/v1/chat/sessions/{chat}/messages/", {"body": "my uncle hits me"})
+CALLBACK_DONE = Op("operator", "post", "/api/v1/callbacks/{callback}/done/", {"outcome": "Child is safe."})
+IN_A_WEEK = (timezone.now() + timedelta(days=7)).isoformat()
+FLAG_BODY = {"flag": "blocked", "expires_at": IN_A_WEEK, "reason": "Prank calls every night"}
+NEVER_SEEN = "+254733000999"
+FLAG = Op("supervisor", "post", "/api/v1/contacters/{contacter}/flag/", FLAG_BODY)
+FLAG_NUMBER = Op(
+    "supervisor", "post", "/api/v1/contacters/-/flag/", {**FLAG_BODY, "phone_number": NEVER_SEEN}
+)
 
 BODY_OPS = [
     LOGIN,
@@ -157,6 +193,11 @@ BODY_OPS = [
     ADD_NOTE,
     UPDATE_CONTACT,
     ATTACH,
+    CHAT_START,
+    CHAT_SEND,
+    CALLBACK_DONE,
+    FLAG,
+    FLAG_NUMBER,
 ]
 OTHER_OPS = [
     Op("operator", "post", "/api/v1/auth/logout/"),
@@ -176,23 +217,79 @@ OTHER_OPS = [
     Op("supervisor", "get", "/api/v1/escalations/"),
     Op("supervisor", "post", "/api/v1/escalations/{escalation}/acknowledge/"),
     Op("operator", "get", "/api/v1/categories/"),
+    Op("child", "get", "/api/v1/chat/sessions/{chat}/messages/"),
+    Op("child", "post", "/api/v1/chat/sessions/{chat}/end/"),
+    Op("operator", "get", "/api/v1/callbacks/"),
+    Op("operator", "get", "/api/v1/contacters/{contacter}/"),
+    Op("supervisor", "delete", "/api/v1/contacters/{contacter}/flag/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
-AUTHENTICATED_OPS = [op for op in ALL_OPS if op.who != "anon"]
+ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
+AUTHENTICATED_OPS = [op for op in ALL_OPS if op.who not in ANONYMOUS]
 
 
 @pytest.fixture
-def world(api, helpline, operator, supervisor, admin_user, agency_user, walk_in):
-    """A helpline with one case (its contact, an escalation), a contact in no case, and a second
-    helpline to point at across the boundary. `world.client(who)` answers 500s as responses."""
+def world(api, settings, helpline, operator, supervisor, admin_user, agency_user, walk_in):
+    """A helpline with one case (its contact, an escalation, a callback waiting and one done, a
+    sender identifier with a flag), a contact in no case, web chat sessions (open, ended, expired),
+    and a second helpline with a callback and a sender to point at across the boundary.
+    `world.client(who)` answers 500s as responses."""
+    settings.CHAT_RATES = {  # the walk is no flood; test_chat_rate_limit_* sets its own
+        "chat_session_create": "1000/min",
+        "chat_message_session": "1000/min",
+        "chat_message_ip": "1000/min",
+    }
     platform_admin = factories.AdminFactory(username="root", helpline=None)
     inactive = factories.OperatorFactory(username="gone", helpline=helpline, is_active=False)
     other = factories.HelplineFactory(code="OTHER")
     outsider = factories.OperatorFactory(username="outsider", helpline=other)
     other_agency = factories.AgencyFactory(helpline=other)
+    factories.HelplineFactory(code="GONE", is_active=False)
     case = walk_in(risk_level="low")
     loose_contact = factories.ContactFactory(helpline=helpline, case=None, channel="voice")
+    contact = Contact.objects.get(case_id=case["id"])
     escalate_overdue_cases(now=timezone.now() + timedelta(days=30))
+
+    # The inbound channels.
+    def callback(case: Case, *, done: bool = False) -> Callback:
+        call = factories.ContactFactory(case=case, channel="voice", call_type="")
+        made = callback_request(contact=call, reason="no-answer", at=timezone.now())
+        return callback_complete(actor=operator, callback=made, outcome="tried") if done else made
+
+    case_row = Case.objects.get(pk=case["id"])
+    waiting, done = callback(case_row), callback(case_row, done=True)
+    else_case = factories.CaseFactory(helpline=other, state="assessment")
+    else_callback = callback(else_case)
+    contacter, else_contacter = sender_hash("+254712345678"), sender_hash("+254722000111")
+    for helpline_case, hashed in ((case_row, contacter), (else_case, else_contacter)):
+        Message.objects.create(
+            helpline_id=helpline_case.helpline_id,
+            case=helpline_case,
+            contact=Contact.objects.filter(case=helpline_case).first()
+            or factories.ContactFactory(case=helpline_case, channel="sms"),
+            channel="sms",
+            direction="inbound",
+            sender_hash=hashed,
+            body="hello",
+            at=timezone.now(),
+        )
+    ContacterFlag.objects.create(
+        helpline=helpline,
+        identifier_hash=contacter,
+        flag="abusive",
+        reason="Insults the counsellors",
+        expires_at=timezone.now() + timedelta(days=1),
+        set_by=supervisor,
+        set_at=timezone.now(),
+    )
+    open_chat = chat.chat_session_create(helpline_code=helpline.code, language="en")
+    chat.chat_message_receive(session=open_chat.session, body="hello?")
+    ended_chat = chat.chat_session_create(helpline_code=helpline.code, language="en")
+    chat.chat_session_end(session=ended_chat.session)
+    expired_chat = chat.chat_session_create(helpline_code=helpline.code, language="en")
+    ChatSession.objects.filter(pk=expired_chat.session.pk).update(expires_at=timezone.now())
+    secrets = {"child": open_chat.secret, "ended": ended_chat.secret, "expired": expired_chat.secret}
+
     users = {
         "operator": operator,
         "supervisor": supervisor,
@@ -205,17 +302,29 @@ def world(api, helpline, operator, supervisor, admin_user, agency_user, walk_in)
         "helpline": helpline.pk,
         "operator": operator.pk,
         "case": case["id"],
-        "contact": Contact.objects.get(case_id=case["id"]).pk,
+        "contact": contact.pk,
         "loose_contact": loose_contact.pk,
         "escalation": Escalation.objects.get(case_id=case["id"]).pk,
         "outsider": outsider.pk,
         "outsider_team": outsider.team_id,
         "other_agency": other_agency.pk,
         "agency_user": agency_user.pk,
+        "callback": waiting.pk,
+        "done_callback": done.pk,
+        "else_callback": else_callback.pk,
+        "contacter": contacter,
+        "else_contacter": else_contacter,
+        "chat": str(open_chat.session.pk),
+        "ended_chat": str(ended_chat.session.pk),
+        "expired_chat": str(expired_chat.session.pk),
     }
 
     def client(who: str):
-        made = api(None if who == "anon" else users[who])
+        """`who` is a user's role, "anon", or a web chat's holder: "child" (the open session's
+        secret), "ended" or "expired" (those sessions' secrets)."""
+        made = api(None if who in ("anon", *secrets) else users[who])
+        if who in secrets:
+            made.credentials(HTTP_X_CHAT_SECRET=secrets[who])
         made.raise_request_exception = False  # a crash is a 500 answer to assert on, not a traceback
         return made
 
@@ -230,7 +339,7 @@ def world(api, helpline, operator, supervisor, admin_user, agency_user, walk_in)
             return [fill(v) for v in value]
         return value
 
-    return SimpleNamespace(client=client, fill=fill, ids=ids, users=users)
+    return SimpleNamespace(client=client, fill=fill, ids=ids, users=users, secrets=secrets)
 
 
 # --- the control: every operation accepts its well-formed request ----------------------------------
@@ -478,6 +587,75 @@ INVALID_FIELDS = {
         ({"case": 0}, {"case": "min_value"}),
         ({"case": None}, {"case": "null"}),
     ],
+    CHAT_START: [
+        ({}, {"helpline": "required"}),
+        ({"helpline": ""}, {"helpline": "blank"}),
+        ({"helpline": None}, {"helpline": "null"}),
+        ({"helpline": ["DEMO"]}, {"helpline": "invalid"}),
+        ({"helpline": {"code": "DEMO"}}, {"helpline": "invalid"}),
+        ({"helpline": True}, {"helpline": "invalid"}),
+        ({"helpline": "H" * 21}, {"helpline": "max_length"}),
+        ({"helpline": "H" * 100_000}, {"helpline": "max_length"}),
+        ({"helpline": "DE\u0000MO"}, {"helpline": "null_characters_not_allowed"}),
+        ({"helpline": "DEMO", "language": "l" * 17}, {"language": "max_length"}),
+        ({"helpline": "DEMO", "language": None}, {"language": "null"}),
+        ({"helpline": "DEMO", "language": ["en"]}, {"language": "invalid"}),
+        ({"helpline": "DEMO", "language": "e\u0000n"}, {"language": "null_characters_not_allowed"}),
+    ],
+    CHAT_SEND: [
+        ({}, {"body": "required"}),
+        ({"body": ""}, {"body": "blank"}),
+        ({"body": "   "}, {"body": "blank"}),
+        ({"body": None}, {"body": "null"}),
+        ({"body": ["hello"]}, {"body": "invalid"}),
+        ({"body": {"text": "hello"}}, {"body": "invalid"}),
+        ({"body": False}, {"body": "invalid"}),
+        ({"body": "m" * 2001}, {"body": "max_length"}),
+        ({"body": "a\u0000b"}, {"body": "null_characters_not_allowed"}),
+    ],
+    CALLBACK_DONE: [
+        ({"outcome": None}, {"outcome": "null"}),
+        ({"outcome": ["called"]}, {"outcome": "invalid"}),
+        ({"outcome": "o" * 2001}, {"outcome": "max_length"}),
+        ({"outcome": "a\u0000b"}, {"outcome": "null_characters_not_allowed"}),
+    ],
+    FLAG: [
+        ({}, {"flag": "required", "expires_at": "required", "reason": "required"}),
+        ({**FLAG_BODY, "flag": "banned"}, {"flag": "invalid_choice"}),
+        ({**FLAG_BODY, "flag": "BLOCKED"}, {"flag": "invalid_choice"}),
+        ({**FLAG_BODY, "flag": 1}, {"flag": "invalid_choice"}),
+        ({**FLAG_BODY, "flag": ["blocked"]}, {"flag": "invalid_choice"}),
+        ({**FLAG_BODY, "flag": None}, {"flag": "null"}),
+        ({**FLAG_BODY, "expires_at": "next week"}, {"expires_at": "invalid"}),
+        ({**FLAG_BODY, "expires_at": 1_900_000_000}, {"expires_at": "invalid"}),
+        ({**FLAG_BODY, "expires_at": "9999-12-31T23:59:59-12:00"}, {"expires_at": "overflow"}),
+        ({**FLAG_BODY, "expires_at": "2000-01-01T00:00:00Z"}, {"expires_at": "invalid"}),
+        ({**FLAG_BODY, "reason": ""}, {"reason": "blank"}),
+        ({**FLAG_BODY, "reason": "r" * 2001}, {"reason": "max_length"}),
+        ({**FLAG_BODY, "reason": "a\u0000b"}, {"reason": "null_characters_not_allowed"}),
+        ({**FLAG_BODY, "reason": {"why": "pranks"}}, {"reason": "invalid"}),
+        # A hash in the path and a number in the body: one or the other.
+        ({**FLAG_BODY, "phone_number": NEVER_SEEN}, {"phone_number": "invalid"}),
+    ],
+    FLAG_NUMBER: [
+        (FLAG_BODY, {"phone_number": "required"}),  # neither a hash nor a number
+        ({**FLAG_BODY, "phone_number": ""}, {"phone_number": "blank"}),
+        ({**FLAG_BODY, "phone_number": None}, {"phone_number": "null"}),
+        ({**FLAG_BODY, "phone_number": "call me maybe"}, {"phone_number": "invalid"}),
+        ({**FLAG_BODY, "phone_number": "0733000999"}, {"phone_number": "invalid"}),  # not E.164
+        ({**FLAG_BODY, "phone_number": 254733000999}, {"phone_number": "invalid"}),
+        ({**FLAG_BODY, "phone_number": [NEVER_SEEN]}, {"phone_number": "invalid"}),
+        ({**FLAG_BODY, "phone_number": "+" + "2" * 40}, {"phone_number": "max_length"}),
+        ({**FLAG_BODY, "phone_number": "+2547\u0000330"}, {"phone_number": "null_characters_not_allowed"}),
+        (
+            {**FLAG_BODY, "phone_number": NEVER_SEEN, "flag": "muted"},
+            {"flag": "invalid_choice"},
+        ),
+        (
+            {**FLAG_BODY, "phone_number": NEVER_SEEN, "expires_at": "2000-01-01T00:00:00Z"},
+            {"expires_at": "invalid"},
+        ),
+    ],
 }
 INVALID_FIELD_CASES = [(op, body, expected) for op, rows in INVALID_FIELDS.items() for body, expected in rows]
 
@@ -542,13 +720,18 @@ INVALID_QUERIES = [
     ("operator", "/api/v1/contacts/?channel=pigeon", "channel"),
     ("operator", "/api/v1/contacts/?unattached=maybe", "unattached"),
     ("supervisor", "/api/v1/escalations/?acknowledged=maybe", "acknowledged"),
+    ("operator", "/api/v1/callbacks/?done=maybe", "done"),
+    ("operator", "/api/v1/callbacks/?done=a%00b", "done"),
+    ("child", "/api/v1/chat/sessions/{chat}/messages/?after=abc", "after"),
+    ("child", "/api/v1/chat/sessions/{chat}/messages/?after=1.5", "after"),
+    ("child", "/api/v1/chat/sessions/{chat}/messages/?after=a%00b", "after"),
 ]
 
 
 @pytest.mark.parametrize(("who", "url", "attr"), INVALID_QUERIES, ids=[u for _, u, _ in INVALID_QUERIES])
 def test_invalid_filter_value_is_refused_naming_the_parameter(world, who, url, attr):
     client, before = world.client(who), stored()
-    response = send(client, "get", url)
+    response = send(client, "get", world.fill(url))
     errors = assert_error(response, 400)
     assert {e["attr"] for e in errors} == {attr}
     assert_nothing_stored_changed(before)
@@ -563,6 +746,7 @@ def test_invalid_filter_value_is_refused_naming_the_parameter(world, who, url, a
         ("supervisor", "/api/v1/cases/{case}/history/"),
         ("admin", "/api/v1/users/"),
         ("platform_admin", "/api/v1/helplines/"),
+        ("operator", "/api/v1/callbacks/"),
     ],
 )
 def test_forged_page_cursor_is_not_found(world, who, path):
@@ -599,6 +783,33 @@ UNKNOWN_IDS = [
     # Another helpline's rows do not exist for the caller either.
     Op("admin", "get", "/api/v1/users/{outsider}/"),
     Op("admin", "patch", "/api/v1/users/{outsider}/", {"first_name": "Amina"}),
+    # The inbound channels: callbacks, identifiers and chat sessions that are not there, or are
+    # another helpline's.
+    Op("operator", "post", "/api/v1/callbacks/999999/done/", {"outcome": ""}),
+    Op("operator", "post", f"/api/v1/callbacks/{2**70}/done/", {"outcome": ""}),
+    Op("operator", "post", "/api/v1/callbacks/{else_callback}/done/", {"outcome": ""}),
+    Op("operator", "get", "/api/v1/contacters/" + "0" * 64 + "/"),
+    Op("operator", "get", "/api/v1/contacters/not-a-hash/"),
+    Op("operator", "get", "/api/v1/contacters/" + "A" * 64 + "/"),
+    Op("operator", "get", "/api/v1/contacters/" + "a" * 5000 + "/"),
+    Op("operator", "get", "/api/v1/contacters/-/"),
+    Op("operator", "get", "/api/v1/contacters/%00abc/"),  # a NUL once answered 500 (its audit entry)
+    Op("operator", "get", "/api/v1/contacters/" + "a" * 64 + "%0A/"),
+    Op("supervisor", "post", "/api/v1/contacters/%00/flag/", FLAG_BODY),
+    Op("supervisor", "delete", "/api/v1/contacters/%00/flag/"),
+    Op("child", "get", "/api/v1/chat/sessions/%00/messages/"),
+    Op("operator", "get", "/api/v1/contacters/{else_contacter}/"),
+    Op("supervisor", "post", "/api/v1/contacters/" + "0" * 64 + "/flag/", FLAG_BODY),
+    Op("supervisor", "post", "/api/v1/contacters/{else_contacter}/flag/", FLAG_BODY),
+    Op("supervisor", "delete", "/api/v1/contacters/" + "0" * 64 + "/flag/"),
+    Op("supervisor", "delete", "/api/v1/contacters/{else_contacter}/flag/"),
+    Op("supervisor", "delete", "/api/v1/contacters/-/flag/"),
+    Op("child", "get", "/api/v1/chat/sessions/00000000-0000-4000-8000-000000000000/messages/"),
+    Op("child", "post", "/api/v1/chat/sessions/not-a-uuid/messages/", {"body": "hello"}),
+    Op("child", "post", "/api/v1/chat/sessions/" + "f" * 5000 + "/messages/", {"body": "hello"}),
+    Op("child", "post", "/api/v1/chat/sessions/00000000-0000-4000-8000-000000000000/end/"),
+    Op("anon", "post", "/api/v1/chat/sessions/", {"helpline": "NOPE"}),
+    Op("anon", "post", "/api/v1/chat/sessions/", {"helpline": "GONE"}),  # an inactive helpline
 ]
 
 
@@ -701,6 +912,19 @@ WRONG_METHODS = [
     Op("operator", "post", "/api/v1/categories/"),
     Op("operator", "post", "/api/v1/auth/tokens/"),
     Op("operator", "get", "/api/v1/auth/tokens/0123456789abcdef/"),
+    Op("operator", "post", "/api/v1/callbacks/"),
+    Op("operator", "delete", "/api/v1/callbacks/"),
+    Op("operator", "get", "/api/v1/callbacks/{callback}/done/"),
+    Op("operator", "patch", "/api/v1/callbacks/{callback}/done/"),
+    Op("anon", "get", "/api/v1/chat/sessions/"),
+    Op("anon", "delete", "/api/v1/chat/sessions/"),
+    Op("child", "put", "/api/v1/chat/sessions/{chat}/messages/"),
+    Op("child", "delete", "/api/v1/chat/sessions/{chat}/messages/"),
+    Op("child", "get", "/api/v1/chat/sessions/{chat}/end/"),
+    Op("supervisor", "post", "/api/v1/contacters/{contacter}/"),
+    Op("supervisor", "delete", "/api/v1/contacters/{contacter}/"),
+    Op("supervisor", "get", "/api/v1/contacters/{contacter}/flag/"),
+    Op("supervisor", "put", "/api/v1/contacters/{contacter}/flag/"),
 ]
 
 
@@ -715,3 +939,188 @@ def test_wrong_method_is_405_and_changes_nothing(world, op):
     assert op.method.upper() in errors[0]["detail"]
     assert op.method.upper() not in response["Allow"].split(", ")
     assert_nothing_stored_changed(before)
+
+
+# --- the inbound channels: the chat's secret, ended chats, rate limits, roles, done callbacks ----------
+
+CHAT_PATHS = [
+    ("get", "/api/v1/chat/sessions/{chat}/messages/", None),
+    ("post", "/api/v1/chat/sessions/{chat}/messages/", {"body": "hello"}),
+    ("post", "/api/v1/chat/sessions/{chat}/end/", None),
+]
+SECRETS = {
+    "no secret": {},
+    "empty secret": {"HTTP_X_CHAT_SECRET": ""},
+    "wrong secret": {"HTTP_X_CHAT_SECRET": "not-the-secret"},
+    "huge secret": {"HTTP_X_CHAT_SECRET": "s" * 8000},
+    "another session's secret": "ended",
+    "the secret as a query parameter": "query",
+    "the secret as a body field": "body",
+}
+
+
+@pytest.mark.parametrize("secret", SECRETS, ids=str)
+@pytest.mark.parametrize(
+    ("method", "path", "body"), CHAT_PATHS, ids=[f"{m.upper()} {p}" for m, p, _ in CHAT_PATHS]
+)
+def test_chat_without_its_sessions_secret_in_the_header_is_404_and_changes_nothing(
+    world, method, path, body, secret
+):
+    """The secret is read from the X-Chat-Secret header only (never from the URL, which is logged);
+    without it the session is unknown."""
+    client, before, headers = world.client("anon"), stored(), SECRETS[secret]
+    path = world.fill(path)
+    real = world.secrets["child"]
+    if headers == "ended":
+        client, headers = world.client("ended"), {}
+    elif headers == "query":
+        path, headers = f"{path}?secret={real}&X-Chat-Secret={real}", {}
+    elif headers == "body":
+        body, headers = {**(body or {}), "secret": real, "X-Chat-Secret": real}, {}
+    response = send(client, method, path, body, **headers)
+    assert_error(response, 404, code="not_found")
+    assert response.json()["errors"][0]["detail"] == "Not found."  # the same as an unknown session
+    assert_nothing_stored_changed(before)
+
+
+@pytest.mark.parametrize("who", ["ended", "expired"])
+def test_message_to_an_ended_or_expired_chat_is_409_and_changes_nothing(world, who):
+    client, before = world.client(who), stored()
+    response = send(
+        client, "post", f"/api/v1/chat/sessions/{world.ids[f'{who}_chat']}/messages/", {"body": "hi"}
+    )
+    assert_error(response, 409, code="conflict")
+    assert_nothing_stored_changed(before)
+
+
+def test_message_to_a_chat_whose_case_was_closed_is_409_and_changes_nothing(world):
+    session = ChatSession.objects.get(pk=world.ids["chat"])
+    Case.objects.filter(pk=session.contact.case_id).update(state="closed")
+    client, before = world.client("child"), stored()
+    response = send(client, "post", world.fill(CHAT_SEND.path), CHAT_SEND.body)
+    assert_error(response, 409, code="conflict")
+    assert_nothing_stored_changed(before)
+
+
+def test_chat_rate_limits_answer_429_in_the_one_shape_and_store_nothing(world, settings):
+    settings.CHAT_RATES = {
+        "chat_session_create": "1/min",
+        "chat_message_session": "1/min",
+        "chat_message_ip": "1/min",
+    }
+    address = fresh_ip()
+    client = world.client("child")
+    assert (
+        send(client, "post", world.fill(CHAT_SEND.path), CHAT_SEND.body, REMOTE_ADDR=address).status_code
+        == 201
+    )
+    assert (
+        send(world.client("anon"), "post", CHAT_START.path, CHAT_START.body, REMOTE_ADDR=address).status_code
+        == 201
+    )
+    before = stored()
+    refusals = [
+        send(client, "post", world.fill(CHAT_SEND.path), CHAT_SEND.body),  # this session's limit
+        send(
+            world.client("ended"),
+            "post",
+            f"/api/v1/chat/sessions/{world.ids['ended_chat']}/messages/",
+            CHAT_SEND.body,
+            REMOTE_ADDR=address,
+        ),  # this address's limit
+        send(world.client("anon"), "post", CHAT_START.path, CHAT_START.body, REMOTE_ADDR=address),
+        # Refused before the body is read, however bad it is.
+        send(client, "post", world.fill(CHAT_SEND.path), raw='{"body": '),
+    ]
+    for response in refusals:
+        assert_error(response, 429, code="throttled")
+        assert int(response["Retry-After"]) > 0
+    assert_nothing_stored_changed(before)
+    # Reading the conversation is not limited by the message limits.
+    assert send(client, "get", world.fill(CHAT_SEND.path)).status_code == 200
+
+
+def test_chat_cursor_beyond_any_message_id_reads_nothing(world):
+    client, before = world.client("child"), stored()
+    for after in (2**63, 2**70, -(2**70)):
+        response = send(client, "get", world.fill(CHAT_SEND.path) + f"?after={after}")
+        assert response.status_code == 200, response.content[:500]
+    assert send(client, "get", world.fill(CHAT_SEND.path) + f"?after={2**70}").json()["results"] == []
+    assert_nothing_stored_changed(before)
+
+
+def test_a_callback_already_done_is_409_and_changes_nothing(world):
+    client, before = world.client("operator"), stored()
+    response = send(
+        client, "post", world.fill("/api/v1/callbacks/{done_callback}/done/"), {"outcome": "again"}
+    )
+    assert_error(response, 409, code="already_done")
+    assert_nothing_stored_changed(before)
+
+
+FORBIDDEN = [
+    # Callbacks are helpline staff's: anyone else finds none.
+    (Op("agency", "post", "/api/v1/callbacks/{callback}/done/", {"outcome": ""}), 404),
+    (Op("admin", "post", "/api/v1/callbacks/{callback}/done/", {"outcome": ""}), 404),
+    # An identifier is nothing to who may not see contacters; operators see it but may not flag.
+    (Op("agency", "get", "/api/v1/contacters/{contacter}/"), 404),
+    (Op("admin", "get", "/api/v1/contacters/{contacter}/"), 404),
+    (FLAG._replace(who="operator"), 403),
+    (FLAG._replace(who="agency"), 404),
+    (FLAG._replace(who="admin"), 404),
+    (Op("operator", "delete", "/api/v1/contacters/{contacter}/flag/"), 403),
+    (Op("agency", "delete", "/api/v1/contacters/{contacter}/flag/"), 404),
+    # By number, every caller who may not flag gets the same 403, whether the number is known or not.
+    (FLAG_NUMBER._replace(who="operator"), 403),
+    (FLAG_NUMBER._replace(who="agency"), 403),
+    (FLAG_NUMBER._replace(who="admin"), 403),
+    (Op("operator", "post", FLAG_NUMBER.path, {**FLAG_BODY, "phone_number": "+254712345678"}), 403),
+    (Op("agency", "post", FLAG_NUMBER.path, {**FLAG_BODY, "phone_number": "+254712345678"}), 403),
+]
+
+
+@pytest.mark.parametrize(
+    ("op", "status"), FORBIDDEN, ids=lambda v: f"{v.who} {v}" if isinstance(v, Op) else str(v)
+)
+def test_a_role_without_the_right_is_refused_and_changes_nothing(world, op, status):
+    client, before = world.client(op.who), stored()
+    response = send(client, op.method, world.fill(op.path), world.fill(op.body))
+    errors = assert_error(response, status, code={403: "permission_denied", 404: "not_found"}[status])
+    assert errors[0]["attr"] is None
+    assert_nothing_stored_changed(before)
+
+
+def test_flag_refusal_by_number_does_not_tell_whether_the_number_ever_wrote(world):
+    answers = [
+        send(world.client("operator"), "post", FLAG_NUMBER.path, {**FLAG_BODY, "phone_number": number})
+        for number in ("+254712345678", NEVER_SEEN)
+    ]
+    assert answers[0].status_code == answers[1].status_code == 403
+    assert answers[0].json() == answers[1].json()
+
+
+@pytest.mark.parametrize("op", BODY_OPS, ids=str)
+def test_unknown_body_fields_are_ignored(world, op):
+    """DRF's way, kept: a field the operation does not take is not an error, and is not stored."""
+    body = {
+        **world.fill(op.body),
+        "unknown_field": "x" * 1000,
+        "is_superuser": True,
+        "set_by": world.ids["outsider"],
+    }
+    response = send(world.client(op.who), op.method, world.fill(op.path), body)
+    assert response.status_code in (200, 201), (response.status_code, response.content[:1000])
+    assert b"unknown_field" not in response.content
+    assert not User.objects.filter(is_superuser=True).exists()
+    assert not ContacterFlag.objects.filter(set_by_id=world.ids["outsider"]).exists()
+
+
+def test_an_identifier_that_is_no_hash_is_refused_without_recording_it(world):
+    """Refusals on a contacter are audited with a prefix of its hash; raw input that is no hash
+    (a phone number typed into the URL, a NUL the database would refuse) is not recorded at all."""
+    client = world.client("operator")
+    for raw in ("+254712345678", "%00abc", "0" * 63 + "%0A"):
+        response = send(client, "get", f"/api/v1/contacters/{raw}/")
+        assert_error(response, 404, code="not_found")
+    denied = AuditEntry.objects.filter(action="contacter.read", outcome=AuditOutcome.DENIED)
+    assert list(denied.values_list("object_id", flat=True)) == ["", "", ""]

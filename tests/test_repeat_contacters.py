@@ -262,3 +262,160 @@ def test_reads_and_flags_are_audited_without_the_identifier(api, numbers, operat
         assert hashed not in text and "f" * 64 not in text
         assert CHILD not in text and CHILD.lstrip("+") not in text
         assert "REASON-TEXT" not in text
+
+
+# --- flagging a number never seen ---------------------------------------------------------------------
+
+NEVER_SEEN = "+254733000999"
+BY_NUMBER = profile_url("-") + "flag/"
+
+
+def flag_number(api, user, body=None, *, path=BY_NUMBER, kind="blocked"):
+    body = body or {
+        "flag": kind,
+        "expires_at": (timezone.now() + timedelta(days=7)).isoformat(),
+        "reason": "Prank caller from another line",
+        "phone_number": NEVER_SEEN,
+    }
+    return api(user).post(path, body, format="json")
+
+
+def test_a_supervisor_blocks_a_number_never_seen_and_its_first_sms_opens_no_case(
+    api, numbers, supervisor, operator
+):
+    hashed = sender_hash(NEVER_SEEN)
+    assert not InboundEvent.objects.filter(sender_hash=hashed).exists()
+    response = flag_number(api, supervisor)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["flag"], body["identifier_hash"], body["lifted_at"]) == ("blocked", hashed, None)
+    assert NEVER_SEEN not in response.content.decode()
+    stored = ContacterFlag.objects.get()
+    assert (stored.identifier_hash, stored.flag, stored.set_by_id) == (hashed, "blocked", supervisor.pk)
+    entry = AuditEntry.objects.get(action="contacter.flag", outcome="allowed")
+    assert entry.actor_id == supervisor.pk and entry.object_id == str(stored.pk)
+    assert entry.extra["identifier"] == hashed[:8] and entry.extra["by"] == "phone_number"
+    assert NEVER_SEEN not in json.dumps([entry.object_id, entry.extra, entry.changes], default=str)
+
+    # Its first SMS finds the flag: kept as a contact in no case, marked blocked.
+    message = sms("SM9", sender=NEVER_SEEN, body="haha")
+    assert message.case_id is None and message.contact.case_id is None
+    assert message.body == "haha" and message.sender_hash == hashed
+    assert FlaggedContact.objects.get(contact=message.contact).flag_id == stored.pk
+    assert not Case.objects.exists()
+    # The flag and the kept contact show in the profile; the supervisor can lift it.
+    profile = api(operator).get(profile_url(hashed)).json()
+    assert profile["flag"]["id"] == stored.pk
+    assert [(c["id"], c["flagged"]) for c in profile["contacts"]] == [(message.contact_id, "blocked")]
+    assert api(supervisor).delete(profile_url(hashed) + "flag/").status_code == 204
+
+
+def test_a_flag_on_a_number_never_seen_shows_in_its_profile_and_can_be_lifted(api, numbers, supervisor):
+    hashed = sender_hash(NEVER_SEEN)
+    assert api(supervisor).get(profile_url(hashed)).status_code == 404
+    assert flag_number(api, supervisor, kind="abusive").status_code == 201
+    profile = api(supervisor).get(profile_url(hashed))
+    assert profile.status_code == 200, profile.content
+    assert (profile.json()["flag"]["flag"], profile.json()["contacts"]) == ("abusive", [])
+    assert api(supervisor).delete(profile_url(hashed) + "flag/").status_code == 204
+    assert ContacterFlag.objects.get().lifted_by_id == supervisor.pk
+    assert api(supervisor).get(profile_url(hashed)).status_code == 404
+
+
+def test_flagging_a_number_that_wrote_answers_the_same_and_replaces_its_flag(api, numbers, supervisor):
+    sms("SM1")
+    first = flag_number(api, supervisor, {**_number_body(), "phone_number": CHILD})
+    assert first.status_code == 201, first.content
+    again = flag_number(api, supervisor, {**_number_body(), "phone_number": CHILD, "flag": "abusive"})
+    assert again.status_code == 201
+    assert set(first.json()) == set(again.json())
+    assert ContacterFlag.objects.get(lifted_at__isnull=True).flag == "abusive"
+    assert ContacterFlag.objects.filter(identifier_hash=sender_hash(CHILD)).count() == 2
+
+
+def _number_body(**fields):
+    return {
+        "flag": "blocked",
+        "expires_at": (timezone.now() + timedelta(days=7)).isoformat(),
+        "reason": "Prank caller",
+        "phone_number": NEVER_SEEN,
+        **fields,
+    }
+
+
+def test_only_supervisors_flag_a_number_and_the_refusal_is_the_same_seen_or_not(
+    api, numbers, operator, agency_user
+):
+    sms("SM1")
+    for user in (operator, agency_user):
+        answers = [
+            flag_number(api, user, _number_body(phone_number=number)) for number in (CHILD, NEVER_SEEN)
+        ]
+        assert [r.status_code for r in answers] == [403, 403]
+        assert answers[0].json() == answers[1].json()
+        assert answers[0].json()["errors"][0]["code"] == "permission_denied"
+    assert api().post(BY_NUMBER, _number_body(), format="json").status_code == 401
+    assert not ContacterFlag.objects.exists()
+    denied = AuditEntry.objects.filter(action="contacter.flag", outcome="denied")
+    assert denied.count() == 4
+    for entry in denied:
+        assert NEVER_SEEN not in json.dumps([entry.object_id, entry.extra], default=str)
+        assert CHILD not in json.dumps([entry.object_id, entry.extra], default=str)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "attr", "code"),
+    [
+        (BY_NUMBER, _number_body(phone_number="not a number"), "phone_number", "invalid"),
+        (BY_NUMBER, _number_body(phone_number="+1"), "phone_number", "invalid"),
+        (BY_NUMBER, _number_body(phone_number="0712345678"), "phone_number", "invalid"),
+        (BY_NUMBER, _number_body(phone_number=""), "phone_number", "blank"),
+        (BY_NUMBER, _number_body(phone_number=None), "phone_number", "null"),
+        (BY_NUMBER, _number_body(phone_number=254712345678), "phone_number", "invalid"),
+        (
+            BY_NUMBER,
+            _number_body(phone_number="+2547\u00001234"),
+            "phone_number",
+            "null_characters_not_allowed",
+        ),
+        (BY_NUMBER, _number_body(phone_number="+" + "1" * 40), "phone_number", "max_length"),
+        (
+            BY_NUMBER,
+            {k: v for k, v in _number_body().items() if k != "phone_number"},
+            "phone_number",
+            "required",
+        ),
+        ("HASHED", _number_body(), "phone_number", "invalid"),  # both a hash and a number
+        ("UNKNOWN", _number_body(), "phone_number", "invalid"),
+    ],
+    ids=[
+        "words",
+        "too short",
+        "national form",
+        "blank",
+        "null",
+        "number type",
+        "NUL",
+        "huge",
+        "neither",
+        "both",
+        "both, unknown hash",
+    ],
+)
+def test_bad_phone_number_input_is_400_in_the_one_error_shape(
+    api, numbers, supervisor, path, body, attr, code
+):
+    sms("SM1")
+    path = {
+        "HASHED": profile_url(sender_hash(CHILD)) + "flag/",
+        "UNKNOWN": profile_url("0" * 64) + "flag/",
+    }.get(path, path)
+    audit = AuditEntry.objects.count()
+    response = api(supervisor).post(path, body, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json() == {
+        "type": "validation_error",
+        "errors": [{"code": code, "detail": response.json()["errors"][0]["detail"], "attr": attr}],
+    }
+    assert not ContacterFlag.objects.exists()
+    assert AuditEntry.objects.count() == audit

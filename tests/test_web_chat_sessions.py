@@ -209,3 +209,27 @@ def test_rate_limits_per_session_per_address_and_on_session_creation(helpline, s
     assert blocked.status_code == 429
     assert start(helpline, client=other_address)["id"]
     assert Message.objects.count() == 3
+
+
+def test_a_chat_message_reads_as_channel_chat_and_the_schema_says_it_may(helpline, api, operator):
+    session = start(helpline)
+    assert send(session).status_code == 201
+    case = Case.objects.get()
+    response = api(operator).get(f"/api/v1/cases/{case.pk}/messages/")
+    assert response.status_code == 200, response.content
+    assert [(m["channel"], m["direction"]) for m in response.json()["results"]] == [("chat", "inbound")]
+
+    schema = api(operator).get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/cases/{case_id}/messages/"]["get"]
+    page = operation["responses"]["200"]["content"]["application/json"]["schema"]
+
+    def resolve(node: dict) -> dict:
+        while "$ref" in node or "allOf" in node:
+            node = node["allOf"][0] if "allOf" in node else node
+            if "$ref" in node:
+                node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+        return node
+
+    message = resolve(resolve(page)["properties"]["results"]["items"])
+    channel = resolve(message["properties"]["channel"])
+    assert {"sms", "whatsapp", "chat"} <= set(channel["enum"])

@@ -1,14 +1,19 @@
 """Repeat contacters: an identifier's profile (its contacts and cases the caller may see) and the
 supervisors' blocked/abusive flags on it (channels_sms.contacters)."""
 
-from drf_spectacular.utils import extend_schema
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.models import Case, Contact
+from helpline.crypto import normalise_phone
 
 from .. import contacters
 from ..models import ContacterFlag, ContacterFlagKind
@@ -17,7 +22,7 @@ from ..models import ContacterFlag, ContacterFlagKind
 class ContacterFlagOutput(serializers.ModelSerializer):
     class Meta:
         model = ContacterFlag
-        fields = ["id", "flag", "reason", "expires_at", "set_by", "set_at", "lifted_at"]
+        fields = ["id", "identifier_hash", "flag", "reason", "expires_at", "set_by", "set_at", "lifted_at"]
         read_only_fields = fields
 
 
@@ -48,10 +53,44 @@ class ContacterProfileOutput(serializers.Serializer):
     cases = ContacterCaseOutput(many=True)
 
 
+BY_NUMBER = "-"  # the path's identifier when the body names a phone number instead
+
+
 class ContacterFlagInput(serializers.Serializer):
     flag = serializers.ChoiceField(choices=ContacterFlagKind.choices)
     expires_at = serializers.DateTimeField()
     reason = serializers.CharField(max_length=2000)
+    phone_number = serializers.CharField(
+        required=False,
+        max_length=32,
+        help_text=(
+            f"Flag this number (E.164, +254712345678), seen before or not, instead of a hash: the "
+            f'path\'s identifier is then "{BY_NUMBER}".'
+        ),
+    )
+
+    def validate_phone_number(self, value: str) -> str:
+        try:
+            return normalise_phone(value)
+        except ValueError:
+            raise serializers.ValidationError("Not a phone number in E.164 form.", code="invalid") from None
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        by_number = self.context.get("identifier_hash") == BY_NUMBER
+        if by_number and "phone_number" not in attrs:
+            raise serializers.ValidationError(
+                {"phone_number": ErrorDetail(f'Required when the identifier is "{BY_NUMBER}".', "required")}
+            )
+        if not by_number and "phone_number" in attrs:
+            raise serializers.ValidationError(
+                {
+                    "phone_number": ErrorDetail(
+                        f'Give an identifier hash or a phone number (identifier "{BY_NUMBER}"), not both.',
+                        "invalid",
+                    )
+                }
+            )
+        return attrs
 
 
 class ContacterProfileView(GenericAPIView):
@@ -75,15 +114,35 @@ class ContacterFlagView(GenericAPIView):
     @extend_schema(
         operation_id="contacters_flag",
         summary="Flag an identifier blocked or abusive until an expiry (supervisors)",
+        description=(
+            "The identifier is a sender hash with contacts the caller can see, or "
+            f'"{BY_NUMBER}" with `phone_number` in the body: a number is flagged whether or not it '
+            "ever wrote or called, and the answer does not tell which."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "identifier_hash",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description=f'A sender identifier\'s hash, or "{BY_NUMBER}" to flag `phone_number`.',
+            )
+        ],
         request=ContacterFlagInput,
         responses={201: ContacterFlagOutput, 403: ErrorResponse403Serializer},
     )
     def post(self, request: Request, identifier_hash: str) -> Response:
-        data = ContacterFlagInput(data=request.data)
+        data = ContacterFlagInput(data=request.data, context={"identifier_hash": identifier_hash})
         data.is_valid(raise_exception=True)
-        flag = contacters.contacter_flag_set(
-            actor=request.user, identifier_hash=identifier_hash, **data.validated_data
-        )
+        values = dict(data.validated_data)
+        phone_number = values.pop("phone_number", None)
+        if phone_number is not None:
+            flag = contacters.contacter_flag_set_by_number(
+                actor=request.user, phone_number=phone_number, **values
+            )
+        else:
+            flag = contacters.contacter_flag_set(
+                actor=request.user, identifier_hash=identifier_hash, **values
+            )
         return Response(ContacterFlagOutput(flag).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
