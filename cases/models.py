@@ -103,7 +103,17 @@ class CaseReferenceCounter(models.Model):
 
 
 # Fields whose values are personal data: the audit log records that they changed, never the values.
-CASE_PERSONAL_FIELDS = frozenset({"child_age", "child_location", "child_details_note", "reporter_phone"})
+CASE_PERSONAL_FIELDS = frozenset(
+    {
+        "child_first_name",
+        "child_age",
+        "child_location",
+        "child_details_note",
+        "safe_contact",
+        "reporter_name",
+        "reporter_phone",
+    }
+)
 # Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation.
 CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash"})
 
@@ -116,18 +126,24 @@ class Case(FSMModelMixin, CaseWorkflow):
     risk_level = models.CharField(max_length=12, choices=RiskLevel.choices, default=RiskLevel.UNASSESSED)
     categories = ArrayField(models.SlugField(max_length=64), default=list, blank=True)
 
+    child_first_name = EncryptedCharField(max_length=100, blank=True)
     child_age = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(25)])
     child_age_range = models.CharField(max_length=10, choices=AgeRange.choices, default=AgeRange.UNKNOWN)
     child_gender = models.CharField(max_length=12, choices=Gender.choices, default=Gender.UNKNOWN)
+    # The district or town (what most agencies need); the precise place is child_location.
+    child_area = models.CharField(max_length=100, blank=True)
     child_location = EncryptedCharField(max_length=200, blank=True)
     child_language = models.CharField(max_length=16, blank=True)
     child_details_note = EncryptedTextField(blank=True)
     vulnerability_flags = ArrayField(
         models.CharField(max_length=32, choices=VulnerabilityFlag.choices), default=list, blank=True
     )
+    # How an agency can reach the child without putting them at risk (times, who may answer...).
+    safe_contact = EncryptedTextField(blank=True)
     reporter_relation = models.CharField(
         max_length=24, choices=ReporterRelation.choices, default=ReporterRelation.UNKNOWN
     )
+    reporter_name = EncryptedCharField(max_length=200, blank=True)
     # E.164, encrypted; the keyed hash beside it finds other cases from the same number.
     reporter_phone = EncryptedCharField(max_length=32, blank=True)
     reporter_phone_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
@@ -230,10 +246,25 @@ class Note(models.Model):
         return f"Note {self.pk} on case {self.case_id}"
 
 
+class EscalationKind(models.TextChoices):
+    OVERDUE = "overdue", "The case's next action is overdue"
+    REFERRAL_EXPIRED = "referral_expired", "A referral expired unanswered"
+    REFERRAL_REJECTED = "referral_rejected", "An agency rejected a referral: refer elsewhere"
+    EMERGENCY_REFERRAL = "emergency_referral", "Emergency referral sent without consent"
+    DELIVERY_FAILED = "delivery_failed", "An agency could not be notified"
+
+
 class Escalation(models.Model):
-    """A case whose next action fell due without being taken, raised to its team's supervisors."""
+    """Something on a case that needs a person now, raised to whoever can see the case (the team's
+    supervisors above all): a missed due date, or a referral expired, rejected, sent in an
+    emergency without consent, or not delivered to the agency."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="escalations")
+    kind = models.CharField(max_length=24, choices=EscalationKind.choices, default=EscalationKind.OVERDUE)
+    referral = models.ForeignKey(
+        "referrals.Referral", on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
+    )
+    detail = models.CharField(max_length=500, blank=True)
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     team = models.ForeignKey(
         "helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -250,8 +281,18 @@ class Escalation(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # One escalation per missed due date, however often the sweep runs.
-            models.UniqueConstraint(fields=["case", "due_at"], name="escalation_once_per_due_date"),
+            # One escalation per missed due date, however often the sweep runs; one per referral
+            # event.
+            models.UniqueConstraint(
+                fields=["case", "due_at"],
+                condition=models.Q(kind="overdue"),
+                name="escalation_once_per_due_date",
+            ),
+            models.UniqueConstraint(
+                fields=["referral", "kind"],
+                condition=models.Q(referral__isnull=False) & ~models.Q(kind="delivery_failed"),
+                name="escalation_once_per_referral_event",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -31,6 +31,7 @@ from .models import (
     Contact,
     Direction,
     Escalation,
+    EscalationKind,
     Note,
 )
 from .workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, next_action_due
@@ -40,14 +41,18 @@ DEFAULT_CATEGORIES_FILE = Path(__file__).parent / "data" / "contact-categories.y
 CASE_EDITABLE_FIELDS = (
     "risk_level",
     "categories",
+    "child_first_name",
     "child_age",
     "child_age_range",
     "child_gender",
+    "child_area",
     "child_location",
     "child_language",
     "child_details_note",
     "vulnerability_flags",
+    "safe_contact",
     "reporter_relation",
+    "reporter_name",
     "reporter_phone",
     "assigned_to",
     "team",
@@ -484,6 +489,7 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
             for case in overdue:
                 escalation, created = Escalation.objects.get_or_create(
                     case=case,
+                    kind=EscalationKind.OVERDUE,
                     due_at=case.next_action_due_at,
                     defaults={
                         "helpline_id": case.helpline_id,
@@ -662,6 +668,7 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
         # sanctioned exception, so only this statement lifts the trigger.
         with pgtrigger.ignore("cases.Note:note_append_only"):
             notes = Note.objects.filter(case=locked).update(body="")
+        referrals = _referrals_erase(locked)
         audit_record(
             actor=None,
             action="case.anonymise",
@@ -672,10 +679,25 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
             extra={
                 "contacts_erased": contacts,
                 "notes_erased": notes,
+                "referrals_erased": referrals,
                 "retention_years": locked.helpline.retention_years,
             },
         )
     return True
+
+
+def _referrals_erase(case: Case) -> int:
+    """The referral packets, summaries, updates and notification bodies of an anonymised case
+    carry the same personal data as the case, so they go with it."""
+    from referrals.models import Delivery, Referral, ReferralUpdate
+
+    erased = Referral.objects.filter(case=case).update(
+        reason="", summary="", packet_json="", reported_urls=[], platform=""
+    )
+    with pgtrigger.ignore("referrals.ReferralUpdate:referral_update_append_only"):
+        ReferralUpdate.objects.filter(referral__case=case).update(body="")
+    Delivery.objects.filter(referral__case=case).update(body="")
+    return erased
 
 
 def anonymise_expired_cases(*, now: datetime | None = None) -> int:

@@ -140,11 +140,30 @@ def is_not_anonymised(case) -> bool:
     return case.anonymised_at is None
 
 
+# Referral states as stored (referrals.workflow); named here so the case workflow does not import
+# the referrals app, which itself depends on cases.
+_ACTIVE_REFERRAL_STATES = ("awaiting_approval", "sent", "accepted")
+
+
+def has_active_referral(case) -> bool:
+    """At least one referral is awaiting approval, sent or accepted."""
+    return case.referrals.filter(state__in=_ACTIVE_REFERRAL_STATES).exists()
+
+
+def has_no_open_referral(case) -> bool:
+    """Every referral is completed, rejected, withdrawn or expired."""
+    return not case.referrals.filter(state__in=_ACTIVE_REFERRAL_STATES).exists()
+
+
 CONDITION_MESSAGES = {
     "is_non_case": "Only cases whose every contact is a non-case call type (silent, hang-up, prank, "
     "wrong number, abusive, information) can be dismissed.",
     "is_risk_assessed": "The risk level must be assessed before referral.",
     "is_not_anonymised": "The case was anonymised after its retention period and cannot be reopened.",
+    "has_active_referral": "Create a referral to a partner agency first "
+    "(POST /api/v1/cases/{id}/referrals/).",
+    "has_no_open_referral": "Every referral must be completed, rejected, withdrawn or expired before "
+    "the case closes.",
 }
 
 # Extra fields each transition takes from the caller: name -> required?
@@ -205,7 +224,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=CaseState.ASSESSMENT,
         target=CaseState.REFERRAL,
-        conditions=[is_risk_assessed],
+        conditions=[is_risk_assessed, has_active_referral],
         permission=_policy("case.transition.refer"),
     )
     def refer(self, *, by) -> None:
@@ -226,6 +245,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
         target=CaseState.CLOSED,
+        conditions=[has_no_open_referral],
         permission=_policy("case.transition.close"),
     )
     def close(self, *, by, reason: str) -> None:

@@ -139,6 +139,13 @@ CONDITIONS: dict[str, Condition] = {
             lambda user, obj: user.helpline_id is not None,
         ),
         Condition(
+            "is_referral_agency",
+            "the referral was sent to the user's agency",
+            lambda user, referral: (
+                referral is not None and user.agency_id is not None and referral.agency_id == user.agency_id
+            ),
+        ),
+        Condition(
             "is_in_admin_scope",
             "the object is in the administrator's helpline (any, for a platform administrator)",
             lambda user, obj: (
@@ -199,6 +206,19 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     # contacts and cases still goes through "case.view"/"contact.view".
     "contacter.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     "contacter.flag": {SUPERVISOR: [["has_helpline"]]},
+    # Referrals (referrals.selectors/services): staff act on the referrals of cases they can see
+    # ("case.view" first); agency users on the referrals sent to their agency, nothing else.
+    "consent.record": _STAFF,
+    "referral.view": {**_STAFF, AGENCY: [["is_referral_agency"]]},
+    "referral.create": _STAFF,
+    "referral.override_consent": {SUPERVISOR: [["is_helpline_member"]]},
+    "referral.approve": {SUPERVISOR: [["is_helpline_member"]]},
+    "referral.accept": {AGENCY: [["is_referral_agency"]]},
+    "referral.reject": {AGENCY: [["is_referral_agency"]]},
+    "referral.complete": {AGENCY: [["is_referral_agency"]]},
+    "referral.withdraw": _STAFF,
+    "referral.post_update": {**_STAFF, AGENCY: [["is_referral_agency"]]},
+    "referral.deliveries": {**_STAFF, AGENCY: [["is_referral_agency"]]},
     "audit.read": {SUPERVISOR: [["has_helpline"]]},
     "user.activity": {SUPERVISOR: [["is_helpline_member"]]},
     "user.manage": {ADMIN: [["is_in_admin_scope"]]},

@@ -1,24 +1,62 @@
-"""Partner agencies. Referrals to them (consent, data minimisation, agency workflow) come with
-issue #5; agency users already sign in against these rows."""
+"""Partner agencies, the consent a case records for referral, referrals to agencies with the packet
+each agency sees, agencies' progress updates, and the signed notifications sent to agencies."""
 
+import json
+import uuid
+from typing import Any
+
+import pgtrigger
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django_fsm import FSMField, FSMModelMixin
+
+from helpline.crypto import EncryptedCharField, EncryptedTextField
+from helpline.history import tracked
+
+from .workflow import EDGES, ReferralState, ReferralWorkflow
 
 
-class AgencyKind(models.TextChoices):
+class AgencySector(models.TextChoices):
     POLICE = "police", "Police"
     HEALTH = "health", "Health"
     SOCIAL_SERVICES = "social_services", "Social services"
     LEGAL_AID = "legal_aid", "Legal aid"
     SHELTER = "shelter", "Shelter"
+    EDUCATION = "education", "Education"
     ONLINE_ABUSE_HOTLINE = "online_abuse_hotline", "Online-abuse hotline"
     OTHER = "other", "Other"
 
 
+class Urgency(models.TextChoices):
+    EMERGENCY = "emergency", "Emergency"
+    URGENT = "urgent", "Urgent"
+    ROUTINE = "routine", "Routine"
+
+
+# Hours an agency has to accept or reject a referral, unless it sets its own.
+DEFAULT_RESPONSE_HOURS = {Urgency.EMERGENCY: 1, Urgency.URGENT: 24, Urgency.ROUTINE: 72}
+
+
+def default_response_hours() -> dict[str, int]:
+    return {str(k): v for k, v in DEFAULT_RESPONSE_HOURS.items()}
+
+
 class Agency(models.Model):
+    """A partner agency a helpline refers children to. Registered by (and administered in) one
+    helpline; its `country` may differ (cross-border referrals need a supervisor's approval)."""
+
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="agencies")
     code = models.SlugField(max_length=40)
     name = models.CharField(max_length=200)
-    kind = models.CharField(max_length=32, choices=AgencyKind.choices)
+    sector = models.CharField(max_length=32, choices=AgencySector.choices)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 country code.")
+    areas_served = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    service_types = ArrayField(models.SlugField(max_length=64), default=list, blank=True)
+    response_hours = models.JSONField(default=default_response_hours, blank=True)
+    webhook_url = models.URLField(max_length=500, blank=True)
+    webhook_secret = EncryptedCharField(max_length=200, blank=True)
+    notify_email = models.EmailField(blank=True)
+    notify_sms = models.CharField(max_length=32, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -31,3 +69,199 @@ class Agency(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def response_hours_for(self, urgency: str) -> int:
+        hours = (self.response_hours or {}).get(urgency)
+        if isinstance(hours, int) and not isinstance(hours, bool) and hours > 0:
+            return hours
+        return DEFAULT_RESPONSE_HOURS[urgency]
+
+
+class ConsentGiver(models.TextChoices):
+    CHILD = "child", "The child"
+    CAREGIVER = "caregiver", "Parent or caregiver"
+
+
+class ConsentScope(models.TextChoices):
+    REFERRAL = "referral", "Refer the child to a partner agency"
+    INFORMATION_SHARING = "information_sharing", "Share the child's details the service needs"
+    REPORTER_IDENTITY = "reporter_identity", "Share the reporter's identity and number"
+
+
+@tracked()
+class Consent(models.Model):
+    """Consent a case records for referral and information sharing. A later record replaces an
+    earlier one; a withdrawn consent no longer counts."""
+
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="consents")
+    given_by = models.CharField(max_length=12, choices=ConsentGiver.choices)
+    given_at = models.DateTimeField()
+    scope = ArrayField(models.CharField(max_length=24, choices=ConsentScope.choices))
+    recorded_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Consent on case {self.case_id} by {self.given_by}"
+
+
+class ConsentBasis(models.TextChoices):
+    CONSENT = "consent", "Consent recorded on the case"
+    SUPERVISOR_OVERRIDE = "supervisor_override", "Supervisor override"
+    VITAL_INTERESTS = "vital_interests", "Emergency: the child's vital interests"
+
+
+class Outcome(models.TextChoices):
+    SERVICE_PROVIDED = "service_provided", "Service provided"
+    CHILD_SAFE = "child_safe", "Child safe"
+    INVESTIGATION_OPENED = "investigation_opened", "Investigation opened"
+    UNABLE_TO_LOCATE = "unable_to_locate", "Unable to locate the child"
+    OTHER = "other", "Other"
+
+
+@tracked(personal={"reason", "summary", "packet_json", "reported_urls", "platform"})
+class Referral(FSMModelMixin, ReferralWorkflow):
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="referrals")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="referrals")
+    state = FSMField(default=ReferralState.SENT, choices=ReferralState.choices, protected=True, db_index=True)
+    service_type = models.SlugField(max_length=64)
+    urgency = models.CharField(max_length=12, choices=Urgency.choices)
+    # For the helpline only: why the child is referred.
+    reason = EncryptedTextField()
+    # Written for the agency; part of the packet.
+    summary = EncryptedTextField()
+    # Online-abuse hotlines: what was reported, never images.
+    reported_urls = ArrayField(models.URLField(max_length=2000), default=list, blank=True)
+    platform = models.CharField(max_length=100, blank=True)
+    consent_basis = models.CharField(max_length=24, choices=ConsentBasis.choices)
+    consent = models.ForeignKey(Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    override_reason = models.CharField(max_length=500, blank=True)
+    # What the agency sees, frozen when the referral is sent (JSON, encrypted).
+    packet_json = EncryptedTextField(blank=True)
+    resent_from = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="resent_as"
+    )
+
+    created_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    approved_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    respond_by = models.DateTimeField(null=True, blank=True, db_index=True)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    responded_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    rejection_reason = models.CharField(max_length=1000, blank=True)
+    withdrawal_reason = models.CharField(max_length=1000, blank=True)
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    outcome_note = models.CharField(max_length=2000, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["agency", "state", "sent_at"]),
+            models.Index(fields=["state", "respond_by"]),
+        ]
+        triggers = [
+            pgtrigger.FSM(
+                name="referral_state_edges",
+                field="state",
+                transitions=[(a.value, b.value) for a, b in EDGES],
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Referral {self.pk} of case {self.case_id} to {self.agency_id}"
+
+    @property
+    def packet(self) -> dict[str, Any]:
+        return json.loads(self.packet_json) if self.packet_json else {}
+
+
+class UpdateAuthor(models.TextChoices):
+    AGENCY = "agency", "The agency"
+    HELPLINE = "helpline", "The helpline"
+
+
+@tracked(personal={"body"})
+class ReferralUpdate(models.Model):
+    """Progress the agency reports on an accepted referral, or a change the helpline sends the
+    agency after the packet was frozen. Append-only."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="updates")
+    from_party = models.CharField(max_length=10, choices=UpdateAuthor.choices)
+    author = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    body = EncryptedTextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        triggers = [
+            pgtrigger.Protect(
+                name="referral_update_append_only", operation=pgtrigger.Update | pgtrigger.Delete
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Update {self.pk} on referral {self.referral_id}"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (retries exhausted)"
+
+
+class Delivery(models.Model):
+    """One notification of an agency about a referral event, written in the same transaction as
+    the event (so none is lost) and delivered by Celery with retries. Its `delivery_id` is sent
+    with every attempt, so the agency can drop repeats."""
+
+    referral = models.ForeignKey(Referral, on_delete=models.PROTECT, related_name="deliveries")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="+")
+    delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event = models.CharField(max_length=40)
+    url = models.URLField(max_length=500)
+    # The JSON body, exactly as signed and sent (encrypted: it can carry the packet).
+    body = EncryptedTextField()
+    state = models.CharField(max_length=10, choices=DeliveryState.choices, default=DeliveryState.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at"])]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event} delivery {self.delivery_id}"
+
+
+class DeliveryAttempt(models.Model):
+    delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempt_log")
+    number = models.PositiveSmallIntegerField()
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["delivery", "number"], name="delivery_attempt_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"Attempt {self.number} of delivery {self.delivery_id}"

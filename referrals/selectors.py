@@ -1,13 +1,24 @@
-"""Reads of partner agencies. Administrators manage them; helpline staff may list their helpline's
-agencies (to refer to them, issue #5); agency users see their own agency."""
+"""Every read of agencies, consent and referrals, scoped to the caller.
 
+Staff see the referrals of the cases they can see (`cases.selectors.case_queryset_for`); agency
+users see the referrals sent to their agency and nothing of the case but the frozen packet. A
+referral outside the caller's scope is 404, and every read is recorded in the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 
+from cases.models import Case
+from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
 from helpline.models import Role, User
 
-from .models import Agency
+from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency
+from .workflow import ReferralState
 
 
 def agency_queryset_for(user: User) -> QuerySet[Agency]:
@@ -26,3 +37,95 @@ def agency_get(*, user: User, agency_id: int) -> Agency:
     if agency is None:
         raise NotFound()
     return agency
+
+
+def referable_agency_get(*, user: User, agency_id: Any) -> Agency | None:
+    """An active agency of the caller's helpline to refer to, or None."""
+    if not isinstance(agency_id, int) or user.helpline_id is None:
+        return None
+    return Agency.objects.filter(pk=agency_id, helpline_id=user.helpline_id, is_active=True).first()
+
+
+def referral_queryset_for(user: User) -> QuerySet[Referral]:
+    if not user.is_active:
+        return Referral.objects.none()
+    if user.role == Role.AGENCY:
+        # Referrals still awaiting a supervisor's approval have not been sent to anyone.
+        return Referral.objects.filter(agency_id=user.agency_id).exclude(
+            state=ReferralState.AWAITING_APPROVAL
+        )
+    if user.role in (Role.OPERATOR, Role.SUPERVISOR):
+        return Referral.objects.filter(case__in=case_queryset_for(user))
+    return Referral.objects.none()
+
+
+class ReferralFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=ReferralState.choices)
+    urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices)
+    received_after = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
+    received_before = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+    case = django_filters.NumberFilter(field_name="case_id")
+
+    class Meta:
+        model = Referral
+        fields = ["state", "urgency", "received_after", "received_before", "case"]
+
+
+def referral_list(*, user: User) -> QuerySet[Referral]:
+    return referral_queryset_for(user).select_related("agency", "case", "case__helpline")
+
+
+def record_referral_list_read(*, user: User, referrals: list[Referral], filters: dict[str, Any]) -> None:
+    _record_read(
+        user=user,
+        action="referral.list",
+        object_type="referrals.referral",
+        object_id="",
+        case_id=None,
+        allowed=True,
+        extra={"referral_ids": [r.pk for r in referrals], "filters": filters},
+    )
+
+
+def referral_get(
+    *, user: User, referral_id: int, action: str = "referral.read", for_write: bool = False
+) -> Referral:
+    """The referral, if in the caller's scope; else 404. A read is recorded either way; for a
+    write only a refusal is recorded here (the write records itself)."""
+    referral = (
+        referral_queryset_for(user)
+        .select_related("agency", "case", "case__helpline", "consent")
+        .filter(pk=referral_id)
+        .first()
+    )
+    if referral is None or not for_write:
+        _record_read(
+            user=user,
+            action=action,
+            object_type="referrals.referral",
+            object_id=referral_id,
+            case_id=referral.case_id if referral else None,
+            allowed=referral is not None,
+        )
+    if referral is None:
+        raise NotFound()
+    return referral
+
+
+def referral_updates(*, referral: Referral) -> QuerySet[ReferralUpdate]:
+    return referral.updates.select_related("author").order_by("created_at", "id")
+
+
+def referral_deliveries(*, user: User, referral_id: int) -> QuerySet[Delivery]:
+    referral = referral_get(user=user, referral_id=referral_id, action="referral.deliveries")
+    if not policy.can(user, "referral.deliveries", referral):
+        raise PermissionDenied("Your role may not read this referral's deliveries.")
+    return referral.deliveries.prefetch_related("attempt_log").order_by("created_at", "id")
+
+
+def case_consents(*, case: Case) -> QuerySet[Consent]:
+    return Consent.objects.filter(case=case).select_related("recorded_by").order_by("-recorded_at", "-id")
+
+
+def case_referrals(*, case: Case) -> QuerySet[Referral]:
+    return Referral.objects.filter(case=case).select_related("agency", "case", "case__helpline")

@@ -1,10 +1,12 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
 from cases.models import Case, Contact, Note
 from cases.services import category_defaults_install
 from helpline.models import Helpline, Role, Team, User
-from referrals.models import Agency, AgencyKind
+from referrals.models import Agency, AgencySector, Referral
 
 PASSWORD = "Correct-horse-battery-9"
 
@@ -77,7 +79,9 @@ class AgencyFactory(factory.django.DjangoModelFactory):
     helpline = factory.SubFactory(HelplineFactory)
     code = factory.Sequence(lambda n: f"agency{n}")
     name = factory.LazyAttribute(lambda o: o.code.title())
-    kind = AgencyKind.POLICE
+    sector = AgencySector.POLICE
+    country = factory.LazyAttribute(lambda o: o.helpline.country)
+    service_types = factory.LazyFunction(list)
 
 
 class AgencyUserFactory(UserFactory):
@@ -117,3 +121,25 @@ class NoteFactory(factory.django.DjangoModelFactory):
     case = factory.SubFactory(CaseFactory)
     author = factory.SubFactory(OperatorFactory)
     body = "A note."
+
+
+class ReferralFactory(factory.django.DjangoModelFactory):
+    """A referral written straight to the table (no consent check, no audit, no notification): for
+    setting up cases whose workflow depends on their referrals. Behaviour tests refer through the
+    API."""
+
+    class Meta:
+        model = Referral
+
+    case = factory.SubFactory(CaseFactory)
+    helpline = factory.LazyAttribute(lambda o: o.case.helpline)
+    agency = factory.LazyAttribute(lambda o: AgencyFactory(helpline=o.case.helpline))
+    created_by = factory.LazyAttribute(lambda o: OperatorFactory(helpline=o.case.helpline))
+    state = "sent"
+    service_type = "investigation"
+    urgency = "urgent"
+    reason = "Reason for the helpline."
+    summary = "Summary for the agency."
+    consent_basis = "consent"
+    sent_at = factory.LazyFunction(timezone.now)
+    respond_by = factory.LazyFunction(lambda: timezone.now() + timedelta(hours=24))

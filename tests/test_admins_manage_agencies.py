@@ -9,14 +9,14 @@ from tests.factories import AdminFactory, AgencyFactory, HelplineFactory
 
 def test_admin_registers_an_agency_in_their_helpline(api, admin_user, helpline):
     response = api(admin_user).post(
-        "/api/v1/agencies/", {"code": "shelter", "name": "Safe House", "kind": "shelter"}, format="json"
+        "/api/v1/agencies/", {"code": "shelter", "name": "Safe House", "sector": "shelter"}, format="json"
     )
     assert response.status_code == 201, response.json()
     assert response.json()["helpline"] == helpline.code
     entry = AuditEntry.objects.get(action="agency.create")
     assert entry.changes["code"] == {"before": None, "after": "shelter"}
     duplicate = api(admin_user).post(
-        "/api/v1/agencies/", {"code": "shelter", "name": "Other", "kind": "shelter"}, format="json"
+        "/api/v1/agencies/", {"code": "shelter", "name": "Other", "sector": "shelter"}, format="json"
     )
     assert duplicate.status_code == 400
     assert Agency.objects.count() == 1
@@ -25,7 +25,9 @@ def test_admin_registers_an_agency_in_their_helpline(api, admin_user, helpline):
 def test_helpline_admin_cannot_register_agencies_for_another_helpline(api, admin_user):
     other = HelplineFactory(code="ELSE")
     response = api(admin_user).post(
-        "/api/v1/agencies/", {"code": "x", "name": "X", "kind": "police", "helpline": other.pk}, format="json"
+        "/api/v1/agencies/",
+        {"code": "x", "name": "X", "sector": "police", "helpline": other.pk},
+        format="json",
     )
     assert response.status_code == 403
     assert not Agency.objects.exists()
@@ -33,7 +35,7 @@ def test_helpline_admin_cannot_register_agencies_for_another_helpline(api, admin
 
 def test_platform_admin_names_the_helpline(api, helpline):
     platform = AdminFactory(helpline=None)
-    body = {"code": "police", "name": "Police", "kind": "police"}
+    body = {"code": "police", "name": "Police", "sector": "police"}
     assert api(platform).post("/api/v1/agencies/", body, format="json").status_code == 400
     response = api(platform).post("/api/v1/agencies/", {**body, "helpline": helpline.pk}, format="json")
     assert response.status_code == 201
@@ -55,7 +57,7 @@ def test_admin_deactivates_an_agency_and_staff_stop_seeing_it(api, admin_user, o
 def test_only_admins_write_agencies(request, api, helpline, fixture):
     agency = AgencyFactory(helpline=helpline)
     client = api(request.getfixturevalue(fixture))
-    create = client.post("/api/v1/agencies/", {"code": "x", "name": "X", "kind": "police"}, format="json")
+    create = client.post("/api/v1/agencies/", {"code": "x", "name": "X", "sector": "police"}, format="json")
     assert create.status_code == 403
     update = client.patch(f"/api/v1/agencies/{agency.pk}/", {"name": "Renamed"}, format="json")
     assert update.status_code in (403, 404)

@@ -19,6 +19,7 @@ from knox.models import AuthToken
 from cases.models import Case, CaseAccess, Contact, Escalation
 from helpline.models import AuditEntry
 from helpline.services import token_id
+from referrals.models import Referral
 
 from . import factories
 
@@ -37,6 +38,11 @@ USER, HELPLINE, AGENCY, AUDIT = (
     "helpline.auditentry",
 )
 NEW = "the new case"  # the case the request itself created
+CONSENT_TYPE, REFERRAL_TYPE, UPDATE_TYPE = (
+    "referrals.consent",
+    "referrals.referral",
+    "referrals.referralupdate",
+)
 
 # Personal values sent in request bodies; none may reach an entry's `changes` or `extra`.
 LOCATION = "Behind the blue kiosk, Kibera"
@@ -48,10 +54,18 @@ PERSONAL = (LOCATION, *PHONE_FORMS, SUMMARY, NOTE_BODY)
 
 NEW_CASE = {"call_type": "child", "child_location": LOCATION, "reporter_phone": PHONE, "summary": SUMMARY}
 CASE_EDIT = {"risk_level": "medium", "child_location": LOCATION, "reporter_phone": PHONE}
+CONSENT = {"given_by": "child", "given_at": "2026-01-01T10:00:00Z", "scope": ["referral"]}
+REFERRAL = {
+    "agency": "@agency",
+    "service_type": "investigation",
+    "urgency": "urgent",
+    "reason": SUMMARY,
+    "summary": SUMMARY,
+}
 CLOSE = {"name": "close", "reason": "Safe at home"}
 NEW_USER = {"username": "newbie", "password": factories.PASSWORD, "role": "operator"}
 NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
-NEW_AGENCY = {"code": "shelter", "name": "Safe House", "kind": "shelter"}
+NEW_AGENCY = {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 
 
 class Req(NamedTuple):
@@ -82,8 +96,22 @@ REQUESTS = [
     Req("transition dismiss", "operator", "post", "cases/{prank}/transitions/",
         {"name": "dismiss", "reason": "Prank call"}, 200,
         [("case.transition.dismiss", ALLOWED, CASE, "prank")]),
-    Req("transition refer", "operator", "post", "cases/{assessed}/transitions/", {"name": "refer"}, 200,
-        [("case.transition.refer", ALLOWED, CASE, "assessed")]),
+    Req("transition refer", "operator", "post", "cases/{referred}/transitions/", {"name": "refer"}, 200,
+        [("case.transition.refer", ALLOWED, CASE, "referred")]),
+    Req("consent record", "operator", "post", "cases/{assessed}/consent/", CONSENT, 201,
+        [("consent.record", ALLOWED, CONSENT_TYPE, "assessed")]),
+    Req("consent list", "operator", "get", "cases/{assessed}/consent/", None, 200,
+        [("consent.list", ALLOWED, CASE, "assessed")]),
+    Req("referral create", "operator", "post", "cases/{consented}/referrals/", REFERRAL, 201,
+        [("referral.create", ALLOWED, REFERRAL_TYPE, "consented")]),
+    Req("referral list as agency", "agency", "get", "referrals/", None, 200,
+        [("referral.list", ALLOWED, REFERRAL_TYPE, None)]),
+    Req("referral retrieve as agency", "agency", "get", "referrals/{referral}/", None, 200,
+        [("referral.read", ALLOWED, REFERRAL_TYPE, "referred")]),
+    Req("referral accept", "agency", "post", "referrals/{referral}/accept/", {}, 200,
+        [("referral.accept", ALLOWED, REFERRAL_TYPE, "referred")]),
+    Req("referral update by agency", "agency", "post", "referrals/{accepted_referral}/updates/",
+        {"body": NOTE_BODY}, 201, [("referral.post_update", ALLOWED, UPDATE_TYPE, "referred")]),
     Req("transition start_follow_up", "operator", "post", "cases/{assessed}/transitions/",
         {"name": "start_follow_up", "follow_up_due_at": "@tomorrow"}, 200,
         [("case.transition.start_follow_up", ALLOWED, CASE, "assessed")]),
@@ -206,6 +234,16 @@ REQUESTS = [
         [("case.break_glass.review", DENIED, GRANT, "restricted")]),
     Req("break-glass review conflict", "supervisor", "post", "break-glass/{reviewed_grant}/review/",
         None, 409, [("case.break_glass.review", DENIED, GRANT, "restricted")]),
+    Req("referral create without consent", "operator", "post", "cases/{assessed}/referrals/", REFERRAL, 409,
+        [("referral.create", DENIED, REFERRAL_TYPE, "assessed")]),
+    Req("referral retrieve outside scope", "agency", "get", "referrals/{else_referral}/", None, 404,
+        [("referral.read", DENIED, REFERRAL_TYPE, None)]),
+    Req("referral accept outside scope", "agency", "post", "referrals/{else_referral}/accept/", {}, 404,
+        [("referral.accept", DENIED, REFERRAL_TYPE, None)]),
+    Req("referral withdraw forbidden", "agency", "post", "referrals/{referral}/withdraw/",
+        {"reason": "Not ours"}, 403, [("referral.withdraw", DENIED, REFERRAL_TYPE, "referred")]),
+    Req("referral accept conflict", "agency", "post", "referrals/{accepted_referral}/accept/", {}, 409,
+        [("referral.accept", DENIED, REFERRAL_TYPE, "referred")]),
     Req("agency create forbidden", "operator", "post", "agencies/", NEW_AGENCY, 403,
         [("agency.create", DENIED, AGENCY, None)]),
     Req("agency update outside scope", "admin", "patch", "agencies/{else_agency}/", {"name": "Renamed"}, 404,
@@ -274,6 +312,35 @@ class World:
     @cached_property
     def assessed(self) -> Case:
         return self.assessed_case("low")
+
+    @cached_property
+    def consented(self) -> Case:
+        case = self.assessed_case("low")
+        self.ok("operator", "post", f"cases/{case.pk}/consent/", CONSENT)
+        return case
+
+    @cached_property
+    def referred(self) -> Case:
+        """Consented, with a referral sent to the agency (still in assessment)."""
+        case = self.consented
+        self.referral  # noqa: B018 - made through the API before the request's watermark
+        return case
+
+    @cached_property
+    def referral(self) -> Referral:
+        body = self.fill(REFERRAL)
+        return Referral.objects.get(
+            pk=self.ok("operator", "post", f"cases/{self.consented.pk}/referrals/", body)["id"]
+        )
+
+    @cached_property
+    def accepted_referral(self) -> Referral:
+        self.ok("agency", "post", f"referrals/{self.referral.pk}/accept/", {})
+        return self.referral
+
+    @cached_property
+    def else_referral(self) -> Referral:
+        return factories.ReferralFactory(case=self.else_case, agency=self.else_agency)
 
     @cached_property
     def high(self) -> Case:

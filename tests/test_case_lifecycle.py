@@ -25,7 +25,9 @@ def test_walk_in_case_opens_at_intake_with_reference_contact_and_due_date(api, o
     assert walk_in()["reference"].endswith("-000002")
 
 
-def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(api, operator, supervisor, walk_in):
+def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(
+    api, operator, supervisor, agency_user, walk_in
+):
     case = walk_in()
     client = api(operator)
     response = transition(client, case["id"], "start_assessment")
@@ -38,10 +40,36 @@ def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(api, op
         == 200
     )
     response = transition(client, case["id"], "refer")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "transition_conditions_not_met"
+    consent = {"given_by": "child", "given_at": timezone.now().isoformat(), "scope": ["referral"]}
+    assert client.post(f"/api/v1/cases/{case['id']}/consent/", consent, format="json").status_code == 201
+    referral = client.post(
+        f"/api/v1/cases/{case['id']}/referrals/",
+        {
+            "agency": agency_user.agency_id,
+            "service_type": "investigation",
+            "urgency": "urgent",
+            "reason": "Disclosure of abuse",
+            "summary": "Child needs protection.",
+        },
+        format="json",
+    )
+    assert referral.status_code == 201, referral.json()
+    response = transition(client, case["id"], "refer")
     assert response.json()["state"] == "referral"
     due = (timezone.now() + timedelta(days=2)).isoformat()
     response = transition(client, case["id"], "start_follow_up", follow_up_due_at=due)
     assert response.json()["state"] == "follow_up"
+    response = transition(client, case["id"], "close", reason="Child safe at home")
+    assert response.status_code == 409, "a case does not close while its referral is open"
+    agency = api(agency_user)
+    referral_id = referral.json()["id"]
+    assert agency.post(f"/api/v1/referrals/{referral_id}/accept/").status_code == 200
+    completed = agency.post(
+        f"/api/v1/referrals/{referral_id}/complete/", {"outcome": "child_safe"}, format="json"
+    )
+    assert completed.status_code == 200, completed.json()
     response = transition(client, case["id"], "close", reason="Child safe at home")
     assert response.json()["state"] == "closed"
     assert response.json()["closure_reason"] == "Child safe at home"
@@ -59,8 +87,10 @@ def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(api, op
     )
     assert actions == [
         "case.transition.start_assessment",
+        "case.transition.refer",  # refused: no referral yet
         "case.transition.refer",
         "case.transition.start_follow_up",
+        "case.transition.close",  # refused: referral open
         "case.transition.close",
         "case.transition.reopen",
     ]

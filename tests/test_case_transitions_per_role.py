@@ -9,7 +9,7 @@ from django.utils import timezone
 from cases.models import Case
 from helpline.models import AuditEntry
 
-from .factories import CaseFactory, ContactFactory, OperatorFactory, TeamFactory
+from .factories import CaseFactory, ContactFactory, OperatorFactory, ReferralFactory, TeamFactory
 
 TRANSITIONS = ("start_assessment", "dismiss", "refer", "start_follow_up", "close", "reopen")
 STATES = ("intake", "assessment", "referral", "follow_up", "closed")
@@ -34,18 +34,19 @@ ILLEGAL = [
     if (name, state) not in {edge[:2] for edge in LEGAL}
 ]
 
-# What a medium-risk case with a child contact offers in each state, by role.
+# What a medium-risk case with a child contact and no referral offers in each state, by role
+# (`refer` needs an active referral first).
 AVAILABLE_BY_STATE = {
     "operator": {
         "intake": ["start_assessment"],
-        "assessment": ["refer", "start_follow_up", "close"],
+        "assessment": ["start_follow_up", "close"],
         "referral": ["start_follow_up", "close"],
         "follow_up": ["close"],
         "closed": [],
     },
     "supervisor": {
         "intake": ["start_assessment"],
-        "assessment": ["refer", "start_follow_up", "close"],
+        "assessment": ["start_follow_up", "close"],
         "referral": ["start_follow_up", "close"],
         "follow_up": ["close"],
         "closed": ["reopen"],
@@ -111,7 +112,13 @@ def make_case(helpline, team, operator):
     operator's team; later states are assigned to the operator."""
 
     def make(
-        state, *, risk_level="medium", call_types=("child",), assigned_to=ASSIGNED_TO_OPERATOR, team_=team
+        state,
+        *,
+        risk_level="medium",
+        call_types=("child",),
+        assigned_to=ASSIGNED_TO_OPERATOR,
+        team_=team,
+        referral=None,
     ):
         now = timezone.now()
         if assigned_to is ASSIGNED_TO_OPERATOR:
@@ -131,6 +138,8 @@ def make_case(helpline, team, operator):
         case = CaseFactory(**fields)
         for call_type in call_types:
             ContactFactory(case=case, call_type=call_type)
+        if referral is not None:
+            ReferralFactory(case=case, state=referral, created_by=operator)
         return case
 
     return make
@@ -145,7 +154,11 @@ def test_legal_transition_is_taken_by_staff_allowed_to_and_refused_to_others(
     request, api, make_case, role, name, source, target
 ):
     user = request.getfixturevalue(role)
-    case = make_case(source, call_types=("prank",) if name == "dismiss" else ("child",))
+    case = make_case(
+        source,
+        call_types=("prank",) if name == "dismiss" else ("child",),
+        referral="sent" if name == "refer" else None,
+    )
     before = row(case)
     params = params_for(name)
     started = timezone.now()
@@ -294,13 +307,18 @@ def test_transition_not_on_the_current_state_is_refused_with_what_is_available(
 
 @pytest.mark.parametrize("role", ["operator", "supervisor"])
 @pytest.mark.parametrize(
-    ("name", "state", "risk_level", "call_types", "available"),
+    ("name", "state", "risk_level", "call_types", "available", "referral"),
     [
-        ("dismiss", "intake", "low", ("child",), ["start_assessment"]),
-        ("dismiss", "intake", "low", ("caller_about_child",), ["start_assessment"]),
-        ("dismiss", "intake", "low", ("prank", "child"), ["start_assessment"]),
-        ("dismiss", "intake", "low", ("",), ["start_assessment"]),
-        ("refer", "assessment", "unassessed", ("child",), ["start_follow_up", "close"]),
+        ("dismiss", "intake", "low", ("child",), ["start_assessment"], None),
+        ("dismiss", "intake", "low", ("caller_about_child",), ["start_assessment"], None),
+        ("dismiss", "intake", "low", ("prank", "child"), ["start_assessment"], None),
+        ("dismiss", "intake", "low", ("",), ["start_assessment"], None),
+        ("refer", "assessment", "unassessed", ("child",), ["start_follow_up"], "sent"),
+        ("refer", "assessment", "medium", ("child",), ["start_follow_up", "close"], None),
+        ("refer", "assessment", "medium", ("child",), ["start_follow_up", "close"], "expired"),
+        ("close", "assessment", "low", ("child",), ["refer", "start_follow_up"], "sent"),
+        ("close", "referral", "low", ("child",), ["start_follow_up"], "accepted"),
+        ("close", "follow_up", "low", ("child",), [], "awaiting_approval"),
     ],
     ids=[
         "dismiss-child",
@@ -308,13 +326,18 @@ def test_transition_not_on_the_current_state_is_refused_with_what_is_available(
         "dismiss-mixed-contacts",
         "dismiss-unclassified",
         "refer-unassessed-risk",
+        "refer-without-referral",
+        "refer-with-only-an-expired-referral",
+        "close-with-a-sent-referral",
+        "close-with-an-accepted-referral",
+        "close-with-a-referral-awaiting-approval",
     ],
 )
 def test_transition_whose_conditions_fail_is_refused(
-    request, api, make_case, role, name, state, risk_level, call_types, available
+    request, api, make_case, role, name, state, risk_level, call_types, available, referral
 ):
     user = request.getfixturevalue(role)
-    case = make_case(state, risk_level=risk_level, call_types=call_types)
+    case = make_case(state, risk_level=risk_level, call_types=call_types, referral=referral)
     before = row(case)
 
     response = post_transition(api(user), case, name, **params_for(name))
@@ -429,16 +452,33 @@ SCENARIOS = [
         "assessment",
         "medium",
         ("child",),
-        ["refer", "start_follow_up", "close"],
-        ["refer", "start_follow_up", "close"],
+        ["start_follow_up", "close"],
+        ["start_follow_up", "close"],
+    ),
+    ("assessment-high", "assessment", "high", ("child",), ["start_follow_up"], ["start_follow_up", "close"]),
+    (
+        "assessment-medium-referred",
+        "assessment",
+        "medium",
+        ("child",),
+        ["refer", "start_follow_up"],
+        ["refer", "start_follow_up"],
     ),
     (
-        "assessment-high",
+        "assessment-high-referred",
         "assessment",
         "high",
         ("child",),
         ["refer", "start_follow_up"],
-        ["refer", "start_follow_up", "close"],
+        ["refer", "start_follow_up"],
+    ),
+    (
+        "referral-low-referral-accepted",
+        "referral",
+        "low",
+        ("child",),
+        ["start_follow_up"],
+        ["start_follow_up"],
     ),
     (
         "referral-critical",
@@ -463,24 +503,33 @@ SCENARIOS = [
 ]
 
 
+# The state of the one referral a scenario's case has (none unless named).
+SCENARIO_REFERRAL = {
+    "assessment-medium-referred": "sent",
+    "assessment-high-referred": "accepted",
+    "referral-low-referral-accepted": "accepted",
+}
+
+
 @pytest.mark.parametrize("role", ["operator", "supervisor"])
 @pytest.mark.parametrize(
-    ("state", "risk_level", "call_types", "for_operator", "for_supervisor"),
-    [s[1:] for s in SCENARIOS],
+    ("scenario", "state", "risk_level", "call_types", "for_operator", "for_supervisor"),
+    SCENARIOS,
     ids=[s[0] for s in SCENARIOS],
 )
 def test_available_transitions_are_exactly_those_the_endpoint_accepts(
-    request, api, make_case, role, state, risk_level, call_types, for_operator, for_supervisor
+    request, api, make_case, role, scenario, state, risk_level, call_types, for_operator, for_supervisor
 ):
     user = request.getfixturevalue(role)
     client = api(user)
-    case = make_case(state, risk_level=risk_level, call_types=call_types)
+    referral = SCENARIO_REFERRAL.get(scenario)
+    case = make_case(state, risk_level=risk_level, call_types=call_types, referral=referral)
 
     shown = client.get(f"/api/v1/cases/{case.pk}/").json()["available_transitions"]
 
     assert sorted(shown) == sorted(for_operator if role == "operator" else for_supervisor)
     for name in TRANSITIONS:
-        probe = make_case(state, risk_level=risk_level, call_types=call_types)
+        probe = make_case(state, risk_level=risk_level, call_types=call_types, referral=referral)
         response = post_transition(client, probe, name, **params_for(name))
         if name in shown:
             assert response.status_code == 200, (name, response.json())

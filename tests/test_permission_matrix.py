@@ -36,7 +36,7 @@ from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, Team, User
 from helpline.services import token_id
-from referrals.models import Agency
+from referrals.models import Agency, Consent, Referral, ReferralUpdate
 
 from . import factories
 
@@ -257,6 +257,67 @@ TABLE = [
     Line("patch",  "agencies/{id}/",                IN,             401, 403,     403,       200,    403),
     Line("patch",  "agencies/{id}/",                OUT_AGENCY,     401, 403,     403,       200,    404),
     Line("patch",  "agencies/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+
+    # Consent and referrals of a case: case data, scoped like the case.
+    Line("get",    "cases/{id}/consent/",           IN,             401, 200,     200,       404,    404),
+    Line("get",    "cases/{id}/consent/",           OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/consent/",           OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/consent/",           OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("post",   "cases/{id}/consent/",           IN,             401, 201,     201,       404,    404),
+    Line("post",   "cases/{id}/consent/",           OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/consent/",           OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/consent/",           OUT_TEAM,       401, 404,     201,       404,    404),
+    Line("get",    "cases/{id}/referrals/",         IN,             401, 200,     200,       404,    404),
+    Line("get",    "cases/{id}/referrals/",         OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/referrals/",         OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("get",    "cases/{id}/referrals/",         OUT_TEAM,       401, 404,     200,       404,    404),
+    Line("post",   "cases/{id}/referrals/",         IN,             401, 201,     201,       404,    404),
+    Line("post",   "cases/{id}/referrals/",         OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/referrals/",         OUT_RESTRICTED, 401, 404,     404,       404,    404),
+    Line("post",   "cases/{id}/referrals/",         OUT_TEAM,       401, 404,     201,       404,    404),
+
+    # Referrals: staff act within the case's scope, an agency on what was sent to it (a restricted
+    # or another team's case included: it was referred to them), administrators never.
+    Line("get",    "referrals/",                    IN,             401, SHOWN,   SHOWN,     HIDDEN, SHOWN),
+    Line("get",    "referrals/",                    OUT_AGENCY,     401, SHOWN,   SHOWN,     HIDDEN, HIDDEN),
+    Line("get",    "referrals/",                    OUT_HELPLINE,   401, HIDDEN,  HIDDEN,    HIDDEN, HIDDEN),
+    Line("get",    "referrals/",                    OUT_RESTRICTED, 401, HIDDEN,  HIDDEN,    HIDDEN, SHOWN),
+    Line("get",    "referrals/",                    OUT_TEAM,       401, HIDDEN,  SHOWN,     HIDDEN, SHOWN),
+    Line("get",    "referrals/{id}/",               IN,             401, 200,     200,       404,    200),
+    Line("get",    "referrals/{id}/",               OUT_AGENCY,     401, 200,     200,       404,    404),
+    Line("get",    "referrals/{id}/",               OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "referrals/{id}/",               OUT_RESTRICTED, 401, 404,     404,       404,    200),
+    Line("get",    "referrals/{id}/",               OUT_TEAM,       401, 404,     200,       404,    200),
+    Line("post",   "referrals/{id}/accept/",        IN,             401, 403,     403,       404,    200),
+    Line("post",   "referrals/{id}/accept/",        OUT_AGENCY,     401, 403,     403,       404,    404),
+    Line("post",   "referrals/{id}/accept/",        OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/accept/",        OUT_RESTRICTED, 401, 404,     404,       404,    200),
+    Line("post",   "referrals/{id}/accept/",        OUT_TEAM,       401, 404,     403,       404,    200),
+    Line("post",   "referrals/{id}/reject/",        IN,             401, 403,     403,       404,    200),
+    Line("post",   "referrals/{id}/reject/",        OUT_AGENCY,     401, 403,     403,       404,    404),
+    Line("post",   "referrals/{id}/reject/",        OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/complete/",      IN,             401, 403,     403,       404,    200),
+    Line("post",   "referrals/{id}/complete/",      OUT_AGENCY,     401, 403,     403,       404,    404),
+    Line("post",   "referrals/{id}/complete/",      OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/withdraw/",      IN,             401, 200,     200,       404,    403),
+    Line("post",   "referrals/{id}/withdraw/",      OUT_AGENCY,     401, 200,     200,       404,    404),
+    Line("post",   "referrals/{id}/withdraw/",      OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/withdraw/",      OUT_RESTRICTED, 401, 404,     404,       404,    403),
+    Line("post",   "referrals/{id}/withdraw/",      OUT_TEAM,       401, 404,     200,       404,    403),
+    # Awaiting approval: not sent, so not there for any agency.
+    Line("post",   "referrals/{id}/approve/",       IN,             401, 403,     200,       404,    404),
+    Line("post",   "referrals/{id}/approve/",       OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/resend/",        IN,             401, 201,     201,       404,    403),
+    Line("post",   "referrals/{id}/resend/",        OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "referrals/{id}/updates/",       IN,             401, 200,     200,       404,    200),
+    Line("get",    "referrals/{id}/updates/",       OUT_AGENCY,     401, 200,     200,       404,    404),
+    Line("get",    "referrals/{id}/updates/",       OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("post",   "referrals/{id}/updates/",       IN,             401, 201,     201,       404,    201),
+    Line("post",   "referrals/{id}/updates/",       OUT_AGENCY,     401, 201,     201,       404,    404),
+    Line("post",   "referrals/{id}/updates/",       OUT_HELPLINE,   401, 404,     404,       404,    404),
+    Line("get",    "referrals/{id}/deliveries/",    IN,             401, 200,     200,       404,    200),
+    Line("get",    "referrals/{id}/deliveries/",    OUT_AGENCY,     401, 200,     200,       404,    404),
+    Line("get",    "referrals/{id}/deliveries/",    OUT_HELPLINE,   401, 404,     404,       404,    404),
 ]
 # fmt: on
 
@@ -316,6 +377,27 @@ CHAT_SESSIONS = {IN: "chat_session", OUT_HELPLINE: "else_chat_session"}
 CONTACTERS = {IN: "contacter", OUT_HELPLINE: "else_contacter"}  # identifier hashes
 AGENCIES = {IN: "agency", OUT_AGENCY: "other_agency", OUT_HELPLINE: "else_agency"}
 CLOSE = {"name": "close", "reason": "Safe at home"}
+REFERRALS = {
+    IN: "referral",
+    OUT_AGENCY: "referral_other_agency",
+    OUT_HELPLINE: "else_referral",
+    OUT_RESTRICTED: "restricted_referral",
+    OUT_TEAM: "night_referral",
+}
+ACCEPTED_REFERRALS = {
+    IN: "accepted_referral",
+    OUT_AGENCY: "accepted_other_agency",
+    OUT_HELPLINE: "else_accepted_referral",
+}
+CONSENT = {"given_by": "child", "given_at": "2026-01-01T10:00:00Z", "scope": ["referral"]}
+# Emergency to the police (the callers' agency): it goes without consent, so it is about scope only.
+EMERGENCY_REFERRAL = {
+    "agency": "@agency",
+    "service_type": "investigation",
+    "urgency": "emergency",
+    "reason": "Child in danger",
+    "summary": "Child in danger tonight.",
+}
 
 TARGETS: dict[str, dict[str, Spec]] = {
     "auth/token/": {NONE: Spec()},  # the body is the caller's own credentials
@@ -384,9 +466,28 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "categories/": by_scope({IN: "category", OUT_HELPLINE: "else_category"}),
     "agencies/": {
         **by_scope(AGENCIES),
-        NONE: Spec(body={"code": "shelter", "name": "Safe House", "kind": "shelter"}),
+        NONE: Spec(body={"code": "shelter", "name": "Safe House", "sector": "shelter"}),
     },
     "agencies/{id}/": by_scope(AGENCIES, {"name": "Renamed agency"}),
+    "cases/{id}/consent/": case_specs(CONSENT),
+    "cases/{id}/referrals/": {
+        IN: Spec("referred", EMERGENCY_REFERRAL),
+        OUT_HELPLINE: Spec("else_case", EMERGENCY_REFERRAL),
+        OUT_RESTRICTED: Spec("restricted", EMERGENCY_REFERRAL),
+        OUT_TEAM: Spec("other_team", EMERGENCY_REFERRAL),
+    },
+    "referrals/": by_scope(REFERRALS),
+    "referrals/{id}/": by_scope(REFERRALS),
+    "referrals/{id}/accept/": by_scope(REFERRALS),
+    "referrals/{id}/reject/": by_scope(REFERRALS, {"reason": "Not our district"}),
+    "referrals/{id}/withdraw/": by_scope(REFERRALS, {"reason": "Family moved"}),
+    "referrals/{id}/complete/": by_scope(ACCEPTED_REFERRALS, {"outcome": "child_safe"}),
+    "referrals/{id}/updates/": by_scope(ACCEPTED_REFERRALS, {"body": "Visited the family."}),
+    "referrals/{id}/deliveries/": by_scope(REFERRALS),
+    "referrals/{id}/approve/": by_scope({IN: "awaiting_referral", OUT_HELPLINE: "else_awaiting_referral"}),
+    "referrals/{id}/resend/": by_scope(
+        {IN: "expired_referral", OUT_HELPLINE: "else_expired_referral"}, {"agency": "@other_agency"}
+    ),
 }
 
 
@@ -547,6 +648,42 @@ class World:
                 set_by=by,
                 set_at=timezone.now(),
             )
+        # Referrals: sent ones to the callers' agency from a case in each scope, and to another
+        # agency; accepted, awaiting approval and expired ones; the other helpline's alike.
+        o["referred"] = make_case(helpline, "CASE-REFERRED", team=team, state="referral", risk_level="medium")
+
+        def referral(name: str, case: str, agency: str, state: str = "sent") -> None:
+            by = else_operator if case.startswith("else") else operator
+            o[name] = factories.ReferralFactory(
+                case=o[case], agency=o[agency], created_by=by, state=state, summary=f"REFERRAL-{name}"
+            )
+
+        Consent.objects.create(
+            case=o["referred"],
+            given_by="child",
+            given_at=timezone.now(),
+            scope=["referral"],
+            recorded_by=operator,
+        )
+        referral("referral", "referred", "agency")
+        referral("referral_other_agency", "referred", "other_agency")
+        referral("else_referral", "else_case", "else_agency")
+        referral("restricted_referral", "restricted", "agency")
+        o["night_referred"] = make_case(
+            helpline,
+            "CASE-NIGHT-REFERRED",
+            team=o["other_team"].team,
+            state="referral",
+            assigned_to=o["other_team"].assigned_to,
+        )
+        referral("night_referral", "night_referred", "agency")
+        referral("accepted_referral", "referred", "agency", "accepted")
+        referral("accepted_other_agency", "referred", "other_agency", "accepted")
+        referral("else_accepted_referral", "else_case", "else_agency", "accepted")
+        referral("awaiting_referral", "referred", "agency", "awaiting_approval")
+        referral("else_awaiting_referral", "else_case", "else_agency", "awaiting_approval")
+        referral("expired_referral", "referred", "agency", "expired")
+        referral("else_expired_referral", "else_case", "else_agency", "expired")
         for name in ("restricted", "other_team", "else_case"):
             factories.NoteFactory(case=o[name], author=supervisor2, body=f"NOTE-OF-{o[name].reference}")
         self.objects = o
@@ -598,6 +735,8 @@ def marks_of(obj: Any) -> tuple[str, ...]:
         return (obj.summary, *(marks_of(obj.case) if obj.case else ()))
     if isinstance(obj, Escalation | Callback):
         return marks_of(obj.case)
+    if isinstance(obj, Referral):
+        return (obj.summary, *marks_of(obj.case))
     if isinstance(obj, CaseAccess):
         return (obj.reason, *marks_of(obj.case))
     if isinstance(obj, User):
@@ -633,7 +772,9 @@ def resolve(w: World, route: str, scope: str, me: User | None) -> Target:
                 filled[field] = referred.pk
                 marks += marks_of(referred) if isinstance(referred, Case) else ()
             elif isinstance(value, list):
-                filled[field] = [w.get(v[1:], me).pk for v in value]
+                filled[field] = [
+                    w.get(v[1:], me).pk if isinstance(v, str) and v.startswith("@") else v for v in value
+                ]
             else:
                 filled[field] = value
         body = filled
@@ -659,6 +800,9 @@ STORED_MODELS = (
     ChatSession,
     ContacterFlag,
     TOTPDevice,
+    Consent,
+    Referral,
+    ReferralUpdate,
 )
 
 

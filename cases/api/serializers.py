@@ -35,14 +35,18 @@ class CaseOutput(serializers.ModelSerializer):
             "state",
             "risk_level",
             "categories",
+            "child_first_name",
             "child_age",
             "child_age_range",
             "child_gender",
+            "child_area",
             "child_location",
             "child_language",
             "child_details_note",
+            "safe_contact",
             "vulnerability_flags",
             "reporter_relation",
+            "reporter_name",
             "reporter_phone",
             "assigned_to",
             "team",
@@ -76,16 +80,29 @@ class _CaseFieldsInput(serializers.Serializer):
     categories = serializers.ListField(
         child=serializers.SlugField(max_length=64), max_length=20, required=False
     )
+    child_first_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     child_age = serializers.IntegerField(min_value=0, max_value=25, required=False, allow_null=True)
     child_age_range = serializers.ChoiceField(choices=AgeRange.choices, required=False)
     child_gender = serializers.ChoiceField(choices=Gender.choices, required=False)
-    child_location = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    child_area = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="District or town."
+    )
+    child_location = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="The precise place."
+    )
     child_language = serializers.CharField(max_length=16, required=False, allow_blank=True)
     child_details_note = serializers.CharField(max_length=10000, required=False, allow_blank=True)
     vulnerability_flags = serializers.ListField(
         child=serializers.ChoiceField(choices=VulnerabilityFlag.choices), max_length=20, required=False
     )
+    safe_contact = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        help_text="How an agency can reach the child safely (times, who may answer).",
+    )
     reporter_relation = serializers.ChoiceField(choices=ReporterRelation.choices, required=False)
+    reporter_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     reporter_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     assigned_to = serializers.PrimaryKeyRelatedField(
         queryset=User.objects.all(), required=False, allow_null=True
@@ -159,8 +176,11 @@ class EscalationOutput(serializers.ModelSerializer):
         model = Escalation
         fields = [
             "id",
+            "kind",
             "case",
             "case_reference",
+            "referral",
+            "detail",
             "team",
             "due_at",
             "state",

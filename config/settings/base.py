@@ -183,7 +183,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sms.tasks.sweep_unprocessed_calls",
         "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),
     },
+    "expire-unanswered-referrals": {
+        "task": "referrals.tasks.expire_unanswered_referrals",
+        "schedule": env.int("REFERRAL_SWEEP_SECONDS", default=60),
+    },
+    "send-due-agency-deliveries": {
+        "task": "referrals.tasks.send_due_deliveries",
+        "schedule": env.int("AGENCY_DELIVERY_SWEEP_SECONDS", default=30),
+    },
 }
+
+# Signed webhooks to partner agencies (referrals.notifications): attempts before the delivery fails
+# and the supervisors are alerted, the first retry's delay (doubling each time), the HTTP timeout.
+AGENCY_WEBHOOK_MAX_ATTEMPTS = env.int("AGENCY_WEBHOOK_MAX_ATTEMPTS", default=8)
+AGENCY_WEBHOOK_RETRY_BASE_SECONDS = env.float("AGENCY_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+AGENCY_WEBHOOK_TIMEOUT_SECONDS = env.float("AGENCY_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 # How long a supervisor's break-glass access to a restricted case lasts.
 BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)
@@ -299,6 +313,12 @@ SPECTACULAR_SETTINGS = {
         # Two choice sets share the field name "channel": each keeps a stable name.
         "ChannelEnum": "cases.models.Channel.choices",
         "NumberChannelEnum": "channels_sms.models.NumberChannel.choices",
+        # Fields named "state" and "outcome" in several components: cases, referrals, deliveries...
+        "CaseStateEnum": "cases.workflow.CaseState.choices",
+        "ReferralStateEnum": "referrals.workflow.ReferralState.choices",
+        "DeliveryStateEnum": "referrals.models.DeliveryState.choices",
+        "ReferralOutcomeEnum": "referrals.models.Outcome.choices",
+        "AuditOutcomeEnum": "helpline.models.AuditOutcome.choices",
     },
     "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
 }

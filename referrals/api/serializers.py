@@ -1,29 +1,333 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpline.models import Helpline
 
-from ..models import Agency, AgencyKind
+from ..models import (
+    Agency,
+    AgencySector,
+    Consent,
+    ConsentGiver,
+    ConsentScope,
+    Delivery,
+    DeliveryAttempt,
+    Outcome,
+    Referral,
+    ReferralUpdate,
+    Urgency,
+)
+from ..workflow import TRANSITION_NAMES, ReferralState
+
+# --- agencies ---------------------------------------------------------------------------------------
 
 
 class AgencyOutput(serializers.ModelSerializer):
     helpline = serializers.CharField(source="helpline.code")
+    has_webhook_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = Agency
-        fields = ["id", "helpline", "code", "name", "kind", "is_active", "created_at"]
+        fields = [
+            "id",
+            "helpline",
+            "code",
+            "name",
+            "sector",
+            "country",
+            "areas_served",
+            "service_types",
+            "response_hours",
+            "webhook_url",
+            "has_webhook_secret",
+            "notify_email",
+            "notify_sms",
+            "is_active",
+            "created_at",
+        ]
         read_only_fields = fields
 
+    def get_has_webhook_secret(self, agency: Agency) -> bool:
+        return bool(agency.webhook_secret)
 
-class AgencyCreateInput(serializers.Serializer):
-    code = serializers.SlugField(max_length=40)
+
+class ResponseHoursInput(serializers.Serializer):
+    emergency = serializers.IntegerField(min_value=1, max_value=24 * 30, required=False)
+    urgent = serializers.IntegerField(min_value=1, max_value=24 * 30, required=False)
+    routine = serializers.IntegerField(min_value=1, max_value=24 * 90, required=False)
+
+
+class _AgencyFieldsInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=AgencyKind.choices)
+    sector = serializers.ChoiceField(choices=AgencySector.choices)
+    country = serializers.RegexField(
+        r"^[A-Za-z]{2}$",
+        max_length=2,
+        required=False,
+        help_text="ISO 3166-1 alpha-2; default: the helpline's.",
+    )
+    areas_served = serializers.ListField(
+        child=serializers.CharField(max_length=100), max_length=200, required=False
+    )
+    service_types = serializers.ListField(
+        child=serializers.SlugField(max_length=64), max_length=50, required=False
+    )
+    response_hours = ResponseHoursInput(required=False, help_text="Hours to answer, per urgency.")
+    webhook_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    webhook_secret = serializers.CharField(
+        min_length=16, max_length=200, required=False, allow_blank=True, write_only=True
+    )
+    notify_email = serializers.EmailField(required=False, allow_blank=True)
+    notify_sms = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+    def validate_country(self, value: str) -> str:
+        return value.upper()
+
+    def validate(self, attrs: dict) -> dict:
+        # As the agency will be after this write: clearing the secret of an agency that keeps its
+        # URL would sign its webhooks with an empty key, which anyone can forge.
+        url = attrs.get("webhook_url", getattr(self.instance, "webhook_url", ""))
+        secret = attrs.get("webhook_secret", getattr(self.instance, "webhook_secret", ""))
+        if url and not secret:
+            raise serializers.ValidationError({"webhook_secret": "A webhook URL needs a signing secret."})
+        return attrs
+
+
+class AgencyCreateInput(_AgencyFieldsInput):
+    code = serializers.SlugField(max_length=40)
     helpline = serializers.PrimaryKeyRelatedField(
         queryset=Helpline.objects.all(), required=False, help_text="Platform administrators only."
     )
 
 
-class AgencyUpdateInput(serializers.Serializer):
+class AgencyUpdateInput(_AgencyFieldsInput):
     name = serializers.CharField(max_length=200, required=False)
-    kind = serializers.ChoiceField(choices=AgencyKind.choices, required=False)
+    sector = serializers.ChoiceField(choices=AgencySector.choices, required=False)
     is_active = serializers.BooleanField(required=False)
+
+
+# --- consent ----------------------------------------------------------------------------------------
+
+
+class ConsentInput(serializers.Serializer):
+    given_by = serializers.ChoiceField(choices=ConsentGiver.choices)
+    given_at = serializers.DateTimeField()
+    scope = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConsentScope.choices),
+        max_length=len(ConsentScope.choices),
+        allow_empty=True,
+        help_text="What the consent covers. Empty: consent refused or withdrawn.",
+    )
+
+
+class ConsentOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = ["id", "case", "given_by", "given_at", "scope", "recorded_by", "recorded_at", "withdrawn_at"]
+        read_only_fields = fields
+
+
+# --- referrals --------------------------------------------------------------------------------------
+
+
+class ReferralCreateInput(serializers.Serializer):
+    agency = serializers.IntegerField(min_value=1)
+    service_type = serializers.SlugField(max_length=64)
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    reason = serializers.CharField(max_length=5000, help_text="Why the child is referred (helpline only).")
+    summary = serializers.CharField(max_length=5000, help_text="Written for the agency; in the packet.")
+    reported_urls = serializers.ListField(
+        child=serializers.URLField(max_length=2000),
+        max_length=100,
+        required=False,
+        help_text="Online-abuse hotlines only (and required for them).",
+    )
+    platform = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    override_reason = serializers.CharField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="Supervisors: refer without recorded consent, for this reason (audited).",
+    )
+
+
+class ReferralResendInput(serializers.Serializer):
+    agency = serializers.IntegerField(min_value=1)
+    service_type = serializers.SlugField(max_length=64, required=False)
+    override_reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ReferralTransitionInput(serializers.Serializer):
+    expected_state = serializers.ChoiceField(
+        choices=ReferralState.choices,
+        required=False,
+        help_text="The state the caller last saw. If the referral has moved on since (an agency "
+        "accepted while you withdrew), the request is refused with 409 `state_changed` instead of "
+        "acting on a referral you have not seen.",
+    )
+
+
+class ReferralRejectInput(ReferralTransitionInput):
+    reason = serializers.CharField(max_length=1000)
+
+
+class ReferralWithdrawInput(ReferralTransitionInput):
+    reason = serializers.CharField(max_length=1000)
+
+
+class ReferralCompleteInput(ReferralTransitionInput):
+    outcome = serializers.ChoiceField(choices=Outcome.choices)
+    outcome_note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["outcome"] == Outcome.OTHER and not attrs.get("outcome_note"):
+            raise serializers.ValidationError({"outcome_note": "Describe the outcome."})
+        return attrs
+
+
+class ReferralUpdateInput(serializers.Serializer):
+    body = serializers.CharField(max_length=5000)
+
+
+class ReferralUpdateOutput(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+
+    class Meta:
+        model = ReferralUpdate
+        fields = ["id", "from_party", "author", "body", "created_at"]
+        read_only_fields = fields
+
+
+class _AvailableTransitions(serializers.Serializer):
+    available_transitions = serializers.SerializerMethodField()
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=TRANSITION_NAMES)))
+    def get_available_transitions(self, referral: Referral) -> list[str]:
+        from ..services import referral_available_transitions
+
+        return referral_available_transitions(referral=referral, user=self.context["request"].user)
+
+
+class AgencyReferralOutput(_AvailableTransitions, serializers.ModelSerializer):
+    """What a partner agency sees: the frozen packet and the referral's own life, never the case."""
+
+    packet = serializers.JSONField(help_text="Frozen when the referral was sent.")
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "state",
+            "urgency",
+            "service_type",
+            "sent_at",
+            "respond_by",
+            "responded_at",
+            "closed_at",
+            "rejection_reason",
+            "withdrawal_reason",
+            "outcome",
+            "outcome_note",
+            "packet",
+            "available_transitions",
+        ]
+        read_only_fields = fields
+
+
+class AgencyBrief(serializers.ModelSerializer):
+    class Meta:
+        model = Agency
+        fields = ["id", "code", "name", "sector", "country"]
+        read_only_fields = fields
+
+
+class ReferralOutput(_AvailableTransitions, serializers.ModelSerializer):
+    """What helpline staff see of a referral (the case itself is read through /cases/)."""
+
+    agency = AgencyBrief()
+    case_reference = serializers.CharField(source="case.reference")
+    packet = serializers.JSONField(help_text="What the agency sees (empty until sent).")
+    response_minutes = serializers.SerializerMethodField(
+        help_text="Minutes from sending to the agency's accept or reject (null while unanswered)."
+    )
+
+    class Meta:
+        model = Referral
+        fields = [
+            "id",
+            "case",
+            "case_reference",
+            "agency",
+            "state",
+            "urgency",
+            "service_type",
+            "reason",
+            "summary",
+            "reported_urls",
+            "platform",
+            "consent_basis",
+            "override_reason",
+            "created_by",
+            "created_at",
+            "approved_by",
+            "sent_at",
+            "respond_by",
+            "responded_at",
+            "response_minutes",
+            "closed_at",
+            "rejection_reason",
+            "withdrawal_reason",
+            "outcome",
+            "outcome_note",
+            "resent_from",
+            "packet",
+            "available_transitions",
+        ]
+        read_only_fields = fields
+
+    def get_response_minutes(self, referral: Referral) -> int | None:
+        if referral.responded_at is None or referral.sent_at is None:
+            return None
+        return int((referral.responded_at - referral.sent_at).total_seconds() // 60)
+
+
+class ReferralDetailOutput(ReferralOutput):
+    updates = ReferralUpdateOutput(many=True, read_only=True)
+
+    class Meta(ReferralOutput.Meta):
+        fields = [*ReferralOutput.Meta.fields, "updates"]
+        read_only_fields = fields
+
+
+class AgencyReferralDetailOutput(AgencyReferralOutput):
+    updates = ReferralUpdateOutput(many=True, read_only=True)
+
+    class Meta(AgencyReferralOutput.Meta):
+        fields = [*AgencyReferralOutput.Meta.fields, "updates"]
+        read_only_fields = fields
+
+
+class DeliveryAttemptOutput(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = ["number", "at", "status_code", "error", "duration_ms"]
+        read_only_fields = fields
+
+
+class DeliveryOutput(serializers.ModelSerializer):
+    attempt_log = DeliveryAttemptOutput(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "url",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "delivered_at",
+            "created_at",
+            "attempt_log",
+        ]
+        read_only_fields = fields

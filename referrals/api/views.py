@@ -1,4 +1,10 @@
-from drf_spectacular.utils import extend_schema
+"""Thin HTTP views for agencies, consent and referrals: parse, call one service or selector, render.
+
+Staff and agency users share the referral endpoints; the selectors scope what each sees and the
+output differs (an agency gets the frozen packet, never the case)."""
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -6,9 +12,55 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from cases import selectors as case_selectors
+from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
+from helpline.models import Role
+
 from .. import selectors, services
-from ..models import Agency
-from .serializers import AgencyCreateInput, AgencyOutput, AgencyUpdateInput
+from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
+from .serializers import (
+    AgencyCreateInput,
+    AgencyOutput,
+    AgencyReferralDetailOutput,
+    AgencyReferralOutput,
+    AgencyUpdateInput,
+    ConsentInput,
+    ConsentOutput,
+    DeliveryOutput,
+    ReferralCompleteInput,
+    ReferralCreateInput,
+    ReferralDetailOutput,
+    ReferralOutput,
+    ReferralRejectInput,
+    ReferralResendInput,
+    ReferralTransitionInput,
+    ReferralUpdateInput,
+    ReferralUpdateOutput,
+    ReferralWithdrawInput,
+)
+
+REFERRAL_ANY = PolymorphicProxySerializer(
+    component_name="ReferralForCaller",
+    serializers=[ReferralOutput, AgencyReferralOutput],
+    resource_type_field_name=None,
+)
+REFERRAL_DETAIL_ANY = PolymorphicProxySerializer(
+    component_name="ReferralDetailForCaller",
+    serializers=[ReferralDetailOutput, AgencyReferralDetailOutput],
+    resource_type_field_name=None,
+)
+
+
+def _render(request: Request, referral: Referral, *, detail: bool = False) -> dict:
+    context = {"request": request}
+    if request.user.role == Role.AGENCY:
+        output = AgencyReferralDetailOutput if detail else AgencyReferralOutput
+    else:
+        output = ReferralDetailOutput if detail else ReferralOutput
+    return output(referral, context=context).data
+
+
+# --- agencies ---------------------------------------------------------------------------------------
 
 
 class AgencyListView(GenericAPIView):
@@ -59,7 +111,267 @@ class AgencyDetailView(GenericAPIView):
     )
     def patch(self, request: Request, agency_id: int) -> Response:
         agency = selectors.agency_get(user=request.user, agency_id=agency_id)
-        data = AgencyUpdateInput(data=request.data, partial=True)
+        data = AgencyUpdateInput(instance=agency, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         agency = services.agency_update(actor=request.user, agency=agency, **data.validated_data)
         return Response(AgencyOutput(agency).data)
+
+
+# --- consent and referrals of a case ----------------------------------------------------------------
+
+
+class CaseConsentView(GenericAPIView):
+    audit_actions = {"get": ("consent.list", "cases.case"), "post": ("consent.record", "cases.case")}
+    serializer_class = ConsentOutput
+    queryset = Consent.objects.none()
+
+    @extend_schema(
+        operation_id="cases_consent_list",
+        summary="The consent records of a case, newest first (the first without withdrawn_at counts)",
+        responses=ConsentOutput(many=True),
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        case = case_selectors.case_get(user=request.user, case_id=case_id, action="consent.list")
+        return Response(ConsentOutput(selectors.case_consents(case=case), many=True).data)
+
+    @extend_schema(
+        operation_id="cases_consent_record",
+        summary="Record the consent given for referral and information sharing",
+        request=ConsentInput,
+        responses={201: ConsentOutput, 403: ErrorResponse403Serializer},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = case_selectors.case_get(
+            user=request.user, case_id=case_id, action="consent.record", for_write=True
+        )
+        data = ConsentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.consent_record(actor=request.user, case=case, **data.validated_data)
+        return Response(ConsentOutput(consent).data, status=status.HTTP_201_CREATED)
+
+
+class CaseReferralsView(GenericAPIView):
+    audit_actions = {"get": ("referral.list", "cases.case"), "post": ("referral.create", "cases.case")}
+    serializer_class = ReferralOutput
+    queryset = Referral.objects.none()
+
+    @extend_schema(
+        operation_id="cases_referrals_list",
+        summary="The referrals of a case, newest first",
+        responses=ReferralOutput(many=True),
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        case = case_selectors.case_get(user=request.user, case_id=case_id, action="referral.list")
+        referrals = selectors.case_referrals(case=case)
+        return Response(ReferralOutput(referrals, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="cases_referrals_create",
+        summary="Refer the child to a partner agency",
+        description=(
+            "Only on cases in assessment, referral or follow-up (else 409 `case_not_referable`). "
+            "Without a recorded consent covering `referral`: 409 `consent_required`, unless a "
+            "supervisor gives `override_reason`, or the urgency is `emergency` to a police or health "
+            "agency (vital interests; the supervisors are alerted at once). An agency in another "
+            "country than the helpline waits in `awaiting_approval` until a supervisor approves."
+        ),
+        request=ReferralCreateInput,
+        responses={
+            201: ReferralOutput,
+            403: ErrorResponse403Serializer,
+            409: ErrorResponse409Serializer,
+        },
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        case = case_selectors.case_get(
+            user=request.user, case_id=case_id, action="referral.create", for_write=True
+        )
+        data = ReferralCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
+        if agency is None:
+            raise ValidationError({"agency": "Unknown or inactive agency."})
+        referral = services.referral_create(actor=request.user, case=case, agency=agency, **fields)
+        return Response(
+            ReferralOutput(referral, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+# --- the referral endpoints staff and agencies share -----------------------------------------------
+
+
+class ReferralListView(GenericAPIView):
+    audit_actions = {"get": ("referral.list", "referrals.referral")}
+    serializer_class = ReferralOutput
+    queryset = Referral.objects.none()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = selectors.ReferralFilter
+
+    @extend_schema(
+        operation_id="referrals_list",
+        summary="Referrals the caller may see: an agency's received referrals, staff's within scope",
+        responses=REFERRAL_ANY,
+    )
+    def get(self, request: Request) -> Response:
+        referral_filter = selectors.ReferralFilter(
+            data=request.query_params, queryset=selectors.referral_list(user=request.user)
+        )
+        if not referral_filter.is_valid():
+            raise ValidationError(referral_filter.errors)
+        page = self.paginate_queryset(referral_filter.qs)
+        selectors.record_referral_list_read(
+            user=request.user,
+            referrals=page,
+            filters={k: request.query_params.getlist(k) for k in request.query_params},
+        )
+        return self.get_paginated_response([_render(request, r) for r in page])
+
+
+class ReferralDetailView(GenericAPIView):
+    audit_actions = {"get": ("referral.read", "referrals.referral")}
+    serializer_class = ReferralDetailOutput
+    queryset = Referral.objects.none()
+
+    @extend_schema(operation_id="referrals_retrieve", responses=REFERRAL_DETAIL_ANY)
+    def get(self, request: Request, referral_id: int) -> Response:
+        referral = selectors.referral_get(user=request.user, referral_id=referral_id)
+        return Response(_render(request, referral, detail=True))
+
+
+def _transition_view(name: str, input_serializer, summary: str, who: str):
+    class ReferralTransitionView(GenericAPIView):
+        audit_actions = {"post": (f"referral.{name}", "referrals.referral")}
+        serializer_class = input_serializer
+        queryset = Referral.objects.none()
+
+        @extend_schema(
+            operation_id=f"referrals_{name}",
+            summary=summary,
+            description=f"{who} 409 when not possible from the referral's state (the answer lists "
+            "`available_transitions`), 403 when the caller's role may not.",
+            request=input_serializer,
+            responses={
+                200: REFERRAL_ANY,
+                403: ErrorResponse403Serializer,
+                409: OpenApiResponse(TransitionConflictResponseSerializer),
+            },
+        )
+        def post(self, request: Request, referral_id: int) -> Response:
+            referral = selectors.referral_get(
+                user=request.user, referral_id=referral_id, action=f"referral.{name}", for_write=True
+            )
+            data = input_serializer(data=request.data)
+            data.is_valid(raise_exception=True)
+            params = dict(data.validated_data)
+            referral = services.referral_transition(
+                actor=request.user, referral=referral, name=name, **params
+            )
+            return Response(_render(request, referral))
+
+    ReferralTransitionView.__name__ = f"Referral{name.title()}View"
+    ReferralTransitionView.__qualname__ = ReferralTransitionView.__name__
+    return ReferralTransitionView
+
+
+ReferralAcceptView = _transition_view(
+    "accept", ReferralTransitionInput, "Accept a referral (the agency)", "The agency."
+)
+ReferralRejectView = _transition_view(
+    "reject", ReferralRejectInput, "Reject a referral, with the reason (the agency)", "The agency."
+)
+ReferralCompleteView = _transition_view(
+    "complete",
+    ReferralCompleteInput,
+    "Complete an accepted referral with its outcome (the agency)",
+    "The agency.",
+)
+ReferralWithdrawView = _transition_view(
+    "withdraw",
+    ReferralWithdrawInput,
+    "Withdraw a referral, with the reason (helpline staff)",
+    "Helpline staff.",
+)
+ReferralApproveView = _transition_view(
+    "approve",
+    ReferralTransitionInput,
+    "Approve and send a cross-border referral (supervisors)",
+    "Supervisors.",
+)
+
+
+class ReferralUpdatesView(GenericAPIView):
+    audit_actions = {
+        "get": ("referral.updates", "referrals.referral"),
+        "post": ("referral.post_update", "referrals.referral"),
+    }
+    serializer_class = ReferralUpdateOutput
+    queryset = ReferralUpdate.objects.none()
+
+    @extend_schema(operation_id="referrals_updates_list", responses=ReferralUpdateOutput(many=True))
+    def get(self, request: Request, referral_id: int) -> Response:
+        referral = selectors.referral_get(
+            user=request.user, referral_id=referral_id, action="referral.updates"
+        )
+        return Response(ReferralUpdateOutput(selectors.referral_updates(referral=referral), many=True).data)
+
+    @extend_schema(
+        operation_id="referrals_updates_create",
+        summary="Post a progress update (agency, on accepted referrals) or a change for the agency (staff)",
+        request=ReferralUpdateInput,
+        responses={
+            201: ReferralUpdateOutput,
+            403: ErrorResponse403Serializer,
+            409: ErrorResponse409Serializer,
+        },
+    )
+    def post(self, request: Request, referral_id: int) -> Response:
+        referral = selectors.referral_get(
+            user=request.user, referral_id=referral_id, action="referral.post_update", for_write=True
+        )
+        data = ReferralUpdateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        update = services.referral_update_post(actor=request.user, referral=referral, **data.validated_data)
+        return Response(ReferralUpdateOutput(update).data, status=status.HTTP_201_CREATED)
+
+
+class ReferralResendView(GenericAPIView):
+    audit_actions = {"post": ("referral.resend", "referrals.referral")}
+    serializer_class = ReferralResendInput
+    queryset = Referral.objects.none()
+
+    @extend_schema(
+        operation_id="referrals_resend",
+        summary="Send an expired or rejected referral to another agency (helpline staff)",
+        request=ReferralResendInput,
+        responses={201: ReferralOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, referral_id: int) -> Response:
+        referral = selectors.referral_get(
+            user=request.user, referral_id=referral_id, action="referral.resend", for_write=True
+        )
+        data = ReferralResendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
+        if agency is None:
+            raise ValidationError({"agency": "Unknown or inactive agency."})
+        new = services.referral_resend(actor=request.user, referral=referral, agency=agency, **fields)
+        return Response(
+            ReferralOutput(new, context={"request": request}).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ReferralDeliveriesView(GenericAPIView):
+    audit_actions = {"get": ("referral.deliveries", "referrals.referral")}
+    serializer_class = DeliveryOutput
+    queryset = Delivery.objects.none()
+
+    @extend_schema(
+        operation_id="referrals_deliveries_list",
+        summary="Every notification sent to the agency about this referral, with each attempt",
+        responses={200: DeliveryOutput(many=True), 403: ErrorResponse403Serializer},
+    )
+    def get(self, request: Request, referral_id: int) -> Response:
+        deliveries = selectors.referral_deliveries(user=request.user, referral_id=referral_id)
+        return Response(DeliveryOutput(deliveries, many=True).data)

@@ -18,7 +18,8 @@ from cases.services import case_create, case_transition, case_update, category_d
 from channels_sms.models import PhoneNumber
 from helpline.models import Helpline, Role, Team, User
 from helpline.services import SECOND_FACTOR_ROLES
-from referrals.models import Agency, AgencyKind
+from referrals.models import Agency, AgencySector
+from referrals.services import consent_record, referral_create
 
 DEFAULT_PASSWORD = "Lifeline-demo-2026"
 TOTP_DEVICE_NAME = "Demo authenticator"
@@ -30,9 +31,15 @@ STAFF = [
     ("admin1", Role.ADMIN, "Dana", "Admin"),
 ]
 AGENCIES = [
-    ("police", "Police — Child Protection Unit", AgencyKind.POLICE, "police1"),
-    ("health", "District Hospital", AgencyKind.HEALTH, "health1"),
-    ("social", "Department of Children's Services", AgencyKind.SOCIAL_SERVICES, "social1"),
+    ("police", "Police — Child Protection Unit", AgencySector.POLICE, "police1", ["investigation", "rescue"]),
+    ("health", "District Hospital", AgencySector.HEALTH, "health1", ["medical_care", "forensic_exam"]),
+    (
+        "social",
+        "Department of Children's Services",
+        AgencySector.SOCIAL_SERVICES,
+        "social1",
+        ["child_protection", "alternative_care"],
+    ),
 ]
 
 # Twilio numbers of the demo helpline (+15005550006 is Twilio's test number, the other its
@@ -84,9 +91,16 @@ class Command(BaseCommand):
                     first_name=first,
                     last_name=last,
                 )
-            for code, name, kind, username in AGENCIES:
+            for code, name, sector, username, services in AGENCIES:
                 agency, _ = Agency.objects.get_or_create(
-                    helpline=helpline, code=code, defaults={"name": name, "kind": kind}
+                    helpline=helpline,
+                    code=code,
+                    defaults={
+                        "name": name,
+                        "sector": sector,
+                        "country": helpline.country,
+                        "service_types": services,
+                    },
                 )
                 users[username] = self._user(
                     username, password, role=Role.AGENCY, helpline=helpline, agency=agency
@@ -198,10 +212,37 @@ class Command(BaseCommand):
             note_create(actor=op1, case=case, body="Initial assessment call held.")
         # Referral
         case = case_create(
-            actor=op2, call_type="caller_about_child", channel="walk_in", categories=["sexual_violence"]
+            actor=op2,
+            call_type="caller_about_child",
+            channel="walk_in",
+            categories=["sexual_violence"],
+            child_first_name="Sarangerel",
+            child_age=12,
+            child_gender="girl",
+            child_area="Bayanzurkh district",
+            child_location="Khoroo 4, building 12",
+            safe_contact="Through the school social worker, weekdays 9-15.",
         )
         case_transition(actor=op2, case=case, name="start_assessment")
         case_update(actor=op2, case=case, risk_level="high")
+        consent_record(
+            actor=op2,
+            case=case,
+            given_by="caregiver",
+            given_at=now,
+            scope=["referral", "information_sharing"],
+        )
+        for code, service in (("police", "investigation"), ("health", "forensic_exam")):
+            referral_create(
+                actor=op2,
+                case=case,
+                agency=Agency.objects.get(helpline=case.helpline, code=code),
+                service_type=service,
+                urgency="urgent",
+                reason="Disclosure of sexual abuse by a neighbour.",
+                summary="12-year-old girl disclosed abuse by an adult neighbour; needs protection "
+                "and a medical examination.",
+            )
         case_transition(actor=op2, case=case, name="refer")
         # Follow-up
         case = case_create(actor=op1, call_type="child", channel="walk_in", categories=["depression"])

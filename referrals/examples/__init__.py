@@ -1,0 +1,1 @@
+"""Examples for partner agencies' developers (standard library only, meant to be copied)."""

@@ -1,0 +1,207 @@
+"""Signed webhook notifications to partner agencies.
+
+Every referral event an agency must hear about becomes a `Delivery` row in the event's own
+transaction (an outbox: if the event committed, its notification exists). Celery delivers it:
+POST of the JSON body with
+
+    X-Lifeline-Event:      referral.sent
+    X-Lifeline-Delivery:   <uuid, the same on every attempt: receivers drop repeats>
+    X-Lifeline-Timestamp:  <unix seconds of this attempt>
+    X-Lifeline-Signature:  sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+
+A 2xx answer delivers it; anything else (or no answer within the timeout) is retried with
+exponential backoff by the beat sweep, up to AGENCY_WEBHOOK_MAX_ATTEMPTS; then the delivery fails
+and the case's supervisors get an escalation. docs/agency-webhooks.md shows how to verify.
+
+The HTTP call happens inside the row lock's transaction: a second worker cannot send the same
+delivery meanwhile, and a worker killed mid-call leaves the delivery pending, to be sent again with
+the same delivery id (so at-least-once, deduplicated by the receiver).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Escalation, EscalationKind
+from helpline.audit import audit_record
+
+from .models import Delivery, DeliveryAttempt, DeliveryState, Referral
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Lifeline-Signature"
+TIMESTAMP_HEADER = "X-Lifeline-Timestamp"
+DELIVERY_HEADER = "X-Lifeline-Delivery"
+EVENT_HEADER = "X-Lifeline-Event"
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def agency_notify(*, referral: Referral, event: str, data: dict[str, Any]) -> Delivery | None:
+    """Queues `event` for the referral's agency (call inside the event's transaction). Agencies
+    without a webhook URL read the API instead; nothing is queued for them."""
+    agency = referral.agency
+    if not agency.webhook_url:
+        return None
+    delivery = Delivery(referral=referral, agency=agency, event=event, url=agency.webhook_url)
+    delivery.body = json.dumps(
+        {
+            "event": event,
+            "delivery_id": str(delivery.delivery_id),
+            "referral_id": referral.pk,
+            "occurred_at": timezone.now().isoformat(),
+            "data": data,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    delivery.next_attempt_at = timezone.now()
+    delivery.save()
+    transaction.on_commit(lambda: dispatch(delivery.pk), robust=True)
+    return delivery
+
+
+def dispatch(delivery_id: int) -> None:
+    from .tasks import deliver_to_agency
+
+    try:
+        deliver_to_agency.apply_async(
+            (delivery_id,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
+        )
+    except Exception:
+        logger.exception("Could not dispatch agency delivery %s; the sweep will send it", delivery_id)
+
+
+def delivery_attempt(*, delivery_id: int) -> str:
+    """One attempt at a pending delivery that is due. Returns "delivered", "retry", "failed" or
+    "skipped" (not pending, not due, or another worker holds it)."""
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(skip_locked=True)
+            .select_related("agency", "referral")
+            .filter(pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now)
+            .first()
+        )
+        if delivery is None:
+            return "skipped"
+        # The agency's current URL and secret: a retry follows an administrator's correction.
+        delivery.url = delivery.agency.webhook_url or delivery.url
+        secret = delivery.agency.webhook_secret
+        body = delivery.body.encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Lifeline-Referrals/1",
+            EVENT_HEADER: delivery.event,
+            DELIVERY_HEADER: str(delivery.delivery_id),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: signature(secret, timestamp, body),
+        }
+        started = time.monotonic()
+        status_code, error = None, ""
+        if not secret:
+            # Unsigned, anyone could forge it: never sent so; the supervisors hear of it instead.
+            error = "The agency has no signing secret; not sent."
+        else:
+            try:
+                # stream=True: the answer's body is never read, so an endpoint trickling bytes
+                # cannot hold the worker (and the row lock) past the timeout.
+                response = requests.post(
+                    delivery.url,
+                    data=body,
+                    headers=headers,
+                    timeout=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS,
+                    allow_redirects=False,
+                    stream=True,
+                )
+                response.close()
+                status_code = response.status_code
+                if not 200 <= status_code < 300:
+                    error = f"HTTP {status_code}"
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+        delivery.attempts += 1
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            at=now,
+            status_code=status_code,
+            error=error,
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+        if not error:
+            delivery.state = DeliveryState.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.next_attempt_at = None
+            outcome = "delivered"
+        elif delivery.attempts >= settings.AGENCY_WEBHOOK_MAX_ATTEMPTS:
+            delivery.state = DeliveryState.FAILED
+            delivery.next_attempt_at = None
+            _escalate_failure(delivery, error)
+            outcome = "failed"
+        else:
+            backoff = settings.AGENCY_WEBHOOK_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
+            delivery.next_attempt_at = now + timedelta(seconds=backoff)
+            outcome = "retry"
+        delivery.save(update_fields=["url", "state", "attempts", "next_attempt_at", "delivered_at"])
+    if outcome == "retry":
+        logger.warning("Agency delivery %s failed (%s); will retry", delivery_id, error)
+    return outcome
+
+
+def _escalate_failure(delivery: Delivery, error: str) -> None:
+    referral = delivery.referral
+    # One escalation per failed delivery: a later failure (a withdrawal the agency never heard of)
+    # must alert again even if the first was acknowledged.
+    escalation = Escalation.objects.create(
+        referral=referral,
+        kind=EscalationKind.DELIVERY_FAILED,
+        case_id=referral.case_id,
+        helpline_id=referral.helpline_id,
+        team_id=referral.case.team_id,
+        due_at=timezone.now(),
+        state=referral.case.state,
+        risk_level=referral.case.risk_level,
+        detail=f"{delivery.event} could not be delivered to {delivery.agency.name}: {error}"[:500],
+    )
+    audit_record(
+        actor=None,
+        action="referral.delivery_failed",
+        obj=delivery,
+        case_id=referral.case_id,
+        helpline=referral.helpline_id,
+        extra={
+            "referral_id": referral.pk,
+            "event": delivery.event,
+            "attempts": delivery.attempts,
+            "escalation_id": escalation.pk,
+        },
+    )
+
+
+def due_deliveries_dispatch(*, limit: int = 500) -> list[int]:
+    """Beat: dispatch the pending deliveries whose next attempt is due (retries, and first
+    attempts whose dispatch was lost)."""
+    ids = list(
+        Delivery.objects.filter(state=DeliveryState.PENDING, next_attempt_at__lte=timezone.now())
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in ids:
+        dispatch(delivery_id)
+    return ids

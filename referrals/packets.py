@@ -1,0 +1,112 @@
+"""The referral packet: the only case data an agency ever sees, frozen when the referral is sent.
+
+Each sector's profile lists what it gets. A field not in the profile is absent from the packet
+(not blank), so an agency's integration cannot come to rely on it. The child's identity (first
+name, precise location, how to reach them) goes only where the profile allows it AND the legal
+basis covers sharing it; the reporter's identity only with the reporter's consent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .models import AgencySector, ConsentBasis, ConsentScope
+
+if TYPE_CHECKING:
+    from .models import Referral
+
+
+@dataclass(frozen=True)
+class SectorProfile:
+    # "first_name", "initials" or None
+    child_name: str | None
+    # "precise" (the place), "area" (district or town) or None
+    location: str | None
+    safe_contact: bool
+    vulnerability_flags: bool
+    reporter: bool
+    reported_content: bool = False
+
+
+PROFILES: dict[str, SectorProfile] = {
+    AgencySector.POLICE: SectorProfile("first_name", "precise", True, True, True),
+    AgencySector.HEALTH: SectorProfile("first_name", "precise", True, True, False),
+    AgencySector.SOCIAL_SERVICES: SectorProfile("first_name", "precise", True, True, True),
+    AgencySector.SHELTER: SectorProfile("first_name", "area", True, True, False),
+    AgencySector.LEGAL_AID: SectorProfile("initials", "area", True, False, False),
+    AgencySector.EDUCATION: SectorProfile("initials", "area", False, False, False),
+    # What was reported online, never who the child is or where.
+    AgencySector.ONLINE_ABUSE_HOTLINE: SectorProfile(None, None, False, False, False, reported_content=True),
+    AgencySector.OTHER: SectorProfile("initials", "area", False, False, False),
+}
+
+
+def initials(name: str) -> str:
+    return "".join(f"{part[0].upper()}." for part in name.split() if part)
+
+
+def _identity_allowed(referral: Referral) -> bool:
+    """Sharing who and where the child is: consent covering information sharing, or the
+    emergency / supervisor-override basis that let the referral go without consent."""
+    if referral.consent_basis != ConsentBasis.CONSENT:
+        return True
+    return referral.consent is not None and ConsentScope.INFORMATION_SHARING in referral.consent.scope
+
+
+def _reporter_allowed(referral: Referral) -> bool:
+    return referral.consent is not None and ConsentScope.REPORTER_IDENTITY in referral.consent.scope
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def packet_build(referral: Referral) -> dict[str, Any]:
+    """The packet for `referral` as of now (call at send time and store it)."""
+    case = referral.case
+    profile = PROFILES[referral.agency.sector]
+    identity = _identity_allowed(referral)
+    packet: dict[str, Any] = {
+        "referral_id": referral.pk,
+        "reference": case.reference,
+        "helpline": {"code": case.helpline.code, "name": case.helpline.name},
+        "urgency": referral.urgency,
+        "service_type": referral.service_type,
+        "category_codes": list(case.categories),
+        "risk_level": case.risk_level,
+        "child": {
+            "age": case.child_age,
+            "age_range": case.child_age_range,
+            "gender": case.child_gender,
+            "language": case.child_language,
+        },
+        "summary": referral.summary,
+        "sent_at": _iso(referral.sent_at),
+        "respond_by": _iso(referral.respond_by),
+        "legal_basis": referral.consent_basis,
+    }
+    child = packet["child"]
+    if profile.child_name and case.child_first_name:
+        use_name = profile.child_name == "first_name" and identity
+        child["first_name" if use_name else "initials"] = (
+            case.child_first_name if use_name else initials(case.child_first_name)
+        )
+    if profile.location == "precise" and identity and case.child_location:
+        child["location"] = case.child_location
+        child["area"] = case.child_area
+    elif profile.location in ("precise", "area"):
+        child["area"] = case.child_area
+    if profile.safe_contact and identity:
+        child["safe_contact"] = case.safe_contact
+    if profile.vulnerability_flags:
+        child["vulnerability_flags"] = list(case.vulnerability_flags)
+    if profile.reporter and _reporter_allowed(referral):
+        packet["reporter"] = {
+            "name": case.reporter_name,
+            "relation": case.reporter_relation,
+            "phone": case.reporter_phone,
+        }
+    if profile.reported_content:
+        packet["reported_content"] = {"urls": list(referral.reported_urls), "platform": referral.platform}
+    return packet
