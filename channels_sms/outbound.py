@@ -27,7 +27,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from cases.models import Case, Direction
-from helpline import policy
+from helpline import broker, policy
 from helpline.api.errors import Conflict
 from helpline.audit import audit_record
 from helpline.models import User
@@ -142,12 +142,7 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
 def dispatch(message_id: int) -> None:
     from .tasks import send_outbound_message
 
-    try:
-        send_outbound_message.apply_async(
-            (message_id,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-        )
-    except Exception:
-        logger.exception("Could not dispatch outbound message %s; run the sweeper or resend", message_id)
+    broker.publish(send_outbound_message, (message_id,), what=f"outbound message {message_id}")
 
 
 # --- sending --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from django.utils import timezone
 from cases.models import Case, Contact
 from cases.services import case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState
+from helpline import broker
 from helpline.audit import audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome
@@ -207,13 +208,8 @@ def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) ->
 def dispatch(event_id: int) -> None:
     from .tasks import process_inbound_event
 
-    try:
-        process_inbound_event.apply_async(
-            (event_id,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-        )
-    except Exception:
-        # The event is stored; the sweeper dispatches it again once the broker is back.
-        logger.exception("Could not dispatch inbound event %s; the sweeper will retry it", event_id)
+    # The event is stored; if this fails the sweeper dispatches it again once the broker is back.
+    broker.publish(process_inbound_event, (event_id,), what=f"inbound event {event_id}")
 
 
 # --- processing ------------------------------------------------------------------------------------

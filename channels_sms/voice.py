@@ -21,7 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from cases.models import Case, Contact
 from cases.services import _case_snapshot, case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState, RiskLevel, next_action_due
-from helpline import policy
+from helpline import broker, policy
 from helpline.api.errors import Conflict
 from helpline.audit import REDACTED, audit_record, diff
 from helpline.models import User
@@ -245,12 +245,7 @@ def call_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
 
 
 def dispatch_call(call_sid: str) -> None:
-    try:
-        process_voice_call.apply_async(
-            (call_sid,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-        )
-    except Exception:
-        logger.exception("Could not dispatch a voice call's processing; the sweeper will retry it")
+    broker.publish(process_voice_call, (call_sid,), what="a voice call's processing")
 
 
 # --- processing ------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Escalation, EscalationKind
+from helpline import broker
 from helpline.audit import audit_record
 
 from .models import Delivery, DeliveryAttempt, DeliveryState, Referral
@@ -78,12 +79,7 @@ def agency_notify(*, referral: Referral, event: str, data: dict[str, Any]) -> De
 def dispatch(delivery_id: int) -> None:
     from .tasks import deliver_to_agency
 
-    try:
-        deliver_to_agency.apply_async(
-            (delivery_id,), retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2}
-        )
-    except Exception:
-        logger.exception("Could not dispatch agency delivery %s; the sweep will send it", delivery_id)
+    broker.publish(deliver_to_agency, (delivery_id,), what=f"agency delivery {delivery_id}")
 
 
 def delivery_attempt(*, delivery_id: int) -> str:

@@ -475,6 +475,8 @@ class Stack:
                 "PUBLIC_BASE_URL": self.public_base_url,
                 "TWILIO_AUTH_TOKEN": TOKEN,
                 "INBOUND_SWEEP_SECONDS": "1",
+                # As in production: after a failed publish, webhooks stop waiting on the broker.
+                "BROKER_BACKOFF_SECONDS": "5",
                 "INBOUND_SWEEP_AFTER_SECONDS": "2",
                 # Only the sweeper under test runs often; the others stay out of the way.
                 "OUTBOUND_SWEEP_SECONDS": "3600",

@@ -193,6 +193,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# After a failed publish to the broker, requests leave their stored work to the sweepers this long
+# instead of waiting on the broker again (helpline.broker).
+BROKER_BACKOFF_SECONDS = env.int("BROKER_BACKOFF_SECONDS", default=10)
+
 # Signed webhooks to partner agencies (referrals.notifications): attempts before the delivery fails
 # and the supervisors are alerted, the first retry's delay (doubling each time), the HTTP timeout.
 AGENCY_WEBHOOK_MAX_ATTEMPTS = env.int("AGENCY_WEBHOOK_MAX_ATTEMPTS", default=8)

@@ -9,6 +9,9 @@ os.environ.setdefault("IDENTIFIER_HASH_KEY", "test-only-identifier-hash-key-not-
 
 from .base import *  # noqa: F403
 
+# No broker back-off between tests (helpline.broker): a test of a broken broker must not make the
+# next test skip its publish. Process tests set it in the environment of what they start.
+BROKER_BACKOFF_SECONDS = int(os.environ.get("BROKER_BACKOFF_SECONDS", "0"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
