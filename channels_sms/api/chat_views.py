@@ -2,6 +2,8 @@
 given (header X-Chat-Secret) open it; a wrong or missing secret answers 404, so session ids do not
 leak. Rate-limited per session and per client address (DRF throttles in the Redis cache)."""
 
+import hashlib
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -61,7 +63,9 @@ class ChatMessageSessionThrottle(_ChatThrottle):
         return request.method != "POST" or super().allow_request(request, view)
 
     def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": str(view.kwargs.get("session_id"))}
+        # Hashed: the id comes from the URL as sent, of any length; the cache key must stay bounded.
+        ident = hashlib.sha256(str(view.kwargs.get("session_id")).encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 # --- serializers ----------------------------------------------------------------------------------
