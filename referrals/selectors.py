@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from cases.models import Case
@@ -128,4 +128,8 @@ def case_consents(*, case: Case) -> QuerySet[Consent]:
 
 
 def case_referrals(*, case: Case) -> QuerySet[Referral]:
-    return Referral.objects.filter(case=case).select_related("agency", "case", "case__helpline")
+    return (
+        Referral.objects.filter(case=case)
+        .select_related("agency", "case", "case__helpline")
+        .prefetch_related(Prefetch("updates", ReferralUpdate.objects.select_related("author")))
+    )

@@ -157,13 +157,13 @@ class CaseReferralsView(GenericAPIView):
 
     @extend_schema(
         operation_id="cases_referrals_list",
-        summary="The referrals of a case, newest first",
-        responses=ReferralOutput(many=True),
+        summary="The referrals of a case, newest first, with the agencies' progress updates",
+        responses=ReferralDetailOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
         case = case_selectors.case_get(user=request.user, case_id=case_id, action="referral.list")
         referrals = selectors.case_referrals(case=case)
-        return Response(ReferralOutput(referrals, many=True, context={"request": request}).data)
+        return Response(ReferralDetailOutput(referrals, many=True, context={"request": request}).data)
 
     @extend_schema(
         operation_id="cases_referrals_create",
