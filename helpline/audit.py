@@ -62,33 +62,39 @@ def audit_record(
         user_agent=ctx.user_agent,
         extra=json.loads(json.dumps(dict(extra or {}), default=str)),
     )
-    with transaction.atomic():
-        head = _lock_chain_head(entry.chain)
-        entry.txid = _current_txid()
-        entry.chain_seq = head.last_seq + 1
-        entry.prev_hash = head.last_hash or GENESIS
+    # No savepoint: an audit entry that cannot be written must undo the write it records, so any
+    # failure here aborts the caller's whole transaction anyway (and savepoints cost two round trips).
+    with transaction.atomic(savepoint=False):
+        entry.chain_seq, prev_hash, entry.txid = _advance_chain_head(entry.chain)
+        entry.prev_hash = prev_hash or GENESIS
         entry.hash = entry_hash(entry)
         entry.save(force_insert=True)
-        AuditChainHead.objects.filter(chain=head.chain).update(last_seq=entry.chain_seq, last_hash=entry.hash)
+        AuditChainHead.objects.filter(chain=entry.chain).update(last_hash=entry.hash)
     if outcome == AuditOutcome.DENIED:
         context.note_refusal_recorded()
     return entry
 
 
-def _lock_chain_head(chain: int) -> AuditChainHead:
+def _advance_chain_head(chain: int) -> tuple[int, str, int]:
+    """Takes the next sequence number of the chain, row-locking its head until the transaction
+    ends (so entries of one chain are written one after another), in one round trip. Returns the
+    new sequence number, the previous entry's hash and the transaction id."""
+    advance = (
+        "UPDATE helpline_auditchainhead SET last_seq = last_seq + 1 WHERE chain = %s "
+        "RETURNING last_seq, last_hash, txid_current()"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO helpline_auditchainhead (chain, last_seq, last_hash) VALUES (%s, 0, '') "
-            "ON CONFLICT (chain) DO NOTHING",
-            [chain],
-        )
-    return AuditChainHead.objects.select_for_update().get(chain=chain)
-
-
-def _current_txid() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT txid_current()")
-        return cursor.fetchone()[0]
+        cursor.execute(advance, [chain])
+        row = cursor.fetchone()
+        if row is None:  # the chain's first entry
+            cursor.execute(
+                "INSERT INTO helpline_auditchainhead (chain, last_seq, last_hash) VALUES (%s, 0, '') "
+                "ON CONFLICT (chain) DO NOTHING",
+                [chain],
+            )
+            cursor.execute(advance, [chain])
+            row = cursor.fetchone()
+    return row[0], row[1], row[2]
 
 
 def canonical(entry: AuditEntry) -> bytes:
