@@ -669,6 +669,7 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
         with pgtrigger.ignore("cases.Note:note_append_only"):
             notes = Note.objects.filter(case=locked).update(body="")
         referrals = _referrals_erase(locked)
+        messages = _conversations_erase(locked)
         audit_record(
             actor=None,
             action="case.anonymise",
@@ -680,6 +681,7 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
                 "contacts_erased": contacts,
                 "notes_erased": notes,
                 "referrals_erased": referrals,
+                "messages_erased": messages,
                 "retention_years": locked.helpline.retention_years,
             },
         )
@@ -697,6 +699,30 @@ def _referrals_erase(case: Case) -> int:
     with pgtrigger.ignore("referrals.ReferralUpdate:referral_update_append_only"):
         ReferralUpdate.objects.filter(referral__case=case).update(body="")
     Delivery.objects.filter(referral__case=case).update(body="")
+    return erased
+
+
+def _conversations_erase(case: Case) -> int:
+    """What the child wrote and the raw webhooks that carried it (their number, the body, every
+    parameter), the replies and where they went, callback outcomes: erased with the case."""
+    from django.db.models import Q
+
+    from channels_sms.models import Callback, InboundEvent, Message
+
+    contacts = Contact.objects.filter(case=case)
+    messages = Message.objects.filter(Q(case=case) | Q(contact__in=contacts))
+    # Status callbacks of our replies name the child's number as `To`; they are keyed by the
+    # reply's MessageSid ("SM...:delivered").
+    reply_sids = [sid for sid in messages.exclude(external_id="").values_list("external_id", flat=True)]
+    status_events = Q()
+    for sid in reply_sids:
+        status_events |= Q(external_id__startswith=f"{sid}:")
+    events = InboundEvent.objects.filter(
+        Q(contact__in=contacts) | (status_events if reply_sids else Q(pk__in=[]))
+    )
+    events.update(sender="", sender_hash="", body="", media="", params="{}")
+    erased = messages.update(body="", media="", to_address="", sender_hash="")
+    Callback.objects.filter(contact__in=contacts).update(outcome="")
     return erased
 
 

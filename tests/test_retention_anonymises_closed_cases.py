@@ -91,3 +91,89 @@ def test_beat_schedules_the_retention_sweep():
 
     app.loader.import_default_modules()
     assert settings.CELERY_BEAT_SCHEDULE["anonymise-expired-cases"]["task"] in app.tasks
+
+
+def _conversation(case_id: int, number: str, words: str):
+    """An SMS conversation on the case as the channels write it: the raw webhook, the inbound
+    message, a reply with its delivery callback, and an abandoned call's callback."""
+    from channels_sms.models import Callback, InboundEvent, Message
+
+    case = Case.objects.get(pk=case_id)
+    contact = Contact.objects.filter(case=case).first()
+    params = f'{{"From": ["{number}"], "Body": ["{words}"]}}'
+    InboundEvent.objects.create(
+        helpline=case.helpline,
+        channel="sms",
+        external_id=f"SMin{case_id}",
+        sender=number,
+        sender_hash="h" * 64,
+        body=words,
+        params=params,
+        received_at=timezone.now(),
+        contact=contact,
+    )
+    Message.objects.create(
+        helpline=case.helpline,
+        case=case,
+        contact=contact,
+        channel="sms",
+        direction="inbound",
+        sender_hash="h" * 64,
+        body=words,
+        at=timezone.now(),
+    )
+    Message.objects.create(
+        helpline=case.helpline,
+        case=case,
+        contact=contact,
+        channel="sms",
+        direction="outbound",
+        body="We are here for you",
+        to_address=number,
+        external_id=f"SMout{case_id}",
+        at=timezone.now(),
+    )
+    InboundEvent.objects.create(
+        helpline=case.helpline,
+        channel="sms",
+        kind="status",
+        external_id=f"SMout{case_id}:delivered",
+        params=f'{{"To": ["{number}"]}}',
+        received_at=timezone.now(),
+    )
+    Callback.objects.create(
+        helpline=case.helpline,
+        contact=contact,
+        case=case,
+        reason="no-answer",
+        requested_at=timezone.now(),
+        outcome=f"Called {number} back",
+    )
+
+
+def test_anonymisation_erases_the_childs_messages_and_the_webhooks_that_carried_them(
+    api, operator, supervisor, walk_in, helpline
+):
+    from channels_sms.models import Callback, InboundEvent, Message
+
+    helpline.retention_years = 1
+    helpline.save()
+    old = close_case(api, operator, supervisor, walk_in, closed_days_ago=400)
+    recent = close_case(api, operator, supervisor, walk_in, closed_days_ago=100)
+    _conversation(old["id"], "+254712000001", "My uncle hits me")
+    _conversation(recent["id"], "+254712000002", "I cannot sleep")
+
+    assert anonymise_expired_cases() == 1
+
+    for event in InboundEvent.objects.filter(external_id__contains=str(old["id"])):
+        assert (event.sender, event.sender_hash, event.body, event.media) == ("", "", "", "")
+        assert "+254712000001" not in event.params
+    for message in Message.objects.filter(case_id=old["id"]):
+        assert (message.body, message.to_address, message.sender_hash) == ("", "", "")
+    assert Callback.objects.get(case_id=old["id"]).outcome == ""
+    # The other case's conversation is untouched.
+    assert "I cannot sleep" in [m.body for m in Message.objects.filter(case_id=recent["id"])]
+    kept = InboundEvent.objects.get(external_id=f"SMout{recent['id']}:delivered")
+    assert "+254712000002" in kept.params
+    entry = AuditEntry.objects.get(action="case.anonymise", case_id=old["id"])
+    assert entry.extra["messages_erased"] == 2
