@@ -233,14 +233,17 @@ def case_create_from_inbound(
     nobody at the helpline did it). The contact is left unclassified for an operator. Returns the
     case and its first contact."""
     now = timezone.now()
-    with transaction.atomic():
+    # Called inside the inbound processing transaction: no savepoint (any failure aborts it all).
+    with transaction.atomic(savepoint=False):
         fields = _with_reporter_phone_hash({"reporter_phone": reporter_phone}, helpline)
         case = Case(helpline=helpline, state_changed_at=now, **fields)
         case.reference = _next_reference(helpline, now)
         case.next_action_due_at = next_action_due(
             helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
         )
-        case.full_clean(exclude=["reference", "state"])
+        # Field values only: the system built this row from a locked event, and the database
+        # enforces its keys and constraints anyway (each check would be one more round trip).
+        case.full_clean(exclude=["reference", "state", "helpline"], validate_constraints=False)
         case.save()
         audit_record(
             actor=None,
@@ -258,7 +261,7 @@ def case_create_from_inbound(
 def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) -> Contact:
     """The system starts a new conversation contact in an open case (a sender's message after the
     conversation went idle). Unclassified until an operator sets its call type."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         contact = Contact(
             helpline_id=case.helpline_id,
             case=case,
@@ -266,7 +269,7 @@ def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) ->
             direction=Direction.INBOUND,
             started_at=started_at,
         )
-        contact.full_clean()
+        contact.full_clean(exclude=["helpline", "case"], validate_constraints=False)
         contact.save()
         audit_record(
             actor=None,
