@@ -9,7 +9,7 @@ from typing import Any
 
 import django_filters
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
 from helpline import policy
@@ -18,7 +18,7 @@ from helpline.filters import StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
 
 from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
-from .workflow import CaseState, RiskLevel
+from .workflow import ACTIVE_REFERRAL_STATES, CaseState, RiskLevel
 
 
 def case_queryset_for(user: User) -> QuerySet[Case]:
@@ -57,9 +57,19 @@ class CaseFilter(django_filters.FilterSet):
 
 
 def _with_related(cases: QuerySet[Case]) -> QuerySet[Case]:
-    # Contacts are prefetched because available transitions (dismiss) look at their call types.
-    return cases.select_related("helpline", "assigned_to", "team").prefetch_related(
-        Prefetch("contacts", queryset=Contact.objects.only("id", "case_id", "call_type", "channel"))
+    # What available transitions look at, loaded with the page rather than per case: contacts'
+    # call types (dismiss) and whether a referral is active (refer, close).
+    from django.apps import apps
+
+    referrals = apps.get_model("referrals", "Referral").objects.filter(
+        case=OuterRef("pk"), state__in=ACTIVE_REFERRAL_STATES
+    )
+    return (
+        cases.select_related("helpline", "assigned_to", "team")
+        .prefetch_related(
+            Prefetch("contacts", queryset=Contact.objects.only("id", "case_id", "call_type", "channel"))
+        )
+        .annotate(active_referral_exists=Exists(referrals))
     )
 
 

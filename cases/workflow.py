@@ -142,17 +142,25 @@ def is_not_anonymised(case) -> bool:
 
 # Referral states as stored (referrals.workflow); named here so the case workflow does not import
 # the referrals app, which itself depends on cases.
-_ACTIVE_REFERRAL_STATES = ("awaiting_approval", "sent", "accepted")
+ACTIVE_REFERRAL_STATES = ("awaiting_approval", "sent", "accepted")
+
+
+def _active_referral_exists(case) -> bool:
+    # Lists annotate it for the whole page (cases.selectors); a case loaded alone asks.
+    annotated = getattr(case, "active_referral_exists", None)
+    if annotated is not None:
+        return annotated
+    return case.referrals.filter(state__in=ACTIVE_REFERRAL_STATES).exists()
 
 
 def has_active_referral(case) -> bool:
     """At least one referral is awaiting approval, sent or accepted."""
-    return case.referrals.filter(state__in=_ACTIVE_REFERRAL_STATES).exists()
+    return _active_referral_exists(case)
 
 
 def has_no_open_referral(case) -> bool:
     """Every referral is completed, rejected, withdrawn or expired."""
-    return not case.referrals.filter(state__in=_ACTIVE_REFERRAL_STATES).exists()
+    return not _active_referral_exists(case)
 
 
 CONDITION_MESSAGES = {
