@@ -179,7 +179,11 @@ class Case(FSMModelMixin, CaseWorkflow):
                 name="case_closed_at_only_when_closed",
             ),
         ]
-        indexes = [models.Index(fields=["helpline", "state", "next_action_due_at"])]
+        indexes = [
+            models.Index(fields=["helpline", "state", "next_action_due_at"]),
+            # The queues: a state's cases of a helpline in arrival order, without sorting them all.
+            models.Index(fields=["helpline", "state", "created_at"], name="case_queue_by_arrival"),
+        ]
         permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [
             # Even raw SQL cannot move a case along an edge the workflow does not have.

@@ -30,8 +30,10 @@ def case_queryset_for(user: User) -> QuerySet[Case]:
 
 
 class CaseFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices)
-    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices)
+    # distinct=False: these filter the case's own columns (no join can repeat a row), and DISTINCT
+    # would make PostgreSQL sort every matching case, all columns, before the page's LIMIT.
+    state = django_filters.MultipleChoiceFilter(choices=CaseState.choices, distinct=False)
+    risk_level = django_filters.MultipleChoiceFilter(choices=RiskLevel.choices, distinct=False)
     assigned_to = django_filters.NumberFilter(field_name="assigned_to_id")
     unassigned = StrictBooleanFilter(field_name="assigned_to", lookup_expr="isnull")
     team = django_filters.NumberFilter(field_name="team_id")

@@ -12,7 +12,7 @@ import django_filters
 from django.db.models import Prefetch, QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied
 
-from cases.models import Case
+from cases.models import CASE_PERSONAL_FIELDS, Case
 from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
 from helpline.models import Role, User
@@ -60,8 +60,9 @@ def referral_queryset_for(user: User) -> QuerySet[Referral]:
 
 
 class ReferralFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=ReferralState.choices)
-    urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices)
+    # distinct=False: the referral's own columns; DISTINCT would sort every match before the LIMIT.
+    state = django_filters.MultipleChoiceFilter(choices=ReferralState.choices, distinct=False)
+    urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices, distinct=False)
     received_after = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
     received_before = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
     case = django_filters.NumberFilter(field_name="case_id")
@@ -72,7 +73,13 @@ class ReferralFilter(django_filters.FilterSet):
 
 
 def referral_list(*, user: User) -> QuerySet[Referral]:
-    return referral_queryset_for(user).select_related("agency", "case", "case__helpline")
+    # A list shows the case's reference only: its personal (encrypted) columns and the agency's
+    # signing secret are not loaded, let alone decrypted, per row.
+    return (
+        referral_queryset_for(user)
+        .select_related("agency", "case")
+        .defer("agency__webhook_secret", *(f"case__{name}" for name in sorted(CASE_PERSONAL_FIELDS)))
+    )
 
 
 def record_referral_list_read(*, user: User, referrals: list[Referral], filters: dict[str, Any]) -> None:
