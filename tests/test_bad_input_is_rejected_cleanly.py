@@ -34,7 +34,7 @@ from channels_sms.models import (
 from channels_sms.services import sender_hash
 from channels_sms.voice import callback_complete, callback_request
 from helpline.models import AuditEntry, AuditOutcome, Helpline, Team, User
-from referrals.models import Agency
+from referrals.models import Agency, Consent, Delivery, Referral, ReferralUpdate
 
 from . import factories
 
@@ -68,6 +68,10 @@ def error_pairs(response) -> set[tuple[str | None, str]]:
 
 
 STORED_MODELS = (
+    Consent,
+    Referral,
+    ReferralUpdate,
+    Delivery,
     Helpline,
     Team,
     User,
@@ -181,6 +185,25 @@ FLAG_NUMBER = Op(
     "supervisor", "post", "/api/v1/contacters/-/flag/", {**FLAG_BODY, "phone_number": NEVER_SEEN}
 )
 
+# Referrals: consent and a referral on a case in assessment; an agency's answers and updates.
+CONSENT_BODY = {"given_by": "child", "given_at": "2026-01-01T10:00:00Z", "scope": ["referral"]}
+RECORD_CONSENT = Op("operator", "post", "/api/v1/cases/{assessed}/consent/", CONSENT_BODY)
+REFER = Op(
+    "operator",
+    "post",
+    "/api/v1/cases/{assessed}/referrals/",
+    {
+        "agency": "{agency}",
+        "service_type": "investigation",
+        "urgency": "emergency",
+        "reason": "Beaten at home",
+        "summary": "Needs protection tonight.",
+    },
+)
+REJECT = Op("agency", "post", "/api/v1/referrals/{referral}/reject/", {"reason": "Not our district"})
+WITHDRAW = Op("operator", "post", "/api/v1/referrals/{referral}/withdraw/", {"reason": "Family moved"})
+REFERRAL_UPDATE = Op("operator", "post", "/api/v1/referrals/{referral}/updates/", {"body": "She moved."})
+
 BODY_OPS = [
     LOGIN,
     CREATE_USER,
@@ -198,6 +221,11 @@ BODY_OPS = [
     CALLBACK_DONE,
     FLAG,
     FLAG_NUMBER,
+    RECORD_CONSENT,
+    REFER,
+    REJECT,
+    WITHDRAW,
+    REFERRAL_UPDATE,
 ]
 OTHER_OPS = [
     Op("operator", "post", "/api/v1/auth/logout/"),
@@ -222,6 +250,12 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/callbacks/"),
     Op("operator", "get", "/api/v1/contacters/{contacter}/"),
     Op("supervisor", "delete", "/api/v1/contacters/{contacter}/flag/"),
+    Op("agency", "get", "/api/v1/referrals/"),
+    Op("agency", "get", "/api/v1/referrals/{referral}/"),
+    Op("agency", "post", "/api/v1/referrals/{referral}/accept/"),
+    Op("operator", "get", "/api/v1/cases/{assessed}/referrals/"),
+    Op("operator", "get", "/api/v1/cases/{assessed}/consent/"),
+    Op("operator", "get", "/api/v1/referrals/{referral}/deliveries/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -246,6 +280,10 @@ def world(api, settings, helpline, operator, supervisor, admin_user, agency_user
     other_agency = factories.AgencyFactory(helpline=other)
     factories.HelplineFactory(code="GONE", is_active=False)
     case = walk_in(risk_level="low")
+    assessed = factories.CaseFactory(
+        helpline=helpline, team=operator.team, assigned_to=operator, state="assessment", risk_level="medium"
+    )
+    referral = factories.ReferralFactory(case=assessed, agency=agency_user.agency, created_by=operator)
     loose_contact = factories.ContactFactory(helpline=helpline, case=None, channel="voice")
     contact = Contact.objects.get(case_id=case["id"])
     escalate_overdue_cases(now=timezone.now() + timedelta(days=30))
@@ -302,6 +340,9 @@ def world(api, settings, helpline, operator, supervisor, admin_user, agency_user
         "helpline": helpline.pk,
         "operator": operator.pk,
         "case": case["id"],
+        "assessed": assessed.pk,
+        "agency": agency_user.agency_id,
+        "referral": referral.pk,
         "contact": contact.pk,
         "loose_contact": loose_contact.pk,
         "escalation": Escalation.objects.get(case_id=case["id"]).pk,
@@ -759,6 +800,13 @@ def test_forged_page_cursor_is_not_found(world, who, path):
 # --- unknown ids ----------------------------------------------------------------------------------------
 
 UNKNOWN_IDS = [
+    Op("agency", "get", "/api/v1/referrals/999999/"),
+    Op("agency", "post", "/api/v1/referrals/999999/accept/", {}),
+    Op("operator", "post", "/api/v1/referrals/999999/withdraw/", {"reason": "x"}),
+    Op("operator", "post", "/api/v1/referrals/999999/updates/", {"body": "x"}),
+    Op("operator", "get", "/api/v1/referrals/999999/deliveries/"),
+    Op("operator", "post", "/api/v1/cases/999999/referrals/", {"agency": 1, "service_type": "x"}),
+    Op("operator", "post", "/api/v1/cases/999999/consent/", CONSENT_BODY),
     Op("admin", "get", "/api/v1/users/999999/"),
     Op("admin", "patch", "/api/v1/users/999999/", {"first_name": "Amina"}),
     Op("admin", "get", "/api/v1/helplines/999999/"),
