@@ -28,7 +28,9 @@ def publish(task: Any, args: tuple, *, what: str) -> bool:
         logger.warning("Broker unavailable a moment ago; %s is left to the sweeper", what)
         return False
     try:
-        task.apply_async(args, retry=True, retry_policy={"max_retries": 2, "interval_start": 0.2})
+        # One retry only: the sweeper is the real retry, and Twilio's 15 s cover the first
+        # request of an outage (socket timeouts of 2 s on a hung Redis).
+        task.apply_async(args, retry=True, retry_policy={"max_retries": 1, "interval_start": 0.2})
     except Exception:
         _last_failure = time.monotonic()
         logger.exception("Could not publish %s; the sweeper will dispatch it", what)
