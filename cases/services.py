@@ -522,6 +522,26 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
             return escalated
 
 
+def escalation_raise(
+    *, case: Case, kind: str, detail: str, referral: Any = None, once: bool = True
+) -> Escalation:
+    """Raises something about a case (a referral's expiry, rejection, emergency, failed delivery)
+    to whoever sees the case. `once`: one per referral and kind, however often it is raised."""
+    fields = {
+        "case": case,
+        "helpline_id": case.helpline_id,
+        "team_id": case.team_id,
+        "due_at": timezone.now(),
+        "state": case.state,
+        "risk_level": case.risk_level,
+        "detail": detail[:500],
+    }
+    if not once:
+        return Escalation.objects.create(referral=referral, kind=kind, **fields)
+    escalation, _ = Escalation.objects.get_or_create(referral=referral, kind=kind, defaults=fields)
+    return escalation
+
+
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
     if not policy.can(actor, "escalation.acknowledge", escalation):
         raise PermissionDenied("Only supervisors acknowledge escalations.")

@@ -13,6 +13,8 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import transition
 
+from helpline.policy import transition_permission
+
 
 class CaseState(models.TextChoices):
     INTAKE = "intake", "Intake"
@@ -109,20 +111,6 @@ def next_action_due(
     return (now or timezone.now()) + timedelta(minutes=minutes)
 
 
-# --- who may take a transition ------------------------------------------------------------------
-# Decided by the access policy (helpline.policy, actions "case.transition.<name>"), nothing else.
-
-
-def _policy(action: str):
-    def permission(case, user) -> bool:
-        from helpline.policy import can
-
-        return can(user, action, case)
-
-    permission.__name__ = f"may_{action.rsplit('.', 1)[-1]}"
-    return permission
-
-
 # --- conditions that depend only on the case ----------------------------------------------------
 
 
@@ -186,8 +174,9 @@ TRANSITION_FIELDS: dict[str, dict[str, bool]] = {
 
 
 class CaseWorkflow(models.Model):
-    """django-fsm transitions of a case. Their bodies set what a transition implies; they never
-    save: the service does, with the audit entry, in one transaction."""
+    """django-fsm transitions of a case. Who may take each is the access policy's rule
+    "case.transition.<name>" (helpline.policy), nothing else. Their bodies set what a transition
+    implies; they never save: the service does, with the audit entry, in one transaction."""
 
     class Meta:
         abstract = True
@@ -209,7 +198,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=CaseState.INTAKE,
         target=CaseState.ASSESSMENT,
-        permission=_policy("case.transition.start_assessment"),
+        permission=transition_permission("case.transition.start_assessment"),
     )
     def start_assessment(self, *, by) -> None:
         if self.assigned_to_id is None:
@@ -223,7 +212,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.INTAKE,
         target=CaseState.CLOSED,
         conditions=[is_non_case],
-        permission=_policy("case.transition.dismiss"),
+        permission=transition_permission("case.transition.dismiss"),
     )
     def dismiss(self, *, by, reason: str) -> None:
         self._closed(reason)
@@ -233,7 +222,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.ASSESSMENT,
         target=CaseState.REFERRAL,
         conditions=[is_risk_assessed, has_active_referral],
-        permission=_policy("case.transition.refer"),
+        permission=transition_permission("case.transition.refer"),
     )
     def refer(self, *, by) -> None:
         self._set_due_for(CaseState.REFERRAL)
@@ -242,7 +231,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL],
         target=CaseState.FOLLOW_UP,
-        permission=_policy("case.transition.start_follow_up"),
+        permission=transition_permission("case.transition.start_follow_up"),
     )
     def start_follow_up(self, *, by, follow_up_due_at: datetime) -> None:
         self.state_changed_at = timezone.now()
@@ -254,7 +243,7 @@ class CaseWorkflow(models.Model):
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
         target=CaseState.CLOSED,
         conditions=[has_no_open_referral],
-        permission=_policy("case.transition.close"),
+        permission=transition_permission("case.transition.close"),
     )
     def close(self, *, by, reason: str) -> None:
         self._closed(reason)
@@ -263,7 +252,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=CaseState.CLOSED,
         target=CaseState.ASSESSMENT,
-        permission=_policy("case.transition.reopen"),
+        permission=transition_permission("case.transition.reopen"),
         conditions=[is_not_anonymised],
     )
     def reopen(self, *, by, reason: str) -> None:

@@ -242,6 +242,16 @@ def can(user: User, action: str, obj: Any = None) -> bool:
     )
 
 
+def transition_permission(action: str) -> Callable[[Any, Any], bool]:
+    """A django-fsm `permission=` for a workflow transition, decided by the rule for `action`."""
+
+    def permission(obj: Any, user: User) -> bool:
+        return can(user, action, obj)
+
+    permission.__name__ = f"may_{action.rsplit('.', 1)[-1]}"
+    return permission
+
+
 def case_filter(user: User, action: str = "case.view") -> Q:
     """The rule for `action` as a filter on cases: OR of the user's condition sets, each an AND."""
     combined = Q(pk__in=[])

@@ -33,7 +33,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import Escalation, EscalationKind
+from cases.models import EscalationKind
+from cases.services import escalation_raise
 from helpline import broker
 from helpline.audit import audit_record
 
@@ -164,16 +165,12 @@ def _escalate_failure(delivery: Delivery, error: str) -> None:
     referral = delivery.referral
     # One escalation per failed delivery: a later failure (a withdrawal the agency never heard of)
     # must alert again even if the first was acknowledged.
-    escalation = Escalation.objects.create(
-        referral=referral,
+    escalation = escalation_raise(
+        case=referral.case,
         kind=EscalationKind.DELIVERY_FAILED,
-        case_id=referral.case_id,
-        helpline_id=referral.helpline_id,
-        team_id=referral.case.team_id,
-        due_at=timezone.now(),
-        state=referral.case.state,
-        risk_level=referral.case.risk_level,
-        detail=f"{delivery.event} could not be delivered to {delivery.agency.name}: {error}"[:500],
+        detail=f"{delivery.event} could not be delivered to {delivery.agency.name}: {error}",
+        referral=referral,
+        once=False,
     )
     audit_record(
         actor=None,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from cases.models import Case, Escalation, EscalationKind
+from cases.services import escalation_raise
 from cases.workflow import CaseState
 from helpline import policy
 from helpline.api.errors import Conflict
@@ -147,21 +148,7 @@ def _freeze_and_send(referral: Referral, *, event: str = "referral.sent") -> Non
 
 
 def _escalate(referral: Referral, kind: str, detail: str) -> Escalation:
-    case = referral.case
-    escalation, _ = Escalation.objects.get_or_create(
-        referral=referral,
-        kind=kind,
-        defaults={
-            "case": case,
-            "helpline_id": case.helpline_id,
-            "team_id": case.team_id,
-            "due_at": timezone.now(),
-            "state": case.state,
-            "risk_level": case.risk_level,
-            "detail": detail[:500],
-        },
-    )
-    return escalation
+    return escalation_raise(case=referral.case, kind=kind, detail=detail, referral=referral)
 
 
 def _check_agency_fit(

@@ -16,6 +16,8 @@ from django.db import models
 from django.utils import timezone
 from django_fsm import transition
 
+from helpline.policy import transition_permission
+
 
 class ReferralState(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting a supervisor's approval"
@@ -57,16 +59,6 @@ TRANSITION_FIELDS: dict[str, dict[str, bool]] = {
 }
 
 
-def _policy(action: str):
-    def permission(referral, user) -> bool:
-        from helpline.policy import can
-
-        return can(user, action, referral)
-
-    permission.__name__ = f"may_{action.rsplit('.', 1)[-1]}"
-    return permission
-
-
 class ReferralWorkflow(models.Model):
     """django-fsm transitions of a referral. They set what the transition implies and never save."""
 
@@ -85,7 +77,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.AWAITING_APPROVAL,
         target=ReferralState.SENT,
-        permission=_policy("referral.approve"),
+        permission=transition_permission("referral.approve"),
     )
     def approve(self, *, by, respond_by: datetime) -> None:
         self.approved_by = by
@@ -96,7 +88,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.SENT,
         target=ReferralState.ACCEPTED,
-        permission=_policy("referral.accept"),
+        permission=transition_permission("referral.accept"),
     )
     def accept(self, *, by) -> None:
         self._responded(by)
@@ -105,7 +97,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.SENT,
         target=ReferralState.REJECTED,
-        permission=_policy("referral.reject"),
+        permission=transition_permission("referral.reject"),
     )
     def reject(self, *, by, reason: str) -> None:
         self._responded(by)
@@ -116,7 +108,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.ACCEPTED,
         target=ReferralState.COMPLETED,
-        permission=_policy("referral.complete"),
+        permission=transition_permission("referral.complete"),
     )
     def complete(self, *, by, outcome: str, outcome_note: str = "") -> None:
         self._closed(by)
@@ -127,7 +119,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=[ReferralState.AWAITING_APPROVAL, ReferralState.SENT, ReferralState.ACCEPTED],
         target=ReferralState.WITHDRAWN,
-        permission=_policy("referral.withdraw"),
+        permission=transition_permission("referral.withdraw"),
     )
     def withdraw(self, *, by, reason: str) -> None:
         self._closed(by)
