@@ -172,6 +172,24 @@ def measure(base_url: str, read: Read, token: str, *, repeats: int, warmup: int 
     return result
 
 
+def repeat_for(base_url: str, read: Read, token: str, *, seconds: float) -> int:
+    """The read again and again on one connection for `seconds` (a load to profile); how many."""
+    parsed = urllib.parse.urlsplit(base_url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    deadline, count = time.monotonic() + seconds, 0
+    try:
+        while time.monotonic() < deadline:
+            try:
+                conn.request("GET", read.path, headers={"Authorization": f"Token {token}"})
+                conn.getresponse().read()
+                count += 1
+            except (OSError, http.client.HTTPException):
+                conn.close()
+    finally:
+        conn.close()
+    return count
+
+
 def _first_table(sql: str) -> str:
     """The table of a SELECT's first FROM (not of a subquery in its WHERE)."""
     found = re.search(r'\sFROM\s+"(\w+)"', sql)

@@ -40,14 +40,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling
+from bench import ceiling, profiles
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
 from tests.processes import ROOT, Stack, database_url, db_connect
 
 RESULTS = ROOT / "bench" / "results"
-INGEST_PREFIX = "I"
-WARM_PREFIX = "W"
 LABEL_WIDTH = 48
 
 ROW_LABELS = {
@@ -78,12 +76,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
     parser.add_argument("--smoke", action="store_true", help="seconds and tiny data: does the harness work?")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
+    parser.add_argument(
+        "--database",
+        help="an existing bench database to run on (seeded earlier, e.g. with --keep): not seeded, "
+        "not dropped",
+    )
+    parser.add_argument(
+        "--profile-seconds",
+        type=float,
+        help="py-spy sampling of the web and worker processes under ingest and read load after the "
+        "measured phases (default 20; smoke 0: none)",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS, help=f"default {RESULTS}")
     args = parser.parse_args(argv)
     defaults = (
-        {"seconds": 2.0, "cases": 200, "contacts_per_case": 2, "concurrency": 4, "repeats": 5}
+        {
+            "seconds": 2.0,
+            "cases": 200,
+            "contacts_per_case": 2,
+            "concurrency": 4,
+            "repeats": 5,
+            "profile_seconds": 0.0,
+        }
         if args.smoke
-        else {"seconds": 60.0, "cases": 1_000_000, "contacts_per_case": 10, "concurrency": 8, "repeats": 100}
+        else {
+            "seconds": 60.0,
+            "cases": 1_000_000,
+            "contacts_per_case": 10,
+            "concurrency": 8,
+            "repeats": 100,
+            "profile_seconds": 20.0,
+        }
     )
     for name, value in defaults.items():
         if getattr(args, name) is None:
@@ -99,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     import environ
 
     server = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    settings_dict = {**server, "NAME": f"lifeline_bench_{os.getpid()}"}
+    settings_dict = {**server, "NAME": args.database or f"lifeline_bench_{os.getpid()}"}
     started = datetime.now(UTC)
     run_id = started.strftime("%Y-%m-%dT%H-%M-%SZ")
     run_dir = args.results_dir / run_id
@@ -116,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
             "web_workers": args.web_workers,
             "workers": args.workers,
             "smoke": args.smoke,
+            "profile_seconds": args.profile_seconds,
+            "database_given": bool(args.database),
         },
         "machine": machine_facts(),
         "database": {"name": settings_dict["NAME"], "dropped": False},
@@ -133,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
             with admin.cursor() as cursor:
                 cursor.execute("SHOW server_version")
                 report["machine"]["postgres"] = cursor.fetchone()[0]
-                cursor.execute(f'CREATE DATABASE "{settings_dict["NAME"]}"')
+                if not args.database:
+                    cursor.execute(f'CREATE DATABASE "{settings_dict["NAME"]}"')
         finally:
             admin.close()
         with tempfile.TemporaryDirectory(prefix="lifeline-bench-") as work_dir:
@@ -145,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         try:
             _close_django_connections()
-            if args.keep:
+            if args.keep or args.database:
                 print(f"kept database {settings_dict['NAME']}")
             else:
                 admin = db_connect(server, dbname="postgres")
@@ -166,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             print()
             print(describe(report))
             print(report["table"])
+            for name, summary in (report.get("profiles") or {}).items():
+                print("\n".join(profiles.describe(summary.get("label", name), summary)))
             print(f"\nwritten: {path}")
     return 0 if report["ok"] else 1
 
@@ -213,7 +241,16 @@ def run(
         # Our own Redis from the start: not even this process's settings point at a shared one.
         env["REDIS_URL"] = stack.redis().url
         step("migrating", lambda: manage(env, "migrate", "--noinput", "-v", "0", timeout=900))
-        report["seed"] = step("seeding", lambda: seed(env, args))
+        report["seed"] = (
+            {
+                "command": f"existing database {args.database}",
+                "cases": "-",
+                "contacts_per_case": "-",
+                "seconds": 0,
+            }
+            if args.database
+            else step("seeding", lambda: seed(env, args))
+        )
         # The servers start while this process adds the bench's own helplines.
         web = stack.gunicorn(workers=args.web_workers, wait=False)
         workers = [stack.worker(wait=False) for _ in range(args.workers)]
@@ -225,23 +262,33 @@ def run(
         from channels_sms.models import PhoneNumber
         from helpline.models import Helpline
 
-        bench_helpline = Helpline.objects.create(code="BENCHINGEST", name="Bench ingest", country="KE")
-        PhoneNumber.objects.create(helpline=bench_helpline, channel="sms", number=OUR_NUMBER)
-        ceiling_helpline = Helpline.objects.create(code="BENCHCEILING", name="Bench ceiling", country="KE")
+        # get_or_create: a --database run finds them from the last run.
+        bench_helpline, _ = Helpline.objects.get_or_create(
+            code="BENCHINGEST", defaults={"name": "Bench ingest", "country": "KE"}
+        )
+        PhoneNumber.objects.get_or_create(helpline=bench_helpline, channel="sms", number=OUR_NUMBER)
+        ceiling_helpline, _ = Helpline.objects.get_or_create(
+            code="BENCHCEILING", defaults={"name": "Bench ceiling", "country": "KE"}
+        )
         _close_django_connections()
         for process in [web, *workers]:
             process.wait_ready()
+        # Message ids and senders of this run only, so a run on a --database used before meets no
+        # earlier message (a replay) and no earlier sender (an open case).
+        tag = run_tag()
+        ingest_prefix, warm_prefix = f"I{tag}", f"W{tag}"
+        senders_base = int(tag, 36) % 400_000 * 200
         # Warm up (imports, first connections) before anything is timed; the warm-up messages come
         # from other senders than the measured ones and are threaded before the phases start.
         load("warm-up", web.url, bare_request, concurrency=2, total=40)
         warm = load(
             "warm-up",
             web.url,
-            webhook_request(web.url, WARM_PREFIX, senders_base=1000),
+            webhook_request(web.url, warm_prefix, senders_base=senders_base + SENDERS),
             concurrency=2,
             total=40,
         )
-        wait_threaded(WARM_PREFIX, len(warm.accepted), check=lambda: [w.check_alive() for w in workers])
+        wait_threaded(warm_prefix, len(warm.accepted), check=lambda: [w.check_alive() for w in workers])
 
         ceiling_result = step(
             "(1) ceiling",
@@ -262,7 +309,7 @@ def run(
             lambda: load(
                 "ingest",
                 web.url,
-                webhook_request(web.url, INGEST_PREFIX),
+                webhook_request(web.url, ingest_prefix, senders_base=senders_base),
                 concurrency=args.concurrency,
                 seconds=args.seconds,
             ),
@@ -272,11 +319,11 @@ def run(
         step(
             "(4) waiting for the worker to thread them",
             lambda: wait_threaded(
-                INGEST_PREFIX, len(accepted.accepted), check=lambda: [w.check_alive() for w in workers]
+                ingest_prefix, len(accepted.accepted), check=lambda: [w.check_alive() for w in workers]
             ),
         )
-        results["ingest"]["integrity"] = integrity(accepted.accepted)
-        results["end_to_end"] = end_to_end(first_webhook, last_webhook)
+        results["ingest"]["integrity"] = integrity(ingest_prefix, accepted.accepted)
+        results["end_to_end"] = end_to_end(ingest_prefix, first_webhook, last_webhook)
 
         bench_helplines = (bench_helpline.pk, ceiling_helpline.pk)
         results["reads"] = step(
@@ -284,6 +331,27 @@ def run(
         )
         results["audit"] = step("(6) audit", verify_audit)
         _close_django_connections()
+        if args.profile_seconds:
+            report["profiles"] = step(
+                "(7) profiles",
+                lambda: profile(
+                    args,
+                    web,
+                    workers,
+                    webhook_request(web.url, f"P{tag}", senders_base=senders_base + 2 * SENDERS),
+                    run_dir / "profiles",
+                    bench_helplines,
+                ),
+            )
+
+
+def run_tag() -> str:
+    """Six base-36 characters from the clock: distinct for runs a second or more apart."""
+    n, digits = int(time.time()), ""
+    for _ in range(6):
+        n, d = divmod(n, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[d] + digits
+    return digits
 
 
 def step(name: str, action: Any) -> Any:
@@ -354,17 +422,17 @@ def wait_threaded(prefix: str, expected: int, *, check: Any, stall: float = 60.0
         time.sleep(0.2)
 
 
-def integrity(accepted: list[int]) -> dict[str, Any]:
+def integrity(prefix: str, accepted: list[int]) -> dict[str, Any]:
     """Every accepted webhook against the database: one event, one message, one case and one
     conversation contact per sender."""
     from django.db.models import Count
 
     from channels_sms.models import EventKind, InboundEvent
 
-    wanted = {message_sid(INGEST_PREFIX, n) for n in accepted}
-    events = InboundEvent.objects.filter(kind=EventKind.MESSAGE, external_id__startswith=f"SM{INGEST_PREFIX}")
+    wanted = {message_sid(prefix, n) for n in accepted}
+    events = InboundEvent.objects.filter(kind=EventKind.MESSAGE, external_id__startswith=f"SM{prefix}")
     event_sids = list(events.values_list("external_id", flat=True))
-    messages = _sids(INGEST_PREFIX)
+    messages = _sids(prefix)
     message_sids = list(messages.values_list("external_id", flat=True))
     per_sender = list(
         messages.values("sender_hash").annotate(
@@ -398,10 +466,10 @@ def integrity(accepted: list[int]) -> dict[str, Any]:
     }
 
 
-def end_to_end(first_webhook: datetime, last_webhook: datetime) -> dict[str, Any]:
+def end_to_end(prefix: str, first_webhook: datetime, last_webhook: datetime) -> dict[str, Any]:
     from django.db.models import Max
 
-    messages = _sids(INGEST_PREFIX)
+    messages = _sids(prefix)
     count = messages.count()
     last = messages.aggregate(last=Max("created_at"))["last"]
     seconds = (last - first_webhook).total_seconds() if last else 0.0
@@ -445,6 +513,48 @@ def reads(base_url: str, repeats: int, explain_dir: Path, exclude: tuple[int, ..
         }
     _close_django_connections()
     return figures
+
+
+def profile(
+    args: argparse.Namespace,
+    web: Any,
+    workers: list[Any],
+    make_webhook: Any,
+    directory: Path,
+    exclude: tuple[int, ...],
+) -> dict[str, Any]:
+    """py-spy on gunicorn (and its workers) and the Celery worker(s) while webhooks arrive for
+    --profile-seconds; then on gunicorn while each read repeats for a quarter of that."""
+    if not profiles.available():
+        return {"error": "py-spy is not installed"}
+    seconds = args.profile_seconds
+    recorders = {
+        "web_ingest": profiles.start(web.pid, seconds, directory / "web_ingest.txt", subprocesses=True)
+    }
+    for i, worker in enumerate(workers):
+        recorders[f"worker_ingest_{i}"] = profiles.start(
+            worker.pid, seconds, directory / f"worker_ingest_{i}.txt"
+        )
+    time.sleep(0.5)  # py-spy attaches
+    load("profile", web.url, make_webhook, concurrency=args.concurrency, seconds=seconds)
+    found: dict[str, Any] = {}
+    for name, recorder in recorders.items():
+        error = profiles.finish(recorder)
+        found[name] = {"error": error} if error else profiles.summarise(directory / f"{name}.txt")
+
+    who = read_bench.subjects(exclude)
+    keys = read_bench.tokens(who)
+    per_read = max(2.0, seconds / 4)
+    for read in read_bench.reads(who):
+        name = f"web_read_{read.key}"
+        recorder = profiles.start(web.pid, per_read, directory / f"{name}.txt", subprocesses=True)
+        time.sleep(0.5)
+        read_bench.repeat_for(web.url, read, keys[read.role], seconds=per_read)
+        error = profiles.finish(recorder)
+        found[name] = {"error": error} if error else profiles.summarise(directory / f"{name}.txt")
+        found[name]["label"] = read.label
+    _close_django_connections()
+    return found
 
 
 def verify_audit() -> dict[str, Any]:

@@ -75,11 +75,39 @@ def _with_related(cases: QuerySet[Case]) -> QuerySet[Case]:
     )
 
 
+# The columns of a case in a list (cases.api.serializers.CASE_SUMMARY_FIELDS): the personal
+# details, encrypted and not shown there, are not even read.
+CASE_SUMMARY_COLUMNS = (
+    "id",
+    "helpline__code",
+    "reference",
+    "state",
+    "risk_level",
+    "categories",
+    "child_first_name",
+    "child_age_range",
+    "child_gender",
+    "child_language",
+    "vulnerability_flags",
+    "assigned_to",
+    "team",
+    "next_action_due_at",
+    "overdue_since",
+    "state_changed_at",
+    "restricted",
+    "closed_at",
+    "anonymised_at",
+    "created_at",
+    "updated_at",
+)
+
+
 def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
+    """Cases the caller may see, filtered; summary columns only (a list shows no details)."""
     case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user))
     if not case_filter.is_valid():
         raise ValidationError(case_filter.errors)
-    return _with_related(case_filter.qs)
+    return case_filter.qs.select_related("helpline").only(*CASE_SUMMARY_COLUMNS)
 
 
 def _record_read(

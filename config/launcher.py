@@ -213,6 +213,8 @@ def run() -> int:
             subprocess.Popen(
                 [
                     str(bin_dir / "gunicorn"),
+                    "--config",
+                    "python:config.gunicorn",
                     "config.wsgi:application",
                     "--bind",
                     f"127.0.0.1:{port}",

@@ -322,6 +322,8 @@ class Gunicorn(Process):
             sys.executable,
             "-m",
             "gunicorn",
+            "--config",
+            "python:config.gunicorn",
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",

@@ -24,6 +24,7 @@ from .serializers import (
     CaseAccessOutput,
     CaseCreateInput,
     CaseOutput,
+    CaseSummaryOutput,
     CaseUpdateInput,
     CategoryOutput,
     ContactAttachInput,
@@ -53,8 +54,8 @@ class PaginatedView(GenericAPIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="cases_list",
-        summary="Cases the caller may see",
-        responses=CaseOutput(many=True),
+        summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
+        responses=CaseSummaryOutput(many=True),
     ),
     post=extend_schema(
         operation_id="cases_create",
@@ -79,7 +80,7 @@ class CaseListView(PaginatedView):
         cases = selectors.case_list(user=request.user, filters=request.query_params)
         return self.paginated(
             cases,
-            CaseOutput,
+            CaseSummaryOutput,
             on_page=lambda page: selectors.record_case_list_read(
                 user=request.user, cases=page, filters=request.query_params
             ),
