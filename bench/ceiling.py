@@ -168,7 +168,8 @@ def ingest_once(cursor: Any, helpline_id: int, prefix: str, n: int) -> None:
     """One SMS ingest: the webhook's writes and the worker's, in one transaction (the caller's
     connection is not in autocommit; this commits)."""
     sender = f"+2547{n % SENDERS:08d}"
-    hashed = hashlib.sha256(f"bench:{sender}".encode()).hexdigest()
+    # The run's prefix in the hash: a run on a database used before finds no open case of an earlier one.
+    hashed = hashlib.sha256(f"bench:{prefix}:{sender}".encode()).hexdigest()
     external_id = f"SM{prefix}{n:0{32 - len(prefix)}d}"
     key = int.from_bytes(
         hashlib.sha256(f"inbound:{helpline_id}:{hashed}".encode()).digest()[:8], "big", signed=True

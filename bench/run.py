@@ -72,7 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--concurrency", type=int, help="client threads and SQL connections (default 8; smoke 4)"
     )
     parser.add_argument("--repeats", type=int, help="requests per read (default 100; smoke 5)")
-    parser.add_argument("--web-workers", type=int, default=1, help="gunicorn sync workers (default 1)")
+    parser.add_argument("--web-workers", type=int, default=1, help="gunicorn worker processes (default 1)")
+    parser.add_argument(
+        "--web-threads", type=int, default=1, help="threads per gunicorn worker (default 1: sync workers)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (default 1)")
     parser.add_argument("--smoke", action="store_true", help="seconds and tiny data: does the harness work?")
     parser.add_argument("--keep", action="store_true", help="keep the database (its name is printed)")
@@ -137,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "repeats": args.repeats,
             "web_workers": args.web_workers,
+            "web_threads": args.web_threads,
             "workers": args.workers,
             "smoke": args.smoke,
             "profile_seconds": args.profile_seconds,
@@ -252,7 +256,7 @@ def run(
             else step("seeding", lambda: seed(env, args))
         )
         # The servers start while this process adds the bench's own helplines.
-        web = stack.gunicorn(workers=args.web_workers, wait=False)
+        web = stack.gunicorn(workers=args.web_workers, threads=args.web_threads, wait=False)
         workers = [stack.worker(wait=False) for _ in range(args.workers)]
 
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL")})
@@ -293,7 +297,11 @@ def run(
         ceiling_result = step(
             "(1) ceiling",
             lambda: ceiling.measure(
-                settings_dict, ceiling_helpline.pk, concurrency=args.concurrency, seconds=args.seconds
+                settings_dict,
+                ceiling_helpline.pk,
+                concurrency=args.concurrency,
+                seconds=args.seconds,
+                prefix=f"C{tag}",
             ),
         )
         results["ceiling"] = throughput(ceiling_result, unit="transactions")
@@ -606,7 +614,8 @@ def describe(report: dict[str, Any]) -> str:
     before = machine["load_average_before"][0]
     after = (machine.get("load_average_after") or [float("nan")])[0]
     return (
-        f"{config['web_workers']} gunicorn sync worker(s), {config['workers']} Celery worker(s) (solo), "
+        f"{config['web_workers']} gunicorn worker(s) x {config.get('web_threads', 1)} thread(s), "
+        f"{config['workers']} Celery worker(s) (solo), "
         f"client concurrency {config['concurrency']}, {config['seconds']:g}s phases; "
         f"{machine['cpu_count']} CPUs shared by client, server, workers, PostgreSQL "
         f"{machine.get('postgres', '?')} and Redis; load average {before:.2f} before, {after:.2f} after. "

@@ -46,7 +46,11 @@ class InboundEvent(models.Model):
     answered. Processing (threading into a contact and case) happens after, in a task; an event
     stays `processed_at IS NULL` until that commits, so the sweeper can always retry it."""
 
-    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    # Indexed by inbound_event_by_sender, which leads with it: a helpline-only index tempted the
+    # planner (after a burst, before ANALYZE) into walking a helpline's events for one sender's.
+    helpline = models.ForeignKey(
+        "helpline.Helpline", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     channel = models.CharField(max_length=12, choices=NumberChannel.choices)
     kind = models.CharField(max_length=16, choices=EventKind.choices, default=EventKind.MESSAGE)
     provider = models.CharField(max_length=16, default="twilio")
@@ -54,7 +58,7 @@ class InboundEvent(models.Model):
     # carry the same value, so the unique constraint makes a retry find the first event.
     external_id = models.CharField(max_length=80)
     sender = EncryptedTextField(blank=True)  # `From` as sent (+E.164 or whatsapp:+E.164)
-    sender_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    sender_hash = models.CharField(max_length=64, blank=True)
     body = EncryptedTextField(blank=True)
     num_media = models.PositiveSmallIntegerField(default=0)
     media = EncryptedTextField(blank=True)  # JSON [{"url", "content_type"}]; Twilio media URLs are open
@@ -82,6 +86,9 @@ class InboundEvent(models.Model):
                 name="inbound_event_unprocessed",
                 condition=models.Q(processed_at__isnull=True),
             ),
+            # Each webhook asks whether the sender wrote within the idle gap: one index range, not
+            # the helpline's millions of events AND-ed with the sender's (bench, docs/performance.md).
+            models.Index(fields=["helpline", "sender_hash", "received_at"], name="inbound_event_by_sender"),
         ]
 
     def __str__(self) -> str:
@@ -97,7 +104,7 @@ class Message(models.Model):
     # A contact's channel: sms and whatsapp from Twilio, chat from the web chat (channels_sms.chat).
     channel = models.CharField(max_length=12, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices)
-    sender_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    sender_hash = models.CharField(max_length=64, blank=True)
     body = EncryptedTextField(blank=True)
     media = EncryptedTextField(blank=True)
     external_id = models.CharField(max_length=80, blank=True)
@@ -129,6 +136,9 @@ class Message(models.Model):
                 name="message_unique_external_id",
             ),
         ]
+        # The sender's last message (which conversation contact a new one continues) and a
+        # contacter's messages: newest first within one sender.
+        indexes = [models.Index(fields=["sender_hash", "at"], name="message_by_sender")]
 
     def __str__(self) -> str:
         return f"{self.direction} {self.channel} message {self.pk}"

@@ -63,9 +63,11 @@ def sender_hash(address: str) -> str:
     return hmac.new(settings.IDENTIFIER_HASH_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
-def _lock_sender(helpline_id: int, hashed: str) -> None:
-    """Serialises everything done for one sender of one helpline until the transaction ends."""
-    digest = hashlib.sha256(f"inbound:{helpline_id}:{hashed}".encode()).digest()
+def _lock_sender(helpline_id: int, hashed: str, *, purpose: str = "inbound") -> None:
+    """Serialises everything done for one sender of one helpline until the transaction ends: the
+    threading of their messages into contacts and cases ("inbound"), or, separately, the webhooks'
+    first-message-of-a-conversation check ("acknowledge"), which need not wait for threading."""
+    digest = hashlib.sha256(f"{purpose}:{helpline_id}:{hashed}".encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
@@ -119,7 +121,8 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
     try:
         with transaction.atomic():
             if hashed:
-                _lock_sender(number.helpline_id, hashed)
+                # Only the sender's other webhooks write what the check below reads.
+                _lock_sender(number.helpline_id, hashed, purpose="acknowledge")
             # The first message of a conversation: nothing from this sender within the idle gap.
             recent = InboundEvent.objects.filter(
                 helpline_id=number.helpline_id,

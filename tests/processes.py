@@ -317,7 +317,9 @@ class RedisServer(Process):
 class Gunicorn(Process):
     name = "gunicorn"
 
-    def __init__(self, *, port: int, env: Mapping[str, str], log_path: Path, workers: int = 1):
+    def __init__(
+        self, *, port: int, env: Mapping[str, str], log_path: Path, workers: int = 1, threads: int = 1
+    ):
         argv = [
             sys.executable,
             "-m",
@@ -329,6 +331,9 @@ class Gunicorn(Process):
             f"127.0.0.1:{port}",
             "--workers",
             str(workers),
+            # More than one thread makes gunicorn use its gthread worker.
+            "--threads",
+            str(threads),
             "--timeout",
             "30",
             "--graceful-timeout",
@@ -498,9 +503,13 @@ class Stack:
         if wait:
             process.wait_ready()
 
-    def gunicorn(self, *, wait: bool = True, workers: int = 1) -> Gunicorn:
+    def gunicorn(self, *, wait: bool = True, workers: int = 1, threads: int = 1) -> Gunicorn:
         process = Gunicorn(
-            port=self.http_port, env=self.env("web"), log_path=self._log("gunicorn"), workers=workers
+            port=self.http_port,
+            env=self.env("web"),
+            log_path=self._log("gunicorn"),
+            workers=workers,
+            threads=threads,
         )
         self._add(process, wait=wait)
         return process
