@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from cases.models import Case, Contact
@@ -223,7 +222,7 @@ def inbound_event_process(*, event_id: int) -> str:
     the helpline gets it (in the current conversation contact of that channel, or a new contact
     after CONVERSATION_IDLE_MINUTES of silence); without an open case a new case opens at intake.
     Returns what was done ("threaded", "already_processed", "missing")."""
-    InboundEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(attempts=F("attempts") + 1)
+    _count_attempt(event_id)
     with transaction.atomic():
         # of=self: locking the joined helpline row too would serialise every sender of a helpline.
         event = (
@@ -285,6 +284,19 @@ def inbound_event_process(*, event_id: int) -> str:
             extra={"event_id": event.pk, "contact_id": contact.pk, "channel": event.channel},
         )
     return "threaded"
+
+
+def _count_attempt(event_id: int) -> None:
+    """Counts a processing attempt in a transaction of its own, committed before the work, so a
+    message that kills its worker still shows its attempts; without waiting for the WAL flush (the
+    threading's own commit waits for it): a count lost in a database crash is one retry more."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "SET LOCAL synchronous_commit TO OFF; "
+            f"UPDATE {InboundEvent._meta.db_table} SET attempts = attempts + 1 "
+            "WHERE id = %s AND processed_at IS NULL",
+            [event_id],
+        )
 
 
 def _conversation_contact(event: InboundEvent) -> Contact | None:
