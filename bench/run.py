@@ -552,7 +552,7 @@ def profile(
 
     who = read_bench.subjects(exclude)
     keys = read_bench.tokens(who)
-    per_read = max(2.0, seconds / 4)
+    per_read = max(1.0, seconds / 4)
     for read in read_bench.reads(who):
         name = f"web_read_{read.key}"
         recorder = profiles.start(web.pid, per_read, directory / f"{name}.txt", subprocesses=True)
