@@ -75,12 +75,12 @@ def _with_related(cases: QuerySet[Case]) -> QuerySet[Case]:
     )
 
 
-# The columns of a case in a list (cases.api.serializers.CASE_SUMMARY_FIELDS): the personal
-# details, encrypted and not shown there, are not even read.
-CASE_SUMMARY_COLUMNS = (
+# What a case shows in a list (cases.api.serializers.CaseSummaryOutput); the personal details,
+# encrypted and not shown there, are not even read.
+CASE_SUMMARY_FIELDS = (
     "id",
-    "helpline__code",
     "reference",
+    "helpline",
     "state",
     "risk_level",
     "categories",
@@ -107,7 +107,7 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
     case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user))
     if not case_filter.is_valid():
         raise ValidationError(case_filter.errors)
-    return case_filter.qs.select_related("helpline").only(*CASE_SUMMARY_COLUMNS)
+    return case_filter.qs.select_related("helpline").only(*CASE_SUMMARY_FIELDS, "helpline__code")
 
 
 def _record_read(

@@ -15,6 +15,7 @@ from ..models import (
     ReporterRelation,
     VulnerabilityFlag,
 )
+from ..selectors import CASE_SUMMARY_FIELDS
 from ..workflow import TRANSITION_NAMES, CallType, RiskLevel
 
 
@@ -75,31 +76,6 @@ class CaseOutput(serializers.ModelSerializer):
         return case_available_transitions(case=case, user=self.context["request"].user)
 
 
-CASE_SUMMARY_FIELDS = [
-    "id",
-    "reference",
-    "helpline",
-    "state",
-    "risk_level",
-    "categories",
-    "child_first_name",
-    "child_age_range",
-    "child_gender",
-    "child_language",
-    "vulnerability_flags",
-    "assigned_to",
-    "team",
-    "next_action_due_at",
-    "overdue_since",
-    "state_changed_at",
-    "restricted",
-    "closed_at",
-    "anonymised_at",
-    "created_at",
-    "updated_at",
-]
-
-
 class CaseSummaryOutput(serializers.ModelSerializer):
     """A case as lists show it: what a queue needs to pick and order cases. The details, the
     reporter and the transitions open to the caller come with the case itself
@@ -110,7 +86,7 @@ class CaseSummaryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Case
-        fields = CASE_SUMMARY_FIELDS
+        fields = list(CASE_SUMMARY_FIELDS)
         read_only_fields = fields
 
 
