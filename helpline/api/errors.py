@@ -4,28 +4,18 @@
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
+
+from helpline.errors import Conflict  # noqa: F401  (re-exported: the API layer names it too)
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "Request body is too large."
     default_code = "payload_too_large"
-
-
-class Conflict(exceptions.APIException):
-    """The request is valid but the object's current state does not allow it (e.g. a transition
-    not available from this state, or lost to a concurrent one)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the object."
-    default_code = "conflict"
-
-    def __init__(self, detail=None, code=None, *, extra: dict | None = None):
-        super().__init__(detail, code)
-        self.extra = extra or {}
 
 
 class LockedOut(exceptions.APIException):
@@ -42,10 +32,27 @@ class LockedOut(exceptions.APIException):
         )
 
 
+# The database could not be reached or dropped the connection (a restart, a failover, no free
+# connection), or gave up on the statement (a deadlock, a lock or statement timeout: psycopg2 raises
+# those as OperationalError too): the request may succeed if repeated shortly, so it answers 503,
+# not 500. Twilio retries a webhook answered 5xx; API clients are told when to try again.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is temporarily unavailable. Try again in a few seconds."
+    default_code = "service_unavailable"
+    wait = RETRY_AFTER_SECONDS  # drf-standardized-errors sends it as Retry-After
+
+
 class ExceptionHandler(BaseExceptionHandler):
     def convert_known_exceptions(self, exc: Exception) -> Exception:
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if isinstance(exc, DATABASE_UNAVAILABLE):
+            return ServiceUnavailable()
         if isinstance(exc, DjangoValidationError):
             # Model invariants (full_clean in services) answer 400 in the same shape as DRF's.
             if hasattr(exc, "error_dict"):
@@ -100,6 +107,16 @@ def locked_out(request, response=None, credentials=None):
 
 def server_error(request):
     return error_response(500, "server_error", "error", "A server error occurred.")
+
+
+def service_unavailable() -> JsonResponse:
+    """What a plain Django view (Twilio's webhooks) answers when the database is unavailable, as
+    the API does (helpline.middleware.DatabaseUnavailableMiddleware)."""
+    response = error_response(
+        503, "server_error", ServiceUnavailable.default_code, str(ServiceUnavailable.default_detail)
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _record_refusal(context, status_code: int) -> None:
