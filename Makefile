@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean totp bench
+.PHONY: install run test lint fmt schema clean totp bench chaos soak fuzz security
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m config.launcher run
 
-test: $(STAMP)
+# Security checks (docs/security-checks.md): bandit, import-linter layer contracts, pip-audit. Where
+# neither PyPI's per-release JSON API nor OSV answers (this project's machines), pip-audit prints NOT
+# AUDITED and passes only because of this setting; PIP_AUDIT_OFFLINE_OK=0 makes it fail.
+PIP_AUDIT_OFFLINE_OK ?= 1
+
+security: $(STAMP)
+	PIP_AUDIT_OFFLINE_OK=$(PIP_AUDIT_OFFLINE_OK) $(BIN)/python -m config.checks
+
+test: $(STAMP) security
 	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test
 
@@ -25,6 +33,27 @@ test: $(STAMP)
 # --cases 20000"`. Its own database on DATABASE_URL's server (the embedded one when unset), dropped after.
 bench: $(STAMP)
 	$(BIN)/python -m config.launcher bench $(BENCH_ARGS)
+
+# Real processes killed and restarted mid-work, long versions (docs/testing.md, "Chaos"); the short
+# versions run in `make test`.
+chaos: $(STAMP)
+	CHAOS_LONG=1 $(BIN)/python -m config.launcher test -s -p no:cacheprovider \
+		tests/test_chaos_agency_delivery_survives_worker_kill.py tests/test_chaos_database_restart.py \
+		tests/test_chaos_web_worker_killed_mid_request.py tests/test_inbound_survives_worker_and_broker_failures.py
+
+# The API fuzzed against its own OpenAPI schema with many more examples and a fresh seed
+# (docs/testing.md); the seed is printed at the end: `FUZZ_SEED=<seed> make fuzz` replays the run.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SEED ?= random
+
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m config.launcher test -p no:cacheprovider \
+		tests/test_api_matches_its_schema.py
+
+# Ten minutes of mixed traffic at 5x the largest helpline's peak; memory flat, errors 0 (docs/testing.md
+# "Soak"): `make soak SOAK_ARGS="--minutes 30"`. Its own database on DATABASE_URL's server, dropped after.
+soak: $(STAMP)
+	$(BIN)/python -m config.launcher soak $(SOAK_ARGS)
 
 totp: $(STAMP)
 	@$(BIN)/python -m config.launcher totp

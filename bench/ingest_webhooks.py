@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
+import subprocess  # nosec B404  # runs manage.py with our own interpreter
 import sys
 import tempfile
 import time
@@ -33,7 +33,7 @@ from tests.processes import ROOT, Stack, database_url, db_connect, wait_until
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run(
+    subprocess.run(  # nosec B603  # argv: our interpreter, manage.py, constants
         [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v", "0"],
         env=env,
         cwd=ROOT,

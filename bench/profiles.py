@@ -11,7 +11,7 @@ innermost function of our own apps on their stack."""
 from __future__ import annotations
 
 import shutil
-import subprocess
+import subprocess  # nosec B404  # starts py-spy
 import sys
 from collections import Counter
 from pathlib import Path
@@ -71,7 +71,7 @@ def start(
     ]
     if subprocesses:
         argv.append("--subprocesses")
-    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # nosec B603
 
 
 def finish(process: subprocess.Popen, timeout: float = 60.0) -> str:

@@ -31,7 +31,7 @@ import json
 import os
 import platform
 import signal
-import subprocess
+import subprocess  # nosec B404  # runs manage.py with our own interpreter
 import sys
 import tempfile
 import time
@@ -371,7 +371,7 @@ def step(name: str, action: Any) -> Any:
 
 
 def manage(env: dict[str, str], *argv: str, timeout: float) -> None:
-    subprocess.run(
+    subprocess.run(  # nosec B603  # our interpreter, manage.py, our argv
         [sys.executable, str(ROOT / "manage.py"), *argv], env=env, cwd=ROOT, check=True, timeout=timeout
     )
 

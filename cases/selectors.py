@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from helpline import policy
 from helpline.audit import audit_record
-from helpline.filters import StrictBooleanFilter
+from helpline.filters import IsoDateTimeFilter, StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
 
 from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
@@ -39,9 +39,9 @@ class CaseFilter(django_filters.FilterSet):
     team = django_filters.NumberFilter(field_name="team_id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices, method="filter_channel")
     category = django_filters.CharFilter(method="filter_category")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    due_before = django_filters.IsoDateTimeFilter(field_name="next_action_due_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    due_before = IsoDateTimeFilter(field_name="next_action_due_at", lookup_expr="lt")
     overdue = StrictBooleanFilter(field_name="overdue_since", lookup_expr="isnull", exclude=True)
     reference = django_filters.CharFilter(field_name="reference", lookup_expr="iexact")
 

@@ -14,9 +14,9 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
-from helpline.api.errors import Conflict
 from helpline.audit import REDACTED, audit_record, diff
 from helpline.crypto import identifier_hash, normalise_phone
+from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, Team, User
 
 from .models import (

@@ -25,8 +25,8 @@ from rest_framework.exceptions import NotFound
 from cases.models import Channel, Direction
 from cases.services import case_create_from_inbound
 from cases.workflow import CaseState
-from helpline.api.errors import Conflict
 from helpline.audit import audit_record
+from helpline.errors import Conflict
 from helpline.models import Helpline
 
 from .models import ChatSession, Message

@@ -28,8 +28,8 @@ from twilio.rest import Client
 
 from cases.models import Case, Direction
 from helpline import broker, policy
-from helpline.api.errors import Conflict
 from helpline.audit import audit_record
+from helpline.errors import Conflict
 from helpline.models import User
 
 from . import chat, services

@@ -22,8 +22,8 @@ from cases.models import Case, Contact
 from cases.services import _case_snapshot, case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState, RiskLevel, next_action_due
 from helpline import broker, policy
-from helpline.api.errors import Conflict
 from helpline.audit import REDACTED, audit_record, diff
+from helpline.errors import Conflict
 from helpline.models import User
 
 from . import contacters

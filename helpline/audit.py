@@ -52,16 +52,16 @@ def audit_record(
         helpline_id=helpline_id,
         action=action,
         object_type=object_type,
-        object_id=str(object_id or ""),
+        object_id=_storable(str(object_id or "")),
         case_id=case_id,
         # Round-tripped through JSON now so the hash covers exactly what the database returns.
-        changes=json.loads(json.dumps(dict(changes or {}), default=str)),
+        changes=_storable(json.loads(json.dumps(dict(changes or {}), default=str))),
         outcome=outcome,
         request_id=ctx.request_id,
         # The form PostgreSQL's inet gives back, so the hash survives the round trip.
         client_ip=ipaddress.ip_address(ctx.client_ip).compressed if ctx.client_ip else None,
-        user_agent=ctx.user_agent,
-        extra=json.loads(json.dumps(dict(extra or {}), default=str)),
+        user_agent=_storable(ctx.user_agent),
+        extra=_storable(json.loads(json.dumps(dict(extra or {}), default=str))),
     )
     # No savepoint: an audit entry that cannot be written must undo the write it records, so any
     # failure here aborts the caller's whole transaction anyway (and savepoints cost two round trips).
@@ -73,6 +73,18 @@ def audit_record(
     if outcome == AuditOutcome.DENIED:
         context.note_refusal_recorded()
     return entry
+
+
+def _storable(value: Any) -> Any:
+    """The value with every NUL replaced by U+FFFD: PostgreSQL stores no NUL in text or jsonb, and a
+    refused request naming one (in a path id, a query parameter) must still be recorded, not 500."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _advance_chain_head(chain: int) -> tuple[int, str, int]:
@@ -109,7 +121,7 @@ def _insert_and_advance_head_hash(entry: AuditEntry) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH entry AS ({insert} RETURNING id) UPDATE helpline_auditchainhead SET last_hash = %s "
-            "WHERE chain = %s RETURNING (SELECT id FROM entry)",
+            "WHERE chain = %s RETURNING (SELECT id FROM entry)",  # nosec B608  # Django-compiled INSERT
             [*params, entry.hash, entry.chain],
         )
         entry.pk = cursor.fetchone()[0]

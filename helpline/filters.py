@@ -1,7 +1,10 @@
 """Filter fields shared by the selectors."""
 
+import datetime
+
 import django_filters
 from django import forms
+from django_filters.fields import IsoDateTimeField
 
 
 class StrictBooleanField(forms.NullBooleanField):
@@ -28,3 +31,21 @@ class StrictBooleanField(forms.NullBooleanField):
 
 class StrictBooleanFilter(django_filters.BooleanFilter):
     field_class = StrictBooleanField
+
+
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, read in UTC: Python takes offsets up to ±23:59, PostgreSQL only up to
+    ±15:59 (a wider one reached the database and answered 500)."""
+
+    def to_python(self, value):
+        result = super().to_python(value)
+        if result is None or result.tzinfo is None:
+            return result
+        try:
+            return result.astimezone(datetime.UTC)
+        except OverflowError:  # the edges of year 1 and year 9999
+            raise forms.ValidationError("Enter a valid date/time.", code="invalid") from None
+
+
+class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField

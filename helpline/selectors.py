@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from . import policy
 from .audit import audit_record
+from .filters import IsoDateTimeFilter
 from .models import AuditEntry, AuditOutcome, Helpline, Team, User
 
 
@@ -74,8 +75,8 @@ class AuditFilter(django_filters.FilterSet):
     object_type = django_filters.CharFilter(field_name="object_type")
     object_id = django_filters.CharFilter(field_name="object_id")
     outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
-    at_after = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    at_before = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    at_after = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_before = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
 
     class Meta:
         model = AuditEntry

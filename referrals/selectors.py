@@ -15,6 +15,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied
 from cases.models import CASE_PERSONAL_FIELDS, Case
 from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
+from helpline.filters import IsoDateTimeFilter
 from helpline.models import Role, User
 
 from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency
@@ -63,8 +64,8 @@ class ReferralFilter(django_filters.FilterSet):
     # distinct=False: the referral's own columns; DISTINCT would sort every match before the LIMIT.
     state = django_filters.MultipleChoiceFilter(choices=ReferralState.choices, distinct=False)
     urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices, distinct=False)
-    received_after = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
-    received_before = django_filters.IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
+    received_after = IsoDateTimeFilter(field_name="sent_at", lookup_expr="gte")
+    received_before = IsoDateTimeFilter(field_name="sent_at", lookup_expr="lt")
     case = django_filters.NumberFilter(field_name="case_id")
 
     class Meta:

@@ -16,8 +16,8 @@ from cases.models import Case, Escalation, EscalationKind
 from cases.services import escalation_raise
 from cases.workflow import CaseState
 from helpline import policy
-from helpline.api.errors import Conflict
 from helpline.audit import audit_record, audited_update, diff
+from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
 
 from .models import (

@@ -68,3 +68,19 @@ def test_a_nul_in_free_text_is_refused_naming_the_field(api, operator, walk_in):
     assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [
         ("body", "null_characters_not_allowed")
     ]
+
+
+def test_a_nul_in_a_query_or_a_path_is_refused_or_ignored_and_still_audited(api, operator, walk_in):
+    walk_in()
+    client = api(operator)
+    for path in ("/api/v1/cases/?ordering=a%00b", "/api/v1/referrals/?x=%00", "/api/v1/auth/tokens/a%00/"):
+        method = client.delete if "tokens" in path else client.get
+        response = method(path)
+        assert response.status_code < 500, (path, response.status_code, response.content[:500])
+
+
+def test_a_date_time_with_an_offset_postgresql_cannot_store_is_read_in_utc(api, operator, walk_in):
+    case = walk_in()
+    response = api(operator).get("/api/v1/cases/", {"created_after": "2020-01-01T00:00:00+21:00"})
+    assert response.status_code == 200, response.content
+    assert case["id"] in [c["id"] for c in response.json()["results"]]

@@ -3,6 +3,7 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.filters import OrderingFilter
 from rest_framework.generics import GenericAPIView
@@ -157,6 +158,7 @@ class CaseNotesView(GenericAPIView):
 
     serializer_class = NoteOutput
     queryset = Note.objects.none()
+    pagination_class = None  # all of a case's notes at once
 
     @extend_schema(operation_id="cases_notes_list", responses=NoteOutput(many=True))
     def get(self, request: Request, case_id: int) -> Response:
@@ -260,6 +262,7 @@ class ContactAttachView(GenericAPIView):
         return Response(ContactOutput(contact).data)
 
 
+@extend_validation_errors(["invalid"], field_name="acknowledged", methods=["get"])
 class EscalationListView(PaginatedView):
     audit_actions = {"get": ("escalation.list", "cases.escalation")}
     serializer_class = EscalationOutput
@@ -304,6 +307,7 @@ class EscalationAcknowledgeView(GenericAPIView):
 class CategoryListView(GenericAPIView):
     serializer_class = CategoryOutput
     queryset = Category.objects.none()
+    pagination_class = None  # a helpline's whole category list at once
 
     @extend_schema(
         operation_id="categories_list",
@@ -365,6 +369,7 @@ class CaseBreakGlassView(GenericAPIView):
         return Response(BreakGlassOutput(grant).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["invalid"], field_name="reviewed", methods=["get"])
 class BreakGlassListView(PaginatedView):
     audit_actions = {"get": ("case.break_glass.list", "cases.caseaccess")}
     serializer_class = BreakGlassOutput
@@ -374,6 +379,7 @@ class BreakGlassListView(PaginatedView):
         operation_id="break_glass_list",
         summary="Break-glass accesses to review (supervisors)",
         parameters=[OpenApiParameter("reviewed", bool, description="Only (un)reviewed ones")],
+        responses=BreakGlassOutput(many=True),
     )
     def get(self, request: Request) -> Response:
         reviewed = optional_bool(request, "reviewed")

@@ -36,7 +36,7 @@ def _rewrite(apps, schema_editor, convert):
             while True:
                 cursor.execute(
                     f"SELECT id, {', '.join(columns)} FROM {table} WHERE id > %s AND ({not_empty}) "
-                    f"ORDER BY id LIMIT %s",
+                    f"ORDER BY id LIMIT %s",  # nosec B608  # quoted meta identifiers
                     [last, BATCH],
                 )
                 rows = cursor.fetchall()
@@ -49,7 +49,7 @@ def _rewrite(apps, schema_editor, convert):
                     if changed:
                         cursor.execute(
                             f"UPDATE {table} SET {', '.join(f'{column} = %s' for column in changed)} "
-                            f"WHERE id = %s",
+                            f"WHERE id = %s",  # nosec B608  # quoted meta identifiers
                             [*changed.values(), pk],
                         )
                 if len(rows) < BATCH:

@@ -7,6 +7,7 @@ import hashlib
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
@@ -138,6 +139,7 @@ class ChatSessionCreateView(_AnonymousChatView):
         return Response(ChatSessionOutput(body).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["invalid"], field_name="after", methods=["get"])
 class ChatMessagesView(_AnonymousChatView):
     serializer_class = ChatMessageOutput
     throttle_classes = [ChatMessageSessionThrottle, ChatMessageIPThrottle]

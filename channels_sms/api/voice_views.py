@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
@@ -90,6 +91,7 @@ class CallbackPagination(Pagination):
     ordering = ("requested_at", "id")
 
 
+@extend_validation_errors(["invalid"], field_name="done", methods=["get"])
 class CallbackListView(GenericAPIView):
     audit_actions = {"get": ("callback.list", "channels_sms.callback")}
     serializer_class = CallbackOutput

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "helpline.middleware.RequestContextMiddleware",
+    # A view's database error (an outage, a restart) answers 503 in the one error shape, not 500.
+    "helpline.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -92,6 +94,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 _pg_options = DATABASES["default"].setdefault("OPTIONS", {})
 if "jit" not in _pg_options.get("options", ""):
     _pg_options["options"] = (_pg_options.get("options", "") + " -c jit=off").strip()
+# A database host that does not answer makes a request fail (503) in seconds instead of holding a
+# worker until gunicorn's timeout.
+_pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpline.User"
@@ -334,7 +339,12 @@ SPECTACULAR_SETTINGS = {
         "ReferralOutcomeEnum": "referrals.models.Outcome.choices",
         "AuditOutcomeEnum": "helpline.models.AuditOutcome.choices",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "helpline.api.schema.document_list_item_errors",
+        "helpline.api.schema.document_empty_query_values",
+        "helpline.api.schema.document_links",
+    ],
 }
 
 LOGGING = {

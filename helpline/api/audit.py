@@ -45,7 +45,11 @@ class AuditListView(GenericAPIView):
     filter_backends = [DjangoFilterBackend]  # describes the selector's filters in the schema
     filterset_class = selectors.AuditFilter
 
-    @extend_schema(operation_id="audit_list", summary="Search the helpline's audit log (supervisors)")
+    @extend_schema(
+        operation_id="audit_list",
+        summary="Search the helpline's audit log (supervisors)",
+        responses=AuditEntryOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         entries = selectors.audit_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(entries)
@@ -135,7 +139,9 @@ class UserActivityView(GenericAPIView):
     pagination_class = OldestFirstPagination
 
     @extend_schema(
-        operation_id="users_activity", summary="Everything one user did, oldest first (supervisors)"
+        operation_id="users_activity",
+        summary="Everything one user did, oldest first (supervisors)",
+        responses=AuditEntryOutput(many=True),
     )
     def get(self, request: Request, user_id: int) -> Response:
         entries = selectors.user_activity(user=request.user, user_id=user_id)

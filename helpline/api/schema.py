@@ -1,10 +1,22 @@
 """OpenAPI: drf-standardized-errors documents the error shape; we add the statuses it cannot infer
-(413 on every body, and 403/409 where a view declares them), so the schema says what really happens."""
+(413 on every body, and 403/409 where a view declares them), so the schema says what really happens.
+tests/test_api_matches_its_schema.py holds every answer of the API to it."""
 
+import django_filters
+from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
 from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_utils import (
+    InputDataField,
+    get_django_filter_backends,
+    get_filter_forms,
+)
+from drf_standardized_errors.settings import package_settings
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from ..filters import StrictBooleanField
 
 
 class _Error(serializers.Serializer):
@@ -73,3 +85,236 @@ class AutoSchema(StandardizedErrorsAutoSchema):
                 and self.get_request_serializer() is not None
             )
         return super()._should_add_error_response(responses, status_code)
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        if field.read_only and getattr(field, "allow_blank", True) is False and _blank_in_model(field):
+            # A model serializer's read-only field forgets that its column may hold "": drf-spectacular
+            # then documents "" as a possible value too (next to an enum, a format or a pattern).
+            field.allow_blank = True
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
+    def _determine_fields_with_error_codes(self) -> list[InputDataField]:
+        fields = super()._determine_fields_with_error_codes()
+        if self.method in ("PUT", "PATCH", "POST"):
+            # The services check what a serializer cannot (the helpline's categories, a transition's
+            # own required fields...) and refuse a field of the body with DRF's default code.
+            separator = package_settings.NESTED_FIELD_SEPARATOR
+            for data_field in fields:
+                if separator not in data_field.name:
+                    data_field.error_codes = {*data_field.error_codes, "invalid"}
+            # A nested object sent as null (or left out when required) is refused under its own
+            # name, not under `<name>.non_field_errors` where drf-standardized-errors puts it.
+            suffix = separator + api_settings.NON_FIELD_ERRORS_KEY
+            for data_field in list(fields):
+                if data_field.name.endswith(suffix) and isinstance(data_field.field, serializers.Serializer):
+                    codes = {"null"} & data_field.error_codes | (
+                        {"required"} if data_field.field.required else set()
+                    )
+                    if codes:
+                        fields.append(
+                            InputDataField(data_field.name[: -len(suffix)], data_field.field, codes)
+                        )
+        else:
+            # A filter's refusal reaches the API as the form's messages, which DRF (and django-filter's
+            # own backend) re-raise under the one code "invalid", whatever the form field's own codes.
+            # drf-standardized-errors also finds no code at all on the true/false filters, and would
+            # leave them out.
+            fields = [InputDataField(data_field.name, data_field.field, {"invalid"}) for data_field in fields]
+            named = {data_field.name for data_field in fields}
+            backends = get_django_filter_backends(self.get_filter_backends())
+            for form in get_filter_forms(self.view, backends):
+                for name, form_field in form.fields.items():
+                    if isinstance(form_field, StrictBooleanField) and name not in named:
+                        fields.append(InputDataField(name, form_field, {"invalid"}))
+        return fields
+
+    def _get_filter_parameters(self):
+        parameters = super()._get_filter_parameters()
+        filterset_class = getattr(self.view, "filterset_class", None)
+        if filterset_class is not None:
+            # django-filter's number filters take any decimal ("0.5" finds nothing), not only a whole
+            # number as the column's type would suggest.
+            numbers = {
+                name
+                for name, query_filter in filterset_class.base_filters.items()
+                if isinstance(query_filter, django_filters.NumberFilter)
+            }
+            for parameter in parameters:
+                if parameter["name"] in numbers:
+                    parameter["schema"] = {**parameter["schema"], "type": "number"}
+        return parameters
+
+    def _get_extra_validation_errors(self) -> dict[str, set[str]]:
+        extra = super()._get_extra_validation_errors()
+        paginator = self._get_paginator()
+        query_param = getattr(paginator, "page_size_query_param", None)
+        if self.method == "GET" and query_param and self._is_list_view():
+            extra.setdefault(query_param, set()).add("invalid")
+        return extra
+
+
+def _blank_in_model(field: serializers.Field) -> bool:
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not field.source or "." in field.source:
+        return False
+    try:
+        return model._meta.get_field(field.source).blank
+    except FieldDoesNotExist:
+        return False
+
+
+def document_list_item_errors(result, generator, request, public):
+    """drf-standardized-errors names the errors of a list's items `<field>.INDEX`, while the API answers
+    `<field>.0`, `<field>.1`...: each such `attr` lists the names the list's items can have (up to the
+    list's maxItems), and the discriminator on `attr` maps each of them to the component."""
+    schemas = result.get("components", {}).get("schemas", {})
+    _answers_of_either_shape(schemas)
+    separator = package_settings.NESTED_FIELD_SEPARATOR
+    for path_operations in result.get("paths", {}).values():
+        for operation in path_operations.values():
+            body = _json_schema(operation.get("requestBody", {}))
+            errors = _validation_errors(schemas, operation)
+            if body is None or errors is None:
+                continue
+            mapping = errors.get("discriminator", {}).get("mapping", {})
+            for variant in errors.get("oneOf", []):
+                attr = _resolve(schemas, variant)["properties"]["attr"]
+                template = (attr.get("enum") or [None])[0]
+                if not template or package_settings.LIST_INDEX_IN_API_SCHEMA not in template.split(separator):
+                    continue
+                names = _item_names(schemas, body, template.split(separator))
+                if names is None:
+                    continue  # a list without maxItems: left as documented (the fuzz test would tell)
+                attr["enum"] = names
+                attr["description"] = f"`{template}`: the list's item at that index"
+                mapping.pop(template, None)
+                mapping.update({name: variant["$ref"] for name in names})
+    return result
+
+
+def _resolve(schemas: dict, node: dict) -> dict:
+    while "$ref" in node or len(node.get("allOf", [])) == 1:
+        node = schemas[node["$ref"].rsplit("/", 1)[-1]] if "$ref" in node else node["allOf"][0]
+    return node
+
+
+def _json_schema(container: dict) -> dict | None:
+    return container.get("content", {}).get("application/json", {}).get("schema")
+
+
+def _validation_errors(schemas: dict, operation: dict) -> dict | None:
+    """The `errors` items of the operation's 400 validation error: a oneOf, one component per attr."""
+    refused = _json_schema(operation.get("responses", {}).get("400", {}))
+    for variant in _resolve(schemas, refused).get("oneOf", []) if refused else ():
+        items = _resolve(schemas, variant).get("properties", {}).get("errors", {}).get("items")
+        if items is not None and "attr" in (_resolve(schemas, items).get("discriminator") or {}).get(
+            "propertyName", ""
+        ):
+            return _resolve(schemas, items)
+    return None
+
+
+def _item_names(schemas: dict, body: dict, parts: list[str]) -> list[str] | None:
+    """`areas_served.INDEX` -> ["areas_served.0", ..., "areas_served.199"], walking the request body."""
+    names, node = [""], _resolve(schemas, body)
+    for part in parts:
+        if part == package_settings.LIST_INDEX_IN_API_SCHEMA:
+            if node.get("type") != "array" or "maxItems" not in node:
+                return None
+            names = [f"{name}.{index}" for name in names for index in range(node["maxItems"])]
+            node = _resolve(schemas, node.get("items", {}))
+        else:
+            child = node.get("properties", {}).get(part)
+            if child is None:
+                return None
+            names = [f"{name}.{part}" if name else part for name in names]
+            node = _resolve(schemas, child)
+    return names
+
+
+def _answers_of_either_shape(schemas: dict) -> None:
+    """A PolymorphicProxySerializer without a discriminator (a referral as staff or as its agency
+    sees it) is a `oneOf` whose shapes overlap: the staff's answer has every field of the agency's,
+    so it matches both, which `oneOf` forbids. `anyOf` says what is meant."""
+    for component in schemas.values():
+        variants = component.get("oneOf")
+        if set(component) == {"oneOf"} and variants and all(set(v) == {"$ref"} for v in variants):
+            component["anyOf"] = component.pop("oneOf")
+
+
+def document_empty_query_values(result, generator, request, public):
+    """An optional query parameter sent empty (`?state=`) reads as not sent: django-filter, the
+    true/false parameters, page_size and cursor all do so."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
+
+
+# --- links: what an answer lets the caller do next --------------------------------------------------
+
+_CASE = {"case_id": "$response.body#/id"}
+_REFERRAL = {"referral_id": "$response.body#/id"}
+_FIRST_CASE = {"case_id": "$response.body#/results/0/id"}
+_FIRST_REFERRAL = {"referral_id": "$response.body#/results/0/id"}
+_ON_A_CASE = ("cases_retrieve", "cases_partial_update", "cases_transition", "cases_notes_create")
+_ON_A_CASE += ("cases_notes_list", "cases_consent_record", "cases_referrals_create", "cases_referrals_list")
+_ON_A_CASE += ("cases_history", "cases_access_retrieve")
+_ON_A_REFERRAL = ("referrals_retrieve", "referrals_accept", "referrals_reject", "referrals_withdraw")
+_ON_A_REFERRAL += ("referrals_complete", "referrals_updates_create", "referrals_updates_list")
+_ON_A_REFERRAL += ("referrals_approve", "referrals_resend", "referrals_deliveries_list")
+_ON_A_CHAT = {"session_id": "$response.body#/id", "header.X-Chat-Secret": "$response.body#/secret"}
+
+
+def _each(operation_ids: tuple[str, ...], parameters: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {operation_id: parameters for operation_id in operation_ids}
+
+
+# (operationId, status) -> {operationId it leads to: its parameters, from this answer}
+LINKS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
+    ("cases_create", "201"): _each(_ON_A_CASE, _CASE),
+    ("cases_list", "200"): _each(_ON_A_CASE, _FIRST_CASE),
+    ("cases_partial_update", "200"): _each(_ON_A_CASE, _CASE),
+    ("cases_transition", "200"): _each(_ON_A_CASE, _CASE),
+    ("cases_consent_record", "201"): {"cases_referrals_create": {"case_id": "$response.body#/case"}},
+    ("cases_referrals_create", "201"): _each(_ON_A_REFERRAL, _REFERRAL),
+    ("referrals_list", "200"): _each(_ON_A_REFERRAL, _FIRST_REFERRAL),
+    ("referrals_accept", "200"): _each(_ON_A_REFERRAL, _REFERRAL),
+    ("referrals_resend", "201"): _each(_ON_A_REFERRAL, _REFERRAL),
+    ("chat_sessions_create", "201"): _each(
+        ("chat_sessions_messages_send", "chat_sessions_messages_list", "chat_sessions_end"), _ON_A_CHAT
+    ),
+    ("users_create", "201"): _each(
+        ("users_retrieve", "users_partial_update", "users_totp_enrol", "users_activity"),
+        {"user_id": "$response.body#/id"},
+    ),
+    ("agencies_create", "201"): _each(
+        ("agencies_retrieve", "agencies_partial_update"), {"agency_id": "$response.body#/id"}
+    ),
+}
+
+
+def document_links(result, generator, request, public):
+    """OpenAPI links from the answers that name a case, a referral, a chat, a person or an agency to
+    the operations on it: open a case, then move it along, refer it, follow the referral. Clients
+    (and schemathesis' stateful tests) follow them."""
+    operations = {
+        operation["operationId"]: operation
+        for path_operations in result.get("paths", {}).values()
+        for operation in path_operations.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for (source, status), targets in LINKS.items():
+        response = operations[source]["responses"][status]
+        response["links"] = {
+            _link_name(target): {"operationId": target, "parameters": dict(parameters)}
+            for target, parameters in targets.items()
+            if target in operations
+        }
+    return result
+
+
+def _link_name(operation_id: str) -> str:
+    return "".join(part.title() for part in operation_id.split("_"))

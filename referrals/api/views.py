@@ -44,6 +44,12 @@ REFERRAL_ANY = PolymorphicProxySerializer(
     serializers=[ReferralOutput, AgencyReferralOutput],
     resource_type_field_name=None,
 )
+REFERRALS_ANY = PolymorphicProxySerializer(
+    component_name="ReferralForCaller",
+    serializers=[ReferralOutput, AgencyReferralOutput],
+    resource_type_field_name=None,
+    many=True,
+)
 REFERRAL_DETAIL_ANY = PolymorphicProxySerializer(
     component_name="ReferralDetailForCaller",
     serializers=[ReferralDetailOutput, AgencyReferralDetailOutput],
@@ -73,7 +79,11 @@ class AgencyListView(GenericAPIView):
     serializer_class = AgencyOutput
     queryset = Agency.objects.none()  # reads go through selectors; this only fails closed
 
-    @extend_schema(operation_id="agencies_list", summary="Partner agencies the caller may see")
+    @extend_schema(
+        operation_id="agencies_list",
+        summary="Partner agencies the caller may see",
+        responses=AgencyOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(selectors.agency_queryset_for(request.user))
         return self.get_paginated_response(AgencyOutput(page, many=True).data)
@@ -126,6 +136,7 @@ class CaseConsentView(GenericAPIView):
     audit_actions = {"get": ("consent.list", "cases.case"), "post": ("consent.record", "cases.case")}
     serializer_class = ConsentOutput
     queryset = Consent.objects.none()
+    pagination_class = None  # all of a case's consent records at once
 
     @extend_schema(
         operation_id="cases_consent_list",
@@ -156,6 +167,7 @@ class CaseReferralsView(GenericAPIView):
     audit_actions = {"get": ("referral.list", "cases.case"), "post": ("referral.create", "cases.case")}
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
+    pagination_class = None  # all of a case's referrals at once
 
     @extend_schema(
         operation_id="cases_referrals_list",
@@ -213,7 +225,7 @@ class ReferralListView(GenericAPIView):
     @extend_schema(
         operation_id="referrals_list",
         summary="Referrals the caller may see: an agency's received referrals, staff's within scope",
-        responses=REFERRAL_ANY,
+        responses=REFERRALS_ANY,
     )
     def get(self, request: Request) -> Response:
         referral_filter = selectors.ReferralFilter(
@@ -311,6 +323,7 @@ class ReferralUpdatesView(GenericAPIView):
     }
     serializer_class = ReferralUpdateOutput
     queryset = ReferralUpdate.objects.none()
+    pagination_class = None  # all of a referral's updates at once
 
     @extend_schema(operation_id="referrals_updates_list", responses=ReferralUpdateOutput(many=True))
     def get(self, request: Request, referral_id: int) -> Response:
@@ -370,6 +383,7 @@ class ReferralDeliveriesView(GenericAPIView):
     audit_actions = {"get": ("referral.deliveries", "referrals.referral")}
     serializer_class = DeliveryOutput
     queryset = Delivery.objects.none()
+    pagination_class = None  # all of a referral's notifications at once
 
     @extend_schema(
         operation_id="referrals_deliveries_list",

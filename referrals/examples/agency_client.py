@@ -21,7 +21,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-DEMO_PASSWORD = "Lifeline-demo-2026"  # helpline/management/commands/seed_demo.py DEFAULT_PASSWORD
+# The published demo password (seed_demo's DEFAULT_PASSWORD), not a credential of any real server.
+DEMO_PASSWORD = "Lifeline-demo-2026"  # nosec B105
 TIMEOUT_SECONDS = 30
 
 
@@ -31,12 +32,17 @@ class ApiError(Exception):
 
 class LifelineClient:
     def __init__(self, base_url: str, token: str | None = None) -> None:
+        if urllib.parse.urlsplit(base_url).scheme not in ("http", "https"):
+            raise ValueError(f"The Lifeline server's URL must be http:// or https://, not {base_url!r}.")
         self.base_url = base_url.rstrip("/")
         self.token = token
 
     def request(self, method: str, path_or_url: str, body: dict[str, Any] | None = None) -> Any:
-        """Sends one JSON request; returns the decoded answer (None when empty)."""
+        """Sends one JSON request; returns the decoded answer (None when empty). An absolute URL (a
+        page's `next` link) is followed only on this client's own server: the token goes nowhere else."""
         url = path_or_url if "://" in path_or_url else self.base_url + path_or_url
+        if _origin(url) != _origin(self.base_url):
+            raise ApiError(f"Refusing to send the token to {url}: it is not on {self.base_url}.")
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Accept": "application/json", "User-Agent": "lifeline-agency-example/1"}
         if data is not None:
@@ -45,7 +51,7 @@ class LifelineClient:
             headers["Authorization"] = f"Token {self.token}"
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # nosec B310  # http(s) origin
                 raw = response.read()
         except urllib.error.HTTPError as error:
             raise ApiError(f"{method} {url} answered HTTP {error.code}: {_error_detail(error)}") from None
@@ -83,6 +89,11 @@ class LifelineClient:
             f"/api/v1/referrals/{referral_id}/complete/",
             {"outcome": outcome, "outcome_note": outcome_note},
         )
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
 
 
 def _error_detail(error: urllib.error.HTTPError) -> str:
@@ -123,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--referral", type=int, help="Accept this referral instead of the oldest pending one")
     args = parser.parse_args(argv)
 
-    client = LifelineClient(args.url)
+    try:
+        client = LifelineClient(args.url)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         client.login(args.username, args.password)
         pending = client.pending_referrals()

@@ -21,7 +21,8 @@ from helpline.services import SECOND_FACTOR_ROLES
 from referrals.models import Agency, AgencySector
 from referrals.services import consent_record, referral_create
 
-DEFAULT_PASSWORD = "Lifeline-demo-2026"
+# Published demo password (README, docs/decisions.md); --password sets another.
+DEFAULT_PASSWORD = "Lifeline-demo-2026"  # nosec B105
 TOTP_DEVICE_NAME = "Demo authenticator"
 
 STAFF = [
@@ -135,7 +136,7 @@ class Command(BaseCommand):
     def _authenticators(self, users, key: str | None) -> str:
         """Gives each demo supervisor and administrator a confirmed TOTP device with `key` (hex); with
         no key, those without a device get one with a new secret, which is returned (base32)."""
-        new_secret = ""
+        new_secret = ""  # nosec B105  # "no new secret yet", not a credential
         for user in users.values():
             if user.role not in SECOND_FACTOR_ROLES:
                 continue

@@ -85,7 +85,8 @@ from helpline.crypto import encrypt, identifier_hash
 from helpline.models import AuditChainHead, Helpline, Role, Team, User
 from referrals.models import DEFAULT_RESPONSE_HOURS, Agency, AgencySector
 
-DEFAULT_PASSWORD = "Lifeline-scale-2026"
+# Password of the synthetic users of a benchmark database; --password sets another.
+DEFAULT_PASSWORD = "Lifeline-scale-2026"  # nosec B105
 YEAR = 365.25 * 86400
 DAY = 86400.0
 SPAN_YEARS = 10
@@ -348,7 +349,7 @@ class _Generator:
         self.n = cases
         self.k = contacts_per_case
         self.batch_size = batch_size
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311  # reproducible synthetic data, not secrets
         self.now = now
         self.start = now - SPAN_YEARS * YEAR
         self.txid = txid
@@ -985,7 +986,7 @@ class Command(BaseCommand):
                 (txid,) = cursor.fetchone()
                 start_ids = {}
                 for table in TABLES:
-                    cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")
+                    cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}")  # nosec B608  # TABLES
                     start_ids[table] = cursor.fetchone()[0]
             generator = _Generator(
                 cases=n,
@@ -1123,7 +1124,7 @@ class Command(BaseCommand):
                 )
             )
             # Phone numbers of reporters and senders: tokens and keyed hashes, a small pool.
-            rng = random.Random(len(result))
+            rng = random.Random(len(result))  # nosec B311  # synthetic phone numbers, reproducible
             for _ in range(100):
                 phone = prefix + "".join(rng.choice("0123456789") for _ in range(digits))
                 result[-1].phones.append((encrypt(phone), identifier_hash(phone, region=country)))
