@@ -79,3 +79,27 @@ def celery_worker():
     app.loader.import_default_modules()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
+
+
+@pytest.fixture
+def sms_number(helpline):
+    """The helpline's SMS number (Twilio's test number): inbound webhooks name it as `To`."""
+    from channels_sms.models import PhoneNumber
+
+    return PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path):
+    """Real processes for one test (tests/processes.py); all stopped, and their database sessions
+    gone, before the test database is flushed (transactional_db's teardown runs after this one's).
+    Tests that need other settings define their own `stack`."""
+    from django.db import connection
+
+    from tests.processes import Stack
+
+    processes = Stack(settings_dict=connection.settings_dict, directory=tmp_path / "processes")
+    try:
+        yield processes
+    finally:
+        processes.close()

@@ -4,7 +4,7 @@ BROKER_BACKOFF_SECONDS; then publishing is tried again."""
 
 import pytest
 
-from channels_sms.models import InboundEvent, PhoneNumber
+from channels_sms.models import InboundEvent
 from channels_sms.services import unprocessed_events_redispatch
 
 from .test_inbound_messages_are_threaded import webhook
@@ -15,11 +15,6 @@ from .twilio_signing import PUBLIC, TOKEN
 def twilio_settings(settings):
     settings.TWILIO_AUTH_TOKEN = TOKEN
     settings.PUBLIC_BASE_URL = PUBLIC
-
-
-@pytest.fixture
-def sms_number(helpline):
-    return PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
 
 
 @pytest.fixture

@@ -9,41 +9,25 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from django.db import connection
 from knox.models import AuthToken
 
 from cases.models import Case
-from channels_sms.models import InboundEvent, Message, PhoneNumber
+from channels_sms.models import InboundEvent, Message
 from channels_sms.services import sender_hash
 from helpline.models import AuditEntry, Helpline
 from tests.processes import CHAOS_LONG, Gunicorn, HttpResponse, Stack, db_connect, http_request, wait_until
 from tests.test_inbound_survives_worker_and_broker_failures import (
-    OUR_NUMBER,
     assert_audit_chains_verify,
     assert_twiml,
     post_sms,
     sms_params,
     tables_written_by,
 )
-
-
-@pytest.fixture
-def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
-    processes = Stack(settings_dict=connection.settings_dict, directory=tmp_path / "processes")
-    try:
-        yield processes
-    finally:
-        processes.close()
-
-
-@pytest.fixture
-def sms_number(helpline: Helpline) -> PhoneNumber:
-    return PhoneNumber.objects.create(helpline=helpline, channel="sms", number=OUR_NUMBER)
 
 
 @dataclass

@@ -30,11 +30,6 @@ def twilio_settings(settings):
     settings.CONVERSATION_IDLE_MINUTES = 30
 
 
-@pytest.fixture
-def sms_number(helpline):
-    return PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
-
-
 def params(sid, *, body="hello", sender=CHILD, to="+15005550006"):
     return {
         "AccountSid": "AC" + "0" * 32,

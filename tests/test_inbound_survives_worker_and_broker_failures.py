@@ -5,39 +5,21 @@ all answered in time, stored once and threaded once Redis is back. Counted in th
 
 import time
 import urllib.parse
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from cases.models import Case, Contact
-from channels_sms.models import InboundEvent, Message, PhoneNumber
+from channels_sms.models import InboundEvent, Message
 from channels_sms.services import sender_hash
 from helpline.audit import chains, verify_chain
-from helpline.models import AuditEntry, Helpline
-from tests.processes import HttpResponse, Stack, db_connect, http_request, wait_until
+from helpline.models import AuditEntry
+from tests.processes import HttpResponse, db_connect, http_request, wait_until
 from tests.twilio_signing import twilio_signature
 
 SMS_PATH = "/webhooks/twilio/sms/"
 OUR_NUMBER = "+15005550006"
 TWILIO_DEADLINE = 15.0  # seconds Twilio waits for a webhook's answer
-
-
-@pytest.fixture
-def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
-    """The processes of one test; all stopped, and their database sessions gone, before the test
-    database is flushed (transactional_db's teardown runs after this one's)."""
-    processes = Stack(settings_dict=connection.settings_dict, directory=tmp_path / "processes")
-    try:
-        yield processes
-    finally:
-        processes.close()
-
-
-@pytest.fixture
-def sms_number(helpline: Helpline) -> PhoneNumber:
-    return PhoneNumber.objects.create(helpline=helpline, channel="sms", number=OUR_NUMBER)
 
 
 def sms_params(sid: str, sender: str, body: str) -> dict[str, str]:
