@@ -29,7 +29,7 @@ from typing import Any
 import environ
 
 from bench.load import OUR_NUMBER, Result, bare_request, load, webhook_request
-from tests.processes import ROOT, Stack, database_url, db_connect, wait_until
+from tests.processes import ROOT, Stack, database_create, database_drop, database_url, wait_until
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -160,16 +160,12 @@ def main() -> int:
         parser.error("set DATABASE_URL (its server gets a throwaway database)")
     server = environ.Env.db_url_config(os.environ["DATABASE_URL"])
     settings_dict = {**server, "NAME": f"lifeline_bench_{os.getpid()}"}
-    admin = db_connect(server, dbname="postgres")
+    database_create(server, settings_dict["NAME"])
     try:
-        with admin.cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{settings_dict["NAME"]}"')
         with tempfile.TemporaryDirectory(prefix="lifeline-bench-") as work_dir:
             run(args, settings_dict, Path(work_dir))
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{settings_dict["NAME"]}" WITH (FORCE)')
-        admin.close()
+        database_drop(server, settings_dict["NAME"])
     return 0
 
 

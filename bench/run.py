@@ -43,7 +43,14 @@ from typing import Any
 from bench import ceiling, profiles
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
-from tests.processes import ROOT, Stack, database_url, db_connect
+from tests.processes import (
+    ROOT,
+    Stack,
+    database_create,
+    database_drop,
+    database_url,
+    server_version,
+)
 
 RESULTS = ROOT / "bench" / "results"
 LABEL_WIDTH = 48
@@ -157,15 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C: processes stopped, database dropped.
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        admin = db_connect(server, dbname="postgres")
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute("SHOW server_version")
-                report["machine"]["postgres"] = cursor.fetchone()[0]
-                if not args.database:
-                    cursor.execute(f'CREATE DATABASE "{settings_dict["NAME"]}"')
-        finally:
-            admin.close()
+        report["machine"]["postgres"] = server_version(server)
+        if not args.database:
+            database_create(server, settings_dict["NAME"])
         with tempfile.TemporaryDirectory(prefix="lifeline-bench-") as work_dir:
             run(args, settings_dict, Path(work_dir), run_dir, report)
         report["ok"] = True
@@ -178,12 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep or args.database:
                 print(f"kept database {settings_dict['NAME']}")
             else:
-                admin = db_connect(server, dbname="postgres")
-                try:
-                    with admin.cursor() as cursor:
-                        cursor.execute(f'DROP DATABASE IF EXISTS "{settings_dict["NAME"]}" WITH (FORCE)')
-                finally:
-                    admin.close()
+                database_drop(server, settings_dict["NAME"])
                 report["database"]["dropped"] = True
         finally:
             report["machine"]["load_average_after"] = list(os.getloadavg())

@@ -63,7 +63,15 @@ from bench.run import (
     step,
     verify_audit,
 )
-from tests.processes import ROOT, HarnessError, Stack, database_url, db_connect
+from tests.processes import (
+    ROOT,
+    HarnessError,
+    Stack,
+    database_create,
+    database_drop,
+    database_url,
+    server_version,
+)
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -244,14 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak {run_id}: database {settings_dict['NAME']}, results in {args.results_dir}", flush=True)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        admin = db_connect(server, dbname="postgres")
-        try:
-            with admin.cursor() as cursor:
-                cursor.execute("SHOW server_version")
-                report["machine"]["postgres"] = cursor.fetchone()[0]
-                cursor.execute(f'CREATE DATABASE "{settings_dict["NAME"]}"')
-        finally:
-            admin.close()
+        report["machine"]["postgres"] = server_version(server)
+        database_create(server, settings_dict["NAME"])
         with tempfile.TemporaryDirectory(prefix="lifeline-soak-") as work_dir:
             run(args, settings_dict, Path(work_dir), report)
         report["failures"] = verdict(report)
@@ -266,12 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.keep:
                 print(f"kept database {settings_dict['NAME']}")
             else:
-                admin = db_connect(server, dbname="postgres")
-                try:
-                    with admin.cursor() as cursor:
-                        cursor.execute(f'DROP DATABASE IF EXISTS "{settings_dict["NAME"]}" WITH (FORCE)')
-                finally:
-                    admin.close()
+                database_drop(server, settings_dict["NAME"])
                 report["database"]["dropped"] = True
         finally:
             report["machine"]["load_average_after"] = list(os.getloadavg())

@@ -119,6 +119,41 @@ def db_connect(
     return conn
 
 
+def server_version(server: Mapping[str, Any]) -> str:
+    """The PostgreSQL version of the server of `server` (a settings_dict)."""
+    conn = db_connect(server, dbname="postgres")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return cursor.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def database_create(server: Mapping[str, Any], name: str) -> None:
+    """Creates a database on the server of `server` (a settings_dict)."""
+    conn = db_connect(server, dbname="postgres")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+
+
+def database_drop(server: Mapping[str, Any], name: str) -> bool:
+    """Drops a database of the server (its sessions too), if it is there; whether it was."""
+    conn = db_connect(server, dbname="postgres")
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cursor.fetchone() is None:
+                return False
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return True
+    finally:
+        conn.close()
+
+
 # --- HTTP ------------------------------------------------------------------------------------------
 
 

@@ -14,20 +14,10 @@ from pathlib import Path
 import environ
 import pytest
 
-from tests.processes import ROOT, db_connect
+from tests.processes import ROOT, database_drop
 
 ROWS = ["(1) ceiling", "(2) floor", "(3) ingest", "(4) end-to-end", "(5) reads", "(6) audit"]
 READS = ["queue", "case_list", "case_detail", "case_history", "referrals_agency", "audit_case", "audit_actor"]
-
-
-def _database_exists(server: dict, name: str) -> bool:
-    conn = db_connect(server, dbname="postgres")
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            return cursor.fetchone() is not None
-    finally:
-        conn.close()
 
 
 def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> None:
@@ -59,13 +49,7 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
         pytest.fail(f"bench --smoke did not finish in 180 s:\n{output[-4000:]}")
     finally:
         database = f"lifeline_bench_{process.pid}"
-        if _database_exists(server, database):
-            admin = db_connect(server, dbname="postgres")
-            try:
-                with admin.cursor() as cursor:
-                    cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-            finally:
-                admin.close()
+        if database_drop(server, database):
             pytest.fail(f"the bench left its database {database} behind")
 
     assert process.returncode == 0, output[-4000:]

@@ -19,20 +19,7 @@ import environ
 import pytest
 
 from bench import soak
-from tests.processes import ROOT, db_connect
-
-
-def _drop_if_left(server: dict, name: str) -> bool:
-    conn = db_connect(server, dbname="postgres")
-    try:
-        with conn.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
-            if cursor.fetchone() is None:
-                return False
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            return True
-    finally:
-        conn.close()
+from tests.processes import ROOT, database_drop
 
 
 def test_short_soak_keeps_memory_flat_and_errors_at_zero(tmp_path: Path) -> None:
@@ -56,7 +43,7 @@ def test_short_soak_keeps_memory_flat_and_errors_at_zero(tmp_path: Path) -> None
         pytest.fail(f"soak --short did not finish in 240 s:\n{output[-4000:]}")
     finally:
         database = f"lifeline_soak_{process.pid}"
-        if _drop_if_left(server, database):
+        if database_drop(server, database):
             pytest.fail(f"the soak left its database {database} behind")
     print(f"\nsoak --short took {time.monotonic() - began:.0f} s\n{output[-3500:]}")
 
