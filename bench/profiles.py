@@ -37,14 +37,13 @@ BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def _py_spy() -> str | None:
+    """py-spy of this virtualenv (the `dev` extra), else one on PATH."""
+    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+
+
 def available() -> bool:
-    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) is not None or bool(
-        shutil.which("py-spy")
-    )
-
-
-def _py_spy() -> str:
-    return shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy") or "py-spy"
+    return _py_spy() is not None
 
 
 def start(
@@ -54,7 +53,7 @@ def start(
     `output`."""
     output.parent.mkdir(parents=True, exist_ok=True)
     argv = [
-        _py_spy(),
+        _py_spy() or "py-spy",
         "record",
         "--pid",
         str(pid),
