@@ -6,3 +6,19 @@ class ChannelsSmsConfig(AppConfig):
 
     name = "channels_sms"
     verbose_name = "Inbound channels"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from helpline.models import Helpline
+
+        from .models import PhoneNumber
+        from .selectors import phone_numbers_forget
+
+        for model in (PhoneNumber, Helpline):
+            post_save.connect(
+                phone_numbers_forget, sender=model, dispatch_uid=f"forget-numbers-{model.__name__}"
+            )
+            post_delete.connect(
+                phone_numbers_forget, sender=model, dispatch_uid=f"forget-numbers-del-{model.__name__}"
+            )

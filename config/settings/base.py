@@ -85,6 +85,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL")}
+# Django's backend with a cheaper health check (config/postgresql/base.py).
+DATABASES["default"]["ENGINE"] = "config.postgresql"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -266,6 +268,11 @@ OUTBOUND_SWEEP_AFTER_SECONDS = env.int("OUTBOUND_SWEEP_AFTER_SECONDS", default=6
 # the helpline's number sets its own.
 CONVERSATION_IDLE_MINUTES = env.int("CONVERSATION_IDLE_MINUTES", default=30)
 INBOUND_SWEEP_AFTER_SECONDS = env.int("INBOUND_SWEEP_AFTER_SECONDS", default=30)
+# Each process keeps the helpline numbers webhooks name this long (channels_sms.selectors).
+PHONE_NUMBER_CACHE_SECONDS = env.int("PHONE_NUMBER_CACHE_SECONDS", default=30)
+# A worker threads a queued message together with up to INBOUND_BATCH_SIZE - 1 other messages
+# waiting untried, in one transaction (one commit, one turn of the audit chain; bench: docs/performance.md).
+INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=20)
 INBOUND_ACKNOWLEDGEMENT = env(
     "INBOUND_ACKNOWLEDGEMENT",
     default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
