@@ -54,6 +54,33 @@ def active_flag(
     )
 
 
+def active_flags(
+    *, senders: set[tuple[int, str]], since: datetime
+) -> dict[tuple[int, str], list[ContacterFlag]]:
+    """`active_flag` for several (helpline id, identifier hash) at once, in one query: the flags not
+    lifted and not expired at `since`, newest first per identifier. `flag_at` picks the one live at
+    a later time."""
+    found: dict[tuple[int, str], list[ContacterFlag]] = {}
+    if not senders:
+        return found
+    flags = ContacterFlag.objects.filter(
+        helpline_id__in={helpline_id for helpline_id, _ in senders},
+        identifier_hash__in={hashed for _, hashed in senders},
+        lifted_at__isnull=True,
+        expires_at__gt=since,
+    ).order_by("-set_at", "-id")
+    for flag in flags:
+        key = (flag.helpline_id, flag.identifier_hash)
+        if key in senders:
+            found.setdefault(key, []).append(flag)
+    return found
+
+
+def flag_at(flags: list[ContacterFlag], at: datetime) -> ContacterFlag | None:
+    """Of one identifier's flags from `active_flags`, the one `active_flag` gives at `at`."""
+    return next((flag for flag in flags if flag.expires_at > at), None)
+
+
 def contact_mark(*, contact: Contact, flag: ContacterFlag) -> None:
     """Marks a contact that arrived under a flag (once per contact)."""
     FlaggedContact.objects.get_or_create(

@@ -7,7 +7,10 @@ a strict sequence even under concurrent requests (the lock is held until the tra
 import hashlib
 import ipaddress
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -21,6 +24,31 @@ from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
 
 REDACTED = "[redacted]"
 GENESIS = "0" * 64
+
+# The entries audit_record holds back inside `deferred()`, in the order they were recorded.
+_held: ContextVar[list[AuditEntry] | None] = ContextVar("audit_held_entries", default=None)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Within it, audit_record holds its entries back and appends them when the block ends, each
+    chain's in one turn of its head (two statements, chains in order). For a writer that records
+    many entries in one transaction (the inbound worker's batches): the chain head's lock, which
+    every other writer of the helpline waits for, is then held from the end of the block to the
+    commit, not for the whole batch. Use it inside the transaction it records; if the block raises,
+    nothing is appended (the transaction rolls back anyway)."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit.deferred() must be used inside the transaction it records.")
+    if _held.get() is not None:  # nested: the outer block appends
+        yield
+        return
+    held: list[AuditEntry] = []
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+    _append_held(held)
 
 
 def audit_record(
@@ -63,13 +91,15 @@ def audit_record(
         user_agent=_storable(ctx.user_agent),
         extra=_storable(json.loads(json.dumps(dict(extra or {}), default=str))),
     )
-    # No savepoint: an audit entry that cannot be written must undo the write it records, so any
-    # failure here aborts the caller's whole transaction anyway (and savepoints cost two round trips).
-    with transaction.atomic(savepoint=False):
-        entry.chain_seq, prev_hash, entry.txid = _advance_chain_head(entry.chain)
-        entry.prev_hash = prev_hash or GENESIS
-        entry.hash = entry_hash(entry)
-        _insert_and_advance_head_hash(entry)
+    held = _held.get()
+    if held is not None:
+        held.append(entry)  # appended, with its position and hash, when `deferred()` ends
+    else:
+        # No savepoint: an audit entry that cannot be written must undo the write it records, so
+        # any failure here aborts the caller's whole transaction anyway (and savepoints cost two
+        # round trips).
+        with transaction.atomic(savepoint=False):
+            _append([entry])
     if outcome == AuditOutcome.DENIED:
         context.note_refusal_recorded()
     return entry
@@ -87,16 +117,37 @@ def _storable(value: Any) -> Any:
     return value
 
 
-def _advance_chain_head(chain: int) -> tuple[int, str, int]:
-    """Takes the next sequence number of the chain, row-locking its head until the transaction
+def _append_held(entries: list[AuditEntry]) -> None:
+    by_chain: dict[int, list[AuditEntry]] = defaultdict(list)
+    for entry in entries:
+        by_chain[entry.chain].append(entry)
+    # Chains in one order, so two writers appending to the same two chains cannot deadlock.
+    for chain in sorted(by_chain):
+        _append(by_chain[chain])
+
+
+def _append(entries: list[AuditEntry]) -> None:
+    """Appends entries of one chain, in order: positions, links and hashes, then one INSERT."""
+    seq, prev_hash, txid = _advance_chain_head(entries[0].chain, by=len(entries))
+    seq -= len(entries)
+    prev_hash = prev_hash or GENESIS
+    for entry in entries:
+        seq += 1
+        entry.chain_seq, entry.prev_hash, entry.txid = seq, prev_hash, txid
+        entry.hash = prev_hash = entry_hash(entry)
+    _insert_and_advance_head_hash(entries)
+
+
+def _advance_chain_head(chain: int, *, by: int = 1) -> tuple[int, str, int]:
+    """Takes the next `by` sequence numbers of the chain, row-locking its head until the transaction
     ends (so entries of one chain are written one after another), in one round trip. Returns the
-    new sequence number, the previous entry's hash and the transaction id."""
+    last sequence number taken, the hash of the entry before the first one and the transaction id."""
     advance = (
-        "UPDATE helpline_auditchainhead SET last_seq = last_seq + 1 WHERE chain = %s "
+        "UPDATE helpline_auditchainhead SET last_seq = last_seq + %s WHERE chain = %s "
         "RETURNING last_seq, last_hash, txid_current()"
     )
     with connection.cursor() as cursor:
-        cursor.execute(advance, [chain])
+        cursor.execute(advance, [by, chain])
         row = cursor.fetchone()
         if row is None:  # the chain's first entry
             cursor.execute(
@@ -104,29 +155,32 @@ def _advance_chain_head(chain: int) -> tuple[int, str, int]:
                 "ON CONFLICT (chain) DO NOTHING",
                 [chain],
             )
-            cursor.execute(advance, [chain])
+            cursor.execute(advance, [by, chain])
             row = cursor.fetchone()
     return row[0], row[1], row[2]
 
 
-def _insert_and_advance_head_hash(entry: AuditEntry) -> None:
-    """Inserts the entry and stores its hash in the chain head in one statement: the head's row
-    lock is held from `_advance_chain_head` to the commit, so every round trip in between is time
-    all other writers of the helpline wait (the bench's profiles show them queueing there). The
-    INSERT is the one Django's `save()` would send, as a data-modifying CTE."""
+def _insert_and_advance_head_hash(entries: list[AuditEntry]) -> None:
+    """Inserts the entries of one chain and stores the last one's hash in the chain head in one
+    statement: the head's row lock is held from `_advance_chain_head` to the commit, so every round
+    trip in between is time all other writers of the helpline wait (the bench's profiles show them
+    queueing there). The INSERT is the one Django's `bulk_create()` would send, as a CTE."""
     fields = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
     query = InsertQuery(AuditEntry)
-    query.insert_values(fields, [entry])
+    query.insert_values(fields, entries)
     [(insert, params)] = query.get_compiler(connection=connection).as_sql()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH entry AS ({insert} RETURNING id) UPDATE helpline_auditchainhead SET last_hash = %s "
-            "WHERE chain = %s RETURNING (SELECT id FROM entry)",  # nosec B608  # Django-compiled INSERT
-            [*params, entry.hash, entry.chain],
+            f"WITH entry AS ({insert} RETURNING id, chain_seq) UPDATE helpline_auditchainhead "
+            "SET last_hash = %s WHERE chain = %s "
+            "RETURNING (SELECT array_agg(id ORDER BY chain_seq) FROM entry)",  # nosec B608  # Django-compiled INSERT
+            [*params, entries[-1].hash, entries[0].chain],
         )
-        entry.pk = cursor.fetchone()[0]
-    entry._state.adding = False
-    entry._state.db = connection.alias
+        ids = cursor.fetchone()[0]
+    for entry, pk in zip(entries, ids, strict=True):
+        entry.pk = pk
+        entry._state.adding = False
+        entry._state.db = connection.alias
 
 
 def canonical(entry: AuditEntry) -> bytes:

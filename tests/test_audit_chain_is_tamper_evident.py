@@ -6,10 +6,11 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
+from helpline import audit
 from helpline.audit import GENESIS, verify_chain
-from helpline.models import AuditEntry
+from helpline.models import AuditChainHead, AuditEntry
 from tests.factories import HelplineFactory, SupervisorFactory
 
 
@@ -107,3 +108,41 @@ def test_concurrent_writers_keep_the_chain_a_strict_sequence(helpline, team, ope
     report = verify_chain(helpline.pk)
     assert report.ok, report.problem
     assert report.entries == 30
+
+
+def test_entries_held_back_for_a_batch_are_chained_in_the_order_recorded(helpline):
+    other = HelplineFactory(code="OTHER")
+    before = {h.pk: AuditEntry.objects.filter(chain=h.pk).count() for h in (helpline, other)}
+    with transaction.atomic(), audit.deferred():
+        recorded = [
+            audit.audit_record(actor=None, action=f"batch.{i}", object_type="test", object_id=i, helpline=h)
+            for i, h in enumerate([helpline, other, helpline, helpline])
+        ]
+        # Held back: nothing written yet, so the chain heads are not locked for the batch.
+        assert AuditEntry.objects.filter(action__startswith="batch.").count() == 0
+    for chain, actions in ((helpline.pk, ["batch.0", "batch.2", "batch.3"]), (other.pk, ["batch.1"])):
+        entries = list(AuditEntry.objects.filter(chain=chain).order_by("chain_seq"))
+        assert [e.action for e in entries[before[chain] :]] == actions
+        assert [e.chain_seq for e in entries] == list(range(1, len(entries) + 1))
+        assert verify_chain(chain).ok
+    assert {entry.pk for entry in recorded} == set(
+        AuditEntry.objects.filter(action__startswith="batch.").values_list("pk", flat=True)
+    )
+
+
+def test_a_batch_that_fails_appends_nothing(helpline):
+    audit.audit_record(actor=None, action="before", object_type="test", helpline=helpline)
+    head = AuditChainHead.objects.get(chain=helpline.pk)
+    with pytest.raises(RuntimeError, match="broke"), transaction.atomic(), audit.deferred():
+        audit.audit_record(actor=None, action="batch.lost", object_type="test", helpline=helpline)
+        raise RuntimeError("the batch broke")
+    assert not AuditEntry.objects.filter(action="batch.lost").exists()
+    assert AuditChainHead.objects.get(chain=helpline.pk).last_seq == head.last_seq
+    audit.audit_record(actor=None, action="after", object_type="test", helpline=helpline)
+    assert verify_chain(helpline.pk).ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_entries_cannot_be_held_back_outside_a_transaction():
+    with pytest.raises(RuntimeError, match="inside the transaction"), audit.deferred():
+        pass

@@ -182,7 +182,9 @@ def test_fifty_concurrent_messages_from_one_new_sender_open_one_case(helpline, m
     for thread in threads:
         thread.join(timeout=120)
     assert errors == []
-    assert results == ["threaded"] * 50
+    # Each message threaded by its own call or taken along in another's batch.
+    assert len(results) == 50 and set(results) <= {"threaded", "already_processed"}
+    assert sorted(Message.objects.values_list("event_id", flat=True)) == sorted(ids)
     assert Case.objects.count() == 1
     assert Contact.objects.count() == 1
     assert Message.objects.filter(case=Case.objects.get()).count() == 50

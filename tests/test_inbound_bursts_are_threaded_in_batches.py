@@ -1,0 +1,151 @@
+"""Under a burst, a worker threads a queued message together with other untried queued messages in
+one transaction (one commit, one turn of the audit chain), and still exactly once: a message tried
+before goes alone, and a message that fails holds up no other."""
+
+import time
+
+import pytest
+from django.test import Client
+
+from cases.models import Case, Contact
+from channels_sms import contacters, services
+from channels_sms.models import InboundEvent, Message
+from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
+from helpline.audit import verify_chain
+from helpline.models import AuditEntry
+from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+
+AMINA, BARAKA, CHEGE = "+254712000001", "+254712000002", "+254712000003"
+
+
+@pytest.fixture(autouse=True)
+def inbound_settings(settings):
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+    settings.PUBLIC_BASE_URL = PUBLIC
+    settings.CONVERSATION_IDLE_MINUTES = 30
+    settings.INBOUND_BATCH_SIZE = 5
+
+
+def params(sid, sender, body="hello"):
+    return {
+        "AccountSid": "AC" + "0" * 32,
+        "MessageSid": sid,
+        "From": sender,
+        "To": "+15005550006",
+        "Body": body,
+        "NumMedia": "0",
+    }
+
+
+@pytest.fixture
+def queued(sms_number, monkeypatch):
+    """Stores messages without dispatching them: they wait in the queue for the calls below."""
+    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+
+    def receive(*senders):
+        events = []
+        for sender in senders:
+            data = {name: [value] for name, value in params(f"SM{len(events)}-{sender}", sender).items()}
+            events.append(inbound_message_receive(number=sms_number, params=data).event)
+        return events
+
+    return receive
+
+
+def state(events):
+    """(processed?, attempts) of each event, in order."""
+    rows = InboundEvent.objects.values_list("pk", "processed_at", "attempts")
+    found = {pk: (processed_at is not None, attempts) for pk, processed_at, attempts in rows}
+    return [found[event.pk] for event in events]
+
+
+@pytest.mark.django_db
+def test_a_burst_is_threaded_oldest_first_in_batches_of_the_configured_size(queued, helpline):
+    events = queued(AMINA, BARAKA, AMINA, CHEGE, AMINA, BARAKA, CHEGE)
+    assert inbound_event_process(event_id=events[0].pk) == "threaded"
+    # The message and the four oldest others: threaded; the last two untouched, never tried.
+    assert state(events) == [(True, 1)] * 5 + [(False, 0)] * 2
+    entries = list(AuditEntry.objects.filter(action="message.receive").order_by("chain_seq"))
+    assert len(entries) == 5
+    # One transaction: the batch's entries are written by one transaction, and chained as any other.
+    assert len({entry.txid for entry in entries}) == 1
+    assert verify_chain(helpline.pk).ok
+    # Their own tasks find them done; the next message takes the last one along.
+    assert [inbound_event_process(event_id=event.pk) for event in events[1:5]] == ["already_processed"] * 4
+    assert inbound_event_process(event_id=events[5].pk) == "threaded"
+    assert inbound_event_process(event_id=events[6].pk) == "already_processed"
+    assert state(events) == [(True, 1)] * 7
+    # Threaded as one by one: a case per sender, each sender's messages in one conversation.
+    assert Case.objects.count() == 3 and Contact.objects.count() == 3
+    for sender, count in ((AMINA, 3), (BARAKA, 2), (CHEGE, 2)):
+        case = Case.objects.get(reporter_phone_hash=sender_hash(sender))
+        assert Message.objects.filter(case=case, contact__case=case).count() == count
+        assert Contact.objects.filter(case=case).count() == 1
+    assert sorted(Message.objects.values_list("event_id", flat=True)) == sorted(e.pk for e in events)
+    assert verify_chain(helpline.pk).ok
+
+
+@pytest.mark.django_db
+def test_a_message_tried_before_is_threaded_alone(queued):
+    events = queued(AMINA, BARAKA, CHEGE)
+    InboundEvent.objects.filter(pk=events[1].pk).update(attempts=1)  # an earlier attempt died
+    assert inbound_event_process(event_id=events[1].pk) == "threaded"
+    assert state(events) == [(False, 0), (True, 2), (False, 0)]
+
+
+@pytest.mark.django_db
+def test_a_failing_message_holds_up_no_other(queued, monkeypatch, helpline):
+    events = queued(AMINA, BARAKA, AMINA)
+    real_active_flags = contacters.active_flags
+
+    def fails_for_baraka(*, senders, since):
+        if (helpline.pk, sender_hash(BARAKA)) in senders:
+            raise RuntimeError("something about this message breaks threading")
+        return real_active_flags(senders=senders, since=since)
+
+    monkeypatch.setattr(contacters, "active_flags", fails_for_baraka)
+    # Amina's first message took the others along; the batch failed; hers was threaded alone.
+    assert inbound_event_process(event_id=events[0].pk) == "threaded"
+    assert state(events) == [(True, 1), (False, 1), (False, 1)]
+    # Tried once already, the others now go alone: Amina's is threaded, Baraka's fails by itself.
+    assert inbound_event_process(event_id=events[2].pk) == "threaded"
+    with pytest.raises(RuntimeError):
+        inbound_event_process(event_id=events[1].pk)
+    assert state(events) == [(True, 1), (False, 2), (True, 2)]
+    # Mended, Baraka's is threaded; nothing lost, nothing twice.
+    monkeypatch.setattr(contacters, "active_flags", real_active_flags)
+    assert inbound_event_process(event_id=events[1].pk) == "threaded"
+    assert sorted(Message.objects.values_list("event_id", flat=True)) == sorted(e.pk for e in events)
+    assert Message.objects.filter(case__reporter_phone_hash=sender_hash(AMINA)).count() == 2
+    assert verify_chain(helpline.pk).ok
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_threads_a_burst_of_webhooks_exactly_once(celery_worker, sms_number, helpline):
+    senders = [f"+2547120001{i:02d}" for i in range(8)]
+    sids = []
+    for i in range(40):
+        sid = f"SM{i:032d}"
+        data = params(sid, senders[i % len(senders)], body=f"message {i}")
+        response = Client().post(
+            "/webhooks/twilio/sms/",
+            data,
+            HTTP_X_TWILIO_SIGNATURE=twilio_signature("/webhooks/twilio/sms/", data),
+        )
+        assert response.status_code == 200
+        sids.append(sid)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and InboundEvent.objects.filter(processed_at__isnull=True).exists():
+        time.sleep(0.1)
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists(), "the worker left messages"
+    assert sorted(Message.objects.values_list("external_id", flat=True)) == sorted(sids)
+    assert Case.objects.count() == len(senders) and Contact.objects.count() == len(senders)
+    for sender in senders:
+        bodies = list(
+            Message.objects.filter(sender_hash=sender_hash(sender))
+            .order_by("at", "id")
+            .values_list("body", flat=True)
+        )
+        assert bodies == [f"message {i}" for i in range(40) if senders[i % len(senders)] == sender]
+    assert verify_chain(helpline.pk).ok
