@@ -12,13 +12,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import CharField
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from cases.models import Case, Contact
 from cases.services import case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState
 from helpline import audit, broker
-from helpline.audit import audit_record
+from helpline.audit import ChainPosition, audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome
 
@@ -129,8 +132,7 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
         # A retry (Twilio's, or a replay) is found by the MessageSid's unique key when it is
         # inserted, not by a look-up before: retries are rare, and every webhook would pay for it.
         with transaction.atomic():
-            opens_conversation = bool(hashed) and _opens_conversation(number, hashed, now)
-            event = InboundEvent.objects.create(
+            event = InboundEvent(
                 helpline_id=number.helpline_id,
                 channel=number.channel,
                 kind=EventKind.MESSAGE,
@@ -142,18 +144,18 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
                 num_media=num_media,
                 media=json.dumps(media) if media else "",
                 params=_params_json(params),
-                reply=(number.acknowledgement or settings.INBOUND_ACKNOWLEDGEMENT)
-                if opens_conversation
-                else "",
+                reply=_acknowledgement_if_new_conversation(number, hashed, now) if hashed else "",
                 received_at=now,
                 dispatched_at=now,
             )
+            position = _event_insert(event, lock_sender=bool(hashed))
             audit_record(
                 actor=None,
                 action="inbound.receive",
                 obj=event,
                 helpline=number.helpline_id,
                 extra={"channel": event.channel, "external_id": external_id, "num_media": num_media},
+                position=position,
             )
             transaction.on_commit(lambda: dispatch(event.pk), robust=True)
     except IntegrityError:
@@ -166,27 +168,53 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
     return Receipt(event, created=True)
 
 
-def _opens_conversation(number: PhoneNumber, hashed: str, now: datetime) -> bool:
-    """Whether this message opens a conversation: nothing from the sender on this number's channel
-    within the idle gap. Takes the sender's "acknowledge" lock first (only the sender's other
-    webhooks write what this reads), in one round trip: each statement of it reads what was
-    committed when it started, so the look-up sees every webhook that held the lock before."""
+def _acknowledgement_if_new_conversation(number: PhoneNumber, hashed: str, now: datetime) -> RawSQL:
+    """The reply, as the INSERT's own expression: the acknowledgement when this message opens a
+    conversation (nothing from the sender on this number's channel within the idle gap), else "".
+    Written as SQL: compiling the same as ORM expressions cost a webhook more than the round trip
+    it saves (bench profile)."""
     table = InboundEvent._meta.db_table
+    return RawSQL(  # nosec B611  # table name from the model; every value a parameter
+        f"CASE WHEN EXISTS (SELECT 1 FROM {table} WHERE helpline_id = %s AND sender_hash = %s "  # nosec B608  # table from the model
+        "AND received_at >= %s AND kind = %s AND channel = %s) THEN '' ELSE %s END",
+        [
+            number.helpline_id,
+            hashed,
+            now - _idle_gap(),
+            EventKind.MESSAGE,
+            number.channel,
+            number.acknowledgement or settings.INBOUND_ACKNOWLEDGEMENT,
+        ],
+        output_field=CharField(),
+    )
+
+
+def _event_insert(event: InboundEvent, *, lock_sender: bool) -> ChainPosition | None:
+    """Inserts a webhook's event in one round trip (the webhook's hot path: each round trip is a
+    wait for the database, bench docs/performance.md): the sender's "acknowledge" lock first (only
+    the sender's other webhooks write what the reply's check reads; each statement reads what was
+    committed when it started, so the check sees every webhook that held the lock before), then
+    the INSERT Django's `save()` would send, and the advance of the helpline's audit chain for the
+    webhook's entry. Sets the event's id and reply; returns the chain position (None when the chain
+    has no head yet: audit_record then makes it)."""
+    fields = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
+    query = InsertQuery(InboundEvent)
+    query.insert_values(fields, [event])
+    [(insert, params)] = query.get_compiler(connection=connection).as_sql()
+    lock, lock_params = "", []
+    if lock_sender:
+        lock = "SELECT pg_advisory_xact_lock(%s); "
+        lock_params = [_sender_lock_key(event.helpline_id, event.sender_hash, "acknowledge")]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s); "
-            f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE helpline_id = %s AND sender_hash = %s "
-            "AND received_at >= %s AND kind = %s AND channel = %s)",  # nosec B608  # table from the model
-            [
-                _sender_lock_key(number.helpline_id, hashed, "acknowledge"),
-                number.helpline_id,
-                hashed,
-                now - _idle_gap(),
-                EventKind.MESSAGE,
-                number.channel,
-            ],
+            f"{lock}WITH event AS ({insert} RETURNING id, reply), head AS ({audit.ADVANCE_CHAIN_HEAD}) "
+            "SELECT event.id, event.reply, head.* FROM event LEFT JOIN head ON true",  # nosec B608  # Django-compiled INSERT
+            [*lock_params, *params, 1, event.helpline_id],
         )
-        return cursor.fetchone()[0]
+        event.pk, event.reply, *head = cursor.fetchone()
+    event._state.adding = False
+    event._state.db = connection.alias
+    return audit.ChainPosition(*head) if head[0] is not None else None
 
 
 def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> Receipt:

@@ -25,6 +25,25 @@ from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
 REDACTED = "[redacted]"
 GENESIS = "0" * 64
 
+# Advances a chain head by %s entries (params: count, chain), row-locking it until the transaction
+# ends: returns the last sequence number taken, the hash before the first and the transaction id.
+# A writer may run it inside its own statement (a CTE) and pass the row to audit_record as
+# `position` (channels_sms: the webhook's one statement).
+ADVANCE_CHAIN_HEAD = (
+    "UPDATE helpline_auditchainhead SET last_seq = last_seq + %s WHERE chain = %s "
+    "RETURNING last_seq, last_hash, txid_current()"
+)
+
+
+@dataclass(frozen=True)
+class ChainPosition:
+    """The row ADVANCE_CHAIN_HEAD returned for one entry, advanced by the caller's own statement."""
+
+    seq: int
+    prev_hash: str
+    txid: int
+
+
 # The entries audit_record holds back inside `deferred()`, in the order they were recorded.
 _held: ContextVar[list[AuditEntry] | None] = ContextVar("audit_held_entries", default=None)
 
@@ -63,7 +82,11 @@ def audit_record(
     changes: Mapping[str, Any] | None = None,
     outcome: str = AuditOutcome.ALLOWED,
     extra: Mapping[str, Any] | None = None,
+    position: ChainPosition | None = None,
 ) -> AuditEntry:
+    """Records one entry in the helpline's chain (chain 0 without a helpline), in the caller's
+    transaction. `position`: the chain head the caller already advanced by one in this transaction
+    (ADVANCE_CHAIN_HEAD), saving the round trip."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -92,7 +115,10 @@ def audit_record(
         extra=_storable(json.loads(json.dumps(dict(extra or {}), default=str))),
     )
     held = _held.get()
-    if held is not None:
+    if position is not None:
+        with transaction.atomic(savepoint=False):
+            _append([entry], position=position)
+    elif held is not None:
         held.append(entry)  # appended, with its position and hash, when `deferred()` ends
     else:
         # No savepoint: an audit entry that cannot be written must undo the write it records, so
@@ -126,9 +152,12 @@ def _append_held(entries: list[AuditEntry]) -> None:
         _append(by_chain[chain])
 
 
-def _append(entries: list[AuditEntry]) -> None:
+def _append(entries: list[AuditEntry], *, position: ChainPosition | None = None) -> None:
     """Appends entries of one chain, in order: positions, links and hashes, then one INSERT."""
-    seq, prev_hash, txid = _advance_chain_head(entries[0].chain, by=len(entries))
+    if position is not None:
+        seq, prev_hash, txid = position.seq, position.prev_hash, position.txid
+    else:
+        seq, prev_hash, txid = _advance_chain_head(entries[0].chain, by=len(entries))
     seq -= len(entries)
     prev_hash = prev_hash or GENESIS
     for entry in entries:
@@ -142,12 +171,8 @@ def _advance_chain_head(chain: int, *, by: int = 1) -> tuple[int, str, int]:
     """Takes the next `by` sequence numbers of the chain, row-locking its head until the transaction
     ends (so entries of one chain are written one after another), in one round trip. Returns the
     last sequence number taken, the hash of the entry before the first one and the transaction id."""
-    advance = (
-        "UPDATE helpline_auditchainhead SET last_seq = last_seq + %s WHERE chain = %s "
-        "RETURNING last_seq, last_hash, txid_current()"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(advance, [by, chain])
+        cursor.execute(ADVANCE_CHAIN_HEAD, [by, chain])
         row = cursor.fetchone()
         if row is None:  # the chain's first entry
             cursor.execute(
@@ -155,7 +180,7 @@ def _advance_chain_head(chain: int, *, by: int = 1) -> tuple[int, str, int]:
                 "ON CONFLICT (chain) DO NOTHING",
                 [chain],
             )
-            cursor.execute(advance, [by, chain])
+            cursor.execute(ADVANCE_CHAIN_HEAD, [by, chain])
             row = cursor.fetchone()
     return row[0], row[1], row[2]
 

@@ -61,13 +61,25 @@ class InFlight:
         return self.outcome
 
 
-def blocked_at_the_chain_head(stack: Stack, count: int) -> list:
-    """The web processes' database sessions waiting for the audit chain head, once there are `count`."""
-    sessions = [
-        s
-        for s in stack.database_sessions("web")
-        if s.waiting_on_lock and "helpline_auditchainhead" in s.query
-    ]
+def blocked_at_the_chain_head(stack: Stack, count: int, holder_pid: int) -> list:
+    """The web processes' database sessions waiting for the audit chain head held by the session
+    `holder_pid` (directly, or queued behind another waiter), once there are `count`. Asked of
+    pg_blocking_pids: a webhook's statement is longer than pg_stat_activity shows of it."""
+    conn = db_connect(connection.settings_dict)
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            )
+            waits = dict(cursor.fetchall())
+    finally:
+        conn.close()
+    blocked, grew = set(), True
+    while grew:
+        more = {pid for pid, by in waits.items() if ({holder_pid} | blocked) & set(by)} - blocked
+        blocked |= more
+        grew = bool(more)
+    sessions = [s for s in stack.database_sessions("web") if s.waiting_on_lock and s.pid in blocked]
     return sessions if len(sessions) >= count else []
 
 
@@ -91,10 +103,12 @@ def kill_a_worker_mid_request(
         with lock.cursor() as cursor:
             cursor.execute("SELECT 1 FROM helpline_auditchainhead WHERE chain = %s FOR UPDATE", [helpline.pk])
             assert cursor.fetchone() is not None
+            cursor.execute("SELECT pg_backend_pid()")
+            [holder_pid] = cursor.fetchone()
         in_flight = send()
         blocked = wait_until(
             "the requests to block inside their transactions",
-            lambda: blocked_at_the_chain_head(stack, len(in_flight)),
+            lambda: blocked_at_the_chain_head(stack, len(in_flight), holder_pid),
             timeout=30,
             check=web.check_alive,
         )

@@ -13,10 +13,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
         a busy machine. A server that ends a session (restart, shutdown, terminated backend, crash)
         sends an error and closes the socket, which makes the socket readable; an idle session's
         socket has nothing to read. So the round trip is asked only when there is something to
-        read. A host gone silently (no packet at all) is found by the first query, as it would be
-        by the `SELECT 1`."""
+        read (anything: a TLS record the server sent after the handshake also makes it ask). A
+        host gone silently (no packet at all) is found by the first query, as it would be by the
+        `SELECT 1`."""
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            # poll, not select: no limit on the descriptor's number.
+            poller = select.poll()
+            poller.register(self.connection.fileno(), select.POLLIN)
+            readable = poller.poll(0)
         except (OSError, ValueError, base.Database.Error):  # the socket or connection is closed
             return False
         return super().is_usable() if readable else True
