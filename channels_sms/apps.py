@@ -12,10 +12,11 @@ class ChannelsSmsConfig(AppConfig):
 
         from helpline.models import Helpline
 
-        from .models import PhoneNumber
+        from .models import PhoneNumber, VoiceRoute
         from .selectors import phone_numbers_forget
 
-        for model in (PhoneNumber, Helpline):
+        # A kept number carries its helpline and its voice route.
+        for model in (PhoneNumber, Helpline, VoiceRoute):
             post_save.connect(
                 phone_numbers_forget, sender=model, dispatch_uid=f"forget-numbers-{model.__name__}"
             )

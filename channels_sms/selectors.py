@@ -20,9 +20,10 @@ def phone_number_for(*, address: str, channels: tuple[str, ...]) -> PhoneNumber 
     """Our active number a webhook names (its `To`, or `From` for status callbacks), with its
     helpline. Each process keeps a number it found for PHONE_NUMBER_CACHE_SECONDS: every webhook
     asks, numbers change a few times a year, and the look-up was a quarter of a webhook's time in
-    the bench. A change saved here clears this process's copies at once (phone_numbers_forget);
-    other processes see it within the cache time. A number not found is never kept, so a new
-    number answers at once everywhere."""
+    the bench. A change saved (to a number, a helpline or a voice route) clears this process's
+    copies at once (phone_numbers_forget); other processes see it within the cache time (a number
+    moved to another helpline still routes to the old one that long there). A number not found is
+    never kept, so a new number answers at once everywhere."""
     key = (address.strip(), channels)
     kept = _numbers.get(key)
     if kept is not None and time.monotonic() - kept[0] < settings.PHONE_NUMBER_CACHE_SECONDS:

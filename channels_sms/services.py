@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import CharField
+from django.db.models.constants import OnConflict
 from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
@@ -128,43 +129,40 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
     hashed = sender_hash(address) if address else ""
     num_media, media = _media(params)
     now = timezone.now()
-    try:
-        # A retry (Twilio's, or a replay) is found by the MessageSid's unique key when it is
-        # inserted, not by a look-up before: retries are rare, and every webhook would pay for it.
-        with transaction.atomic():
-            event = InboundEvent(
-                helpline_id=number.helpline_id,
-                channel=number.channel,
-                kind=EventKind.MESSAGE,
-                provider="twilio",
-                external_id=external_id,
-                sender=address,
-                sender_hash=hashed,
-                body=(params.get("Body") or [""])[0],
-                num_media=num_media,
-                media=json.dumps(media) if media else "",
-                params=_params_json(params),
-                reply=_acknowledgement_if_new_conversation(number, hashed, now) if hashed else "",
-                received_at=now,
-                dispatched_at=now,
+    with transaction.atomic():
+        event = InboundEvent(
+            helpline_id=number.helpline_id,
+            channel=number.channel,
+            kind=EventKind.MESSAGE,
+            provider="twilio",
+            external_id=external_id,
+            sender=address,
+            sender_hash=hashed,
+            body=(params.get("Body") or [""])[0],
+            num_media=num_media,
+            media=json.dumps(media) if media else "",
+            params=_params_json(params),
+            reply=_acknowledgement_if_new_conversation(number, hashed, now) if hashed else "",
+            received_at=now,
+            dispatched_at=now,
+        )
+        inserted, position = _event_insert(event, lock_sender=bool(hashed))
+        if not inserted:
+            # A retry (Twilio's, or a replay) of a stored MessageSid: found by its unique key when
+            # inserting, not by a look-up before every webhook; nothing written.
+            stored = InboundEvent.objects.get(
+                provider="twilio", kind=EventKind.MESSAGE, external_id=external_id
             )
-            position = _event_insert(event, lock_sender=bool(hashed))
-            audit_record(
-                actor=None,
-                action="inbound.receive",
-                obj=event,
-                helpline=number.helpline_id,
-                extra={"channel": event.channel, "external_id": external_id, "num_media": num_media},
-                position=position,
-            )
-            transaction.on_commit(lambda: dispatch(event.pk), robust=True)
-    except IntegrityError:
-        stored = InboundEvent.objects.filter(
-            provider="twilio", kind=EventKind.MESSAGE, external_id=external_id
-        ).first()
-        if stored is None:  # not a retry: some other constraint refused the row
-            raise
-        return Receipt(stored, created=False)
+            return Receipt(stored, created=False)
+        audit_record(
+            actor=None,
+            action="inbound.receive",
+            obj=event,
+            helpline=number.helpline_id,
+            extra={"channel": event.channel, "external_id": external_id, "num_media": num_media},
+            position=position,
+        )
+        transaction.on_commit(lambda: dispatch(event.pk), robust=True)
     return Receipt(event, created=True)
 
 
@@ -189,16 +187,19 @@ def _acknowledgement_if_new_conversation(number: PhoneNumber, hashed: str, now: 
     )
 
 
-def _event_insert(event: InboundEvent, *, lock_sender: bool) -> ChainPosition | None:
+def _event_insert(event: InboundEvent, *, lock_sender: bool) -> tuple[bool, ChainPosition | None]:
     """Inserts a webhook's event in one round trip (the webhook's hot path: each round trip is a
     wait for the database, bench docs/performance.md): the sender's "acknowledge" lock first (only
     the sender's other webhooks write what the reply's check reads; each statement reads what was
     committed when it started, so the check sees every webhook that held the lock before), then
     the INSERT Django's `save()` would send, and the advance of the helpline's audit chain for the
-    webhook's entry. Sets the event's id and reply; returns the chain position (None when the chain
-    has no head yet: audit_record then makes it)."""
+    webhook's entry. A MessageSid stored before is not inserted (`ON CONFLICT DO NOTHING`: no error,
+    so no statement in PostgreSQL's log) and the chain is not advanced. Returns whether the event
+    was inserted (then its id and reply are set) and the chain position (None when the chain has no
+    head yet: audit_record then makes it)."""
     fields = [field for field in InboundEvent._meta.concrete_fields if not field.primary_key]
-    query = InsertQuery(InboundEvent)
+    # Its one unique key besides the id is (provider, kind, external_id).
+    query = InsertQuery(InboundEvent, on_conflict=OnConflict.IGNORE)
     query.insert_values(fields, [event])
     [(insert, params)] = query.get_compiler(connection=connection).as_sql()
     lock, lock_params = "", []
@@ -207,14 +208,18 @@ def _event_insert(event: InboundEvent, *, lock_sender: bool) -> ChainPosition | 
         lock_params = [_sender_lock_key(event.helpline_id, event.sender_hash, "acknowledge")]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{lock}WITH event AS ({insert} RETURNING id, reply), head AS ({audit.ADVANCE_CHAIN_HEAD}) "
+            f"{lock}WITH event AS ({insert} RETURNING id, reply), "
+            f"head AS ({audit.chain_head_advance_sql(condition='EXISTS (SELECT 1 FROM event)')}) "
             "SELECT event.id, event.reply, head.* FROM event LEFT JOIN head ON true",  # nosec B608  # Django-compiled INSERT
             [*lock_params, *params, 1, event.helpline_id],
         )
-        event.pk, event.reply, *head = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return False, None
+    event.pk, event.reply, *head = row
     event._state.adding = False
     event._state.db = connection.alias
-    return audit.ChainPosition(*head) if head[0] is not None else None
+    return True, (audit.ChainPosition(event.helpline_id, *head) if head[0] is not None else None)
 
 
 def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> Receipt:
@@ -299,11 +304,18 @@ def inbound_event_process(*, event_id: int) -> str:
     if len(ids) > 1:
         try:
             return _thread_events(event_id, ids)
-        except Exception:
-            logger.exception(
-                "Threading a batch of %d inbound events failed; event %s alone", len(ids), event_id
+        except Exception as exc:
+            # The error's type only: a database error's text can quote the values it refused.
+            logger.warning(
+                "Threading a batch of %d inbound events failed (%s); event %s alone",
+                len(ids),
+                type(exc).__name__,
+                event_id,
             )
     return _thread_events(event_id, [event_id])
+
+
+_NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO OFF; "
 
 
 def _claim(event_id: int) -> tuple[str, list[int]]:
@@ -313,8 +325,7 @@ def _claim(event_id: int) -> tuple[str, list[int]]:
     a database crash is one retry more. Returns the message's state and the ids to thread (it first)."""
     table = InboundEvent._meta.db_table
     claim = (
-        "SET LOCAL synchronous_commit TO OFF; "
-        f"WITH own AS (UPDATE {table} SET attempts = attempts + 1 "
+        _NO_FLUSH_WAIT + f"WITH own AS (UPDATE {table} SET attempts = attempts + 1 "
         "  WHERE id = %(id)s AND processed_at IS NULL RETURNING id, attempts), "
         f"along AS (UPDATE {table} SET attempts = attempts + 1 WHERE id IN ("
         f"  SELECT id FROM {table} WHERE processed_at IS NULL AND kind = %(kind)s AND attempts = 0 "
@@ -324,6 +335,8 @@ def _claim(event_id: int) -> tuple[str, list[int]]:
         "(SELECT count(*) FROM own), (SELECT array_agg(id) FROM along)"  # nosec B608  # table from the model
     )
     params = {"id": event_id, "kind": EventKind.MESSAGE, "along": settings.INBOUND_BATCH_SIZE - 1}
+    if connection.in_atomic_block:  # an eager task in its caller's transaction: count in it, as it is
+        claim = claim.removeprefix(_NO_FLUSH_WAIT)
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(claim, params)
         processed, own, along = cursor.fetchone()
@@ -347,9 +360,13 @@ def _thread_events(event_id: int, ids: list[int]) -> str:
         own = next((event for event in events if event.pk == event_id), None)
         if own is None:
             return "missing"
-        pending = [
-            event for event in events if event.processed_at is None and event.kind == EventKind.MESSAGE
-        ]
+        # Helpline by helpline (each sender's messages stay in arrival order): a new case takes its
+        # helpline's reference counter row until commit, so two batches take those rows in one
+        # order and cannot deadlock.
+        pending = sorted(
+            (event for event in events if event.processed_at is None and event.kind == EventKind.MESSAGE),
+            key=lambda event: (event.helpline_id, event.received_at, event.pk),
+        )
         if pending:
             # Everything done for one sender waits for that sender's other threading; taken in
             # one order, so two batches cannot deadlock.
@@ -459,10 +476,12 @@ class _Conversations:
                 contact_id = contact_create_inbound(
                     case=case, channel=event.channel, started_at=event.received_at
                 ).pk
-        if event.sender_hash:
-            self.last[(case.pk, event.channel, event.sender_hash)] = _LastMessage(
-                event.received_at, contact_id, case.pk
-            )
+        key = (case.pk, event.channel, event.sender_hash)
+        last = self.last.get(key)
+        # The newest message stays the last one: a later message may have been threaded before
+        # this one (it went alone, or in another batch), as the one-by-one look-up would find.
+        if event.sender_hash and (last is None or event.received_at >= last.at):
+            self.last[key] = _LastMessage(event.received_at, contact_id, case.pk)
         return contact_id, case.pk
 
 

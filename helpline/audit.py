@@ -25,20 +25,29 @@ from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
 REDACTED = "[redacted]"
 GENESIS = "0" * 64
 
-# Advances a chain head by %s entries (params: count, chain), row-locking it until the transaction
-# ends: returns the last sequence number taken, the hash before the first and the transaction id.
-# A writer may run it inside its own statement (a CTE) and pass the row to audit_record as
-# `position` (channels_sms: the webhook's one statement).
-ADVANCE_CHAIN_HEAD = (
-    "UPDATE helpline_auditchainhead SET last_seq = last_seq + %s WHERE chain = %s "
-    "RETURNING last_seq, last_hash, txid_current()"
-)
+
+def chain_head_advance_sql(*, condition: str = "") -> str:
+    """The statement that advances a chain head by %s entries (params: count, chain; `condition`,
+    SQL AND-ed to the WHERE, for a writer's own statement), row-locking it until the transaction
+    ends; it returns the last sequence number taken, the hash before the first and the transaction
+    id. A writer may run it inside its own statement (a CTE) and pass the row to audit_record as
+    `position` (channels_sms: the webhook's one statement)."""
+    where = f"chain = %s AND ({condition})" if condition else "chain = %s"
+    return (
+        f"UPDATE helpline_auditchainhead SET last_seq = last_seq + %s WHERE {where} "  # nosec B608  # condition: callers' SQL constant
+        "RETURNING last_seq, last_hash, txid_current()"
+    )
+
+
+ADVANCE_CHAIN_HEAD = chain_head_advance_sql()
 
 
 @dataclass(frozen=True)
 class ChainPosition:
-    """The row ADVANCE_CHAIN_HEAD returned for one entry, advanced by the caller's own statement."""
+    """The row chain_head_advance_sql returned for one entry of `chain`, advanced by the caller's
+    own statement."""
 
+    chain: int
     seq: int
     prev_hash: str
     txid: int
@@ -55,7 +64,9 @@ def deferred() -> Iterator[None]:
     many entries in one transaction (the inbound worker's batches): the chain head's lock, which
     every other writer of the helpline waits for, is then held from the end of the block to the
     commit, not for the whole batch. Use it inside the transaction it records; if the block raises,
-    nothing is appended (the transaction rolls back anyway)."""
+    nothing is appended (the transaction rolls back anyway). Inside it, do not catch the failure of
+    a savepoint that recorded entries: the held entries of a rolled-back savepoint would still be
+    appended."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit.deferred() must be used inside the transaction it records.")
     if _held.get() is not None:  # nested: the outer block appends
@@ -116,6 +127,8 @@ def audit_record(
     )
     held = _held.get()
     if position is not None:
+        if position.chain != entry.chain:
+            raise ValueError(f"A position in chain {position.chain} for an entry of chain {entry.chain}.")
         with transaction.atomic(savepoint=False):
             _append([entry], position=position)
     elif held is not None:

@@ -103,3 +103,12 @@ def stack(transactional_db, tmp_path):
         yield processes
     finally:
         processes.close()
+
+
+@pytest.fixture(autouse=True)
+def numbers_forgotten():
+    """Each test starts with no helpline number kept from another test's database (a process keeps
+    the numbers it looked up: channels_sms.selectors)."""
+    from channels_sms.selectors import phone_numbers_forget
+
+    phone_numbers_forget()

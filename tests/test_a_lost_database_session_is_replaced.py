@@ -49,3 +49,26 @@ def test_a_session_the_server_ended_is_found_and_replaced(kept):
     with kept.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+@pytest.mark.django_db
+def test_a_session_idle_for_a_while_or_inside_a_transaction_is_asked(kept, monkeypatch):
+    from config.postgresql import base
+
+    pid = kept.connection.get_backend_pid()
+    # Idle longer than the busy window: a host that failed over says nothing until asked.
+    monkeypatch.setattr(base, "BUSY_SECONDS", 0.0)
+    with kept.cursor() as cursor:
+        cursor.execute("SELECT 'before the pause'")
+    time.sleep(0.01)
+    assert kept.is_usable()
+    assert _last_query_of(pid) == "SELECT 1"
+    # A transaction left open is asked too, however recent.
+    monkeypatch.setattr(base, "BUSY_SECONDS", 60.0)
+    kept.set_autocommit(False)
+    with kept.cursor() as cursor:
+        cursor.execute("SELECT 'inside a transaction'")
+    assert kept.is_usable()
+    assert _last_query_of(pid) == "SELECT 1"
+    kept.rollback()
+    kept.set_autocommit(True)

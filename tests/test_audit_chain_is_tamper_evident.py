@@ -7,6 +7,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from helpline import audit
 from helpline.audit import GENESIS, verify_chain
@@ -133,9 +134,16 @@ def test_entries_held_back_for_a_batch_are_chained_in_the_order_recorded(helplin
 def test_a_batch_that_fails_appends_nothing(helpline):
     audit.audit_record(actor=None, action="before", object_type="test", helpline=helpline)
     head = AuditChainHead.objects.get(chain=helpline.pk)
-    with pytest.raises(RuntimeError, match="broke"), transaction.atomic(), audit.deferred():
+    with (
+        CaptureQueriesContext(connection) as queries,
+        pytest.raises(RuntimeError, match="broke"),
+        transaction.atomic(),
+        audit.deferred(),
+    ):
         audit.audit_record(actor=None, action="batch.lost", object_type="test", helpline=helpline)
         raise RuntimeError("the batch broke")
+    # Not even sent (and so not hidden by the rollback either).
+    assert not [q for q in queries.captured_queries if "helpline_audit" in q["sql"]]
     assert not AuditEntry.objects.filter(action="batch.lost").exists()
     assert AuditChainHead.objects.get(chain=helpline.pk).last_seq == head.last_seq
     audit.audit_record(actor=None, action="after", object_type="test", helpline=helpline)
@@ -146,3 +154,16 @@ def test_a_batch_that_fails_appends_nothing(helpline):
 def test_entries_cannot_be_held_back_outside_a_transaction():
     with pytest.raises(RuntimeError, match="inside the transaction"), audit.deferred():
         pass
+
+
+def test_a_position_taken_in_another_chain_is_refused(helpline):
+    other = HelplineFactory(code="OTHER")
+    with pytest.raises(ValueError, match="chain"), transaction.atomic():
+        audit.audit_record(
+            actor=None,
+            action="misplaced",
+            object_type="test",
+            helpline=helpline,
+            position=audit.ChainPosition(chain=other.pk, seq=1, prev_hash="", txid=1),
+        )
+    assert not AuditEntry.objects.filter(action="misplaced").exists()

@@ -2,17 +2,24 @@
 one transaction (one commit, one turn of the audit chain), and still exactly once: a message tried
 before goes alone, and a message that fails holds up no other."""
 
+import itertools
+import threading
 import time
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.db import connection
 from django.test import Client
+from django.utils import timezone
 
 from cases.models import Case, Contact
 from channels_sms import contacters, services
-from channels_sms.models import InboundEvent, Message
+from channels_sms.models import InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
 from helpline.audit import verify_chain
 from helpline.models import AuditEntry
+from tests.factories import HelplineFactory
 from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 AMINA, BARAKA, CHEGE = "+254712000001", "+254712000002", "+254712000003"
@@ -26,12 +33,12 @@ def inbound_settings(settings):
     settings.INBOUND_BATCH_SIZE = 5
 
 
-def params(sid, sender, body="hello"):
+def params(sid, sender, body="hello", to="+15005550006"):
     return {
         "AccountSid": "AC" + "0" * 32,
         "MessageSid": sid,
         "From": sender,
-        "To": "+15005550006",
+        "To": to,
         "Body": body,
         "NumMedia": "0",
     }
@@ -42,10 +49,12 @@ def queued(sms_number, monkeypatch):
     """Stores messages without dispatching them: they wait in the queue for the calls below."""
     monkeypatch.setattr(services, "dispatch", lambda event_id: None)
 
+    sids = itertools.count()
+
     def receive(*senders):
         events = []
         for sender in senders:
-            data = {name: [value] for name, value in params(f"SM{len(events)}-{sender}", sender).items()}
+            data = {name: [value] for name, value in params(f"SM{next(sids)}-{sender}", sender).items()}
             events.append(inbound_message_receive(number=sms_number, params=data).event)
         return events
 
@@ -120,9 +129,82 @@ def test_a_failing_message_holds_up_no_other(queued, monkeypatch, helpline):
     assert verify_chain(helpline.pk).ok
 
 
+@pytest.mark.django_db
+def test_a_message_threaded_before_an_older_one_still_holds_the_conversation(queued, monkeypatch):
+    # Amina writes at 0, 25 and 50 minutes (the conversation goes idle after 30). The one at 25 was
+    # threaded first (alone: an earlier attempt died); the ones at 0 and 50 then go in one batch.
+    start = timezone.now()
+    events = []
+    for minutes in (0, 25, 50):
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            events += queued(AMINA)
+    InboundEvent.objects.filter(pk=events[1].pk).update(attempts=1)
+    assert inbound_event_process(event_id=events[1].pk) == "threaded"
+    assert inbound_event_process(event_id=events[0].pk) == "threaded"
+    assert state(events) == [(True, 1), (True, 2), (True, 1)]
+    # As one by one: 50 is 25 minutes after the newest message before it, the one at 25.
+    assert Contact.objects.count() == 1
+    assert set(Message.objects.values_list("contact_id", flat=True)) == {Contact.objects.get().pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_opening_cases_in_two_helplines_in_opposite_orders_do_not_deadlock(monkeypatch, caplog):
+    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+    numbers = [
+        PhoneNumber.objects.create(
+            helpline=HelplineFactory(code=code), channel="sms", number=f"+1500555000{i}"
+        )
+        for i, code in enumerate(["ONE", "TWO"])
+    ]
+
+    def receive(sid, number, sender):
+        data = {name: [value] for name, value in params(sid, sender, to=number.number).items()}
+        return inbound_message_receive(number=number, params=data).event.pk
+
+    # Four first-time senders: each message opens a case, taking its helpline's reference counter.
+    one_a, two_a = receive("S1", numbers[0], AMINA), receive("S2", numbers[1], BARAKA)
+    two_b, one_b = receive("S3", numbers[1], CHEGE), receive("S4", numbers[0], "+254712000004")
+    real = services.case_create_from_inbound
+    start, paused = threading.Barrier(2), threading.local()
+
+    def pause_after_the_first_case(**kwargs):
+        made = real(**kwargs)
+        if not getattr(paused, "done", False):
+            paused.done = True
+            # Long enough for the other batch to take its first helpline's counter, if it could.
+            time.sleep(0.5)
+        return made
+
+    monkeypatch.setattr(services, "case_create_from_inbound", pause_after_the_first_case)
+    errors = []
+
+    def batch(own, ids):
+        try:
+            start.wait(timeout=20)
+            services._thread_events(own, ids)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    # Arrival order would take ONE then TWO in one batch and TWO then ONE in the other.
+    threads = [
+        threading.Thread(target=batch, args=(one_a, [one_a, two_a])),
+        threading.Thread(target=batch, args=(two_b, [two_b, one_b])),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert not InboundEvent.objects.filter(processed_at__isnull=True).exists()
+    assert Case.objects.count() == 4
+    assert all(verify_chain(number.helpline_id).ok for number in numbers)
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_threads_a_burst_of_webhooks_exactly_once(celery_worker, sms_number, helpline):
+def test_a_real_worker_threads_a_burst_of_webhooks_exactly_once(celery_worker, sms_number, helpline, caplog):
     senders = [f"+2547120001{i:02d}" for i in range(8)]
     sids = []
     for i in range(40):
@@ -149,3 +231,4 @@ def test_a_real_worker_threads_a_burst_of_webhooks_exactly_once(celery_worker, s
         )
         assert bodies == [f"message {i}" for i in range(40) if senders[i % len(senders)] == sender]
     assert verify_chain(helpline.pk).ok
+    assert "Threading a batch" not in caplog.text  # no batch failed and fell back

@@ -157,7 +157,7 @@ def test_sweeper_processes_an_event_whose_dispatch_was_lost(sms_number, settings
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_messages_from_one_new_sender_open_one_case(helpline, monkeypatch):
+def test_fifty_concurrent_messages_from_one_new_sender_open_one_case(helpline, monkeypatch, caplog):
     monkeypatch.setattr(services, "dispatch", lambda event_id: None)  # processed by the threads below
     number = PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
     ids = []
@@ -185,6 +185,7 @@ def test_fifty_concurrent_messages_from_one_new_sender_open_one_case(helpline, m
     # Each message threaded by its own call or taken along in another's batch.
     assert len(results) == 50 and set(results) <= {"threaded", "already_processed"}
     assert sorted(Message.objects.values_list("event_id", flat=True)) == sorted(ids)
+    assert "Threading a batch" not in caplog.text  # no batch failed (a deadlock) and fell back
     assert Case.objects.count() == 1
     assert Contact.objects.count() == 1
     assert Message.objects.filter(case=Case.objects.get()).count() == 50

@@ -10,7 +10,8 @@ from django.test import Client, override_settings
 from cases.models import Contact
 from channels_sms.models import EventKind, InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process
-from helpline.models import AuditEntry, AuditOutcome
+from helpline.audit import verify_chain
+from helpline.models import AuditChainHead, AuditEntry, AuditOutcome
 from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 SMS_URL = "/webhooks/twilio/sms/"
@@ -193,9 +194,13 @@ def test_query_string_and_public_prefix_are_signed_too(numbers):
 
 def test_replayed_message_returns_the_same_answer_and_creates_nothing(numbers):
     first = post(sms_params())
+    event = InboundEvent.objects.get()
+    chain_length = AuditChainHead.objects.get(chain=event.helpline_id).last_seq
     again = post(sms_params())
     assert first.content == again.content
-    event = InboundEvent.objects.get()
+    # The replay took no place in the audit chain (and wrote nothing to be rolled back).
+    assert AuditChainHead.objects.get(chain=event.helpline_id).last_seq == chain_length
+    assert verify_chain(event.helpline_id).ok
     inbound_event_process(event_id=event.pk)
     third = post(sms_params())
     assert third.content == first.content

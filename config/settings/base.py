@@ -268,11 +268,12 @@ OUTBOUND_SWEEP_AFTER_SECONDS = env.int("OUTBOUND_SWEEP_AFTER_SECONDS", default=6
 # the helpline's number sets its own.
 CONVERSATION_IDLE_MINUTES = env.int("CONVERSATION_IDLE_MINUTES", default=30)
 INBOUND_SWEEP_AFTER_SECONDS = env.int("INBOUND_SWEEP_AFTER_SECONDS", default=30)
-# Each process keeps the helpline numbers webhooks name this long (channels_sms.selectors).
-PHONE_NUMBER_CACHE_SECONDS = env.int("PHONE_NUMBER_CACHE_SECONDS", default=30)
+# Each process keeps the helpline numbers webhooks name this long (channels_sms.selectors): a
+# number moved to another helpline, or deactivated, takes effect in other processes within it.
+PHONE_NUMBER_CACHE_SECONDS = env.int("PHONE_NUMBER_CACHE_SECONDS", default=5)
 # A worker threads a queued message together with up to INBOUND_BATCH_SIZE - 1 other messages
 # waiting untried, in one transaction (one commit, one turn of the audit chain; bench: docs/performance.md).
-INBOUND_BATCH_SIZE = env.int("INBOUND_BATCH_SIZE", default=20)
+INBOUND_BATCH_SIZE = min(max(env.int("INBOUND_BATCH_SIZE", default=20), 1), 500)
 INBOUND_ACKNOWLEDGEMENT = env(
     "INBOUND_ACKNOWLEDGEMENT",
     default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
