@@ -34,14 +34,8 @@ from tests.processes import (
     http_request,
     wait_until,
 )
-from tests.test_inbound_survives_worker_and_broker_failures import (
-    OUR_NUMBER,
-    SMS_PATH,
-    assert_twiml,
-    post_sms,
-    sms_params,
-)
-from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+from tests.test_inbound_survives_worker_and_broker_failures import SMS_PATH, assert_twiml, post_sms
+from tests.twilio_signing import OUR_NUMBER, PUBLIC, TOKEN, sms_params, twilio_signature
 
 OUTAGE_BOUND = 5.0  # seconds an answer may take while the database is down
 SERVICE_UNAVAILABLE = {

@@ -25,9 +25,9 @@ from tests.test_inbound_survives_worker_and_broker_failures import (
     assert_audit_chains_verify,
     assert_twiml,
     post_sms,
-    sms_params,
     tables_written_by,
 )
+from tests.twilio_signing import sms_params
 
 
 @dataclass

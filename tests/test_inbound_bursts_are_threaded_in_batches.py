@@ -20,7 +20,7 @@ from channels_sms.services import inbound_event_process, inbound_message_receive
 from helpline.audit import verify_chain
 from helpline.models import AuditEntry
 from tests.factories import HelplineFactory
-from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+from tests.twilio_signing import PUBLIC, TOKEN, sms_params, twilio_signature
 
 AMINA, BARAKA, CHEGE = "+254712000001", "+254712000002", "+254712000003"
 
@@ -33,17 +33,6 @@ def inbound_settings(settings):
     settings.INBOUND_BATCH_SIZE = 5
 
 
-def params(sid, sender, body="hello", to="+15005550006"):
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "MessageSid": sid,
-        "From": sender,
-        "To": to,
-        "Body": body,
-        "NumMedia": "0",
-    }
-
-
 @pytest.fixture
 def queued(sms_number, monkeypatch):
     """Stores messages without dispatching them: they wait in the queue for the calls below."""
@@ -54,7 +43,7 @@ def queued(sms_number, monkeypatch):
     def receive(*senders):
         events = []
         for sender in senders:
-            data = {name: [value] for name, value in params(f"SM{next(sids)}-{sender}", sender).items()}
+            data = {name: [value] for name, value in sms_params(f"SM{next(sids)}-{sender}", sender).items()}
             events.append(inbound_message_receive(number=sms_number, params=data).event)
         return events
 
@@ -158,7 +147,7 @@ def test_batches_opening_cases_in_two_helplines_in_opposite_orders_do_not_deadlo
     ]
 
     def receive(sid, number, sender):
-        data = {name: [value] for name, value in params(sid, sender, to=number.number).items()}
+        data = {name: [value] for name, value in sms_params(sid, sender, to=number.number).items()}
         return inbound_message_receive(number=number, params=data).event.pk
 
     # Four first-time senders: each message opens a case, taking its helpline's reference counter.
@@ -209,7 +198,7 @@ def test_a_real_worker_threads_a_burst_of_webhooks_exactly_once(celery_worker, s
     sids = []
     for i in range(40):
         sid = f"SM{i:032d}"
-        data = params(sid, senders[i % len(senders)], body=f"message {i}")
+        data = sms_params(sid, senders[i % len(senders)], body=f"message {i}")
         response = Client().post(
             "/webhooks/twilio/sms/",
             data,

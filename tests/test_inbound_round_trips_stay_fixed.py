@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from channels_sms import services
 from channels_sms.models import InboundEvent, Message
 from channels_sms.services import inbound_event_process, inbound_message_receive
-from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+from tests.twilio_signing import PUBLIC, TOKEN, sms_params, twilio_signature
 
 SENDERS = [f"+2547130000{i:02d}" for i in range(8)]
 
@@ -21,17 +21,13 @@ def inbound_settings(settings):
     settings.INBOUND_BATCH_SIZE = 20
 
 
-def params(sid, sender):
-    return {"MessageSid": sid, "From": sender, "To": "+15005550006", "Body": "hello", "NumMedia": "0"}
-
-
 def statements(queries: CaptureQueriesContext) -> list[str]:
     """The statements sent, without the savepoints standing in for transactions inside the test's own."""
     return [query["sql"] for query in queries.captured_queries if "SAVEPOINT" not in query["sql"]]
 
 
 def post(sid, sender):
-    data = params(sid, sender)
+    data = sms_params(sid, sender)
     signature = twilio_signature("/webhooks/twilio/sms/", data)
     return Client().post("/webhooks/twilio/sms/", data, HTTP_X_TWILIO_SIGNATURE=signature)
 
@@ -57,7 +53,9 @@ def _queue_and_count_batch(sms_number, count: int, round_: int) -> int:
     batch that threads them all."""
     ids = []
     for i in range(count):
-        data = {name: [value] for name, value in params(f"SM{round_}-{i}", SENDERS[i % len(SENDERS)]).items()}
+        data = {
+            name: [value] for name, value in sms_params(f"SM{round_}-{i}", SENDERS[i % len(SENDERS)]).items()
+        }
         ids.append(inbound_message_receive(number=sms_number, params=data).event.pk)
     with CaptureQueriesContext(connection) as queries:
         assert inbound_event_process(event_id=ids[0]) == "threaded"

@@ -15,23 +15,10 @@ from channels_sms.services import sender_hash
 from helpline.audit import chains, verify_chain
 from helpline.models import AuditEntry
 from tests.processes import HttpResponse, db_connect, http_request, wait_until
-from tests.twilio_signing import twilio_signature
+from tests.twilio_signing import sms_params, twilio_signature
 
 SMS_PATH = "/webhooks/twilio/sms/"
-OUR_NUMBER = "+15005550006"
 TWILIO_DEADLINE = 15.0  # seconds Twilio waits for a webhook's answer
-
-
-def sms_params(sid: str, sender: str, body: str) -> dict[str, str]:
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "MessageSid": sid,
-        "From": sender,
-        "To": OUR_NUMBER,
-        "Body": body,
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-    }
 
 
 def post_sms(base_url: str, params: dict[str, str]) -> HttpResponse:
