@@ -97,7 +97,7 @@ def audit_record(
 ) -> AuditEntry:
     """Records one entry in the helpline's chain (chain 0 without a helpline), in the caller's
     transaction. `position`: the chain head the caller already advanced by one in this transaction
-    (ADVANCE_CHAIN_HEAD), saving the round trip."""
+    (chain_head_advance_sql, in its own statement), saving the round trip."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
