@@ -18,7 +18,7 @@ from channels_sms import services
 from channels_sms.models import InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
 from helpline.models import AuditEntry
-from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+from tests.twilio_signing import OUR_NUMBER, PUBLIC, TOKEN, sms_params, twilio_signature
 
 CHILD = "+254712345678"
 
@@ -30,16 +30,8 @@ def twilio_settings(settings):
     settings.CONVERSATION_IDLE_MINUTES = 30
 
 
-def params(sid, *, body="hello", sender=CHILD, to="+15005550006"):
-    return {
-        "AccountSid": "AC" + "0" * 32,
-        "MessageSid": sid,
-        "From": sender,
-        "To": to,
-        "Body": body,
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-    }
+def params(sid, *, body="hello", sender=CHILD, to=OUR_NUMBER):
+    return sms_params(sid, sender, body, to=to)
 
 
 def webhook(sid, **kwargs):

@@ -15,7 +15,7 @@ from channels_sms import voice
 from channels_sms.models import ContacterFlag, FlaggedContact, InboundEvent, Message, PhoneNumber
 from channels_sms.services import inbound_event_process, sender_hash
 from helpline.models import AuditEntry
-from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
+from tests.twilio_signing import PUBLIC, TOKEN, sms_params, twilio_signature
 
 from . import factories
 
@@ -46,17 +46,7 @@ def post_signed(path, data):
 
 
 def sms(sid, *, sender=CHILD, body="hello", to="+15005550006"):
-    post_signed(
-        "/webhooks/twilio/sms/",
-        {
-            "AccountSid": "AC" + "0" * 32,
-            "MessageSid": sid,
-            "From": sender,
-            "To": to,
-            "Body": body,
-            "NumMedia": "0",
-        },
-    )
+    post_signed("/webhooks/twilio/sms/", sms_params(sid, sender, body, to=to))
     event = InboundEvent.objects.get(external_id=sid)
     assert inbound_event_process(event_id=event.pk) == "threaded"
     return Message.objects.select_related("contact").get(event=event)
