@@ -327,10 +327,14 @@ def _claim(event_id: int) -> tuple[str, list[int]]:
     claim = (
         _NO_FLUSH_WAIT + f"WITH own AS (UPDATE {table} SET attempts = attempts + 1 "
         "  WHERE id = %(id)s AND processed_at IS NULL RETURNING id, attempts), "
-        f"along AS (UPDATE {table} SET attempts = attempts + 1 WHERE id IN ("
-        f"  SELECT id FROM {table} WHERE processed_at IS NULL AND kind = %(kind)s AND attempts = 0 "
-        "  AND id <> %(id)s AND EXISTS (SELECT 1 FROM own WHERE attempts = 1) "
-        "  ORDER BY received_at LIMIT %(along)s FOR UPDATE SKIP LOCKED) RETURNING id) "
+        # Chosen once (MATERIALIZED): a LIMIT-ed sub-select in `IN (...)` may be run again by the
+        # plan and, on tied times, pick other rows: a batch larger than INBOUND_BATCH_SIZE.
+        f"chosen AS MATERIALIZED (SELECT id FROM {table} WHERE processed_at IS NULL "
+        "  AND kind = %(kind)s AND attempts = 0 AND id <> %(id)s "
+        "  AND EXISTS (SELECT 1 FROM own WHERE attempts = 1) "
+        "  ORDER BY received_at, id LIMIT %(along)s FOR UPDATE SKIP LOCKED), "
+        f"along AS (UPDATE {table} AS event SET attempts = event.attempts + 1 FROM chosen "
+        "  WHERE event.id = chosen.id RETURNING event.id) "
         f"SELECT (SELECT processed_at IS NOT NULL FROM {table} WHERE id = %(id)s), "
         "(SELECT count(*) FROM own), (SELECT array_agg(id) FROM along)"  # nosec B608  # table from the model
     )
