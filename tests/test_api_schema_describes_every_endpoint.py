@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError, connection
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls import resolve as resolve_url
 from django.utils import timezone
@@ -281,6 +282,41 @@ def test_error_status_the_api_really_answers_is_documented_with_the_error_shape(
         if documented is None or not has_error_shape(schema, documented):
             undocumented.append(f"{method.upper()} {openapi_path(url)}")
     assert not undocumented, f"{status} answered but not documented with the error shape: {undocumented}"
+
+
+def test_every_operation_documents_the_database_outage_503_with_retry_after(schema):
+    undocumented = [
+        f"{method.upper()} {path}"
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "Retry-After" not in operation["responses"].get("503", {}).get("headers", {})
+        or not has_error_shape(schema, documented_error(schema, path, method, 503) or {})
+    ]
+    assert not undocumented, f"503 not documented with Retry-After and the error shape: {undocumented}"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cases/", "/api/v1/auth/token/"])
+def test_a_database_outage_answers_the_documented_503(schema, api, operator, path):
+    def unreachable(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    client = api(operator) if path == "/api/v1/cases/" else api()
+    client.raise_request_exception = False  # the answer is under test, not the logged error
+    with connection.execute_wrapper(unreachable):
+        if path == "/api/v1/cases/":
+            response = client.get(path)
+        else:
+            response = client.post(path, {"username": "op1", "password": "x"}, format="json")
+    assert response.status_code == 503, response.content[:300]
+    documented = schema["paths"][path]["get" if path == "/api/v1/cases/" else "post"]["responses"]["503"]
+    assert int(response["Retry-After"]) >= documented["headers"]["Retry-After"]["schema"]["minimum"]
+    body = response.json()
+    shape = resolve(schema, documented["content"]["application/json"]["schema"])
+    assert body["type"] in resolve(schema, shape["properties"]["type"])["enum"]
+    codes = resolve(schema, resolve(schema, shape["properties"]["errors"]["items"])["properties"]["code"])
+    assert [error["code"] for error in body["errors"]] == ["service_unavailable"]
+    assert "service_unavailable" in codes["enum"]
+    assert body["errors"][0]["attr"] is None
 
 
 # --- the schema as `manage.py spectacular --validate --fail-on-warn` builds it ------------------------

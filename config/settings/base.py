@@ -306,8 +306,14 @@ REST_FRAMEWORK = {
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "helpline.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,
-    "ALLOWED_ERROR_STATUS_CODES": ["400", "401", "403", "404", "405", "406", "413", "415", "429", "500"],
-    "ERROR_SCHEMAS": {"413": "helpline.api.schema.ErrorResponse413Serializer"},
+    "ALLOWED_ERROR_STATUS_CODES": [
+        *("400", "401", "403", "404", "405", "406", "413", "415", "429"),
+        *("500", "503"),
+    ],
+    "ERROR_SCHEMAS": {
+        "413": "helpline.api.schema.ErrorResponse413Serializer",
+        "503": "helpline.api.schema.ErrorResponse503Serializer",
+    },
 }
 
 SPECTACULAR_SETTINGS = {

@@ -1,12 +1,13 @@
 """OpenAPI: drf-standardized-errors documents the error shape; we add the statuses it cannot infer
-(413 on every body, and 403/409 where a view declares them), so the schema says what really happens.
+(413 on every body, 503 with Retry-After on every operation, and 403/409 where a view declares them),
+so the schema says what really happens.
 tests/test_api_matches_its_schema.py holds every answer of the API to it."""
 
 import django_filters
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
 from drf_standardized_errors.openapi_utils import (
     InputDataField,
     get_django_filter_backends,
@@ -40,6 +41,22 @@ class TransitionConflictResponseSerializer(ErrorResponse409Serializer):
 class ErrorResponse413Serializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
     errors = _Error(many=True)
+
+
+class ErrorCode503(models.TextChoices):
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class _Error503(_Error):
+    code = serializers.ChoiceField(choices=ErrorCode503.choices)
+
+
+class ErrorResponse503Serializer(serializers.Serializer):
+    """The database could not be reached or gave up on the statement (a restart, a failover, a
+    timeout): nothing was stored; repeat the request after `Retry-After` seconds."""
+
+    type = serializers.ChoiceField(choices=ServerErrorEnum.choices)
+    errors = _Error503(many=True)
 
 
 class SignInErrorCode401(models.TextChoices):
@@ -84,7 +101,18 @@ class AutoSchema(StandardizedErrorsAutoSchema):
                 and self.method in ("POST", "PUT", "PATCH")
                 and self.get_request_serializer() is not None
             )
+        if status_code == "503":
+            return status_code not in responses  # every operation reads the database
         return super()._should_add_error_response(responses, status_code)
+
+    def _get_response_headers_for_code(self, status_code, direction="response"):
+        headers = super()._get_response_headers_for_code(status_code, direction)
+        if status_code == "503":
+            headers["Retry-After"] = {
+                "schema": {"type": "integer", "minimum": 1},
+                "description": "Seconds to wait before repeating the request.",
+            }
+        return headers
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         if field.read_only and getattr(field, "allow_blank", True) is False and _blank_in_model(field):
