@@ -249,10 +249,25 @@ class Delivery(models.Model):
         return f"{self.event} delivery {self.delivery_id}"
 
 
+class AttemptOutcome(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight (sent, no answer recorded yet)"
+    DELIVERED = "delivered", "Delivered (2xx)"
+    REFUSED = "refused", "Refused (non-2xx answer)"
+    UNREACHABLE = "unreachable", "No answer (connection error or timeout)"
+    NOT_SENT = "not_sent", "Not sent (the agency has no signing secret)"
+    INTERRUPTED = "interrupted", "Interrupted (the sender stopped mid-attempt; the agency may have it)"
+
+
 class DeliveryAttempt(models.Model):
+    """One try at a delivery, recorded (committed) before the request goes out and completed
+    after, so an attempt cut off by a stopped worker is on record too."""
+
     delivery = models.ForeignKey(Delivery, on_delete=models.PROTECT, related_name="attempt_log")
     number = models.PositiveSmallIntegerField()
     at = models.DateTimeField()
+    outcome = models.CharField(
+        max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_FLIGHT
+    )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(default=0)

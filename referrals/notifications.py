@@ -13,9 +13,11 @@ A 2xx answer delivers it; anything else (or no answer within the timeout) is ret
 exponential backoff by the beat sweep, up to AGENCY_WEBHOOK_MAX_ATTEMPTS; then the delivery fails
 and the case's supervisors get an escalation. docs/agency-webhooks.md shows how to verify.
 
-The HTTP call happens inside the row lock's transaction: a second worker cannot send the same
-delivery meanwhile, and a worker killed mid-call leaves the delivery pending, to be sent again with
-the same delivery id (so at-least-once, deduplicated by the receiver).
+No transaction is open during the HTTP call: each attempt is committed as "in flight" with a lease
+on the delivery (`next_attempt_at` past the longest the call can take) before the request goes out,
+and completed after. A second worker cannot send the same delivery meanwhile, and a worker killed
+mid-call leaves the attempt on record and the delivery pending, sent again after the lease with the
+same delivery id (at-least-once, deduplicated by the receiver).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import hmac
 import json
 import logging
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -38,7 +41,7 @@ from cases.services import escalation_raise
 from helpline import broker
 from helpline.audit import audit_record
 
-from .models import Delivery, DeliveryAttempt, DeliveryState, Referral
+from .models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Referral
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +86,89 @@ def dispatch(delivery_id: int) -> None:
     broker.publish(deliver_to_agency, (delivery_id,), what=f"agency delivery {delivery_id}")
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    delivery_pk: int
+    attempt_pk: int
+    number: int
+    at: datetime
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    signed: bool
+
+
+def attempt_lease() -> timedelta:
+    """How long a started attempt keeps its delivery from being sent again: past the longest an
+    HTTP call can take (requests' timeout bounds the connect and the wait for the answer apart),
+    with time to record its outcome. A delivery whose worker stopped mid-attempt is due again
+    after it."""
+    return timedelta(seconds=2 * settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS + 5)
+
+
 def delivery_attempt(*, delivery_id: int) -> str:
     """One attempt at a pending delivery that is due. Returns "delivered", "retry", "failed" or
-    "skipped" (not pending, not due, or another worker holds it)."""
+    "skipped" (not pending, not due, or another worker holds it).
+
+    Three steps, no transaction open during the HTTP call: the attempt is recorded and the
+    delivery leased (committed), the agency is called, the outcome is recorded. A worker stopped
+    in between leaves the attempt on record, in flight; the next attempt after the lease marks it
+    interrupted (the agency may have the event: it drops the repeat by its delivery id)."""
+    attempt = _attempt_start(delivery_id)
+    if not isinstance(attempt, _Attempt):
+        return attempt  # "skipped", or "failed": the last attempt was cut off
+    started = time.monotonic()
+    status_code, error = None, ""
+    if not attempt.signed:
+        # Unsigned, anyone could forge it: never sent so; the supervisors hear of it instead.
+        error = "The agency has no signing secret; not sent."
+    else:
+        try:
+            # stream=True: the answer's body is never read, so an endpoint trickling bytes cannot
+            # hold the worker past the timeout.
+            response = requests.post(
+                attempt.url,
+                data=attempt.body,
+                headers=attempt.headers,
+                timeout=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS,
+                allow_redirects=False,
+                stream=True,
+            )
+            response.close()
+            status_code = response.status_code
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}"
+        except requests.RequestException as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+    outcome = _attempt_finish(
+        attempt, status_code=status_code, error=error, duration_ms=int((time.monotonic() - started) * 1000)
+    )
+    if outcome == "retry":
+        logger.warning("Agency delivery %s failed (%s); will retry", delivery_id, error)
+    return outcome
+
+
+def _attempt_start(delivery_id: int) -> _Attempt | str:
     now = timezone.now()
     with transaction.atomic():
         delivery = (
-            Delivery.objects.select_for_update(skip_locked=True)
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("agency", "referral")
             .filter(pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .first()
         )
         if delivery is None:
             return "skipped"
+        # An attempt still in flight past its lease was cut off: its worker stopped mid-call.
+        cut_off = DeliveryAttempt.objects.filter(delivery=delivery, outcome=AttemptOutcome.IN_FLIGHT).update(
+            outcome=AttemptOutcome.INTERRUPTED, error="No outcome recorded: the sender stopped mid-attempt."
+        )
+        if cut_off and delivery.attempts >= settings.AGENCY_WEBHOOK_MAX_ATTEMPTS:
+            delivery.state = DeliveryState.FAILED
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["state", "next_attempt_at"])
+            _escalate_failure(delivery, "the last attempt was cut off")
+            return "failed"
         # The agency's current URL and secret: a retry follows an administrator's correction.
         delivery.url = delivery.agency.webhook_url or delivery.url
         secret = delivery.agency.webhook_secret
@@ -109,56 +182,61 @@ def delivery_attempt(*, delivery_id: int) -> str:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: signature(secret, timestamp, body),
         }
-        started = time.monotonic()
-        status_code, error = None, ""
-        if not secret:
-            # Unsigned, anyone could forge it: never sent so; the supervisors hear of it instead.
-            error = "The agency has no signing secret; not sent."
-        else:
-            try:
-                # stream=True: the answer's body is never read, so an endpoint trickling bytes
-                # cannot hold the worker (and the row lock) past the timeout.
-                response = requests.post(
-                    delivery.url,
-                    data=body,
-                    headers=headers,
-                    timeout=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS,
-                    allow_redirects=False,
-                    stream=True,
-                )
-                response.close()
-                status_code = response.status_code
-                if not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}"
-            except requests.RequestException as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
         delivery.attempts += 1
-        DeliveryAttempt.objects.create(
-            delivery=delivery,
-            number=delivery.attempts,
-            at=now,
-            status_code=status_code,
-            error=error,
-            duration_ms=int((time.monotonic() - started) * 1000),
+        delivery.next_attempt_at = now + attempt_lease()
+        delivery.save(update_fields=["url", "attempts", "next_attempt_at"])
+        attempt = DeliveryAttempt.objects.create(delivery=delivery, number=delivery.attempts, at=now)
+    return _Attempt(
+        delivery_pk=delivery.pk,
+        attempt_pk=attempt.pk,
+        number=attempt.number,
+        at=now,
+        url=delivery.url,
+        body=body,
+        headers=headers,
+        signed=bool(secret),
+    )
+
+
+def _attempt_finish(attempt: _Attempt, *, status_code: int | None, error: str, duration_ms: int) -> str:
+    if not error:
+        outcome = AttemptOutcome.DELIVERED
+    elif status_code is not None:
+        outcome = AttemptOutcome.REFUSED
+    elif not attempt.signed:
+        outcome = AttemptOutcome.NOT_SENT
+    else:
+        outcome = AttemptOutcome.UNREACHABLE
+    with transaction.atomic():
+        delivery = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("agency", "referral")
+            .get(pk=attempt.delivery_pk)
         )
-        if not error:
+        # Its real outcome, even if a later attempt already marked it interrupted.
+        DeliveryAttempt.objects.filter(pk=attempt.attempt_pk).update(
+            outcome=outcome, status_code=status_code, error=error, duration_ms=duration_ms
+        )
+        if delivery.state != DeliveryState.PENDING:
+            return "skipped"  # settled meanwhile by another attempt
+        if outcome == AttemptOutcome.DELIVERED:
             delivery.state = DeliveryState.DELIVERED
             delivery.delivered_at = timezone.now()
             delivery.next_attempt_at = None
-            outcome = "delivered"
+            result = "delivered"
+        elif attempt.number != delivery.attempts:
+            return "skipped"  # a later attempt is under way and decides what follows
         elif delivery.attempts >= settings.AGENCY_WEBHOOK_MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
             delivery.next_attempt_at = None
             _escalate_failure(delivery, error)
-            outcome = "failed"
+            result = "failed"
         else:
             backoff = settings.AGENCY_WEBHOOK_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
-            delivery.next_attempt_at = now + timedelta(seconds=backoff)
-            outcome = "retry"
-        delivery.save(update_fields=["url", "state", "attempts", "next_attempt_at", "delivered_at"])
-    if outcome == "retry":
-        logger.warning("Agency delivery %s failed (%s); will retry", delivery_id, error)
-    return outcome
+            delivery.next_attempt_at = attempt.at + timedelta(seconds=backoff)
+            result = "retry"
+        delivery.save(update_fields=["state", "next_attempt_at", "delivered_at"])
+    return result
 
 
 def _escalate_failure(delivery: Delivery, error: str) -> None:

@@ -10,6 +10,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import Message
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -28,7 +30,7 @@ from helpline.models import AuditEntry
 from referrals import notifications, services, tasks
 from referrals.models import Delivery, DeliveryAttempt, Referral, ReferralUpdate
 from tests import factories
-from tests.processes import free_port, wait_until
+from tests.processes import db_connect, free_port, wait_until
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "agency-webhooks.md"
 SECRET = "s3cret-shared-with-the-police-unit"
@@ -73,6 +75,7 @@ class Receiver:
         self.doc = doc_verifier()
         self.plan: list[int] = []
         self.delay = 0.0
+        self.during: Callable[[], None] | None = None  # run while the request is held open
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._release = threading.Event()
@@ -106,6 +109,8 @@ class Receiver:
             if event is not None and 200 <= status < 300:
                 repeat = not self.doc.first_delivery(event["delivery_id"])
             self.requests.append(Received(request.headers, body, event, refusal, status, repeat))
+        if self.during is not None:
+            self.during()
         if self.delay:
             self._release.wait(self.delay)
         try:
@@ -396,6 +401,118 @@ def test_a_receiver_answering_after_the_timeout_is_a_failed_attempt_and_the_retr
     assert receiver.requests[1].repeat is True
     for received in receiver.requests:
         assert_genuine(received, delivery)
+
+
+# --- cut off mid-attempt -------------------------------------------------------------------------
+
+
+class WorkerStopped(BaseException):
+    """What a worker stopped mid-call leaves behind, in the database's terms: the process goes away
+    after the request went out and before its outcome was recorded (no exception handler runs)."""
+
+
+def attempt_cut_off(delivery_pk: int) -> None:
+    """One attempt whose worker stops once the agency has answered, before the answer is recorded."""
+    real_post = notifications.requests.post
+
+    def post(*args: Any, **kwargs: Any) -> Any:
+        real_post(*args, **kwargs).close()
+        raise WorkerStopped
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(notifications.requests, "post", post)
+        with pytest.raises(WorkerStopped):
+            tasks.deliver_to_agency(delivery_pk)
+
+
+def test_an_attempt_cut_off_mid_call_is_on_record_and_sent_again_after_its_lease(
+    api, operator, agency_user, walk_in, hooked, receiver, swept
+):
+    referral_id = refer(api, operator, walk_in, hooked)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    attempt_cut_off(delivery.pk)
+
+    # The agency has the event; the attempt is on record, in flight, and the delivery is leased.
+    assert len(receiver.requests) == 1 and receiver.requests[0].repeat is False
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("pending", 1)
+    [attempt] = delivery.attempt_log.all()
+    assert (attempt.number, attempt.outcome, attempt.status_code, attempt.error) == (1, "in_flight", None, "")
+    assert delivery.next_attempt_at == attempt.at + notifications.attempt_lease()
+    [shown] = api(agency_user).get(f"/api/v1/referrals/{referral_id}/deliveries/").json()
+    assert [(a["number"], a["outcome"]) for a in shown["attempt_log"]] == [(1, "in_flight")]
+    assert notifications.due_deliveries_dispatch() == [], "not sent again while its lease lasts"
+    assert tasks.deliver_to_agency(delivery.pk) == "skipped"  # a redelivered task message neither
+
+    with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=True):
+        assert notifications.due_deliveries_dispatch() == [delivery.pk]
+    assert swept == ["delivered"]
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("delivered", 2)
+    assert list(delivery.attempt_log.values_list("number", "outcome", "status_code", "error")) == [
+        (1, "interrupted", None, "No outcome recorded: the sender stopped mid-attempt."),
+        (2, "delivered", 200, ""),
+    ]
+    # Sent again with the same delivery id: the agency's deduplication drops the repeat.
+    assert [r.repeat for r in receiver.requests] == [False, True]
+    for received in receiver.requests:
+        assert_genuine(received, delivery)
+
+
+def test_a_last_attempt_cut_off_fails_the_delivery_and_escalates(
+    api, operator, supervisor, walk_in, hooked, receiver, swept
+):
+    referral_id = refer(api, operator, walk_in, hooked)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    with override_settings(AGENCY_WEBHOOK_MAX_ATTEMPTS=1):
+        attempt_cut_off(delivery.pk)
+        delivery.refresh_from_db()
+        with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=True):
+            assert notifications.due_deliveries_dispatch() == [delivery.pk]
+    assert swept == ["failed"]
+    assert len(receiver.requests) == 1, "no attempt past the limit"
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts, delivery.next_attempt_at) == ("failed", 1, None)
+    assert list(delivery.attempt_log.values_list("number", "outcome")) == [(1, "interrupted")]
+    referral = Referral.objects.get(pk=referral_id)
+    escalation = Escalation.objects.get(case_id=referral.case_id, kind="delivery_failed")
+    assert escalation.detail.endswith("the last attempt was cut off")
+    assert AuditEntry.objects.filter(action="referral.delivery_failed", case_id=referral.case_id).count() == 1
+    assert notifications.due_deliveries_dispatch() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_locked_while_the_agency_answers(api, operator, agency_user, walk_in, hooked, receiver):
+    """The agency (or staff) can act on the referral while its notification is on the wire, and the
+    attempt is already on record."""
+    referral_id = refer(api, operator, walk_in, hooked)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    seen_during: dict[str, Any] = {}
+
+    def during() -> None:
+        conn = db_connect(connection.settings_dict)
+        try:
+            with conn.cursor() as cursor:
+                for table, pk in [("referrals_referral", referral_id), ("referrals_delivery", delivery.pk)]:
+                    cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])
+                    seen_during[table] = cursor.fetchone()
+                cursor.execute(
+                    "SELECT number, outcome FROM referrals_deliveryattempt WHERE delivery_id = %s",
+                    [delivery.pk],
+                )
+                seen_during["attempts"] = cursor.fetchall()
+        finally:
+            conn.close()
+
+    receiver.during = during
+    assert tasks.deliver_to_agency(delivery.pk) == "delivered"
+    assert seen_during == {
+        "referrals_referral": (1,),
+        "referrals_delivery": (1,),
+        "attempts": [(1, "in_flight")],
+    }
+    attempts = delivery.attempt_log.values_list("number", "outcome", "status_code")
+    assert list(attempts) == [(1, "delivered", 200)]
 
 
 # --- which events --------------------------------------------------------------------------------

@@ -1,17 +1,19 @@
 """A Celery worker killed in the middle of an agency webhook delivery (SIGKILL: no shutdown code)
-leaves the delivery pending with nothing half-written; a new worker and beat's sweep deliver it
-again with the same delivery id, which the agency's endpoint (verifying as docs/agency-webhooks.md
-tells agencies to) drops as a repeat: the agency takes each referral once, and exactly one
+leaves the delivery pending and the cut attempt on record, in flight; after the attempt's lease a
+new worker and beat's sweep mark it interrupted and deliver again with the same delivery id, which
+the agency's endpoint (verifying as docs/agency-webhooks.md tells agencies to) drops as a repeat:
+the agency takes each referral once, every request it saw is in the attempt log, and exactly one
 successful attempt is on record.
 
 Two kill points: while the agency holds the request open (it has the event, the worker has no
-answer yet), and after the agency answered but before the worker committed the attempt."""
+answer yet), and after the agency answered but before the worker recorded the answer."""
 
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -39,6 +41,7 @@ from tests.test_inbound_survives_worker_and_broker_failures import assert_audit_
 
 SECRET = "s3cret-shared-with-the-police-unit"
 MAX_HOLD = 30.0  # seconds the endpoint keeps a held request open at most
+SENDER_TIMEOUT = 5  # seconds
 
 
 @dataclass
@@ -150,8 +153,8 @@ def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
         extra_env={
             # The sweep that sends due deliveries again, every second (30 s in production).
             "AGENCY_DELIVERY_SWEEP_SECONDS": "1",
-            # The held request is cut by the kill, not by the sender's timeout.
-            "AGENCY_WEBHOOK_TIMEOUT_SECONDS": str(MAX_HOLD),
+            # Longer than the kill takes to come; short, so the attempt's lease (2 x + 5 s) is.
+            "AGENCY_WEBHOOK_TIMEOUT_SECONDS": str(SENDER_TIMEOUT),
         },
     )
     try:
@@ -225,24 +228,26 @@ def kill_mid_delivery(
 ) -> tuple[int, float]:
     """Makes a referral and SIGKILLs the worker delivering it at `kill_point`: "held" (the agency
     took the event and holds the request open) or "answered" (the agency answered 2xx; the worker
-    has not committed the attempt). Checks nothing was half-written; returns the referral's id
-    and when the worker was killed."""
+    has not recorded the answer). Checks the attempt is on record, in flight, and nothing else
+    was written; returns the referral's id and when the worker was killed."""
     lock = db_connect(connection.settings_dict, autocommit=False)
     try:
-        if kill_point == "held":
-            endpoint.hold_next()
-        else:
-            # The attempt's record cannot be written while we hold this: the worker stops after
-            # the agency's answer, inside its transaction.
-            with lock.cursor() as cursor:
-                cursor.execute("LOCK TABLE referrals_deliveryattempt IN SHARE MODE")
+        endpoint.hold_next()
         referral_id = refer()
         delivery = Delivery.objects.get(referral_id=referral_id)
-        if kill_point == "held":
-            assert endpoint.held.wait(30), "the delivery did not reach the agency"
-            # The worker is inside its transaction, holding the delivery's row.
-            assert row_locked("referrals_delivery", delivery.pk)
-        else:
+        assert endpoint.held.wait(30), "the delivery did not reach the agency"
+        # The attempt was committed before the request went out; no row is locked during the call.
+        assert attempt_log(delivery) == [(1, "in_flight", None, "")]
+        assert not row_locked("referrals_delivery", delivery.pk)
+        assert not row_locked("referrals_referral", referral_id)
+        if kill_point == "answered":
+            # The answer cannot be recorded while we hold the attempt's row: the worker stops
+            # after the agency's answer, inside its transaction.
+            with lock.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM referrals_deliveryattempt WHERE delivery_id = %s FOR UPDATE", [delivery.pk]
+                )
+            endpoint.release()
             wait_until(
                 "the worker to block writing the attempt after the agency's answer",
                 lambda: [
@@ -268,9 +273,16 @@ def kill_mid_delivery(
         timeout=15,
     )
     delivery.refresh_from_db()
-    assert (delivery.state, delivery.attempts, delivery.delivered_at) == ("pending", 0, None)
-    assert not DeliveryAttempt.objects.filter(delivery=delivery).exists()
+    assert (delivery.state, delivery.attempts, delivery.delivered_at) == ("pending", 1, None)
+    assert attempt_log(delivery) == [(1, "in_flight", None, "")]
     return referral_id, killed_at
+
+
+def attempt_log(delivery: Delivery) -> list[tuple]:
+    return list(delivery.attempt_log.values_list("number", "outcome", "status_code", "error"))
+
+
+INTERRUPTED = (1, "interrupted", None, "No outcome recorded: the sender stopped mid-attempt.")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -286,11 +298,13 @@ def test_a_worker_killed_mid_delivery_leaves_it_pending_and_it_is_delivered_once
     # Short: one kill at each point. Long: each point three times, and deliveries with no kill between.
     kill_points = ["held", "answered"] * (3 if CHAOS_LONG else 1)
     referrals: list[int] = []
+    undisturbed: set[int] = set()
     redelivered_after: list[float] = []
 
     for kill_point in kill_points:
         if CHAOS_LONG:  # one that nothing disturbs
             referrals.append(refer(api, agency))
+            undisturbed.add(referrals[-1])
             wait_until(
                 "an undisturbed delivery",
                 partial(delivered, referrals[-1]),
@@ -301,8 +315,9 @@ def test_a_worker_killed_mid_delivery_leaves_it_pending_and_it_is_delivered_once
             stack, worker, endpoint, kill_point, partial(refer, api, agency)
         )
         referrals.append(referral_id)
-        # A new worker; beat's sweep dispatches the pending delivery again (the killed task's
-        # message stays unacknowledged in Redis until its visibility timeout, an hour).
+        # A new worker; beat's sweep dispatches the pending delivery again once the attempt's
+        # lease is over (the killed task's message stays unacknowledged in Redis until its
+        # visibility timeout, an hour).
         worker = stack.worker(wait=False)
         if beat is None:
             beat = stack.beat(wait=False)
@@ -311,7 +326,7 @@ def test_a_worker_killed_mid_delivery_leaves_it_pending_and_it_is_delivered_once
         wait_until(
             "the delivery to be delivered again",
             partial(delivered, referral_id),
-            timeout=30,
+            timeout=60,
             interval=0.1,
             check=partial(all_alive, worker, beat),
         )
@@ -337,25 +352,36 @@ def test_a_worker_killed_mid_delivery_leaves_it_pending_and_it_is_delivered_once
             assert received.event["delivery_id"] == str(delivery.delivery_id)
             assert received.event["event"] == "referral.sent"
             assert received.event["referral_id"] == delivery.referral_id
-        # Exactly one successful attempt on record. The attempt cut by the kill is not on record:
-        # it is written in the delivery's transaction, which the kill rolled back.
-        assert (delivery.state, delivery.attempts) == ("delivered", 1)
-        assert list(delivery.attempt_log.values_list("number", "status_code", "error")) == [(1, 204, "")]
+        # Every request the agency saw is on record, and exactly one successful attempt.
+        if delivery.referral_id in undisturbed:
+            expected = [(1, "delivered", 204, "")]
+        else:
+            expected = [INTERRUPTED, (2, "delivered", 204, "")]
+        assert len(seen) == len(expected)
+        assert (delivery.state, delivery.attempts) == ("delivered", len(expected))
+        assert attempt_log(delivery) == expected
         [listed] = shown[delivery.referral_id]
         assert (listed["delivery_id"], listed["state"], listed["attempts"]) == (
             str(delivery.delivery_id),
             "delivered",
-            1,
+            len(expected),
         )
-        assert [(a["number"], a["status_code"], a["error"]) for a in listed["attempt_log"]] == [(1, 204, "")]
+        listed_log = [
+            (a["number"], a["outcome"], a["status_code"], a["error"]) for a in listed["attempt_log"]
+        ]
+        assert listed_log == expected
     killed = len(kill_points)
+    attempts = DeliveryAttempt.objects.filter(delivery__in=deliveries)
+    outcomes = Counter(attempts.values_list("outcome", flat=True))
     print(
         f"\nagency delivery, worker killed x{killed} ({kill_points.count('held')} while the agency held "
         f"the request, {kill_points.count('answered')} after it answered): referrals {len(referrals)}, "
         f"requests at the agency {len(endpoint.requests)}, taken {len(referrals) - lost}, repeats dropped by "
         f"delivery id {repeats}, lost {lost}, duplicated {duplicated}; successful attempts on record "
-        f"{DeliveryAttempt.objects.filter(delivery__in=deliveries, status_code=204).count()}, attempts cut "
-        f"by a kill and not on record {killed}; delivered again in max {max(redelivered_after):.1f}s"
+        f"{outcomes['delivered']}, attempts cut by a kill on record as interrupted {outcomes['interrupted']} "
+        f"of {killed}; "
+        f"delivered again in max {max(redelivered_after):.1f}s (lease "
+        f"{2 * SENDER_TIMEOUT + 5}s)"
     )
     assert (lost, duplicated) == (0, 0)
     assert repeats == killed  # each killed delivery reached the agency twice, and was taken once

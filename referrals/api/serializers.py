@@ -309,7 +309,7 @@ class AgencyReferralDetailOutput(AgencyReferralOutput):
 class DeliveryAttemptOutput(serializers.ModelSerializer):
     class Meta:
         model = DeliveryAttempt
-        fields = ["number", "at", "status_code", "error", "duration_ms"]
+        fields = ["number", "at", "outcome", "status_code", "error", "duration_ms"]
         read_only_fields = fields
 
 
