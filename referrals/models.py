@@ -250,7 +250,7 @@ class Delivery(models.Model):
 
 
 class AttemptOutcome(models.TextChoices):
-    IN_FLIGHT = "in_flight", "In flight (sent, no answer recorded yet)"
+    IN_FLIGHT = "in_flight", "In flight (recorded before the request went out; no outcome yet)"
     DELIVERED = "delivered", "Delivered (2xx)"
     REFUSED = "refused", "Refused (non-2xx answer)"
     UNREACHABLE = "unreachable", "No answer (connection error or timeout)"
@@ -266,7 +266,12 @@ class DeliveryAttempt(models.Model):
     number = models.PositiveSmallIntegerField()
     at = models.DateTimeField()
     outcome = models.CharField(
-        max_length=12, choices=AttemptOutcome.choices, default=AttemptOutcome.IN_FLIGHT
+        max_length=12,
+        choices=AttemptOutcome.choices,
+        default=AttemptOutcome.IN_FLIGHT,
+        # Also in the database: a worker still running the previous release inserts attempts
+        # without it during an upgrade.
+        db_default=AttemptOutcome.IN_FLIGHT,
     )
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

@@ -35,6 +35,7 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from urllib3.util import Timeout
 
 from cases.models import EscalationKind
 from cases.services import escalation_raise
@@ -49,6 +50,7 @@ SIGNATURE_HEADER = "X-Lifeline-Signature"
 TIMESTAMP_HEADER = "X-Lifeline-Timestamp"
 DELIVERY_HEADER = "X-Lifeline-Delivery"
 EVENT_HEADER = "X-Lifeline-Event"
+INTERRUPTED_ERROR = "No outcome recorded: the sender stopped mid-attempt."
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -99,11 +101,12 @@ class _Attempt:
 
 
 def attempt_lease() -> timedelta:
-    """How long a started attempt keeps its delivery from being sent again: past the longest an
-    HTTP call can take (requests' timeout bounds the connect and the wait for the answer apart),
-    with time to record its outcome. A delivery whose worker stopped mid-attempt is due again
-    after it."""
-    return timedelta(seconds=2 * settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS + 5)
+    """How long a started attempt keeps its delivery from being sent again: the call's timeout
+    (connect and answer together), plus time for the name look-up and for recording the outcome. A
+    delivery whose worker stopped mid-attempt is due again after it. An endpoint that trickles its
+    answer can outlive the lease: two attempts then overlap (the agency drops the repeat by its
+    delivery id) and each records its own outcome."""
+    return timedelta(seconds=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS + 15)
 
 
 def delivery_attempt(*, delivery_id: int) -> str:
@@ -123,6 +126,8 @@ def delivery_attempt(*, delivery_id: int) -> str:
         # Unsigned, anyone could forge it: never sent so; the supervisors hear of it instead.
         error = "The agency has no signing secret; not sent."
     else:
+        # One bound for the connect and the answer together (not one for each).
+        timeout = Timeout(total=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS)
         try:
             # stream=True: the answer's body is never read, so an endpoint trickling bytes cannot
             # hold the worker past the timeout.
@@ -130,7 +135,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
                 attempt.url,
                 data=attempt.body,
                 headers=attempt.headers,
-                timeout=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS,
+                timeout=timeout,
                 allow_redirects=False,
                 stream=True,
             )
@@ -160,14 +165,15 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
         if delivery is None:
             return "skipped"
         # An attempt still in flight past its lease was cut off: its worker stopped mid-call.
-        cut_off = DeliveryAttempt.objects.filter(delivery=delivery, outcome=AttemptOutcome.IN_FLIGHT).update(
-            outcome=AttemptOutcome.INTERRUPTED, error="No outcome recorded: the sender stopped mid-attempt."
-        )
-        if cut_off and delivery.attempts >= settings.AGENCY_WEBHOOK_MAX_ATTEMPTS:
+        cut_off = DeliveryAttempt.objects.filter(
+            delivery=delivery, outcome=AttemptOutcome.IN_FLIGHT, status_code=None, error=""
+        ).update(outcome=AttemptOutcome.INTERRUPTED, error=INTERRUPTED_ERROR)
+        if delivery.attempts >= settings.AGENCY_WEBHOOK_MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
             delivery.next_attempt_at = None
             delivery.save(update_fields=["state", "next_attempt_at"])
-            _escalate_failure(delivery, "the last attempt was cut off")
+            why = "the last attempt was cut off" if cut_off else "no attempts left (the limit was lowered)"
+            _escalate_failure(delivery, why)
             return "failed"
         # The agency's current URL and secret: a retry follows an administrator's correction.
         delivery.url = delivery.agency.webhook_url or delivery.url
@@ -217,6 +223,14 @@ def _attempt_finish(attempt: _Attempt, *, status_code: int | None, error: str, d
         DeliveryAttempt.objects.filter(pk=attempt.attempt_pk).update(
             outcome=outcome, status_code=status_code, error=error, duration_ms=duration_ms
         )
+        if delivery.state == DeliveryState.FAILED and outcome == AttemptOutcome.DELIVERED:
+            # An attempt that outlived its lease got through after the delivery was given up:
+            # the agency has it after all, and the supervisors' alert says otherwise.
+            delivery.state = DeliveryState.DELIVERED
+            delivery.delivered_at = timezone.now()
+            delivery.save(update_fields=["state", "delivered_at"])
+            _record_late_delivery(delivery, attempt.number)
+            return "delivered"
         if delivery.state != DeliveryState.PENDING:
             return "skipped"  # settled meanwhile by another attempt
         if outcome == AttemptOutcome.DELIVERED:
@@ -232,8 +246,9 @@ def _attempt_finish(attempt: _Attempt, *, status_code: int | None, error: str, d
             _escalate_failure(delivery, error)
             result = "failed"
         else:
+            # Counted from the failure, not from the attempt's start (a slow failure still waits).
             backoff = settings.AGENCY_WEBHOOK_RETRY_BASE_SECONDS * 2 ** (delivery.attempts - 1)
-            delivery.next_attempt_at = attempt.at + timedelta(seconds=backoff)
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=backoff)
             result = "retry"
         delivery.save(update_fields=["state", "next_attempt_at", "delivered_at"])
     return result
@@ -262,6 +277,18 @@ def _escalate_failure(delivery: Delivery, error: str) -> None:
             "attempts": delivery.attempts,
             "escalation_id": escalation.pk,
         },
+    )
+
+
+def _record_late_delivery(delivery: Delivery, attempt_number: int) -> None:
+    referral = delivery.referral
+    audit_record(
+        actor=None,
+        action="referral.delivered_late",
+        obj=delivery,
+        case_id=referral.case_id,
+        helpline=referral.helpline_id,
+        extra={"referral_id": referral.pk, "event": delivery.event, "attempt": attempt_number},
     )
 
 

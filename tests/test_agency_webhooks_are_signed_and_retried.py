@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -260,6 +260,12 @@ def test_a_real_worker_delivers_the_referral_once_it_is_committed(
 # --- retried ---------------------------------------------------------------------------------------
 
 
+def backoff_after(attempt: DeliveryAttempt, delivery: Delivery) -> timedelta:
+    """The wait before the next attempt, counted from the failure (the attempt's end), to 1 s."""
+    ended = attempt.at + timedelta(milliseconds=attempt.duration_ms)
+    return timedelta(seconds=round((delivery.next_attempt_at - ended).total_seconds()))
+
+
 def test_a_failed_attempt_is_retried_with_backoff_by_the_sweep_with_the_same_delivery_id(
     api, operator, walk_in, hooked, receiver, swept
 ):
@@ -274,8 +280,7 @@ def test_a_failed_attempt_is_retried_with_backoff_by_the_sweep_with_the_same_del
         first = DeliveryAttempt.objects.get(delivery=delivery, number=1)
         assert (first.status_code, first.error) == (500, "HTTP 500")
         assert delivery.state == "pending" and delivery.attempts == 1
-        assert delivery.next_attempt_at == first.at + base
-        assert delivery.next_attempt_at > timezone.now()
+        assert backoff_after(first, delivery) == base
         assert notifications.due_deliveries_dispatch() == [], "not due before its backoff"
         assert swept == []
 
@@ -285,7 +290,7 @@ def test_a_failed_attempt_is_retried_with_backoff_by_the_sweep_with_the_same_del
         delivery.refresh_from_db()
         second = DeliveryAttempt.objects.get(delivery=delivery, number=2)
         assert (second.status_code, second.error) == (503, "HTTP 503")
-        assert delivery.next_attempt_at == second.at + 2 * base, "the backoff doubles"
+        assert backoff_after(second, delivery) == 2 * base, "the backoff doubles"
 
         with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=True):
             assert notifications.due_deliveries_dispatch() == [delivery.pk]
@@ -493,7 +498,11 @@ def test_nothing_is_locked_while_the_agency_answers(api, operator, agency_user, 
         conn = db_connect(connection.settings_dict)
         try:
             with conn.cursor() as cursor:
-                for table, pk in [("referrals_referral", referral_id), ("referrals_delivery", delivery.pk)]:
+                for table, pk in [
+                    ("referrals_referral", referral_id),
+                    ("referrals_delivery", delivery.pk),
+                    ("referrals_agency", hooked.pk),
+                ]:
                     cursor.execute(f"SELECT 1 FROM {table} WHERE id = %s FOR UPDATE NOWAIT", [pk])
                     seen_during[table] = cursor.fetchone()
                 cursor.execute(
@@ -509,10 +518,76 @@ def test_nothing_is_locked_while_the_agency_answers(api, operator, agency_user, 
     assert seen_during == {
         "referrals_referral": (1,),
         "referrals_delivery": (1,),
+        "referrals_agency": (1,),
         "attempts": [(1, "in_flight")],
     }
     attempts = delivery.attempt_log.values_list("number", "outcome", "status_code")
     assert list(attempts) == [(1, "delivered", 200)]
+
+
+def attempt_outliving_its_lease(receiver: Receiver, delivery: Delivery) -> list[str]:
+    """While the agency holds the first request, its lease runs out and the sweep's next attempt
+    runs (an endpoint slower than the timeout can bound, e.g. one trickling its answer). Returns
+    the outcome of that next attempt."""
+    outcomes: list[str] = []
+
+    def next_attempt() -> None:
+        receiver.during = None
+        try:
+            delivery.refresh_from_db()
+            with time_machine.travel(delivery.next_attempt_at + timedelta(seconds=1), tick=True):
+                outcomes.append(tasks.deliver_to_agency(delivery.pk))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    receiver.during = next_attempt
+    return outcomes
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attempts_that_overlap_each_record_their_own_outcome(api, operator, walk_in, hooked, receiver):
+    referral_id = refer(api, operator, walk_in, hooked)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    later = attempt_outliving_its_lease(receiver, delivery)
+    assert tasks.deliver_to_agency(delivery.pk) == "skipped"  # the later one settled it meanwhile
+    assert later == ["delivered"]
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("delivered", 2)
+    assert list(delivery.attempt_log.values_list("number", "outcome", "status_code")) == [
+        (1, "delivered", 200),  # its real outcome, recorded over "interrupted"
+        (2, "delivered", 200),
+    ]
+    assert [r.repeat for r in receiver.requests] == [False, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_late_answer_after_the_delivery_was_given_up_marks_it_delivered(
+    api, operator, walk_in, hooked, receiver
+):
+    referral_id = refer(api, operator, walk_in, hooked)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    with override_settings(AGENCY_WEBHOOK_MAX_ATTEMPTS=1):
+        given_up = attempt_outliving_its_lease(receiver, delivery)
+        assert tasks.deliver_to_agency(delivery.pk) == "delivered"
+    assert given_up == ["failed"]  # its only attempt looked cut off, and no other was allowed
+    assert len(receiver.requests) == 1
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("delivered", 1)
+    assert list(delivery.attempt_log.values_list("number", "outcome", "status_code")) == [
+        (1, "delivered", 200)
+    ]
+    referral = Referral.objects.get(pk=referral_id)
+    # The supervisors were alerted when it was given up; the audit log shows it got through after.
+    assert Escalation.objects.filter(case_id=referral.case_id, kind="delivery_failed").count() == 1
+    actions = list(
+        AuditEntry.objects.filter(action__startswith="referral.deliver", case_id=referral.case_id)
+        .order_by("id")
+        .values_list("action", "extra")
+    )
+    assert actions == [
+        ("referral.delivery_failed", {**actions[0][1], "attempts": 1}),
+        ("referral.delivered_late", {"referral_id": referral_id, "event": "referral.sent", "attempt": 1}),
+    ]
 
 
 # --- which events --------------------------------------------------------------------------------

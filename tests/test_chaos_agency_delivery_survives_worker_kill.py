@@ -41,7 +41,7 @@ from tests.test_inbound_survives_worker_and_broker_failures import assert_audit_
 
 SECRET = "s3cret-shared-with-the-police-unit"
 MAX_HOLD = 30.0  # seconds the endpoint keeps a held request open at most
-SENDER_TIMEOUT = 5  # seconds
+SENDER_TIMEOUT = 10  # seconds: the kill comes well before it (asserted: the attempt is still in flight)
 
 
 @dataclass
@@ -153,7 +153,7 @@ def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
         extra_env={
             # The sweep that sends due deliveries again, every second (30 s in production).
             "AGENCY_DELIVERY_SWEEP_SECONDS": "1",
-            # Longer than the kill takes to come; short, so the attempt's lease (2 x + 5 s) is.
+            # Longer than the kill takes to come; short, so the attempt's lease (+ 15 s) is.
             "AGENCY_WEBHOOK_TIMEOUT_SECONDS": str(SENDER_TIMEOUT),
         },
     )
@@ -381,7 +381,7 @@ def test_a_worker_killed_mid_delivery_leaves_it_pending_and_it_is_delivered_once
         f"{outcomes['delivered']}, attempts cut by a kill on record as interrupted {outcomes['interrupted']} "
         f"of {killed}; "
         f"delivered again in max {max(redelivered_after):.1f}s (lease "
-        f"{2 * SENDER_TIMEOUT + 5}s)"
+        f"{SENDER_TIMEOUT + 15}s)"
     )
     assert (lost, duplicated) == (0, 0)
     assert repeats == killed  # each killed delivery reached the agency twice, and was taken once

@@ -352,6 +352,8 @@ SPECTACULAR_SETTINGS = {
         "DeliveryStateEnum": "referrals.models.DeliveryState.choices",
         "ReferralOutcomeEnum": "referrals.models.Outcome.choices",
         "AuditOutcomeEnum": "helpline.models.AuditOutcome.choices",
+        "DeliveryAttemptOutcomeEnum": "referrals.models.AttemptOutcome.choices",
+        "ErrorCode503Enum": "helpline.api.schema.ErrorCode503.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
