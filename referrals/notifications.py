@@ -223,20 +223,17 @@ def _attempt_finish(attempt: _Attempt, *, status_code: int | None, error: str, d
         DeliveryAttempt.objects.filter(pk=attempt.attempt_pk).update(
             outcome=outcome, status_code=status_code, error=error, duration_ms=duration_ms
         )
-        if delivery.state == DeliveryState.FAILED and outcome == AttemptOutcome.DELIVERED:
-            # An attempt that outlived its lease got through after the delivery was given up:
-            # the agency has it after all, and the supervisors' alert says otherwise.
-            delivery.state = DeliveryState.DELIVERED
-            delivery.delivered_at = timezone.now()
-            delivery.save(update_fields=["state", "delivered_at"])
-            _record_late_delivery(delivery, attempt.number)
-            return "delivered"
-        if delivery.state != DeliveryState.PENDING:
+        # An attempt that outlived its lease can get through after the delivery was given up: the
+        # agency has it after all, whatever the supervisors' alert said.
+        late = delivery.state == DeliveryState.FAILED and outcome == AttemptOutcome.DELIVERED
+        if delivery.state != DeliveryState.PENDING and not late:
             return "skipped"  # settled meanwhile by another attempt
         if outcome == AttemptOutcome.DELIVERED:
             delivery.state = DeliveryState.DELIVERED
             delivery.delivered_at = timezone.now()
             delivery.next_attempt_at = None
+            if late:
+                _record_late_delivery(delivery, attempt.number)
             result = "delivered"
         elif attempt.number != delivery.attempts:
             return "skipped"  # a later attempt is under way and decides what follows
