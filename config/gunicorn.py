@@ -12,7 +12,13 @@ with the master instead of copying it page by page."""
 from __future__ import annotations
 
 import gc
+import os
 from typing import Any
+
+# Web requests give up on a statement after 10 s (config/settings/base.py): before Twilio's 15 s
+# webhook deadline and gunicorn's 30 s worker timeout. Set here, not in the settings, so that only
+# the web has it.
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "10")
 
 preload_app = True
 # No collection in the master from here on (the application is imported next; the master itself

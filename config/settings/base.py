@@ -99,6 +99,13 @@ if "jit" not in _pg_options.get("options", ""):
 # A database host that does not answer makes a request fail (503) in seconds instead of holding a
 # worker until gunicorn's timeout.
 _pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5))
+# A statement still running (or waiting for a lock) after this many seconds is cancelled: the
+# request answers 503 with Retry-After (Twilio retries a webhook) instead of holding its worker
+# until gunicorn's timeout kills it. config/gunicorn.py sets it for the web only; Celery,
+# migrations (index builds on large tables) and management commands run without (0).
+_statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
+if _statement_timeout > 0 and "statement_timeout" not in _pg_options["options"]:
+    _pg_options["options"] += f" -c statement_timeout={int(_statement_timeout * 1000)}"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "helpline.User"
