@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import requests
@@ -93,7 +93,6 @@ class _Attempt:
     delivery_pk: int
     attempt_pk: int
     number: int
-    at: datetime
     url: str
     body: bytes
     headers: dict[str, str]
@@ -119,7 +118,7 @@ def delivery_attempt(*, delivery_id: int) -> str:
     interrupted (the agency may have the event: it drops the repeat by its delivery id)."""
     attempt = _attempt_start(delivery_id)
     if not isinstance(attempt, _Attempt):
-        return attempt  # "skipped", or "failed": the last attempt was cut off
+        return attempt  # "skipped", or "failed": no attempt left
     started = time.monotonic()
     status_code, error = None, ""
     if not attempt.signed:
@@ -196,7 +195,6 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
         delivery_pk=delivery.pk,
         attempt_pk=attempt.pk,
         number=attempt.number,
-        at=now,
         url=delivery.url,
         body=body,
         headers=headers,
