@@ -1,16 +1,17 @@
 # Production image: the API (gunicorn), Celery worker and beat all run from it.
 FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.settings.base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 DJANGO_SETTINGS_MODULE=config.settings.production
 WORKDIR /app
 
 COPY pyproject.toml constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --uid 10001 lifeline
 COPY . .
-# Placeholder secrets: collectstatic needs settings to load, and encrypts nothing.
+# Placeholder secrets: collectstatic needs settings to load, and encrypts nothing (the image
+# carries no secret; the container gets the real ones from its environment).
 RUN SECRET_KEY=build FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= IDENTIFIER_HASH_KEY=build-only-placeholder-not-a-secret-000 \
     DATABASE_URL=postgres://build/none REDIS_URL=redis://build python manage.py collectstatic --noinput
 
 USER lifeline
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]
+CMD ["gunicorn", "--config", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]

@@ -15,7 +15,7 @@ import gc
 import os
 from typing import Any
 
-# Web requests give up on a statement after 10 s (config/settings/base.py): before Twilio's 15 s
+# Web requests give up on a statement after 10 s (config/settings/database.py): before Twilio's 15 s
 # webhook deadline and gunicorn's 30 s worker timeout. Set here, not in the settings, so that only
 # the web has it.
 os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "10")

@@ -1,7 +1,8 @@
-"""`manage.py seed_scale` fills an empty database, through COPY, with data the application takes as
-its own: every case state in every helpline, references unique and in step with their counters,
-valid audit chains that new entries extend, sequences past the seeded ids (the API creates the
-next case), tokens that decrypt, and a refusal to touch a database that already has cases."""
+"""`manage.py seed_scale` (a command of the bench, bench/management/commands/seed_scale.py) fills an
+empty database, through COPY, with data the application takes as its own: every case state in every
+helpline, references unique and in step with their counters, valid audit chains that new entries
+extend, sequences past the seeded ids (the API creates the next case), tokens that decrypt, and a
+refusal to touch a database that already has cases."""
 
 import io
 import zoneinfo
@@ -13,11 +14,12 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
+from bench.management.commands.seed_scale import Command as SeedScale
+from bench.scale import shapes
 from cases.models import Case, CaseReferenceCounter, Contact
 from channels_sms.models import InboundEvent, Message
 from helpline.audit import audit_record, chains, verify_chain
 from helpline.crypto import identifier_hash
-from helpline.management.commands import seed_scale
 from helpline.models import AuditChainHead, AuditEntry, Helpline, User
 from referrals.models import Consent, Referral
 
@@ -30,7 +32,7 @@ SEEDED_TABLES = ["cases_case", "cases_contact", "channels_sms_message", "helplin
 @pytest.fixture
 def seeded():
     out = io.StringIO()
-    call_command("seed_scale", cases=CASES, contacts_per_case=PER_CASE, stdout=out)
+    call_command(SeedScale(), cases=CASES, contacts_per_case=PER_CASE, stdout=out)
     return out.getvalue()
 
 
@@ -54,7 +56,7 @@ def test_rows_states_references_and_referrals_are_as_asked(seeded):
 
     per_helpline = Counter(Case.objects.values_list("helpline__code", "state"))
     for code in ("KE116", "BR100", "MN108"):
-        for state in seed_scale.STATES:
+        for state in shapes.STATES:
             assert per_helpline[(code, state)] > 0, (code, state)
     assert per_helpline.most_common(1)[0][0][1] == "closed"
 
@@ -137,16 +139,16 @@ def test_encrypted_fields_decrypt(seeded):
         c.child_first_name
         for c in Case.objects.filter(pk__in=_ids_where("cases_case", "child_first_name <> ''"))
     }
-    assert names and names <= set(seed_scale.FIRST_NAMES)
+    assert names and names <= set(shapes.FIRST_NAMES)
     for case in Case.objects.filter(pk__in=_ids_where("cases_case", "reporter_phone <> ''")).select_related(
         "helpline"
     ):
         assert case.reporter_phone.startswith("+")
         assert case.reporter_phone_hash == identifier_hash(case.reporter_phone)
     summaries = Contact.objects.filter(pk__in=_ids_where("cases_contact", "summary <> ''"))
-    assert {c.summary for c in summaries} <= set(seed_scale.SUMMARIES)
+    assert {c.summary for c in summaries} <= set(shapes.SUMMARIES)
     bodies = {m.body for m in Message.objects.all()[:50]}
-    assert bodies <= set(seed_scale.BODIES + seed_scale.REPLIES)
+    assert bodies <= set(shapes.BODIES + shapes.REPLIES)
     assert all(
         r.reason for r in Referral.objects.filter(pk__in=_ids_where("referrals_referral", "reason <> ''"))
     )
@@ -155,6 +157,6 @@ def test_encrypted_fields_decrypt(seeded):
 def test_a_database_with_cases_is_refused(walk_in):
     walk_in()
     with pytest.raises(CommandError, match="already holds cases"):
-        call_command("seed_scale", cases=CASES, contacts_per_case=PER_CASE, stdout=io.StringIO())
+        call_command(SeedScale(), cases=CASES, contacts_per_case=PER_CASE, stdout=io.StringIO())
     assert Case.objects.count() == 1
     assert not Helpline.objects.filter(code="KE116").exists()

@@ -1,5 +1,7 @@
 """Measures what the audit log costs, in one run on this machine (figures, not assertions):
 
+    DJANGO_SETTINGS_MODULE=bench.settings python manage.py bench_audit
+
 - how many entries per second `verify_audit` re-computes;
 - the overhead of the audit entry on a case update (the same update with and without it).
 

@@ -1,0 +1,40 @@
+"""Contact channels (channels_sms): Twilio SMS/WhatsApp/voice in and out, inbound threading, web chat."""
+
+from .environment import env
+
+TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
+# Outbound replies (channels_sms.outbound): Twilio's REST API base (tests point it at a local fake
+# server), the HTTP timeout, and the retries with exponential backoff on timeouts, connection
+# errors and Twilio 5xx/429. Without TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN replies go to the
+# local outbox (`manage.py outbox`).
+TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="https://api.twilio.com").rstrip("/")
+TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
+OUTBOUND_MAX_RETRIES = env.int("OUTBOUND_MAX_RETRIES", default=6)
+OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=2.0)
+# A reply still queued and never tried this long after it was written is dispatched again.
+OUTBOUND_SWEEP_AFTER_SECONDS = env.int("OUTBOUND_SWEEP_AFTER_SECONDS", default=60)
+# Inbound messages (channels_sms): a sender's messages belong to one conversation contact until
+# they fall silent this long; the sweeper re-dispatches messages still unprocessed after
+# INBOUND_SWEEP_AFTER_SECONDS; the acknowledgement answers a conversation's first message unless
+# the helpline's number sets its own.
+CONVERSATION_IDLE_MINUTES = env.int("CONVERSATION_IDLE_MINUTES", default=30)
+INBOUND_SWEEP_AFTER_SECONDS = env.int("INBOUND_SWEEP_AFTER_SECONDS", default=30)
+# Each process keeps the helpline numbers webhooks name this long (channels_sms.selectors): a
+# number moved to another helpline, or deactivated, takes effect in other processes within it.
+PHONE_NUMBER_CACHE_SECONDS = env.int("PHONE_NUMBER_CACHE_SECONDS", default=5)
+# A worker threads a queued message together with up to INBOUND_BATCH_SIZE - 1 other messages
+# waiting untried, in one transaction (one commit, one turn of the audit chain; bench: docs/performance.md).
+INBOUND_BATCH_SIZE = min(max(env.int("INBOUND_BATCH_SIZE", default=20), 1), 500)
+INBOUND_ACKNOWLEDGEMENT = env(
+    "INBOUND_ACKNOWLEDGEMENT",
+    default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
+)
+# Web chat (channels_sms.chat): how long a session lives, and the rate limits (DRF throttles in the
+# Redis cache) per session and per client address.
+CHAT_SESSION_HOURS = env.int("CHAT_SESSION_HOURS", default=12)
+CHAT_RATES = {
+    "chat_session_create": env("CHAT_RATE_SESSION_CREATE", default="10/min"),
+    "chat_message_session": env("CHAT_RATE_MESSAGE_SESSION", default="30/min"),
+    "chat_message_ip": env("CHAT_RATE_MESSAGE_IP", default="60/min"),
+}
