@@ -51,7 +51,7 @@ def names_case(row: dict, case_id: int) -> bool:
 
 
 def audit_of(client, case_id: int) -> list[dict]:
-    return client.get("/api/v1/audit/", {"case": case_id, "limit": 200}).json()["results"]
+    return client.get("/api/v1/audit/", {"case": case_id, "page_size": 200}).json()["results"]
 
 
 def exported(client, **params) -> list[dict]:
@@ -63,7 +63,7 @@ def exported(client, **params) -> list[dict]:
 def test_the_audit_log_hides_a_restricted_case_from_a_supervisor_not_on_its_list(api, outsider, restricted):
     client = api(outsider)
     assert client.get("/api/v1/audit/", {"case": restricted["id"]}).json()["results"] == []
-    page = client.get("/api/v1/audit/", {"limit": 200})
+    page = client.get("/api/v1/audit/", {"page_size": 200})
     assert page.status_code == 200
     assert not [row for row in page.json()["results"] if names_case(row, restricted["id"])]
     assert restricted["reference"] not in page.content.decode()
@@ -79,7 +79,7 @@ def test_a_users_activity_hides_a_restricted_case_from_a_supervisor_not_on_its_l
     api, outsider, operator, supervisor, restricted
 ):
     for actor in (operator, supervisor):
-        response = api(outsider).get(f"/api/v1/users/{actor.pk}/activity/", {"limit": 200})
+        response = api(outsider).get(f"/api/v1/users/{actor.pk}/activity/", {"page_size": 200})
         assert response.status_code == 200
         assert not [row for row in response.json()["results"] if names_case(row, restricted["id"])]
         assert restricted["reference"] not in response.content.decode()
