@@ -279,7 +279,10 @@ def case_linked_filter(user: User, field: str = "case", action: str = "case.view
 
 def visible_case_ids(user: User, case_ids: Iterable[Any], action: str = "case.view") -> set[int]:
     """Which of these case ids the user may `action` (one query; none for no ids)."""
-    ids = {int(i) for i in case_ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())}
+    ids = {
+        int(i) for i in case_ids if isinstance(i, int) or (isinstance(i, str) and i.isascii() and i.isdigit())
+    }
+    ids = {i for i in ids if 0 < i < 2**63}  # what a case id can be (anything else names no case)
     if not ids:
         return set()
     return set(

@@ -108,3 +108,10 @@ def test_a_break_glass_grant_opens_the_cases_entries_while_it_lasts(api, outside
     )
     actions = {row["action"] for row in audit_of(client, restricted["id"])}
     assert {"case.create", "case.restrict", "case.break_glass"} <= actions
+
+
+def test_a_search_for_a_hidden_case_reads_as_one_for_no_case(api, supervisor, outsider, restricted):
+    api(supervisor).get("/api/v1/audit/", {"case": 987654321})
+    searches = api(outsider).get("/api/v1/audit/", {"action": "audit.list", "actor": supervisor.pk})
+    cases = [row["extra"]["filters"]["case"] for row in searches.json()["results"]]
+    assert cases == ["[redacted]", "[redacted]"]  # newest first: no case, then the hidden one
