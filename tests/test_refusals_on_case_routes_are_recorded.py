@@ -61,3 +61,8 @@ def test_bad_input_on_a_visible_case_is_recorded(api, operator, walk_in):
         ("case.update", case["id"], 400),
         ("note.create", case["id"], 400),
     ]
+
+
+def test_a_refusal_before_the_case_is_looked_up_does_not_name_it(api, outsider, restricted):
+    assert api(outsider).delete(f"/api/v1/cases/{restricted['id']}/").status_code == 405
+    assert refusals(outsider) == [("api.CaseDetailView.delete", None, 405)]

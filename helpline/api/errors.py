@@ -131,6 +131,11 @@ def _is_recorded_refusal(view, status_code: int) -> bool:
     return about_a_case and 400 <= status_code < 500 and status_code != 401
 
 
+# Refusals that come after a view found its object in the caller's scope: a 403 or 409 of the
+# policy or the workflow, and the body's refusals (bad, too large, of a type the view does not read).
+_AFTER_THE_OBJECT = (400, 403, 409, 413, 415)
+
+
 def _record_refusal(context, status_code: int) -> None:
     """Every refused request is on the record: if the code that refused did not write a denied
     audit entry itself, write one here, named by the view's `audit_actions` for the method."""
@@ -150,10 +155,11 @@ def _record_refusal(context, status_code: int) -> None:
     )
     object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
     # The object's case is named only when the caller reached the object (403/409, and bad input:
-    # the views resolve the object through scope before they read the body), never on a 404, so
-    # the record does not connect an unseen object to a case either.
+    # the views resolve the object through scope before they read the body), never on a 404 or an
+    # answer given before the view ran (405, 406, 429), so the record does not connect an unseen
+    # object to a case either.
     case_id = None
-    if status_code != 404:
+    if status_code in _AFTER_THE_OBJECT:
         case_id = view.audit_case_id() if hasattr(view, "audit_case_id") else view.kwargs.get("case_id")
     with transaction.atomic():
         audit_record(
