@@ -282,16 +282,16 @@ def send(w: World, probe: Probe) -> tuple[int, str]:
             response = client.get(probe.url, probe.params)
         else:
             response = getattr(client, probe.method)(probe.url, probe.body, format="json")
-        text = response.content.decode(errors="replace")
-        pages = 0
+        status, text, pages = response.status_code, response.content.decode(errors="replace"), 0
         while response.status_code == 200 and response["Content-Type"] == "application/json":
             body = response.json()
             if not (isinstance(body, dict) and body.get("next")) or pages > 50:
                 break
             response, pages = client.get(body["next"]), pages + 1
             text += response.content.decode(errors="replace")
+            status = max(status, response.status_code)  # a later page that fails fails the probe
         transaction.set_rollback(True)
-    return response.status_code if pages == 0 else 200, text
+    return status, text
 
 
 @pytest.mark.parametrize(
