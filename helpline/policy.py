@@ -11,7 +11,7 @@ nothing else decides. `docs/permissions.md` is generated from this module
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -267,6 +267,34 @@ def case_filter(user: User, action: str = "case.view") -> Q:
                 part &= condition.case_filter(user)
         combined |= part
     return combined
+
+
+def case_linked_filter(user: User, field: str = "case", action: str = "case.view") -> Q:
+    """The rule for `action` as a filter on rows that reference a case through `field` (a foreign
+    key, or a plain id column such as the audit log's `case_id`): a row matches when the user may
+    `action` its case. Rows that reference no case do not match; a caller adds its own rule for
+    those. The one case rule, applied to the row's case, so every case-linked read follows it."""
+    return Q(Exists(_case_model().objects.filter(case_filter(user, action), pk=OuterRef(field))))
+
+
+def visible_case_ids(user: User, case_ids: Iterable[Any], action: str = "case.view") -> set[int]:
+    """Which of these case ids the user may `action` (one query; none for no ids)."""
+    ids = {
+        int(i) for i in case_ids if isinstance(i, int) or (isinstance(i, str) and i.isascii() and i.isdigit())
+    }
+    ids = {i for i in ids if 0 < i < 2**63}  # what a case id can be (anything else names no case)
+    if not ids:
+        return set()
+    return set(
+        _case_model().objects.filter(case_filter(user, action), pk__in=ids).values_list("pk", flat=True)
+    )
+
+
+def _case_model():
+    # helpline sits below cases: the model is looked up when a rule runs, never imported here.
+    from django.apps import apps
+
+    return apps.get_model("cases", "Case")
 
 
 def matrix_markdown() -> str:

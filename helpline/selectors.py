@@ -1,16 +1,16 @@
 """Reads of helplines and users, scoped to the caller. Administrators manage people and helplines;
 an administrator tied to a helpline sees only it, one with none (platform admin) sees all."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import django_filters
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
 from . import policy
-from .audit import audit_record
+from .audit import REDACTED, audit_record
 from .filters import IsoDateTimeFilter
 from .models import AuditEntry, AuditOutcome, Helpline, Team, User
 
@@ -60,10 +60,60 @@ def team_queryset_for(user: User) -> QuerySet[Team]:
 
 
 def audit_queryset_for(user: User) -> QuerySet[AuditEntry]:
-    """Supervisors read their helpline's audit log; nobody else reads it through the API."""
+    """Supervisors read their helpline's audit log; nobody else reads it through the API. An entry
+    about a case is there only for whoever may see the case (need-to-know, break-glass)."""
     if not policy.can(user, "audit.read"):
         return AuditEntry.objects.none()
-    return AuditEntry.objects.filter(helpline_id=user.helpline_id)
+    return _entries_of_visible_cases(user, AuditEntry.objects.filter(helpline_id=user.helpline_id))
+
+
+def _entries_of_visible_cases(user: User, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+    """Entries of no case, and those of cases the user may see (the policy's case rule)."""
+    return entries.filter(Q(case_id__isnull=True) | policy.case_linked_filter(user, "case_id"))
+
+
+# Entries that belong to no case may still name cases in `extra`: the cases on a page read
+# ("case_ids": case.list, contacter.read) and the `case` filter of a recorded search (audit.list,
+# audit.export, referral.list). A reader sees only the ids of cases they may see.
+_CASE_ID_LISTS = ("case_ids",)
+_CASE_FILTER = "case"
+
+
+def _named_case_ids(extra: Mapping[str, Any]) -> list[Any]:
+    named = [i for key in _CASE_ID_LISTS for i in extra.get(key) or () if not isinstance(i, list | dict)]
+    filters = extra.get("filters")
+    if isinstance(filters, dict) and filters.get(_CASE_FILTER) is not None:
+        value = filters[_CASE_FILTER]
+        named += value if isinstance(value, list) else [value]
+    return named
+
+
+def audit_entries_for_reader(*, user: User, entries: Sequence[AuditEntry]) -> Sequence[AuditEntry]:
+    """The entries as `user` may read them: case ids in `extra` that name a case the user may not
+    see are left out of lists, and a `case` filter naming one reads REDACTED (as one naming no case
+    at all does). One query for the page, none if no entry names a case. The stored entries (and
+    their hashes, which cover the full text) are unchanged; only these in-memory copies are."""
+    named = [i for entry in entries for i in _named_case_ids(entry.extra or {})]
+    if not named:
+        return entries
+    visible = {str(i) for i in policy.visible_case_ids(user, named)}
+    for entry in entries:
+        if not _named_case_ids(entry.extra or {}):
+            continue
+        extra = dict(entry.extra)
+        for key in _CASE_ID_LISTS:
+            if isinstance(extra.get(key), list):
+                extra[key] = [i for i in extra[key] if str(i) in visible]
+        filters = extra.get("filters")
+        if isinstance(filters, dict) and filters.get(_CASE_FILTER) is not None:
+            value = filters[_CASE_FILTER]
+            if isinstance(value, list):
+                shown: Any = [v if str(v) in visible else REDACTED for v in value]
+            else:
+                shown = value if str(value) in visible else REDACTED
+            extra["filters"] = {**filters, _CASE_FILTER: shown}
+        entry.extra = extra
+    return entries
 
 
 class AuditFilter(django_filters.FilterSet):
@@ -125,4 +175,4 @@ def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
         )
     if target is None:
         raise NotFound()
-    return AuditEntry.objects.filter(actor=target)
+    return _entries_of_visible_cases(user, AuditEntry.objects.filter(actor=target))

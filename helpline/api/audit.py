@@ -56,6 +56,7 @@ class AuditListView(GenericAPIView):
         selectors.record_audit_read(
             user=request.user, action="audit.list", filters=request.query_params, count=len(page)
         )
+        page = selectors.audit_entries_for_reader(user=request.user, entries=page)
         return self.get_paginated_response(AuditEntryOutput(page, many=True).data)
 
 
@@ -79,6 +80,7 @@ class AuditExportView(GenericAPIView):
         selectors.record_audit_read(
             user=request.user, action="audit.export", filters=request.query_params, count=len(rows)
         )
+        rows = selectors.audit_entries_for_reader(user=request.user, entries=rows)
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
@@ -145,5 +147,5 @@ class UserActivityView(GenericAPIView):
     )
     def get(self, request: Request, user_id: int) -> Response:
         entries = selectors.user_activity(user=request.user, user_id=user_id)
-        page = self.paginate_queryset(entries)
+        page = selectors.audit_entries_for_reader(user=request.user, entries=self.paginate_queryset(entries))
         return self.get_paginated_response(AuditEntryOutput(page, many=True).data)

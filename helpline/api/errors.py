@@ -67,7 +67,7 @@ class ExceptionHandler(BaseExceptionHandler):
 
     def run(self):
         response = super().run()
-        if response is not None and response.status_code in (403, 404, 409):
+        if response is not None and _is_recorded_refusal(self.context.get("view"), response.status_code):
             _record_refusal(self.context, response.status_code)
         return response
 
@@ -119,6 +119,23 @@ def service_unavailable() -> JsonResponse:
     return response
 
 
+def _is_recorded_refusal(view, status_code: int) -> bool:
+    """403, 404 and 409 on every route; on a route about a case or an object of one (its case in
+    the path, or the view names the object's case), every refusal: bad input too, so probing a case
+    with a body it refuses is on the record like any other attempt."""
+    if status_code in (403, 404, 409):
+        return True
+    about_a_case = view is not None and (
+        "case_id" in getattr(view, "kwargs", {}) or hasattr(view, "audit_case_id")
+    )
+    return about_a_case and 400 <= status_code < 500 and status_code != 401
+
+
+# Refusals that come after a view found its object in the caller's scope: a 403 or 409 of the
+# policy or the workflow, and the body's refusals (bad, too large, of a type the view does not read).
+_AFTER_THE_OBJECT = (400, 403, 409, 413, 415)
+
+
 def _record_refusal(context, status_code: int) -> None:
     """Every refused request is on the record: if the code that refused did not write a denied
     audit entry itself, write one here, named by the view's `audit_actions` for the method."""
@@ -137,10 +154,12 @@ def _record_refusal(context, status_code: int) -> None:
         method, (f"api.{type(view).__name__}.{method}", "")
     )
     object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
-    # The object's case is named only when the caller could see the object (403/409), never on
-    # a 404, so the record does not connect an unseen object to a case either.
+    # The object's case is named only when the caller reached the object (403/409, and bad input:
+    # the views resolve the object through scope before they read the body), never on a 404 or an
+    # answer given before the view ran (405, 406, 429), so the record does not connect an unseen
+    # object to a case either.
     case_id = None
-    if status_code != 404:
+    if status_code in _AFTER_THE_OBJECT:
         case_id = view.audit_case_id() if hasattr(view, "audit_case_id") else view.kwargs.get("case_id")
     with transaction.atomic():
         audit_record(
