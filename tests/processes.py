@@ -363,8 +363,17 @@ class Gunicorn(Process):
     name = "gunicorn"
 
     def __init__(
-        self, *, port: int, env: Mapping[str, str], log_path: Path, workers: int = 1, threads: int = 1
+        self,
+        *,
+        port: int,
+        env: Mapping[str, str],
+        log_path: Path,
+        workers: int = 1,
+        threads: int = 1,
+        log_level: str = "warning",
     ):
+        # Below warnings, as in production: the access log (request lines) in the output too.
+        access_log = ["--access-logfile", "-"] if log_level.lower() in ("debug", "info") else []
         argv = [
             sys.executable,
             "-m",
@@ -384,7 +393,8 @@ class Gunicorn(Process):
             "--graceful-timeout",
             "5",
             "--log-level",
-            "warning",
+            log_level.lower(),
+            *access_log,
         ]
         super().__init__(argv, env=env, log_path=log_path)
         self.port = port
@@ -430,7 +440,7 @@ class CeleryWorker(Process):
 
     name = "celery worker"
 
-    def __init__(self, *, env: Mapping[str, str], log_path: Path):
+    def __init__(self, *, env: Mapping[str, str], log_path: Path, log_level: str = "INFO"):
         self.hostname = f"harness-{uuid.uuid4().hex[:10]}@localhost"
         argv = [
             sys.executable,
@@ -446,7 +456,7 @@ class CeleryWorker(Process):
             "--hostname",
             self.hostname,
             "--loglevel",
-            "INFO",
+            log_level.upper(),
             # No waiting for other workers at start: it is ready sooner.
             "--without-mingle",
             "--without-gossip",
@@ -462,7 +472,7 @@ class CeleryWorker(Process):
 class CeleryBeat(Process):
     name = "celery beat"
 
-    def __init__(self, *, env: Mapping[str, str], log_path: Path, schedule: Path):
+    def __init__(self, *, env: Mapping[str, str], log_path: Path, schedule: Path, log_level: str = "INFO"):
         argv = [
             sys.executable,
             "-m",
@@ -471,7 +481,7 @@ class CeleryBeat(Process):
             "config.celery",
             "beat",
             "--loglevel",
-            "INFO",
+            log_level.upper(),
             "--schedule",
             str(schedule),
             "--pidfile",
@@ -695,6 +705,9 @@ class Stack:
     processes: list[Process] = field(default_factory=list)
     own_redis: RedisServer | None = None
     http_port: int = 0
+    # Every process's log level when set (gunicorn's, Celery's, and our settings' LOG_LEVEL):
+    # "DEBUG" for tests that read everything the processes print. Unset: each one's own default.
+    log_level: str = ""
 
     def __post_init__(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -751,6 +764,8 @@ class Stack:
                 "PYTHONPATH": str(ROOT),
             }
         )
+        if self.log_level:
+            env["LOG_LEVEL"] = self.log_level.upper()
         env.update(self.extra_env)
         return env
 
@@ -767,19 +782,27 @@ class Stack:
             log_path=self._log("gunicorn"),
             workers=workers,
             threads=threads,
+            **({"log_level": self.log_level} if self.log_level else {}),
         )
         self._add(process, wait=wait)
         return process
 
     def worker(self, *, wait: bool = True) -> CeleryWorker:
-        process = CeleryWorker(env=self.env("worker"), log_path=self._log("worker"))
+        process = CeleryWorker(
+            env=self.env("worker"),
+            log_path=self._log("worker"),
+            **({"log_level": self.log_level} if self.log_level else {}),
+        )
         self._add(process, wait=wait)
         return process
 
     def beat(self, *, wait: bool = True) -> CeleryBeat:
         log_path = self._log("beat")
         process = CeleryBeat(
-            env=self.env("beat"), log_path=log_path, schedule=log_path.with_suffix(".schedule")
+            env=self.env("beat"),
+            log_path=log_path,
+            schedule=log_path.with_suffix(".schedule"),
+            **({"log_level": self.log_level} if self.log_level else {}),
         )
         self._add(process, wait=wait)
         return process

@@ -2,7 +2,8 @@
 
 schemathesis reads /api/schema/ and sends every operation requests in-process through Django's WSGI
 handler (no server), once per kind of caller: anonymous, operator, supervisor, agency user,
-administrator (each with an API token; the administrator's second factor is asked at sign-in only).
+administrator, platform administrator (an administrator of no helpline; each with an API token,
+administrators' second factor is asked at sign-in only).
 No answer may be a 5xx; every answer must have a documented status code, the documented content
 type and a body matching the documented schema; invalid input must be refused with a 4xx; a secured
 operation must refuse a request without a token or with a wrong one (401); an undocumented method
@@ -66,7 +67,8 @@ def _seed() -> int | None:
 SEED = _seed()
 MISS = 5  # one generated id in MISS keeps its own (mostly unknown) value
 ANON, OPERATOR, SUPERVISOR, AGENCY, ADMIN = "anonymous", "operator", "supervisor", "agency user", "admin"
-ROLES = (ANON, OPERATOR, SUPERVISOR, AGENCY, ADMIN)
+PLATFORM_ADMIN = "platform admin"  # an administrator of no helpline: across helplines, no case content
+ROLES = (ANON, OPERATOR, SUPERVISOR, AGENCY, ADMIN, PLATFORM_ADMIN)
 
 STEPS = 8  # requests in one scenario of the stateful test
 # What each caller's workflow must get to: an object named by an earlier answer, found (not 404).
@@ -145,11 +147,17 @@ def make_case(helpline, reference: str, **fields):
 
 class World:
     """Helpline DEMO with objects of every kind, in every state the workflows care about, and helpline
-    ELSE with a few of its own (out of every caller's scope)."""
+    ELSE with a few of its own (out of every caller's scope but the platform administrator's)."""
 
-    def __init__(self, helpline, team, operator, supervisor, admin_user, agency_user):
-        self.users = {OPERATOR: operator, SUPERVISOR: supervisor, AGENCY: agency_user, ADMIN: admin_user}
-        for user in (supervisor, admin_user):
+    def __init__(self, helpline, team, operator, supervisor, admin_user, agency_user, platform_admin):
+        self.users = {
+            OPERATOR: operator,
+            SUPERVISOR: supervisor,
+            AGENCY: agency_user,
+            ADMIN: admin_user,
+            PLATFORM_ADMIN: platform_admin,
+        }
+        for user in (supervisor, admin_user, platform_admin):
             TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
         night = factories.TeamFactory(helpline=helpline, name="Night shift")
         night_operator = factories.OperatorFactory(username="night1", helpline=helpline, team=night)
@@ -294,6 +302,7 @@ def world(django_db_setup, django_db_blocker):
             supervisor=factories.SupervisorFactory(username="supervisor1", helpline=helpline, team=team),
             admin_user=factories.AdminFactory(username="admin1", helpline=helpline),
             agency_user=factories.AgencyUserFactory(username="police1", helpline=helpline),
+            platform_admin=factories.AdminFactory(username="root", helpline=None),
         )
         yield built
         transaction.set_rollback(True)
@@ -341,11 +350,11 @@ def sent(request):
         reporter.write_line("")
         seed = "unset: derandomized" if SEED is None else SEED
         reporter.write_line(f"API requests sent (FUZZ_EXAMPLES={EXAMPLES}, FUZZ_SEED={seed}):")
-        reporter.write_line(f"  {'caller':<12} {'test':<15} {'requests':>8} {'2xx':>6}")
+        reporter.write_line(f"  {'caller':<14} {'test':<15} {'requests':>8} {'2xx':>6}")
         for role in ROLES:
             for test in ("each operation", "workflows"):
                 if counts[role, test]:
-                    line = f"  {role:<12} {test:<15} {counts[role, test]:>8} {counts[role, test, '2xx']:>6}"
+                    line = f"  {role:<14} {test:<15} {counts[role, test]:>8} {counts[role, test, '2xx']:>6}"
                     reporter.write_line(line)
 
 

@@ -14,6 +14,7 @@ from .base import *  # noqa: F403
 BROKER_BACKOFF_SECONDS = int(os.environ.get("BROKER_BACKOFF_SECONDS", "0"))
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# Quiet unless asked (LOG_LEVEL): tests that read what the processes print raise it.
+LOGGING["root"]["level"] = os.environ.get("LOG_LEVEL", "WARNING")  # noqa: F405
 # One test database per test run, so runs side by side (developers, helpers, CI) never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_lifeline_{os.getpid()}"}  # noqa: F405
