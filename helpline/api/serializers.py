@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from referrals.models import Agency
 
+from .. import crypto
 from ..models import AuditEntry, Helpline, Role, Team, User
 from ..services import token_id
 
@@ -174,6 +175,14 @@ class AuditEntryOutput(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: AuditEntry) -> dict:
+        data = super().to_representation(instance)
+        # Reasons are sealed under their case's key: opened for the reader, "[erased]" once the
+        # case was anonymised. The keys are looked up once per case for a whole page.
+        keys = self.context.setdefault("case_keys", {}) if isinstance(self.context, dict) else {}
+        data["extra"] = crypto.unsealed(data["extra"] or {}, case_id=instance.case_id, keys=keys)
+        return data
 
 
 class TotpEnrolmentOutput(serializers.Serializer):

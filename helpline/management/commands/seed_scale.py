@@ -607,7 +607,11 @@ class _Generator:
                 _ts(due) if due is not None else N,
                 _ts(overdue) if overdue is not None else N,
                 "f",
-                (DISMISS_REASON if dismissed else rng.choice(CLOSURE_REASONS)) if closed_at else "",
+                (
+                    rng.choice(p["dismiss_reason"] if dismissed else p["closure_reason"])
+                    if closed_at and anonymised_at is None
+                    else ""
+                ),
                 _ts(closed_at) if closed_at else N,
                 _ts(anonymised_at) if anonymised_at else N,
                 str(creator) if creator else N,
@@ -885,7 +889,7 @@ class _Generator:
                     rng.choice(p["reason"]) if keep else "",
                     rng.choice(p["referral_summary"]) if keep else "",
                     "{https://social.example/post/1}" if hotline and keep else "{}",
-                    "Example social network" if hotline and keep else "",
+                    rng.choice(p["platform"]) if hotline and keep else "",
                     "vital_interests" if emergency else "consent",
                     N if emergency else str(consent_id),
                     "",
@@ -900,8 +904,8 @@ class _Generator:
                     str(responded_by) if responded_by else N,
                     _ts(closed) if closed is not None else N,
                     str(closed_by) if closed_by else N,
-                    "The service is not available in the child's area." if ref_state == "rejected" else "",
-                    "Referred elsewhere." if ref_state == "withdrawn" else "",
+                    rng.choice(p["rejection_reason"]) if ref_state == "rejected" and keep else "",
+                    rng.choice(p["withdrawal_reason"]) if ref_state == "withdrawn" and keep else "",
                     rng.choice(OUTCOMES) if ref_state == "completed" else "",
                     "",
                 ],
@@ -1146,6 +1150,11 @@ class Command(BaseCommand):
             "body": tokens(BODIES + REPLIES, 25),
             "params": tokens([json.dumps({"Body": b, "NumMedia": "0"}) for b in BODIES], 10),
             "reason": tokens(["Disclosure of abuse at home.", "Needs medical care.", "Unsafe at home."], 15),
+            "closure_reason": tokens(CLOSURE_REASONS, 10),
+            "dismiss_reason": tokens([DISMISS_REASON], 10),
+            "platform": tokens(["Example social network"], 5),
+            "rejection_reason": tokens(["The service is not available in the child's area."], 10),
+            "withdrawal_reason": tokens(["Referred elsewhere."], 10),
             "referral_summary": tokens(["Child needs protection and support.", "Please assess at home."], 20),
             "packet": tokens(
                 [json.dumps({"case": "synthetic", "urgency": u}) for u in DEFAULT_RESPONSE_HOURS], 15
