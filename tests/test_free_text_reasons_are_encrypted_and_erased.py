@@ -201,3 +201,53 @@ def test_the_retention_sweep_erases_the_reasons_too(helpline, worked_case):
     assert anonymise_expired_cases() == 1
     keys = [key.encode() for key in settings.FIELD_ENCRYPTION_KEYS]
     assert "Amina Njeri" not in readable_anywhere(every_table_as_text(), keys)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migrations_encrypt_the_reasons_already_stored_and_reverse(operator):
+    from django.db.migrations.executor import MigrationExecutor
+
+    from .factories import CaseFactory, ReferralFactory
+
+    case = CaseFactory(helpline=operator.helpline)
+    referral = ReferralFactory(case=case)
+    plain = {
+        ("cases", "cases_case", "closure_reason", case.pk): SECRETS["close"],
+        ("referrals", "referrals_referral", "rejection_reason", referral.pk): SECRETS["reject"],
+        ("referrals", "referrals_referral", "outcome_note", referral.pk): SECRETS["outcome"],
+    }
+    migrations = {"cases": "_free_text_encrypted", "referrals": "_free_text_encrypted"}
+
+    def raw(table, column, pk):
+        with connection.cursor() as cursor:
+            cursor.execute(f'SELECT "{column}" FROM "{table}" WHERE id = %s', [pk])
+            return cursor.fetchone()[0]
+
+    executor = MigrationExecutor(connection)
+    targets = {}
+    for app, suffix in migrations.items():
+        (node,) = [k for k in executor.loader.graph.nodes if k[0] == app and k[1].endswith(suffix)]
+        (parent,) = [k for k in executor.loader.graph.node_map[node].parents if k[0] == app]
+        targets[app] = (parent, node)
+    try:
+        # Stored by the release before: plain text in the plain columns.
+        executor.migrate([parent for parent, _ in targets.values()])
+        with connection.cursor() as cursor:
+            for (_, table, column, pk), value in plain.items():
+                cursor.execute(f'UPDATE "{table}" SET "{column}" = %s WHERE id = %s', [value, pk])
+        executor = MigrationExecutor(connection)
+        executor.migrate([node for _, node in targets.values()])
+        for (_, table, column, pk), value in plain.items():
+            stored = raw(table, column, pk)
+            assert stored.startswith("gAAAAA") and "Amina" not in stored
+            assert Fernet(settings.FIELD_ENCRYPTION_KEYS[0]).decrypt(stored.encode()).decode() == value
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([parent for parent, _ in targets.values()])
+        for (_, table, column, pk), value in plain.items():
+            assert raw(table, column, pk) == value  # reversed: plain text again
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert Case.objects.get(pk=case.pk).closure_reason == SECRETS["close"]
+    assert Referral.objects.get(pk=referral.pk).outcome_note == SECRETS["outcome"]
