@@ -149,16 +149,15 @@ def is_sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {SEALED}
 
 
-def unsealed(values: dict[str, Any], *, case_id: int | None, keys: dict[int, bytes | None]) -> dict[str, Any]:
+def unsealed(
+    values: dict[str, Any], *, case_id: int | None, keys: dict[int | None, bytes | None]
+) -> dict[str, Any]:
     """`values` (an audit entry's `extra`) with each sealed value opened, or ERASED once the case's
     key is gone. `keys`: a cache of case keys, shared across the entries of one answer."""
     if not any(is_sealed(v) for v in values.values()):
         return values
     if case_id not in keys:
-        from .models import CaseKey
-
-        stored = CaseKey.objects.filter(case_id=case_id).values_list("key", flat=True).first()
-        keys[case_id] = stored.encode() if stored else None
+        keys.update(case_keys([case_id]))
     key = keys[case_id]
     opened = {}
     for name, value in values.items():
@@ -169,6 +168,15 @@ def unsealed(values: dict[str, Any], *, case_id: int | None, keys: dict[int, byt
                 raise DecryptionError(f"audit value {name!r} of case {case_id} cannot be opened.") from None
         opened[name] = value
     return opened
+
+
+def case_keys(case_ids: Iterable[int | None]) -> dict[int | None, bytes | None]:
+    """The keys of these cases in one query (None: none, or shredded), for `unsealed`'s cache."""
+    from .models import CaseKey
+
+    wanted = set(case_ids)
+    stored = dict(CaseKey.objects.filter(case_id__in=wanted - {None}).values_list("case_id", "key"))
+    return {case_id: stored[case_id].encode() if case_id in stored else None for case_id in wanted}
 
 
 def shred(*, case_id: int) -> bool:
@@ -182,11 +190,14 @@ def shred(*, case_id: int) -> bool:
 def _case_key(case_id: int) -> bytes:
     from .models import CaseKey
 
-    # ON CONFLICT DO NOTHING: two transactions sealing for one case at once end up with one key.
-    CaseKey.objects.bulk_create(
-        [CaseKey(case_id=case_id, key=Fernet.generate_key().decode("ascii"))], ignore_conflicts=True
-    )
-    return CaseKey.objects.get(case_id=case_id).key.encode("ascii")
+    key = CaseKey.objects.filter(case_id=case_id).values_list("key", flat=True).first()
+    if key is None:
+        # ON CONFLICT DO NOTHING: two transactions sealing for one case at once end up with one key.
+        CaseKey.objects.bulk_create(
+            [CaseKey(case_id=case_id, key=Fernet.generate_key().decode("ascii"))], ignore_conflicts=True
+        )
+        key = CaseKey.objects.get(case_id=case_id).key
+    return key.encode("ascii")
 
 
 # --- key rotation ----------------------------------------------------------------------------------

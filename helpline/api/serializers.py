@@ -151,9 +151,20 @@ class HelplineUpdateInput(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
+class AuditEntryListOutput(serializers.ListSerializer):
+    def to_representation(self, data) -> list:
+        entries = list(data.all() if hasattr(data, "all") else data)
+        # The keys of the page's cases with sealed values, in one query (not one per entry).
+        sealed = {e.case_id for e in entries if any(crypto.is_sealed(v) for v in (e.extra or {}).values())}
+        if sealed and isinstance(self.context, dict):
+            self.context.setdefault("case_keys", {}).update(crypto.case_keys(sealed))
+        return super().to_representation(entries)
+
+
 class AuditEntryOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
+        list_serializer_class = AuditEntryListOutput
         fields = [
             "id",
             "at",
