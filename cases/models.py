@@ -112,6 +112,7 @@ CASE_PERSONAL_FIELDS = frozenset(
         "safe_contact",
         "reporter_name",
         "reporter_phone",
+        "closure_reason",
     }
 )
 # Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation.
@@ -158,7 +159,7 @@ class Case(FSMModelMixin, CaseWorkflow):
     next_action_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     overdue_since = models.DateTimeField(null=True, blank=True)
     restricted = models.BooleanField(default=False)
-    closure_reason = models.CharField(max_length=500, blank=True)
+    closure_reason = EncryptedCharField(max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
@@ -268,7 +269,8 @@ class Escalation(models.Model):
     referral = models.ForeignKey(
         "referrals.Referral", on_delete=models.PROTECT, null=True, blank=True, related_name="escalations"
     )
-    detail = models.CharField(max_length=500, blank=True)
+    # Can quote what people typed (an agency's rejection reason): encrypted, erased with the case.
+    detail = EncryptedCharField(max_length=500, blank=True)
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     team = models.ForeignKey(
         "helpline.Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -308,7 +310,7 @@ class AccessKind(models.TextChoices):
     BREAK_GLASS = "break_glass", "Break-glass emergency access"
 
 
-@tracked()
+@tracked(personal={"reason"})
 class CaseAccess(models.Model):
     """Who may open a restricted case: its need-to-know list, and time-limited break-glass grants
     (which stay listed for supervisors to review)."""
@@ -316,7 +318,7 @@ class CaseAccess(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="access_grants")
     user = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="case_access")
     kind = models.CharField(max_length=16, choices=AccessKind.choices)
-    reason = models.CharField(max_length=500, blank=True)
+    reason = EncryptedCharField(max_length=500, blank=True)
     granted_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
     granted_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True)

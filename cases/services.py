@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
-from helpline import policy
+from helpline import crypto, policy
 from helpline.audit import REDACTED, audit_record, diff
 from helpline.crypto import identifier_hash, normalise_phone
 from helpline.errors import Conflict
@@ -394,14 +394,18 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
                 obj=locked,
                 case_id=locked.pk,
                 changes=diff(before, _case_snapshot(locked), personal=CASE_PERSONAL_FIELDS),
-                extra={"transition": name, **{k: _plain(v) for k, v in params.items()}},
+                extra={"transition": name, **{k: _plain(v, case_id=locked.pk) for k, v in params.items()}},
             )
     if refusal is not None:
         raise refusal
     return locked
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, *, case_id: int) -> Any:
+    """A transition parameter as its audit entry records it: text people typed (a reason) sealed
+    under the case's key, so it is erased with the case (helpline.crypto.seal)."""
+    if isinstance(value, str):
+        return crypto.seal(value, case_id=case_id)
     return value.isoformat() if isinstance(value, datetime) else value
 
 
@@ -635,7 +639,7 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
             extra={
                 "break_glass": True,
                 "grant_id": grant.pk,
-                "reason": reason,
+                "reason": crypto.seal(reason, case_id=case.pk),
                 "expires_at": grant.expires_at.isoformat(),
             },
         )
@@ -672,7 +676,8 @@ def _erased(field) -> Any:
 
 def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
     """Erases a closed case's personal data for good: child and reporter identifiers, contact
-    summaries and note bodies. Categories, risk, states and timings stay for statistics; the
+    summaries, note bodies and every reason typed about it (in its rows, and sealed in its audit
+    entries by deleting the case's key). Categories, risk, states and timings stay for statistics; the
     audit trail stays, so its chain still verifies. Returns False if there was nothing to do."""
     now = now or timezone.now()
     with transaction.atomic():
@@ -691,8 +696,13 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
         # sanctioned exception, so only this statement lifts the trigger.
         with pgtrigger.ignore("cases.Note:note_append_only"):
             notes = Note.objects.filter(case=locked).update(body="")
+        # Reasons typed for access and the escalations quoting agencies' reasons.
+        CaseAccess.objects.filter(case=locked).update(reason="")
+        Escalation.objects.filter(case=locked).update(detail="")
         referrals = _referrals_erase(locked)
         messages = _conversations_erase(locked)
+        # The reasons sealed into the case's audit entries can no longer be opened by anyone.
+        key_shredded = crypto.shred(case_id=locked.pk)
         audit_record(
             actor=None,
             action="case.anonymise",
@@ -705,6 +715,7 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
                 "notes_erased": notes,
                 "referrals_erased": referrals,
                 "messages_erased": messages,
+                "audit_key_shredded": key_shredded,
                 "retention_years": locked.helpline.retention_years,
             },
         )
@@ -717,7 +728,15 @@ def _referrals_erase(case: Case) -> int:
     from referrals.models import Delivery, Referral, ReferralUpdate
 
     erased = Referral.objects.filter(case=case).update(
-        reason="", summary="", packet_json="", reported_urls=[], platform=""
+        reason="",
+        summary="",
+        packet_json="",
+        reported_urls=[],
+        platform="",
+        override_reason="",
+        rejection_reason="",
+        withdrawal_reason="",
+        outcome_note="",
     )
     with pgtrigger.ignore("referrals.ReferralUpdate:referral_update_append_only"):
         ReferralUpdate.objects.filter(referral__case=case).update(body="")

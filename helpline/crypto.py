@@ -127,6 +127,79 @@ def encrypted_fields() -> dict[type[models.Model], list[models.Field]]:
     return found
 
 
+# --- free text in the audit log: sealed per case --------------------------------------------------
+#
+# An audit entry is append-only and hashed into its chain, so a reason typed into it can be neither
+# stored in clear nor erased later. It is stored sealed instead: a Fernet token under a key of the
+# case's own (CaseKey, itself encrypted under FIELD_ENCRYPTION_KEYS). Anonymising the case deletes
+# that key: the token, and so the entry and its hash, stay as they were, and nobody can open it.
+
+SEALED = "sealed"
+ERASED = "[erased]"
+
+
+def seal(text: str, *, case_id: int) -> dict[str, str] | str:
+    """`text` as an audit entry value: {"sealed": token} under the case's key ("" stays "")."""
+    if not text:
+        return text
+    return {SEALED: Fernet(_case_key(case_id)).encrypt(text.encode()).decode("ascii")}
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {SEALED}
+
+
+def unsealed(
+    values: dict[str, Any], *, case_id: int | None, keys: dict[int | None, bytes | None]
+) -> dict[str, Any]:
+    """`values` (an audit entry's `extra`) with each sealed value opened, or ERASED once the case's
+    key is gone. `keys`: a cache of case keys, shared across the entries of one answer."""
+    if not any(is_sealed(v) for v in values.values()):
+        return values
+    if case_id not in keys:
+        keys.update(case_keys([case_id]))
+    key = keys[case_id]
+    opened = {}
+    for name, value in values.items():
+        if is_sealed(value):
+            try:
+                value = Fernet(key).decrypt(value[SEALED].encode("ascii")).decode() if key else ERASED
+            except (InvalidToken, UnicodeError):
+                raise DecryptionError(f"audit value {name!r} of case {case_id} cannot be opened.") from None
+        opened[name] = value
+    return opened
+
+
+def case_keys(case_ids: Iterable[int | None]) -> dict[int | None, bytes | None]:
+    """The keys of these cases in one query (None: none, or shredded), for `unsealed`'s cache."""
+    from .models import CaseKey
+
+    wanted = set(case_ids)
+    stored = dict(CaseKey.objects.filter(case_id__in=wanted - {None}).values_list("case_id", "key"))
+    return {case_id: stored[case_id].encode() if case_id in stored else None for case_id in wanted}
+
+
+def shred(*, case_id: int) -> bool:
+    """Deletes the case's key: what was sealed under it can no longer be read by anyone."""
+    from .models import CaseKey
+
+    deleted, _ = CaseKey.objects.filter(case_id=case_id).delete()
+    return bool(deleted)
+
+
+def _case_key(case_id: int) -> bytes:
+    from .models import CaseKey
+
+    key = CaseKey.objects.filter(case_id=case_id).values_list("key", flat=True).first()
+    if key is None:
+        # ON CONFLICT DO NOTHING: two transactions sealing for one case at once end up with one key.
+        CaseKey.objects.bulk_create(
+            [CaseKey(case_id=case_id, key=Fernet.generate_key().decode("ascii"))], ignore_conflicts=True
+        )
+        key = CaseKey.objects.get(case_id=case_id).key
+    return key.encode("ascii")
+
+
 # --- key rotation ----------------------------------------------------------------------------------
 
 
@@ -213,6 +286,64 @@ def rotate_model(
         if len(rows) < batch_size:
             return counts
         last_pk = rows[-1][0]
+
+
+# --- migrations ------------------------------------------------------------------------------------
+
+
+def column_encryption(app_label: str, columns: dict[str, tuple[str, ...]], *, batch: int = 1000):
+    """(forward, backward) for a RunPython that encrypts the existing values of `columns`
+    ({model name: field names}) after an AlterField made them encrypted fields, and decrypts them
+    back. Raw SQL on both sides (the fields decrypt on read), each row written once, every trigger
+    lifted for these statements (row history and append-only triggers would take a change of
+    storage for a change of content). Values already encrypted, by new code during a rolling
+    deploy, are left alone; going back needs the key they were encrypted with, like any read."""
+
+    def is_token(value: str) -> bool:
+        try:
+            decrypt(value)
+        except DecryptionError:
+            return False
+        return True
+
+    def rewrite(apps, schema_editor, convert) -> None:
+        db = schema_editor.connection
+        qn = db.ops.quote_name
+        with pgtrigger.ignore(), db.cursor() as cursor:
+            for model_name, names in columns.items():
+                model = apps.get_model(app_label, model_name)
+                table, pk = qn(model._meta.db_table), qn(model._meta.pk.column)
+                cols = [qn(model._meta.get_field(name).column) for name in names]
+                not_empty = " OR ".join(f"COALESCE({c}, '') <> ''" for c in cols)
+                last = None
+                while True:
+                    after = "" if last is None else f"{pk} > %s AND "
+                    cursor.execute(
+                        f"SELECT {pk}, {', '.join(cols)} FROM {table} WHERE {after}({not_empty}) "
+                        f"ORDER BY {pk} LIMIT %s",  # nosec B608  # quoted meta identifiers
+                        ([] if last is None else [last]) + [batch],
+                    )
+                    rows = cursor.fetchall()
+                    for row_pk, *values in rows:
+                        converted = {c: convert(v) if v else None for c, v in zip(cols, values, strict=True)}
+                        changed = {c: new for c, new in converted.items() if new is not None}
+                        if changed:
+                            cursor.execute(
+                                f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in changed)} "
+                                f"WHERE {pk} = %s",  # nosec B608  # quoted meta identifiers
+                                [*changed.values(), row_pk],
+                            )
+                    if len(rows) < batch:
+                        break
+                    last = rows[-1][0]
+
+    def forward(apps, schema_editor) -> None:
+        rewrite(apps, schema_editor, lambda value: None if is_token(value) else encrypt(value))
+
+    def backward(apps, schema_editor) -> None:
+        rewrite(apps, schema_editor, lambda value: decrypt(value) if is_token(value) else None)
+
+    return forward, backward
 
 
 # --- identifiers -----------------------------------------------------------------------------------

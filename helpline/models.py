@@ -9,6 +9,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from .crypto import EncryptedCharField
+
 
 def _validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -203,3 +205,18 @@ class ReconciledRowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_model}:{self.event_id}"
+
+
+class CaseKey(models.Model):
+    """A case's own key for the free text its audit entries carry (a reason someone typed), so the
+    entries stay in the hash chain, unchanged, while that text is erased with the case: anonymising
+    the case deletes this key (crypto-shredding, helpline.crypto.seal). The key itself is stored
+    under FIELD_ENCRYPTION_KEYS and rotates with them."""
+
+    # A plain column, not a foreign key, like AuditEntry.case_id (this app sits below cases).
+    case_id = models.BigIntegerField(primary_key=True)
+    key = EncryptedCharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"key of case {self.case_id}"

@@ -122,7 +122,23 @@ class Outcome(models.TextChoices):
     OTHER = "other", "Other"
 
 
-@tracked(personal={"reason", "summary", "packet_json", "reported_urls", "platform"})
+# Free text people type, kept out of the row history (which outlives anonymisation).
+REFERRAL_PERSONAL_FIELDS = frozenset(
+    {
+        "reason",
+        "summary",
+        "packet_json",
+        "reported_urls",
+        "platform",
+        "override_reason",
+        "rejection_reason",
+        "withdrawal_reason",
+        "outcome_note",
+    }
+)
+
+
+@tracked(personal=REFERRAL_PERSONAL_FIELDS)
 class Referral(FSMModelMixin, ReferralWorkflow):
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="referrals")
@@ -136,10 +152,10 @@ class Referral(FSMModelMixin, ReferralWorkflow):
     summary = EncryptedTextField()
     # Online-abuse hotlines: what was reported, never images.
     reported_urls = ArrayField(models.URLField(max_length=2000), default=list, blank=True)
-    platform = models.CharField(max_length=100, blank=True)
+    platform = EncryptedCharField(max_length=100, blank=True)
     consent_basis = models.CharField(max_length=24, choices=ConsentBasis.choices)
     consent = models.ForeignKey(Consent, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
-    override_reason = models.CharField(max_length=500, blank=True)
+    override_reason = EncryptedCharField(max_length=500, blank=True)
     # What the agency sees, frozen when the referral is sent (JSON, encrypted).
     packet_json = EncryptedTextField(blank=True)
     resent_from = models.ForeignKey(
@@ -161,10 +177,10 @@ class Referral(FSMModelMixin, ReferralWorkflow):
     closed_by = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    rejection_reason = models.CharField(max_length=1000, blank=True)
-    withdrawal_reason = models.CharField(max_length=1000, blank=True)
+    rejection_reason = EncryptedCharField(max_length=1000, blank=True)
+    withdrawal_reason = EncryptedCharField(max_length=1000, blank=True)
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
-    outcome_note = models.CharField(max_length=2000, blank=True)
+    outcome_note = EncryptedCharField(max_length=2000, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -15,7 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from cases.models import Case, Escalation, EscalationKind
 from cases.services import escalation_raise
 from cases.workflow import CaseState
-from helpline import policy
+from helpline import crypto, policy
 from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
@@ -274,7 +274,7 @@ def referral_create(
                     "service_type": service_type,
                     "state": referral.state,
                     "consent_basis": basis,
-                    "override_reason": referral.override_reason,
+                    "override_reason": crypto.seal(referral.override_reason, case_id=locked.pk),
                     "cross_border": cross_border,
                     "resent_from": resent_from.pk if resent_from else None,
                 },
@@ -372,9 +372,9 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
                 helpline=locked.helpline_id,
                 changes={"state": {"before": before, "after": locked.state}},
                 extra={
-                    k: (v.isoformat() if isinstance(v, datetime) else v)
+                    k: _audited(k, v, case_id=locked.case_id)
                     for k, v in params.items()
-                    if k not in ("outcome_note",)
+                    if k != "outcome_note"
                 },
             )
             if name == "approve":
@@ -395,6 +395,15 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
     if refusal is not None:
         raise refusal
     return locked
+
+
+def _audited(name: str, value: Any, *, case_id: int) -> Any:
+    """A transition parameter as its audit entry records it: the reason people typed sealed under
+    the case's key (erased with the case, helpline.crypto.seal); dates and the outcome code as
+    they are."""
+    if name == "reason":
+        return crypto.seal(value, case_id=case_id)
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def _public_change(referral: Referral, name: str) -> dict[str, Any]:

@@ -5,6 +5,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from helpline import crypto
+from helpline.audit import audit_record
+
 from .factories import CaseFactory, ContactFactory, ReferralFactory
 
 
@@ -28,6 +31,14 @@ def fill(helpline, team, operator, agency_user):
             ContactFactory(case=case, call_type="prank" if i % 2 else "child")
             if state != "intake":
                 ReferralFactory(case=case, agency=agency_user.agency, created_by=operator, state="sent")
+            # An audit entry with a reason sealed under the case's key: the page opens them all.
+            audit_record(
+                actor=operator,
+                action="case.transition.dismiss",
+                obj=case,
+                case_id=case.pk,
+                extra={"reason": crypto.seal("Wrong number", case_id=case.pk)},
+            )
 
     return make
 

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from cases.models import Escalation
+from helpline.crypto import unsealed
 from helpline.models import AuditEntry
 from referrals.models import Consent, Delivery, Referral
 
@@ -123,7 +124,8 @@ def test_only_a_supervisor_overrides_missing_consent_and_it_is_audited(
     assert response.json()["consent_basis"] == "supervisor_override"
     entry = AuditEntry.objects.get(action="referral.create", outcome="allowed")
     assert entry.actor == supervisor
-    assert entry.extra["override_reason"] == "Child at risk tonight"
+    assert "Child at risk" not in str(entry.extra)  # sealed under the case's key
+    assert unsealed(entry.extra, case_id=entry.case_id, keys={})["override_reason"] == "Child at risk tonight"
     assert entry.extra["consent_basis"] == "supervisor_override"
 
 

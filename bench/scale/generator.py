@@ -22,9 +22,7 @@ from .shapes import (
     AREAS,
     CHANNELS,
     CLOSED_REFERRAL_STATES,
-    CLOSURE_REASONS,
     DAY,
-    DISMISS_REASON,
     DISMISSED_SHARE,
     FLAGS,
     GENDERS,
@@ -348,7 +346,11 @@ class Generator(ConversationRows, ReferralRows):
                 ts(due) if due is not None else N,
                 ts(overdue) if overdue is not None else N,
                 "f",
-                (DISMISS_REASON if dismissed else rng.choice(CLOSURE_REASONS)) if closed_at else "",
+                (
+                    rng.choice(p["dismiss_reason"] if dismissed else p["closure_reason"])
+                    if closed_at and anonymised_at is None
+                    else ""
+                ),
                 ts(closed_at) if closed_at else N,
                 ts(anonymised_at) if anonymised_at else N,
                 str(creator) if creator else N,

@@ -20,6 +20,8 @@ from referrals.models import DEFAULT_RESPONSE_HOURS, Agency
 from .shapes import (
     AREAS,
     BODIES,
+    CLOSURE_REASONS,
+    DISMISS_REASON,
     FIRST_NAMES,
     NOTES,
     OPERATORS_PER_TEAM,
@@ -168,6 +170,11 @@ def token_pools() -> dict[str, list[str]]:
         "body": tokens(BODIES + REPLIES, 25),
         "params": tokens([json.dumps({"Body": b, "NumMedia": "0"}) for b in BODIES], 10),
         "reason": tokens(["Disclosure of abuse at home.", "Needs medical care.", "Unsafe at home."], 15),
+        "closure_reason": tokens(CLOSURE_REASONS, 10),
+        "dismiss_reason": tokens([DISMISS_REASON], 10),
+        "platform": tokens(["Example social network"], 5),
+        "rejection_reason": tokens(["The service is not available in the child's area."], 10),
+        "withdrawal_reason": tokens(["Referred elsewhere."], 10),
         "referral_summary": tokens(["Child needs protection and support.", "Please assess at home."], 20),
         "packet": tokens(
             [json.dumps({"case": "synthetic", "urgency": u}) for u in DEFAULT_RESPONSE_HOURS], 15

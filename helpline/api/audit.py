@@ -13,7 +13,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .. import policy, selectors
+from .. import crypto, policy, selectors
 from ..audit import verify_chain
 from ..models import AuditEntry
 from .pagination import OldestFirstPagination
@@ -84,7 +84,11 @@ class AuditExportView(GenericAPIView):
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
+        sealed = {e.case_id for e in rows if any(crypto.is_sealed(v) for v in (e.extra or {}).values())}
+        keys = crypto.case_keys(sealed)  # in one query
         for entry in rows:
+            # Reasons sealed under their case's key are opened, as in the list (helpline.crypto).
+            entry.extra = crypto.unsealed(entry.extra or {}, case_id=entry.case_id, keys=keys)
             writer.writerow([_cell(getattr(entry, column)) for column in EXPORT_COLUMNS])
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'

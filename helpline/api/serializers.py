@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from referrals.models import Agency
 
+from .. import crypto
 from ..models import AuditEntry, Helpline, Role, Team, User
 from ..services import token_id
 
@@ -150,9 +151,20 @@ class HelplineUpdateInput(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
+class AuditEntryListOutput(serializers.ListSerializer):
+    def to_representation(self, data) -> list:
+        entries = list(data.all() if hasattr(data, "all") else data)
+        # The keys of the page's cases with sealed values, in one query (not one per entry).
+        sealed = {e.case_id for e in entries if any(crypto.is_sealed(v) for v in (e.extra or {}).values())}
+        if sealed and isinstance(self.context, dict):
+            self.context.setdefault("case_keys", {}).update(crypto.case_keys(sealed))
+        return super().to_representation(entries)
+
+
 class AuditEntryOutput(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
+        list_serializer_class = AuditEntryListOutput
         fields = [
             "id",
             "at",
@@ -174,6 +186,14 @@ class AuditEntryOutput(serializers.ModelSerializer):
             "hash",
         ]
         read_only_fields = fields
+
+    def to_representation(self, instance: AuditEntry) -> dict:
+        data = super().to_representation(instance)
+        # Reasons are sealed under their case's key: opened for the reader, "[erased]" once the
+        # case was anonymised. The keys are looked up once per case for a whole page.
+        keys = self.context.setdefault("case_keys", {}) if isinstance(self.context, dict) else {}
+        data["extra"] = crypto.unsealed(data["extra"] or {}, case_id=instance.case_id, keys=keys)
+        return data
 
 
 class TotpEnrolmentOutput(serializers.Serializer):
