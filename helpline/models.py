@@ -203,3 +203,25 @@ class ReconciledRowEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_model}:{self.event_id}"
+
+
+class SetPasswordLink(models.Model):
+    """A one-time link with which a person sets their own password: issued when an administrator
+    creates them or asks for a reset, so no administrator ever sets or learns a password. Only a
+    SHA-256 of the link's token is stored; the token is shown once, to be handed to the person."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="set_password_links")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    issued_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # A newer link, or the password being set, ends the links issued before it.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"set-password link for user {self.user_id} ({self.created_at:%Y-%m-%d %H:%M})"

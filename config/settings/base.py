@@ -139,6 +139,9 @@ REST_KNOX = {
 }
 # Supervisors and administrators also give a TOTP code (django-otp) when they sign in.
 OTP_TOTP_ISSUER = "Lifeline"
+# A set-password link (issued when an administrator creates a person or asks for a reset) works once,
+# within this many hours.
+SET_PASSWORD_LINK_HOURS = env.float("SET_PASSWORD_LINK_HOURS", default=72)
 
 LANGUAGE_CODE = "en"
 # Storage is always UTC; a helpline's own timezone is applied only at the edges.
