@@ -205,6 +205,16 @@ class ReconciledRowEvent(models.Model):
         return f"{self.event_model}:{self.event_id}"
 
 
+class SignInChange(models.TextChoices):
+    """Audit actions of changes to how a person signs in: flagged for review in the audit log and
+    shown to the person (GET /api/v1/auth/security-events/)."""
+
+    PASSWORD_LINK = "user.password_link", "Set-password link issued"
+    PASSWORD_SET = "user.password_set", "Password set with a link"
+    SECOND_FACTOR_RESET = "user.second_factor_reset", "Authenticator reset"
+    SECOND_FACTOR_ENROL = "user.second_factor_enrol", "Authenticator enrolled"
+
+
 class SetPasswordLink(models.Model):
     """A one-time link with which a person sets their own password: issued when an administrator
     creates them or asks for a reset, so no administrator ever sets or learns a password. Only a
