@@ -79,7 +79,8 @@ class AuditFilter(django_filters.FilterSet):
     at_before = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
     review = StrictBooleanFilter(
         method="filter_review",
-        help_text="true: only entries flagged for review (changes to how someone signs in); false: none of them",
+        help_text="true: only the entries flagged for review (changes to how someone signs in); "
+        "false: all but those",
     )
 
     class Meta:

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from typing import NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.contrib.auth import authenticate, password_validation
 from django.conf import settings
+from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -397,7 +397,10 @@ def totp_enrolment_confirm(
         if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise EnrolmentRefused("already_enrolled")
         device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
-        problem = "otp_not_configured" if device is None else ("" if device.verify_token(otp) else "otp_invalid")
+        if device is None:
+            problem = "otp_not_configured"
+        else:
+            problem = "" if device.verify_token(otp) else "otp_invalid"
         if not problem:
             device.confirmed = True
             device.save(update_fields=["confirmed"])

@@ -3,6 +3,7 @@ from contextlib import contextmanager
 from django.db import connection
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
@@ -17,7 +18,11 @@ from ..models import AuditEntry, Helpline, User
 from .errors import Conflict, LockedOut
 from .pagination import Pagination
 from .permissions import IsAdministrator
-from .schema import SignInErrorResponse401Serializer, SignInErrorResponse429Serializer
+from .schema import (
+    ErrorResponse409Serializer,
+    SignInErrorResponse401Serializer,
+    SignInErrorResponse429Serializer,
+)
 from .serializers import (
     AuthTokenOutput,
     HelplineCreateInput,
@@ -51,8 +56,9 @@ SIGN_IN_REFUSED = {
     "otp_invalid": ("otp_invalid", "The authenticator code is wrong, expired or already used."),
     "otp_not_configured": (
         "otp_not_configured",
-        "Supervisors and administrators need an authenticator app: enrol one with your username and "
-        "password (POST /api/v1/auth/totp/), then confirm it with its code (POST /api/v1/auth/totp/confirm/).",
+        "Supervisors and administrators need an authenticator app: enrol one with your username "
+        "and password (POST /api/v1/auth/totp/), then confirm it with its code "
+        "(POST /api/v1/auth/totp/confirm/).",
     ),
 }
 ENROLMENT_REFUSED = {
@@ -131,6 +137,7 @@ class PublicAuthView(GenericAPIView):
         return "Token"
 
 
+@extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
 class TotpEnrolView(PublicAuthView):
     serializer_class = TotpEnrolInput
 
@@ -149,6 +156,7 @@ class TotpEnrolView(PublicAuthView):
         responses={
             201: TotpEnrolmentOutput,
             401: SignInErrorResponse401Serializer,
+            409: ErrorResponse409Serializer,
             429: SignInErrorResponse429Serializer,
         },
         auth=[],
@@ -164,6 +172,7 @@ class TotpEnrolView(PublicAuthView):
         return Response({"secret": secret, "otpauth_url": device.config_url}, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
 class TotpConfirmView(PublicAuthView):
     serializer_class = TotpConfirmInput
 
@@ -179,6 +188,7 @@ class TotpConfirmView(PublicAuthView):
         responses={
             200: TokenOutput,
             401: SignInErrorResponse401Serializer,
+            409: ErrorResponse409Serializer,
             429: SignInErrorResponse429Serializer,
         },
         auth=[],
@@ -191,6 +201,7 @@ class TotpConfirmView(PublicAuthView):
         return Response({"token": key, "expiry": token.expiry})
 
 
+@extend_validation_errors(list(LINK_REFUSED), field_name="token", methods=["post"])
 class PasswordSetView(PublicAuthView):
     serializer_class = PasswordSetInput
 
@@ -292,6 +303,7 @@ class SecurityEventListView(GenericAPIView):
         return self.get_paginated_response(SecurityEventOutput(page, many=True).data)
 
 
+@extend_validation_errors(["not_allowed"], field_name="password", methods=["post"])
 class UserListView(GenericAPIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     permission_classes = [IsAdministrator]
@@ -323,6 +335,7 @@ class UserListView(GenericAPIView):
         return Response(UserCreatedOutput(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["not_allowed"], field_name="password", methods=["patch"])
 class UserDetailView(GenericAPIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     permission_classes = [IsAdministrator]
