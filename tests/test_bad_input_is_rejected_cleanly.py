@@ -157,7 +157,7 @@ class Op(NamedTuple):
 
 
 PASSWORD = factories.PASSWORD
-NEW_USER = {"username": "newbie", "password": PASSWORD, "role": "operator"}
+NEW_USER = {"username": "newbie", "role": "operator"}
 NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
 CHILD = {"call_type": "child"}
 
