@@ -97,7 +97,7 @@ class AuditFilter(django_filters.FilterSet):
     def filter_review(self, queryset, name, value):
         if value is None:
             return queryset
-        flagged = {"extra__review": True}
+        flagged = {"extra__contains": {"review": True}}
         return queryset.filter(**flagged) if value else queryset.exclude(**flagged)
 
 

@@ -163,3 +163,13 @@ def test_the_person_sees_the_flagged_changes_to_their_account(api, admin_user, o
     assert all(set(r) == {"id", "at", "action", "actor_username", "actor_role", "client_ip"} for r in rows)
     # Supervisors find every flagged change to review.
     assert AuditEntry.objects.filter(extra__review=True).count() == 3
+
+
+def test_supervisors_find_the_flagged_changes_in_the_audit_log(api, admin_user, operator, supervisor):
+    api(admin_user).patch(f"/api/v1/users/{operator.pk}/", {"first_name": "Amina"}, format="json")
+    api(admin_user).post(f"/api/v1/users/{operator.pk}/password-link/")
+    flagged = api(supervisor).get("/api/v1/audit/?review=true").json()["results"]
+    assert [(e["action"], e["object_id"]) for e in flagged] == [("user.password_link", str(operator.pk))]
+    others = api(supervisor).get("/api/v1/audit/?review=false&object_type=helpline.user").json()["results"]
+    assert "user.update" in {e["action"] for e in others}
+    assert "user.password_link" not in {e["action"] for e in others}
