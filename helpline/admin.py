@@ -1,5 +1,9 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import PermissionDenied
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import AuditEntry, Helpline, Team, User
 
@@ -17,9 +21,56 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    """No password here: nobody sets or sees another person's password. People are created, and
+    their passwords reset, through the API, which issues a set-password link the person uses
+    themselves (audited and flagged for review)."""
+
     list_display = ("username", "role", "helpline", "team", "agency", "is_active")
     list_filter = ("role", "helpline", "is_active")
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Helpline", {"fields": ("role", "helpline", "team", "agency")}))
+    form = forms.ModelForm  # not UserChangeForm: no password field, no link to a password form
+    fieldsets = (
+        (None, {"fields": ("username",)}),
+        *BaseUserAdmin.fieldsets[1:],
+        ("Helpline", {"fields": ("role", "helpline", "team", "agency")}),
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def user_change_password(self, request, id, form_url=""):
+        raise PermissionDenied
+
+
+# The authenticator app's secret is the person's alone: the admin site lists devices, never their
+# keys or QR codes, and neither adds nor edits them (people enrol their own; an administrator
+# resets one through the API, audited).
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(BaseTOTPDeviceAdmin):
+    list_display = ["user", "name", "created_at", "last_used_at", "confirmed"]
+    fields = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    readonly_fields = fields
+
+    def get_list_display(self, request):
+        return self.list_display
+
+    def get_fieldsets(self, request, obj=None):
+        return [(None, {"fields": self.fields})]
+
+    def get_urls(self):
+        # Without the base class's QR code view.
+        return admin.ModelAdmin.get_urls(self)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AuditEntry)

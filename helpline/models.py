@@ -220,3 +220,34 @@ class CaseKey(models.Model):
 
     def __str__(self) -> str:
         return f"key of case {self.case_id}"
+
+class SignInChange(models.TextChoices):
+    """Audit actions of changes to how a person signs in: flagged for review in the audit log and
+    shown to the person (GET /api/v1/auth/security-events/)."""
+
+    PASSWORD_LINK = "user.password_link", "Set-password link issued"
+    PASSWORD_SET = "user.password_set", "Password set with a link"
+    SECOND_FACTOR_RESET = "user.second_factor_reset", "Authenticator reset"
+    SECOND_FACTOR_ENROL = "user.second_factor_enrol", "Authenticator enrolled"
+
+
+class SetPasswordLink(models.Model):
+    """A one-time link with which a person sets their own password: issued when an administrator
+    creates them or asks for a reset, so no administrator ever sets or learns a password. Only a
+    SHA-256 of the link's token is stored; the token is shown once, to be handed to the person."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="set_password_links")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    issued_by = models.ForeignKey(User, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    # A newer link, or the password being set, ends the links issued before it.
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"set-password link for user {self.user_id} ({self.created_at:%Y-%m-%d %H:%M})"

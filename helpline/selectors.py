@@ -11,8 +11,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 
 from . import policy
 from .audit import REDACTED, audit_record
-from .filters import IsoDateTimeFilter
-from .models import AuditEntry, AuditOutcome, Helpline, Team, User
+from .filters import IsoDateTimeFilter, StrictBooleanFilter
+from .models import AuditEntry, AuditOutcome, Helpline, SignInChange, Team, User
 
 
 def _is_platform_admin(user: User) -> bool:
@@ -127,6 +127,11 @@ class AuditFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=AuditOutcome.choices)
     at_after = IsoDateTimeFilter(field_name="at", lookup_expr="gte")
     at_before = IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    review = StrictBooleanFilter(
+        method="filter_review",
+        help_text="true: only the entries flagged for review (changes to how someone signs in); "
+        "false: all but those",
+    )
 
     class Meta:
         model = AuditEntry
@@ -138,6 +143,12 @@ class AuditFilter(django_filters.FilterSet):
             if value.endswith(".")
             else queryset.filter(action=value)
         )
+
+    def filter_review(self, queryset, name, value):
+        if value is None:
+            return queryset
+        flagged = {"extra__contains": {"review": True}}
+        return queryset.filter(**flagged) if value else queryset.exclude(**flagged)
 
 
 def audit_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[AuditEntry]:
@@ -176,3 +187,10 @@ def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
     if target is None:
         raise NotFound()
     return _entries_of_visible_cases(user, AuditEntry.objects.filter(actor=target))
+
+
+def security_events_for(user: User) -> QuerySet[AuditEntry]:
+    """The changes to `user`'s own sign-in (password links, authenticator resets and enrolments)."""
+    return AuditEntry.objects.filter(
+        action__in=SignInChange.values, object_type="helpline.user", object_id=str(user.pk)
+    )

@@ -1,19 +1,25 @@
 """Every write about helplines, teams, users and sessions: one transaction, audit entry included."""
 
+import hashlib
 import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from .audit import audit_record, audited_update, diff
-from .models import AuditOutcome, Helpline, Role, Team, User
+from .models import AuditOutcome, Helpline, Role, SetPasswordLink, SignInChange, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
 HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_policy", "is_active")
@@ -21,6 +27,10 @@ HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_polic
 # manage its people.
 SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 _TOKEN_ID = re.compile(r"[0-9a-f]{16}")
+# Marks the audit entries of changes to a person's sign-in (password, second factor) that someone
+# should look at: supervisors filter on it (GET /api/v1/audit/?review=true) and the person sees
+# their own (GET /api/v1/auth/security-events/).
+REVIEW = {"review": True}
 
 
 class LoginFailed(Exception):
@@ -46,6 +56,38 @@ def second_factor_required(user: User) -> bool:
     return user.role in SECOND_FACTOR_ROLES
 
 
+def _authenticated(*, username: str, password: str, request: HttpRequest) -> User:
+    """The user these credentials sign in, or a recorded refusal. Failed attempts count towards
+    django-axes' lockout, per account and per client address."""
+    if not AxesProxyHandler.is_allowed(request, {"username": username}):
+        # Locked: the password is not even checked.
+        _refuse(username, "locked_out", request)
+    # Counts a failure with django-axes (user_login_failed) and, at the limit, locks out.
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        _refuse(username, "invalid_credentials", request)
+    return user
+
+
+def _wrong_code(username: str, request: HttpRequest) -> None:
+    # A wrong code is a guess like a wrong password: it counts towards the lockout.
+    user_login_failed.send(sender=__name__, credentials={"username": username}, request=request)
+
+
+def _token_create(user: User, request: HttpRequest) -> tuple[AuthToken, str]:
+    """A new API token for a signed-in user, in the caller's transaction."""
+    token, key = AuthToken.objects.create(user=user)
+    audit_record(
+        actor=user,
+        action="auth.login",
+        obj=user,
+        extra={"token": token_id(token), "second_factor": second_factor_required(user)},
+    )
+    # What django.contrib.auth.login would announce: updates last_login.
+    user_logged_in.send(sender=user.__class__, request=request, user=user)
+    return token, key
+
+
 def token_login(
     *, username: str, password: str, otp: str = "", request: HttpRequest
 ) -> tuple[AuthToken, str]:
@@ -54,32 +96,15 @@ def token_login(
 
     Failed attempts count towards django-axes' lockout, per account and per client address; a
     refused attempt is recorded and committed before the caller is told."""
-    credentials = {"username": username}
-    if not AxesProxyHandler.is_allowed(request, credentials):
-        # Locked: the password is not even checked.
-        _refuse(username, "locked_out", request)
-    # Counts a failure with django-axes (user_login_failed) and, at the limit, locks out.
-    user = authenticate(request, username=username, password=password)
-    if user is None:
-        _refuse(username, "invalid_credentials", request)
+    user = _authenticated(username=username, password=password, request=request)
     if second_factor_required(user):
         problem = _second_factor_problem(user, otp)
         if problem == "otp_invalid":
-            # A wrong code is a guess like a wrong password: it counts towards the lockout.
-            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            _wrong_code(username, request)
         if problem:
             _refuse(username, problem, request)
     with transaction.atomic():
-        token, key = AuthToken.objects.create(user=user)
-        audit_record(
-            actor=user,
-            action="auth.login",
-            obj=user,
-            extra={"token": token_id(token), "second_factor": second_factor_required(user)},
-        )
-        # What django.contrib.auth.login would announce: updates last_login.
-        user_logged_in.send(sender=user.__class__, request=request, user=user)
-    return token, key
+        return _token_create(user, request)
 
 
 def _second_factor_problem(user: User, otp: str) -> str:
@@ -157,33 +182,113 @@ def _validate_password(password: str, user: User) -> None:
         raise ValidationError({"password": error.messages}) from None
 
 
-def user_create(*, actor: User, password: str, **fields) -> User:
+@dataclass(frozen=True)
+class IssuedLink:
+    """A set-password link's token (exists only here: the database keeps its hash) and expiry."""
+
+    token: str
+    expires_at: datetime
+
+
+def _link_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _link_issue(*, actor: User, user: User) -> IssuedLink:
+    """Ends the person's earlier links and makes a new one, in the caller's transaction."""
+    now = timezone.now()
+    SetPasswordLink.objects.filter(user=user, used_at=None, revoked_at=None).update(revoked_at=now)
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=settings.SET_PASSWORD_LINK_HOURS)
+    link = SetPasswordLink.objects.create(
+        user=user, digest=_link_digest(token), issued_by=actor, created_at=now, expires_at=expires_at
+    )
+    audit_record(
+        actor=actor,
+        action=SignInChange.PASSWORD_LINK,
+        obj=user,
+        helpline=user.helpline_id,
+        extra={**REVIEW, "link": link.pk, "expires_at": expires_at.isoformat()},
+    )
+    return IssuedLink(token=token, expires_at=expires_at)
+
+
+def user_create(*, actor: User, **fields) -> tuple[User, IssuedLink]:
+    """Creates a person without a password, and the one-time link with which they set their own."""
     with transaction.atomic():
         user = User(**fields)
-        _validate_password(password, user)
-        user.set_password(password)
+        user.set_unusable_password()
         user.full_clean()
         user.save()
         audit_record(
             actor=actor, action="user.create", obj=user, changes=diff({}, _snapshot(user, USER_FIELDS))
         )
+        link = _link_issue(actor=actor, user=user)
+    return user, link
+
+
+def user_password_link_issue(*, actor: User, user: User) -> IssuedLink:
+    """A new set-password link for a person (a reset): their password stays as it is until the
+    link is used; earlier links stop working."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        return _link_issue(actor=actor, user=user)
+
+
+class LinkRefused(Exception):
+    """A set-password link that cannot be used; `reason`: invalid, used, revoked or expired."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def password_set_with_link(*, token: str, password: str) -> User:
+    """The holder of a set-password link sets the person's password; the link then stops working
+    and every token the person held is revoked (whoever had their old password is signed out)."""
+    with transaction.atomic():
+        link = (
+            SetPasswordLink.objects.select_for_update()
+            .select_related("user")
+            .filter(digest=_link_digest(token), user__is_active=True)
+            .first()
+        )
+        if link is None:
+            raise LinkRefused("invalid")
+        if link.used_at is not None:
+            raise LinkRefused("used")
+        if link.revoked_at is not None:
+            raise LinkRefused("revoked")
+        now = timezone.now()
+        if link.expires_at <= now:
+            raise LinkRefused("expired")
+        user = User.objects.select_for_update().get(pk=link.user_id)
+        _validate_password(password, user)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        link.used_at = now
+        link.save(update_fields=["used_at"])
+        revoked, _ = AuthToken.objects.filter(user=user).delete()
+        audit_record(
+            actor=user,
+            action=SignInChange.PASSWORD_SET,
+            obj=user,
+            helpline=user.helpline_id,
+            changes={"password": {"before": "[redacted]", "after": "[redacted]"}},
+            extra={**REVIEW, "link": link.pk, "tokens_revoked": revoked},
+        )
     return user
 
 
-def user_update(*, actor: User, user: User, password: str | None = None, **fields) -> User:
+def user_update(*, actor: User, user: User, **fields) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         before = _snapshot(user, USER_FIELDS)
         for name, value in fields.items():
             setattr(user, name, value)
-        if password:
-            _validate_password(password, user)
-            user.set_password(password)
         user.full_clean()
         user.save()
         changes = diff(before, _snapshot(user, USER_FIELDS))
-        if password:
-            changes["password"] = {"before": "[redacted]", "after": "[redacted]"}
         revoked = 0
         if not user.is_active or "role" in changes:
             # Deactivated, or now allowed other things (a new role may need a second factor): every
@@ -239,26 +344,75 @@ def team_create(*, actor: User, helpline: Helpline, name: str) -> Team:
     return team
 
 
-def user_totp_enrol(*, actor: User, user: User) -> TOTPDevice:
-    """Gives a person a new authenticator (replacing any they had) and returns it once, so its
-    secret can be shown to them; the secret itself is never recorded in the audit log."""
-    from rest_framework.exceptions import PermissionDenied
-
-    from . import policy
-
-    if not policy.can(actor, "user.manage", user):
-        raise PermissionDenied("Only administrators enrol authenticators.")
+def user_second_factor_reset(*, actor: User, user: User) -> None:
+    """Removes a person's authenticators (a lost phone) and signs them out everywhere: they enrol a
+    new one themselves at their next sign-in. The administrator never sees a secret."""
     with transaction.atomic():
-        replaced = TOTPDevice.objects.filter(user=user).count()
-        TOTPDevice.objects.filter(user=user).delete()
-        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=True)
-        # A new authenticator means the old one may be lost: sign the person out everywhere.
-        AuthToken.objects.filter(user=user).delete()
+        user = User.objects.select_for_update().get(pk=user.pk)
+        removed, _ = TOTPDevice.objects.filter(user=user).delete()
+        revoked, _ = AuthToken.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
-            action="user.totp_enrol",
+            action=SignInChange.SECOND_FACTOR_RESET,
             obj=user,
             helpline=user.helpline_id,
-            extra={"replaced_devices": replaced},
+            extra={**REVIEW, "removed_devices": removed, "tokens_revoked": revoked},
         )
+
+
+class EnrolmentRefused(Exception):
+    """`reason`: otp_not_required (the role signs in without a code) or already_enrolled."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def totp_enrolment_start(*, username: str, password: str, request: HttpRequest) -> TOTPDevice:
+    """A supervisor or administrator without an authenticator starts enrolling one with their
+    password: a new, unconfirmed device (replacing an earlier unconfirmed one) whose secret is shown
+    to them only. It counts for nothing until confirmed with a code from it."""
+    user = _authenticated(username=username, password=password, request=request)
+    if not second_factor_required(user):
+        raise EnrolmentRefused("otp_not_required")
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)  # one enrolment at a time
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise EnrolmentRefused("already_enrolled")
+        TOTPDevice.objects.filter(user=user).delete()
+        device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
+        audit_record(actor=user, action="user.second_factor_enrol_start", obj=user)
     return device
+
+
+def totp_enrolment_confirm(
+    *, username: str, password: str, otp: str, request: HttpRequest
+) -> tuple[AuthToken, str]:
+    """Confirms the device totp_enrolment_start made with its current code, and signs in."""
+    user = _authenticated(username=username, password=password, request=request)
+    if not second_factor_required(user):
+        raise EnrolmentRefused("otp_not_required")
+    with transaction.atomic():
+        User.objects.select_for_update().get(pk=user.pk)
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            raise EnrolmentRefused("already_enrolled")
+        device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-id").first()
+        if device is None:
+            problem = "otp_not_configured"
+        else:
+            problem = "" if device.verify_token(otp) else "otp_invalid"
+        if not problem:
+            device.confirmed = True
+            device.save(update_fields=["confirmed"])
+            audit_record(
+                actor=user,
+                action=SignInChange.SECOND_FACTOR_ENROL,
+                obj=user,
+                helpline=user.helpline_id,
+                extra=REVIEW,
+            )
+            return _token_create(user, request)
+    # The failed code's throttling state is committed; the refusal is recorded after.
+    if problem == "otp_invalid":
+        _wrong_code(username, request)
+    _refuse(username, problem, request)

@@ -126,7 +126,7 @@ def test_docs_page_is_swagger_ui_pointing_at_the_schema(api, operator, signed_in
 
 def test_schema_lists_exactly_the_routes_registered_under_api_v1(schema):
     registered = registered_api_v1_operations()
-    assert len(registered) == 51  # the walk itself found the API (a broken walk must not pass)
+    assert len(registered) == 56  # the walk itself found the API (a broken walk must not pass)
     assert set(schema["paths"]) == set(registered)
 
 
@@ -145,7 +145,9 @@ def test_every_operation_has_a_unique_operation_id(schema):
 
 
 def test_every_operation_but_sign_in_requires_a_token_and_documents_401(schema):
-    """Sign-in needs no token; its 401 is about the credentials and second factor it was given."""
+    """Sign-in (and enrolling one's authenticator, which signs in) needs no token; its 401 is about
+    the credentials and second factor it was given. Setting one's password with a set-password link
+    needs no token either: the link is the credential, refused with a 400 on `token`."""
     assert schema["components"]["securitySchemes"]["tokenAuth"] == {
         "type": "apiKey",
         "in": "header",
@@ -154,7 +156,11 @@ def test_every_operation_but_sign_in_requires_a_token_and_documents_401(schema):
     }
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
-            if path == "/api/v1/auth/token/":
+            if path == "/api/v1/auth/password/":
+                assert not operation.get("security"), (method, path)
+                assert has_error_shape(schema, documented_error(schema, path, method, 400))
+                assert "401" not in operation["responses"], (method, path)
+            elif path in ("/api/v1/auth/token/", "/api/v1/auth/totp/", "/api/v1/auth/totp/confirm/"):
                 assert not operation.get("security"), (method, path)
                 refused = documented_error(schema, path, method, 401)
                 assert has_error_shape(schema, refused)
@@ -239,7 +245,7 @@ def answers(api, helpline, operator, supervisor, admin_user, walk_in):
     big = {"padding": "a" * 300 * 1024}
     return [
         (403, op, "get", "/api/v1/users/", None),
-        (403, op, "post", "/api/v1/users/", {"username": "x1", "password": "y", "role": "admin"}),
+        (403, op, "post", "/api/v1/users/", {"username": "x1", "role": "admin"}),
         (403, op, "get", user_url, None),
         (403, op, "patch", user_url, {"role": "admin"}),
         (403, op, "get", "/api/v1/helplines/", None),

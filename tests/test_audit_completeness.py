@@ -63,7 +63,7 @@ REFERRAL = {
     "summary": SUMMARY,
 }
 CLOSE = {"name": "close", "reason": "Safe at home"}
-NEW_USER = {"username": "newbie", "password": factories.PASSWORD, "role": "operator"}
+NEW_USER = {"username": "newbie", "role": "operator"}
 NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
 NEW_AGENCY = {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 
@@ -163,7 +163,20 @@ REQUESTS = [
         [("agency.create", ALLOWED, AGENCY, None)]),
     Req("agency update", "admin", "patch", "agencies/{agency}/", {"name": "Renamed"}, 200,
         [("agency.update", ALLOWED, AGENCY, None)]),
-    Req("user create", "admin", "post", "users/", NEW_USER, 201, [("user.create", ALLOWED, USER, None)]),
+    Req("user create", "admin", "post", "users/", NEW_USER, 201,
+        [("user.create", ALLOWED, USER, None), ("user.password_link", ALLOWED, USER, None)]),
+    Req("password link", "admin", "post", "users/{operator}/password-link/", None, 201,
+        [("user.password_link", ALLOWED, USER, None)]),
+    Req("password set with a link", "anonymous", "post", "auth/password/",
+        {"token": "@password_link", "password": "Their-own-passphrase-42"}, 204,
+        [("user.password_set", ALLOWED, USER, None)]),
+    Req("second factor reset", "admin", "delete", "users/{supervisor}/totp/", None, 204,
+        [("user.second_factor_reset", ALLOWED, USER, None)]),
+    Req("authenticator enrolment", "anonymous", "post", "auth/totp/",
+        {"username": "supervisor1", "password": factories.PASSWORD}, 201,
+        [("user.second_factor_enrol_start", ALLOWED, USER, None)]),
+    Req("authenticator enrolment failure", "anonymous", "post", "auth/totp/",
+        {"username": "supervisor1", "password": "Wrong-1"}, 401, [("auth.login", DENIED, USER, None)]),
     Req("user update", "admin", "patch", "users/{operator}/", {"first_name": "Amina"}, 200,
         [("user.update", ALLOWED, USER, None)]),
     Req("helpline create", "platform admin", "post", "helplines/", NEW_HELPLINE, 201,
@@ -252,6 +265,12 @@ REQUESTS = [
         [("agency.update", DENIED, AGENCY, None)]),
     Req("user create forbidden", "supervisor", "post", "users/", NEW_USER, 403,
         [("user.create", DENIED, USER, None)]),
+    Req("password link outside scope", "admin", "post", "users/{else_operator}/password-link/", None, 404,
+        [("user.password_link", DENIED, USER, None)]),
+    Req("password link forbidden", "supervisor", "post", "users/{operator}/password-link/", None, 403,
+        [("user.password_link", DENIED, USER, None)]),
+    Req("second factor reset outside scope", "admin", "delete", "users/{else_operator}/totp/", None, 404,
+        [("user.second_factor_reset", DENIED, USER, None)]),
     Req("user update outside scope", "admin", "patch", "users/{else_operator}/", {"first_name": "Amina"}, 404,
         [("user.update", DENIED, USER, None)]),
     Req("user update forbidden", "operator", "patch", "users/{operator}/", {"role": "admin"}, 403,
@@ -396,6 +415,10 @@ class World:
     def own_token(self) -> str:
         _, key = AuthToken.objects.create(user=self.operator)
         return token_id(AuthToken.objects.get(token_key=key[:15]))
+
+    @cached_property
+    def password_link(self) -> str:
+        return self.ok("admin", "post", f"users/{self.operator.pk}/password-link/")["token"]
 
     @cached_property
     def tomorrow(self) -> str:

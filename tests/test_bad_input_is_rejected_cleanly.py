@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from cases.models import Case, CaseReferenceCounter, Category, Contact, Escalation, Note
@@ -33,7 +34,7 @@ from channels_sms.models import (
 )
 from channels_sms.services import sender_hash
 from channels_sms.voice import callback_complete, callback_request
-from helpline.models import AuditEntry, AuditOutcome, Helpline, Team, User
+from helpline.models import AuditEntry, AuditOutcome, Helpline, SetPasswordLink, Team, User
 from referrals.models import Agency, Consent, Delivery, Referral, ReferralUpdate
 
 from . import factories
@@ -91,6 +92,8 @@ STORED_MODELS = (
     ChatSession,
     ContacterFlag,
     FlaggedContact,
+    SetPasswordLink,
+    TOTPDevice,
 )
 
 
@@ -157,12 +160,17 @@ class Op(NamedTuple):
 
 
 PASSWORD = factories.PASSWORD
-NEW_USER = {"username": "newbie", "password": PASSWORD, "role": "operator"}
+NEW_USER = {"username": "newbie", "role": "operator"}
 NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
 CHILD = {"call_type": "child"}
 
 LOGIN = Op("anon", "post", "/api/v1/auth/token/", {"username": "operator1", "password": PASSWORD})
 CREATE_USER = Op("admin", "post", "/api/v1/users/", NEW_USER)
+NEW_PASSWORD = "Their-own-passphrase-42"
+SET_PASSWORD = Op("anon", "post", "/api/v1/auth/password/", {"token": "x" * 43, "password": NEW_PASSWORD})
+TOTP_ENROL = Op("anon", "post", "/api/v1/auth/totp/", {"username": "supervisor1", "password": PASSWORD})
+CONFIRMATION = {"username": "supervisor1", "password": PASSWORD, "otp": "123456"}
+TOTP_CONFIRM = Op("anon", "post", "/api/v1/auth/totp/confirm/", CONFIRMATION)
 UPDATE_USER = Op("admin", "patch", "/api/v1/users/{operator}/", {"first_name": "Amina"})
 CREATE_HELPLINE = Op("platform_admin", "post", "/api/v1/helplines/", NEW_HELPLINE)
 UPDATE_HELPLINE = Op("admin", "patch", "/api/v1/helplines/{helpline}/", {"name": "Renamed"})
@@ -496,7 +504,7 @@ INVALID_FIELDS = {
         ({"username": "u" * 151, "password": PASSWORD}, {"username": "max_length"}),
     ],
     CREATE_USER: [
-        ({}, {"username": "required", "password": "required", "role": "required"}),
+        ({}, {"username": "required", "role": "required"}),
         ({**NEW_USER, "username": "new user!"}, {"username": "invalid"}),
         ({**NEW_USER, "username": "operator1"}, {"username": "invalid"}),
         ({**NEW_USER, "role": "god"}, {"role": "invalid_choice"}),
@@ -509,6 +517,21 @@ INVALID_FIELDS = {
         ({**NEW_USER, "agency": 999999}, {"agency": "does_not_exist"}),
         ({**NEW_USER, "role": "agency"}, {"agency": "invalid"}),
         ({**NEW_USER, "role": "agency", "agency": "{other_agency}"}, {"agency": "invalid"}),
+    ],
+    SET_PASSWORD: [
+        ({}, {"token": "required", "password": "required"}),
+        ({"token": ["x"], "password": NEW_PASSWORD}, {"token": "invalid"}),
+        ({"token": "x" * 129, "password": NEW_PASSWORD}, {"token": "max_length"}),
+        ({"token": "x" * 43, "password": NEW_PASSWORD}, {"token": "invalid"}),  # no such link
+        ({"token": "x" * 43, "password": None}, {"password": "null"}),
+    ],
+    TOTP_ENROL: [
+        ({}, {"username": "required", "password": "required"}),
+        ({"username": None, "password": PASSWORD}, {"username": "null"}),
+    ],
+    TOTP_CONFIRM: [
+        ({"username": "supervisor1", "password": PASSWORD}, {"otp": "required"}),
+        ({"username": "supervisor1", "password": PASSWORD, "otp": "12ab56"}, {"otp": "invalid"}),
     ],
     UPDATE_USER: [
         ({"role": "god"}, {"role": "invalid_choice"}),
@@ -724,14 +747,22 @@ def test_helpline_code_differing_only_in_letter_case_is_refused_as_taken(world):
 
 @pytest.mark.parametrize(
     ("op", "body"),
-    [(CREATE_USER, {**NEW_USER, "password": "password"}), (UPDATE_USER, {"password": "short"})],
+    [(CREATE_USER, {**NEW_USER, "password": NEW_PASSWORD}), (UPDATE_USER, {"password": NEW_PASSWORD})],
     ids=["create", "update"],
 )
-def test_weak_password_is_refused_naming_the_password_field(world, op, body):
+def test_a_password_sent_by_an_administrator_is_refused_naming_the_password_field(world, op, body):
     client, before = world.client(op.who), stored()
     response = send(client, op.method, world.fill(op.path), body)
-    pairs = error_pairs(response)
-    assert {attr for attr, _ in pairs} == {"password"}, pairs
+    assert error_pairs(response) == {("password", "not_allowed")}
+    assert_nothing_stored_changed(before)
+
+
+def test_weak_password_is_refused_naming_the_password_field(world):
+    issued = world.client("admin").post(f"/api/v1/users/{world.ids['operator']}/password-link/")
+    token = issued.json()["token"]
+    before = stored()
+    response = send(world.client("anon"), "post", SET_PASSWORD.path, {"token": token, "password": "short"})
+    assert {attr for attr, _ in error_pairs(response)} == {"password"}
     assert_nothing_stored_changed(before)
 
 

@@ -361,11 +361,10 @@ def test_seed_demo_refuses_a_secret_that_is_not_base32(db):
 
 
 def test_password_validators_refuse_weak_passwords(api, admin_user):
-    response = api(admin_user).post(
-        "/api/v1/users/",
-        {"username": "newbie", "password": "newbie2026", "role": "operator"},
-        format="json",
-    )
-    assert response.status_code == 400
-    assert {e["attr"] for e in response.json()["errors"]} == {"password"}
-    assert not User.objects.filter(username="newbie").exists()
+    body = {"username": "newbie", "role": "operator"}
+    response = api(admin_user).post("/api/v1/users/", body, format="json")
+    token = response.json()["set_password"]["token"]
+    weak = api().post("/api/v1/auth/password/", {"token": token, "password": "newbie2026"}, format="json")
+    assert weak.status_code == 400
+    assert {e["attr"] for e in weak.json()["errors"]} == {"password"}
+    assert not User.objects.get(username="newbie").has_usable_password()

@@ -102,6 +102,12 @@ TABLE = [
     Line("delete", "auth/tokens/{id}/",             IN,             401, 204,    204,    204,    204,    204),
     Line("delete", "auth/tokens/{id}/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "auth/me/",                      NONE,           401, 200,    200,    200,    200,    200),
+    Line("get",    "auth/security-events/",         NONE,           401, 200,    200,    200,    200,    200),
+    # Public: a set-password link's token, or the caller's own password, is what counts (here an
+    # unknown token and a wrong password, whoever sends them).
+    Line("post",   "auth/password/",                NONE,           400, 400,    400,    400,    400,    400),
+    Line("post",   "auth/totp/",                    NONE,           401, 401,    401,    401,    401,    401),
+    Line("post",   "auth/totp/confirm/",            NONE,           401, 401,    401,    401,    401,    401),
 
     # People and helplines are the administrators' endpoints: 403 for anyone else, whatever the id.
     # The platform administrator's scope is every helpline: "out: other helpline" is in it.
@@ -112,8 +118,10 @@ TABLE = [
     Line("get",    "users/{id}/",                   OUT_HELPLINE,   401, 403,    403,    404,    403,    200),
     Line("patch",  "users/{id}/",                   IN,             401, 403,    403,    200,    403,    200),
     Line("patch",  "users/{id}/",                   OUT_HELPLINE,   401, 403,    403,    404,    403,    200),
-    Line("post",   "users/{id}/totp/",              IN,             401, 403,    403,    201,    403,    201),
-    Line("post",   "users/{id}/totp/",              OUT_HELPLINE,   401, 403,    403,    404,    403,    201),
+    Line("post",   "users/{id}/password-link/",     IN,             401, 403,    403,    201,    403,    201),
+    Line("post",   "users/{id}/password-link/",     OUT_HELPLINE,   401, 403,    403,    404,    403,    201),
+    Line("delete", "users/{id}/totp/",              IN,             401, 403,    403,    204,    403,    204),
+    Line("delete", "users/{id}/totp/",              OUT_HELPLINE,   401, 403,    403,    404,    403,    204),
     Line("get",    "users/{id}/activity/",          IN,             401, 404,    200,    404,    404,    404),
     Line("get",    "users/{id}/activity/",          OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "helplines/",                    IN,             401, 403,    403,    SHOWN,  403,    SHOWN),
@@ -415,15 +423,21 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "auth/tokens/": {NONE: Spec()},
     "auth/tokens/{id}/": {IN: Spec("own token"), OUT_HELPLINE: Spec("else_token")},
     "auth/me/": {NONE: Spec()},
+    "auth/security-events/": {NONE: Spec()},
+    "auth/password/": {NONE: Spec(body={"token": "x" * 43, "password": "Their-own-passphrase-42"})},
+    "auth/totp/": {NONE: Spec(body={"username": "supervisor1", "password": "Wrong-password-1"})},
+    "auth/totp/confirm/": {
+        NONE: Spec(body={"username": "supervisor1", "password": "Wrong-password-1", "otp": "123456"})
+    },
     "users/": {
         **by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
         # The helpline is named for the platform administrator (a helpline's own is always its own).
-        NONE: Spec(
-            body={"username": "newbie", "password": PASSWORD, "role": "operator", "helpline": "@helpline"}
-        ),
+        NONE: Spec(body={"username": "newbie", "role": "operator", "helpline": "@helpline"}),
     },
     "users/{id}/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}, {"first_name": "A"}),
-    "users/{id}/totp/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
+    "users/{id}/password-link/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
+    # People with an authenticator, so that resetting it changes something.
+    "users/{id}/totp/": by_scope({IN: "supervisor2", OUT_HELPLINE: "else_supervisor"}),
     "users/{id}/activity/": by_scope({IN: "operator", OUT_HELPLINE: "else_operator"}),
     "audit/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
     "audit/export/": by_scope({IN: "audit_entry", OUT_HELPLINE: "else_audit_entry"}),
@@ -575,6 +589,8 @@ class World:
             "elsewhere": elsewhere,
             "operator": operator,
             "else_operator": else_operator,
+            "supervisor2": supervisor2,
+            "else_supervisor": else_supervisor,
             "agency": agency_user.agency,
             "other_agency": factories.AgencyFactory(helpline=helpline, code="health", name="AGENCY-HEALTH"),
             "else_agency": factories.AgencyFactory(
@@ -611,6 +627,8 @@ class World:
         CaseAccess.objects.create(
             case=o["restricted"], user=night_operator, kind="need_to_know", granted_by=supervisor2
         )
+        for holder in (supervisor2, else_supervisor):
+            TOTPDevice.objects.create(user=holder, name="phone", confirmed=True)
         contact = factories.ContactFactory
         o |= {
             "contact": contact(case=o["case"], summary="CONTACT-IN"),
@@ -1046,7 +1064,16 @@ def test_matrix_gives_every_caller_and_every_scope_a_row():
 # --- OPTIONS -----------------------------------------------------------------------------------------
 
 # Routes whose every method is the administrators' (403 to anyone else): OPTIONS is refused alike.
-ADMINISTRATORS_ONLY = {"users/", "users/{id}/", "users/{id}/totp/", "helplines/", "helplines/{id}/"}
+ADMINISTRATORS_ONLY = {
+    "users/",
+    "users/{id}/",
+    "users/{id}/totp/",
+    "users/{id}/password-link/",
+    "helplines/",
+    "helplines/{id}/",
+}
+# Routes anyone may call: what counts is the body (credentials, a set-password link), not a token.
+PUBLIC = {LOGIN, "auth/password/", "auth/totp/", "auth/totp/confirm/"}
 
 
 @pytest.mark.parametrize("route", sorted({route for _, route in served_operations()}))
@@ -1060,7 +1087,7 @@ def test_options_describes_a_route_alike_for_any_object_and_never_fails(world, r
     for role in ROLES:
         expected = 200 if role in (ADMIN, PLATFORM_ADMIN) or route not in ADMINISTRATORS_ONLY else 403
         if role == ANON:
-            expected = 200 if route == LOGIN or route.startswith("chat/") else 401  # public routes
+            expected = 200 if route in PUBLIC or route.startswith("chat/") else 401  # public routes
         answers = set()
         for probe in probes:
             with transaction.atomic():

@@ -17,7 +17,7 @@ What it writes (all synthetic; see the module constants for the distributions):
   supervisors and an administrator per helpline, one agency of every sector (with service types)
   and one agency user each, and the helpline's SMS/WhatsApp/voice numbers. Every user gets the
   same password (--password), hashed once. Supervisors and administrators have no authenticator:
-  give them one (seed_demo --totp-secret shows how) before signing them in to the admin.
+  they enrol their own at their first sign-in (POST /api/v1/auth/totp/, then .../totp/confirm/).
 * N cases over ten years (volume growing with time), ids and creation times in the same order.
   A case's state follows its age: new cases are mostly open, cases older than a year mostly
   closed, with a stale backlog (at the default size: 1,500-3,400 cases in intake and 7,000-19,000

@@ -36,6 +36,9 @@ REST_KNOX = {
 }
 # Supervisors and administrators also give a TOTP code (django-otp) when they sign in.
 OTP_TOTP_ISSUER = "Lifeline"
+# A set-password link (issued when an administrator creates a person or asks for a reset) works once,
+# within this many hours.
+SET_PASSWORD_LINK_HOURS = env.float("SET_PASSWORD_LINK_HOURS", default=72)
 
 # How long a supervisor's break-glass access to a restricted case lasts.
 BREAK_GLASS_MINUTES = env.int("BREAK_GLASS_MINUTES", default=60)

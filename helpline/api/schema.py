@@ -315,7 +315,13 @@ LINKS: dict[tuple[str, str], dict[str, dict[str, str]]] = {
         ("chat_sessions_messages_send", "chat_sessions_messages_list", "chat_sessions_end"), _ON_A_CHAT
     ),
     ("users_create", "201"): _each(
-        ("users_retrieve", "users_partial_update", "users_totp_enrol", "users_activity"),
+        (
+            "users_retrieve",
+            "users_partial_update",
+            "users_password_link",
+            "users_totp_reset",
+            "users_activity",
+        ),
         {"user_id": "$response.body#/id"},
     ),
     ("agencies_create", "201"): _each(

@@ -62,9 +62,26 @@ class UserOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class UserCreateInput(serializers.Serializer):
+class RefusesPassword:
+    """Administrators never set a person's password: a `password` sent is refused (400), not
+    silently dropped, so a client that still sends one learns it did not happen."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and "password" in data:
+            raise serializers.ValidationError(
+                {
+                    "password": [
+                        "Administrators do not set passwords: the person sets their own with a "
+                        "set-password link (POST /api/v1/users/{id}/password-link/)."
+                    ]
+                },
+                code="not_allowed",
+            )
+        return super().to_internal_value(data)
+
+
+class UserCreateInput(RefusesPassword, serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
-    password = serializers.CharField(max_length=256, trim_whitespace=False)
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
@@ -78,8 +95,7 @@ class UserCreateInput(serializers.Serializer):
     )
 
 
-class UserUpdateInput(serializers.Serializer):
-    password = serializers.CharField(max_length=256, trim_whitespace=False, required=False)
+class UserUpdateInput(RefusesPassword, serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
@@ -196,6 +212,50 @@ class AuditEntryOutput(serializers.ModelSerializer):
         return data
 
 
+class SetPasswordLinkOutput(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="Shown once (only a hash is stored): hand it to the person, who sets their own "
+        "password with it (POST /api/v1/auth/password/). It works once."
+    )
+    expires_at = serializers.DateTimeField()
+
+
+class UserCreatedOutput(UserOutput):
+    """The new person, and the link with which they set their password (shown only here)."""
+
+    # The view puts the IssuedLink on the user as `set_password_link`.
+    set_password = SetPasswordLinkOutput(source="set_password_link", read_only=True)
+
+    class Meta(UserOutput.Meta):
+        fields = [*UserOutput.Meta.fields, "set_password"]
+        read_only_fields = fields
+
+
+class PasswordSetInput(serializers.Serializer):
+    token = serializers.CharField(max_length=128, help_text="The set-password link's token.")
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class TotpEnrolInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class TotpConfirmInput(TotpEnrolInput):
+    otp = serializers.RegexField(
+        r"^[0-9]{6,8}$", help_text="The code the new authenticator shows now: proves it was set up."
+    )
+
+
 class TotpEnrolmentOutput(serializers.Serializer):
     secret = serializers.CharField(help_text="Base32 secret for an authenticator app; shown only now.")
     otpauth_url = serializers.CharField(help_text="The same as a provisioning URL (QR code content).")
+
+
+class SecurityEventOutput(serializers.ModelSerializer):
+    """A change to the caller's own sign-in (password, authenticator), and who made it."""
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "at", "action", "actor_username", "actor_role", "client_ip"]
+        read_only_fields = fields

@@ -8,9 +8,16 @@ urlpatterns = [
     path("auth/tokens/", views.TokenListView.as_view(), name="auth-token-list"),
     path("auth/tokens/<str:token_id>/", views.TokenDetailView.as_view(), name="auth-token-detail"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
+    path("auth/security-events/", views.SecurityEventListView.as_view(), name="auth-security-events"),
+    path("auth/password/", views.PasswordSetView.as_view(), name="auth-password"),
+    path("auth/totp/", views.TotpEnrolView.as_view(), name="auth-totp"),
+    path("auth/totp/confirm/", views.TotpConfirmView.as_view(), name="auth-totp-confirm"),
     path("users/", views.UserListView.as_view(), name="user-list"),
     path("users/<int:user_id>/", views.UserDetailView.as_view(), name="user-detail"),
     path("users/<int:user_id>/totp/", views.UserTotpView.as_view(), name="user-totp"),
+    path(
+        "users/<int:user_id>/password-link/", views.UserPasswordLinkView.as_view(), name="user-password-link"
+    ),
     path("users/<int:user_id>/activity/", audit.UserActivityView.as_view(), name="user-activity"),
     path("audit/", audit.AuditListView.as_view(), name="audit-list"),
     path("audit/export/", audit.AuditExportView.as_view(), name="audit-export"),

@@ -1,9 +1,12 @@
+from contextlib import contextmanager
+
 from django.db import connection
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
 from rest_framework import status
-from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -11,19 +14,29 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
 from .. import policy, selectors, services
-from ..models import Helpline, User
-from .errors import LockedOut
+from ..models import AuditEntry, Helpline, User
+from .errors import Conflict, LockedOut
 from .pagination import Pagination
 from .permissions import IsAdministrator
-from .schema import SignInErrorResponse401Serializer, SignInErrorResponse429Serializer
+from .schema import (
+    ErrorResponse409Serializer,
+    SignInErrorResponse401Serializer,
+    SignInErrorResponse429Serializer,
+)
 from .serializers import (
     AuthTokenOutput,
     HelplineCreateInput,
     HelplineOutput,
     HelplineUpdateInput,
     LoginInput,
+    PasswordSetInput,
+    SecurityEventOutput,
+    SetPasswordLinkOutput,
     TokenOutput,
+    TotpConfirmInput,
+    TotpEnrolInput,
     TotpEnrolmentOutput,
+    UserCreatedOutput,
     UserCreateInput,
     UserOutput,
     UserUpdateInput,
@@ -43,8 +56,20 @@ SIGN_IN_REFUSED = {
     "otp_invalid": ("otp_invalid", "The authenticator code is wrong, expired or already used."),
     "otp_not_configured": (
         "otp_not_configured",
-        "Supervisors and administrators need an authenticator app: ask an administrator to set one up.",
+        "Supervisors and administrators need an authenticator app: enrol one with your username "
+        "and password (POST /api/v1/auth/totp/), then confirm it with its code "
+        "(POST /api/v1/auth/totp/confirm/).",
     ),
+}
+ENROLMENT_REFUSED = {
+    "otp_not_required": "Operators and agency users sign in without an authenticator app.",
+    "already_enrolled": "You have an authenticator already; an administrator can reset it if it is lost.",
+}
+LINK_REFUSED = {
+    "invalid": "This set-password link is not valid.",
+    "used": "This set-password link has been used already; ask an administrator for a new one.",
+    "revoked": "A newer set-password link replaced this one.",
+    "expired": "This set-password link has expired; ask an administrator for a new one.",
 }
 
 
@@ -78,14 +103,130 @@ class TokenLoginView(GenericAPIView):
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
+        with sign_in_refusals():
             token, key = services.token_login(request=request._request, **data.validated_data)
-        except services.LoginLockedOut:
-            raise LockedOut() from None
-        except services.LoginFailed as refused:
-            code, detail = SIGN_IN_REFUSED[refused.reason]
-            raise AuthenticationFailed(detail, code=code) from None
         return Response({"token": key, "expiry": token.expiry})
+
+
+@contextmanager
+def sign_in_refusals():
+    """A refused sign-in (or enrolment) as the API answers it: 401 with why, 429 when locked out,
+    409/400 when enrolment does not apply."""
+    try:
+        yield
+    except services.LoginLockedOut:
+        raise LockedOut() from None
+    except services.LoginFailed as refused:
+        code, detail = SIGN_IN_REFUSED[refused.reason]
+        raise AuthenticationFailed(detail, code=code) from None
+    except services.EnrolmentRefused as refused:
+        detail = ENROLMENT_REFUSED[refused.reason]
+        if refused.reason == "already_enrolled":
+            raise Conflict(detail, code=refused.reason) from None
+        raise ValidationError(detail, code=refused.reason) from None
+
+
+class PublicAuthView(GenericAPIView):
+    """Signed-in or not: the request's own credentials (or link) are what counts."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginThrottle]
+
+    def get_authenticate_header(self, request):
+        return "Token"
+
+
+@extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
+class TotpEnrolView(PublicAuthView):
+    serializer_class = TotpEnrolInput
+
+    @extend_schema(
+        operation_id="auth_totp_enrol",
+        summary="Start enrolling your authenticator app (supervisors and administrators, first sign-in)",
+        description=(
+            "For a supervisor or administrator with no authenticator yet (a new account, or one an "
+            "administrator reset): with your username and password, answers a new secret and its "
+            "`otpauth://` URL, shown only to you and only now. It counts once confirmed with "
+            "`POST /api/v1/auth/totp/confirm/`. 409 `already_enrolled` if you have one; 400 "
+            "`otp_not_required` for operators and agency users. Failed passwords count towards the "
+            "sign-in lockout."
+        ),
+        request=TotpEnrolInput,
+        responses={
+            201: TotpEnrolmentOutput,
+            401: SignInErrorResponse401Serializer,
+            409: ErrorResponse409Serializer,
+            429: SignInErrorResponse429Serializer,
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        import base64
+
+        data = TotpEnrolInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        with sign_in_refusals():
+            device = services.totp_enrolment_start(request=request._request, **data.validated_data)
+        secret = base64.b32encode(device.bin_key).decode()
+        return Response({"secret": secret, "otpauth_url": device.config_url}, status=status.HTTP_201_CREATED)
+
+
+@extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
+class TotpConfirmView(PublicAuthView):
+    serializer_class = TotpConfirmInput
+
+    @extend_schema(
+        operation_id="auth_totp_confirm",
+        summary="Confirm your new authenticator with its current code, and sign in",
+        description=(
+            "Completes `POST /api/v1/auth/totp/`: the authenticator counts from now on, and the "
+            "answer is a token as from signing in. 401 `otp_invalid` for a wrong code, "
+            "`otp_not_configured` if no enrolment was started."
+        ),
+        request=TotpConfirmInput,
+        responses={
+            200: TokenOutput,
+            401: SignInErrorResponse401Serializer,
+            409: ErrorResponse409Serializer,
+            429: SignInErrorResponse429Serializer,
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = TotpConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        with sign_in_refusals():
+            token, key = services.totp_enrolment_confirm(request=request._request, **data.validated_data)
+        return Response({"token": key, "expiry": token.expiry})
+
+
+@extend_validation_errors(list(LINK_REFUSED), field_name="token", methods=["post"])
+class PasswordSetView(PublicAuthView):
+    serializer_class = PasswordSetInput
+
+    @extend_schema(
+        operation_id="auth_password_set",
+        summary="Set your password with a set-password link",
+        description=(
+            "The token of a set-password link an administrator issued (when creating your account, "
+            "or a reset) and your new password. The link works once, until it expires "
+            "(`SET_PASSWORD_LINK_HOURS`); afterwards every token you held is revoked. 400 with "
+            "`attr` `token` and code `invalid`, `used`, `revoked` (a newer link replaced it) or "
+            "`expired`; 400 with `attr` `password` for a password the validators refuse."
+        ),
+        request=PasswordSetInput,
+        responses={204: OpenApiResponse(description="Password set")},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordSetInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.password_set_with_link(**data.validated_data)
+        except services.LinkRefused as refused:
+            raise ValidationError({"token": [LINK_REFUSED[refused.reason]]}, code=refused.reason) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LogoutView(GenericAPIView):
@@ -145,6 +286,24 @@ class MeView(GenericAPIView):
         return Response(UserOutput(request.user).data)
 
 
+class SecurityEventListView(GenericAPIView):
+    serializer_class = SecurityEventOutput
+    queryset = AuditEntry.objects.none()  # the caller's own, below
+
+    @extend_schema(
+        operation_id="auth_security_events",
+        summary="Changes to the caller's own sign-in, newest first",
+        description="Set-password links issued for you and used, and your authenticator reset by an "
+        "administrator or enrolled: who did it and when. The same entries are flagged for review in "
+        "the audit log.",
+        responses=SecurityEventOutput(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.security_events_for(request.user))
+        return self.get_paginated_response(SecurityEventOutput(page, many=True).data)
+
+
+@extend_validation_errors(["not_allowed"], field_name="password", methods=["post"])
 class UserListView(GenericAPIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     permission_classes = [IsAdministrator]
@@ -156,7 +315,14 @@ class UserListView(GenericAPIView):
         page = self.paginate_queryset(selectors.user_queryset_for(request.user))
         return self.get_paginated_response(UserOutput(page, many=True).data)
 
-    @extend_schema(operation_id="users_create", request=UserCreateInput, responses={201: UserOutput})
+    @extend_schema(
+        operation_id="users_create",
+        description="The person has no password yet: `set_password` holds the one-time link with "
+        "which they set their own (shown only here). Supervisors and administrators enrol their "
+        "authenticator at their first sign-in.",
+        request=UserCreateInput,
+        responses={201: UserCreatedOutput},
+    )
     def post(self, request: Request) -> Response:
         data = UserCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,10 +330,12 @@ class UserListView(GenericAPIView):
         if request.user.helpline_id is not None:
             # A helpline's administrator creates people for that helpline only.
             fields["helpline"] = request.user.helpline
-        user = services.user_create(actor=request.user, **fields)
-        return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
+        user, link = services.user_create(actor=request.user, **fields)
+        user.set_password_link = link
+        return Response(UserCreatedOutput(user).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["not_allowed"], field_name="password", methods=["patch"])
 class UserDetailView(GenericAPIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     permission_classes = [IsAdministrator]
@@ -266,23 +434,41 @@ def readyz(request):
     )
 
 
-class UserTotpView(GenericAPIView):
+class UserPasswordLinkView(GenericAPIView):
     permission_classes = [IsAdministrator]
-    serializer_class = TotpEnrolmentOutput
-    audit_actions = {"post": ("user.totp_enrol", "helpline.user")}
+    serializer_class = SetPasswordLinkOutput
+    audit_actions = {"post": ("user.password_link", "helpline.user")}
 
     @extend_schema(
-        operation_id="users_totp_enrol",
-        summary="Give a person a new authenticator (administrators)",
-        description="Replaces any authenticator the person had and signs them out everywhere. The secret "
-        "is in this answer only; supervisors and administrators need it to sign in.",
+        operation_id="users_password_link",
+        summary="Issue a set-password link for a person (administrators): a reset",
+        description="The person's password stays as it is until they use the link; earlier links stop "
+        "working. The token is in this answer only: hand it to the person. Flagged for review in the "
+        "audit log and shown to the person.",
         request=None,
-        responses={201: TotpEnrolmentOutput},
+        responses={201: SetPasswordLinkOutput},
     )
     def post(self, request: Request, user_id: int) -> Response:
-        import base64
-
         target = selectors.user_get(user=request.user, user_id=user_id)
-        device = services.user_totp_enrol(actor=request.user, user=target)
-        secret = base64.b32encode(device.bin_key).decode()
-        return Response({"secret": secret, "otpauth_url": device.config_url}, status=status.HTTP_201_CREATED)
+        link = services.user_password_link_issue(actor=request.user, user=target)
+        return Response(SetPasswordLinkOutput(link).data, status=status.HTTP_201_CREATED)
+
+
+class UserTotpView(GenericAPIView):
+    permission_classes = [IsAdministrator]
+    serializer_class = None
+    audit_actions = {"delete": ("user.second_factor_reset", "helpline.user")}
+
+    @extend_schema(
+        operation_id="users_totp_reset",
+        summary="Reset a person's authenticator (administrators)",
+        description="Removes the person's authenticator (a lost phone) and signs them out everywhere; "
+        "they enrol a new one themselves at their next sign-in. Flagged for review in the audit log "
+        "and shown to the person.",
+        request=None,
+        responses={204: OpenApiResponse(description="Authenticator removed")},
+    )
+    def delete(self, request: Request, user_id: int) -> Response:
+        target = selectors.user_get(user=request.user, user_id=user_id)
+        services.user_second_factor_reset(actor=request.user, user=target)
+        return Response(status=status.HTTP_204_NO_CONTENT)
