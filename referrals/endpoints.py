@@ -28,7 +28,7 @@ import certifi
 from django.conf import settings
 from django.db import models
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import HTTPError, SSLError
+from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from urllib3.util import Timeout
 
@@ -202,6 +202,8 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float, read
         finally:
             response.release_conn()
             response.close()
+    except NewConnectionError as exc:  # urllib3 makes it a kind of timeout; mostly it is a refusal
+        raise SendFailed(SendFailure.CONNECTION_FAILED, type(exc).__name__) from None
     except (Urllib3Timeout, TimeoutError) as exc:
         raise SendFailed(SendFailure.TIMEOUT, type(exc).__name__) from None
     except SSLError as exc:

@@ -36,7 +36,7 @@ from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, Team, User
 from helpline.services import token_id
-from referrals.models import Agency, Consent, Referral, ReferralUpdate
+from referrals.models import Agency, Consent, Referral, ReferralUpdate, WebhookChange
 
 from . import factories
 
@@ -257,6 +257,10 @@ TABLE = [
     Line("patch",  "agencies/{id}/",                IN,             401, 403,     403,       200,    403),
     Line("patch",  "agencies/{id}/",                OUT_AGENCY,     401, 403,     403,       200,    404),
     Line("patch",  "agencies/{id}/",                OUT_HELPLINE,   401, 404,     404,       404,    404),
+    # A change of an agency's webhook (an administrator's proposal): its helpline's supervisors approve.
+    Line("post",   "agencies/{id}/webhook/approve/", IN,            401, 403,     200,       403,    403),
+    Line("post",   "agencies/{id}/webhook/approve/", OUT_AGENCY,    401, 403,     200,       403,    404),
+    Line("post",   "agencies/{id}/webhook/approve/", OUT_HELPLINE,  401, 404,     404,       404,    404),
 
     # Consent and referrals of a case: case data, scoped like the case.
     Line("get",    "cases/{id}/consent/",           IN,             401, 200,     200,       404,    404),
@@ -469,6 +473,9 @@ TARGETS: dict[str, dict[str, Spec]] = {
         NONE: Spec(body={"code": "shelter", "name": "Safe House", "sector": "shelter"}),
     },
     "agencies/{id}/": by_scope(AGENCIES, {"name": "Renamed agency"}),
+    "agencies/{id}/webhook/approve/": {
+        scope: Spec(name, {"change": f"@{name}_webhook_change"}) for scope, name in AGENCIES.items()
+    },
     "cases/{id}/consent/": case_specs(CONSENT),
     "cases/{id}/referrals/": {
         IN: Spec("referred", EMERGENCY_REFERRAL),
@@ -596,6 +603,15 @@ class World:
         CaseAccess.objects.create(
             case=o["restricted"], user=night_operator, kind="need_to_know", granted_by=supervisor2
         )
+        # A webhook change waiting for approval on each agency (a name that never resolves: the
+        # approval's verification challenge fails fast, and the approval stands).
+        for name in AGENCIES.values():
+            o[f"{name}_webhook_change"] = WebhookChange.objects.create(
+                agency=o[name],
+                url=f"https://{name.replace('_', '-')}.hooks.invalid/lifeline",
+                secret="a-webhook-secret-of-the-matrix",
+                proposed_by=platform_admin,
+            )
         contact = factories.ContactFactory
         o |= {
             "contact": contact(case=o["case"], summary="CONTACT-IN"),
@@ -803,6 +819,7 @@ STORED_MODELS = (
     Consent,
     Referral,
     ReferralUpdate,
+    WebhookChange,
 )
 
 
