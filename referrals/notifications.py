@@ -171,7 +171,8 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
             why = "the last attempt was cut off" if cut_off else "no attempts left (the limit was lowered)"
             _escalate_failure(delivery, why)
             return "failed"
-        # The agency's current URL and secret: a retry follows an administrator's correction.
+        # The agency's endpoint in use: a retry follows a change once it is approved and verified
+        # (referrals.webhooks); after a removal the secret is empty and nothing is sent.
         delivery.url = delivery.agency.webhook_url or delivery.url
         secret = delivery.agency.webhook_secret
         body = delivery.body.encode()

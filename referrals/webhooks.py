@@ -205,13 +205,13 @@ def challenge(*, url: str, secret: str) -> str:
 
 
 def _verification_record(*, actor: User, change_id: int, outcome: str) -> WebhookChange:
+    agency_id = WebhookChange.objects.filter(pk=change_id).values_list("agency_id", flat=True).get()
     with transaction.atomic():
-        change = (
-            WebhookChange.objects.select_for_update(of=("self",)).select_related("agency").get(pk=change_id)
-        )
+        # The agency first, then the change: the order an administrator's proposal takes them in.
+        agency = Agency.objects.select_for_update().get(pk=agency_id)
+        change = WebhookChange.objects.select_for_update().get(pk=change_id)
         if change.state != WebhookChangeState.APPROVED:
             return change  # superseded (or activated by a concurrent approval) meanwhile
-        agency = Agency.objects.select_for_update().get(pk=change.agency_id)
         change.verification = outcome
         if outcome != VERIFIED:
             change.save(update_fields=["verification"])

@@ -270,3 +270,85 @@ def test_the_delivery_log_shows_a_generic_outcome_not_the_connection_error(
         assert [a["error"] for a in response.json()[0]["attempt_log"]] == ["connection failed"]
         text = json.dumps(response.json())
         assert "Errno" not in text and "Connection refused" not in text and "HTTPConnectionPool" not in text
+
+
+# --- https: the address is pinned, the name still checked -------------------------------------------
+
+
+def make_tls_files(directory, name: str) -> tuple[str, str, str]:
+    """A private CA and a certificate it signed for `name`: (CA file, certificate file, key file)."""
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+
+    def certificate(subject, issuer, public_key, signing_key, *, ca: bool, san: str | None = None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = certificate("Test agency CA", "Test agency CA", ca_key.public_key(), ca_key, ca=True)
+    cert = certificate(name, "Test agency CA", key.public_key(), ca_key, ca=False, san=name)
+    files = (directory / "ca.pem", directory / "cert.pem", directory / "key.pem")
+    files[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    files[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    files[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return tuple(str(f) for f in files)
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, monkeypatch):
+    """An https endpoint on the loopback with a certificate for hooks.police.test only, from a CA
+    Lifeline is made to trust."""
+    import ssl
+    from types import SimpleNamespace
+
+    ca_file, cert_file, key_file = make_tls_files(tmp_path, "hooks.police.test")
+    monkeypatch.setattr(endpoints, "certifi", SimpleNamespace(where=lambda: ca_file))
+    receiver = Receiver(SECRET)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.mark.parametrize("name", ["hooks.police.test", "impostor.police.test"])
+def test_over_https_the_pinned_address_is_checked_against_the_urls_name(
+    api, operator, agency_user, walk_in, tls_receiver, settings, dns, name
+):
+    settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True  # the endpoint is this machine's
+    dns[name] = ["127.0.0.1"]
+    port = tls_receiver.server.server_port
+    agency = with_endpoint(agency_user.agency, f"https://{name}:{port}/lifeline/webhook")
+    referral_id = refer(api, operator, walk_in, agency)
+    delivery = Delivery.objects.get(referral_id=referral_id)
+    outcome = tasks.deliver_to_agency(delivery.pk)
+    if name == "hooks.police.test":  # the certificate's name: sent to the address, as that name
+        assert outcome == "delivered"
+        [received] = tls_receiver.requests
+        assert received.refusal == "" and received.headers["Host"] == f"{name}:{port}"
+    else:  # the same address, but not the certificate's name
+        assert outcome == "retry"
+        assert tls_receiver.requests == []
+        assert [a["error"] for a in shown_attempts(api, agency_user, referral_id)] == ["TLS handshake failed"]

@@ -94,10 +94,10 @@ class AgencyOutput(serializers.ModelSerializer):
 
     @extend_schema_field(WebhookChangeOutput(many=True))
     def get_webhook_changes(self, agency: Agency) -> list[dict]:
-        changes = agency.webhook_changes.select_related("proposed_by", "approved_by").order_by(
-            "-proposed_at", "-id"
-        )[:WEBHOOK_CHANGES_SHOWN]
-        return WebhookChangeOutput(changes, many=True).data
+        # Prefetched, newest first, by the agency selectors; a freshly written agency reads them.
+        changes = list(agency.webhook_changes.all())
+        changes.sort(key=lambda change: (change.proposed_at, change.pk), reverse=True)
+        return WebhookChangeOutput(changes[:WEBHOOK_CHANGES_SHOWN], many=True).data
 
 
 class WebhookApproveInput(serializers.Serializer):
