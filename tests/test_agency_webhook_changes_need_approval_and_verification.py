@@ -256,3 +256,15 @@ def test_removing_the_endpoint_takes_effect_at_once_and_is_flagged(
     refer(api, operator, walk_in, agency)
     assert not Delivery.objects.exists()
     assert AuditEntry.objects.get(action="agency.webhook_remove").extra["review"] is True
+
+
+@pytest.mark.parametrize("body", [{"change": "abc"}, {"change": 0}, {"change": None}, {"change": [1]}])
+def test_a_malformed_approval_is_refused_naming_the_field(
+    api, admin_user, supervisor, agency, new_endpoint, body
+):
+    change_id = propose(api, admin_user, agency, new_endpoint.url)["webhook_changes"][0]["id"]
+    response = api(supervisor).post(f"/api/v1/agencies/{agency.pk}/webhook/approve/", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["type"] == "validation_error"
+    assert [e["attr"] for e in response.json()["errors"]] == ["change"]
+    assert WebhookChange.objects.get(pk=change_id).state == "pending" and new_endpoint.requests == []
