@@ -224,6 +224,9 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     "user.manage": {ADMIN: [["is_in_admin_scope"]]},
     "helpline.manage": {ADMIN: [["is_in_admin_scope"]]},
     "agency.manage": {ADMIN: [["is_in_admin_scope"]]},
+    # A change of an agency's webhook URL or secret (an administrator's proposal) takes effect
+    # only once a supervisor of its helpline approves it (referrals.webhooks).
+    "agency.approve_webhook": {SUPERVISOR: [["is_helpline_member"]]},
     "helpline.create": {ADMIN: [["is_platform_admin"]]},
 }
 

@@ -77,6 +77,50 @@ class Agency(models.Model):
         return DEFAULT_RESPONSE_HOURS[urgency]
 
 
+class WebhookChangeState(models.TextChoices):
+    PENDING = "pending", "Proposed; waits for a supervisor's approval"
+    APPROVED = "approved", "Approved; waits for the endpoint to answer the verification challenge"
+    ACTIVE = "active", "In use: approved and verified"
+    SUPERSEDED = "superseded", "Replaced (by a later proposal, or a later change took effect)"
+
+
+class WebhookChange(models.Model):
+    """A change of an agency's webhook URL or signing secret. An administrator proposes it; it
+    takes effect (becomes the agency's `webhook_url`/`webhook_secret`) only once a supervisor of
+    the agency's helpline, not the proposer, approves it and the new endpoint answers a signed
+    verification challenge. Until then notifications go to the endpoint in use, if any."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="webhook_changes")
+    url = models.URLField(max_length=500)
+    secret = EncryptedCharField(max_length=200)
+    state = models.CharField(
+        max_length=12, choices=WebhookChangeState.choices, default=WebhookChangeState.PENDING
+    )
+    proposed_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The generic outcome of the last verification challenge ("" before the first).
+    verification = models.CharField(max_length=100, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            # One change at a time waits per agency: a new proposal supersedes the waiting one.
+            models.UniqueConstraint(
+                fields=["agency"],
+                condition=models.Q(state__in=["pending", "approved"]),
+                name="webhook_change_one_waiting_per_agency",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Webhook change {self.pk} of agency {self.agency_id} ({self.state})"
+
+
 class ConsentGiver(models.TextChoices):
     CHILD = "child", "The child"
     CAREGIVER = "caregiver", "Parent or caregiver"
@@ -269,7 +313,7 @@ class AttemptOutcome(models.TextChoices):
     IN_FLIGHT = "in_flight", "In flight (recorded before the request went out; no outcome yet)"
     DELIVERED = "delivered", "Delivered (2xx)"
     REFUSED = "refused", "Refused (non-2xx answer)"
-    UNREACHABLE = "unreachable", "No answer (connection error or timeout)"
+    UNREACHABLE = "unreachable", "No answer (no connection, a timeout, or an address not allowed)"
     NOT_SENT = "not_sent", "Not sent (the agency has no signing secret)"
     INTERRUPTED = "interrupted", "Interrupted (the sender stopped mid-attempt; the agency may have it)"
 

@@ -31,17 +31,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from urllib3.util import Timeout
 
 from cases.models import EscalationKind
 from cases.services import escalation_raise
 from helpline import broker
 from helpline.audit import audit_record
 
+from . import endpoints
 from .models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Referral
 
 logger = logging.getLogger(__name__)
@@ -125,25 +124,23 @@ def delivery_attempt(*, delivery_id: int) -> str:
         # Unsigned, anyone could forge it: never sent so; the supervisors hear of it instead.
         error = "The agency has no signing secret; not sent."
     else:
-        # One bound for the connect and the answer together (not one for each).
-        timeout = Timeout(total=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS)
         try:
-            # stream=True: the answer's body is never read, so an endpoint trickling bytes cannot
-            # hold the worker past the timeout.
-            response = requests.post(
+            # One bound for the connect and the answer together; the answer's body is never read,
+            # so an endpoint trickling bytes cannot hold the worker past the timeout.
+            answer = endpoints.post(
                 attempt.url,
-                data=attempt.body,
+                body=attempt.body,
                 headers=attempt.headers,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
+                timeout=settings.AGENCY_WEBHOOK_TIMEOUT_SECONDS,
             )
-            response.close()
-            status_code = response.status_code
+            status_code = answer.status
             if not 200 <= status_code < 300:
                 error = f"HTTP {status_code}"
-        except requests.RequestException as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        except endpoints.SendFailed as failed:
+            # The agency sees the generic outcome; the library's text (addresses, ports) goes to
+            # the log only.
+            error = failed.outcome.value
+            logger.warning("Agency delivery %s got no answer (%s: %s)", delivery_id, error, failed.reason)
     outcome = _attempt_finish(
         attempt, status_code=status_code, error=error, duration_ms=int((time.monotonic() - started) * 1000)
     )
@@ -174,7 +171,8 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
             why = "the last attempt was cut off" if cut_off else "no attempts left (the limit was lowered)"
             _escalate_failure(delivery, why)
             return "failed"
-        # The agency's current URL and secret: a retry follows an administrator's correction.
+        # The agency's endpoint in use: a retry follows a change once it is approved and verified
+        # (referrals.webhooks); after a removal the secret is empty and nothing is sent.
         delivery.url = delivery.agency.webhook_url or delivery.url
         secret = delivery.agency.webhook_secret
         body = delivery.body.encode()

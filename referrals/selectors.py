@@ -18,11 +18,23 @@ from helpline import policy
 from helpline.filters import IsoDateTimeFilter
 from helpline.models import Role, User
 
-from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency
+from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency, WebhookChange
 from .workflow import ReferralState
 
 
 def agency_queryset_for(user: User) -> QuerySet[Agency]:
+    return _agencies_for(user).prefetch_related(
+        # Shown with each agency (its webhook changes, newest first): one query for a page.
+        Prefetch(
+            "webhook_changes",
+            WebhookChange.objects.select_related("proposed_by", "approved_by").order_by(
+                "-proposed_at", "-id"
+            ),
+        )
+    )
+
+
+def _agencies_for(user: User) -> QuerySet[Agency]:
     if policy.can(user, "agency.manage"):
         agencies = Agency.objects.all()
         return agencies if user.helpline_id is None else agencies.filter(helpline_id=user.helpline_id)

@@ -20,6 +20,7 @@ from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
 
+from . import webhooks
 from .models import (
     Agency,
     AgencySector,
@@ -43,13 +44,12 @@ AGENCY_FIELDS = (
     "areas_served",
     "service_types",
     "response_hours",
-    "webhook_url",
     "notify_email",
     "notify_sms",
     "is_active",
 )
-# Never written to the audit log in clear.
-AGENCY_SECRET_FIELDS = frozenset({"webhook_secret"})
+# Changed only through a proposal a supervisor approves (referrals.webhooks).
+WEBHOOK_FIELDS = ("webhook_url", "webhook_secret")
 
 REFERABLE_CASE_STATES = (CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP)
 # Vital interests: an emergency referral to these sectors may go without consent.
@@ -60,9 +60,12 @@ VITAL_INTEREST_SECTORS = (AgencySector.POLICE, AgencySector.HEALTH)
 
 
 def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
+    """Registers an agency. A webhook URL given with it is a proposal, in use once a supervisor
+    approved it and the endpoint answered the challenge (referrals.webhooks)."""
     if not policy.can(actor, "agency.manage", helpline):
         raise PermissionDenied("Only administrators manage agencies.")
     fields.setdefault("country", helpline.country)
+    webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
     with transaction.atomic():
         agency = Agency(helpline=helpline, **fields)
         agency.full_clean()
@@ -72,27 +75,31 @@ def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
             action="agency.create",
             obj=agency,
             helpline=helpline,
-            changes=diff(
-                {},
-                {f: getattr(agency, f) for f in (*AGENCY_FIELDS, *AGENCY_SECRET_FIELDS)},
-                personal=AGENCY_SECRET_FIELDS,
-            ),
+            changes=diff({}, {f: getattr(agency, f) for f in AGENCY_FIELDS}),
         )
+        if webhook.get("webhook_url"):
+            webhooks.webhook_change_propose(actor=actor, agency=agency, fields=webhook)
     return agency
 
 
 def agency_update(*, actor: User, agency: Agency, **fields: Any) -> Agency:
+    """Changes an agency; a change of its webhook URL or secret is a proposal (see agency_create),
+    a removal of its URL takes effect at once."""
     if not policy.can(actor, "agency.manage", agency):
         raise PermissionDenied("Only administrators manage agencies.")
-    return audited_update(
-        actor=actor,
-        instance=agency,
-        fields=fields,
-        tracked=(*AGENCY_FIELDS, *AGENCY_SECRET_FIELDS),
-        personal=AGENCY_SECRET_FIELDS,
-        action="agency.update",
-        helpline=agency.helpline_id,
-    )
+    webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
+    with transaction.atomic():
+        agency = audited_update(
+            actor=actor,
+            instance=agency,
+            fields=fields,
+            tracked=AGENCY_FIELDS,
+            action="agency.update",
+            helpline=agency.helpline_id,
+        )
+        if webhook:
+            webhooks.webhook_change_propose(actor=actor, agency=agency, fields=webhook)
+    return agency
 
 
 # --- consent --------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from knox.models import AuthToken
 from cases.models import Case, CaseAccess, Contact, Escalation
 from helpline.models import AuditEntry
 from helpline.services import token_id
-from referrals.models import Referral
+from referrals.models import Referral, WebhookChange
 
 from . import factories
 
@@ -66,6 +66,11 @@ CLOSE = {"name": "close", "reason": "Safe at home"}
 NEW_USER = {"username": "newbie", "role": "operator"}
 NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
 NEW_AGENCY = {"code": "shelter", "name": "Safe House", "sector": "shelter"}
+# A name that never resolves (RFC 2606).
+WEBHOOK_CHANGE = {
+    "webhook_url": "https://hooks.police.invalid/lifeline",
+    "webhook_secret": "police-signing-secret",
+}
 
 
 class Req(NamedTuple):
@@ -177,6 +182,13 @@ REQUESTS = [
         [("user.second_factor_enrol_start", ALLOWED, USER, None)]),
     Req("authenticator enrolment failure", "anonymous", "post", "auth/totp/",
         {"username": "supervisor1", "password": "Wrong-1"}, 401, [("auth.login", DENIED, USER, None)]),
+    Req("agency webhook change", "admin", "patch", "agencies/{agency}/", WEBHOOK_CHANGE, 200,
+        [("agency.update", ALLOWED, AGENCY, None), ("agency.webhook_propose", ALLOWED, AGENCY, None)]),
+    # The endpoint does not exist: the approval stands, its verification fails.
+    Req("agency webhook approve", "supervisor", "post", "agencies/{agency}/webhook/approve/",
+        {"change": "@webhook_change"}, 200,
+        [("agency.approve_webhook", ALLOWED, AGENCY, None),
+         ("agency.webhook_verify", ALLOWED, AGENCY, None)]),
     Req("user update", "admin", "patch", "users/{operator}/", {"first_name": "Amina"}, 200,
         [("user.update", ALLOWED, USER, None)]),
     Req("helpline create", "platform admin", "post", "helplines/", NEW_HELPLINE, 201,
@@ -263,6 +275,11 @@ REQUESTS = [
         [("agency.update", DENIED, AGENCY, None)]),
     Req("agency update forbidden", "supervisor", "patch", "agencies/{agency}/", {"name": "Renamed"}, 403,
         [("agency.update", DENIED, AGENCY, None)]),
+    Req("agency webhook approve forbidden", "admin", "post", "agencies/{agency}/webhook/approve/",
+        {"change": "@webhook_change"}, 403, [("agency.approve_webhook", DENIED, AGENCY, None)]),
+    Req("agency webhook approve outside scope", "supervisor", "post",
+        "agencies/{else_agency}/webhook/approve/", {"change": "@webhook_change"}, 404,
+        [("agency.approve_webhook", DENIED, AGENCY, None)]),
     Req("user create forbidden", "supervisor", "post", "users/", NEW_USER, 403,
         [("user.create", DENIED, USER, None)]),
     Req("password link outside scope", "admin", "post", "users/{else_operator}/password-link/", None, 404,
@@ -467,6 +484,12 @@ class World:
     @cached_property
     def else_agency(self):
         return factories.AgencyFactory(helpline=self.elsewhere)
+
+    @cached_property
+    def webhook_change(self) -> WebhookChange:
+        """An administrator's proposal, waiting for a supervisor's approval."""
+        self.ok("admin", "patch", f"agencies/{self.agency.pk}/", WEBHOOK_CHANGE)
+        return WebhookChange.objects.get(agency=self.agency, state="pending")
 
     def key(self, name: str) -> Any:
         obj = getattr(self, name)

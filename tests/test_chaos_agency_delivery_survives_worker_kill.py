@@ -155,6 +155,9 @@ def stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
             "AGENCY_DELIVERY_SWEEP_SECONDS": "1",
             # Longer than the kill takes to come; short, so the attempt's lease (+ 15 s) is.
             "AGENCY_WEBHOOK_TIMEOUT_SECONDS": str(SENDER_TIMEOUT),
+            # The agency's endpoint is on this machine's loopback, over plain http.
+            "AGENCY_WEBHOOK_ALLOW_HTTP": "1",
+            "AGENCY_WEBHOOK_ALLOW_NON_PUBLIC": "1",
         },
     )
     try:

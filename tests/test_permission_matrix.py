@@ -41,7 +41,7 @@ from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, User
 from helpline.services import token_id
-from referrals.models import Agency, Consent, Delivery, DeliveryAttempt, Referral
+from referrals.models import Agency, Consent, Delivery, DeliveryAttempt, Referral, WebhookChange
 
 from . import factories
 
@@ -275,6 +275,10 @@ TABLE = [
     Line("patch",  "agencies/{id}/",                IN,             401, 403,    403,    200,    403,    200),
     Line("patch",  "agencies/{id}/",                OUT_AGENCY,     401, 403,    403,    200,    404,    200),
     Line("patch",  "agencies/{id}/",                OUT_HELPLINE,   401, 404,    404,    404,    404,    200),
+    # A change of an agency's webhook (an administrator's proposal): its helpline's supervisors approve.
+    Line("post",   "agencies/{id}/webhook/approve/", IN,            401, 403,    200,    403,    403,    403),
+    Line("post",   "agencies/{id}/webhook/approve/", OUT_AGENCY,    401, 403,    200,    403,    404,    403),
+    Line("post",   "agencies/{id}/webhook/approve/", OUT_HELPLINE,  401, 404,    404,    404,    404,    403),
 
     # Consent and referrals of a case: case data, scoped like the case.
     Line("get",    "cases/{id}/consent/",           IN,             401, 200,    200,    404,    404,    404),
@@ -498,6 +502,9 @@ TARGETS: dict[str, dict[str, Spec]] = {
         ),
     },
     "agencies/{id}/": by_scope(AGENCIES, {"name": "Renamed agency"}),
+    "agencies/{id}/webhook/approve/": {
+        scope: Spec(name, {"change": f"@{name}_webhook_change"}) for scope, name in AGENCIES.items()
+    },
     "cases/{id}/consent/": case_specs(CONSENT),
     "cases/{id}/referrals/": {
         IN: Spec("referred", EMERGENCY_REFERRAL),
@@ -629,6 +636,15 @@ class World:
         )
         for holder in (supervisor2, else_supervisor):
             TOTPDevice.objects.create(user=holder, name="phone", confirmed=True)
+        # A webhook change waiting for approval on each agency (a name that never resolves: the
+        # approval's verification challenge fails fast, and the approval stands).
+        for name in AGENCIES.values():
+            o[f"{name}_webhook_change"] = WebhookChange.objects.create(
+                agency=o[name],
+                url=f"https://{name.replace('_', '-')}.hooks.invalid/lifeline",
+                secret="a-webhook-secret-of-the-matrix",
+                proposed_by=platform_admin,
+            )
         contact = factories.ContactFactory
         o |= {
             "contact": contact(case=o["case"], summary="CONTACT-IN"),

@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from helpline.models import Helpline
 
+from .. import endpoints
 from ..models import (
     Agency,
     AgencySector,
@@ -15,15 +16,56 @@ from ..models import (
     Referral,
     ReferralUpdate,
     Urgency,
+    WebhookChange,
 )
+from ..webhooks import webhook_target
 from ..workflow import TRANSITION_NAMES, ReferralState
 
+WEBHOOK_CHANGES_SHOWN = 10
+
 # --- agencies ---------------------------------------------------------------------------------------
+
+
+class WebhookChangeOutput(serializers.ModelSerializer):
+    """A change of the agency's webhook endpoint, shown to its administrators, the helpline's
+    staff and the agency's own users (never the secret)."""
+
+    proposed_by = serializers.CharField(source="proposed_by.username")
+    approved_by = serializers.CharField(source="approved_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = WebhookChange
+        fields = [
+            "id",
+            "url",
+            "state",
+            "proposed_by",
+            "proposed_at",
+            "approved_by",
+            "approved_at",
+            "verification",
+            "verified_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "verification": {
+                "help_text": "The outcome of the last verification challenge: `verified`, or why it "
+                "failed (`HTTP 500`, `timeout`, `connection failed`, …); empty before the first."
+            }
+        }
 
 
 class AgencyOutput(serializers.ModelSerializer):
     helpline = serializers.CharField(source="helpline.code")
     has_webhook_secret = serializers.SerializerMethodField()
+    webhook_url = serializers.CharField(
+        read_only=True,
+        help_text="The endpoint in use (approved and verified); a change waits in `webhook_changes`.",
+    )
+    webhook_changes = serializers.SerializerMethodField(
+        help_text="The latest changes of the webhook endpoint, newest first: a proposal waits for a "
+        "supervisor's approval and the endpoint's answer to the verification challenge."
+    )
 
     class Meta:
         model = Agency
@@ -39,6 +81,7 @@ class AgencyOutput(serializers.ModelSerializer):
             "response_hours",
             "webhook_url",
             "has_webhook_secret",
+            "webhook_changes",
             "notify_email",
             "notify_sms",
             "is_active",
@@ -48,6 +91,19 @@ class AgencyOutput(serializers.ModelSerializer):
 
     def get_has_webhook_secret(self, agency: Agency) -> bool:
         return bool(agency.webhook_secret)
+
+    @extend_schema_field(WebhookChangeOutput(many=True))
+    def get_webhook_changes(self, agency: Agency) -> list[dict]:
+        # Prefetched, newest first, by the agency selectors; a freshly written agency reads them.
+        changes = list(agency.webhook_changes.all())
+        changes.sort(key=lambda change: (change.proposed_at, change.pk), reverse=True)
+        return WebhookChangeOutput(changes[:WEBHOOK_CHANGES_SHOWN], many=True).data
+
+
+class WebhookApproveInput(serializers.Serializer):
+    change = serializers.IntegerField(
+        min_value=1, help_text="The id of the waiting change (as listed in `webhook_changes`) you approve."
+    )
 
 
 class ResponseHoursInput(serializers.Serializer):
@@ -72,9 +128,20 @@ class _AgencyFieldsInput(serializers.Serializer):
         child=serializers.SlugField(max_length=64), max_length=50, required=False
     )
     response_hours = ResponseHoursInput(required=False, help_text="Hours to answer, per urgency.")
-    webhook_url = serializers.URLField(max_length=500, required=False, allow_blank=True)
+    webhook_url = serializers.URLField(
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        help_text="https on a public address. A change takes effect once a supervisor approves it and "
+        "the endpoint answers the verification challenge; an empty URL removes the endpoint at once.",
+    )
     webhook_secret = serializers.CharField(
-        min_length=16, max_length=200, required=False, allow_blank=True, write_only=True
+        min_length=16,
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="The signing secret; a change waits for approval like the URL's.",
     )
     notify_email = serializers.EmailField(required=False, allow_blank=True)
     notify_sms = serializers.CharField(max_length=32, required=False, allow_blank=True)
@@ -82,11 +149,18 @@ class _AgencyFieldsInput(serializers.Serializer):
     def validate_country(self, value: str) -> str:
         return value.upper()
 
+    def validate_webhook_url(self, value: str) -> str:
+        problem = endpoints.url_problem(value) if value else None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
     def validate(self, attrs: dict) -> dict:
-        # As the agency will be after this write: clearing the secret of an agency that keeps its
-        # URL would sign its webhooks with an empty key, which anyone can forge.
-        url = attrs.get("webhook_url", getattr(self.instance, "webhook_url", ""))
-        secret = attrs.get("webhook_secret", getattr(self.instance, "webhook_secret", ""))
+        # As the endpoint will be after this write: clearing the secret of an agency that keeps
+        # its URL would sign its webhooks with an empty key, which anyone can forge.
+        url, secret = webhook_target(self.instance) if self.instance is not None else ("", "")
+        url = attrs.get("webhook_url", url)
+        secret = attrs.get("webhook_secret", secret)
         if url and not secret:
             raise serializers.ValidationError({"webhook_secret": "A webhook URL needs a signing secret."})  # nosec B105
         return attrs

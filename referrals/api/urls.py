@@ -5,6 +5,11 @@ from . import views
 urlpatterns = [
     path("agencies/", views.AgencyListView.as_view(), name="agency-list"),
     path("agencies/<int:agency_id>/", views.AgencyDetailView.as_view(), name="agency-detail"),
+    path(
+        "agencies/<int:agency_id>/webhook/approve/",
+        views.AgencyWebhookApproveView.as_view(),
+        name="agency-webhook-approve",
+    ),
     path("cases/<int:case_id>/consent/", views.CaseConsentView.as_view(), name="case-consent"),
     path("cases/<int:case_id>/referrals/", views.CaseReferralsView.as_view(), name="case-referrals"),
     path("referrals/", views.ReferralListView.as_view(), name="referral-list"),

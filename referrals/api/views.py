@@ -16,7 +16,7 @@ from cases import selectors as case_selectors
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.models import Role
 
-from .. import selectors, services
+from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
 from .serializers import (
     AgencyCreateInput,
@@ -37,6 +37,7 @@ from .serializers import (
     ReferralUpdateInput,
     ReferralUpdateOutput,
     ReferralWithdrawInput,
+    WebhookApproveInput,
 )
 
 REFERRAL_ANY = PolymorphicProxySerializer(
@@ -127,6 +128,36 @@ class AgencyDetailView(GenericAPIView):
         data.is_valid(raise_exception=True)
         agency = services.agency_update(actor=request.user, agency=agency, **data.validated_data)
         return Response(AgencyOutput(agency).data)
+
+
+class AgencyWebhookApproveView(GenericAPIView):
+    audit_actions = {"post": ("agency.approve_webhook", "referrals.agency")}
+    serializer_class = WebhookApproveInput
+    queryset = Agency.objects.none()
+
+    @extend_schema(
+        operation_id="agencies_webhook_approve",
+        summary="Approve a change of the agency's webhook URL or secret (supervisors)",
+        description=(
+            "An administrator's change of `webhook_url` or `webhook_secret` waits in "
+            "`webhook_changes` until a supervisor of the agency's helpline (not the proposer) "
+            "approves it here. Lifeline then POSTs a signed verification challenge to the new "
+            "endpoint; the change takes effect (becomes `webhook_url`) once the endpoint echoes it. "
+            "If it does not, the change stays `approved` with the outcome in `verification`: ask "
+            "again to send a new challenge. 409 `webhook_change_not_waiting` for a change that is "
+            "no longer waiting (superseded or already in use)."
+        ),
+        request=WebhookApproveInput,
+        responses={200: AgencyOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, agency_id: int) -> Response:
+        agency = selectors.agency_get(user=request.user, agency_id=agency_id)
+        data = WebhookApproveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        webhooks.webhook_change_approve(
+            actor=request.user, agency=agency, change_id=data.validated_data["change"]
+        )
+        return Response(AgencyOutput(selectors.agency_get(user=request.user, agency_id=agency_id)).data)
 
 
 # --- consent and referrals of a case ----------------------------------------------------------------
