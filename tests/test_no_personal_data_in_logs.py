@@ -240,8 +240,10 @@ def test_a_phone_call_logs_no_personal_data(api, supervisor, helpline, twilio, e
 
 
 def test_a_referral_delivered_to_the_agency_logs_no_personal_data(
-    api, operator, agency_user, walk_in, every_logger_at_debug
+    api, operator, agency_user, walk_in, every_logger_at_debug, settings
 ):
+    # The fake agency listens on loopback over plain http: allowed for this test only.
+    settings.AGENCY_WEBHOOK_ALLOW_HTTP = settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True
     child = {
         "child_first_name": "Wanjiru",
         "child_location": "Behind the Kawangware market, blue gate",

@@ -88,6 +88,9 @@ def stack(transactional_db: None, tmp_path: Path, twilio: FakeTwilio) -> Iterato
         extra_env={
             "TWILIO_ACCOUNT_SID": ACCOUNT,
             "TWILIO_API_BASE_URL": twilio.url,
+            # The fake agency listens on loopback over plain http.
+            "AGENCY_WEBHOOK_ALLOW_HTTP": "true",
+            "AGENCY_WEBHOOK_ALLOW_NON_PUBLIC": "true",
         },
     )
     try:
