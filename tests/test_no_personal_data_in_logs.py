@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from channels_sms.models import InboundEvent, PhoneNumber
-from channels_sms.services import inbound_event_process
+from channels_sms.sms import inbound_event_process
 from tests.test_twilio_sms_webhook import TOKEN, post, sms_params
 
 NUMBER = "+254711222333"
