@@ -7,44 +7,30 @@ marks a chat reply delivered at once; the child reads it by polling).
 Processing is synchronous, in the request's transaction, under the same per-sender advisory lock
 as SMS threading: chat is our own API, nobody retries it behind our back, and the child sees their
 message stored when the POST answers. The secret is random, shown once, stored as its SHA-256; a
-wrong or missing secret answers as an unknown session (404). Audit entries carry ids only."""
+wrong or missing secret answers as an unknown session (404: channels_sms.selectors.chat_session_get,
+with the session's other reads). Audit entries carry ids only."""
 
-import hashlib
-import hmac
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
 from cases.models import Channel, Direction
 from cases.services import case_create_from_inbound
-from cases.workflow import CaseState
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Helpline
 
 from .models import ChatSession, Message
-from .services import _lock_sender
+from .selectors import chat_session_ended_reason
+from .senders import lock_sender, session_secret_digest, session_sender_hash
 
 CHAT = Channel.CHAT
 DELIVERED = "delivered"
-PAGE = 100
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def session_sender_hash(session_id: uuid.UUID | str) -> str:
-    """The session as a sender: a keyed hash, like a phone number's."""
-    value = f"chat:{session_id}"
-    return hmac.new(settings.IDENTIFIER_HASH_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
         session = ChatSession(
             helpline=helpline,
             language=language or helpline.default_language,
-            secret_hash=_digest(secret),
+            secret_hash=session_secret_digest(secret),
             created_at=now,
             expires_at=now + timedelta(hours=settings.CHAT_SESSION_HOURS),
         )
@@ -81,39 +67,18 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
     return NewSession(session, secret)
 
 
-def chat_session_get(*, session_id: uuid.UUID, secret: str) -> ChatSession:
-    """The session if the secret is its own; else 404, as if it did not exist."""
-    try:
-        session = ChatSession.objects.filter(pk=uuid.UUID(str(session_id))).first()
-    except ValueError:
-        session = None
-    if session is None or not secret or not hmac.compare_digest(session.secret_hash, _digest(secret)):
-        raise NotFound()
-    return session
-
-
-def _ended_reason(session: ChatSession) -> str:
-    if session.ended_at is not None:
-        return "This chat has ended."
-    if session.expires_at <= timezone.now():
-        return "This chat has expired."
-    if session.contact_id and session.contact.case.state == CaseState.CLOSED:
-        return "This chat has ended."
-    return ""
-
-
 def chat_message_receive(*, session: ChatSession, body: str) -> Message:
     """Stores a child's message and threads it: the session's first message opens a case at
     intake with a chat contact; later ones join that contact. An ended session: 409."""
     now = timezone.now()
     with transaction.atomic():
-        _lock_sender(session.helpline_id, session.sender_hash)
+        lock_sender(session.helpline_id, session.sender_hash)
         session = (
             ChatSession.objects.select_for_update(of=("self",))
             .select_related("helpline", "contact__case")
             .get(pk=session.pk)
         )
-        reason = _ended_reason(session)
+        reason = chat_session_ended_reason(session)
         if reason:
             raise Conflict(reason)
         contact = session.contact
@@ -156,22 +121,4 @@ def chat_session_end(*, session: ChatSession) -> ChatSession:
                 case_id=session.contact.case_id if session.contact_id else None,
                 helpline=session.helpline_id,
             )
-    return session
-
-
-def chat_message_list(*, session: ChatSession, after: int | None) -> QuerySet[Message]:
-    """The session's conversation, both directions, oldest first, after the cursor (a message id)."""
-    if session.contact_id is None:
-        return Message.objects.none()
-    messages = Message.objects.filter(contact_id=session.contact_id, channel=CHAT)
-    if after is not None:
-        messages = messages.filter(pk__gt=after)
-    return messages.order_by("id")[:PAGE]
-
-
-def session_for_reply(sender_hash: str) -> ChatSession | None:
-    """The chat session a case's chat sender is (for an operator's reply), if it is still open."""
-    session = ChatSession.objects.filter(sender_hash=sender_hash).select_related("contact__case").first()
-    if session is None or _ended_reason(session):
-        return None
     return session

@@ -23,6 +23,7 @@ from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome, User
 
 from .models import ContacterFlag, ContacterFlagKind, FlaggedContact, InboundEvent, Message
+from .senders import sender_hash
 
 HASH_RE = re.compile(r"[0-9a-f]{64}\Z")  # \Z: "$" would let a trailing newline through
 PREFIX = 8  # characters of the hash an audit entry may carry
@@ -223,11 +224,9 @@ def contacter_flag_set_by_number(
     *, actor: User, phone_number: str, flag: str, expires_at: datetime, reason: str
 ) -> ContacterFlag:
     """A supervisor flags a phone number, seen before or not (a known prank caller from another
-    line): it is hashed as a sender is (services.sender_hash of its E.164 form), so its first
+    line): it is hashed as a sender is (senders.sender_hash of its E.164 form), so its first
     message or call already finds the flag. The answer is the same whether the number has
     contacts or not, and the audit entry carries the hash's prefix, never the number."""
-    from .services import sender_hash  # services imports this module
-
     try:
         identifier_hash = sender_hash(normalise_phone(phone_number))
     except ValueError:

@@ -32,12 +32,14 @@ from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
 
-from . import chat, services
+from . import chat, sms
 from .models import InboundEvent, Message, NumberChannel, PhoneNumber
+from .selectors import OUTBOX, chat_session_for_reply
+from .services import Receipt
 
 logger = logging.getLogger(__name__)
 
-QUEUED, OUTBOX, FAILED = "queued", "outbox", "failed"
+QUEUED, FAILED = "queued", "failed"
 MESSAGING_CHANNELS = (NumberChannel.SMS, NumberChannel.WHATSAPP)
 STATUS_CALLBACK_PATH = "/webhooks/twilio/sms/status/"
 TWILIO_API = "https://api.twilio.com"
@@ -86,7 +88,7 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     )
     if last is not None and last.channel == chat.CHAT:
         # A web chat: the child reads the reply by polling; no number, no Twilio.
-        if chat.session_for_reply(last.sender_hash) is None:
+        if chat_session_for_reply(last.sender_hash) is None:
             raise Conflict("This case's web chat has ended.")
         return last, "", ""
     if last is None or not last.event.sender:
@@ -271,13 +273,13 @@ def message_give_up(*, message_id: int, reason: str) -> None:
 
 def status_callback_receive(
     *, number: PhoneNumber, params: Mapping[str, list[str]], message_ref: str = ""
-) -> services.Receipt:
+) -> Receipt:
     """Stores a delivery status callback (once per MessageSid and status) and moves the outbound
     message it is about forward, never back. The message is found by Twilio's sid, or by our id in
     the callback URL for a message whose sid was lost (then the sid is adopted). A callback for no
     message of ours is stored and otherwise ignored."""
     with transaction.atomic():
-        receipt = services.message_status_receive(number=number, params=params)
+        receipt = sms.message_status_receive(number=number, params=params)
         if receipt.created:
             _status_apply(receipt.event, number, params, message_ref)
     return receipt
@@ -344,14 +346,3 @@ def unsent_messages_redispatch(*, now=None, limit: int = 500) -> list[int]:
     if ids:
         logger.warning("Re-dispatched %d unsent outbound messages", len(ids))
     return ids
-
-
-# --- the outbox -----------------------------------------------------------------------------------
-
-
-def outbox_list():
-    return (
-        Message.objects.filter(direction=Direction.OUTBOUND, status=OUTBOX)
-        .select_related("case")
-        .order_by("at", "id")
-    )

@@ -1,15 +1,27 @@
-"""Reads of the inbound channels."""
+"""Reads of the inbound channels: our numbers as webhooks name them, a case's conversation, the
+callback queue, a web chat session and its messages, the local outbox."""
 
+import hmac
 import threading
 import time
+import uuid
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import NotFound
 
-from cases.selectors import case_get
+from cases.models import Channel, Direction
+from cases.selectors import case_get, case_queryset_for
+from cases.workflow import CaseState
+from helpline import policy
 from helpline.models import User
 
-from .models import Message, PhoneNumber
+from .models import Callback, ChatSession, Message, PhoneNumber
+from .senders import session_secret_digest
+
+CHAT_PAGE = 100  # messages in one answer of a chat session's conversation
+OUTBOX = "outbox"  # an outbound message's status when kept in the local outbox (Twilio not configured)
 
 # Our numbers, as every webhook looks them up: {(address, channels): (found at, number)}.
 _numbers: dict[tuple[str, tuple[str, ...]], tuple[float, PhoneNumber]] = {}
@@ -52,3 +64,83 @@ def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:
     (the case read is recorded as a message read; outside the caller's scope: 404)."""
     case = case_get(user=user, case_id=case_id, action="message.list")
     return Message.objects.filter(case=case).order_by("at", "id")
+
+
+# --- the callback queue -----------------------------------------------------------------------------
+
+
+def callback_list(*, user: User, done: bool | None = None) -> QuerySet[Callback]:
+    """Callbacks of the cases the user can see (cases.selectors.case_queryset_for: never a
+    restricted case off the user's list, never another helpline's)."""
+    if not policy.can(user, "callback.view"):
+        return Callback.objects.none()
+    callbacks = Callback.objects.filter(helpline_id=user.helpline_id, case__in=case_queryset_for(user))
+    if done is not None:
+        callbacks = callbacks.filter(done_at__isnull=not done)
+    return callbacks.select_related("contact", "case", "done_by")
+
+
+def callback_get(*, user: User, callback_id: int) -> Callback:
+    callback = callback_list(user=user).filter(pk=callback_id).first()
+    if callback is None:
+        raise NotFound()
+    return callback
+
+
+# --- web chat ---------------------------------------------------------------------------------------
+
+
+def chat_session_get(*, session_id: uuid.UUID, secret: str) -> ChatSession:
+    """The session if the secret is its own; else 404, as if it did not exist."""
+    try:
+        session = ChatSession.objects.filter(pk=uuid.UUID(str(session_id))).first()
+    except ValueError:
+        session = None
+    if (
+        session is None
+        or not secret
+        or not hmac.compare_digest(session.secret_hash, session_secret_digest(secret))
+    ):
+        raise NotFound()
+    return session
+
+
+def chat_session_ended_reason(session: ChatSession) -> str:
+    """Why a child may no longer write in the session ("" while they may)."""
+    if session.ended_at is not None:
+        return "This chat has ended."
+    if session.expires_at <= timezone.now():
+        return "This chat has expired."
+    if session.contact_id and session.contact.case.state == CaseState.CLOSED:
+        return "This chat has ended."
+    return ""
+
+
+def chat_message_list(*, session: ChatSession, after: int | None) -> QuerySet[Message]:
+    """The session's conversation, both directions, oldest first, after the cursor (a message id)."""
+    if session.contact_id is None:
+        return Message.objects.none()
+    messages = Message.objects.filter(contact_id=session.contact_id, channel=Channel.CHAT)
+    if after is not None:
+        messages = messages.filter(pk__gt=after)
+    return messages.order_by("id")[:CHAT_PAGE]
+
+
+def chat_session_for_reply(sender_hash: str) -> ChatSession | None:
+    """The chat session a case's chat sender is (for an operator's reply), if it is still open."""
+    session = ChatSession.objects.filter(sender_hash=sender_hash).select_related("contact__case").first()
+    if session is None or chat_session_ended_reason(session):
+        return None
+    return session
+
+
+# --- the local outbox -------------------------------------------------------------------------------
+
+
+def outbox_list() -> QuerySet[Message]:
+    """Replies kept in the local outbox (Twilio not configured), oldest first (`manage.py outbox`)."""
+    return (
+        Message.objects.filter(direction=Direction.OUTBOUND, status=OUTBOX)
+        .select_related("case")
+        .order_by("at", "id")
+    )

@@ -1,6 +1,9 @@
+"""Every Celery task of the inbound channels. Their names stay `channels_sms.tasks.<name>` (given
+explicitly): a task queued by a running release must still find its function in the next."""
+
 from celery import shared_task
 
-from . import services
+from . import sms, voice
 
 
 @shared_task(
@@ -13,17 +16,30 @@ def process_inbound_event(event_id: int) -> str:
     """Threads one stored inbound message into a contact and case. Idempotent (the event row is
     locked and marked processed in the same transaction), so a redelivery or a sweeper re-dispatch
     of a processed event does nothing."""
-    return services.inbound_event_process(event_id=event_id)
+    return sms.inbound_event_process(event_id=event_id)
 
 
 @shared_task(name="channels_sms.tasks.sweep_unprocessed_events", ignore_result=True)
 def sweep_unprocessed_events() -> int:
     """Beat task: dispatch again the inbound messages whose processing was lost."""
-    return len(services.unprocessed_events_redispatch())
+    return len(sms.unprocessed_events_redispatch())
 
 
-# The voice call tasks live with the voice services; imported here so workers register them.
-from .voice import process_voice_call, sweep_unprocessed_calls  # noqa: E402, F401
+@shared_task(
+    name="channels_sms.tasks.process_voice_call",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def process_voice_call(call_sid: str) -> str:
+    """Files a call's stored events (idempotent: each event is marked processed with its effect)."""
+    return voice.voice_call_process(call_sid=call_sid)
+
+
+@shared_task(name="channels_sms.tasks.sweep_unprocessed_calls", ignore_result=True)
+def sweep_unprocessed_calls() -> int:
+    """Beat task: dispatch again the calls whose processing was lost."""
+    return len(voice.unprocessed_calls_redispatch())
 
 
 @shared_task(

@@ -1,7 +1,8 @@
 """Inbound voice calls: the webhooks store each Twilio request first (an InboundEvent, unique on
-CallSid + status), answer TwiML, and a task turns the call into a voice contact of the caller's open
-case (or a new intake case), flags emergencies and files abandoned calls in the callback queue.
-Every write is one transaction with its audit entry; no number ever goes into a log or audit entry."""
+CallSid + status), answer TwiML, and a task (channels_sms.tasks) turns the call into a voice contact
+of the caller's open case (or a new intake case), flags emergencies (through
+cases.services.case_flag_emergency) and files abandoned calls in the callback queue. Every write is
+one transaction with its audit entry; no number ever goes into a log or audit entry."""
 
 import json
 import logging
@@ -9,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -19,10 +19,10 @@ from rest_framework.exceptions import PermissionDenied
 from twilio.twiml.voice_response import VoiceResponse
 
 from cases.models import Case, Contact
-from cases.services import _case_snapshot, case_create_from_inbound, contact_create_inbound
-from cases.workflow import CaseState, RiskLevel, next_action_due
+from cases.services import case_create_from_inbound, case_flag_emergency, contact_create_inbound
+from cases.workflow import CaseState
 from helpline import broker, policy
-from helpline.audit import REDACTED, audit_record, diff
+from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import User
 
@@ -37,7 +37,7 @@ from .models import (
     VoiceMode,
     VoiceRoute,
 )
-from .services import _lock_sender, _params_json, sender_hash, sender_phone
+from .senders import lock_sender, params_json, sender_hash, sender_phone
 
 logger = logging.getLogger(__name__)
 
@@ -183,7 +183,7 @@ def _store(
                 external_id=external_id,
                 sender=address,
                 sender_hash=sender_hash(address) if address else "",
-                params=_params_json(params),
+                params=params_json(params),
                 received_at=now,
                 dispatched_at=now,
             )
@@ -245,6 +245,8 @@ def call_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
 
 
 def dispatch_call(call_sid: str) -> None:
+    from .tasks import process_voice_call
+
     broker.publish(process_voice_call, (call_sid,), what="a voice call's processing")
 
 
@@ -294,7 +296,7 @@ def voice_call_process(*, call_sid: str) -> str:
 def _call_contact(event: InboundEvent) -> Contact:
     helpline = event.helpline
     if event.sender_hash:
-        _lock_sender(helpline.pk, event.sender_hash)
+        lock_sender(helpline.pk, event.sender_hash)
         # Repeat contacters: a *blocked* caller's call is kept as a contact in no case; an
         # *abusive* caller's is filed as usual and its contact marked (channels_sms.contacters).
         flag = contacters.active_flag(
@@ -346,7 +348,7 @@ def _apply(event: InboundEvent, contact: Contact) -> None:
         ).first()
         digit = voice_route_of(number).emergency_digit if number else "9"
         if value("Digits") == digit and contact.case_id:
-            case_flag_emergency(case_id=contact.case_id, event=event)
+            case_flag_emergency(case_id=contact.case_id, event_id=event.pk, channel=NumberChannel.VOICE)
         return
     status = value("CallStatus")
     queue_result = value("QueueResult")
@@ -382,37 +384,6 @@ def _contact_end(contact: Contact, event: InboundEvent, duration: str) -> None:
         changes={"ended_at": {"before": None, "after": contact.ended_at.isoformat()}},
         extra={"event_id": event.pk},
     )
-
-
-def case_flag_emergency(*, case_id: int, event: InboundEvent) -> Case:
-    """The caller pressed the emergency digit: the case's risk level becomes critical (its due date
-    re-timed as case_update does), recorded as done by the system."""
-    with transaction.atomic():
-        case = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case_id)
-        if case.risk_level == RiskLevel.CRITICAL:
-            return case
-        before = _case_snapshot(case)
-        case.risk_level = RiskLevel.CRITICAL
-        due = next_action_due(
-            case.helpline.due_policy,
-            case.state,
-            case.risk_level,
-            now=case.state_changed_at or case.created_at,
-        )
-        if due is not None:
-            case.next_action_due_at = due
-            case.overdue_since = None
-        case.save(update_fields=["risk_level", "next_action_due_at", "overdue_since"])
-        audit_record(
-            actor=None,
-            action="case.emergency",
-            obj=case,
-            case_id=case.pk,
-            helpline=case.helpline_id,
-            changes=diff(before, _case_snapshot(case)),
-            extra={"event_id": event.pk, "channel": "voice"},
-        )
-    return case
 
 
 def callback_request(*, contact: Contact, reason: str, at: datetime) -> Callback:
@@ -482,44 +453,3 @@ def unprocessed_calls_redispatch(*, now: datetime | None = None, limit: int = 50
     for sid in sids:
         dispatch_call(sid)
     return sids
-
-
-@shared_task(
-    name="channels_sms.tasks.process_voice_call",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-)
-def process_voice_call(call_sid: str) -> str:
-    """Files a call's stored events (idempotent: each event is marked processed with its effect)."""
-    return voice_call_process(call_sid=call_sid)
-
-
-@shared_task(name="channels_sms.tasks.sweep_unprocessed_calls", ignore_result=True)
-def sweep_unprocessed_calls() -> int:
-    return len(unprocessed_calls_redispatch())
-
-
-# --- reads -----------------------------------------------------------------------------------------
-
-
-def callback_list(*, user: User, done: bool | None = None):
-    """Callbacks of the cases the user can see (cases.selectors.case_queryset_for: never a
-    restricted case off the user's list, never another helpline's)."""
-    from cases.selectors import case_queryset_for
-
-    if not policy.can(user, "callback.view"):
-        return Callback.objects.none()
-    callbacks = Callback.objects.filter(helpline_id=user.helpline_id, case__in=case_queryset_for(user))
-    if done is not None:
-        callbacks = callbacks.filter(done_at__isnull=not done)
-    return callbacks.select_related("contact", "case", "done_by")
-
-
-def callback_get(*, user: User, callback_id: int) -> Callback:
-    from rest_framework.exceptions import NotFound
-
-    callback = callback_list(user=user).filter(pk=callback_id).first()
-    if callback is None:
-        raise NotFound()
-    return callback

@@ -32,7 +32,7 @@ from channels_sms.models import (
     PhoneNumber,
     VoiceRoute,
 )
-from channels_sms.services import sender_hash
+from channels_sms.senders import sender_hash
 from channels_sms.voice import callback_complete, callback_request
 from helpline.models import AuditEntry, AuditOutcome, Helpline, SetPasswordLink, Team, User
 from referrals.models import Agency, Consent, Delivery, Referral, ReferralUpdate

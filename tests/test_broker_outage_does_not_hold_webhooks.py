@@ -5,7 +5,7 @@ BROKER_BACKOFF_SECONDS; then publishing is tried again."""
 import pytest
 
 from channels_sms.models import InboundEvent
-from channels_sms.services import unprocessed_events_redispatch
+from channels_sms.sms import unprocessed_events_redispatch
 
 from .test_inbound_messages_are_threaded import webhook
 from .twilio_signing import PUBLIC, TOKEN

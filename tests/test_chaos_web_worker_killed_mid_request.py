@@ -18,7 +18,7 @@ from knox.models import AuthToken
 
 from cases.models import Case
 from channels_sms.models import InboundEvent, Message
-from channels_sms.services import sender_hash
+from channels_sms.senders import sender_hash
 from helpline.models import AuditEntry, Helpline
 from tests.processes import CHAOS_LONG, Gunicorn, HttpResponse, Stack, db_connect, http_request, wait_until
 from tests.test_inbound_survives_worker_and_broker_failures import (

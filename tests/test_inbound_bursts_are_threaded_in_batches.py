@@ -14,9 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from cases.models import Case, Contact
-from channels_sms import contacters, services
+from channels_sms import contacters, sms
 from channels_sms.models import InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
+from channels_sms.senders import sender_hash
+from channels_sms.sms import inbound_event_process, inbound_message_receive
 from helpline.audit import verify_chain
 from helpline.models import AuditEntry
 from tests.factories import HelplineFactory
@@ -36,7 +37,7 @@ def inbound_settings(settings):
 @pytest.fixture
 def queued(sms_number, monkeypatch):
     """Stores messages without dispatching them: they wait in the queue for the calls below."""
-    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+    monkeypatch.setattr(sms, "dispatch", lambda event_id: None)
 
     sids = itertools.count()
 
@@ -138,7 +139,7 @@ def test_a_message_threaded_before_an_older_one_still_holds_the_conversation(que
 
 @pytest.mark.django_db(transaction=True)
 def test_batches_opening_cases_in_two_helplines_in_opposite_orders_do_not_deadlock(monkeypatch, caplog):
-    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+    monkeypatch.setattr(sms, "dispatch", lambda event_id: None)
     numbers = [
         PhoneNumber.objects.create(
             helpline=HelplineFactory(code=code), channel="sms", number=f"+1500555000{i}"
@@ -153,7 +154,7 @@ def test_batches_opening_cases_in_two_helplines_in_opposite_orders_do_not_deadlo
     # Four first-time senders: each message opens a case, taking its helpline's reference counter.
     one_a, two_a = receive("S1", numbers[0], AMINA), receive("S2", numbers[1], BARAKA)
     two_b, one_b = receive("S3", numbers[1], CHEGE), receive("S4", numbers[0], "+254712000004")
-    real = services.case_create_from_inbound
+    real = sms.case_create_from_inbound
     start, paused = threading.Barrier(2), threading.local()
 
     def pause_after_the_first_case(**kwargs):
@@ -164,13 +165,13 @@ def test_batches_opening_cases_in_two_helplines_in_opposite_orders_do_not_deadlo
             time.sleep(0.5)
         return made
 
-    monkeypatch.setattr(services, "case_create_from_inbound", pause_after_the_first_case)
+    monkeypatch.setattr(sms, "case_create_from_inbound", pause_after_the_first_case)
     errors = []
 
     def batch(own, ids):
         try:
             start.wait(timeout=20)
-            services._thread_events(own, ids)
+            sms._thread_events(own, ids)
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:

@@ -14,9 +14,10 @@ from django.test import Client
 from django.utils import timezone
 
 from cases.models import Case, Contact
-from channels_sms import services
+from channels_sms import sms
 from channels_sms.models import InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process, inbound_message_receive, sender_hash
+from channels_sms.senders import sender_hash
+from channels_sms.sms import inbound_event_process, inbound_message_receive
 from helpline.models import AuditEntry
 from tests.twilio_signing import OUR_NUMBER, PUBLIC, TOKEN, sms_params, twilio_signature
 
@@ -150,7 +151,7 @@ def test_sweeper_processes_an_event_whose_dispatch_was_lost(sms_number, settings
 
 @pytest.mark.django_db(transaction=True)
 def test_fifty_concurrent_messages_from_one_new_sender_open_one_case(helpline, monkeypatch, caplog):
-    monkeypatch.setattr(services, "dispatch", lambda event_id: None)  # processed by the threads below
+    monkeypatch.setattr(sms, "dispatch", lambda event_id: None)  # processed by the threads below
     number = PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
     ids = []
     for i in range(50):

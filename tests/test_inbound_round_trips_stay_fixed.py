@@ -6,9 +6,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from channels_sms import services
+from channels_sms import sms
 from channels_sms.models import InboundEvent, Message
-from channels_sms.services import inbound_event_process, inbound_message_receive
+from channels_sms.sms import inbound_event_process, inbound_message_receive
 from tests.twilio_signing import PUBLIC, TOKEN, sms_params, twilio_signature
 
 SENDERS = [f"+2547130000{i:02d}" for i in range(8)]
@@ -34,7 +34,7 @@ def post(sid, sender):
 
 @pytest.mark.django_db
 def test_a_webhook_stores_its_event_and_audit_entry_in_two_statements(sms_number, monkeypatch):
-    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+    monkeypatch.setattr(sms, "dispatch", lambda event_id: None)
     assert post("SM-first", SENDERS[0]).status_code == 200  # our number found, the chain head made
     with CaptureQueriesContext(connection) as queries:
         response = post("SM-second", SENDERS[1])
@@ -65,7 +65,7 @@ def _queue_and_count_batch(sms_number, count: int, round_: int) -> int:
 
 @pytest.mark.django_db
 def test_a_batch_of_messages_costs_the_same_statements_whatever_its_size(sms_number, monkeypatch):
-    monkeypatch.setattr(services, "dispatch", lambda event_id: None)
+    monkeypatch.setattr(sms, "dispatch", lambda event_id: None)
     # Every sender has an open case and a conversation already.
     _queue_and_count_batch(sms_number, len(SENDERS), round_=0)
     small = _queue_and_count_batch(sms_number, 2, round_=1)

@@ -11,7 +11,7 @@ from django.db import connection
 
 from cases.models import Case, Contact
 from channels_sms.models import InboundEvent, Message
-from channels_sms.services import sender_hash
+from channels_sms.senders import sender_hash
 from helpline.audit import chains, verify_chain
 from helpline.models import AuditEntry
 from tests.processes import HttpResponse, db_connect, http_request, wait_until

@@ -25,7 +25,7 @@ from rest_framework.test import APIClient
 
 import channels_sms.outbound  # noqa: F401  (pins its loggers: PINNED)
 from channels_sms.models import InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process
+from channels_sms.sms import inbound_event_process
 from channels_sms.tasks import send_outbound_message
 from channels_sms.voice import voice_call_process
 from referrals import tasks as referral_tasks

@@ -15,7 +15,7 @@ from django.test import Client
 
 from cases.models import Case
 from channels_sms.models import EventKind, InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process
+from channels_sms.sms import inbound_event_process
 from channels_sms.tasks import send_outbound_message
 from helpline import policy
 from helpline.models import AuditEntry, AuditOutcome

@@ -13,7 +13,8 @@ from django.utils import timezone
 from cases.models import Case, Contact
 from channels_sms import voice
 from channels_sms.models import ContacterFlag, FlaggedContact, InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process, sender_hash
+from channels_sms.senders import sender_hash
+from channels_sms.sms import inbound_event_process
 from helpline.models import AuditEntry
 from tests.twilio_signing import PUBLIC, TOKEN, sms_params, twilio_signature
 

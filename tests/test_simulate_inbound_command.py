@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from channels_sms.models import EventKind, InboundEvent, PhoneNumber, VoiceEventKind
-from channels_sms.services import sender_hash
+from channels_sms.senders import sender_hash
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,7 +9,7 @@ from django.test import Client, override_settings
 
 from cases.models import Contact
 from channels_sms.models import EventKind, InboundEvent, Message, PhoneNumber
-from channels_sms.services import inbound_event_process
+from channels_sms.sms import inbound_event_process
 from helpline.audit import verify_chain
 from helpline.models import AuditChainHead, AuditEntry, AuditOutcome
 from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature

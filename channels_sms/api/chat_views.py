@@ -18,7 +18,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from helpline.api.schema import ErrorResponse409Serializer
 
-from .. import chat
+from .. import chat, selectors
 from ..models import Message
 
 SECRET_HEADER = OpenApiParameter(
@@ -115,7 +115,9 @@ class _AnonymousChatView(GenericAPIView):
     permission_classes = [AllowAny]
 
     def session(self, request: Request, session_id: str):
-        return chat.chat_session_get(session_id=session_id, secret=request.headers.get("X-Chat-Secret", ""))
+        return selectors.chat_session_get(
+            session_id=session_id, secret=request.headers.get("X-Chat-Secret", "")
+        )
 
 
 class ChatSessionCreateView(_AnonymousChatView):
@@ -165,7 +167,7 @@ class ChatMessagesView(_AnonymousChatView):
                 raise ValidationError(
                     {"after": ["A message id (the cursor of a previous answer)."]}
                 ) from None
-        messages = list(chat.chat_message_list(session=session, after=after))
+        messages = list(selectors.chat_message_list(session=session, after=after))
         cursor = messages[-1].pk if messages else after
         return Response({"results": ChatMessageOutput(messages, many=True).data, "cursor": cursor})
 

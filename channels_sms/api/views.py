@@ -23,7 +23,7 @@ from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.schema import ErrorResponse409Serializer
 
-from .. import outbound, selectors, services
+from .. import outbound, selectors, senders, services, sms
 from ..models import Message, PhoneNumber
 from .serializers import MessageInput, MessageOutput
 
@@ -77,7 +77,7 @@ def _webhook(
         return error_response(400, "validation_error", "required", "MessageSid is required.")
     address = (params.get(address_param) or [""])[0]
     number: PhoneNumber | None = selectors.phone_number_for(
-        address=address, channels=(services.channel_of(address),)
+        address=address, channels=(senders.channel_of(address),)
     )
     if number is None:
         services.webhook_reject(path=request.path, reason="unknown_number")
@@ -89,7 +89,7 @@ def _webhook(
 @csrf_exempt
 def sms_webhook(request: HttpRequest) -> HttpResponse:
     """Inbound SMS, MMS and WhatsApp message: stored, answered, threaded after."""
-    return _webhook(request, address_param="To", receive=services.inbound_message_receive)
+    return _webhook(request, address_param="To", receive=sms.inbound_message_receive)
 
 
 @csrf_exempt

@@ -105,7 +105,7 @@ class CallbackListView(GenericAPIView):
         responses=CallbackOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        callbacks = voice.callback_list(user=request.user, done=optional_bool(request, "done"))
+        callbacks = selectors.callback_list(user=request.user, done=optional_bool(request, "done"))
         page = self.paginate_queryset(callbacks)
         return self.get_paginated_response(CallbackOutput(page, many=True).data)
 
@@ -126,7 +126,7 @@ class CallbackDoneView(GenericAPIView):
         responses={200: CallbackOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, callback_id: int) -> Response:
-        callback = voice.callback_get(user=request.user, callback_id=callback_id)
+        callback = selectors.callback_get(user=request.user, callback_id=callback_id)
         data = CallbackDoneInput(data=request.data)
         data.is_valid(raise_exception=True)
         callback = voice.callback_complete(

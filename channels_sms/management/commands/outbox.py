@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from channels_sms.outbound import outbox_list
+from channels_sms.selectors import outbox_list
 
 
 class Command(BaseCommand):
