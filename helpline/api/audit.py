@@ -9,13 +9,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import policy, selectors
 from ..audit import verify_chain
 from ..models import AuditEntry
+from .base import APIView
 from .pagination import OldestFirstPagination
 from .serializers import AuditEntryOutput
 
@@ -39,7 +39,7 @@ EXPORT_COLUMNS = [
 ]
 
 
-class AuditListView(GenericAPIView):
+class AuditListView(APIView):
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     filter_backends = [DjangoFilterBackend]  # describes the selector's filters in the schema
@@ -59,7 +59,7 @@ class AuditListView(GenericAPIView):
         return self.get_paginated_response(AuditEntryOutput(page, many=True).data)
 
 
-class AuditExportView(GenericAPIView):
+class AuditExportView(APIView):
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     filter_backends = [DjangoFilterBackend]
@@ -106,7 +106,7 @@ class ChainStatus(serializers.Serializer):
     problem = serializers.CharField(allow_blank=True)
 
 
-class AuditVerifyView(GenericAPIView):
+class AuditVerifyView(APIView):
     audit_actions = {"get": ("audit.verify", "helpline.auditentry")}
     serializer_class = ChainStatus
 
@@ -132,7 +132,7 @@ class AuditVerifyView(GenericAPIView):
         )
 
 
-class UserActivityView(GenericAPIView):
+class UserActivityView(APIView):
     audit_actions = {"get": ("user.activity", "helpline.user")}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()

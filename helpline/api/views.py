@@ -4,7 +4,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
-from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +11,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from .. import policy, selectors, services
 from ..models import Helpline, User
+from .base import APIView
 from .errors import LockedOut
 from .pagination import Pagination
 from .permissions import IsAdministrator
@@ -48,7 +48,7 @@ SIGN_IN_REFUSED = {
 }
 
 
-class TokenLoginView(GenericAPIView):
+class TokenLoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginThrottle]
@@ -88,7 +88,7 @@ class TokenLoginView(GenericAPIView):
         return Response({"token": key, "expiry": token.expiry})
 
 
-class LogoutView(GenericAPIView):
+class LogoutView(APIView):
     serializer_class = None
 
     @extend_schema(
@@ -106,7 +106,7 @@ class TokenPagination(Pagination):
     ordering = "-created"
 
 
-class TokenListView(GenericAPIView):
+class TokenListView(APIView):
     serializer_class = AuthTokenOutput
     pagination_class = TokenPagination
     queryset = AuthToken.objects.none()  # the caller's own tokens only, below
@@ -122,7 +122,7 @@ class TokenListView(GenericAPIView):
         return self.get_paginated_response(AuthTokenOutput(page, many=True, context=context).data)
 
 
-class TokenDetailView(GenericAPIView):
+class TokenDetailView(APIView):
     serializer_class = None
 
     @extend_schema(
@@ -137,7 +137,7 @@ class TokenDetailView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(GenericAPIView):
+class MeView(APIView):
     serializer_class = UserOutput
 
     @extend_schema(operation_id="auth_me", summary="Who the caller is")
@@ -145,7 +145,7 @@ class MeView(GenericAPIView):
         return Response(UserOutput(request.user).data)
 
 
-class UserListView(GenericAPIView):
+class UserListView(APIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
@@ -168,7 +168,7 @@ class UserListView(GenericAPIView):
         return Response(UserOutput(user).data, status=status.HTTP_201_CREATED)
 
 
-class UserDetailView(GenericAPIView):
+class UserDetailView(APIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
@@ -186,7 +186,7 @@ class UserDetailView(GenericAPIView):
         return Response(UserOutput(user).data)
 
 
-class HelplineListView(GenericAPIView):
+class HelplineListView(APIView):
     audit_actions = {
         "get": ("helpline.list", "helpline.helpline"),
         "post": ("helpline.create", "helpline.helpline"),
@@ -212,7 +212,7 @@ class HelplineListView(GenericAPIView):
         return Response(HelplineOutput(helpline).data, status=status.HTTP_201_CREATED)
 
 
-class HelplineDetailView(GenericAPIView):
+class HelplineDetailView(APIView):
     audit_actions = {
         "get": ("helpline.read", "helpline.helpline"),
         "patch": ("helpline.update", "helpline.helpline"),
@@ -266,7 +266,7 @@ def readyz(request):
     )
 
 
-class UserTotpView(GenericAPIView):
+class UserTotpView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = TotpEnrolmentOutput
     audit_actions = {"post": ("user.totp_enrol", "helpline.user")}
