@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from rest_framework.exceptions import ErrorDetail, ValidationError
+from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.filters import OrderingFilter
 
 UNKNOWN_PARAMETER = "unknown_parameter"
@@ -93,7 +93,8 @@ def refuse_undeclared_query(view, request) -> None:
                 wrong = _bad_ordering_terms(view, request.query_params.getlist(param))
                 if wrong:
                     allowed = ", ".join(ordering_values(view))
-                    detail = f"Unknown ordering: {', '.join(wrong)}. One or more of: {allowed}."
+                    named = ", ".join(term[:64] for term in wrong[:MAX_NAMED])
+                    detail = f"Unknown ordering: {named}. One or more of: {allowed}."
                     errors[param] = [ErrorDetail(detail, code="invalid")]
     if errors:
         raise ValidationError(dict(list(errors.items())[:MAX_NAMED]))
@@ -123,7 +124,7 @@ def refuse_unknown_fields(view, method: str, data: Any) -> None:
     if operation.body is None:
         unknown = list(data) if isinstance(data, Mapping) else []
         if data not in (None, {}, [], "") and not isinstance(data, Mapping):
-            raise ValidationError({"non_field_errors": ["This operation takes no body."]})
+            raise ParseError("This operation takes no body.")
     else:
         unknown = _unknown(operation.components, operation.body, data, "")
     if unknown:
