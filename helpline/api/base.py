@@ -12,7 +12,8 @@ class APIView(GenericAPIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         refuse_undeclared_query(self, request)
-        if request.stream is not None:
+        if request.stream is not None and hasattr(self, request.method.lower()):
             # Parsed now, not when the view reads it: the JSON parser names the body's unknown
-            # fields (also of an operation that takes no body, which would never read it).
+            # fields (also of an operation that takes no body, which would never read it). A method
+            # the view does not have answers 405 whatever the body.
             request.data  # noqa: B018

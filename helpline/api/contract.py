@@ -4,9 +4,10 @@ parameter, a body field (at any depth) or an `ordering` value the schema does no
 `unknown_field` or `invalid` for an ordering value), before the operation does anything.
 
 The contract is read from the schema itself (drf-spectacular's generator, once per process and URL
-configuration), so the API cannot accept what the schema does not say, and a new serializer, filter
-or documented parameter is covered without a line here. Enforced by `base.APIView` (query and body,
-right after authentication and permissions) and by the JSON parser (a body read by any other view).
+configuration; gunicorn's master builds it before forking its workers), so the API cannot accept
+what the schema does not say, and a new serializer, filter or documented parameter is covered
+without a line here. Enforced by `base.APIView` (query and body, right after authentication and
+permissions) and by the JSON parser (a body read by any other view).
 Twilio's webhooks are plain Django views, outside this: Twilio adds form fields over time."""
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def operation_for(view_class: type, method: str) -> Operation | None:
     e.g. a method the view does not have: it answers 405 on its own)."""
     method = "GET" if method == "HEAD" else method
     return _contract().get((view_class, method))
+
+
+def operations() -> dict[tuple[type, str], Operation]:
+    """{(view class, method): what it accepts}; built at the first call (config.gunicorn builds it
+    in the master, before the workers fork)."""
+    return _contract()
 
 
 def _contract() -> dict[tuple[type, str], Operation]:
