@@ -6,7 +6,7 @@ audit entry (a refused case write must not leave a record of a write that never 
 
 The inbound channels' endpoints are walked too: the anonymous web chat (the session's secret in the
 X-Chat-Secret header), the callback queue and the repeat contacters' profiles and flags. Unknown
-body fields are ignored, as DRF does: a request naming one is read as if it did not."""
+body fields are refused, each named (helpline.api.contract)."""
 
 import json
 import random
@@ -1148,19 +1148,24 @@ def test_flag_refusal_by_number_does_not_tell_whether_the_number_ever_wrote(worl
 
 
 @pytest.mark.parametrize("op", BODY_OPS, ids=str)
-def test_unknown_body_fields_are_ignored(world, op):
-    """DRF's way, kept: a field the operation does not take is not an error, and is not stored."""
+def test_unknown_body_fields_are_refused_each_named_and_change_nothing(world, op):
+    """A field the operation does not declare is a typo or a guess, never silently dropped
+    (tests/test_unknown_fields_and_parameters_are_refused.py walks every operation)."""
+    client, before = world.client(op.who), stored()
     body = {
         **world.fill(op.body),
         "unknown_field": "x" * 1000,
         "is_superuser": True,
         "set_by": world.ids["outsider"],
     }
-    response = send(world.client(op.who), op.method, world.fill(op.path), body)
-    assert response.status_code in (200, 201), (response.status_code, response.content[:1000])
-    assert b"unknown_field" not in response.content
-    assert not User.objects.filter(is_superuser=True).exists()
-    assert not ContacterFlag.objects.filter(set_by_id=world.ids["outsider"]).exists()
+    response = send(client, op.method, world.fill(op.path), body)
+    assert error_pairs(response) == {
+        ("unknown_field", "unknown_field"),
+        ("is_superuser", "unknown_field"),
+        ("set_by", "unknown_field"),
+    }, response.content[:1000]
+    assert b"x" * 1000 not in response.content
+    assert_nothing_stored_changed(before)
 
 
 def test_an_identifier_that_is_no_hash_is_refused_without_recording_it(world):
