@@ -26,6 +26,15 @@ preload_app = True
 gc.disable()
 
 
+def when_ready(server: Any) -> None:
+    # What each API operation accepts is read from the OpenAPI schema (helpline.api.contract):
+    # generated once here, in the master (no database query), the workers inherit it instead of
+    # each spending ~3 s on its first API request.
+    from helpline.api.contract import operations
+
+    operations()
+
+
 def pre_fork(server: Any, worker: Any) -> None:
     gc.freeze()
 

@@ -211,8 +211,23 @@ def test_body_validation_errors_name_the_input_fields(schema):
     node = resolve(schema, documented_error(schema, "/api/v1/cases/", "post", 400))
     validation = resolve(schema, next(v for v in node["oneOf"] if "ValidationError" in v["$ref"]))
     item = resolve(schema, validation["properties"]["errors"]["items"])
-    attrs = {resolve(schema, v)["properties"]["attr"]["enum"][0] for v in item["oneOf"]}
+    attrs = {resolve(schema, v)["properties"]["attr"].get("enum", [None])[0] for v in item["oneOf"]}
     assert {"call_type", "risk_level", "categories", "child_age", "non_field_errors"} <= attrs
+    # ... and any other name, refused as unknown (tests/test_unknown_fields_and_parameters_are_refused.py).
+    unknown = resolve(schema, {"$ref": "#/components/schemas/UnknownInputError"})
+    assert {"$ref": "#/components/schemas/UnknownInputError"} in item["oneOf"]
+    codes = set(resolve(schema, unknown["properties"]["code"])["enum"])
+    assert codes == {"unknown_field", "unknown_parameter"}
+
+
+def test_every_operation_documents_the_refusal_of_undeclared_input(schema):
+    """Any operation refuses an unknown query parameter (400); bodies are closed objects."""
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert has_error_shape(schema, documented_error(schema, path, method, 400)), (method, path)
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            if body is not None:
+                assert resolve(schema, body["schema"]).get("additionalProperties") is False, (method, path)
 
 
 # --- error statuses the API really answers are documented -----------------------------------------

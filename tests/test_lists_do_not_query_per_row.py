@@ -46,12 +46,12 @@ def fill(helpline, team, operator, agency_user):
 @pytest.mark.parametrize(
     ("role", "url"),
     [
-        ("operator", "/api/v1/cases/?limit=50"),
-        ("supervisor", "/api/v1/cases/?limit=50&state=assessment&state=referral"),
-        ("operator", "/api/v1/referrals/?limit=50"),
-        ("agency_user", "/api/v1/referrals/?limit=50&state=sent"),
-        ("operator", "/api/v1/contacts/?limit=50"),
-        ("supervisor", "/api/v1/audit/?limit=50"),
+        ("operator", "/api/v1/cases/?page_size=50"),
+        ("supervisor", "/api/v1/cases/?page_size=50&state=assessment&state=referral"),
+        ("operator", "/api/v1/referrals/?page_size=50"),
+        ("agency_user", "/api/v1/referrals/?page_size=50&state=sent"),
+        ("operator", "/api/v1/contacts/?page_size=50"),
+        ("supervisor", "/api/v1/audit/?page_size=50"),
     ],
 )
 def test_list_queries_do_not_grow_with_the_rows_on_the_page(request, api, fill, role, url):

@@ -6,10 +6,10 @@ from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializ
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.filters import OrderingFilter
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from helpline.api.base import APIView
 from helpline.api.pagination import OldestFirstPagination
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
@@ -38,7 +38,7 @@ from .serializers import (
 )
 
 
-class PaginatedView(GenericAPIView):
+class PaginatedView(APIView):
     """Renders a queryset one cursor page at a time.
 
     Views read through selectors only; `queryset` is set to an empty one so that anything reaching
@@ -94,7 +94,7 @@ class CaseListView(PaginatedView):
         return Response(CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
-class CaseDetailView(GenericAPIView):
+class CaseDetailView(APIView):
     audit_actions = {"get": ("case.read", "cases.case"), "patch": ("case.update", "cases.case")}
 
     serializer_class = CaseOutput
@@ -117,7 +117,7 @@ class CaseDetailView(GenericAPIView):
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
-class CaseTransitionView(GenericAPIView):
+class CaseTransitionView(APIView):
     audit_actions = {"post": ("case.transition", "cases.case")}
 
     serializer_class = TransitionInput
@@ -153,7 +153,7 @@ class CaseTransitionView(GenericAPIView):
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
-class CaseNotesView(GenericAPIView):
+class CaseNotesView(APIView):
     audit_actions = {"get": ("note.list", "cases.case"), "post": ("note.create", "cases.case")}
 
     serializer_class = NoteOutput
@@ -210,7 +210,7 @@ class ContactListView(PaginatedView):
         )
 
 
-class ContactDetailView(GenericAPIView):
+class ContactDetailView(APIView):
     audit_actions = {"get": ("contact.read", "cases.contact"), "patch": ("contact.update", "cases.contact")}
 
     def audit_case_id(self) -> int | None:
@@ -235,7 +235,7 @@ class ContactDetailView(GenericAPIView):
         return Response(ContactOutput(contact).data)
 
 
-class ContactAttachView(GenericAPIView):
+class ContactAttachView(APIView):
     audit_actions = {"post": ("contact.attach", "cases.contact")}
 
     def audit_case_id(self) -> int | None:
@@ -281,7 +281,7 @@ class EscalationListView(PaginatedView):
         )
 
 
-class EscalationAcknowledgeView(GenericAPIView):
+class EscalationAcknowledgeView(APIView):
     audit_actions = {"post": ("escalation.acknowledge", "cases.escalation")}
 
     def audit_case_id(self) -> int | None:
@@ -304,7 +304,7 @@ class EscalationAcknowledgeView(GenericAPIView):
         return Response(EscalationOutput(escalation).data)
 
 
-class CategoryListView(GenericAPIView):
+class CategoryListView(APIView):
     serializer_class = CategoryOutput
     queryset = Category.objects.none()
     pagination_class = None  # a helpline's whole category list at once
@@ -318,7 +318,7 @@ class CategoryListView(GenericAPIView):
         return Response(CategoryOutput(selectors.category_list(user=request.user), many=True).data)
 
 
-class CaseAccessView(GenericAPIView):
+class CaseAccessView(APIView):
     audit_actions = {"get": ("case.access", "cases.case"), "put": ("case.restrict", "cases.case")}
 
     serializer_class = CaseAccessOutput
@@ -348,7 +348,7 @@ class CaseAccessView(GenericAPIView):
         return self._render(case, selectors.case_access_list(user=request.user, case=case))
 
 
-class CaseBreakGlassView(GenericAPIView):
+class CaseBreakGlassView(APIView):
     audit_actions = {"post": ("case.break_glass", "cases.case")}
 
     serializer_class = BreakGlassInput
@@ -388,7 +388,7 @@ class BreakGlassListView(PaginatedView):
         )
 
 
-class BreakGlassReviewView(GenericAPIView):
+class BreakGlassReviewView(APIView):
     audit_actions = {"post": ("case.break_glass.review", "cases.caseaccess")}
 
     def audit_case_id(self) -> int | None:

@@ -10,12 +10,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
+from helpline.api.base import APIView
 from helpline.api.schema import ErrorResponse409Serializer
 
 from .. import chat, selectors
@@ -110,7 +110,7 @@ class ChatMessagePageOutput(serializers.Serializer):
 # --- views ----------------------------------------------------------------------------------------
 
 
-class _AnonymousChatView(GenericAPIView):
+class _AnonymousChatView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 

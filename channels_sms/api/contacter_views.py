@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import ErrorDetail
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.models import Case, Contact
+from helpline.api.base import APIView
 from helpline.crypto import normalise_phone
 
 from .. import contacters
@@ -93,7 +93,7 @@ class ContacterFlagInput(serializers.Serializer):
         return attrs
 
 
-class ContacterProfileView(GenericAPIView):
+class ContacterProfileView(APIView):
     audit_actions = {"get": ("contacter.read", "contacter")}
     serializer_class = ContacterProfileOutput
 
@@ -107,7 +107,7 @@ class ContacterProfileView(GenericAPIView):
         return Response(ContacterProfileOutput(profile).data)
 
 
-class ContacterFlagView(GenericAPIView):
+class ContacterFlagView(APIView):
     audit_actions = {"post": ("contacter.flag", "contacter"), "delete": ("contacter.unflag", "contacter")}
     serializer_class = ContacterFlagInput
 

@@ -12,13 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from cases.selectors import case_get
+from helpline.api.base import APIView
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.schema import ErrorResponse409Serializer
@@ -105,7 +105,7 @@ class ConversationPagination(Pagination):
     ordering = ("at", "id")
 
 
-class CaseMessagesView(GenericAPIView):
+class CaseMessagesView(APIView):
     audit_actions = {"get": ("message.list", "cases.case"), "post": ("message.send", "cases.case")}
 
     def audit_case_id(self) -> int | None:

@@ -9,11 +9,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from twilio.twiml.voice_response import VoiceResponse
 
+from helpline.api.base import APIView
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.params import optional_bool
@@ -92,7 +92,7 @@ class CallbackPagination(Pagination):
 
 
 @extend_validation_errors(["invalid"], field_name="done", methods=["get"])
-class CallbackListView(GenericAPIView):
+class CallbackListView(APIView):
     audit_actions = {"get": ("callback.list", "channels_sms.callback")}
     serializer_class = CallbackOutput
     pagination_class = CallbackPagination
@@ -110,7 +110,7 @@ class CallbackListView(GenericAPIView):
         return self.get_paginated_response(CallbackOutput(page, many=True).data)
 
 
-class CallbackDoneView(GenericAPIView):
+class CallbackDoneView(APIView):
     audit_actions = {"post": ("callback.complete", "channels_sms.callback")}
     serializer_class = CallbackDoneInput
 

@@ -70,10 +70,12 @@ SPECTACULAR_SETTINGS = {
         "AuditOutcomeEnum": "helpline.models.AuditOutcome.choices",
         "DeliveryAttemptOutcomeEnum": "referrals.models.AttemptOutcome.choices",
         "ErrorCode503Enum": "helpline.api.schema.ErrorCode503.choices",
+        "UnknownInputErrorCodeEnum": "helpline.api.schema.UnknownInputErrorCode.choices",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
         "helpline.api.schema.document_list_item_errors",
+        "helpline.api.schema.document_undeclared_input_refused",
         "helpline.api.schema.document_empty_query_values",
         "helpline.api.schema.document_links",
     ],

@@ -1,23 +1,32 @@
 """OpenAPI: drf-standardized-errors documents the error shape; we add the statuses it cannot infer
-(413 on every body, 503 with Retry-After on every operation, and 403/409 where a view declares them),
-so the schema says what really happens.
+(413 on every body, 503 with Retry-After on every operation, 400 for undeclared input on every
+operation, and 403/409 where a view declares them), so the schema says what really happens. Request
+bodies are closed (`additionalProperties: false`) and `ordering` lists its values: what the schema
+does not declare is refused (helpline.api.contract reads this schema to enforce it).
 tests/test_api_matches_its_schema.py holds every answer of the API to it."""
 
 import django_filters
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
+from drf_standardized_errors.openapi_serializers import (
+    ClientErrorEnum,
+    ServerErrorEnum,
+    ValidationErrorEnum,
+)
 from drf_standardized_errors.openapi_utils import (
     InputDataField,
     get_django_filter_backends,
     get_filter_forms,
+    get_validation_error_serializer,
 )
 from drf_standardized_errors.settings import package_settings
 from rest_framework import serializers
+from rest_framework.filters import OrderingFilter
 from rest_framework.settings import api_settings
 
 from ..filters import StrictBooleanField
+from .contract import UNKNOWN_FIELD, UNKNOWN_PARAMETER, ordering_values
 
 
 class _Error(serializers.Serializer):
@@ -36,6 +45,25 @@ class TransitionConflictResponseSerializer(ErrorResponse409Serializer):
 
     state = serializers.CharField()
     available_transitions = serializers.ListField(child=serializers.CharField())
+
+
+class UnknownInputErrorCode(models.TextChoices):
+    UNKNOWN_FIELD = UNKNOWN_FIELD
+    UNKNOWN_PARAMETER = UNKNOWN_PARAMETER
+
+
+class UnknownInputError(serializers.Serializer):
+    """A body field (`a.b` nested, `a.0.b` in a list) or query parameter the operation does not
+    declare, named as sent: nothing was done."""
+
+    attr = serializers.CharField(help_text="The unknown field or query parameter, as sent.")
+    code = serializers.ChoiceField(choices=UnknownInputErrorCode.choices)
+    detail = serializers.CharField()
+
+
+class UnknownInputValidationError(serializers.Serializer):
+    type = serializers.ChoiceField(choices=ValidationErrorEnum.choices)
+    errors = UnknownInputError(many=True)
 
 
 class ErrorResponse413Serializer(serializers.Serializer):
@@ -105,6 +133,16 @@ class AutoSchema(StandardizedErrorsAutoSchema):
             return status_code not in responses  # every operation reads the database
         return super()._should_add_error_response(responses, status_code)
 
+    def _should_add_validation_error_response(self) -> bool:
+        return True  # any operation refuses an undeclared query parameter or body field
+
+    def _get_serializer_for_validation_error_response(self):
+        codes = self._get_validation_error_codes_by_field(self._determine_fields_with_error_codes())
+        if not codes:
+            return UnknownInputValidationError
+        # document_undeclared_input_refused adds UnknownInputError to these, once generated.
+        return get_validation_error_serializer(self.get_operation_id(), codes)
+
     def _get_response_headers_for_code(self, status_code, direction="response"):
         headers = super()._get_response_headers_for_code(status_code, direction)
         if status_code == "503":
@@ -158,6 +196,18 @@ class AutoSchema(StandardizedErrorsAutoSchema):
 
     def _get_filter_parameters(self):
         parameters = super()._get_filter_parameters()
+        if self._ordering_param():
+            # The values it takes, comma-separated: anything else is refused (helpline.api.contract).
+            for parameter in parameters:
+                if parameter["name"] == self._ordering_param():
+                    parameter["schema"] = {
+                        "type": "array",
+                        "items": {"type": "string", "enum": ordering_values(self.view)},
+                    }
+                    parameter["style"], parameter["explode"] = "form", False
+                    parameter["description"] = (
+                        "Order by these fields (`-` first: descending), comma-separated."
+                    )
         filterset_class = getattr(self.view, "filterset_class", None)
         if filterset_class is not None:
             # django-filter's number filters take any decimal ("0.5" finds nothing), not only a whole
@@ -172,8 +222,16 @@ class AutoSchema(StandardizedErrorsAutoSchema):
                     parameter["schema"] = {**parameter["schema"], "type": "number"}
         return parameters
 
+    def _ordering_param(self) -> str | None:
+        for backend in self.get_filter_backends():
+            if issubclass(backend, OrderingFilter):
+                return backend.ordering_param
+        return None
+
     def _get_extra_validation_errors(self) -> dict[str, set[str]]:
         extra = super()._get_extra_validation_errors()
+        if self.method == "GET" and self._ordering_param():
+            extra.setdefault(self._ordering_param(), set()).add("invalid")
         paginator = self._get_paginator()
         query_param = getattr(paginator, "page_size_query_param", None)
         if self.method == "GET" and query_param and self._is_list_view():
@@ -268,6 +326,46 @@ def _answers_of_either_shape(schemas: dict) -> None:
         variants = component.get("oneOf")
         if set(component) == {"oneOf"} and variants and all(set(v) == {"$ref"} for v in variants):
             component["anyOf"] = component.pop("oneOf")
+
+
+def document_undeclared_input_refused(result, generator, request, public):
+    """What an operation does not declare is refused (helpline.api.contract): every object of a
+    request body is closed (`additionalProperties: false`, through its components), and every
+    operation's 400 validation error may also name an unknown field or query parameter. The
+    `attr` discriminator goes: the unknown names are not a closed list."""
+    schemas = result.get("components", {}).get("schemas", {})
+    seen: set[int] = set()
+    for path_operations in result.get("paths", {}).values():
+        for operation in path_operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _close(schemas, content.get("schema", {}), seen)
+            errors = _validation_errors(schemas, operation)
+            if errors is not None:
+                errors.pop("discriminator", None)
+                unknown = {"$ref": "#/components/schemas/UnknownInputError"}
+                if unknown not in errors["oneOf"]:
+                    errors["oneOf"].append(unknown)
+    return result
+
+
+def _close(schemas: dict, node: dict, seen: set[int]) -> None:
+    if "$ref" in node:
+        node = schemas[node["$ref"].rsplit("/", 1)[-1]]
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    if "properties" in node:
+        node.setdefault("additionalProperties", False)
+        for child in node["properties"].values():
+            _close(schemas, child, seen)
+    for key in ("items", "additionalProperties"):
+        if isinstance(node.get(key), dict):
+            _close(schemas, node[key], seen)
+    for key in ("allOf", "oneOf", "anyOf"):
+        for child in node.get(key, []):
+            _close(schemas, child, seen)
 
 
 def document_empty_query_values(result, generator, request, public):

@@ -7,7 +7,6 @@ from drf_standardized_errors.openapi_validation_errors import extend_validation_
 from knox.models import AuthToken
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,6 +14,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from .. import policy, selectors, services
 from ..models import AuditEntry, Helpline, User
+from .base import APIView
 from .errors import Conflict, LockedOut
 from .pagination import Pagination
 from .permissions import IsAdministrator
@@ -73,7 +73,7 @@ LINK_REFUSED = {
 }
 
 
-class TokenLoginView(GenericAPIView):
+class TokenLoginView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginThrottle]
@@ -126,7 +126,7 @@ def sign_in_refusals():
         raise ValidationError(detail, code=refused.reason) from None
 
 
-class PublicAuthView(GenericAPIView):
+class PublicAuthView(APIView):
     """Signed-in or not: the request's own credentials (or link) are what counts."""
 
     authentication_classes: list = []
@@ -229,7 +229,7 @@ class PasswordSetView(PublicAuthView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LogoutView(GenericAPIView):
+class LogoutView(APIView):
     serializer_class = None
 
     @extend_schema(
@@ -247,7 +247,7 @@ class TokenPagination(Pagination):
     ordering = "-created"
 
 
-class TokenListView(GenericAPIView):
+class TokenListView(APIView):
     serializer_class = AuthTokenOutput
     pagination_class = TokenPagination
     queryset = AuthToken.objects.none()  # the caller's own tokens only, below
@@ -263,7 +263,7 @@ class TokenListView(GenericAPIView):
         return self.get_paginated_response(AuthTokenOutput(page, many=True, context=context).data)
 
 
-class TokenDetailView(GenericAPIView):
+class TokenDetailView(APIView):
     serializer_class = None
 
     @extend_schema(
@@ -278,7 +278,7 @@ class TokenDetailView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(GenericAPIView):
+class MeView(APIView):
     serializer_class = UserOutput
 
     @extend_schema(operation_id="auth_me", summary="Who the caller is")
@@ -286,7 +286,7 @@ class MeView(GenericAPIView):
         return Response(UserOutput(request.user).data)
 
 
-class SecurityEventListView(GenericAPIView):
+class SecurityEventListView(APIView):
     serializer_class = SecurityEventOutput
     queryset = AuditEntry.objects.none()  # the caller's own, below
 
@@ -304,7 +304,7 @@ class SecurityEventListView(GenericAPIView):
 
 
 @extend_validation_errors(["not_allowed"], field_name="password", methods=["post"])
-class UserListView(GenericAPIView):
+class UserListView(APIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
@@ -336,7 +336,7 @@ class UserListView(GenericAPIView):
 
 
 @extend_validation_errors(["not_allowed"], field_name="password", methods=["patch"])
-class UserDetailView(GenericAPIView):
+class UserDetailView(APIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
@@ -354,7 +354,7 @@ class UserDetailView(GenericAPIView):
         return Response(UserOutput(user).data)
 
 
-class HelplineListView(GenericAPIView):
+class HelplineListView(APIView):
     audit_actions = {
         "get": ("helpline.list", "helpline.helpline"),
         "post": ("helpline.create", "helpline.helpline"),
@@ -380,7 +380,7 @@ class HelplineListView(GenericAPIView):
         return Response(HelplineOutput(helpline).data, status=status.HTTP_201_CREATED)
 
 
-class HelplineDetailView(GenericAPIView):
+class HelplineDetailView(APIView):
     audit_actions = {
         "get": ("helpline.read", "helpline.helpline"),
         "patch": ("helpline.update", "helpline.helpline"),
@@ -434,7 +434,7 @@ def readyz(request):
     )
 
 
-class UserPasswordLinkView(GenericAPIView):
+class UserPasswordLinkView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = SetPasswordLinkOutput
     audit_actions = {"post": ("user.password_link", "helpline.user")}
@@ -454,7 +454,7 @@ class UserPasswordLinkView(GenericAPIView):
         return Response(SetPasswordLinkOutput(link).data, status=status.HTTP_201_CREATED)
 
 
-class UserTotpView(GenericAPIView):
+class UserTotpView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = None
     audit_actions = {"delete": ("user.second_factor_reset", "helpline.user")}

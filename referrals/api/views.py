@@ -8,11 +8,11 @@ from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, e
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import selectors as case_selectors
+from helpline.api.base import APIView
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.models import Role
 
@@ -72,7 +72,7 @@ def _render(request: Request, referral: Referral, *, detail: bool = False) -> di
 # --- agencies ---------------------------------------------------------------------------------------
 
 
-class AgencyListView(GenericAPIView):
+class AgencyListView(APIView):
     audit_actions = {
         "get": ("agency.list", "referrals.agency"),
         "post": ("agency.create", "referrals.agency"),
@@ -106,7 +106,7 @@ class AgencyListView(GenericAPIView):
         return Response(AgencyOutput(agency).data, status=status.HTTP_201_CREATED)
 
 
-class AgencyDetailView(GenericAPIView):
+class AgencyDetailView(APIView):
     audit_actions = {
         "get": ("agency.read", "referrals.agency"),
         "patch": ("agency.update", "referrals.agency"),
@@ -130,7 +130,7 @@ class AgencyDetailView(GenericAPIView):
         return Response(AgencyOutput(agency).data)
 
 
-class AgencyWebhookApproveView(GenericAPIView):
+class AgencyWebhookApproveView(APIView):
     audit_actions = {"post": ("agency.approve_webhook", "referrals.agency")}
     serializer_class = WebhookApproveInput
     queryset = Agency.objects.none()
@@ -163,7 +163,7 @@ class AgencyWebhookApproveView(GenericAPIView):
 # --- consent and referrals of a case ----------------------------------------------------------------
 
 
-class CaseConsentView(GenericAPIView):
+class CaseConsentView(APIView):
     audit_actions = {"get": ("consent.list", "cases.case"), "post": ("consent.record", "cases.case")}
     serializer_class = ConsentOutput
     queryset = Consent.objects.none()
@@ -194,7 +194,7 @@ class CaseConsentView(GenericAPIView):
         return Response(ConsentOutput(consent).data, status=status.HTTP_201_CREATED)
 
 
-class CaseReferralsView(GenericAPIView):
+class CaseReferralsView(APIView):
     audit_actions = {"get": ("referral.list", "cases.case"), "post": ("referral.create", "cases.case")}
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
@@ -246,7 +246,7 @@ class CaseReferralsView(GenericAPIView):
 # --- the referral endpoints staff and agencies share -----------------------------------------------
 
 
-class ReferralListView(GenericAPIView):
+class ReferralListView(APIView):
     audit_actions = {"get": ("referral.list", "referrals.referral")}
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
@@ -275,7 +275,7 @@ class ReferralListView(GenericAPIView):
         return self.get_paginated_response(rows)
 
 
-class ReferralDetailView(GenericAPIView):
+class ReferralDetailView(APIView):
     audit_actions = {"get": ("referral.read", "referrals.referral")}
     serializer_class = ReferralDetailOutput
     queryset = Referral.objects.none()
@@ -287,7 +287,7 @@ class ReferralDetailView(GenericAPIView):
 
 
 def _transition_view(name: str, input_serializer, summary: str, who: str):
-    class ReferralTransitionView(GenericAPIView):
+    class ReferralTransitionView(APIView):
         audit_actions = {"post": (f"referral.{name}", "referrals.referral")}
         serializer_class = input_serializer
         queryset = Referral.objects.none()
@@ -347,7 +347,7 @@ ReferralApproveView = _transition_view(
 )
 
 
-class ReferralUpdatesView(GenericAPIView):
+class ReferralUpdatesView(APIView):
     audit_actions = {
         "get": ("referral.updates", "referrals.referral"),
         "post": ("referral.post_update", "referrals.referral"),
@@ -383,7 +383,7 @@ class ReferralUpdatesView(GenericAPIView):
         return Response(ReferralUpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
 
-class ReferralResendView(GenericAPIView):
+class ReferralResendView(APIView):
     audit_actions = {"post": ("referral.resend", "referrals.referral")}
     serializer_class = ReferralResendInput
     queryset = Referral.objects.none()
@@ -410,7 +410,7 @@ class ReferralResendView(GenericAPIView):
         )
 
 
-class ReferralDeliveriesView(GenericAPIView):
+class ReferralDeliveriesView(APIView):
     audit_actions = {"get": ("referral.deliveries", "referrals.referral")}
     serializer_class = DeliveryOutput
     queryset = Delivery.objects.none()
