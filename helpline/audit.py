@@ -345,8 +345,9 @@ def audited_update(
     personal: Iterable[str] = (),
 ) -> models.Model:
     """The plain "change some fields" write: lock the row, apply, validate, save and record the
-    before/after of the tracked fields, in one transaction. Returns the saved row."""
-    tracked = tuple(tracked)
+    before/after of the tracked fields, in one transaction. Returns the saved row. A field written
+    is recorded even if `tracked` forgot it: an edit never leaves `changes` empty."""
+    tracked = tuple(dict.fromkeys((*tracked, *fields)))
 
     def snapshot(row: models.Model) -> dict[str, Any]:
         return {name: getattr(row, row._meta.get_field(name).attname) for name in tracked}
