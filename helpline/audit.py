@@ -105,6 +105,8 @@ def audit_record(
         helpline = actor.helpline_id
     helpline_id = helpline.pk if isinstance(helpline, Helpline) else helpline
     ctx = context.current()
+    if ctx.client_request_id:
+        extra = {**(extra or {}), "client_request_id": ctx.client_request_id}
     entry = AuditEntry(
         chain=helpline_id or 0,
         at=timezone.now(),
