@@ -158,7 +158,7 @@ class UserListView(GenericAPIView):
 
     @extend_schema(operation_id="users_create", request=UserCreateInput, responses={201: UserOutput})
     def post(self, request: Request) -> Response:
-        data = UserCreateInput(data=request.data)
+        data = UserCreateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         if request.user.helpline_id is not None:
@@ -180,7 +180,7 @@ class UserDetailView(GenericAPIView):
     @extend_schema(operation_id="users_partial_update", request=UserUpdateInput, responses=UserOutput)
     def patch(self, request: Request, user_id: int) -> Response:
         target = selectors.user_get(user=request.user, user_id=user_id)
-        data = UserUpdateInput(data=request.data, partial=True)
+        data = UserUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         user = services.user_update(actor=request.user, user=target, **data.validated_data)
         return Response(UserOutput(user).data)
