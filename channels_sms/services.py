@@ -26,7 +26,7 @@ from helpline.audit import ChainPosition, audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome
 
-from . import contacters
+from . import contacters, webhook_refusals
 from .models import (
     ContacterFlagKind,
     Direction,
@@ -251,8 +251,12 @@ def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str
 
 
 def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) -> None:
-    """A security record of a refused webhook: where and why, never what it carried."""
+    """A security record of a refused webhook: where and why, never what it carried. Refusals of
+    unsigned requests are recorded a few per address and minute (webhook_refusals)."""
     logger.warning("Twilio webhook refused: %s (%s)", reason, path)
+    added = webhook_refusals.recording(reason)
+    if added is None:
+        return
     with transaction.atomic():
         audit_record(
             actor=None,
@@ -261,7 +265,7 @@ def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) ->
             object_id=path,
             helpline=helpline_id,
             outcome=AuditOutcome.DENIED,
-            extra={"reason": reason},
+            extra={"reason": reason, **added},
         )
 
 
