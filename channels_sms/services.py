@@ -10,6 +10,7 @@ from django.db import transaction
 from helpline.audit import audit_record
 from helpline.models import AuditOutcome
 
+from . import webhook_refusals
 from .models import InboundEvent
 
 logger = logging.getLogger(__name__)
@@ -24,8 +25,12 @@ class Receipt:
 
 
 def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) -> None:
-    """A security record of a refused webhook: where and why, never what it carried."""
+    """A security record of a refused webhook: where and why, never what it carried. Refusals of
+    unsigned requests are recorded a few per address and minute (webhook_refusals)."""
     logger.warning("Twilio webhook refused: %s (%s)", reason, path)
+    added = webhook_refusals.recording(reason)
+    if added is None:
+        return
     with transaction.atomic():
         audit_record(
             actor=None,
@@ -34,5 +39,5 @@ def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) ->
             object_id=path,
             helpline=helpline_id,
             outcome=AuditOutcome.DENIED,
-            extra={"reason": reason},
+            extra={"reason": reason, **added},
         )

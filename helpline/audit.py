@@ -105,6 +105,8 @@ def audit_record(
         helpline = actor.helpline_id
     helpline_id = helpline.pk if isinstance(helpline, Helpline) else helpline
     ctx = context.current()
+    if ctx.client_request_id:
+        extra = {**(extra or {}), "client_request_id": ctx.client_request_id}
     entry = AuditEntry(
         chain=helpline_id or 0,
         at=timezone.now(),
@@ -345,8 +347,9 @@ def audited_update(
     personal: Iterable[str] = (),
 ) -> models.Model:
     """The plain "change some fields" write: lock the row, apply, validate, save and record the
-    before/after of the tracked fields, in one transaction. Returns the saved row."""
-    tracked = tuple(tracked)
+    before/after of the tracked fields, in one transaction. Returns the saved row. A field written
+    is recorded even if `tracked` forgot it: an edit never leaves `changes` empty."""
+    tracked = tuple(dict.fromkeys((*tracked, *fields)))
 
     def snapshot(row: models.Model) -> dict[str, Any]:
         return {name: getattr(row, row._meta.get_field(name).attname) for name in tracked}

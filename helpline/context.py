@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class RequestContext:
-    request_id: str = ""
+    request_id: str = ""  # ours, always generated here; never a client's
+    # The X-Request-ID the client sent, cleaned and cut (helpline.middleware): kept for tracing its
+    # requests, beside ours in the audit entry's `extra`, never in place of it.
+    client_request_id: str = ""
     client_ip: str | None = None
     user_agent: str = ""
     # Set once this request has put a refusal on the record, so a refusal is recorded once.

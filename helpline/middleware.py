@@ -7,23 +7,31 @@ from .api.errors import DATABASE_UNAVAILABLE, service_unavailable
 
 logger = logging.getLogger(__name__)
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_NOT_REQUEST_ID = re.compile(r"[^A-Za-z0-9._-]")
+CLIENT_REQUEST_ID_LENGTH = 64
+
+
+def client_request_id(header: str) -> str:
+    """The client's X-Request-ID as we keep it: its safe characters only, at most 64."""
+    return _NOT_REQUEST_ID.sub("", header[: CLIENT_REQUEST_ID_LENGTH * 4])[:CLIENT_REQUEST_ID_LENGTH]
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (the caller's X-Request-ID if sane) for logs and the audit trail."""
+    """Gives every request our own id, for logs and the audit trail, and answers it in X-Request-ID.
+    A client's X-Request-ID is kept apart (`client_request_id`): a client could otherwise make its
+    requests pass for others' in the audit log, or share one id between many."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex
         # REMOTE_ADDR is the proxy's address behind a load balancer; gunicorn's
         # --forwarded-allow-ips makes it the client's own when configured.
         token = context.bind(
             context.RequestContext(
                 request_id=request_id,
+                client_request_id=client_request_id(request.headers.get("X-Request-ID", "")),
                 client_ip=request.META.get("REMOTE_ADDR") or None,
                 user_agent=request.headers.get("User-Agent", "")[:300],
             )

@@ -22,7 +22,15 @@ from .audit import audit_record, audited_update, diff
 from .models import AuditOutcome, Helpline, Role, SetPasswordLink, SignInChange, Team, User
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
-HELPLINE_FIELDS = ("name", "country", "timezone", "default_language", "due_policy", "is_active")
+HELPLINE_FIELDS = (
+    "name",
+    "country",
+    "timezone",
+    "default_language",
+    "due_policy",
+    "retention_years",
+    "is_active",
+)
 # Roles that sign in with a TOTP code as well as a password: they see every case of a helpline, or
 # manage its people.
 SECOND_FACTOR_ROLES = (Role.SUPERVISOR, Role.ADMIN)

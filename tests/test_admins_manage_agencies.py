@@ -29,7 +29,9 @@ def test_helpline_admin_cannot_register_agencies_for_another_helpline(api, admin
         {"code": "x", "name": "X", "sector": "police", "helpline": other.pk},
         format="json",
     )
-    assert response.status_code == 403
+    # As for a helpline that does not exist (issue #13, leak 8b).
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "does_not_exist"
     assert not Agency.objects.exists()
 
 

@@ -1,7 +1,8 @@
 """Every request leaves exactly the audit entries it should: one table row per request type, with
 the (action, outcome, object type, case) of each entry it must write and nothing else. Refused
 requests — 404 outside the caller's scope, 403, 409 — leave their `denied` entries. Every entry
-carries the request's id (X-Request-ID), client address and user agent, and never a personal value
+carries the request's id (ours, answered in X-Request-ID; the client's own kept apart in
+`extra.client_request_id`), client address and user agent, and never a personal value
 the request sent (the child's location, the reporter's number, a contact summary, a note body)."""
 
 import json
@@ -525,6 +526,7 @@ class Sent(NamedTuple):
     response: Any
     entries: list[AuditEntry]
     request_id: str
+    client_request_id: str
     client_ip: str
     user_agent: str
 
@@ -548,7 +550,14 @@ def send(world: World, req: Req) -> Sent:
         response = getattr(client, req.method)(path, body, format="json", **sent)
     assert response.status_code == req.status, (req.name, response.status_code, response.content[:500])
     entries = list(AuditEntry.objects.filter(id__gt=watermark).order_by("id"))
-    return Sent(response, entries, sent["HTTP_X_REQUEST_ID"], sent["REMOTE_ADDR"], sent["HTTP_USER_AGENT"])
+    return Sent(
+        response,
+        entries,
+        response["X-Request-ID"],
+        sent["HTTP_X_REQUEST_ID"],
+        sent["REMOTE_ADDR"],
+        sent["HTTP_USER_AGENT"],
+    )
 
 
 def _names(path: str) -> list[str]:
@@ -570,8 +579,9 @@ def test_request_leaves_exactly_its_audit_entries(world, req):
 def test_audit_entries_carry_the_request_and_no_personal_value(world, req):
     sent = send(world, req)
     for entry in sent.entries:
-        assert (entry.request_id, entry.client_ip, entry.user_agent) == (
+        assert (entry.request_id, entry.extra["client_request_id"], entry.client_ip, entry.user_agent) == (
             sent.request_id,
+            sent.client_request_id,
             sent.client_ip,
             sent.user_agent,
         ), entry.action

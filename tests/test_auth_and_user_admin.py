@@ -49,11 +49,16 @@ def test_logout_revokes_the_token(api, operator):
 
 def test_admin_creates_a_user_in_their_own_helpline(api, admin_user, team):
     other = HelplineFactory(code="OTHER")
-    response = api(admin_user).post(
-        "/api/v1/users/",
-        {"username": "operator9", "role": "operator", "team": team.pk, "helpline": other.pk},
-        format="json",
-    )
+    body = {
+        "username": "operator9",
+        "role": "operator",
+        "team": team.pk,
+    }
+    # Another helpline is answered as a helpline that does not exist (issue #13, leak 8b).
+    refused = api(admin_user).post("/api/v1/users/", {**body, "helpline": other.pk}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["code"] == "does_not_exist"
+    response = api(admin_user).post("/api/v1/users/", body, format="json")
     assert response.status_code == 201, response.json()
     created = User.objects.get(username="operator9")
     assert created.helpline == admin_user.helpline  # never another helpline's

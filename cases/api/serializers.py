@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
 from helpline.models import Team, User
 
 from ..models import (
@@ -119,10 +120,8 @@ class _CaseFieldsInput(serializers.Serializer):
     reporter_relation = serializers.ChoiceField(choices=ReporterRelation.choices, required=False)
     reporter_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     reporter_phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    assigned_to = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, allow_null=True
-    )
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    assigned_to = OwnHelplinePrimaryKeyRelatedField(model=User, required=False, allow_null=True)
+    team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     restricted = serializers.BooleanField(required=False)
 
 
@@ -215,7 +214,7 @@ class CategoryOutput(serializers.ModelSerializer):
 
 
 class CaseAccessInput(serializers.Serializer):
-    users = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), many=True, allow_empty=True)
+    users = OwnHelplinePrimaryKeyRelatedField(model=User, many=True, allow_empty=True)
 
 
 class CaseAccessUserOutput(serializers.Serializer):

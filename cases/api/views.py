@@ -88,7 +88,7 @@ class CaseListView(PaginatedView):
         )
 
     def post(self, request: Request) -> Response:
-        data = CaseCreateInput(data=request.data)
+        data = CaseCreateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         case = services.case_create(actor=request.user, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data, status=status.HTTP_201_CREATED)
@@ -111,7 +111,7 @@ class CaseDetailView(APIView):
     )
     def patch(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id, action="case.update", for_write=True)
-        data = CaseUpdateInput(data=request.data, partial=True)
+        data = CaseUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         case = services.case_update(actor=request.user, case=case, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
@@ -341,7 +341,7 @@ class CaseAccessView(APIView):
     )
     def put(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get(user=request.user, case_id=case_id, action="case.restrict", for_write=True)
-        data = CaseAccessInput(data=request.data)
+        data = CaseAccessInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         services.case_set_access(actor=request.user, case=case, users=data.validated_data["users"])
         case = Case.objects.get(pk=case.pk)

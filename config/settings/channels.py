@@ -38,3 +38,10 @@ CHAT_RATES = {
     "chat_message_session": env("CHAT_RATE_MESSAGE_SESSION", default="30/min"),
     "chat_message_ip": env("CHAT_RATE_MESSAGE_IP", default="60/min"),
 }
+
+# Refusals of unsigned Twilio webhook requests recorded in the audit log per minute, per client
+# address and from all together (channels_sms.webhook_refusals); the rest are counted.
+WEBHOOK_REFUSALS_RECORDED = {
+    "per_address": env.int("WEBHOOK_REFUSALS_RECORDED_PER_ADDRESS", default=5),
+    "all": env.int("WEBHOOK_REFUSALS_RECORDED_ALL", default=60),
+}

@@ -20,6 +20,7 @@ from .pagination import OldestFirstPagination
 from .serializers import AuditEntryOutput
 
 EXPORT_LIMIT = 100_000
+FORMULA_STARTS = frozenset("=+-@\t\r")
 EXPORT_COLUMNS = [
     "id",
     "at",
@@ -102,8 +103,8 @@ def _cell(value) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell must never start as a formula.
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    # Spreadsheet formula injection: a cell must never start as a formula (OWASP's six characters).
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 class ChainStatus(serializers.Serializer):

@@ -5,6 +5,7 @@ from referrals.models import Agency
 from .. import crypto
 from ..models import AuditEntry, Helpline, Role, Team, User
 from ..services import token_id
+from .fields import OwnHelplinePrimaryKeyRelatedField
 
 
 class LoginInput(serializers.Serializer):
@@ -86,13 +87,11 @@ class UserCreateInput(RefusesPassword, serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices)
-    helpline = serializers.PrimaryKeyRelatedField(
-        queryset=Helpline.objects.all(), required=False, allow_null=True
+    helpline = OwnHelplinePrimaryKeyRelatedField(
+        model=Helpline, helpline_field="pk", required=False, allow_null=True
     )
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    agency = serializers.PrimaryKeyRelatedField(
-        queryset=Agency.objects.all(), required=False, allow_null=True
-    )
+    team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
+    agency = OwnHelplinePrimaryKeyRelatedField(model=Agency, required=False, allow_null=True)
 
 
 class UserUpdateInput(RefusesPassword, serializers.Serializer):
@@ -100,10 +99,8 @@ class UserUpdateInput(RefusesPassword, serializers.Serializer):
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
-    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
-    agency = serializers.PrimaryKeyRelatedField(
-        queryset=Agency.objects.all(), required=False, allow_null=True
-    )
+    team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
+    agency = OwnHelplinePrimaryKeyRelatedField(model=Agency, required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False)
 
 

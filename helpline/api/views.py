@@ -324,7 +324,7 @@ class UserListView(APIView):
         responses={201: UserCreatedOutput},
     )
     def post(self, request: Request) -> Response:
-        data = UserCreateInput(data=request.data)
+        data = UserCreateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         if request.user.helpline_id is not None:
@@ -348,7 +348,7 @@ class UserDetailView(APIView):
     @extend_schema(operation_id="users_partial_update", request=UserUpdateInput, responses=UserOutput)
     def patch(self, request: Request, user_id: int) -> Response:
         target = selectors.user_get(user=request.user, user_id=user_id)
-        data = UserUpdateInput(data=request.data, partial=True)
+        data = UserUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         user = services.user_update(actor=request.user, user=target, **data.validated_data)
         return Response(UserOutput(user).data)

@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
 from helpline.models import Helpline
 
 from .. import endpoints
@@ -168,8 +169,8 @@ class _AgencyFieldsInput(serializers.Serializer):
 
 class AgencyCreateInput(_AgencyFieldsInput):
     code = serializers.SlugField(max_length=40)
-    helpline = serializers.PrimaryKeyRelatedField(
-        queryset=Helpline.objects.all(), required=False, help_text="Platform administrators only."
+    helpline = OwnHelplinePrimaryKeyRelatedField(
+        model=Helpline, helpline_field="pk", required=False, help_text="Platform administrators only."
     )
 
 

@@ -96,7 +96,7 @@ class AgencyListView(APIView):
         responses={201: AgencyOutput, 403: ErrorResponse403Serializer},
     )
     def post(self, request: Request) -> Response:
-        data = AgencyCreateInput(data=request.data)
+        data = AgencyCreateInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         helpline = fields.pop("helpline", None) or request.user.helpline
