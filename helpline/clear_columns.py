@@ -40,6 +40,7 @@ CLEAR_COLUMNS: dict[str, str] = {
     "helpline.User.first_name": STAFF_ACCOUNT,
     "helpline.User.last_name": STAFF_ACCOUNT,
     "helpline.User.email": STAFF_ACCOUNT,
+    "helpline.SetPasswordLink.digest": "SHA-256 of a random one-time token, never the token itself",
     "helpline.AuditEntry.prev_hash": "SHA-256 of the previous entry",
     "helpline.AuditEntry.hash": "SHA-256 of the entry",
     "helpline.AuditEntry.actor_username": STAFF_ACCOUNT,
@@ -81,6 +82,8 @@ CLEAR_COLUMNS: dict[str, str] = {
     "referrals.Agency.webhook_url": AGENCY_DIRECTORY,
     "referrals.Agency.notify_email": AGENCY_DIRECTORY,
     "referrals.Agency.notify_sms": AGENCY_DIRECTORY,
+    "referrals.WebhookChange.url": AGENCY_DIRECTORY + " (a proposed webhook address)",
+    "referrals.WebhookChange.verification": CODE + " (the generic outcome of a verification challenge)",
     "referrals.Referral.service_type": "a service code of the agency's list",
     "referrals.Referral.reported_urls": (
         "addresses of the reported online material the hotline acts on; kept out of row history "

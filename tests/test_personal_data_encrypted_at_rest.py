@@ -98,7 +98,7 @@ def one_row_of_each(operator):
     """One row of every model with encrypted columns (rows only: what is stored is under test)."""
     from channels_sms.models import Callback, ContacterFlag, InboundEvent, Message
     from helpline.models import CaseKey
-    from referrals.models import Delivery, ReferralUpdate
+    from referrals.models import Delivery, ReferralUpdate, WebhookChange
 
     now = timezone.now()
     helpline = operator.helpline
@@ -147,6 +147,9 @@ def one_row_of_each(operator):
             set_at=now,
         ),
         CaseKey: CaseKey.objects.create(case_id=case.pk, key=Fernet.generate_key().decode()),
+        WebhookChange: WebhookChange.objects.create(
+            agency=referral.agency, url="https://a.example/hook", secret="x", proposed_by=operator
+        ),
     }
 
 
