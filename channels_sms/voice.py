@@ -19,7 +19,7 @@ from rest_framework.exceptions import PermissionDenied
 from twilio.twiml.voice_response import VoiceResponse
 
 from cases.models import Case, Contact
-from cases.services import _case_snapshot, case_create_from_inbound, contact_create_inbound
+from cases.services import case_create_from_inbound, case_snapshot, contact_create_inbound
 from cases.workflow import CaseState, RiskLevel, next_action_due
 from helpline import broker, policy
 from helpline.audit import REDACTED, audit_record, diff
@@ -391,7 +391,7 @@ def case_flag_emergency(*, case_id: int, event: InboundEvent) -> Case:
         case = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case_id)
         if case.risk_level == RiskLevel.CRITICAL:
             return case
-        before = _case_snapshot(case)
+        before = case_snapshot(case)
         case.risk_level = RiskLevel.CRITICAL
         due = next_action_due(
             case.helpline.due_policy,
@@ -409,7 +409,7 @@ def case_flag_emergency(*, case_id: int, event: InboundEvent) -> Case:
             obj=case,
             case_id=case.pk,
             helpline=case.helpline_id,
-            changes=diff(before, _case_snapshot(case)),
+            changes=diff(before, case_snapshot(case)),
             extra={"event_id": event.pk, "channel": "voice"},
         )
     return case
