@@ -25,7 +25,9 @@ def test_an_app_with_case_rows_and_no_eraser_fails_the_system_check(monkeypatch)
     )
     errors = erasure_check()
     assert {e.id for e in errors} == {"cases.E001"}
-    assert {e.obj._meta.label for e in errors} == {"referrals.Consent", "referrals.Referral"}
+    named = {e.obj._meta.label for e in errors}
+    assert {"referrals.Consent", "referrals.Referral"} <= named
+    assert {label.split(".")[0] for label in named} == {"referrals"}  # the others registered theirs
     assert all(e.level == checks.ERROR for e in errors)
 
 
