@@ -24,7 +24,7 @@ from ..models import (
     Contact,
     Direction,
 )
-from ..workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, next_action_due
+from ..workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, RiskLevel, next_action_due
 from .access import grant_need_to_know, revoke_access
 from .categories import validate_categories
 from .contacts import contact_create_inbound
@@ -250,6 +250,38 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
         changes = diff(before, case_snapshot(locked), personal=CASE_PERSONAL_FIELDS)
         audit_record(actor=actor, action="case.update", obj=locked, case_id=locked.pk, changes=changes)
     return locked
+
+
+def case_flag_emergency(*, case_id: int, event_id: int, channel: str) -> Case:
+    """The system marks a case an emergency (a caller pressed the emergency digit): its risk level
+    becomes critical and its due date is re-timed as case_update does; once (already critical:
+    nothing written). The audit entry names the inbound event that raised it."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case_id)
+        if case.risk_level == RiskLevel.CRITICAL:
+            return case
+        before = case_snapshot(case)
+        case.risk_level = RiskLevel.CRITICAL
+        due = next_action_due(
+            case.helpline.due_policy,
+            case.state,
+            case.risk_level,
+            now=case.state_changed_at or case.created_at,
+        )
+        if due is not None:
+            case.next_action_due_at = due
+            case.overdue_since = None
+        case.save(update_fields=["risk_level", "next_action_due_at", "overdue_since"])
+        audit_record(
+            actor=None,
+            action="case.emergency",
+            obj=case,
+            case_id=case.pk,
+            helpline=case.helpline_id,
+            changes=diff(before, case_snapshot(case)),
+            extra={"event_id": event_id, "channel": channel},
+        )
+    return case
 
 
 def case_available_transitions(*, case: Case, user: User) -> list[str]:
