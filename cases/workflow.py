@@ -2,9 +2,10 @@
 action on a case falls due.
 
 The transitions are django-fsm methods on `CaseWorkflow`, which `cases.models.Case` inherits. Only
-`cases.services.case_transition` calls them: it locks the row, checks state, conditions and
-permission, saves and writes the audit entry in one transaction. The database enforces the same
-edges with a trigger (see `Case.Meta.triggers`), so raw SQL cannot jump states either.
+`cases.services.case_transition` calls them (through `helpline.transitions`): it locks the row,
+checks state, conditions and permission, saves and writes the audit entry in one transaction. The
+database enforces the same edges with a trigger (see `Case.Meta.triggers`), so raw SQL cannot jump
+states either.
 """
 
 from datetime import datetime, timedelta

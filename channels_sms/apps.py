@@ -10,10 +10,15 @@ class ChannelsSmsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from cases.services.retention import register_erasure
         from helpline.models import Helpline
 
+        from .erasure import conversations_erase
         from .models import PhoneNumber, VoiceRoute
         from .selectors import phone_numbers_forget
+
+        # Anonymising a case erases its conversations too ("messages_erased" in its audit entry).
+        register_erasure("messages", conversations_erase)
 
         # A kept number carries its helpline and its voice route.
         for model in (PhoneNumber, Helpline, VoiceRoute):

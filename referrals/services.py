@@ -19,6 +19,7 @@ from helpline import crypto, policy
 from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
+from helpline.transitions import available_transitions, state_conflict, transition_params, transition_run
 
 from . import webhooks
 from .models import (
@@ -308,100 +309,72 @@ def referral_create(
 
 
 def referral_available_transitions(*, referral: Referral, user: User) -> list[str]:
-    return [t.name for t in referral.get_available_user_state_transitions(user)]
+    return available_transitions(referral, user)
 
 
 def referral_transition(*, actor: User, referral: Referral, name: str, **params: Any) -> Referral:
-    """Moves a referral (already in the caller's scope) along one edge: 409 when not possible
-    from its state (also when a concurrent request won), or when `expected_state` is given and
-    the referral has moved on from it; 403 when the caller's role may not."""
-    if name not in TRANSITION_FIELDS:
-        raise ValidationError({"name": f"Unknown transition {name!r}."})
+    """Moves a referral (already in the caller's scope) along one edge (helpline.transitions): 409
+    when not possible from its state (also when a concurrent request won), or when `expected_state`
+    is given and the referral has moved on from it; 403 when the caller's role may not."""
     expected_state = params.pop("expected_state", None)
-    fields = TRANSITION_FIELDS[name]
-    missing = [f for f, required in fields.items() if required and not params.get(f)]
-    if missing:
-        raise ValidationError({f: "This field is required." for f in missing})
-    params = {f: params[f] for f in fields if f in params}
-    refusal: Exception | None = None
-    with transaction.atomic():
-        # The row lock serialises racing requests (accept vs withdraw): the loser sees the
-        # winner's state here and gets 409.
-        locked = (
-            Referral.objects.select_for_update(of=("self",))
-            .select_related("agency", "case", "case__helpline", "consent")
-            .get(pk=referral.pk)
+    params = transition_params(
+        name=name,
+        fields=TRANSITION_FIELDS,
+        params=params,
+        unknown_detail=f"Unknown transition {name!r}.",
+        required_detail="This field is required.",
+    )
+
+    def moved_on(locked: Referral) -> Exception | None:
+        # A racing request (accept vs withdraw) that won: the loser gets 409.
+        if expected_state is None or expected_state == locked.state:
+            return None
+        return state_conflict(
+            locked,
+            actor,
+            f"The referral is now {locked.state!r}, not {expected_state!r}: read it again before you "
+            f"{name} it.",
+            code="state_changed",
         )
-        before = locked.state
-        method = getattr(locked, name)
-        meta = method._django_fsm
-        if expected_state is not None and expected_state != before:
-            refusal = Conflict(
-                f"The referral is now {before!r}, not {expected_state!r}: read it again before you "
-                f"{name} it.",
-                code="state_changed",
-                extra={
-                    "state": before,
-                    "available_transitions": referral_available_transitions(referral=locked, user=actor),
-                },
-            )
-        elif not meta.has_transition(before):
-            refusal = Conflict(
-                f"Transition {name!r} is not possible from state {before!r}.",
-                code="transition_not_allowed",
-                extra={
-                    "state": before,
-                    "available_transitions": referral_available_transitions(referral=locked, user=actor),
-                },
-            )
-        elif not meta.has_transition_perm(locked, before, actor):
-            refusal = PermissionDenied(f"Your role may not {name} this referral.")
-        if refusal is not None:
-            audit_record(
-                actor=actor,
-                action=f"referral.{name}",
-                obj=locked,
-                case_id=locked.case_id,
-                helpline=locked.helpline_id,
-                outcome=AuditOutcome.DENIED,
-                extra={"state": before, "refusal": str(refusal.detail)},
-            )
+
+    def prepare(locked: Referral, params: dict[str, Any]) -> None:
+        if name == "approve":
+            params["respond_by"] = _respond_by(locked.agency, locked.urgency, timezone.now())
+
+    def after(locked: Referral) -> None:
+        if name == "approve":
+            _freeze_and_send(locked)
         else:
-            if name == "approve":
-                params["respond_by"] = _respond_by(locked.agency, locked.urgency, timezone.now())
-            method(by=actor, **params)
-            locked.save()
-            audit_record(
-                actor=actor,
-                action=f"referral.{name}",
-                obj=locked,
-                case_id=locked.case_id,
-                helpline=locked.helpline_id,
-                changes={"state": {"before": before, "after": locked.state}},
-                extra={
-                    k: _audited(k, v, case_id=locked.case_id)
-                    for k, v in params.items()
-                    if k != "outcome_note"
-                },
+            agency_notify(
+                referral=locked,
+                event=f"referral.{locked.state}",
+                data={"state": locked.state, **_public_change(locked, name)},
             )
-            if name == "approve":
-                _freeze_and_send(locked)
-            else:
-                agency_notify(
-                    referral=locked,
-                    event=f"referral.{locked.state}",
-                    data={"state": locked.state, **_public_change(locked, name)},
-                )
-            if name == "reject":
-                _escalate(
-                    locked,
-                    EscalationKind.REFERRAL_REJECTED,
-                    f"{locked.agency.name} rejected the referral: {locked.rejection_reason}. "
-                    "Refer elsewhere.",
-                )
-    if refusal is not None:
-        raise refusal
-    return locked
+        if name == "reject":
+            _escalate(
+                locked,
+                EscalationKind.REFERRAL_REJECTED,
+                f"{locked.agency.name} rejected the referral: {locked.rejection_reason}. Refer elsewhere.",
+            )
+
+    return transition_run(
+        actor=actor,
+        locking=Referral.objects.select_related("agency", "case", "case__helpline", "consent"),
+        pk=referral.pk,
+        name=name,
+        params=params,
+        action=f"referral.{name}",
+        audit_target=lambda locked: {"case_id": locked.case_id, "helpline": locked.helpline_id},
+        snapshot=lambda locked: locked.state,
+        changes=lambda before, locked: {"state": {"before": before, "after": locked.state}},
+        audit_extra=lambda locked, params: {
+            k: _audited(k, v, case_id=locked.case_id) for k, v in params.items() if k != "outcome_note"
+        },
+        forbidden_detail=f"Your role may not {name} this referral.",
+        precheck=moved_on,
+        prepare=prepare,
+        after=after,
+    )
 
 
 def _audited(name: str, value: Any, *, case_id: int) -> Any:

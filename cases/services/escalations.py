@@ -1,0 +1,97 @@
+"""Escalations: overdue cases swept for their supervisors, and what other apps raise about a case."""
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import PermissionDenied
+
+from helpline import policy
+from helpline.audit import audit_record
+from helpline.errors import Conflict
+from helpline.models import User
+
+from ..models import Case, Escalation, EscalationKind
+from ..workflow import CaseState
+
+
+def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Marks open cases whose next action is past due and records one escalation per missed due
+    date for the team's supervisors. Safe to run concurrently and repeatedly."""
+    now = now or timezone.now()
+    escalated = 0
+    while True:
+        with transaction.atomic():
+            # SKIP LOCKED: a case being worked on right now is picked up by the next sweep.
+            overdue = list(
+                Case.objects.select_for_update(skip_locked=True)
+                .filter(next_action_due_at__lte=now, overdue_since__isnull=True)
+                .exclude(state=CaseState.CLOSED)
+                .order_by("next_action_due_at")[:batch_size]
+            )
+            for case in overdue:
+                escalation, created = Escalation.objects.get_or_create(
+                    case=case,
+                    kind=EscalationKind.OVERDUE,
+                    due_at=case.next_action_due_at,
+                    defaults={
+                        "helpline_id": case.helpline_id,
+                        "team_id": case.team_id,
+                        "state": case.state,
+                        "risk_level": case.risk_level,
+                    },
+                )
+                Case.objects.filter(pk=case.pk).update(overdue_since=now)
+                if created:
+                    audit_record(
+                        actor=None,
+                        action="case.escalate",
+                        obj=case,
+                        case_id=case.pk,
+                        helpline=case.helpline_id,
+                        changes={"overdue_since": {"before": None, "after": now.isoformat()}},
+                        extra={
+                            "escalation_id": escalation.pk,
+                            "due_at": case.next_action_due_at.isoformat(),
+                            "state": case.state,
+                            "risk_level": case.risk_level,
+                        },
+                    )
+                    escalated += 1
+        if len(overdue) < batch_size:
+            return escalated
+
+
+def escalation_raise(
+    *, case: Case, kind: str, detail: str, referral: Any = None, once: bool = True
+) -> Escalation:
+    """Raises something about a case (a referral's expiry, rejection, emergency, failed delivery)
+    to whoever sees the case. `once`: one per referral and kind, however often it is raised."""
+    fields = {
+        "case": case,
+        "helpline_id": case.helpline_id,
+        "team_id": case.team_id,
+        "due_at": timezone.now(),
+        "state": case.state,
+        "risk_level": case.risk_level,
+        "detail": detail[:500],
+    }
+    if not once:
+        return Escalation.objects.create(referral=referral, kind=kind, **fields)
+    escalation, _ = Escalation.objects.get_or_create(referral=referral, kind=kind, defaults=fields)
+    return escalation
+
+
+def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
+    if not policy.can(actor, "escalation.acknowledge", escalation):
+        raise PermissionDenied("Only supervisors acknowledge escalations.")
+    with transaction.atomic():
+        locked = Escalation.objects.select_for_update().get(pk=escalation.pk)
+        if locked.acknowledged_at is not None:
+            raise Conflict("This escalation was already acknowledged.", code="already_acknowledged")
+        locked.acknowledged_by = actor
+        locked.acknowledged_at = timezone.now()
+        locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
+        audit_record(actor=actor, action="escalation.acknowledge", obj=locked, case_id=locked.case_id)
+    return locked
