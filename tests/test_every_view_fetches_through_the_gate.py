@@ -24,9 +24,15 @@ def _handler(self, request, **kwargs):
 
 
 def test_a_view_that_declares_no_scope_is_refused_at_class_creation():
-    with pytest.raises(ImproperlyConfigured, match="declares no `scope`"):
+    with pytest.raises(ImproperlyConfigured, match="implements get but declares no scope"):
 
         class Leaky(APIView):
+            get = _handler
+
+    with pytest.raises(ImproperlyConfigured, match="declares no `scope`"):
+
+        class NotADict(APIView):
+            scope = Fetch(selectors.case_get, "case_id")
             get = _handler
 
 
@@ -127,7 +133,7 @@ def test_an_input_serializer_with_an_unscoped_queryset_is_refused():
         user = serializers.PrimaryKeyRelatedField(queryset=User.objects.all())
 
     Unscoped.__module__ = "helpline.api.serializers"  # as if it were one of the project's
-    assert any("Unscoped.user" in problem for problem in serializer_problems())
+    assert any("Unscoped.user" in problem for problem in serializer_problems([Unscoped]))
 
 
 def test_every_routed_view_fetches_through_the_gate():

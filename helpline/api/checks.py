@@ -67,11 +67,14 @@ def _subclasses(cls: type) -> list[type]:
     return found
 
 
-def serializer_problems() -> list[str]:
-    """Writable relations of the project's serializers that would accept any row of the table (e.g.
-    `User.objects.all()`): every one must look among the caller's helpline's rows only."""
+def serializer_problems(classes: list[type] | None = None) -> list[str]:
+    """Writable relations of the project's serializers (or of `classes`) that would accept any row
+    of the table (e.g. `User.objects.all()`): every one must look among the caller's helpline's rows
+    only."""
     problems = []
-    for serializer in sorted(set(_subclasses(serializers.Serializer)), key=lambda s: s.__qualname__):
+    if classes is None:
+        classes = sorted(set(_subclasses(serializers.Serializer)), key=lambda s: s.__qualname__)
+    for serializer in classes:
         if not serializer.__module__.startswith(APPS):
             continue
         try:
