@@ -9,6 +9,7 @@ class HelplineConfig(AppConfig):
         from celery.signals import task_postrun, task_prerun
 
         from . import context
+        from .api import checks  # noqa: F401  (registers the gate's start-up checks)
 
         tokens = {}
 

@@ -9,7 +9,7 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.pagination import OldestFirstPagination
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
@@ -67,6 +67,10 @@ class PaginatedView(APIView):
 )
 class CaseListView(PaginatedView):
     audit_actions = {"get": ("case.list", "cases.case"), "post": ("case.create", "cases.case")}
+    scope = {
+        "get": Scoped(selectors.case_list),
+        "post": NoObject("opens a new case; its input's relations are scoped by their fields"),
+    }
     serializer_class = CaseOutput
     # The cursor paginator orders by `?ordering=` through this backend.
     # Filtering happens in the selector; the backends describe it in the schema, and the cursor
@@ -78,7 +82,7 @@ class CaseListView(PaginatedView):
     ordering = "-created_at"
 
     def get(self, request: Request) -> Response:
-        cases = selectors.case_list(user=request.user, filters=request.query_params)
+        cases = self.scoped(filters=request.query_params)
         return self.paginated(
             cases,
             CaseSummaryOutput,
@@ -96,13 +100,16 @@ class CaseListView(PaginatedView):
 
 class CaseDetailView(APIView):
     audit_actions = {"get": ("case.read", "cases.case"), "patch": ("case.update", "cases.case")}
+    scope = {
+        "get": Fetch(selectors.case_get, "case_id"),
+        "patch": Fetch(selectors.case_get, "case_id", action="case.update", for_write=True),
+    }
 
     serializer_class = CaseOutput
 
     @extend_schema(operation_id="cases_retrieve", responses=CaseOutput)
     def get(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id)
-        return Response(CaseOutput(case, context={"request": request}).data)
+        return Response(CaseOutput(self.object, context={"request": request}).data)
 
     @extend_schema(
         operation_id="cases_partial_update",
@@ -110,15 +117,15 @@ class CaseDetailView(APIView):
         responses={200: CaseOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def patch(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id, action="case.update", for_write=True)
         data = CaseUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
-        case = services.case_update(actor=request.user, case=case, **data.validated_data)
+        case = services.case_update(actor=request.user, case=self.object, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
 class CaseTransitionView(APIView):
     audit_actions = {"post": ("case.transition", "cases.case")}
+    scope = {"post": Fetch(selectors.case_get, "case_id", action="case.transition", for_write=True)}
 
     serializer_class = TransitionInput
 
@@ -141,20 +148,21 @@ class CaseTransitionView(APIView):
         },
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(
-            user=request.user, case_id=case_id, action="case.transition", for_write=True
-        )
         data = TransitionInput(data=request.data)
         data.is_valid(raise_exception=True)
         # Rendered from the service's result, not re-read: a transition may take the case out of
         # the caller's scope (an operator dismissing another team's intake case), and it still
         # happened.
-        case = services.case_transition(actor=request.user, case=case, **data.validated_data)
+        case = services.case_transition(actor=request.user, case=self.object, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
 
 
 class CaseNotesView(APIView):
     audit_actions = {"get": ("note.list", "cases.case"), "post": ("note.create", "cases.case")}
+    scope = {
+        "get": Scoped(selectors.note_list, kwarg="case_id"),
+        "post": Fetch(selectors.case_get, "case_id", action="note.create", for_write=True),
+    }
 
     serializer_class = NoteOutput
     queryset = Note.objects.none()
@@ -162,20 +170,20 @@ class CaseNotesView(APIView):
 
     @extend_schema(operation_id="cases_notes_list", responses=NoteOutput(many=True))
     def get(self, request: Request, case_id: int) -> Response:
-        notes = selectors.note_list(user=request.user, case_id=case_id)
+        notes = self.scoped()
         return Response(NoteOutput(notes, many=True).data)
 
     @extend_schema(operation_id="cases_notes_create", request=NoteInput, responses={201: NoteOutput})
     def post(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id, action="note.create", for_write=True)
         data = NoteInput(data=request.data)
         data.is_valid(raise_exception=True)
-        note = services.note_create(actor=request.user, case=case, **data.validated_data)
+        note = services.note_create(actor=request.user, case=self.object, **data.validated_data)
         return Response(NoteOutput(note).data, status=status.HTTP_201_CREATED)
 
 
 class CaseHistoryView(PaginatedView):
     audit_actions = {"get": ("case.history", "cases.case")}
+    scope = {"get": Scoped(selectors.case_history, kwarg="case_id")}
 
     serializer_class = AuditEntryOutput
     pagination_class = OldestFirstPagination
@@ -187,7 +195,7 @@ class CaseHistoryView(PaginatedView):
         responses=AuditEntryOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
-        entries = selectors.case_history(user=request.user, case_id=case_id)
+        entries = self.scoped()
         return self.paginated(entries, AuditEntryOutput)
 
 
@@ -196,13 +204,14 @@ class CaseHistoryView(PaginatedView):
 )
 class ContactListView(PaginatedView):
     audit_actions = {"get": ("contact.list", "cases.contact")}
+    scope = {"get": Scoped(selectors.contact_list)}
     serializer_class = ContactOutput
     filter_backends = [DjangoFilterBackend]
     filterset_class = selectors.ContactFilter
     queryset = Contact.objects.none()
 
     def get(self, request: Request) -> Response:
-        contacts = selectors.contact_list(user=request.user, filters=request.query_params)
+        contacts = self.scoped(filters=request.query_params)
         return self.paginated(
             contacts,
             ContactOutput,
@@ -212,6 +221,10 @@ class ContactListView(PaginatedView):
 
 class ContactDetailView(APIView):
     audit_actions = {"get": ("contact.read", "cases.contact"), "patch": ("contact.update", "cases.contact")}
+    scope = {
+        "get": Fetch(selectors.contact_get, "contact_id"),
+        "patch": Fetch(selectors.contact_get, "contact_id", action="contact.update", for_write=True),
+    }
 
     def audit_case_id(self) -> int | None:
         return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
@@ -220,23 +233,22 @@ class ContactDetailView(APIView):
 
     @extend_schema(operation_id="contacts_retrieve", responses=ContactOutput)
     def get(self, request: Request, contact_id: int) -> Response:
-        return Response(ContactOutput(selectors.contact_get(user=request.user, contact_id=contact_id)).data)
+        return Response(ContactOutput(self.object).data)
 
     @extend_schema(
         operation_id="contacts_partial_update", request=ContactUpdateInput, responses=ContactOutput
     )
     def patch(self, request: Request, contact_id: int) -> Response:
-        contact = selectors.contact_get(
-            user=request.user, contact_id=contact_id, action="contact.update", for_write=True
-        )
         data = ContactUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        contact = services.contact_update(actor=request.user, contact=contact, **data.validated_data)
+        contact = services.contact_update(actor=request.user, contact=self.object, **data.validated_data)
         return Response(ContactOutput(contact).data)
 
 
 class ContactAttachView(APIView):
     audit_actions = {"post": ("contact.attach", "cases.contact")}
+    # The case named in the body is fetched by the handler, through the same selector.
+    scope = {"post": Fetch(selectors.contact_get, "contact_id", action="contact.attach", for_write=True)}
 
     def audit_case_id(self) -> int | None:
         return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
@@ -250,21 +262,19 @@ class ContactAttachView(APIView):
         responses={200: ContactOutput, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, contact_id: int) -> Response:
-        contact = selectors.contact_get(
-            user=request.user, contact_id=contact_id, action="contact.attach", for_write=True
-        )
         data = ContactAttachInput(data=request.data)
         data.is_valid(raise_exception=True)
         case = selectors.case_get(
             user=request.user, case_id=data.validated_data["case"], action="contact.attach", for_write=True
         )
-        contact = services.contact_attach(actor=request.user, contact=contact, case=case)
+        contact = services.contact_attach(actor=request.user, contact=self.object, case=case)
         return Response(ContactOutput(contact).data)
 
 
 @extend_validation_errors(["invalid"], field_name="acknowledged", methods=["get"])
 class EscalationListView(PaginatedView):
     audit_actions = {"get": ("escalation.list", "cases.escalation")}
+    scope = {"get": Scoped(selectors.escalation_list)}
     serializer_class = EscalationOutput
     queryset = Escalation.objects.none()
 
@@ -276,13 +286,12 @@ class EscalationListView(PaginatedView):
     )
     def get(self, request: Request) -> Response:
         acknowledged = optional_bool(request, "acknowledged")
-        return self.paginated(
-            selectors.escalation_list(user=request.user, acknowledged=acknowledged), EscalationOutput
-        )
+        return self.paginated(self.scoped(acknowledged=acknowledged), EscalationOutput)
 
 
 class EscalationAcknowledgeView(APIView):
     audit_actions = {"post": ("escalation.acknowledge", "cases.escalation")}
+    scope = {"post": Fetch(selectors.escalation_get, "escalation_id")}
 
     def audit_case_id(self) -> int | None:
         return (
@@ -299,12 +308,12 @@ class EscalationAcknowledgeView(APIView):
         responses={200: EscalationOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, escalation_id: int) -> Response:
-        escalation = selectors.escalation_get(user=request.user, escalation_id=escalation_id)
-        escalation = services.escalation_acknowledge(actor=request.user, escalation=escalation)
+        escalation = services.escalation_acknowledge(actor=request.user, escalation=self.object)
         return Response(EscalationOutput(escalation).data)
 
 
 class CategoryListView(APIView):
+    scope = {"get": Scoped(selectors.category_list)}
     serializer_class = CategoryOutput
     queryset = Category.objects.none()
     pagination_class = None  # a helpline's whole category list at once
@@ -315,11 +324,15 @@ class CategoryListView(APIView):
         responses=CategoryOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        return Response(CategoryOutput(selectors.category_list(user=request.user), many=True).data)
+        return Response(CategoryOutput(self.scoped(), many=True).data)
 
 
 class CaseAccessView(APIView):
     audit_actions = {"get": ("case.access", "cases.case"), "put": ("case.restrict", "cases.case")}
+    scope = {
+        "get": Fetch(selectors.case_access_get, "case_id"),  # the case and its grants
+        "put": Fetch(selectors.case_get, "case_id", action="case.restrict", for_write=True),
+    }
 
     serializer_class = CaseAccessOutput
 
@@ -329,7 +342,7 @@ class CaseAccessView(APIView):
 
     @extend_schema(operation_id="cases_access_retrieve", summary="A case's need-to-know list (supervisors)")
     def get(self, request: Request, case_id: int) -> Response:
-        return self._render(*selectors.case_access_get(user=request.user, case_id=case_id))
+        return self._render(*self.object)
 
     @extend_schema(
         operation_id="cases_access_update",
@@ -340,16 +353,16 @@ class CaseAccessView(APIView):
         responses={200: CaseAccessOutput, 403: ErrorResponse403Serializer},
     )
     def put(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_get(user=request.user, case_id=case_id, action="case.restrict", for_write=True)
         data = CaseAccessInput(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        services.case_set_access(actor=request.user, case=case, users=data.validated_data["users"])
-        case = Case.objects.get(pk=case.pk)
+        services.case_set_access(actor=request.user, case=self.object, users=data.validated_data["users"])
+        case = Case.objects.get(pk=self.object.pk)
         return self._render(case, selectors.case_access_list(user=request.user, case=case))
 
 
 class CaseBreakGlassView(APIView):
     audit_actions = {"post": ("case.break_glass", "cases.case")}
+    scope = {"post": Fetch(selectors.case_for_break_glass, "case_id")}
 
     serializer_class = BreakGlassInput
 
@@ -362,16 +375,16 @@ class CaseBreakGlassView(APIView):
         responses={201: BreakGlassOutput},
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = selectors.case_for_break_glass(user=request.user, case_id=case_id)
         data = BreakGlassInput(data=request.data)
         data.is_valid(raise_exception=True)
-        grant = services.case_break_glass(actor=request.user, case=case, **data.validated_data)
+        grant = services.case_break_glass(actor=request.user, case=self.object, **data.validated_data)
         return Response(BreakGlassOutput(grant).data, status=status.HTTP_201_CREATED)
 
 
 @extend_validation_errors(["invalid"], field_name="reviewed", methods=["get"])
 class BreakGlassListView(PaginatedView):
     audit_actions = {"get": ("case.break_glass.list", "cases.caseaccess")}
+    scope = {"get": Scoped(selectors.break_glass_list)}
     serializer_class = BreakGlassOutput
     queryset = CaseAccess.objects.none()
 
@@ -383,13 +396,12 @@ class BreakGlassListView(PaginatedView):
     )
     def get(self, request: Request) -> Response:
         reviewed = optional_bool(request, "reviewed")
-        return self.paginated(
-            selectors.break_glass_list(user=request.user, reviewed=reviewed), BreakGlassOutput
-        )
+        return self.paginated(self.scoped(reviewed=reviewed), BreakGlassOutput)
 
 
 class BreakGlassReviewView(APIView):
     audit_actions = {"post": ("case.break_glass.review", "cases.caseaccess")}
+    scope = {"post": Fetch(selectors.break_glass_get, "grant_id")}
 
     def audit_case_id(self) -> int | None:
         return CaseAccess.objects.filter(pk=self.kwargs["grant_id"]).values_list("case_id", flat=True).first()
@@ -402,5 +414,5 @@ class BreakGlassReviewView(APIView):
         responses={200: BreakGlassOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, grant_id: int) -> Response:
-        grant = selectors.break_glass_get(user=request.user, grant_id=grant_id)
-        return Response(BreakGlassOutput(services.break_glass_review(actor=request.user, grant=grant)).data)
+        grant = services.break_glass_review(actor=request.user, grant=self.object)
+        return Response(BreakGlassOutput(grant).data)

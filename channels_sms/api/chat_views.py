@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, NoObject
 from helpline.api.schema import ErrorResponse409Serializer
 
 from .. import chat, selectors
@@ -110,19 +110,24 @@ class ChatMessagePageOutput(serializers.Serializer):
 # --- views ----------------------------------------------------------------------------------------
 
 
+def _chat_secret(request: Request) -> dict[str, str]:
+    """The caller of a chat is whoever holds its secret."""
+    return {"secret": request.headers.get("X-Chat-Secret", "")}
+
+
+# The session named in the path, if the request holds its secret (else 404, as if none).
+CHAT_SESSION = Fetch(selectors.chat_session_get, "session_id", caller=_chat_secret)
+
+
 class _AnonymousChatView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
-
-    def session(self, request: Request, session_id: str):
-        return selectors.chat_session_get(
-            session_id=session_id, secret=request.headers.get("X-Chat-Secret", "")
-        )
 
 
 class ChatSessionCreateView(_AnonymousChatView):
     serializer_class = ChatSessionInput
     throttle_classes = [ChatSessionCreateThrottle]
+    scope = {"post": NoObject("starts a new chat: no caller, no stored object to reach")}
 
     @extend_schema(
         auth=[],
@@ -145,6 +150,7 @@ class ChatSessionCreateView(_AnonymousChatView):
 class ChatMessagesView(_AnonymousChatView):
     serializer_class = ChatMessageOutput
     throttle_classes = [ChatMessageSessionThrottle, ChatMessageIPThrottle]
+    scope = {"get": CHAT_SESSION, "post": CHAT_SESSION}
 
     @extend_schema(
         auth=[],
@@ -157,7 +163,7 @@ class ChatMessagesView(_AnonymousChatView):
         responses=ChatMessagePageOutput,
     )
     def get(self, request: Request, session_id: str) -> Response:
-        session = self.session(request, session_id)
+        session = self.object
         raw = request.query_params.get("after", "")
         after = None
         if raw:
@@ -180,7 +186,7 @@ class ChatMessagesView(_AnonymousChatView):
         responses={201: ChatMessageOutput, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, session_id: str) -> Response:
-        session = self.session(request, session_id)
+        session = self.object
         data = ChatMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         message = chat.chat_message_receive(session=session, **data.validated_data)
@@ -189,6 +195,7 @@ class ChatMessagesView(_AnonymousChatView):
 
 class ChatSessionEndView(_AnonymousChatView):
     serializer_class = ChatSessionStateOutput
+    scope = {"post": CHAT_SESSION}
 
     @extend_schema(
         auth=[],
@@ -199,5 +206,5 @@ class ChatSessionEndView(_AnonymousChatView):
         responses=ChatSessionStateOutput,
     )
     def post(self, request: Request, session_id: str) -> Response:
-        session = chat.chat_session_end(session=self.session(request, session_id))
+        session = chat.chat_session_end(session=self.object)
         return Response(ChatSessionStateOutput(session).data)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases.models import Case, Contact
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, Own
 from helpline.crypto import normalise_phone
 
 from .. import contacters
@@ -95,6 +95,7 @@ class ContacterFlagInput(serializers.Serializer):
 
 class ContacterProfileView(APIView):
     audit_actions = {"get": ("contacter.read", "contacter")}
+    scope = {"get": Fetch(contacters.contacter_profile, "identifier_hash")}
     serializer_class = ContacterProfileOutput
 
     @extend_schema(
@@ -103,12 +104,21 @@ class ContacterProfileView(APIView):
         responses=ContacterProfileOutput,
     )
     def get(self, request: Request, identifier_hash: str) -> Response:
-        profile = contacters.contacter_profile(user=request.user, identifier_hash=identifier_hash)
-        return Response(ContacterProfileOutput(profile).data)
+        return Response(ContacterProfileOutput(self.object).data)
 
 
 class ContacterFlagView(APIView):
     audit_actions = {"post": ("contacter.flag", "contacter"), "delete": ("contacter.unflag", "contacter")}
+    # The services find the identifier among the contacts the caller may see (a number flagged by
+    # number: in the caller's helpline), in the same transaction as the flag.
+    scope = {
+        "post": Own(
+            "the flag services confine the identifier to the caller's scope", kwarg="identifier_hash"
+        ),
+        "delete": Own(
+            "the flag services confine the identifier to the caller's scope", kwarg="identifier_hash"
+        ),
+    }
     serializer_class = ContacterFlagInput
 
     @extend_schema(

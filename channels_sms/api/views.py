@@ -18,7 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from cases.selectors import case_get
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, Scoped
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.schema import ErrorResponse409Serializer
@@ -107,6 +107,10 @@ class ConversationPagination(Pagination):
 
 class CaseMessagesView(APIView):
     audit_actions = {"get": ("message.list", "cases.case"), "post": ("message.send", "cases.case")}
+    scope = {
+        "get": Scoped(selectors.case_message_list, kwarg="case_id"),
+        "post": Fetch(case_get, "case_id", action="message.send", for_write=True),
+    }
 
     def audit_case_id(self) -> int | None:
         return self.kwargs.get("case_id")
@@ -121,7 +125,7 @@ class CaseMessagesView(APIView):
         responses=MessageOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
-        messages = selectors.case_message_list(user=request.user, case_id=case_id)
+        messages = self.scoped()
         page = self.paginate_queryset(messages)
         return self.get_paginated_response(MessageOutput(page, many=True).data)
 
@@ -132,8 +136,7 @@ class CaseMessagesView(APIView):
         responses={201: MessageOutput, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = case_get(user=request.user, case_id=case_id, action="message.send", for_write=True)
         data = MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        message = outbound.message_send(actor=request.user, case=case, **data.validated_data)
+        message = outbound.message_send(actor=request.user, case=self.object, **data.validated_data)
         return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from twilio.twiml.voice_response import VoiceResponse
 
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, Scoped
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.params import optional_bool
@@ -94,6 +94,7 @@ class CallbackPagination(Pagination):
 @extend_validation_errors(["invalid"], field_name="done", methods=["get"])
 class CallbackListView(APIView):
     audit_actions = {"get": ("callback.list", "channels_sms.callback")}
+    scope = {"get": Scoped(selectors.callback_list)}
     serializer_class = CallbackOutput
     pagination_class = CallbackPagination
     queryset = Callback.objects.none()
@@ -105,13 +106,14 @@ class CallbackListView(APIView):
         responses=CallbackOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        callbacks = selectors.callback_list(user=request.user, done=optional_bool(request, "done"))
+        callbacks = self.scoped(done=optional_bool(request, "done"))
         page = self.paginate_queryset(callbacks)
         return self.get_paginated_response(CallbackOutput(page, many=True).data)
 
 
 class CallbackDoneView(APIView):
     audit_actions = {"post": ("callback.complete", "channels_sms.callback")}
+    scope = {"post": Fetch(selectors.callback_get, "callback_id")}
     serializer_class = CallbackDoneInput
 
     def audit_case_id(self) -> int | None:
@@ -126,10 +128,9 @@ class CallbackDoneView(APIView):
         responses={200: CallbackOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, callback_id: int) -> Response:
-        callback = selectors.callback_get(user=request.user, callback_id=callback_id)
         data = CallbackDoneInput(data=request.data)
         data.is_valid(raise_exception=True)
         callback = voice.callback_complete(
-            actor=request.user, callback=callback, outcome=data.validated_data["outcome"]
+            actor=request.user, callback=self.object, outcome=data.validated_data["outcome"]
         )
         return Response(CallbackOutput(callback).data)

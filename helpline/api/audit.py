@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from .. import crypto, policy, selectors
 from ..audit import verify_chain
 from ..models import AuditEntry
-from .base import APIView
+from .base import APIView, Own, Scoped
 from .pagination import OldestFirstPagination
 from .serializers import AuditEntryOutput
 
@@ -41,6 +41,7 @@ EXPORT_COLUMNS = [
 
 
 class AuditListView(APIView):
+    scope = {"get": Scoped(selectors.audit_list)}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     filter_backends = [DjangoFilterBackend]  # describes the selector's filters in the schema
@@ -52,7 +53,7 @@ class AuditListView(APIView):
         responses=AuditEntryOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        entries = selectors.audit_list(user=request.user, filters=request.query_params)
+        entries = self.scoped(filters=request.query_params)
         page = self.paginate_queryset(entries)
         selectors.record_audit_read(
             user=request.user, action="audit.list", filters=request.query_params, count=len(page)
@@ -62,6 +63,7 @@ class AuditListView(APIView):
 
 
 class AuditExportView(APIView):
+    scope = {"get": Scoped(selectors.audit_list)}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     filter_backends = [DjangoFilterBackend]
@@ -75,7 +77,7 @@ class AuditExportView(APIView):
         responses={(200, "text/csv"): OpenApiTypes.STR},
     )
     def get(self, request: Request) -> HttpResponse:
-        entries = selectors.audit_list(user=request.user, filters=request.query_params).order_by("id")
+        entries = self.scoped(filters=request.query_params).order_by("id")
         rows = list(entries[: EXPORT_LIMIT + 1])
         if len(rows) > EXPORT_LIMIT:
             raise ValidationError(f"More than {EXPORT_LIMIT} entries match; narrow the time range.")
@@ -116,6 +118,9 @@ class ChainStatus(serializers.Serializer):
 
 class AuditVerifyView(APIView):
     audit_actions = {"get": ("audit.verify", "helpline.auditentry")}
+    scope = {
+        "get": Own("the caller's own helpline's chain, once the policy lets the caller read the audit log")
+    }
     serializer_class = ChainStatus
 
     @extend_schema(
@@ -142,6 +147,7 @@ class AuditVerifyView(APIView):
 
 class UserActivityView(APIView):
     audit_actions = {"get": ("user.activity", "helpline.user")}
+    scope = {"get": Scoped(selectors.user_activity, kwarg="user_id")}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()
     pagination_class = OldestFirstPagination
@@ -152,6 +158,6 @@ class UserActivityView(APIView):
         responses=AuditEntryOutput(many=True),
     )
     def get(self, request: Request, user_id: int) -> Response:
-        entries = selectors.user_activity(user=request.user, user_id=user_id)
+        entries = self.scoped()
         page = selectors.audit_entries_for_reader(user=request.user, entries=self.paginate_queryset(entries))
         return self.get_paginated_response(AuditEntryOutput(page, many=True).data)

@@ -155,9 +155,9 @@ def _record_refusal(context, status_code: int) -> None:
     )
     object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
     # The object's case is named only when the caller reached the object (403/409, and bad input:
-    # the views resolve the object through scope before they read the body), never on a 404 or an
-    # answer given before the view ran (405, 406, 429), so the record does not connect an unseen
-    # object to a case either.
+    # the base fetches the object through the view's declared scope before the body is read), never
+    # on a 404 or an answer given before the view ran (405, 406, 429), so the record does not
+    # connect an unseen object to a case either.
     case_id = None
     if status_code in _AFTER_THE_OBJECT:
         case_id = view.audit_case_id() if hasattr(view, "audit_case_id") else view.kwargs.get("case_id")

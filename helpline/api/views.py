@@ -14,7 +14,7 @@ from rest_framework.throttling import AnonRateThrottle
 
 from .. import policy, selectors, services
 from ..models import AuditEntry, Helpline, User
-from .base import APIView
+from .base import APIView, Fetch, NoObject, Own, Scoped
 from .errors import Conflict, LockedOut
 from .pagination import Pagination
 from .permissions import IsAdministrator
@@ -74,6 +74,7 @@ LINK_REFUSED = {
 
 
 class TokenLoginView(APIView):
+    scope = {"post": NoObject("signing in: the credentials in the body are the caller")}
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes = [LoginThrottle]
@@ -139,6 +140,7 @@ class PublicAuthView(APIView):
 
 @extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
 class TotpEnrolView(PublicAuthView):
+    scope = {"post": NoObject("the username and password in the body are the caller")}
     serializer_class = TotpEnrolInput
 
     @extend_schema(
@@ -174,6 +176,7 @@ class TotpEnrolView(PublicAuthView):
 
 @extend_validation_errors(["otp_not_required"], field_name="non_field_errors", methods=["post"])
 class TotpConfirmView(PublicAuthView):
+    scope = {"post": NoObject("the username, password and code in the body are the caller")}
     serializer_class = TotpConfirmInput
 
     @extend_schema(
@@ -203,6 +206,7 @@ class TotpConfirmView(PublicAuthView):
 
 @extend_validation_errors(list(LINK_REFUSED), field_name="token", methods=["post"])
 class PasswordSetView(PublicAuthView):
+    scope = {"post": NoObject("the set-password link's token in the body is the caller")}
     serializer_class = PasswordSetInput
 
     @extend_schema(
@@ -230,6 +234,7 @@ class PasswordSetView(PublicAuthView):
 
 
 class LogoutView(APIView):
+    scope = {"post": Own("revokes the token the request is signed with")}
     serializer_class = None
 
     @extend_schema(
@@ -248,6 +253,7 @@ class TokenPagination(Pagination):
 
 
 class TokenListView(APIView):
+    scope = {"get": Own("the caller's own tokens: filtered by the caller")}
     serializer_class = AuthTokenOutput
     pagination_class = TokenPagination
     queryset = AuthToken.objects.none()  # the caller's own tokens only, below
@@ -264,6 +270,7 @@ class TokenListView(APIView):
 
 
 class TokenDetailView(APIView):
+    scope = {"delete": Own("the service revokes only a token of the caller's own", kwarg="token_id")}
     serializer_class = None
 
     @extend_schema(
@@ -279,6 +286,7 @@ class TokenDetailView(APIView):
 
 
 class MeView(APIView):
+    scope = {"get": Own("the caller themselves")}
     serializer_class = UserOutput
 
     @extend_schema(operation_id="auth_me", summary="Who the caller is")
@@ -287,6 +295,7 @@ class MeView(APIView):
 
 
 class SecurityEventListView(APIView):
+    scope = {"get": Scoped(selectors.security_events_for)}
     serializer_class = SecurityEventOutput
     queryset = AuditEntry.objects.none()  # the caller's own, below
 
@@ -299,20 +308,24 @@ class SecurityEventListView(APIView):
         responses=SecurityEventOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.security_events_for(request.user))
+        page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(SecurityEventOutput(page, many=True).data)
 
 
 @extend_validation_errors(["not_allowed"], field_name="password", methods=["post"])
 class UserListView(APIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
+    scope = {
+        "get": Scoped(selectors.user_queryset_for),
+        "post": NoObject("creates a person, in the administrator's own helpline"),
+    }
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
     queryset = User.objects.none()  # reads go through selectors; this only fails closed
 
     @extend_schema(operation_id="users_list", responses=UserOutput(many=True))
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.user_queryset_for(request.user))
+        page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(UserOutput(page, many=True).data)
 
     @extend_schema(
@@ -338,19 +351,19 @@ class UserListView(APIView):
 @extend_validation_errors(["not_allowed"], field_name="password", methods=["patch"])
 class UserDetailView(APIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
+    scope = {"get": Fetch(selectors.user_get, "user_id"), "patch": Fetch(selectors.user_get, "user_id")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
 
     @extend_schema(operation_id="users_retrieve", responses=UserOutput)
     def get(self, request: Request, user_id: int) -> Response:
-        return Response(UserOutput(selectors.user_get(user=request.user, user_id=user_id)).data)
+        return Response(UserOutput(self.object).data)
 
     @extend_schema(operation_id="users_partial_update", request=UserUpdateInput, responses=UserOutput)
     def patch(self, request: Request, user_id: int) -> Response:
-        target = selectors.user_get(user=request.user, user_id=user_id)
         data = UserUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
-        user = services.user_update(actor=request.user, user=target, **data.validated_data)
+        user = services.user_update(actor=request.user, user=self.object, **data.validated_data)
         return Response(UserOutput(user).data)
 
 
@@ -359,13 +372,17 @@ class HelplineListView(APIView):
         "get": ("helpline.list", "helpline.helpline"),
         "post": ("helpline.create", "helpline.helpline"),
     }
+    scope = {
+        "get": Scoped(selectors.helpline_queryset_for),
+        "post": NoObject("creates a helpline (platform administrators, checked by the policy)"),
+    }
     permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
     queryset = Helpline.objects.none()  # reads go through selectors; this only fails closed
 
     @extend_schema(operation_id="helplines_list", responses=HelplineOutput(many=True))
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.helpline_queryset_for(request.user))
+        page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(HelplineOutput(page, many=True).data)
 
     @extend_schema(
@@ -385,23 +402,24 @@ class HelplineDetailView(APIView):
         "get": ("helpline.read", "helpline.helpline"),
         "patch": ("helpline.update", "helpline.helpline"),
     }
+    scope = {
+        "get": Fetch(selectors.helpline_get, "helpline_id"),
+        "patch": Fetch(selectors.helpline_get, "helpline_id"),
+    }
     permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
 
     @extend_schema(operation_id="helplines_retrieve", responses=HelplineOutput)
     def get(self, request: Request, helpline_id: int) -> Response:
-        return Response(
-            HelplineOutput(selectors.helpline_get(user=request.user, helpline_id=helpline_id)).data
-        )
+        return Response(HelplineOutput(self.object).data)
 
     @extend_schema(
         operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput
     )
     def patch(self, request: Request, helpline_id: int) -> Response:
-        helpline = selectors.helpline_get(user=request.user, helpline_id=helpline_id)
         data = HelplineUpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        helpline = services.helpline_update(actor=request.user, helpline=helpline, **data.validated_data)
+        helpline = services.helpline_update(actor=request.user, helpline=self.object, **data.validated_data)
         return Response(HelplineOutput(helpline).data)
 
 
@@ -438,6 +456,7 @@ class UserPasswordLinkView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = SetPasswordLinkOutput
     audit_actions = {"post": ("user.password_link", "helpline.user")}
+    scope = {"post": Fetch(selectors.user_get, "user_id")}
 
     @extend_schema(
         operation_id="users_password_link",
@@ -449,8 +468,7 @@ class UserPasswordLinkView(APIView):
         responses={201: SetPasswordLinkOutput},
     )
     def post(self, request: Request, user_id: int) -> Response:
-        target = selectors.user_get(user=request.user, user_id=user_id)
-        link = services.user_password_link_issue(actor=request.user, user=target)
+        link = services.user_password_link_issue(actor=request.user, user=self.object)
         return Response(SetPasswordLinkOutput(link).data, status=status.HTTP_201_CREATED)
 
 
@@ -458,6 +476,7 @@ class UserTotpView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = None
     audit_actions = {"delete": ("user.second_factor_reset", "helpline.user")}
+    scope = {"delete": Fetch(selectors.user_get, "user_id")}
 
     @extend_schema(
         operation_id="users_totp_reset",
@@ -469,6 +488,5 @@ class UserTotpView(APIView):
         responses={204: OpenApiResponse(description="Authenticator removed")},
     )
     def delete(self, request: Request, user_id: int) -> Response:
-        target = selectors.user_get(user=request.user, user_id=user_id)
-        services.user_second_factor_reset(actor=request.user, user=target)
+        services.user_second_factor_reset(actor=request.user, user=self.object)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import selectors as case_selectors
-from helpline.api.base import APIView
+from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.models import Role
 
@@ -77,6 +77,10 @@ class AgencyListView(APIView):
         "get": ("agency.list", "referrals.agency"),
         "post": ("agency.create", "referrals.agency"),
     }
+    scope = {
+        "get": Scoped(selectors.agency_queryset_for),
+        "post": NoObject("registers an agency; its input's helpline is scoped by its field"),
+    }
     serializer_class = AgencyOutput
     queryset = Agency.objects.none()  # reads go through selectors; this only fails closed
 
@@ -86,7 +90,7 @@ class AgencyListView(APIView):
         responses=AgencyOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.agency_queryset_for(request.user))
+        page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(AgencyOutput(page, many=True).data)
 
     @extend_schema(
@@ -111,11 +115,15 @@ class AgencyDetailView(APIView):
         "get": ("agency.read", "referrals.agency"),
         "patch": ("agency.update", "referrals.agency"),
     }
+    scope = {
+        "get": Fetch(selectors.agency_get, "agency_id"),
+        "patch": Fetch(selectors.agency_get, "agency_id"),
+    }
     serializer_class = AgencyOutput
 
     @extend_schema(operation_id="agencies_retrieve")
     def get(self, request: Request, agency_id: int) -> Response:
-        return Response(AgencyOutput(selectors.agency_get(user=request.user, agency_id=agency_id)).data)
+        return Response(AgencyOutput(self.object).data)
 
     @extend_schema(
         operation_id="agencies_partial_update",
@@ -123,15 +131,15 @@ class AgencyDetailView(APIView):
         responses={200: AgencyOutput, 403: ErrorResponse403Serializer},
     )
     def patch(self, request: Request, agency_id: int) -> Response:
-        agency = selectors.agency_get(user=request.user, agency_id=agency_id)
-        data = AgencyUpdateInput(instance=agency, data=request.data, partial=True)
+        data = AgencyUpdateInput(instance=self.object, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        agency = services.agency_update(actor=request.user, agency=agency, **data.validated_data)
+        agency = services.agency_update(actor=request.user, agency=self.object, **data.validated_data)
         return Response(AgencyOutput(agency).data)
 
 
 class AgencyWebhookApproveView(APIView):
     audit_actions = {"post": ("agency.approve_webhook", "referrals.agency")}
+    scope = {"post": Fetch(selectors.agency_get, "agency_id")}
     serializer_class = WebhookApproveInput
     queryset = Agency.objects.none()
 
@@ -151,12 +159,12 @@ class AgencyWebhookApproveView(APIView):
         responses={200: AgencyOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, agency_id: int) -> Response:
-        agency = selectors.agency_get(user=request.user, agency_id=agency_id)
         data = WebhookApproveInput(data=request.data)
         data.is_valid(raise_exception=True)
         webhooks.webhook_change_approve(
-            actor=request.user, agency=agency, change_id=data.validated_data["change"]
+            actor=request.user, agency=self.object, change_id=data.validated_data["change"]
         )
+        # Read again through the same selector: the approval changed the row.
         return Response(AgencyOutput(selectors.agency_get(user=request.user, agency_id=agency_id)).data)
 
 
@@ -165,6 +173,10 @@ class AgencyWebhookApproveView(APIView):
 
 class CaseConsentView(APIView):
     audit_actions = {"get": ("consent.list", "cases.case"), "post": ("consent.record", "cases.case")}
+    scope = {
+        "get": Fetch(case_selectors.case_get, "case_id", action="consent.list"),
+        "post": Fetch(case_selectors.case_get, "case_id", action="consent.record", for_write=True),
+    }
     serializer_class = ConsentOutput
     queryset = Consent.objects.none()
     pagination_class = None  # all of a case's consent records at once
@@ -175,8 +187,7 @@ class CaseConsentView(APIView):
         responses=ConsentOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = case_selectors.case_get(user=request.user, case_id=case_id, action="consent.list")
-        return Response(ConsentOutput(selectors.case_consents(case=case), many=True).data)
+        return Response(ConsentOutput(selectors.case_consents(case=self.object), many=True).data)
 
     @extend_schema(
         operation_id="cases_consent_record",
@@ -185,17 +196,18 @@ class CaseConsentView(APIView):
         responses={201: ConsentOutput, 403: ErrorResponse403Serializer},
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = case_selectors.case_get(
-            user=request.user, case_id=case_id, action="consent.record", for_write=True
-        )
         data = ConsentInput(data=request.data)
         data.is_valid(raise_exception=True)
-        consent = services.consent_record(actor=request.user, case=case, **data.validated_data)
+        consent = services.consent_record(actor=request.user, case=self.object, **data.validated_data)
         return Response(ConsentOutput(consent).data, status=status.HTTP_201_CREATED)
 
 
 class CaseReferralsView(APIView):
     audit_actions = {"get": ("referral.list", "cases.case"), "post": ("referral.create", "cases.case")}
+    scope = {
+        "get": Fetch(case_selectors.case_get, "case_id", action="referral.list"),
+        "post": Fetch(case_selectors.case_get, "case_id", action="referral.create", for_write=True),
+    }
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
     pagination_class = None  # all of a case's referrals at once
@@ -206,8 +218,7 @@ class CaseReferralsView(APIView):
         responses=ReferralDetailOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
-        case = case_selectors.case_get(user=request.user, case_id=case_id, action="referral.list")
-        referrals = selectors.case_referrals(case=case)
+        referrals = selectors.case_referrals(case=self.object)
         return Response(ReferralDetailOutput(referrals, many=True, context={"request": request}).data)
 
     @extend_schema(
@@ -228,16 +239,13 @@ class CaseReferralsView(APIView):
         },
     )
     def post(self, request: Request, case_id: int) -> Response:
-        case = case_selectors.case_get(
-            user=request.user, case_id=case_id, action="referral.create", for_write=True
-        )
         data = ReferralCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
         if agency is None:
             raise ValidationError({"agency": "Unknown or inactive agency."})
-        referral = services.referral_create(actor=request.user, case=case, agency=agency, **fields)
+        referral = services.referral_create(actor=request.user, case=self.object, agency=agency, **fields)
         return Response(
             ReferralOutput(referral, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -248,6 +256,7 @@ class CaseReferralsView(APIView):
 
 class ReferralListView(APIView):
     audit_actions = {"get": ("referral.list", "referrals.referral")}
+    scope = {"get": Scoped(selectors.referral_list)}
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
     filter_backends = [DjangoFilterBackend]
@@ -259,9 +268,7 @@ class ReferralListView(APIView):
         responses=REFERRALS_ANY,
     )
     def get(self, request: Request) -> Response:
-        referral_filter = selectors.ReferralFilter(
-            data=request.query_params, queryset=selectors.referral_list(user=request.user)
-        )
+        referral_filter = selectors.ReferralFilter(data=request.query_params, queryset=self.scoped())
         if not referral_filter.is_valid():
             raise ValidationError(referral_filter.errors)
         page = self.paginate_queryset(referral_filter.qs)
@@ -277,18 +284,21 @@ class ReferralListView(APIView):
 
 class ReferralDetailView(APIView):
     audit_actions = {"get": ("referral.read", "referrals.referral")}
+    scope = {"get": Fetch(selectors.referral_get, "referral_id")}
     serializer_class = ReferralDetailOutput
     queryset = Referral.objects.none()
 
     @extend_schema(operation_id="referrals_retrieve", responses=REFERRAL_DETAIL_ANY)
     def get(self, request: Request, referral_id: int) -> Response:
-        referral = selectors.referral_get(user=request.user, referral_id=referral_id)
-        return Response(_render(request, referral, detail=True))
+        return Response(_render(request, self.object, detail=True))
 
 
 def _transition_view(name: str, input_serializer, summary: str, who: str):
     class ReferralTransitionView(APIView):
         audit_actions = {"post": (f"referral.{name}", "referrals.referral")}
+        scope = {
+            "post": Fetch(selectors.referral_get, "referral_id", action=f"referral.{name}", for_write=True)
+        }
         serializer_class = input_serializer
         queryset = Referral.objects.none()
 
@@ -305,14 +315,11 @@ def _transition_view(name: str, input_serializer, summary: str, who: str):
             },
         )
         def post(self, request: Request, referral_id: int) -> Response:
-            referral = selectors.referral_get(
-                user=request.user, referral_id=referral_id, action=f"referral.{name}", for_write=True
-            )
             data = input_serializer(data=request.data)
             data.is_valid(raise_exception=True)
             params = dict(data.validated_data)
             referral = services.referral_transition(
-                actor=request.user, referral=referral, name=name, **params
+                actor=request.user, referral=self.object, name=name, **params
             )
             return Response(_render(request, referral))
 
@@ -352,16 +359,18 @@ class ReferralUpdatesView(APIView):
         "get": ("referral.updates", "referrals.referral"),
         "post": ("referral.post_update", "referrals.referral"),
     }
+    scope = {
+        "get": Fetch(selectors.referral_get, "referral_id", action="referral.updates"),
+        "post": Fetch(selectors.referral_get, "referral_id", action="referral.post_update", for_write=True),
+    }
     serializer_class = ReferralUpdateOutput
     queryset = ReferralUpdate.objects.none()
     pagination_class = None  # all of a referral's updates at once
 
     @extend_schema(operation_id="referrals_updates_list", responses=ReferralUpdateOutput(many=True))
     def get(self, request: Request, referral_id: int) -> Response:
-        referral = selectors.referral_get(
-            user=request.user, referral_id=referral_id, action="referral.updates"
-        )
-        return Response(ReferralUpdateOutput(selectors.referral_updates(referral=referral), many=True).data)
+        updates = selectors.referral_updates(referral=self.object)
+        return Response(ReferralUpdateOutput(updates, many=True).data)
 
     @extend_schema(
         operation_id="referrals_updates_create",
@@ -374,17 +383,17 @@ class ReferralUpdatesView(APIView):
         },
     )
     def post(self, request: Request, referral_id: int) -> Response:
-        referral = selectors.referral_get(
-            user=request.user, referral_id=referral_id, action="referral.post_update", for_write=True
-        )
         data = ReferralUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        update = services.referral_update_post(actor=request.user, referral=referral, **data.validated_data)
+        update = services.referral_update_post(
+            actor=request.user, referral=self.object, **data.validated_data
+        )
         return Response(ReferralUpdateOutput(update).data, status=status.HTTP_201_CREATED)
 
 
 class ReferralResendView(APIView):
     audit_actions = {"post": ("referral.resend", "referrals.referral")}
+    scope = {"post": Fetch(selectors.referral_get, "referral_id", action="referral.resend", for_write=True)}
     serializer_class = ReferralResendInput
     queryset = Referral.objects.none()
 
@@ -395,16 +404,13 @@ class ReferralResendView(APIView):
         responses={201: ReferralOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
     def post(self, request: Request, referral_id: int) -> Response:
-        referral = selectors.referral_get(
-            user=request.user, referral_id=referral_id, action="referral.resend", for_write=True
-        )
         data = ReferralResendInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
         if agency is None:
             raise ValidationError({"agency": "Unknown or inactive agency."})
-        new = services.referral_resend(actor=request.user, referral=referral, agency=agency, **fields)
+        new = services.referral_resend(actor=request.user, referral=self.object, agency=agency, **fields)
         return Response(
             ReferralOutput(new, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
@@ -412,6 +418,7 @@ class ReferralResendView(APIView):
 
 class ReferralDeliveriesView(APIView):
     audit_actions = {"get": ("referral.deliveries", "referrals.referral")}
+    scope = {"get": Scoped(selectors.referral_deliveries, kwarg="referral_id")}
     serializer_class = DeliveryOutput
     queryset = Delivery.objects.none()
     pagination_class = None  # all of a referral's notifications at once
@@ -422,5 +429,5 @@ class ReferralDeliveriesView(APIView):
         responses={200: DeliveryOutput(many=True), 403: ErrorResponse403Serializer},
     )
     def get(self, request: Request, referral_id: int) -> Response:
-        deliveries = selectors.referral_deliveries(user=request.user, referral_id=referral_id)
+        deliveries = self.scoped()
         return Response(DeliveryOutput(deliveries, many=True).data)
