@@ -4,3 +4,22 @@ from django.apps import AppConfig
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = "Cases and contacts"
+
+    def ready(self) -> None:
+        # Hand helpline (the floor below) what its policy and services need of cases, without
+        # helpline importing this app (helpline.provided).
+        from helpline.provided import CasesProvided, provide_cases
+
+        from .models import Case, CaseAccess
+        from .services import category_defaults_install
+        from .workflow import DEFAULT_DUE_MINUTES, RiskLevel
+
+        provide_cases(
+            CasesProvided(
+                case_model=Case,
+                grant_model=CaseAccess,
+                helpline_created=lambda helpline: category_defaults_install(helpline=helpline),
+                due_states=frozenset(DEFAULT_DUE_MINUTES),
+                risk_levels=tuple(RiskLevel.values),
+            )
+        )

@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Role
+from .provided import cases_provided
 
 if TYPE_CHECKING:
     from .models import User
@@ -39,11 +40,10 @@ class Condition:
 
 
 def _grant_exists(user: User, kind: str) -> Exists:
-    from cases.models import CaseAccess
-
+    grants = cases_provided().grant_model
     now = timezone.now()
     return Exists(
-        CaseAccess.objects.filter(case=OuterRef("pk"), user=user, kind=kind, revoked_at__isnull=True).filter(
+        grants.objects.filter(case=OuterRef("pk"), user=user, kind=kind, revoked_at__isnull=True).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         )
     )
@@ -56,10 +56,8 @@ def _helpline_of(obj: Any) -> int | None:
 
 
 def _has_grant(user: User, case, kind: str) -> bool:
-    from cases.models import CaseAccess
-
     return (
-        CaseAccess.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
+        cases_provided().grant_model.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .exists()
     )
@@ -294,10 +292,8 @@ def visible_case_ids(user: User, case_ids: Iterable[Any], action: str = "case.vi
 
 
 def _case_model():
-    # helpline sits below cases: the model is looked up when a rule runs, never imported here.
-    from django.apps import apps
-
-    return apps.get_model("cases", "Case")
+    # helpline sits below cases: the cases app hands its model down (helpline.provided).
+    return cases_provided().case_model
 
 
 def matrix_markdown() -> str:
