@@ -137,6 +137,11 @@ CONDITIONS: dict[str, Condition] = {
             lambda user, obj: user.helpline_id is not None,
         ),
         Condition(
+            "has_agency",
+            "the user belongs to an agency",
+            lambda user, obj: user.agency_id is not None,
+        ),
+        Condition(
             "is_referral_agency",
             "the referral was sent to the user's agency",
             lambda user, referral: (
@@ -207,6 +212,11 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     # Referrals (referrals.selectors/services): staff act on the referrals of cases they can see
     # ("case.view" first); agency users on the referrals sent to their agency, nothing else.
     "consent.record": _STAFF,
+    # Which referrals a person's lists and look-ups draw from: staff the referrals of the cases
+    # they can see (with the case's details), agency users those sent to their agency (the frozen
+    # packet only, once a supervisor approved them).
+    "referral.list_of_visible_cases": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "referral.list_sent_to_agency": {AGENCY: [["has_agency"]]},
     "referral.view": {**_STAFF, AGENCY: [["is_referral_agency"]]},
     "referral.create": _STAFF,
     "referral.override_consent": {SUPERVISOR: [["is_helpline_member"]]},
@@ -222,6 +232,9 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     "user.manage": {ADMIN: [["is_in_admin_scope"]]},
     "helpline.manage": {ADMIN: [["is_in_admin_scope"]]},
     "agency.manage": {ADMIN: [["is_in_admin_scope"]]},
+    # The agencies staff may refer to (their helpline's active ones); an agency user sees their own.
+    "agency.list_active": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "agency.view_own": {AGENCY: [["has_agency"]]},
     # A change of an agency's webhook URL or secret (an administrator's proposal) takes effect
     # only once a supervisor of its helpline approves it (referrals.webhooks).
     "agency.approve_webhook": {SUPERVISOR: [["is_helpline_member"]]},
