@@ -205,6 +205,7 @@ class CaseKey(models.Model):
     def __str__(self) -> str:
         return f"key of case {self.case_id}"
 
+
 class SignInChange(models.TextChoices):
     """Audit actions of changes to how a person signs in: flagged for review in the audit log and
     shown to the person (GET /api/v1/auth/security-events/)."""

@@ -56,8 +56,9 @@ def _helpline_of(obj: Any) -> int | None:
 
 
 def _has_grant(user: User, case, kind: str) -> bool:
+    grants = cases_provided().grant_model
     return (
-        cases_provided().grant_model.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
+        grants.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .exists()
     )
