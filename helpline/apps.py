@@ -7,9 +7,19 @@ class HelplineConfig(AppConfig):
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun
+        from django.core import checks
 
-        from . import context
-        from .api import checks  # noqa: F401  (registers the gate's start-up checks)
+        from . import context, provided
+        from .api import checks as api_checks  # noqa: F401  (registers the gate's start-up checks)
+
+        # The apps above helpline hand it what its policy needs (helpline.provided): without
+        # them, stop at start-up rather than answer every request with an error.
+        @checks.register(checks.Tags.compatibility)
+        def _upper_apps_provided(app_configs=None, **kwargs):
+            return [
+                checks.Error(f"helpline needs data no app provided: {what}.", id="helpline.E001")
+                for what in provided.missing()
+            ]
 
         tokens = {}
 

@@ -109,22 +109,6 @@ class User(AbstractUser):
         if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:
             raise ValidationError({"helpline": "Helpline staff and agency users belong to a helpline."})
 
-    @property
-    def is_operator(self) -> bool:
-        return self.role == Role.OPERATOR
-
-    @property
-    def is_supervisor(self) -> bool:
-        return self.role == Role.SUPERVISOR
-
-    @property
-    def is_agency_user(self) -> bool:
-        return self.role == Role.AGENCY
-
-    @property
-    def is_helpline_admin(self) -> bool:
-        return self.role == Role.ADMIN
-
 
 class AuditOutcome(models.TextChoices):
     ALLOWED = "allowed", "Allowed"
@@ -220,6 +204,7 @@ class CaseKey(models.Model):
 
     def __str__(self) -> str:
         return f"key of case {self.case_id}"
+
 
 class SignInChange(models.TextChoices):
     """Audit actions of changes to how a person signs in: flagged for review in the audit log and

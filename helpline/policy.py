@@ -19,6 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Role
+from .provided import cases_provided
 
 if TYPE_CHECKING:
     from .models import User
@@ -39,11 +40,10 @@ class Condition:
 
 
 def _grant_exists(user: User, kind: str) -> Exists:
-    from cases.models import CaseAccess
-
+    grants = cases_provided().grant_model
     now = timezone.now()
     return Exists(
-        CaseAccess.objects.filter(case=OuterRef("pk"), user=user, kind=kind, revoked_at__isnull=True).filter(
+        grants.objects.filter(case=OuterRef("pk"), user=user, kind=kind, revoked_at__isnull=True).filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now)
         )
     )
@@ -56,10 +56,9 @@ def _helpline_of(obj: Any) -> int | None:
 
 
 def _has_grant(user: User, case, kind: str) -> bool:
-    from cases.models import CaseAccess
-
+    grants = cases_provided().grant_model
     return (
-        CaseAccess.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
+        grants.objects.filter(case=case, user=user, kind=kind, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .exists()
     )
@@ -139,6 +138,11 @@ CONDITIONS: dict[str, Condition] = {
             lambda user, obj: user.helpline_id is not None,
         ),
         Condition(
+            "has_agency",
+            "the user belongs to an agency",
+            lambda user, obj: user.agency_id is not None,
+        ),
+        Condition(
             "is_referral_agency",
             "the referral was sent to the user's agency",
             lambda user, referral: (
@@ -209,6 +213,11 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     # Referrals (referrals.selectors/services): staff act on the referrals of cases they can see
     # ("case.view" first); agency users on the referrals sent to their agency, nothing else.
     "consent.record": _STAFF,
+    # Which referrals a person's lists and look-ups draw from: staff the referrals of the cases
+    # they can see (with the case's details), agency users those sent to their agency (the frozen
+    # packet only, once a supervisor approved them).
+    "referral.list_of_visible_cases": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "referral.list_sent_to_agency": {AGENCY: [["has_agency"]]},
     "referral.view": {**_STAFF, AGENCY: [["is_referral_agency"]]},
     "referral.create": _STAFF,
     "referral.override_consent": {SUPERVISOR: [["is_helpline_member"]]},
@@ -224,6 +233,9 @@ RULES: dict[str, dict[str, list[list[str]]]] = {
     "user.manage": {ADMIN: [["is_in_admin_scope"]]},
     "helpline.manage": {ADMIN: [["is_in_admin_scope"]]},
     "agency.manage": {ADMIN: [["is_in_admin_scope"]]},
+    # The agencies staff may refer to (their helpline's active ones); an agency user sees their own.
+    "agency.list_active": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    "agency.view_own": {AGENCY: [["has_agency"]]},
     # A change of an agency's webhook URL or secret (an administrator's proposal) takes effect
     # only once a supervisor of its helpline approves it (referrals.webhooks).
     "agency.approve_webhook": {SUPERVISOR: [["is_helpline_member"]]},
@@ -294,10 +306,8 @@ def visible_case_ids(user: User, case_ids: Iterable[Any], action: str = "case.vi
 
 
 def _case_model():
-    # helpline sits below cases: the model is looked up when a rule runs, never imported here.
-    from django.apps import apps
-
-    return apps.get_model("cases", "Case")
+    # helpline sits below cases: the cases app hands its model down (helpline.provided).
+    return cases_provided().case_model
 
 
 def matrix_markdown() -> str:

@@ -20,6 +20,7 @@ from knox.models import AuthToken
 
 from .audit import audit_record, audited_update, diff
 from .models import AuditOutcome, Helpline, Role, SetPasswordLink, SignInChange, Team, User
+from .provided import cases_provided
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
 HELPLINE_FIELDS = (
@@ -317,9 +318,8 @@ def helpline_create(*, actor: User, **fields) -> Helpline:
         helpline = Helpline(**fields)
         helpline.full_clean()
         helpline.save()
-        from cases.services import category_defaults_install
-
-        category_defaults_install(helpline=helpline)
+        # What a new helpline gets from the apps above (its default categories): helpline.provided.
+        cases_provided().helpline_created(helpline)
         audit_record(
             actor=actor,
             action="helpline.create",

@@ -16,7 +16,7 @@ from cases.models import CASE_PERSONAL_FIELDS, Case
 from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
 from helpline.filters import IsoDateTimeFilter
-from helpline.models import Role, User
+from helpline.models import User
 
 from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency, WebhookChange
 from .workflow import ReferralState
@@ -38,9 +38,9 @@ def _agencies_for(user: User) -> QuerySet[Agency]:
     if policy.can(user, "agency.manage"):
         agencies = Agency.objects.all()
         return agencies if user.helpline_id is None else agencies.filter(helpline_id=user.helpline_id)
-    if user.is_active and user.role in (Role.OPERATOR, Role.SUPERVISOR) and user.helpline_id:
+    if policy.can(user, "agency.list_active"):
         return Agency.objects.filter(helpline_id=user.helpline_id, is_active=True)
-    if user.is_active and user.role == Role.AGENCY:
+    if policy.can(user, "agency.view_own"):
         return Agency.objects.filter(pk=user.agency_id)
     return Agency.objects.none()
 
@@ -60,14 +60,12 @@ def referable_agency_get(*, user: User, agency_id: Any) -> Agency | None:
 
 
 def referral_queryset_for(user: User) -> QuerySet[Referral]:
-    if not user.is_active:
-        return Referral.objects.none()
-    if user.role == Role.AGENCY:
+    if policy.can(user, "referral.list_sent_to_agency"):
         # Referrals still awaiting a supervisor's approval have not been sent to anyone.
         return Referral.objects.filter(agency_id=user.agency_id).exclude(
             state=ReferralState.AWAITING_APPROVAL
         )
-    if user.role in (Role.OPERATOR, Role.SUPERVISOR):
+    if policy.can(user, "referral.list_of_visible_cases"):
         return Referral.objects.filter(case__in=case_queryset_for(user))
     return Referral.objects.none()
 

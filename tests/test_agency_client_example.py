@@ -14,7 +14,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from helpline.management.commands.seed_demo import DEFAULT_PASSWORD
+from demo.management.commands.seed_demo import DEFAULT_PASSWORD
 from helpline.models import AuditEntry, AuditOutcome, User
 from referrals import services
 from referrals.examples.agency_client import DEMO_PASSWORD

@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "cases",
     "referrals",
     "channels_sms",
+    # Demo data (seed_demo) uses every app above: it sits on top of them.
+    "demo",
 ]
 
 MIDDLEWARE = [

@@ -1,11 +1,13 @@
 from rest_framework import serializers
 
-from referrals.models import Agency
-
 from .. import crypto
 from ..models import AuditEntry, Helpline, Role, Team, User
+from ..provided import cases_provided
 from ..services import token_id
 from .fields import OwnHelplinePrimaryKeyRelatedField
+
+# referrals.Agency, through the User model's own foreign key: helpline imports no app above it.
+AGENCY_MODEL = User._meta.get_field("agency").related_model
 
 
 class LoginInput(serializers.Serializer):
@@ -91,7 +93,7 @@ class UserCreateInput(RefusesPassword, serializers.Serializer):
         model=Helpline, helpline_field="pk", required=False, allow_null=True
     )
     team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
-    agency = OwnHelplinePrimaryKeyRelatedField(model=Agency, required=False, allow_null=True)
+    agency = OwnHelplinePrimaryKeyRelatedField(model=AGENCY_MODEL, required=False, allow_null=True)
 
 
 class UserUpdateInput(RefusesPassword, serializers.Serializer):
@@ -100,7 +102,7 @@ class UserUpdateInput(RefusesPassword, serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
-    agency = OwnHelplinePrimaryKeyRelatedField(model=Agency, required=False, allow_null=True)
+    agency = OwnHelplinePrimaryKeyRelatedField(model=AGENCY_MODEL, required=False, allow_null=True)
     is_active = serializers.BooleanField(required=False)
 
 
@@ -126,18 +128,17 @@ class DuePolicyField(serializers.JSONField):
     """{"intake": {"critical": 15, ...}, ...}: minutes per state and risk level."""
 
     def to_internal_value(self, data):
-        from cases.workflow import DEFAULT_DUE_MINUTES, RiskLevel
-
+        provided = cases_provided()
         data = super().to_internal_value(data)
         if not isinstance(data, dict):
             raise serializers.ValidationError("Must be an object of states.")
         for state, by_risk in data.items():
-            if state not in DEFAULT_DUE_MINUTES:
+            if state not in provided.due_states:
                 raise serializers.ValidationError(f"{state!r} has no automatic due date.")
             if not isinstance(by_risk, dict):
                 raise serializers.ValidationError(f"{state!r} must map risk levels to minutes.")
             for risk, minutes in by_risk.items():
-                if risk not in RiskLevel.values:
+                if risk not in provided.risk_levels:
                     raise serializers.ValidationError(f"{risk!r} is not a risk level.")
                 if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 525600:
                     raise serializers.ValidationError(f"{state}.{risk} must be whole minutes, 1 to 525600.")

@@ -12,9 +12,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cases import selectors as case_selectors
+from helpline import policy
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
-from helpline.models import Role
 
 from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
@@ -59,10 +59,11 @@ REFERRAL_DETAIL_ANY = PolymorphicProxySerializer(
 
 
 def _output(request: Request, *, detail: bool = False) -> type:
-    """An agency's view of referrals (the packet) or the staff's."""
-    if request.user.role == Role.AGENCY:
-        return AgencyReferralDetailOutput if detail else AgencyReferralOutput
-    return ReferralDetailOutput if detail else ReferralOutput
+    """The staff's view of referrals (with the case) for those who may see the referrals of cases,
+    else an agency's view (the packet only)."""
+    if policy.can(request.user, "referral.list_of_visible_cases"):
+        return ReferralDetailOutput if detail else ReferralOutput
+    return AgencyReferralDetailOutput if detail else AgencyReferralOutput
 
 
 def _render(request: Request, referral: Referral, *, detail: bool = False) -> dict:
