@@ -24,7 +24,7 @@ from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
-from helpline.audit import audit_record
+from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, User
 
@@ -96,6 +96,20 @@ def webhook_change_propose(*, actor: User, agency: Agency, fields: dict[str, str
         action="agency.webhook_propose",
         obj=agency,
         helpline=agency.helpline_id,
+        # The proposed change, as an edit records its fields (the secret never in clear); it takes
+        # effect on the agency only once approved and verified.
+        changes={
+            **(
+                {"webhook_url": {"before": agency.webhook_url, "after": url}}
+                if url != agency.webhook_url
+                else {}
+            ),
+            **(
+                {"webhook_secret": {"before": REDACTED, "after": REDACTED}}
+                if secret != agency.webhook_secret
+                else {}
+            ),
+        },
         extra={
             **REVIEW,
             "change_id": change.pk,
