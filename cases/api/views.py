@@ -277,7 +277,11 @@ class EscalationListView(PaginatedView):
     def get(self, request: Request) -> Response:
         acknowledged = optional_bool(request, "acknowledged")
         return self.paginated(
-            selectors.escalation_list(user=request.user, acknowledged=acknowledged), EscalationOutput
+            selectors.escalation_list(user=request.user, acknowledged=acknowledged),
+            EscalationOutput,
+            on_page=lambda page: selectors.record_page_read(
+                user=request.user, action="escalation.list", object_type="cases.escalation", rows=page
+            ),
         )
 
 
@@ -384,7 +388,11 @@ class BreakGlassListView(PaginatedView):
     def get(self, request: Request) -> Response:
         reviewed = optional_bool(request, "reviewed")
         return self.paginated(
-            selectors.break_glass_list(user=request.user, reviewed=reviewed), BreakGlassOutput
+            selectors.break_glass_list(user=request.user, reviewed=reviewed),
+            BreakGlassOutput,
+            on_page=lambda page: selectors.record_page_read(
+                user=request.user, action="case.break_glass.list", object_type="cases.caseaccess", rows=page
+            ),
         )
 
 
