@@ -12,6 +12,7 @@ import json
 import random
 import re
 from datetime import timedelta
+from functools import cache
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
@@ -463,10 +464,15 @@ def world(api, settings, helpline, operator, supervisor, admin_user, agency_user
 PARAMETER = re.compile(r"{\w+}")
 
 
+@cache
+def the_schema() -> dict:
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
 def schema_operations() -> dict[str, dict]:
     """ "METHOD /path/{}/" -> the operation, from the OpenAPI schema (itself checked against the URL
     table by tests/test_api_schema_describes_every_endpoint.py), so a new route cannot be left out."""
-    schema = SchemaGenerator().get_schema(request=None, public=True)
+    schema = the_schema()
     return {
         f"{method.upper()} {PARAMETER.sub('{}', path)}": operation
         for path, operations in schema["paths"].items()
@@ -486,6 +492,21 @@ def test_every_operation_that_takes_a_body_gets_the_body_walk():
     walked = {route_of(op) for op in WALKED if op is not FLAG_NUMBER}
     assert sorted(with_body - walked) == [], "operations taking a body that the walk never sends one to"
     assert sorted(walked - with_body) == [], "walked operations the schema gives no body"
+
+
+def writable_fields(op: Op) -> dict[str, dict]:
+    """The fields of the operation's request body, from its schema: name -> property."""
+    schema = the_schema()
+    operation = schema_operations()[route_of(op)]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    component = schema["components"]["schemas"][body["$ref"].split("/")[-1]]
+    return {name: prop for name, prop in component.get("properties", {}).items() if not prop.get("readOnly")}
+
+
+def wrong_type(prop: dict) -> Any:
+    """A value of the wrong JSON type for a property: a string for a list or an object, an object
+    for anything else (a string, a number, a choice, a date, a boolean, an id)."""
+    return "wrong type" if prop.get("type") in ("array", "object") else {"wrong": "type"}
 
 
 # --- the control: every operation accepts its well-formed request ----------------------------------
@@ -1315,3 +1336,19 @@ def test_an_identifier_that_is_no_hash_is_refused_without_recording_it(world):
         assert_error(response, 404, code="not_found")
     denied = AuditEntry.objects.filter(action="contacter.read", outcome=AuditOutcome.DENIED)
     assert list(denied.values_list("object_id", flat=True)) == ["", "", ""]
+
+
+@pytest.mark.parametrize("op", [op for op in WALKED if op is not FLAG_NUMBER], ids=str)
+def test_every_writable_field_refuses_a_value_of_the_wrong_type_and_changes_nothing(world, op):
+    """Derived from the schema: each field of the body, one at a time, next to valid values of the
+    others, is refused naming that field (also TestInvalidFields's hand-written rows for meaning)."""
+    client, before = world.client(op.who), stored()
+    accepted = []
+    for name, prop in writable_fields(op).items():
+        body = {**world.fill(op.body), name: wrong_type(prop)}
+        response = send(client, op.method, world.fill(op.path), body)
+        named = {(e["attr"] or "").split(".")[0] for e in assert_error(response, response.status_code)}
+        if response.status_code != 400 or name not in named:
+            accepted.append(f"{name}: {response.status_code} {response.content[:300]}")
+    assert not accepted, "\n".join(accepted)
+    assert_nothing_stored_changed(before)
