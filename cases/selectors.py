@@ -206,6 +206,18 @@ def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
         )
 
 
+def record_page_read(*, user: User, action: str, object_type: str, rows: list[Any]) -> None:
+    """One entry per page of a queue of case data read (escalations, break-glass accesses,
+    callbacks), naming its rows and their cases: who saw which case in a queue is on record."""
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=action,
+            object_type=object_type,
+            extra={"ids": [row.pk for row in rows], "case_ids": sorted({row.case_id for row in rows})},
+        )
+
+
 def contact_get(
     *, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False
 ) -> Contact:

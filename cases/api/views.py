@@ -286,7 +286,13 @@ class EscalationListView(PaginatedView):
     )
     def get(self, request: Request) -> Response:
         acknowledged = optional_bool(request, "acknowledged")
-        return self.paginated(self.scoped(acknowledged=acknowledged), EscalationOutput)
+        return self.paginated(
+            self.scoped(acknowledged=acknowledged),
+            EscalationOutput,
+            on_page=lambda page: selectors.record_page_read(
+                user=request.user, action="escalation.list", object_type="cases.escalation", rows=page
+            ),
+        )
 
 
 class EscalationAcknowledgeView(APIView):
@@ -396,7 +402,13 @@ class BreakGlassListView(PaginatedView):
     )
     def get(self, request: Request) -> Response:
         reviewed = optional_bool(request, "reviewed")
-        return self.paginated(self.scoped(reviewed=reviewed), BreakGlassOutput)
+        return self.paginated(
+            self.scoped(reviewed=reviewed),
+            BreakGlassOutput,
+            on_page=lambda page: selectors.record_page_read(
+                user=request.user, action="case.break_glass.list", object_type="cases.caseaccess", rows=page
+            ),
+        )
 
 
 class BreakGlassReviewView(APIView):

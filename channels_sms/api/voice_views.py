@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from twilio.twiml.voice_response import VoiceResponse
 
+from cases.selectors import record_page_read
 from helpline.api.base import APIView, Fetch, Scoped
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
@@ -108,6 +109,9 @@ class CallbackListView(APIView):
     def get(self, request: Request) -> Response:
         callbacks = self.scoped(done=optional_bool(request, "done"))
         page = self.paginate_queryset(callbacks)
+        record_page_read(
+            user=request.user, action="callback.list", object_type="channels_sms.callback", rows=page
+        )
         return self.get_paginated_response(CallbackOutput(page, many=True).data)
 
 

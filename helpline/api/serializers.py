@@ -65,25 +65,7 @@ class UserOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RefusesPassword:
-    """Administrators never set a person's password: a `password` sent is refused (400), not
-    silently dropped, so a client that still sends one learns it did not happen."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, dict) and "password" in data:
-            raise serializers.ValidationError(
-                {
-                    "password": [
-                        "Administrators do not set passwords: the person sets their own with a "
-                        "set-password link (POST /api/v1/users/{id}/password-link/)."
-                    ]
-                },
-                code="not_allowed",
-            )
-        return super().to_internal_value(data)
-
-
-class UserCreateInput(RefusesPassword, serializers.Serializer):
+class UserCreateInput(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
@@ -96,7 +78,7 @@ class UserCreateInput(RefusesPassword, serializers.Serializer):
     agency = OwnHelplinePrimaryKeyRelatedField(model=AGENCY_MODEL, required=False, allow_null=True)
 
 
-class UserUpdateInput(RefusesPassword, serializers.Serializer):
+class UserUpdateInput(serializers.Serializer):
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     last_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)

@@ -312,7 +312,6 @@ class SecurityEventListView(APIView):
         return self.get_paginated_response(SecurityEventOutput(page, many=True).data)
 
 
-@extend_validation_errors(["not_allowed"], field_name="password", methods=["post"])
 class UserListView(APIView):
     audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
     scope = {
@@ -348,7 +347,6 @@ class UserListView(APIView):
         return Response(UserCreatedOutput(user).data, status=status.HTTP_201_CREATED)
 
 
-@extend_validation_errors(["not_allowed"], field_name="password", methods=["patch"])
 class UserDetailView(APIView):
     audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
     scope = {"get": Fetch(selectors.user_get, "user_id"), "patch": Fetch(selectors.user_get, "user_id")}
