@@ -153,13 +153,16 @@ def _record_refusal(context, status_code: int) -> None:
     action, object_type = getattr(view, "audit_actions", {}).get(
         method, (f"api.{type(view).__name__}.{method}", "")
     )
-    object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
-    # The object's case is named only when the caller reached the object (403/409, and bad input:
-    # the base fetches the object through the view's declared scope before the body is read), never
-    # on a 404 or an answer given before the view ran (405, 406, 429), so the record does not
-    # connect an unseen object to a case either.
+    # A path id is whatever the caller typed (any number of digits): kept to the column's size.
+    object_id = str(next(iter(view.kwargs.values()), ""))[:64] if view.kwargs else ""
+    # The object's case is named only when the caller reached the object: a 403/409 of the policy or
+    # the workflow, or a refusal after the gate fetched the object in the caller's scope
+    # (`view.object`: bad input in the body). Never on a 404, nor on an answer given before the
+    # object was fetched (undeclared input, 405, 406, 429), so the record does not connect an
+    # unseen object, or an id that names none, to a case.
+    reached = status_code in (403, 409) or getattr(view, "object", None) is not None
     case_id = None
-    if status_code in _AFTER_THE_OBJECT:
+    if status_code in _AFTER_THE_OBJECT and reached:
         case_id = view.audit_case_id() if hasattr(view, "audit_case_id") else view.kwargs.get("case_id")
     with transaction.atomic():
         audit_record(
