@@ -16,6 +16,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.filters import IsoDateTimeFilter, StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
+from helpline.vocabulary import AuditAction
 
 from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
 from .workflow import ACTIVE_REFERRAL_STATES, CaseState, RiskLevel
@@ -113,7 +114,7 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
 def _record_read(
     *,
     user: User,
-    action: str,
+    action: AuditAction,
     object_type: str,
     object_id: Any,
     case_id: int | None,
@@ -139,7 +140,9 @@ def _break_glass_flag(user: User, case: Case | None) -> dict[str, bool]:
     return {"break_glass": True}
 
 
-def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: bool = False) -> Case:
+def case_get(
+    *, user: User, case_id: int, action: AuditAction = AuditAction.CASE_READ, for_write: bool = False
+) -> Case:
     """The case, if the caller may see it. A read is recorded either way; for a write only a refusal
     is recorded here (the write records itself)."""
     case = _with_related(case_queryset_for(user)).filter(pk=case_id).first()
@@ -163,7 +166,7 @@ def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="case.list",
+            action=AuditAction.CASE_LIST,
             object_type="cases.case",
             extra={"case_ids": [c.pk for c in cases], "filters": {k: filters.get(k) for k in filters}},
         )
@@ -200,14 +203,14 @@ def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="contact.list",
+            action=AuditAction.CONTACT_LIST,
             object_type="cases.contact",
             extra={"contact_ids": [c.pk for c in contacts]},
         )
 
 
 def contact_get(
-    *, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False
+    *, user: User, contact_id: int, action: AuditAction = AuditAction.CONTACT_READ, for_write: bool = False
 ) -> Contact:
     contact = contact_queryset_for(user).select_related("case").filter(pk=contact_id).first()
     if contact is None or not for_write:
@@ -226,7 +229,7 @@ def contact_get(
 
 def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
     """Notes of a case the caller may see (the case read is recorded as a note read)."""
-    case = case_get(user=user, case_id=case_id, action="note.list")
+    case = case_get(user=user, case_id=case_id, action=AuditAction.NOTE_LIST)
     return case.notes.select_related("author")
 
 
@@ -248,7 +251,7 @@ def escalation_get(*, user: User, escalation_id: int) -> Escalation:
     return escalation
 
 
-def _case_for(*, user: User, case_id: int, permission: str, action: str) -> Case:
+def _case_for(*, user: User, case_id: int, permission: str, action: AuditAction) -> Case:
     """A case the user can see AND may take `permission` on; anything else is 404. The read is
     recorded as `action` either way (naming the case only when it was allowed)."""
     case = case_queryset_for(user).filter(pk=case_id).first()
@@ -268,7 +271,7 @@ def _case_for(*, user: User, case_id: int, permission: str, action: str) -> Case
 
 def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     """A case's full audit trail, oldest first (policy "case.history"); the view itself is recorded."""
-    _case_for(user=user, case_id=case_id, permission="case.history", action="case.history")
+    _case_for(user=user, case_id=case_id, permission="case.history", action=AuditAction.CASE_HISTORY)
     # Changes made to this case outside the services join the timeline before it is read.
     from .services import reconcile_row_history
 
@@ -294,7 +297,7 @@ def case_for_break_glass(*, user: User, case_id: int) -> Case:
     if not allowed:
         _record_read(
             user=user,
-            action="case.break_glass",
+            action=AuditAction.CASE_BREAK_GLASS,
             object_type="cases.case",
             object_id=case_id,
             case_id=None,
@@ -344,5 +347,5 @@ def reporter_phone_for(*, user: User, case: Case) -> str:
 def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]]:
     """A case and its need-to-know list, for a supervisor who may restrict it (404 for anyone
     else); the read is recorded either way."""
-    case = _case_for(user=user, case_id=case_id, permission="case.restrict", action="case.access")
+    case = _case_for(user=user, case_id=case_id, permission="case.restrict", action=AuditAction.CASE_ACCESS)
     return case, case_access_list(user=user, case=case)

@@ -16,6 +16,7 @@ from cases.selectors import case_get, case_queryset_for
 from cases.workflow import CaseState
 from helpline import policy
 from helpline.models import User
+from helpline.vocabulary import AuditAction
 
 from .models import Callback, ChatSession, Message, PhoneNumber
 from .senders import session_secret_digest
@@ -62,7 +63,7 @@ def phone_numbers_forget(**_signal_arguments: object) -> None:
 def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:
     """The conversation of a case the caller may see, both directions, in the order it happened
     (the case read is recorded as a message read; outside the caller's scope: 404)."""
-    case = case_get(user=user, case_id=case_id, action="message.list")
+    case = case_get(user=user, case_id=case_id, action=AuditAction.MESSAGE_LIST)
     return Message.objects.filter(case=case).order_by("at", "id")
 
 

@@ -13,6 +13,7 @@ from . import policy
 from .audit import REDACTED, audit_record
 from .filters import IsoDateTimeFilter, StrictBooleanFilter
 from .models import AuditEntry, AuditOutcome, Helpline, SignInChange, Team, User
+from .vocabulary import AuditAction
 
 
 def _is_platform_admin(user: User) -> bool:
@@ -159,7 +160,7 @@ def audit_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Query
 
 
 def record_audit_read(
-    *, user: User, action: str, filters: Mapping[str, Any], count: int | None = None
+    *, user: User, action: AuditAction, filters: Mapping[str, Any], count: int | None = None
 ) -> None:
     """Reading the audit log is itself on the record."""
     with transaction.atomic():
@@ -179,7 +180,7 @@ def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="user.activity",
+            action=AuditAction.USER_ACTIVITY,
             object_type="helpline.user",
             object_id=user_id,
             outcome=AuditOutcome.ALLOWED if target else AuditOutcome.DENIED,

@@ -17,6 +17,7 @@ from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
 from helpline.filters import IsoDateTimeFilter
 from helpline.models import User
+from helpline.vocabulary import AuditAction
 
 from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency, WebhookChange
 from .workflow import ReferralState
@@ -96,7 +97,7 @@ def referral_list(*, user: User) -> QuerySet[Referral]:
 def record_referral_list_read(*, user: User, referrals: list[Referral], filters: dict[str, Any]) -> None:
     _record_read(
         user=user,
-        action="referral.list",
+        action=AuditAction.REFERRAL_LIST,
         object_type="referrals.referral",
         object_id="",
         case_id=None,
@@ -106,7 +107,7 @@ def record_referral_list_read(*, user: User, referrals: list[Referral], filters:
 
 
 def referral_get(
-    *, user: User, referral_id: int, action: str = "referral.read", for_write: bool = False
+    *, user: User, referral_id: int, action: AuditAction = AuditAction.REFERRAL_READ, for_write: bool = False
 ) -> Referral:
     """The referral, if in the caller's scope; else 404. A read is recorded either way; for a
     write only a refusal is recorded here (the write records itself)."""
@@ -135,7 +136,7 @@ def referral_updates(*, referral: Referral) -> QuerySet[ReferralUpdate]:
 
 
 def referral_deliveries(*, user: User, referral_id: int) -> QuerySet[Delivery]:
-    referral = referral_get(user=user, referral_id=referral_id, action="referral.deliveries")
+    referral = referral_get(user=user, referral_id=referral_id, action=AuditAction.REFERRAL_DELIVERIES)
     if not policy.can(user, "referral.deliveries", referral):
         raise PermissionDenied("Your role may not read this referral's deliveries.")
     return referral.deliveries.prefetch_related("attempt_log").order_by("created_at", "id")

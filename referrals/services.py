@@ -20,6 +20,7 @@ from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
 from helpline.transitions import available_transitions, state_conflict, transition_params, transition_run
+from helpline.vocabulary import AuditAction
 
 from . import webhooks
 from .models import (
@@ -73,7 +74,7 @@ def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
         agency.save()
         audit_record(
             actor=actor,
-            action="agency.create",
+            action=AuditAction.AGENCY_CREATE,
             obj=agency,
             helpline=helpline,
             changes=diff({}, {f: getattr(agency, f) for f in AGENCY_FIELDS}),
@@ -95,7 +96,7 @@ def agency_update(*, actor: User, agency: Agency, **fields: Any) -> Agency:
             instance=agency,
             fields=fields,
             tracked=AGENCY_FIELDS,
-            action="agency.update",
+            action=AuditAction.AGENCY_UPDATE,
             helpline=agency.helpline_id,
         )
         if webhook:
@@ -127,7 +128,7 @@ def consent_record(
         )
         audit_record(
             actor=actor,
-            action="consent.record",
+            action=AuditAction.CONSENT_RECORD,
             obj=consent,
             case_id=case.pk,
             helpline=case.helpline_id,
@@ -232,7 +233,7 @@ def referral_create(
         if refusal is not None:
             audit_record(
                 actor=actor,
-                action="referral.create",
+                action=AuditAction.REFERRAL_CREATE,
                 object_type="referrals.referral",
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
@@ -272,7 +273,7 @@ def referral_create(
             referral.save()
             audit_record(
                 actor=actor,
-                action="referral.create",
+                action=AuditAction.REFERRAL_CREATE,
                 obj=referral,
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
@@ -295,7 +296,7 @@ def referral_create(
                 )
                 audit_record(
                     actor=None,
-                    action="referral.escalate",
+                    action=AuditAction.REFERRAL_ESCALATE,
                     obj=referral,
                     case_id=locked.pk,
                     helpline=locked.helpline_id,
@@ -363,7 +364,7 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
         pk=referral.pk,
         name=name,
         params=params,
-        action=f"referral.{name}",
+        action=AuditAction(f"referral.{name}"),
         audit_target=lambda locked: {"case_id": locked.case_id, "helpline": locked.helpline_id},
         snapshot=lambda locked: locked.state,
         changes=lambda before, locked: {"state": {"before": before, "after": locked.state}},
@@ -416,7 +417,7 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
             )
             audit_record(
                 actor=actor,
-                action="referral.post_update",
+                action=AuditAction.REFERRAL_POST_UPDATE,
                 obj=locked,
                 case_id=locked.case_id,
                 helpline=locked.helpline_id,
@@ -433,7 +434,7 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
             )
             audit_record(
                 actor=actor,
-                action="referral.post_update",
+                action=AuditAction.REFERRAL_POST_UPDATE,
                 obj=update,
                 case_id=locked.case_id,
                 helpline=locked.helpline_id,
@@ -506,7 +507,7 @@ def expire_unanswered_referrals(*, now: datetime | None = None, batch_size: int 
                 )
                 audit_record(
                     actor=None,
-                    action="referral.expire",
+                    action=AuditAction.REFERRAL_EXPIRE,
                     obj=referral,
                     case_id=referral.case_id,
                     helpline=referral.helpline_id,

@@ -12,6 +12,7 @@ from helpline import crypto, policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Role, User
+from helpline.vocabulary import AuditAction
 
 from ..models import AccessKind, Case, CaseAccess
 
@@ -59,7 +60,7 @@ def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
             Case.objects.filter(pk=locked.pk).update(restricted=True, updated_at=timezone.now())
         audit_record(
             actor=actor,
-            action="case.restrict",
+            action=AuditAction.CASE_RESTRICT,
             obj=locked,
             case_id=locked.pk,
             changes={"restricted": {"before": was_restricted, "after": True}} if not was_restricted else {},
@@ -86,7 +87,7 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
         )
         audit_record(
             actor=actor,
-            action="case.break_glass",
+            action=AuditAction.CASE_BREAK_GLASS,
             obj=case,
             case_id=case.pk,
             extra={
@@ -112,7 +113,7 @@ def break_glass_review(*, actor: User, grant: CaseAccess) -> CaseAccess:
         locked.save(update_fields=["reviewed_by", "reviewed_at"])
         audit_record(
             actor=actor,
-            action="case.break_glass.review",
+            action=AuditAction.CASE_BREAK_GLASS_REVIEW,
             obj=locked,
             case_id=locked.case_id,
             extra={"grant_id": locked.pk, "accessed_by": locked.user_id},

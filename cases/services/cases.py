@@ -14,6 +14,7 @@ from helpline.crypto import identifier_hash, normalise_phone
 from helpline.errors import Conflict
 from helpline.models import Helpline, Role, Team, User
 from helpline.transitions import available_transitions, transition_params, transition_run
+from helpline.vocabulary import AuditAction
 
 from ..models import (
     CASE_PERSONAL_FIELDS,
@@ -158,7 +159,7 @@ def case_create(
             grant_need_to_know(case=case, users=[actor], granted_by=actor)
         audit_record(
             actor=actor,
-            action="case.create",
+            action=AuditAction.CASE_CREATE,
             obj=case,
             case_id=case.pk,
             changes=diff({}, case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
@@ -166,7 +167,7 @@ def case_create(
         )
         audit_record(
             actor=actor,
-            action="contact.create",
+            action=AuditAction.CONTACT_CREATE,
             obj=contact,
             case_id=case.pk,
             changes=diff(
@@ -199,7 +200,7 @@ def case_create_from_inbound(
         case.save()
         audit_record(
             actor=None,
-            action="case.create",
+            action=AuditAction.CASE_CREATE,
             obj=case,
             case_id=case.pk,
             helpline=helpline.pk,
@@ -248,7 +249,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
         elif before["restricted"] and not locked.restricted:
             revoke_access(case=locked, kind=AccessKind.NEED_TO_KNOW)
         changes = diff(before, case_snapshot(locked), personal=CASE_PERSONAL_FIELDS)
-        audit_record(actor=actor, action="case.update", obj=locked, case_id=locked.pk, changes=changes)
+        audit_record(
+            actor=actor, action=AuditAction.CASE_UPDATE, obj=locked, case_id=locked.pk, changes=changes
+        )
     return locked
 
 
@@ -274,7 +277,7 @@ def case_flag_emergency(*, case_id: int, event_id: int, channel: str) -> Case:
         case.save(update_fields=["risk_level", "next_action_due_at", "overdue_since"])
         audit_record(
             actor=None,
-            action="case.emergency",
+            action=AuditAction.CASE_EMERGENCY,
             obj=case,
             case_id=case.pk,
             helpline=case.helpline_id,
@@ -310,7 +313,7 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
         pk=case.pk,
         name=name,
         params=params,
-        action=f"case.transition.{name}",
+        action=AuditAction(f"case.transition.{name}"),
         audit_target=lambda locked: {"case_id": locked.pk},
         snapshot=case_snapshot,
         changes=lambda before, locked: diff(before, case_snapshot(locked), personal=CASE_PERSONAL_FIELDS),

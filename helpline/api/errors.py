@@ -144,6 +144,7 @@ def _record_refusal(context, status_code: int) -> None:
     from .. import context as request_context
     from ..audit import audit_record
     from ..models import AuditOutcome
+    from ..vocabulary import RouteRefusal
 
     view, request = context.get("view"), context.get("request")
     user = getattr(request, "user", None)
@@ -151,7 +152,7 @@ def _record_refusal(context, status_code: int) -> None:
         return
     method = request.method.lower()
     action, object_type = getattr(view, "audit_actions", {}).get(
-        method, (f"api.{type(view).__name__}.{method}", "")
+        method, (RouteRefusal(f"api.{type(view).__name__}.{method}"), "")
     )
     object_id = next(iter(view.kwargs.values()), "") if view.kwargs else ""
     # The object's case is named only when the caller reached the object (403/409, and bad input:
