@@ -21,7 +21,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome, User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import ContacterFlag, ContacterFlagKind, FlaggedContact, InboundEvent, Message
 from .senders import sender_hash
@@ -167,7 +167,7 @@ def _profile_or_404(user: User, identifier_hash: str, *, action: AuditAction) ->
     contacts: list[Contact] = []
     cases: list[Case] = []
     well_formed = bool(HASH_RE.match(identifier_hash or ""))
-    if well_formed and policy.can(user, "contacter.view") and user.helpline_id is not None:
+    if well_formed and policy.can(user, PolicyAction.CONTACTER_VIEW) and user.helpline_id is not None:
         contact_qs, case_qs = _visible(user, identifier_hash)
         contacts = list(contact_qs.select_related("contacter_mark").order_by("-started_at", "-id"))
         cases = list(case_qs.order_by("-created_at", "-id"))
@@ -181,7 +181,7 @@ def _flagged(user: User, identifier_hash: str) -> bool:
     """A flag not lifted on the identifier in the caller's helpline (a number flagged before it
     ever wrote has one and nothing else): staff who may see contacters see it, and lift it."""
     return (
-        policy.can(user, "contacter.view")
+        policy.can(user, PolicyAction.CONTACTER_VIEW)
         and user.helpline_id is not None
         and ContacterFlag.objects.filter(
             helpline_id=user.helpline_id, identifier_hash=identifier_hash, lifted_at__isnull=True
@@ -212,7 +212,7 @@ def contacter_flag_set(
 ) -> ContacterFlag:
     """A supervisor flags an identifier they can see (the live flag, if any, is replaced)."""
     _profile_or_404(actor, identifier_hash, action=AuditAction.CONTACTER_FLAG)
-    if not policy.can(actor, AuditAction.CONTACTER_FLAG):
+    if not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
             actor,
             AuditAction.CONTACTER_FLAG,
@@ -235,7 +235,7 @@ def contacter_flag_set_by_number(
         identifier_hash = sender_hash(normalise_phone(phone_number))
     except ValueError:
         raise ValidationError({"phone_number": "Not a phone number in E.164 form."}) from None
-    if actor.helpline_id is None or not policy.can(actor, AuditAction.CONTACTER_FLAG):
+    if actor.helpline_id is None or not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
             actor,
             AuditAction.CONTACTER_FLAG,
@@ -302,7 +302,7 @@ def _flag_write(
 def contacter_flag_lift(*, actor: User, identifier_hash: str) -> ContacterFlag:
     """A supervisor lifts the identifier's live flag (404 when there is none)."""
     _profile_or_404(actor, identifier_hash, action=AuditAction.CONTACTER_UNFLAG)
-    if not policy.can(actor, AuditAction.CONTACTER_FLAG):
+    if not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
             actor,
             AuditAction.CONTACTER_UNFLAG,

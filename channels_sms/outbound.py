@@ -31,7 +31,7 @@ from helpline import broker, policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import chat, sms
 from .models import InboundEvent, Message, NumberChannel, PhoneNumber
@@ -109,7 +109,7 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
     """Stores an operator's reply to the case's latest SMS/WhatsApp sender, queued; a task sends
     it once the transaction commits. A web chat sender's reply is delivered at once (the child
     polls for it). 409 when the case has no messaging sender, or its chat has ended."""
-    if not policy.can(actor, "message.send", case):
+    if not policy.can(actor, PolicyAction.MESSAGE_SEND, case):
         raise PermissionDenied("Your role may not reply to this case's sender.")
     last, recipient, ours = _reply_addresses(case)
     is_chat = last.channel == chat.CHAT

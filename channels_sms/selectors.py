@@ -16,7 +16,7 @@ from cases.selectors import case_get, case_queryset_for
 from cases.workflow import CaseState
 from helpline import policy
 from helpline.models import User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import Callback, ChatSession, Message, PhoneNumber
 from .senders import session_secret_digest
@@ -73,7 +73,7 @@ def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:
 def callback_list(*, user: User, done: bool | None = None) -> QuerySet[Callback]:
     """Callbacks of the cases the user can see (cases.selectors.case_queryset_for: never a
     restricted case off the user's list, never another helpline's)."""
-    if not policy.can(user, "callback.view"):
+    if not policy.can(user, PolicyAction.CALLBACK_VIEW):
         return Callback.objects.none()
     callbacks = Callback.objects.filter(helpline_id=user.helpline_id, case__in=case_queryset_for(user))
     if done is not None:

@@ -25,7 +25,7 @@ from helpline import broker, policy
 from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import contacters
 from .models import (
@@ -417,7 +417,7 @@ def callback_request(*, contact: Contact, reason: str, at: datetime) -> Callback
 
 def callback_complete(*, actor: User, callback: Callback, outcome: str = "") -> Callback:
     """An operator called the child back (or tried): done, with an outcome note; twice: 409."""
-    if not policy.can(actor, "callback.complete", callback):
+    if not policy.can(actor, PolicyAction.CALLBACK_COMPLETE, callback):
         raise PermissionDenied("Only helpline staff complete callbacks.")
     with transaction.atomic():
         locked = Callback.objects.select_for_update().get(pk=callback.pk)

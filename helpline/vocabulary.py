@@ -1,4 +1,5 @@
-"""The closed vocabularies every app shares: what the audit log records (AuditAction). A value
+"""The closed vocabularies every app shares: what the audit log records (AuditAction) and what the
+access policy decides (PolicyAction, helpline.policy.RULES' keys). A value
 written anywhere is a member here, so a misspelt action fails at import (an unknown attribute), not
 in an audit log nobody can search. The values are the stored strings: never change one."""
 
@@ -119,3 +120,54 @@ class AuditAction(StrEnum):
 class RouteRefusal(str):
     """The action of a refusal no view named (`api.<View>.<method>`: a method the route does not
     answer, 405): built only by the API error handler, the one action outside AuditAction."""
+
+
+class PolicyAction(StrEnum):
+    """Every action helpline.policy decides (a RULES key, a row of docs/permissions.md). policy.can
+    and its filters refuse anything else. A name shared with an AuditAction is a different word: the
+    rule that allows an act, not the record of it."""
+
+    CASE_VIEW = "case.view"
+    CASE_CREATE = "case.create"
+    CASE_UPDATE = "case.update"
+    CASE_RESTRICT = "case.restrict"
+    CASE_BREAK_GLASS = "case.break_glass"
+    CASE_HISTORY = "case.history"
+    CASE_VIEW_REPORTER_PHONE = "case.view_reporter_phone"
+    CASE_TRANSITION_START_ASSESSMENT = "case.transition.start_assessment"
+    CASE_TRANSITION_DISMISS = "case.transition.dismiss"
+    CASE_TRANSITION_REFER = "case.transition.refer"
+    CASE_TRANSITION_START_FOLLOW_UP = "case.transition.start_follow_up"
+    CASE_TRANSITION_CLOSE = "case.transition.close"
+    CASE_TRANSITION_REOPEN = "case.transition.reopen"
+    NOTE_CREATE = "note.create"
+    MESSAGE_SEND = "message.send"
+    CONTACT_VIEW = "contact.view"
+    ESCALATION_VIEW = "escalation.view"
+    ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
+    CALLBACK_VIEW = "callback.view"
+    CALLBACK_COMPLETE = "callback.complete"
+    CONTACTER_VIEW = "contacter.view"
+    CONTACTER_FLAG = "contacter.flag"
+    CONSENT_RECORD = "consent.record"
+    REFERRAL_LIST_OF_VISIBLE_CASES = "referral.list_of_visible_cases"
+    REFERRAL_LIST_SENT_TO_AGENCY = "referral.list_sent_to_agency"
+    REFERRAL_VIEW = "referral.view"
+    REFERRAL_CREATE = "referral.create"
+    REFERRAL_OVERRIDE_CONSENT = "referral.override_consent"
+    REFERRAL_APPROVE = "referral.approve"
+    REFERRAL_ACCEPT = "referral.accept"
+    REFERRAL_REJECT = "referral.reject"
+    REFERRAL_COMPLETE = "referral.complete"
+    REFERRAL_WITHDRAW = "referral.withdraw"
+    REFERRAL_POST_UPDATE = "referral.post_update"
+    REFERRAL_DELIVERIES = "referral.deliveries"
+    AUDIT_READ = "audit.read"
+    USER_ACTIVITY = "user.activity"
+    USER_MANAGE = "user.manage"
+    HELPLINE_MANAGE = "helpline.manage"
+    AGENCY_MANAGE = "agency.manage"
+    AGENCY_LIST_ACTIVE = "agency.list_active"
+    AGENCY_VIEW_OWN = "agency.view_own"
+    AGENCY_APPROVE_WEBHOOK = "agency.approve_webhook"
+    HELPLINE_CREATE = "helpline.create"

@@ -27,7 +27,7 @@ from helpline import policy
 from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import endpoints
 from .models import Agency, WebhookChange, WebhookChangeState
@@ -127,7 +127,7 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
     """A supervisor approves the waiting change `change_id` (named, so what is approved is what the
     supervisor saw), then the new endpoint is challenged; it takes effect once it answers. Asked
     again for an approved change whose endpoint did not answer, the challenge is sent again."""
-    if not policy.can(actor, "agency.approve_webhook", agency):
+    if not policy.can(actor, PolicyAction.AGENCY_APPROVE_WEBHOOK, agency):
         raise PermissionDenied("Only a supervisor of the agency's helpline approves webhook changes.")
     with transaction.atomic():
         change = (

@@ -9,9 +9,10 @@ import pytest
 from django.conf import settings
 
 from cases.models import Case
+from helpline import policy
 from helpline.audit import audit_record
 from helpline.models import AuditEntry, SignInChange
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 from referrals.models import Referral
 
 APPS = ("helpline", "cases", "referrals", "channels_sms", "demo", "bench")
@@ -68,3 +69,23 @@ def test_no_member_is_dead():
     }
     dead = [m.name for m in AuditAction if m.name not in named and m.value not in built]
     assert dead == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["case.view", "case.veiw"])
+def test_the_policy_refuses_a_plain_string(supervisor, action):
+    for ask in (policy.can, policy.condition_sets, policy.case_filter):
+        with pytest.raises(TypeError, match="PolicyAction"):
+            ask(supervisor, action)
+
+
+def test_the_policy_has_a_rule_for_every_policy_action_and_no_other():
+    assert set(policy.RULES) == set(PolicyAction)
+    assert all(isinstance(action, PolicyAction) for action in policy.RULES)
+
+
+def test_every_transition_is_decided_by_a_policy_action():
+    for name in transitions(Case):
+        assert PolicyAction(f"case.transition.{name}")
+    for name in transitions(Referral) - {"expire"}:  # expiry is the system's, never a person's
+        assert PolicyAction(f"referral.{name}")

@@ -12,7 +12,7 @@ from helpline import crypto, policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Role, User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import AccessKind, Case, CaseAccess
 
@@ -42,7 +42,7 @@ def revoke_access(*, case: Case, kind: str, keep: set[int] = frozenset()) -> lis
 def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
     """Restricts a case to a need-to-know list (replacing the previous list). The supervisor who
     sets it stays on it. Returns the user ids on the list."""
-    if not policy.can(actor, "case.restrict", case):
+    if not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
         raise PermissionDenied("Only supervisors restrict cases.")
     strangers = [u.pk for u in users if u.helpline_id != case.helpline_id or not u.is_active]
     if strangers:
@@ -72,7 +72,7 @@ def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
 def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
     """Opens a restricted case to a supervisor not on its list, for a limited time, on the record
     and listed for review by another supervisor."""
-    if not policy.can(actor, "case.break_glass", case):
+    if not policy.can(actor, PolicyAction.CASE_BREAK_GLASS, case):
         raise PermissionDenied("Only supervisors may break the glass on a restricted case.")
     if not reason.strip():
         raise ValidationError({"reason": "A reason is required."})

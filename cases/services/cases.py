@@ -14,7 +14,7 @@ from helpline.crypto import identifier_hash, normalise_phone
 from helpline.errors import Conflict
 from helpline.models import Helpline, Role, Team, User
 from helpline.transitions import available_transitions, transition_params, transition_run
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import (
     CASE_PERSONAL_FIELDS,
@@ -123,7 +123,7 @@ def case_create(
     **fields: Any,
 ) -> Case:
     """Opens a case at intake with its first contact (an operator recording a walk-in, say)."""
-    if not policy.can(actor, "case.create"):
+    if not policy.can(actor, PolicyAction.CASE_CREATE):
         raise PermissionDenied("Only helpline staff open cases.")
     helpline = actor.helpline
     now = timezone.now()
@@ -132,7 +132,7 @@ def case_create(
         _check_assignee(helpline.pk, fields.get("assigned_to"), fields.get("team"))
         fields = _with_reporter_phone_hash(fields, helpline)
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
-        if case.restricted and not policy.can(actor, "case.restrict", case):
+        if case.restricted and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
             raise PermissionDenied("Only supervisors restrict cases.")
         if case.team_id is None and case.assigned_to_id is None:
             case.team_id = actor.team_id
@@ -217,9 +217,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     unknown = set(fields) - set(CASE_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
-    if not policy.can(actor, "case.update", case):
+    if not policy.can(actor, PolicyAction.CASE_UPDATE, case):
         raise PermissionDenied("Your role may not change cases.")
-    if "restricted" in fields and not policy.can(actor, "case.restrict", case):
+    if "restricted" in fields and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
         raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)

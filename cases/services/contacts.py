@@ -11,7 +11,7 @@ from helpline import policy
 from helpline.audit import audit_record, diff
 from helpline.errors import Conflict
 from helpline.models import User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import CONTACT_PERSONAL_FIELDS, Case, Contact, Direction, Note
 from ..workflow import CaseState
@@ -89,7 +89,7 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
 
 
 def note_create(*, actor: User, case: Case, body: str) -> Note:
-    if not policy.can(actor, "note.create", case):
+    if not policy.can(actor, PolicyAction.NOTE_CREATE, case):
         raise PermissionDenied("Only helpline staff write case notes.")
     with transaction.atomic():
         note = Note(case=case, author=actor, body=body)

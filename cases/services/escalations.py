@@ -11,7 +11,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import Case, Escalation, EscalationKind
 from ..workflow import CaseState
@@ -85,7 +85,7 @@ def escalation_raise(
 
 
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
-    if not policy.can(actor, "escalation.acknowledge", escalation):
+    if not policy.can(actor, PolicyAction.ESCALATION_ACKNOWLEDGE, escalation):
         raise PermissionDenied("Only supervisors acknowledge escalations.")
     with transaction.atomic():
         locked = Escalation.objects.select_for_update().get(pk=escalation.pk)

@@ -12,7 +12,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import crypto, policy, selectors
 from ..audit import verify_chain
@@ -131,7 +131,7 @@ class AuditVerifyView(APIView):
         responses={200: ChainStatus},
     )
     def get(self, request: Request) -> Response:
-        if not policy.can(request.user, "audit.read"):
+        if not policy.can(request.user, PolicyAction.AUDIT_READ):
             raise NotFound()
         report = verify_chain(request.user.helpline_id)
         selectors.record_audit_read(

@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import policy, selectors, services
 from ..models import AuditEntry, Helpline, User
@@ -397,7 +397,7 @@ class HelplineListView(APIView):
         operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
     )
     def post(self, request: Request) -> Response:
-        if not policy.can(request.user, "helpline.create"):
+        if not policy.can(request.user, PolicyAction.HELPLINE_CREATE):
             raise PermissionDenied("Only platform administrators create helplines.")
         data = HelplineCreateInput(data=request.data)
         data.is_valid(raise_exception=True)

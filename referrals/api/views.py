@@ -15,7 +15,7 @@ from cases import selectors as case_selectors
 from helpline import policy
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
-from helpline.vocabulary import AuditAction
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
@@ -62,7 +62,7 @@ REFERRAL_DETAIL_ANY = PolymorphicProxySerializer(
 def _output(request: Request, *, detail: bool = False) -> type:
     """The staff's view of referrals (with the case) for those who may see the referrals of cases,
     else an agency's view (the packet only)."""
-    if policy.can(request.user, "referral.list_of_visible_cases"):
+    if policy.can(request.user, PolicyAction.REFERRAL_LIST_OF_VISIBLE_CASES):
         return ReferralDetailOutput if detail else ReferralOutput
     return AgencyReferralDetailOutput if detail else AgencyReferralOutput
 
