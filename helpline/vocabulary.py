@@ -1,7 +1,7 @@
-"""The closed vocabularies every app shares: what the audit log records (AuditAction) and what the
-access policy decides (PolicyAction, helpline.policy.RULES' keys). A value
-written anywhere is a member here, so a misspelt action fails at import (an unknown attribute), not
-in an audit log nobody can search. The values are the stored strings: never change one."""
+"""The closed vocabularies every app shares: what the audit log records (AuditAction) and what
+the access policy decides (PolicyAction, helpline.policy.RULES' keys). Every value written is a
+member, so a misspelt action fails at import (an unknown attribute), not in an audit log nobody
+can search. The values are the stored strings: never change one."""
 
 from enum import StrEnum
 
