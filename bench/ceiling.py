@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.load import SENDERS, Result
+from helpline.vocabulary import AuditAction
 from tests.processes import db_connect
 
 STATEMENTS = {
@@ -105,7 +106,7 @@ def _prepare(cursor: Any) -> None:
 def _audit(
     cursor: Any,
     helpline_id: int,
-    action: str,
+    action: AuditAction,
     object_type: str,
     object_id: int,
     case_id: int | None,
@@ -182,7 +183,7 @@ def ingest_once(cursor: Any, helpline_id: int, prefix: str, n: int) -> None:
     _audit(
         cursor,
         helpline_id,
-        "inbound.receive",
+        AuditAction.INBOUND_RECEIVE,
         "channels_sms.inboundevent",
         event_id,
         None,
@@ -203,7 +204,7 @@ def ingest_once(cursor: Any, helpline_id: int, prefix: str, n: int) -> None:
         _audit(
             cursor,
             helpline_id,
-            "case.create",
+            AuditAction.CASE_CREATE,
             "cases.case",
             case_id,
             case_id,
@@ -216,7 +217,7 @@ def ingest_once(cursor: Any, helpline_id: int, prefix: str, n: int) -> None:
         _audit(
             cursor,
             helpline_id,
-            "contact.create",
+            AuditAction.CONTACT_CREATE,
             "cases.contact",
             contact_id,
             case_id,
@@ -232,7 +233,7 @@ def ingest_once(cursor: Any, helpline_id: int, prefix: str, n: int) -> None:
     _audit(
         cursor,
         helpline_id,
-        "message.receive",
+        AuditAction.MESSAGE_RECEIVE,
         "channels_sms.message",
         message_id,
         case_id,

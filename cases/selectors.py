@@ -16,6 +16,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.filters import IsoDateTimeFilter, StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
 from .workflow import ACTIVE_REFERRAL_STATES, CaseState, RiskLevel
@@ -26,7 +27,7 @@ def case_queryset_for(user: User) -> QuerySet[Case]:
     intake queue and cases assigned to them or their team; supervisors their whole helpline;
     restricted cases only those on the need-to-know list or holding a live break-glass grant;
     agency users and administrators none."""
-    return Case.objects.filter(policy.case_filter(user, "case.view"))
+    return Case.objects.filter(policy.case_filter(user, PolicyAction.CASE_VIEW))
 
 
 class CaseFilter(django_filters.FilterSet):
@@ -113,7 +114,7 @@ def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QueryS
 def _record_read(
     *,
     user: User,
-    action: str,
+    action: AuditAction,
     object_type: str,
     object_id: Any,
     case_id: int | None,
@@ -139,7 +140,9 @@ def _break_glass_flag(user: User, case: Case | None) -> dict[str, bool]:
     return {"break_glass": True}
 
 
-def case_get(*, user: User, case_id: int, action: str = "case.read", for_write: bool = False) -> Case:
+def case_get(
+    *, user: User, case_id: int, action: AuditAction = AuditAction.CASE_READ, for_write: bool = False
+) -> Case:
     """The case, if the caller may see it. A read is recorded either way; for a write only a refusal
     is recorded here (the write records itself)."""
     case = _with_related(case_queryset_for(user)).filter(pk=case_id).first()
@@ -163,7 +166,7 @@ def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="case.list",
+            action=AuditAction.CASE_LIST,
             object_type="cases.case",
             extra={"case_ids": [c.pk for c in cases], "filters": {k: filters.get(k) for k in filters}},
         )
@@ -172,7 +175,7 @@ def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str
 def contact_queryset_for(user: User) -> QuerySet[Contact]:
     """Contacts in cases the user may see, plus (for helpline staff) their helpline's contacts not
     yet in any case."""
-    if not policy.can(user, "contact.view"):
+    if not policy.can(user, PolicyAction.CONTACT_VIEW):
         return Contact.objects.none()
     return Contact.objects.filter(
         Q(case__in=case_queryset_for(user)) | Q(case__isnull=True, helpline_id=user.helpline_id)
@@ -200,13 +203,13 @@ def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="contact.list",
+            action=AuditAction.CONTACT_LIST,
             object_type="cases.contact",
             extra={"contact_ids": [c.pk for c in contacts]},
         )
 
 
-def record_page_read(*, user: User, action: str, object_type: str, rows: list[Any]) -> None:
+def record_page_read(*, user: User, action: AuditAction, object_type: str, rows: list[Any]) -> None:
     """One entry per page of a queue of case data read (escalations, break-glass accesses,
     callbacks), naming its rows and their cases: who saw which case in a queue is on record."""
     with transaction.atomic():
@@ -219,7 +222,7 @@ def record_page_read(*, user: User, action: str, object_type: str, rows: list[An
 
 
 def contact_get(
-    *, user: User, contact_id: int, action: str = "contact.read", for_write: bool = False
+    *, user: User, contact_id: int, action: AuditAction = AuditAction.CONTACT_READ, for_write: bool = False
 ) -> Contact:
     contact = contact_queryset_for(user).select_related("case").filter(pk=contact_id).first()
     if contact is None or not for_write:
@@ -238,14 +241,14 @@ def contact_get(
 
 def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
     """Notes of a case the caller may see (the case read is recorded as a note read)."""
-    case = case_get(user=user, case_id=case_id, action="note.list")
+    case = case_get(user=user, case_id=case_id, action=AuditAction.NOTE_LIST)
     return case.notes.select_related("author")
 
 
 def escalation_list(*, user: User, acknowledged: bool | None = None) -> QuerySet[Escalation]:
     """Escalations of the cases the user can see (for supervisors, the whole helpline but for
     restricted cases they are not on the list of)."""
-    if not policy.can(user, "escalation.view"):
+    if not policy.can(user, PolicyAction.ESCALATION_VIEW):
         return Escalation.objects.none()
     escalations = Escalation.objects.filter(case__in=case_queryset_for(user))
     if acknowledged is not None:
@@ -260,7 +263,7 @@ def escalation_get(*, user: User, escalation_id: int) -> Escalation:
     return escalation
 
 
-def _case_for(*, user: User, case_id: int, permission: str, action: str) -> Case:
+def _case_for(*, user: User, case_id: int, permission: PolicyAction, action: AuditAction) -> Case:
     """A case the user can see AND may take `permission` on; anything else is 404. The read is
     recorded as `action` either way (naming the case only when it was allowed)."""
     case = case_queryset_for(user).filter(pk=case_id).first()
@@ -280,7 +283,9 @@ def _case_for(*, user: User, case_id: int, permission: str, action: str) -> Case
 
 def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     """A case's full audit trail, oldest first (policy "case.history"); the view itself is recorded."""
-    _case_for(user=user, case_id=case_id, permission="case.history", action="case.history")
+    _case_for(
+        user=user, case_id=case_id, permission=PolicyAction.CASE_HISTORY, action=AuditAction.CASE_HISTORY
+    )
     # Changes made to this case outside the services join the timeline before it is read.
     from .services import reconcile_row_history
 
@@ -302,11 +307,11 @@ def case_for_break_glass(*, user: User, case_id: int) -> Case:
     """A restricted case of the supervisor's helpline they may break the glass on (404 otherwise;
     the attempt is recorded either way)."""
     case = Case.objects.filter(pk=case_id, helpline_id=user.helpline_id).select_related("helpline").first()
-    allowed = case is not None and policy.can(user, "case.break_glass", case)
+    allowed = case is not None and policy.can(user, PolicyAction.CASE_BREAK_GLASS, case)
     if not allowed:
         _record_read(
             user=user,
-            action="case.break_glass",
+            action=AuditAction.CASE_BREAK_GLASS,
             object_type="cases.case",
             object_id=case_id,
             case_id=None,
@@ -318,7 +323,7 @@ def case_for_break_glass(*, user: User, case_id: int) -> Case:
 
 def case_access_list(*, user: User, case: Case) -> list[CaseAccess]:
     """The need-to-know list of a case the caller can see (supervisors)."""
-    if not policy.can(user, "case.restrict", case):
+    if not policy.can(user, PolicyAction.CASE_RESTRICT, case):
         raise NotFound()
     return list(
         CaseAccess.objects.filter(
@@ -329,7 +334,7 @@ def case_access_list(*, user: User, case: Case) -> list[CaseAccess]:
 
 def break_glass_list(*, user: User, reviewed: bool | None = None) -> QuerySet[CaseAccess]:
     """Break-glass accesses in the supervisor's helpline, for review."""
-    if not policy.can(user, "audit.read"):
+    if not policy.can(user, PolicyAction.AUDIT_READ):
         return CaseAccess.objects.none()
     grants = CaseAccess.objects.filter(kind=AccessKind.BREAK_GLASS, case__helpline_id=user.helpline_id)
     if reviewed is not None:
@@ -348,7 +353,7 @@ def reporter_phone_for(*, user: User, case: Case) -> str:
     """The reporter's number as this user may see it: in full with the policy's
     "case.view_reporter_phone", otherwise only its last 3 digits."""
     number = case.reporter_phone or ""
-    if not number or policy.can(user, "case.view_reporter_phone", case):
+    if not number or policy.can(user, PolicyAction.CASE_VIEW_REPORTER_PHONE, case):
         return number
     return "*" * max(len(number) - 3, 0) + number[-3:]
 
@@ -356,5 +361,7 @@ def reporter_phone_for(*, user: User, case: Case) -> str:
 def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]]:
     """A case and its need-to-know list, for a supervisor who may restrict it (404 for anyone
     else); the read is recorded either way."""
-    case = _case_for(user=user, case_id=case_id, permission="case.restrict", action="case.access")
+    case = _case_for(
+        user=user, case_id=case_id, permission=PolicyAction.CASE_RESTRICT, action=AuditAction.CASE_ACCESS
+    )
     return case, case_access_list(user=user, case=case)

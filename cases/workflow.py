@@ -15,6 +15,7 @@ from django.utils import timezone
 from django_fsm import transition
 
 from helpline.policy import transition_permission
+from helpline.vocabulary import PolicyAction
 
 
 class CaseState(models.TextChoices):
@@ -199,7 +200,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=CaseState.INTAKE,
         target=CaseState.ASSESSMENT,
-        permission=transition_permission("case.transition.start_assessment"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_START_ASSESSMENT),
     )
     def start_assessment(self, *, by) -> None:
         if self.assigned_to_id is None:
@@ -213,7 +214,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.INTAKE,
         target=CaseState.CLOSED,
         conditions=[is_non_case],
-        permission=transition_permission("case.transition.dismiss"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_DISMISS),
     )
     def dismiss(self, *, by, reason: str) -> None:
         self._closed(reason)
@@ -223,7 +224,7 @@ class CaseWorkflow(models.Model):
         source=CaseState.ASSESSMENT,
         target=CaseState.REFERRAL,
         conditions=[is_risk_assessed, has_active_referral],
-        permission=transition_permission("case.transition.refer"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_REFER),
     )
     def refer(self, *, by) -> None:
         self._set_due_for(CaseState.REFERRAL)
@@ -232,7 +233,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL],
         target=CaseState.FOLLOW_UP,
-        permission=transition_permission("case.transition.start_follow_up"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_START_FOLLOW_UP),
     )
     def start_follow_up(self, *, by, follow_up_due_at: datetime) -> None:
         self.state_changed_at = timezone.now()
@@ -244,7 +245,7 @@ class CaseWorkflow(models.Model):
         source=[CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
         target=CaseState.CLOSED,
         conditions=[has_no_open_referral],
-        permission=transition_permission("case.transition.close"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_CLOSE),
     )
     def close(self, *, by, reason: str) -> None:
         self._closed(reason)
@@ -253,7 +254,7 @@ class CaseWorkflow(models.Model):
         field="state",
         source=CaseState.CLOSED,
         target=CaseState.ASSESSMENT,
-        permission=transition_permission("case.transition.reopen"),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_REOPEN),
         conditions=[is_not_anonymised],
     )
     def reopen(self, *, by, reason: str) -> None:

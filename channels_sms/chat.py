@@ -24,6 +24,7 @@ from cases.services import case_create_from_inbound
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Helpline
+from helpline.vocabulary import AuditAction
 
 from .models import ChatSession, Message
 from .selectors import chat_session_ended_reason
@@ -59,7 +60,7 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
         session.save()
         audit_record(
             actor=None,
-            action="chat.session.create",
+            action=AuditAction.CHAT_SESSION_CREATE,
             obj=session,
             helpline=helpline.pk,
             extra={"language": session.language},
@@ -98,7 +99,7 @@ def chat_message_receive(*, session: ChatSession, body: str) -> Message:
         )
         audit_record(
             actor=None,
-            action="message.receive",
+            action=AuditAction.MESSAGE_RECEIVE,
             obj=message,
             case_id=contact.case_id,
             helpline=session.helpline_id,
@@ -116,7 +117,7 @@ def chat_session_end(*, session: ChatSession) -> ChatSession:
             session.save(update_fields=["ended_at"])
             audit_record(
                 actor=None,
-                action="chat.session.end",
+                action=AuditAction.CHAT_SESSION_END,
                 obj=session,
                 case_id=session.contact.case_id if session.contact_id else None,
                 helpline=session.helpline_id,

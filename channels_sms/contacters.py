@@ -21,6 +21,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.crypto import normalise_phone
 from helpline.models import AuditOutcome, User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import ContacterFlag, ContacterFlagKind, FlaggedContact, InboundEvent, Message
 from .senders import sender_hash
@@ -107,7 +108,7 @@ def blocked_contact_create(
         contact_mark(contact=contact, flag=flag)
         audit_record(
             actor=None,
-            action="contact.create",
+            action=AuditAction.CONTACT_CREATE,
             obj=contact,
             helpline=helpline_id,
             extra={"channel": channel, "blocked": True, "flag_id": flag.pk},
@@ -126,7 +127,7 @@ class Profile:
     flag: ContacterFlag | None
 
 
-def _deny(user: User, action: str, identifier_hash: str, exc: Exception) -> Exception:
+def _deny(user: User, action: AuditAction, identifier_hash: str, exc: Exception) -> Exception:
     """Records a refusal (the hash prefix only, never the whole hash; nothing of an identifier that
     is no hash: it is the caller's raw input, maybe a phone number or a NUL the database refuses)
     and returns the exception."""
@@ -162,11 +163,11 @@ def _visible(user: User, identifier_hash: str) -> tuple[QuerySet[Contact], Query
     return contacts, cases
 
 
-def _profile_or_404(user: User, identifier_hash: str, *, action: str) -> Profile:
+def _profile_or_404(user: User, identifier_hash: str, *, action: AuditAction) -> Profile:
     contacts: list[Contact] = []
     cases: list[Case] = []
     well_formed = bool(HASH_RE.match(identifier_hash or ""))
-    if well_formed and policy.can(user, "contacter.view") and user.helpline_id is not None:
+    if well_formed and policy.can(user, PolicyAction.CONTACTER_VIEW) and user.helpline_id is not None:
         contact_qs, case_qs = _visible(user, identifier_hash)
         contacts = list(contact_qs.select_related("contacter_mark").order_by("-started_at", "-id"))
         cases = list(case_qs.order_by("-created_at", "-id"))
@@ -180,7 +181,7 @@ def _flagged(user: User, identifier_hash: str) -> bool:
     """A flag not lifted on the identifier in the caller's helpline (a number flagged before it
     ever wrote has one and nothing else): staff who may see contacters see it, and lift it."""
     return (
-        policy.can(user, "contacter.view")
+        policy.can(user, PolicyAction.CONTACTER_VIEW)
         and user.helpline_id is not None
         and ContacterFlag.objects.filter(
             helpline_id=user.helpline_id, identifier_hash=identifier_hash, lifted_at__isnull=True
@@ -191,11 +192,11 @@ def _flagged(user: User, identifier_hash: str) -> bool:
 def contacter_profile(*, user: User, identifier_hash: str) -> Profile:
     """The identifier's contacts and cases in the caller's helpline that the caller may see, and its
     live flag. Nothing visible: 404 (also for another helpline's identifier). The read is audited."""
-    profile = _profile_or_404(user, identifier_hash, action="contacter.read")
+    profile = _profile_or_404(user, identifier_hash, action=AuditAction.CONTACTER_READ)
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="contacter.read",
+            action=AuditAction.CONTACTER_READ,
             object_type="contacter",
             object_id=hash_prefix(identifier_hash),
             extra={
@@ -210,10 +211,13 @@ def contacter_flag_set(
     *, actor: User, identifier_hash: str, flag: str, expires_at: datetime, reason: str
 ) -> ContacterFlag:
     """A supervisor flags an identifier they can see (the live flag, if any, is replaced)."""
-    _profile_or_404(actor, identifier_hash, action="contacter.flag")
-    if not policy.can(actor, "contacter.flag"):
+    _profile_or_404(actor, identifier_hash, action=AuditAction.CONTACTER_FLAG)
+    if not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
-            actor, "contacter.flag", identifier_hash, PermissionDenied("Only supervisors flag contacters.")
+            actor,
+            AuditAction.CONTACTER_FLAG,
+            identifier_hash,
+            PermissionDenied("Only supervisors flag contacters."),
         )
     return _flag_write(
         actor=actor, identifier_hash=identifier_hash, flag=flag, expires_at=expires_at, reason=reason
@@ -231,9 +235,12 @@ def contacter_flag_set_by_number(
         identifier_hash = sender_hash(normalise_phone(phone_number))
     except ValueError:
         raise ValidationError({"phone_number": "Not a phone number in E.164 form."}) from None
-    if actor.helpline_id is None or not policy.can(actor, "contacter.flag"):
+    if actor.helpline_id is None or not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
-            actor, "contacter.flag", identifier_hash, PermissionDenied("Only supervisors flag contacters.")
+            actor,
+            AuditAction.CONTACTER_FLAG,
+            identifier_hash,
+            PermissionDenied("Only supervisors flag contacters."),
         )
     return _flag_write(
         actor=actor,
@@ -279,7 +286,7 @@ def _flag_write(
         )
         audit_record(
             actor=actor,
-            action="contacter.flag",
+            action=AuditAction.CONTACTER_FLAG,
             obj=created,
             extra={
                 "identifier": hash_prefix(identifier_hash),
@@ -294,11 +301,11 @@ def _flag_write(
 
 def contacter_flag_lift(*, actor: User, identifier_hash: str) -> ContacterFlag:
     """A supervisor lifts the identifier's live flag (404 when there is none)."""
-    _profile_or_404(actor, identifier_hash, action="contacter.unflag")
-    if not policy.can(actor, "contacter.flag"):
+    _profile_or_404(actor, identifier_hash, action=AuditAction.CONTACTER_UNFLAG)
+    if not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
             actor,
-            "contacter.unflag",
+            AuditAction.CONTACTER_UNFLAG,
             identifier_hash,
             PermissionDenied("Only supervisors lift contacter flags."),
         )
@@ -306,7 +313,7 @@ def contacter_flag_lift(*, actor: User, identifier_hash: str) -> ContacterFlag:
         helpline_id=actor.helpline_id, identifier_hash=identifier_hash, lifted_at__isnull=True
     )
     if not live.exists():
-        raise _deny(actor, "contacter.unflag", identifier_hash, NotFound())
+        raise _deny(actor, AuditAction.CONTACTER_UNFLAG, identifier_hash, NotFound())
     with transaction.atomic():
         flag = live.select_for_update().first()
         if flag is None:  # lifted concurrently: it is lifted, as asked
@@ -317,7 +324,7 @@ def contacter_flag_lift(*, actor: User, identifier_hash: str) -> ContacterFlag:
         flag.save(update_fields=["lifted_at", "lifted_by"])
         audit_record(
             actor=actor,
-            action="contacter.unflag",
+            action=AuditAction.CONTACTER_UNFLAG,
             obj=flag,
             extra={"identifier": hash_prefix(identifier_hash), "flag": flag.flag},
         )

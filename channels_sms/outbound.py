@@ -31,6 +31,7 @@ from helpline import broker, policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import chat, sms
 from .models import InboundEvent, Message, NumberChannel, PhoneNumber
@@ -108,7 +109,7 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
     """Stores an operator's reply to the case's latest SMS/WhatsApp sender, queued; a task sends
     it once the transaction commits. A web chat sender's reply is delivered at once (the child
     polls for it). 409 when the case has no messaging sender, or its chat has ended."""
-    if not policy.can(actor, "message.send", case):
+    if not policy.can(actor, PolicyAction.MESSAGE_SEND, case):
         raise PermissionDenied("Your role may not reply to this case's sender.")
     last, recipient, ours = _reply_addresses(case)
     is_chat = last.channel == chat.CHAT
@@ -131,7 +132,7 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
         )
         audit_record(
             actor=actor,
-            action="message.send",
+            action=AuditAction.MESSAGE_SEND,
             obj=message,
             case_id=case.pk,
             extra={"channel": message.channel, "contact_id": message.contact_id, "length": len(body)},
@@ -174,7 +175,7 @@ def status_callback_url(message: Message) -> str:
     return f"{settings.PUBLIC_BASE_URL}{STATUS_CALLBACK_PATH}?m={message.pk}"
 
 
-def _record(message: Message, action: str, **extra) -> None:
+def _record(message: Message, action: AuditAction, **extra) -> None:
     audit_record(
         actor=None,
         action=action,
@@ -206,7 +207,7 @@ def message_deliver(*, message_id: int) -> str:
         if not twilio_configured():
             message.status, message.status_at = OUTBOX, now
             message.save(update_fields=["status", "status_at", "attempts"])
-            _record(message, "message.outbox")
+            _record(message, AuditAction.MESSAGE_OUTBOX)
             logger.warning(
                 "Outbound message %s kept in the local outbox: Twilio is not configured "
                 "(list it with `manage.py outbox`)",
@@ -227,7 +228,7 @@ def message_deliver(*, message_id: int) -> str:
                 message.status, message.status_at = FAILED, now
                 message.error_code = str(exc.code or exc.status)[:16]
                 message.save(update_fields=["status", "status_at", "error_code", "attempts"])
-                _record(message, "message.failed", error_code=message.error_code)
+                _record(message, AuditAction.MESSAGE_FAILED, error_code=message.error_code)
                 logger.warning("Outbound message %s refused by Twilio (%s)", message.pk, message.error_code)
                 return "failed"
         except requests.exceptions.Timeout:
@@ -243,7 +244,7 @@ def message_deliver(*, message_id: int) -> str:
             message.save(
                 update_fields=["external_id", "status", "sent_at", "status_at", "error_code", "attempts"]
             )
-            _record(message, "message.deliver", sid=created.sid, attempts=message.attempts)
+            _record(message, AuditAction.MESSAGE_DELIVER, sid=created.sid, attempts=message.attempts)
             return "sent"
         message.error_code = reason[:16]
         message.save(update_fields=["error_code", "attempts"])
@@ -264,7 +265,7 @@ def message_give_up(*, message_id: int, reason: str) -> None:
             return
         message.status, message.status_at, message.error_code = FAILED, timezone.now(), reason[:16]
         message.save(update_fields=["status", "status_at", "error_code"])
-        _record(message, "message.failed", error_code=message.error_code, gave_up=True)
+        _record(message, AuditAction.MESSAGE_FAILED, error_code=message.error_code, gave_up=True)
     logger.error("Outbound message %s failed: retries exhausted (%s)", message_id, reason)
 
 
@@ -320,7 +321,7 @@ def _status_apply(
     if "status" in fields:
         _record(
             message,
-            "message.status",
+            AuditAction.MESSAGE_STATUS,
             status=status,
             previous=previous,
             adopted_sid=adopted,

@@ -16,6 +16,7 @@ from cases.selectors import case_get, case_queryset_for
 from cases.workflow import CaseState
 from helpline import policy
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import Callback, ChatSession, Message, PhoneNumber
 from .senders import session_secret_digest
@@ -62,7 +63,7 @@ def phone_numbers_forget(**_signal_arguments: object) -> None:
 def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:
     """The conversation of a case the caller may see, both directions, in the order it happened
     (the case read is recorded as a message read; outside the caller's scope: 404)."""
-    case = case_get(user=user, case_id=case_id, action="message.list")
+    case = case_get(user=user, case_id=case_id, action=AuditAction.MESSAGE_LIST)
     return Message.objects.filter(case=case).order_by("at", "id")
 
 
@@ -72,7 +73,7 @@ def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:
 def callback_list(*, user: User, done: bool | None = None) -> QuerySet[Callback]:
     """Callbacks of the cases the user can see (cases.selectors.case_queryset_for: never a
     restricted case off the user's list, never another helpline's)."""
-    if not policy.can(user, "callback.view"):
+    if not policy.can(user, PolicyAction.CALLBACK_VIEW):
         return Callback.objects.none()
     callbacks = Callback.objects.filter(helpline_id=user.helpline_id, case__in=case_queryset_for(user))
     if done is not None:

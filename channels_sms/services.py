@@ -9,6 +9,7 @@ from django.db import transaction
 
 from helpline.audit import audit_record
 from helpline.models import AuditOutcome
+from helpline.vocabulary import AuditAction
 
 from . import webhook_refusals
 from .models import InboundEvent
@@ -34,7 +35,7 @@ def webhook_reject(*, path: str, reason: str, helpline_id: int | None = None) ->
     with transaction.atomic():
         audit_record(
             actor=None,
-            action="webhook.rejected",
+            action=AuditAction.WEBHOOK_REJECTED,
             object_type="webhook",
             object_id=path,
             helpline=helpline_id,

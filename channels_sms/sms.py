@@ -22,6 +22,7 @@ from cases.services import case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState
 from helpline import audit, broker
 from helpline.audit import ChainPosition, audit_record
+from helpline.vocabulary import AuditAction
 
 from . import contacters
 from .models import (
@@ -97,7 +98,7 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
             return Receipt(stored, created=False)
         audit_record(
             actor=None,
-            action="inbound.receive",
+            action=AuditAction.INBOUND_RECEIVE,
             obj=event,
             helpline=number.helpline_id,
             extra={"channel": event.channel, "external_id": external_id, "num_media": num_media},
@@ -183,7 +184,7 @@ def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str
         if created:
             audit_record(
                 actor=None,
-                action="inbound.message_status",
+                action=AuditAction.INBOUND_MESSAGE_STATUS,
                 obj=event,
                 helpline=number.helpline_id,
                 extra={"external_id": external_id, "status": status},
@@ -308,7 +309,7 @@ def _thread_events(event_id: int, ids: list[int]) -> str:
             for event, message in zip(pending, messages, strict=True):
                 audit_record(
                     actor=None,
-                    action="message.receive",
+                    action=AuditAction.MESSAGE_RECEIVE,
                     obj=message,
                     case_id=message.case_id,
                     helpline=event.helpline_id,

@@ -25,6 +25,7 @@ from helpline import broker, policy
 from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import contacters
 from .models import (
@@ -163,7 +164,7 @@ class VoiceReceipt:
 
 
 def _store(
-    *, number: PhoneNumber, kind: str, external_id: str, params: Mapping[str, list[str]], action: str
+    *, number: PhoneNumber, kind: str, external_id: str, params: Mapping[str, list[str]], action: AuditAction
 ) -> VoiceReceipt:
     """Stores one voice webhook once (a retry finds the first event) and dispatches the call's
     processing after commit."""
@@ -210,7 +211,11 @@ def inbound_call_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]
     status = _first(params, "CallStatus") or "ringing"
     external_id = f"{_sid(_first(params, 'CallSid'))}:{status[:16]}"
     return _store(
-        number=number, kind=VoiceEventKind.CALL, external_id=external_id, params=params, action="inbound.call"
+        number=number,
+        kind=VoiceEventKind.CALL,
+        external_id=external_id,
+        params=params,
+        action=AuditAction.INBOUND_CALL,
     )
 
 
@@ -222,7 +227,7 @@ def call_gather_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
         kind=VoiceEventKind.STATUS,
         external_id=external_id,
         params=params,
-        action="inbound.call_gather",
+        action=AuditAction.INBOUND_CALL_GATHER,
     )
 
 
@@ -240,7 +245,7 @@ def call_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
         kind=VoiceEventKind.STATUS,
         external_id=external_id,
         params=params,
-        action="inbound.call_status",
+        action=AuditAction.INBOUND_CALL_STATUS,
     )
 
 
@@ -377,7 +382,7 @@ def _contact_end(contact: Contact, event: InboundEvent, duration: str) -> None:
     contact.save(update_fields=["ended_at"])
     audit_record(
         actor=None,
-        action="contact.update",
+        action=AuditAction.CONTACT_UPDATE,
         obj=contact,
         case_id=contact.case_id,
         helpline=contact.helpline_id,
@@ -401,7 +406,7 @@ def callback_request(*, contact: Contact, reason: str, at: datetime) -> Callback
         )
         audit_record(
             actor=None,
-            action="callback.request",
+            action=AuditAction.CALLBACK_REQUEST,
             obj=callback,
             case_id=contact.case_id,
             helpline=contact.helpline_id,
@@ -412,7 +417,7 @@ def callback_request(*, contact: Contact, reason: str, at: datetime) -> Callback
 
 def callback_complete(*, actor: User, callback: Callback, outcome: str = "") -> Callback:
     """An operator called the child back (or tried): done, with an outcome note; twice: 409."""
-    if not policy.can(actor, "callback.complete", callback):
+    if not policy.can(actor, PolicyAction.CALLBACK_COMPLETE, callback):
         raise PermissionDenied("Only helpline staff complete callbacks.")
     with transaction.atomic():
         locked = Callback.objects.select_for_update().get(pk=callback.pk)
@@ -424,7 +429,7 @@ def callback_complete(*, actor: User, callback: Callback, outcome: str = "") -> 
         locked.save(update_fields=["done_at", "done_by", "outcome"])
         audit_record(
             actor=actor,
-            action="callback.complete",
+            action=AuditAction.CALLBACK_COMPLETE,
             obj=locked,
             case_id=locked.case_id,
             changes={"outcome": {"before": REDACTED, "after": REDACTED}} if outcome else {},

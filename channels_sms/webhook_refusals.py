@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from helpline import context
 from helpline.models import AuditEntry
+from helpline.vocabulary import AuditAction
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def recording(reason: str) -> dict[str, Any] | None:
     if reason not in UNSIGNED_REASONS:
         return {}
     ip = context.current().client_ip
-    recent = AuditEntry.objects.filter(action="webhook.rejected", at__gte=timezone.now() - WINDOW)
+    recent = AuditEntry.objects.filter(action=AuditAction.WEBHOOK_REJECTED, at__gte=timezone.now() - WINDOW)
     from_address = recent.filter(client_ip=ip) if ip else recent.filter(client_ip__isnull=True)
     limits = settings.WEBHOOK_REFUSALS_RECORDED
     per_address, overall = from_address.count(), recent.count()

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from . import context
 from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
+from .vocabulary import AuditAction, RouteRefusal
 
 REDACTED = "[redacted]"
 GENESIS = "0" * 64
@@ -84,7 +85,7 @@ def deferred() -> Iterator[None]:
 def audit_record(
     *,
     actor: User | None,
-    action: str,
+    action: AuditAction | RouteRefusal,
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: Any = "",
@@ -97,7 +98,11 @@ def audit_record(
 ) -> AuditEntry:
     """Records one entry in the helpline's chain (chain 0 without a helpline), in the caller's
     transaction. `position`: the chain head the caller already advanced by one in this transaction
-    (chain_head_advance_sql, in its own statement), saving the round trip."""
+    (chain_head_advance_sql, in its own statement), saving the round trip. `action` must be an
+    AuditAction member (or the error handler's RouteRefusal): a plain string, misspelt or not, is
+    refused, so nothing writes an action outside the vocabulary."""
+    if not isinstance(action, AuditAction | RouteRefusal):
+        raise TypeError(f"audit_record: action must be an AuditAction member, not {action!r}.")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -342,7 +347,7 @@ def audited_update(
     instance: models.Model,
     fields: Mapping[str, Any],
     tracked: Iterable[str],
-    action: str,
+    action: AuditAction,
     helpline: Helpline | int | None = None,
     personal: Iterable[str] = (),
 ) -> models.Model:

@@ -25,6 +25,8 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
 
+from .vocabulary import AuditAction
+
 
 class DecryptionError(Exception):
     """A stored value is not a token any configured key made: it was altered, or its key is gone.
@@ -274,7 +276,7 @@ def rotate_model(
                     )
                 audit_record(
                     actor=None,
-                    action="crypto.rotate_keys.batch",
+                    action=AuditAction.CRYPTO_ROTATE_KEYS_BATCH,
                     object_type="crypto",
                     object_id=model._meta.label_lower,
                     extra={

@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from .crypto import EncryptedCharField
+from .vocabulary import AuditAction
 
 
 def _validate_timezone(value: str) -> None:
@@ -210,10 +211,11 @@ class SignInChange(models.TextChoices):
     """Audit actions of changes to how a person signs in: flagged for review in the audit log and
     shown to the person (GET /api/v1/auth/security-events/)."""
 
-    PASSWORD_LINK = "user.password_link", "Set-password link issued"
-    PASSWORD_SET = "user.password_set", "Password set with a link"
-    SECOND_FACTOR_RESET = "user.second_factor_reset", "Authenticator reset"
-    SECOND_FACTOR_ENROL = "user.second_factor_enrol", "Authenticator enrolled"
+    # A subset of AuditAction, with labels for the person: the values are its members'.
+    PASSWORD_LINK = AuditAction.USER_PASSWORD_LINK.value, "Set-password link issued"
+    PASSWORD_SET = AuditAction.USER_PASSWORD_SET.value, "Password set with a link"
+    SECOND_FACTOR_RESET = AuditAction.USER_SECOND_FACTOR_RESET.value, "Authenticator reset"
+    SECOND_FACTOR_ENROL = AuditAction.USER_SECOND_FACTOR_ENROL.value, "Authenticator enrolled"
 
 
 class SetPasswordLink(models.Model):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from .models import Role
 from .provided import cases_provided
+from .vocabulary import PolicyAction
 
 if TYPE_CHECKING:
     from .models import User
@@ -179,77 +180,83 @@ _SEE_CASE_SUPERVISOR = [
 ]
 _STAFF = {OPERATOR: [["is_helpline_member"]], SUPERVISOR: [["is_helpline_member"]]}
 
-RULES: dict[str, dict[str, list[list[str]]]] = {
-    "case.view": {OPERATOR: _SEE_CASE_OPERATOR, SUPERVISOR: _SEE_CASE_SUPERVISOR},
-    "case.create": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "case.update": _STAFF,
-    "case.restrict": {SUPERVISOR: [["is_helpline_member"]]},
-    "case.break_glass": {SUPERVISOR: [["is_helpline_member", "is_restricted"]]},
-    "case.history": {SUPERVISOR: [["is_helpline_member"]]},
-    "case.view_reporter_phone": {
+RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
+    PolicyAction.CASE_VIEW: {OPERATOR: _SEE_CASE_OPERATOR, SUPERVISOR: _SEE_CASE_SUPERVISOR},
+    PolicyAction.CASE_CREATE: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.CASE_UPDATE: _STAFF,
+    PolicyAction.CASE_RESTRICT: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.CASE_BREAK_GLASS: {SUPERVISOR: [["is_helpline_member", "is_restricted"]]},
+    PolicyAction.CASE_HISTORY: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.CASE_VIEW_REPORTER_PHONE: {
         OPERATOR: [["is_helpline_member", "may_see_reporter_phone"]],
         SUPERVISOR: [["is_helpline_member"]],
     },
-    "case.transition.start_assessment": _STAFF,
-    "case.transition.dismiss": _STAFF,
-    "case.transition.refer": _STAFF,
-    "case.transition.start_follow_up": _STAFF,
-    "case.transition.close": {
+    PolicyAction.CASE_TRANSITION_START_ASSESSMENT: _STAFF,
+    PolicyAction.CASE_TRANSITION_DISMISS: _STAFF,
+    PolicyAction.CASE_TRANSITION_REFER: _STAFF,
+    PolicyAction.CASE_TRANSITION_START_FOLLOW_UP: _STAFF,
+    PolicyAction.CASE_TRANSITION_CLOSE: {
         OPERATOR: [["is_helpline_member", "is_risk_below_high"]],
         SUPERVISOR: [["is_helpline_member"]],
     },
-    "case.transition.reopen": {SUPERVISOR: [["is_helpline_member"]]},
-    "note.create": _STAFF,
-    "message.send": _STAFF,
-    "contact.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "escalation.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "escalation.acknowledge": {SUPERVISOR: [["is_helpline_member"]]},
-    "callback.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "callback.complete": _STAFF,
+    PolicyAction.CASE_TRANSITION_REOPEN: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.NOTE_CREATE: _STAFF,
+    PolicyAction.MESSAGE_SEND: _STAFF,
+    PolicyAction.CONTACT_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.ESCALATION_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.ESCALATION_ACKNOWLEDGE: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.CALLBACK_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.CALLBACK_COMPLETE: _STAFF,
     # Repeat contacters (channels_sms.contacters): what the caller may see of an identifier's
     # contacts and cases still goes through "case.view"/"contact.view".
-    "contacter.view": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "contacter.flag": {SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.CONTACTER_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.CONTACTER_FLAG: {SUPERVISOR: [["has_helpline"]]},
     # Referrals (referrals.selectors/services): staff act on the referrals of cases they can see
     # ("case.view" first); agency users on the referrals sent to their agency, nothing else.
-    "consent.record": _STAFF,
+    PolicyAction.CONSENT_RECORD: _STAFF,
     # Which referrals a person's lists and look-ups draw from: staff the referrals of the cases
     # they can see (with the case's details), agency users those sent to their agency (the frozen
     # packet only, once a supervisor approved them).
-    "referral.list_of_visible_cases": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "referral.list_sent_to_agency": {AGENCY: [["has_agency"]]},
-    "referral.view": {**_STAFF, AGENCY: [["is_referral_agency"]]},
-    "referral.create": _STAFF,
-    "referral.override_consent": {SUPERVISOR: [["is_helpline_member"]]},
-    "referral.approve": {SUPERVISOR: [["is_helpline_member"]]},
-    "referral.accept": {AGENCY: [["is_referral_agency"]]},
-    "referral.reject": {AGENCY: [["is_referral_agency"]]},
-    "referral.complete": {AGENCY: [["is_referral_agency"]]},
-    "referral.withdraw": _STAFF,
-    "referral.post_update": {**_STAFF, AGENCY: [["is_referral_agency"]]},
-    "referral.deliveries": {**_STAFF, AGENCY: [["is_referral_agency"]]},
-    "audit.read": {SUPERVISOR: [["has_helpline"]]},
-    "user.activity": {SUPERVISOR: [["is_helpline_member"]]},
-    "user.manage": {ADMIN: [["is_in_admin_scope"]]},
-    "helpline.manage": {ADMIN: [["is_in_admin_scope"]]},
-    "agency.manage": {ADMIN: [["is_in_admin_scope"]]},
+    PolicyAction.REFERRAL_LIST_OF_VISIBLE_CASES: {
+        OPERATOR: [["has_helpline"]],
+        SUPERVISOR: [["has_helpline"]],
+    },
+    PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY: {AGENCY: [["has_agency"]]},
+    PolicyAction.REFERRAL_VIEW: {**_STAFF, AGENCY: [["is_referral_agency"]]},
+    PolicyAction.REFERRAL_CREATE: _STAFF,
+    PolicyAction.REFERRAL_OVERRIDE_CONSENT: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.REFERRAL_APPROVE: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.REFERRAL_ACCEPT: {AGENCY: [["is_referral_agency"]]},
+    PolicyAction.REFERRAL_REJECT: {AGENCY: [["is_referral_agency"]]},
+    PolicyAction.REFERRAL_COMPLETE: {AGENCY: [["is_referral_agency"]]},
+    PolicyAction.REFERRAL_WITHDRAW: _STAFF,
+    PolicyAction.REFERRAL_POST_UPDATE: {**_STAFF, AGENCY: [["is_referral_agency"]]},
+    PolicyAction.REFERRAL_DELIVERIES: {**_STAFF, AGENCY: [["is_referral_agency"]]},
+    PolicyAction.AUDIT_READ: {SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.USER_ACTIVITY: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.USER_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
+    PolicyAction.HELPLINE_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
+    PolicyAction.AGENCY_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
     # The agencies staff may refer to (their helpline's active ones); an agency user sees their own.
-    "agency.list_active": {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
-    "agency.view_own": {AGENCY: [["has_agency"]]},
+    PolicyAction.AGENCY_LIST_ACTIVE: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.AGENCY_VIEW_OWN: {AGENCY: [["has_agency"]]},
     # A change of an agency's webhook URL or secret (an administrator's proposal) takes effect
     # only once a supervisor of its helpline approves it (referrals.webhooks).
-    "agency.approve_webhook": {SUPERVISOR: [["is_helpline_member"]]},
-    "helpline.create": {ADMIN: [["is_platform_admin"]]},
+    PolicyAction.AGENCY_APPROVE_WEBHOOK: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.HELPLINE_CREATE: {ADMIN: [["is_platform_admin"]]},
 }
 
 
-def condition_sets(user: User, action: str) -> list[list[str]]:
+def condition_sets(user: User, action: PolicyAction) -> list[list[str]]:
+    # Only a member: a misspelt or foreign (audit) action must not quietly mean "nobody may".
+    if not isinstance(action, PolicyAction):
+        raise TypeError(f"policy: action must be a PolicyAction member, not {action!r}.")
     if user is None or not user.is_active:
         return []
     return RULES.get(action, {}).get(user.role, [])
 
 
-def can(user: User, action: str, obj: Any = None) -> bool:
+def can(user: User, action: PolicyAction, obj: Any = None) -> bool:
     """May `user` take `action` on `obj`? (`obj` may be None for actions on no object.)"""
     return any(
         all(CONDITIONS[name].check(user, obj) for name in conditions)
@@ -257,7 +264,7 @@ def can(user: User, action: str, obj: Any = None) -> bool:
     )
 
 
-def transition_permission(action: str) -> Callable[[Any, Any], bool]:
+def transition_permission(action: PolicyAction) -> Callable[[Any, Any], bool]:
     """A django-fsm `permission=` for a workflow transition, decided by the rule for `action`."""
 
     def permission(obj: Any, user: User) -> bool:
@@ -267,7 +274,7 @@ def transition_permission(action: str) -> Callable[[Any, Any], bool]:
     return permission
 
 
-def case_filter(user: User, action: str = "case.view") -> Q:
+def case_filter(user: User, action: PolicyAction = PolicyAction.CASE_VIEW) -> Q:
     """The rule for `action` as a filter on cases: OR of the user's condition sets, each an AND."""
     combined = Q(pk__in=[])
     for conditions in condition_sets(user, action):
@@ -284,7 +291,7 @@ def case_filter(user: User, action: str = "case.view") -> Q:
     return combined
 
 
-def case_linked_filter(user: User, field: str = "case", action: str = "case.view") -> Q:
+def case_linked_filter(user: User, field: str = "case", action: PolicyAction = PolicyAction.CASE_VIEW) -> Q:
     """The rule for `action` as a filter on rows that reference a case through `field` (a foreign
     key, or a plain id column such as the audit log's `case_id`): a row matches when the user may
     `action` its case. Rows that reference no case do not match; a caller adds its own rule for
@@ -292,7 +299,9 @@ def case_linked_filter(user: User, field: str = "case", action: str = "case.view
     return Q(Exists(_case_model().objects.filter(case_filter(user, action), pk=OuterRef(field))))
 
 
-def visible_case_ids(user: User, case_ids: Iterable[Any], action: str = "case.view") -> set[int]:
+def visible_case_ids(
+    user: User, case_ids: Iterable[Any], action: PolicyAction = PolicyAction.CASE_VIEW
+) -> set[int]:
     """Which of these case ids the user may `action` (one query; none for no ids)."""
     ids = {
         int(i) for i in case_ids if isinstance(i, int) or (isinstance(i, str) and i.isascii() and i.isdigit())

@@ -13,14 +13,15 @@ from . import policy
 from .audit import REDACTED, audit_record
 from .filters import IsoDateTimeFilter, StrictBooleanFilter
 from .models import AuditEntry, AuditOutcome, Helpline, SignInChange, Team, User
+from .vocabulary import AuditAction, PolicyAction
 
 
 def _is_platform_admin(user: User) -> bool:
-    return policy.can(user, "helpline.create")
+    return policy.can(user, PolicyAction.HELPLINE_CREATE)
 
 
 def helpline_queryset_for(user: User) -> QuerySet[Helpline]:
-    if not policy.can(user, "helpline.manage"):
+    if not policy.can(user, PolicyAction.HELPLINE_MANAGE):
         return Helpline.objects.none()
     if _is_platform_admin(user):
         return Helpline.objects.all()
@@ -35,7 +36,7 @@ def helpline_get(*, user: User, helpline_id: int) -> Helpline:
 
 
 def user_queryset_for(user: User) -> QuerySet[User]:
-    if not policy.can(user, "user.manage"):
+    if not policy.can(user, PolicyAction.USER_MANAGE):
         return User.objects.none()
     users = User.objects.select_related("helpline", "team", "agency")
     if _is_platform_admin(user):
@@ -62,7 +63,7 @@ def team_queryset_for(user: User) -> QuerySet[Team]:
 def audit_queryset_for(user: User) -> QuerySet[AuditEntry]:
     """Supervisors read their helpline's audit log; nobody else reads it through the API. An entry
     about a case is there only for whoever may see the case (need-to-know, break-glass)."""
-    if not policy.can(user, "audit.read"):
+    if not policy.can(user, PolicyAction.AUDIT_READ):
         return AuditEntry.objects.none()
     return _entries_of_visible_cases(user, AuditEntry.objects.filter(helpline_id=user.helpline_id))
 
@@ -159,7 +160,7 @@ def audit_list(*, user: User, filters: Mapping[str, Any] | None = None) -> Query
 
 
 def record_audit_read(
-    *, user: User, action: str, filters: Mapping[str, Any], count: int | None = None
+    *, user: User, action: AuditAction, filters: Mapping[str, Any], count: int | None = None
 ) -> None:
     """Reading the audit log is itself on the record."""
     with transaction.atomic():
@@ -174,12 +175,12 @@ def record_audit_read(
 def user_activity(*, user: User, user_id: int) -> QuerySet[AuditEntry]:
     """Everything one user did, for a supervisor of their helpline (404 for anyone else)."""
     target = User.objects.filter(pk=user_id).first()
-    if target is not None and not policy.can(user, "user.activity", target):
+    if target is not None and not policy.can(user, PolicyAction.USER_ACTIVITY, target):
         target = None
     with transaction.atomic():
         audit_record(
             actor=user,
-            action="user.activity",
+            action=AuditAction.USER_ACTIVITY,
             object_type="helpline.user",
             object_id=user_id,
             outcome=AuditOutcome.ALLOWED if target else AuditOutcome.DENIED,

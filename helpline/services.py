@@ -19,8 +19,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
 from .audit import audit_record, audited_update, diff
-from .models import AuditOutcome, Helpline, Role, SetPasswordLink, SignInChange, Team, User
+from .models import AuditOutcome, Helpline, Role, SetPasswordLink, Team, User
 from .provided import cases_provided
+from .vocabulary import AuditAction
 
 USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
 HELPLINE_FIELDS = (
@@ -88,7 +89,7 @@ def _token_create(user: User, request: HttpRequest) -> tuple[AuthToken, str]:
     token, key = AuthToken.objects.create(user=user)
     audit_record(
         actor=user,
-        action="auth.login",
+        action=AuditAction.AUTH_LOGIN,
         obj=user,
         extra={"token": token_id(token), "second_factor": second_factor_required(user)},
     )
@@ -142,10 +143,12 @@ def _refuse(username: str, reason: str, request: HttpRequest) -> NoReturn:
         "outcome": AuditOutcome.DENIED,
     }
     with transaction.atomic():
-        audit_record(action="auth.login", extra={"username": username[:150], "reason": reason}, **about)
+        audit_record(
+            action=AuditAction.AUTH_LOGIN, extra={"username": username[:150], "reason": reason}, **about
+        )
         if locked_now:
             audit_record(
-                action="auth.lockout",
+                action=AuditAction.AUTH_LOCKOUT,
                 extra={
                     "username": username[:150],
                     "failures": getattr(request, "axes_failures_since_start", None),
@@ -162,7 +165,7 @@ def token_logout(*, user: User, token: AuthToken) -> None:
     revoked = token_id(token)
     with transaction.atomic():
         token.delete()
-        audit_record(actor=user, action="auth.logout", obj=user, extra={"token": revoked})
+        audit_record(actor=user, action=AuditAction.AUTH_LOGOUT, obj=user, extra={"token": revoked})
 
 
 def token_revoke(*, user: User, token_id: str) -> bool:
@@ -173,7 +176,7 @@ def token_revoke(*, user: User, token_id: str) -> bool:
         deleted, _ = AuthToken.objects.filter(user=user, digest__startswith=token_id).delete()
         if not deleted:
             return False
-        audit_record(actor=user, action="auth.token_revoke", obj=user, extra={"token": token_id})
+        audit_record(actor=user, action=AuditAction.AUTH_TOKEN_REVOKE, obj=user, extra={"token": token_id})
     return True
 
 
@@ -214,7 +217,7 @@ def _link_issue(*, actor: User, user: User) -> IssuedLink:
     )
     audit_record(
         actor=actor,
-        action=SignInChange.PASSWORD_LINK,
+        action=AuditAction.USER_PASSWORD_LINK,
         obj=user,
         helpline=user.helpline_id,
         extra={**REVIEW, "link": link.pk, "expires_at": expires_at.isoformat()},
@@ -230,7 +233,10 @@ def user_create(*, actor: User, **fields) -> tuple[User, IssuedLink]:
         user.full_clean()
         user.save()
         audit_record(
-            actor=actor, action="user.create", obj=user, changes=diff({}, _snapshot(user, USER_FIELDS))
+            actor=actor,
+            action=AuditAction.USER_CREATE,
+            obj=user,
+            changes=diff({}, _snapshot(user, USER_FIELDS)),
         )
         link = _link_issue(actor=actor, user=user)
     return user, link
@@ -280,7 +286,7 @@ def password_set_with_link(*, token: str, password: str) -> User:
         revoked, _ = AuthToken.objects.filter(user=user).delete()
         audit_record(
             actor=user,
-            action=SignInChange.PASSWORD_SET,
+            action=AuditAction.USER_PASSWORD_SET,
             obj=user,
             helpline=user.helpline_id,
             changes={"password": {"before": "[redacted]", "after": "[redacted]"}},
@@ -305,7 +311,7 @@ def user_update(*, actor: User, user: User, **fields) -> User:
             revoked, _ = AuthToken.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
-            action="user.update",
+            action=AuditAction.USER_UPDATE,
             obj=user,
             changes=changes,
             extra={"tokens_revoked": revoked} if revoked else None,
@@ -322,7 +328,7 @@ def helpline_create(*, actor: User, **fields) -> Helpline:
         cases_provided().helpline_created(helpline)
         audit_record(
             actor=actor,
-            action="helpline.create",
+            action=AuditAction.HELPLINE_CREATE,
             obj=helpline,
             helpline=helpline,
             changes=diff({}, _snapshot(helpline, HELPLINE_FIELDS)),
@@ -336,7 +342,7 @@ def helpline_update(*, actor: User, helpline: Helpline, **fields) -> Helpline:
         instance=helpline,
         fields=fields,
         tracked=HELPLINE_FIELDS,
-        action="helpline.update",
+        action=AuditAction.HELPLINE_UPDATE,
         helpline=helpline,
     )
 
@@ -347,7 +353,11 @@ def team_create(*, actor: User, helpline: Helpline, name: str) -> Team:
         team.full_clean()
         team.save()
         audit_record(
-            actor=actor, action="team.create", obj=team, helpline=helpline, changes=diff({}, {"name": name})
+            actor=actor,
+            action=AuditAction.TEAM_CREATE,
+            obj=team,
+            helpline=helpline,
+            changes=diff({}, {"name": name}),
         )
     return team
 
@@ -361,7 +371,7 @@ def user_second_factor_reset(*, actor: User, user: User) -> None:
         revoked, _ = AuthToken.objects.filter(user=user).delete()
         audit_record(
             actor=actor,
-            action=SignInChange.SECOND_FACTOR_RESET,
+            action=AuditAction.USER_SECOND_FACTOR_RESET,
             obj=user,
             helpline=user.helpline_id,
             extra={**REVIEW, "removed_devices": removed, "tokens_revoked": revoked},
@@ -389,7 +399,7 @@ def totp_enrolment_start(*, username: str, password: str, request: HttpRequest) 
             raise EnrolmentRefused("already_enrolled")
         TOTPDevice.objects.filter(user=user).delete()
         device = TOTPDevice.objects.create(user=user, name="Authenticator", confirmed=False)
-        audit_record(actor=user, action="user.second_factor_enrol_start", obj=user)
+        audit_record(actor=user, action=AuditAction.USER_SECOND_FACTOR_ENROL_START, obj=user)
     return device
 
 
@@ -414,7 +424,7 @@ def totp_enrolment_confirm(
             device.save(update_fields=["confirmed"])
             audit_record(
                 actor=user,
-                action=SignInChange.SECOND_FACTOR_ENROL,
+                action=AuditAction.USER_SECOND_FACTOR_ENROL,
                 obj=user,
                 helpline=user.helpline_id,
                 extra=REVIEW,

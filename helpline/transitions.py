@@ -18,6 +18,7 @@ from rest_framework.exceptions import PermissionDenied
 from .audit import audit_record
 from .errors import Conflict
 from .models import AuditOutcome, User
+from .vocabulary import AuditAction
 
 
 def transition_params(
@@ -60,7 +61,7 @@ def transition_run(
     pk: int,
     name: str,
     params: dict[str, Any],
-    action: str,
+    action: AuditAction,
     audit_target: Callable[[Any], dict[str, Any]],
     snapshot: Callable[[Any], Any],
     changes: Callable[[Any, Any], dict[str, Any]],

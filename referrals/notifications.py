@@ -39,6 +39,7 @@ from cases.models import EscalationKind
 from cases.services import escalation_raise
 from helpline import broker
 from helpline.audit import audit_record
+from helpline.vocabulary import AuditAction
 
 from . import endpoints
 from .models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Referral
@@ -260,7 +261,7 @@ def _escalate_failure(delivery: Delivery, error: str) -> None:
     )
     audit_record(
         actor=None,
-        action="referral.delivery_failed",
+        action=AuditAction.REFERRAL_DELIVERY_FAILED,
         obj=delivery,
         case_id=referral.case_id,
         helpline=referral.helpline_id,
@@ -277,7 +278,7 @@ def _record_late_delivery(delivery: Delivery, attempt_number: int) -> None:
     referral = delivery.referral
     audit_record(
         actor=None,
-        action="referral.delivered_late",
+        action=AuditAction.REFERRAL_DELIVERED_LATE,
         obj=delivery,
         case_id=referral.case_id,
         helpline=referral.helpline_id,

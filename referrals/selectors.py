@@ -17,6 +17,7 @@ from cases.selectors import _record_read, case_queryset_for
 from helpline import policy
 from helpline.filters import IsoDateTimeFilter
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency, WebhookChange
 from .workflow import ReferralState
@@ -35,12 +36,12 @@ def agency_queryset_for(user: User) -> QuerySet[Agency]:
 
 
 def _agencies_for(user: User) -> QuerySet[Agency]:
-    if policy.can(user, "agency.manage"):
+    if policy.can(user, PolicyAction.AGENCY_MANAGE):
         agencies = Agency.objects.all()
         return agencies if user.helpline_id is None else agencies.filter(helpline_id=user.helpline_id)
-    if policy.can(user, "agency.list_active"):
+    if policy.can(user, PolicyAction.AGENCY_LIST_ACTIVE):
         return Agency.objects.filter(helpline_id=user.helpline_id, is_active=True)
-    if policy.can(user, "agency.view_own"):
+    if policy.can(user, PolicyAction.AGENCY_VIEW_OWN):
         return Agency.objects.filter(pk=user.agency_id)
     return Agency.objects.none()
 
@@ -60,12 +61,12 @@ def referable_agency_get(*, user: User, agency_id: Any) -> Agency | None:
 
 
 def referral_queryset_for(user: User) -> QuerySet[Referral]:
-    if policy.can(user, "referral.list_sent_to_agency"):
+    if policy.can(user, PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY):
         # Referrals still awaiting a supervisor's approval have not been sent to anyone.
         return Referral.objects.filter(agency_id=user.agency_id).exclude(
             state=ReferralState.AWAITING_APPROVAL
         )
-    if policy.can(user, "referral.list_of_visible_cases"):
+    if policy.can(user, PolicyAction.REFERRAL_LIST_OF_VISIBLE_CASES):
         return Referral.objects.filter(case__in=case_queryset_for(user))
     return Referral.objects.none()
 
@@ -96,7 +97,7 @@ def referral_list(*, user: User) -> QuerySet[Referral]:
 def record_referral_list_read(*, user: User, referrals: list[Referral], filters: dict[str, Any]) -> None:
     _record_read(
         user=user,
-        action="referral.list",
+        action=AuditAction.REFERRAL_LIST,
         object_type="referrals.referral",
         object_id="",
         case_id=None,
@@ -106,7 +107,7 @@ def record_referral_list_read(*, user: User, referrals: list[Referral], filters:
 
 
 def referral_get(
-    *, user: User, referral_id: int, action: str = "referral.read", for_write: bool = False
+    *, user: User, referral_id: int, action: AuditAction = AuditAction.REFERRAL_READ, for_write: bool = False
 ) -> Referral:
     """The referral, if in the caller's scope; else 404. A read is recorded either way; for a
     write only a refusal is recorded here (the write records itself)."""
@@ -135,8 +136,8 @@ def referral_updates(*, referral: Referral) -> QuerySet[ReferralUpdate]:
 
 
 def referral_deliveries(*, user: User, referral_id: int) -> QuerySet[Delivery]:
-    referral = referral_get(user=user, referral_id=referral_id, action="referral.deliveries")
-    if not policy.can(user, "referral.deliveries", referral):
+    referral = referral_get(user=user, referral_id=referral_id, action=AuditAction.REFERRAL_DELIVERIES)
+    if not policy.can(user, PolicyAction.REFERRAL_DELIVERIES, referral):
         raise PermissionDenied("Your role may not read this referral's deliveries.")
     return referral.deliveries.prefetch_related("attempt_log").order_by("created_at", "id")
 

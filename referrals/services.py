@@ -20,6 +20,7 @@ from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
 from helpline.transitions import available_transitions, state_conflict, transition_params, transition_run
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import webhooks
 from .models import (
@@ -63,7 +64,7 @@ VITAL_INTEREST_SECTORS = (AgencySector.POLICE, AgencySector.HEALTH)
 def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
     """Registers an agency. A webhook URL given with it is a proposal, in use once a supervisor
     approved it and the endpoint answered the challenge (referrals.webhooks)."""
-    if not policy.can(actor, "agency.manage", helpline):
+    if not policy.can(actor, PolicyAction.AGENCY_MANAGE, helpline):
         raise PermissionDenied("Only administrators manage agencies.")
     fields.setdefault("country", helpline.country)
     webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
@@ -73,7 +74,7 @@ def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
         agency.save()
         audit_record(
             actor=actor,
-            action="agency.create",
+            action=AuditAction.AGENCY_CREATE,
             obj=agency,
             helpline=helpline,
             changes=diff({}, {f: getattr(agency, f) for f in AGENCY_FIELDS}),
@@ -86,7 +87,7 @@ def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
 def agency_update(*, actor: User, agency: Agency, **fields: Any) -> Agency:
     """Changes an agency; a change of its webhook URL or secret is a proposal (see agency_create),
     a removal of its URL takes effect at once."""
-    if not policy.can(actor, "agency.manage", agency):
+    if not policy.can(actor, PolicyAction.AGENCY_MANAGE, agency):
         raise PermissionDenied("Only administrators manage agencies.")
     webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
     with transaction.atomic():
@@ -95,7 +96,7 @@ def agency_update(*, actor: User, agency: Agency, **fields: Any) -> Agency:
             instance=agency,
             fields=fields,
             tracked=AGENCY_FIELDS,
-            action="agency.update",
+            action=AuditAction.AGENCY_UPDATE,
             helpline=agency.helpline_id,
         )
         if webhook:
@@ -111,7 +112,7 @@ def consent_record(
 ) -> Consent:
     """Records the consent given now for the case; it replaces any earlier record. An empty scope
     records that consent was refused or withdrawn."""
-    if not policy.can(actor, "consent.record", case):
+    if not policy.can(actor, PolicyAction.CONSENT_RECORD, case):
         raise PermissionDenied("Your role may not record consent on this case.")
     if given_at > timezone.now() + timedelta(minutes=5):
         raise ValidationError({"given_at": "Consent cannot be given in the future."})
@@ -127,7 +128,7 @@ def consent_record(
         )
         audit_record(
             actor=actor,
-            action="consent.record",
+            action=AuditAction.CONSENT_RECORD,
             obj=consent,
             case_id=case.pk,
             helpline=case.helpline_id,
@@ -193,7 +194,7 @@ def referral_create(
     child's vital interests), which escalates to the supervisors at once. A referral to an agency
     in another country waits for a supervisor's approval unless a supervisor sends it."""
     reported_urls = list(reported_urls or [])
-    if not policy.can(actor, "referral.create", case):
+    if not policy.can(actor, PolicyAction.REFERRAL_CREATE, case):
         raise PermissionDenied("Your role may not refer this case.")
     _check_agency_fit(
         helpline=case.helpline, agency=agency, service_type=service_type, reported_urls=reported_urls
@@ -217,7 +218,7 @@ def referral_create(
         elif consented:
             basis = ConsentBasis.CONSENT
         elif override_reason:
-            if not policy.can(actor, "referral.override_consent", locked):
+            if not policy.can(actor, PolicyAction.REFERRAL_OVERRIDE_CONSENT, locked):
                 refusal = PermissionDenied("Only a supervisor may refer without consent.")
             basis = ConsentBasis.SUPERVISOR_OVERRIDE
         elif urgency == Urgency.EMERGENCY and agency.sector in VITAL_INTEREST_SECTORS:
@@ -232,7 +233,7 @@ def referral_create(
         if refusal is not None:
             audit_record(
                 actor=actor,
-                action="referral.create",
+                action=AuditAction.REFERRAL_CREATE,
                 object_type="referrals.referral",
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
@@ -241,7 +242,7 @@ def referral_create(
             )
         else:
             cross_border = agency.country.upper() != locked.helpline.country.upper()
-            supervisor_sends = policy.can(actor, "referral.approve", locked)
+            supervisor_sends = policy.can(actor, PolicyAction.REFERRAL_APPROVE, locked)
             now = timezone.now()
             referral = Referral(
                 helpline_id=locked.helpline_id,
@@ -272,7 +273,7 @@ def referral_create(
             referral.save()
             audit_record(
                 actor=actor,
-                action="referral.create",
+                action=AuditAction.REFERRAL_CREATE,
                 obj=referral,
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
@@ -295,7 +296,7 @@ def referral_create(
                 )
                 audit_record(
                     actor=None,
-                    action="referral.escalate",
+                    action=AuditAction.REFERRAL_ESCALATE,
                     obj=referral,
                     case_id=locked.pk,
                     helpline=locked.helpline_id,
@@ -363,7 +364,7 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
         pk=referral.pk,
         name=name,
         params=params,
-        action=f"referral.{name}",
+        action=AuditAction(f"referral.{name}"),
         audit_target=lambda locked: {"case_id": locked.case_id, "helpline": locked.helpline_id},
         snapshot=lambda locked: locked.state,
         changes=lambda before, locked: {"state": {"before": before, "after": locked.state}},
@@ -401,7 +402,7 @@ def _public_change(referral: Referral, name: str) -> dict[str, Any]:
 def referral_update_post(*, actor: User, referral: Referral, body: str) -> ReferralUpdate:
     """An agency's progress update on an accepted referral, or a helpline's update to the agency
     on a live referral (the agency never reads the case, so changes reach it this way)."""
-    if not policy.can(actor, "referral.post_update", referral):
+    if not policy.can(actor, PolicyAction.REFERRAL_POST_UPDATE, referral):
         raise PermissionDenied("Your role may not post updates on this referral.")
     from_agency = actor.role == Role.AGENCY
     with transaction.atomic():
@@ -416,7 +417,7 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
             )
             audit_record(
                 actor=actor,
-                action="referral.post_update",
+                action=AuditAction.REFERRAL_POST_UPDATE,
                 obj=locked,
                 case_id=locked.case_id,
                 helpline=locked.helpline_id,
@@ -433,7 +434,7 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
             )
             audit_record(
                 actor=actor,
-                action="referral.post_update",
+                action=AuditAction.REFERRAL_POST_UPDATE,
                 obj=update,
                 case_id=locked.case_id,
                 helpline=locked.helpline_id,
@@ -506,7 +507,7 @@ def expire_unanswered_referrals(*, now: datetime | None = None, batch_size: int 
                 )
                 audit_record(
                     actor=None,
-                    action="referral.expire",
+                    action=AuditAction.REFERRAL_EXPIRE,
                     obj=referral,
                     case_id=referral.case_id,
                     helpline=referral.helpline_id,

@@ -27,6 +27,7 @@ from helpline import policy
 from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import endpoints
 from .models import Agency, WebhookChange, WebhookChangeState
@@ -72,7 +73,7 @@ def webhook_change_propose(*, actor: User, agency: Agency, fields: dict[str, str
         if removed or waiting is not None:
             audit_record(
                 actor=actor,
-                action="agency.webhook_remove",
+                action=AuditAction.AGENCY_WEBHOOK_REMOVE,
                 obj=agency,
                 helpline=agency.helpline_id,
                 extra={**REVIEW, "superseded_change_id": waiting.pk if waiting else None},
@@ -84,7 +85,7 @@ def webhook_change_propose(*, actor: User, agency: Agency, fields: dict[str, str
         if waiting is not None:  # back to the endpoint in use: the waiting change is dropped
             audit_record(
                 actor=actor,
-                action="agency.webhook_withdraw",
+                action=AuditAction.AGENCY_WEBHOOK_WITHDRAW,
                 obj=agency,
                 helpline=agency.helpline_id,
                 extra={**REVIEW, "change_id": waiting.pk},
@@ -93,7 +94,7 @@ def webhook_change_propose(*, actor: User, agency: Agency, fields: dict[str, str
     change = WebhookChange.objects.create(agency=agency, url=url, secret=secret, proposed_by=actor)
     audit_record(
         actor=actor,
-        action="agency.webhook_propose",
+        action=AuditAction.AGENCY_WEBHOOK_PROPOSE,
         obj=agency,
         helpline=agency.helpline_id,
         # The proposed change, as an edit records its fields (the secret never in clear); it takes
@@ -126,7 +127,7 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
     """A supervisor approves the waiting change `change_id` (named, so what is approved is what the
     supervisor saw), then the new endpoint is challenged; it takes effect once it answers. Asked
     again for an approved change whose endpoint did not answer, the challenge is sent again."""
-    if not policy.can(actor, "agency.approve_webhook", agency):
+    if not policy.can(actor, PolicyAction.AGENCY_APPROVE_WEBHOOK, agency):
         raise PermissionDenied("Only a supervisor of the agency's helpline approves webhook changes.")
     with transaction.atomic():
         change = (
@@ -145,7 +146,7 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
         if refusal is not None:
             audit_record(
                 actor=actor,
-                action="agency.approve_webhook",
+                action=AuditAction.AGENCY_APPROVE_WEBHOOK,
                 obj=agency,
                 helpline=agency.helpline_id,
                 outcome=AuditOutcome.DENIED,
@@ -158,7 +159,7 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
             change.save(update_fields=["state", "approved_by", "approved_at"])
             audit_record(
                 actor=actor,
-                action="agency.approve_webhook",
+                action=AuditAction.AGENCY_APPROVE_WEBHOOK,
                 obj=agency,
                 helpline=agency.helpline_id,
                 extra={
@@ -231,7 +232,7 @@ def _verification_record(*, actor: User, change_id: int, outcome: str) -> Webhoo
             change.save(update_fields=["verification"])
             audit_record(
                 actor=actor,
-                action="agency.webhook_verify",
+                action=AuditAction.AGENCY_WEBHOOK_VERIFY,
                 obj=agency,
                 helpline=agency.helpline_id,
                 extra={**REVIEW, "change_id": change.pk, "verified": False, "outcome": outcome},
@@ -247,7 +248,7 @@ def _verification_record(*, actor: User, change_id: int, outcome: str) -> Webhoo
         agency.save(update_fields=["webhook_url", "webhook_secret"])
         audit_record(
             actor=actor,
-            action="agency.webhook_activate",
+            action=AuditAction.AGENCY_WEBHOOK_ACTIVATE,
             obj=agency,
             helpline=agency.helpline_id,
             extra={**REVIEW, "change_id": change.pk, "url": change.url, "verified": True},

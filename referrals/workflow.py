@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_fsm import transition
 
 from helpline.policy import transition_permission
+from helpline.vocabulary import PolicyAction
 
 
 class ReferralState(models.TextChoices):
@@ -77,7 +78,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.AWAITING_APPROVAL,
         target=ReferralState.SENT,
-        permission=transition_permission("referral.approve"),
+        permission=transition_permission(PolicyAction.REFERRAL_APPROVE),
     )
     def approve(self, *, by, respond_by: datetime) -> None:
         self.approved_by = by
@@ -88,7 +89,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.SENT,
         target=ReferralState.ACCEPTED,
-        permission=transition_permission("referral.accept"),
+        permission=transition_permission(PolicyAction.REFERRAL_ACCEPT),
     )
     def accept(self, *, by) -> None:
         self._responded(by)
@@ -97,7 +98,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.SENT,
         target=ReferralState.REJECTED,
-        permission=transition_permission("referral.reject"),
+        permission=transition_permission(PolicyAction.REFERRAL_REJECT),
     )
     def reject(self, *, by, reason: str) -> None:
         self._responded(by)
@@ -108,7 +109,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=ReferralState.ACCEPTED,
         target=ReferralState.COMPLETED,
-        permission=transition_permission("referral.complete"),
+        permission=transition_permission(PolicyAction.REFERRAL_COMPLETE),
     )
     def complete(self, *, by, outcome: str, outcome_note: str = "") -> None:
         self._closed(by)
@@ -119,7 +120,7 @@ class ReferralWorkflow(models.Model):
         field="state",
         source=[ReferralState.AWAITING_APPROVAL, ReferralState.SENT, ReferralState.ACCEPTED],
         target=ReferralState.WITHDRAWN,
-        permission=transition_permission("referral.withdraw"),
+        permission=transition_permission(PolicyAction.REFERRAL_WITHDRAW),
     )
     def withdraw(self, *, by, reason: str) -> None:
         self._closed(by)

@@ -30,8 +30,8 @@ NOT_ACCESS_DECISIONS = {
     ),
     # Who can be assigned a case / be on a need-to-know list: validating the people named, whose
     # access then follows from the policy's case rules.
-    ("cases/services.py", "or assignee.role not in (Role.OPERATOR, Role.SUPERVISOR)"),
-    ("cases/services.py", "if any(u.role not in (Role.OPERATOR, Role.SUPERVISOR) for u in users):"),
+    ("cases/services/cases.py", "or assignee.role not in (Role.OPERATOR, Role.SUPERVISOR)"),
+    ("cases/services/access.py", "if any(u.role not in (Role.OPERATOR, Role.SUPERVISOR) for u in users):"),
     # Which side posts an update on a referral (the policy already allowed the post): the agency
     # answers on accepted referrals, the helpline writes on live ones.
     ("referrals/services.py", "from_agency = actor.role == Role.AGENCY"),

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from helpline import audit
 from helpline.audit import GENESIS, verify_chain
 from helpline.models import AuditChainHead, AuditEntry
+from helpline.vocabulary import AuditAction
 from tests.factories import HelplineFactory, SupervisorFactory
 
 
@@ -97,7 +98,7 @@ def test_concurrent_writers_keep_the_chain_a_strict_sequence(helpline, team, ope
     def write(actor):
         try:
             for _ in range(15):
-                audit_record(actor=actor, action="test.concurrent", object_type="x")
+                audit_record(actor=actor, action=AuditAction.BENCH_ENTRY, object_type="x")
         finally:
             connections.close_all()
 
@@ -116,23 +117,25 @@ def test_entries_held_back_for_a_batch_are_chained_in_the_order_recorded(helplin
     before = {h.pk: AuditEntry.objects.filter(chain=h.pk).count() for h in (helpline, other)}
     with transaction.atomic(), audit.deferred():
         recorded = [
-            audit.audit_record(actor=None, action=f"batch.{i}", object_type="test", object_id=i, helpline=h)
+            audit.audit_record(
+                actor=None, action=AuditAction.BENCH_ENTRY, object_type="batch", object_id=str(i), helpline=h
+            )
             for i, h in enumerate([helpline, other, helpline, helpline])
         ]
         # Held back: nothing written yet, so the chain heads are not locked for the batch.
-        assert AuditEntry.objects.filter(action__startswith="batch.").count() == 0
-    for chain, actions in ((helpline.pk, ["batch.0", "batch.2", "batch.3"]), (other.pk, ["batch.1"])):
+        assert AuditEntry.objects.filter(object_type="batch").count() == 0
+    for chain, ids in ((helpline.pk, ["0", "2", "3"]), (other.pk, ["1"])):
         entries = list(AuditEntry.objects.filter(chain=chain).order_by("chain_seq"))
-        assert [e.action for e in entries[before[chain] :]] == actions
+        assert [e.object_id for e in entries[before[chain] :]] == ids
         assert [e.chain_seq for e in entries] == list(range(1, len(entries) + 1))
         assert verify_chain(chain).ok
     assert {entry.pk for entry in recorded} == set(
-        AuditEntry.objects.filter(action__startswith="batch.").values_list("pk", flat=True)
+        AuditEntry.objects.filter(object_type="batch").values_list("pk", flat=True)
     )
 
 
 def test_a_batch_that_fails_appends_nothing(helpline):
-    audit.audit_record(actor=None, action="before", object_type="test", helpline=helpline)
+    audit.audit_record(actor=None, action=AuditAction.BENCH_ENTRY, object_type="before", helpline=helpline)
     head = AuditChainHead.objects.get(chain=helpline.pk)
     with (
         CaptureQueriesContext(connection) as queries,
@@ -140,13 +143,15 @@ def test_a_batch_that_fails_appends_nothing(helpline):
         transaction.atomic(),
         audit.deferred(),
     ):
-        audit.audit_record(actor=None, action="batch.lost", object_type="test", helpline=helpline)
+        audit.audit_record(
+            actor=None, action=AuditAction.BENCH_ENTRY, object_type="batch.lost", helpline=helpline
+        )
         raise RuntimeError("the batch broke")
     # Not even sent (and so not hidden by the rollback either).
     assert not [q for q in queries.captured_queries if "helpline_audit" in q["sql"]]
-    assert not AuditEntry.objects.filter(action="batch.lost").exists()
+    assert not AuditEntry.objects.filter(object_type="batch.lost").exists()
     assert AuditChainHead.objects.get(chain=helpline.pk).last_seq == head.last_seq
-    audit.audit_record(actor=None, action="after", object_type="test", helpline=helpline)
+    audit.audit_record(actor=None, action=AuditAction.BENCH_ENTRY, object_type="after", helpline=helpline)
     assert verify_chain(helpline.pk).ok
 
 
@@ -161,9 +166,9 @@ def test_a_position_taken_in_another_chain_is_refused(helpline):
     with pytest.raises(ValueError, match="chain"), transaction.atomic():
         audit.audit_record(
             actor=None,
-            action="misplaced",
-            object_type="test",
+            action=AuditAction.BENCH_ENTRY,
+            object_type="misplaced",
             helpline=helpline,
             position=audit.ChainPosition(chain=other.pk, seq=1, prev_hash="", txid=1),
         )
-    assert not AuditEntry.objects.filter(action="misplaced").exists()
+    assert not AuditEntry.objects.filter(object_type="misplaced").exists()

@@ -9,6 +9,7 @@ import pytest
 from django.db import transaction
 
 from helpline.audit import audit_record
+from helpline.vocabulary import AuditAction
 
 PAYLOAD = "cmd|' /C calc'!A0"
 
@@ -16,9 +17,11 @@ PAYLOAD = "cmd|' /C calc'!A0"
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"], ids=repr)
 def test_a_cell_starting_with_a_formula_character_is_quoted(api, supervisor, start):
     with transaction.atomic():
-        audit_record(actor=supervisor, action="test.injection", object_type="x", object_id=start + PAYLOAD)
+        audit_record(
+            actor=supervisor, action=AuditAction.BENCH_ENTRY, object_type="x", object_id=start + PAYLOAD
+        )
 
-    response = api(supervisor).get("/api/v1/audit/export/", {"action": "test.injection"})
+    response = api(supervisor).get("/api/v1/audit/export/", {"action": "bench.entry"})
 
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
@@ -27,9 +30,9 @@ def test_a_cell_starting_with_a_formula_character_is_quoted(api, supervisor, sta
 
 def test_ordinary_cells_are_left_alone(api, supervisor):
     with transaction.atomic():
-        audit_record(actor=supervisor, action="test.injection", object_type="x", object_id="42 -1")
+        audit_record(actor=supervisor, action=AuditAction.BENCH_ENTRY, object_type="x", object_id="42 -1")
 
-    response = api(supervisor).get("/api/v1/audit/export/", {"action": "test.injection"})
+    response = api(supervisor).get("/api/v1/audit/export/", {"action": "bench.entry"})
 
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [row["object_id"] for row in rows] == ["42 -1"]

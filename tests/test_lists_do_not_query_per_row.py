@@ -7,6 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from helpline import crypto
 from helpline.audit import audit_record
+from helpline.vocabulary import AuditAction
 
 from .factories import CaseFactory, ContactFactory, ReferralFactory
 
@@ -34,7 +35,7 @@ def fill(helpline, team, operator, agency_user):
             # An audit entry with a reason sealed under the case's key: the page opens them all.
             audit_record(
                 actor=operator,
-                action="case.transition.dismiss",
+                action=AuditAction.CASE_TRANSITION_DISMISS,
                 obj=case,
                 case_id=case.pk,
                 extra={"reason": crypto.seal("Wrong number", case_id=case.pk)},

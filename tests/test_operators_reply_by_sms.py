@@ -19,6 +19,7 @@ from channels_sms.sms import inbound_event_process
 from channels_sms.tasks import send_outbound_message
 from helpline import policy
 from helpline.models import AuditEntry, AuditOutcome
+from helpline.vocabulary import PolicyAction
 from tests.twilio_signing import PUBLIC, TOKEN, twilio_signature
 
 from . import factories
@@ -389,12 +390,16 @@ def test_anonymous_is_401_and_roles_outside_the_policy_are_refused(
     child = inbound()
     assert reply(api, None, child.case_id).status_code == 401
     case = Case.objects.get(pk=child.case_id)
-    assert policy.can(operator, "message.send", case) and policy.can(supervisor, "message.send", case)
+    assert policy.can(operator, PolicyAction.MESSAGE_SEND, case) and policy.can(
+        supervisor, PolicyAction.MESSAGE_SEND, case
+    )
     for user in (agency_user, admin_user):
-        assert not policy.can(user, "message.send", case)
+        assert not policy.can(user, PolicyAction.MESSAGE_SEND, case)
         assert reply(api, user, child.case_id).status_code == 404  # they cannot see the case at all
     other = factories.HelplineFactory(code="ELSE")
-    assert not policy.can(factories.OperatorFactory(username="x", helpline=other), "message.send", case)
+    assert not policy.can(
+        factories.OperatorFactory(username="x", helpline=other), PolicyAction.MESSAGE_SEND, case
+    )
     assert not Message.objects.filter(direction="outbound").exists()
 
 
@@ -402,7 +407,7 @@ def test_anonymous_is_401_and_roles_outside_the_policy_are_refused(
 def test_permission_denied_by_the_service_is_403(api, operator, numbers, fake, monkeypatch):
     """A role that sees a case but may not reply gets 403 (no such role today: the rule is patched)."""
     child = inbound()
-    monkeypatch.setitem(policy.RULES, "message.send", {})
+    monkeypatch.setitem(policy.RULES, PolicyAction.MESSAGE_SEND, {})
     response = reply(api, operator, child.case_id)
     assert response.status_code == 403, response.content
     assert not Message.objects.filter(direction="outbound").exists()

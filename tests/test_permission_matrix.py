@@ -41,6 +41,7 @@ from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, User
 from helpline.services import token_id
+from helpline.vocabulary import AuditAction
 from referrals.models import Agency, Consent, Delivery, DeliveryAttempt, Referral, WebhookChange
 
 from . import factories
@@ -664,10 +665,13 @@ class World:
                 o["else_restricted"], else_supervisor, "GRANT-ELSEWHERE", timedelta(hours=1)
             ),
             "audit_entry": audit_record(
-                actor=operator, action="case.read", obj=o["case"], case_id=o["case"].pk
+                actor=operator, action=AuditAction.CASE_READ, obj=o["case"], case_id=o["case"].pk
             ),
             "else_audit_entry": audit_record(
-                actor=else_operator, action="case.read", obj=o["else_case"], case_id=o["else_case"].pk
+                actor=else_operator,
+                action=AuditAction.CASE_READ,
+                obj=o["else_case"],
+                case_id=o["else_case"].pk,
             ),
         }
         o |= {

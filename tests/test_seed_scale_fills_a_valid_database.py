@@ -21,6 +21,7 @@ from channels_sms.models import InboundEvent, Message
 from helpline.audit import audit_record, chains, verify_chain
 from helpline.crypto import identifier_hash
 from helpline.models import AuditChainHead, AuditEntry, Helpline, User
+from helpline.vocabulary import AuditAction
 from referrals.models import Consent, Referral
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the seed sets session_replication_role
@@ -101,7 +102,7 @@ def test_audit_chains_verify_and_new_entries_extend_them(seeded):
     helpline = Helpline.objects.get(code="KE116")
     head = AuditChainHead.objects.get(chain=helpline.pk)
     operator = User.objects.get(username="ke116-op01")
-    entry = audit_record(actor=operator, action="seed.check", object_type="test", object_id="1")
+    entry = audit_record(actor=operator, action=AuditAction.BENCH_ENTRY, object_type="test", object_id="1")
     assert (entry.chain, entry.chain_seq, entry.prev_hash) == (helpline.pk, head.last_seq + 1, head.last_hash)
     assert entry.pk > AuditEntry.objects.exclude(pk=entry.pk).order_by("-pk").first().pk
     assert verify_chain(helpline.pk).ok

@@ -12,6 +12,7 @@ from typing import Any
 
 from cases.workflow import DEFAULT_DUE_MINUTES
 from helpline.audit import entry_hash
+from helpline.vocabulary import AuditAction
 
 from .conversations import ConversationRows
 from .copy_text import TABLES, Batch, N, array, esc, ts
@@ -162,7 +163,7 @@ class Generator(ConversationRows, ReferralRows):
         helpline_index: int,
         at: float,
         actor: int | None,
-        action: str,
+        action: AuditAction,
         case_id: int,
         changes: dict[str, Any],
         extra: dict[str, Any],
@@ -362,7 +363,7 @@ class Generator(ConversationRows, ReferralRows):
             hi,
             created,
             creator,
-            "case.create",
+            AuditAction.CASE_CREATE,
             case_id,
             {
                 "state": {"before": None, "after": "intake"},
@@ -379,7 +380,7 @@ class Generator(ConversationRows, ReferralRows):
                 hi,
                 (
                     actor,
-                    f"case.transition.{name}",
+                    AuditAction(f"case.transition.{name}"),
                     case_id,
                     {"state": {"before": before, "after": after}},
                     {"transition": name},
@@ -389,7 +390,13 @@ class Generator(ConversationRows, ReferralRows):
             self._audit_later(
                 anonymised_at,
                 hi,
-                (None, "case.anonymise", case_id, {"anonymised": {"before": None, "after": True}}, {}),
+                (
+                    None,
+                    AuditAction.CASE_ANONYMISE,
+                    case_id,
+                    {"anonymised": {"before": None, "after": True}},
+                    {},
+                ),
             )
 
         end = closed_at or now

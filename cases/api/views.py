@@ -15,6 +15,7 @@ from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
+from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
 from ..models import Case, CaseAccess, Category, Contact, Escalation, Note
@@ -66,7 +67,10 @@ class PaginatedView(APIView):
     ),
 )
 class CaseListView(PaginatedView):
-    audit_actions = {"get": ("case.list", "cases.case"), "post": ("case.create", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.CASE_LIST, "cases.case"),
+        "post": (AuditAction.CASE_CREATE, "cases.case"),
+    }
     scope = {
         "get": Scoped(selectors.case_list),
         "post": NoObject("opens a new case; its input's relations are scoped by their fields"),
@@ -99,10 +103,13 @@ class CaseListView(PaginatedView):
 
 
 class CaseDetailView(APIView):
-    audit_actions = {"get": ("case.read", "cases.case"), "patch": ("case.update", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.CASE_READ, "cases.case"),
+        "patch": (AuditAction.CASE_UPDATE, "cases.case"),
+    }
     scope = {
         "get": Fetch(selectors.case_get, "case_id"),
-        "patch": Fetch(selectors.case_get, "case_id", action="case.update", for_write=True),
+        "patch": Fetch(selectors.case_get, "case_id", action=AuditAction.CASE_UPDATE, for_write=True),
     }
 
     serializer_class = CaseOutput
@@ -124,8 +131,8 @@ class CaseDetailView(APIView):
 
 
 class CaseTransitionView(APIView):
-    audit_actions = {"post": ("case.transition", "cases.case")}
-    scope = {"post": Fetch(selectors.case_get, "case_id", action="case.transition", for_write=True)}
+    audit_actions = {"post": (AuditAction.CASE_TRANSITION, "cases.case")}
+    scope = {"post": Fetch(selectors.case_get, "case_id", action=AuditAction.CASE_TRANSITION, for_write=True)}
 
     serializer_class = TransitionInput
 
@@ -158,10 +165,13 @@ class CaseTransitionView(APIView):
 
 
 class CaseNotesView(APIView):
-    audit_actions = {"get": ("note.list", "cases.case"), "post": ("note.create", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.NOTE_LIST, "cases.case"),
+        "post": (AuditAction.NOTE_CREATE, "cases.case"),
+    }
     scope = {
         "get": Scoped(selectors.note_list, kwarg="case_id"),
-        "post": Fetch(selectors.case_get, "case_id", action="note.create", for_write=True),
+        "post": Fetch(selectors.case_get, "case_id", action=AuditAction.NOTE_CREATE, for_write=True),
     }
 
     serializer_class = NoteOutput
@@ -182,7 +192,7 @@ class CaseNotesView(APIView):
 
 
 class CaseHistoryView(PaginatedView):
-    audit_actions = {"get": ("case.history", "cases.case")}
+    audit_actions = {"get": (AuditAction.CASE_HISTORY, "cases.case")}
     scope = {"get": Scoped(selectors.case_history, kwarg="case_id")}
 
     serializer_class = AuditEntryOutput
@@ -203,7 +213,7 @@ class CaseHistoryView(PaginatedView):
     get=extend_schema(operation_id="contacts_list", responses=ContactOutput(many=True)),
 )
 class ContactListView(PaginatedView):
-    audit_actions = {"get": ("contact.list", "cases.contact")}
+    audit_actions = {"get": (AuditAction.CONTACT_LIST, "cases.contact")}
     scope = {"get": Scoped(selectors.contact_list)}
     serializer_class = ContactOutput
     filter_backends = [DjangoFilterBackend]
@@ -220,10 +230,15 @@ class ContactListView(PaginatedView):
 
 
 class ContactDetailView(APIView):
-    audit_actions = {"get": ("contact.read", "cases.contact"), "patch": ("contact.update", "cases.contact")}
+    audit_actions = {
+        "get": (AuditAction.CONTACT_READ, "cases.contact"),
+        "patch": (AuditAction.CONTACT_UPDATE, "cases.contact"),
+    }
     scope = {
         "get": Fetch(selectors.contact_get, "contact_id"),
-        "patch": Fetch(selectors.contact_get, "contact_id", action="contact.update", for_write=True),
+        "patch": Fetch(
+            selectors.contact_get, "contact_id", action=AuditAction.CONTACT_UPDATE, for_write=True
+        ),
     }
 
     def audit_case_id(self) -> int | None:
@@ -246,9 +261,11 @@ class ContactDetailView(APIView):
 
 
 class ContactAttachView(APIView):
-    audit_actions = {"post": ("contact.attach", "cases.contact")}
+    audit_actions = {"post": (AuditAction.CONTACT_ATTACH, "cases.contact")}
     # The case named in the body is fetched by the handler, through the same selector.
-    scope = {"post": Fetch(selectors.contact_get, "contact_id", action="contact.attach", for_write=True)}
+    scope = {
+        "post": Fetch(selectors.contact_get, "contact_id", action=AuditAction.CONTACT_ATTACH, for_write=True)
+    }
 
     def audit_case_id(self) -> int | None:
         return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
@@ -265,7 +282,10 @@ class ContactAttachView(APIView):
         data = ContactAttachInput(data=request.data)
         data.is_valid(raise_exception=True)
         case = selectors.case_get(
-            user=request.user, case_id=data.validated_data["case"], action="contact.attach", for_write=True
+            user=request.user,
+            case_id=data.validated_data["case"],
+            action=AuditAction.CONTACT_ATTACH,
+            for_write=True,
         )
         contact = services.contact_attach(actor=request.user, contact=self.object, case=case)
         return Response(ContactOutput(contact).data)
@@ -273,7 +293,7 @@ class ContactAttachView(APIView):
 
 @extend_validation_errors(["invalid"], field_name="acknowledged", methods=["get"])
 class EscalationListView(PaginatedView):
-    audit_actions = {"get": ("escalation.list", "cases.escalation")}
+    audit_actions = {"get": (AuditAction.ESCALATION_LIST, "cases.escalation")}
     scope = {"get": Scoped(selectors.escalation_list)}
     serializer_class = EscalationOutput
     queryset = Escalation.objects.none()
@@ -290,13 +310,16 @@ class EscalationListView(PaginatedView):
             self.scoped(acknowledged=acknowledged),
             EscalationOutput,
             on_page=lambda page: selectors.record_page_read(
-                user=request.user, action="escalation.list", object_type="cases.escalation", rows=page
+                user=request.user,
+                action=AuditAction.ESCALATION_LIST,
+                object_type="cases.escalation",
+                rows=page,
             ),
         )
 
 
 class EscalationAcknowledgeView(APIView):
-    audit_actions = {"post": ("escalation.acknowledge", "cases.escalation")}
+    audit_actions = {"post": (AuditAction.ESCALATION_ACKNOWLEDGE, "cases.escalation")}
     scope = {"post": Fetch(selectors.escalation_get, "escalation_id")}
 
     def audit_case_id(self) -> int | None:
@@ -334,10 +357,13 @@ class CategoryListView(APIView):
 
 
 class CaseAccessView(APIView):
-    audit_actions = {"get": ("case.access", "cases.case"), "put": ("case.restrict", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.CASE_ACCESS, "cases.case"),
+        "put": (AuditAction.CASE_RESTRICT, "cases.case"),
+    }
     scope = {
         "get": Fetch(selectors.case_access_get, "case_id"),  # the case and its grants
-        "put": Fetch(selectors.case_get, "case_id", action="case.restrict", for_write=True),
+        "put": Fetch(selectors.case_get, "case_id", action=AuditAction.CASE_RESTRICT, for_write=True),
     }
 
     serializer_class = CaseAccessOutput
@@ -367,7 +393,7 @@ class CaseAccessView(APIView):
 
 
 class CaseBreakGlassView(APIView):
-    audit_actions = {"post": ("case.break_glass", "cases.case")}
+    audit_actions = {"post": (AuditAction.CASE_BREAK_GLASS, "cases.case")}
     scope = {"post": Fetch(selectors.case_for_break_glass, "case_id")}
 
     serializer_class = BreakGlassInput
@@ -389,7 +415,7 @@ class CaseBreakGlassView(APIView):
 
 @extend_validation_errors(["invalid"], field_name="reviewed", methods=["get"])
 class BreakGlassListView(PaginatedView):
-    audit_actions = {"get": ("case.break_glass.list", "cases.caseaccess")}
+    audit_actions = {"get": (AuditAction.CASE_BREAK_GLASS_LIST, "cases.caseaccess")}
     scope = {"get": Scoped(selectors.break_glass_list)}
     serializer_class = BreakGlassOutput
     queryset = CaseAccess.objects.none()
@@ -406,13 +432,16 @@ class BreakGlassListView(PaginatedView):
             self.scoped(reviewed=reviewed),
             BreakGlassOutput,
             on_page=lambda page: selectors.record_page_read(
-                user=request.user, action="case.break_glass.list", object_type="cases.caseaccess", rows=page
+                user=request.user,
+                action=AuditAction.CASE_BREAK_GLASS_LIST,
+                object_type="cases.caseaccess",
+                rows=page,
             ),
         )
 
 
 class BreakGlassReviewView(APIView):
-    audit_actions = {"post": ("case.break_glass.review", "cases.caseaccess")}
+    audit_actions = {"post": (AuditAction.CASE_BREAK_GLASS_REVIEW, "cases.caseaccess")}
     scope = {"post": Fetch(selectors.break_glass_get, "grant_id")}
 
     def audit_case_id(self) -> int | None:

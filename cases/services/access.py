@@ -12,6 +12,7 @@ from helpline import crypto, policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Role, User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import AccessKind, Case, CaseAccess
 
@@ -41,7 +42,7 @@ def revoke_access(*, case: Case, kind: str, keep: set[int] = frozenset()) -> lis
 def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
     """Restricts a case to a need-to-know list (replacing the previous list). The supervisor who
     sets it stays on it. Returns the user ids on the list."""
-    if not policy.can(actor, "case.restrict", case):
+    if not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
         raise PermissionDenied("Only supervisors restrict cases.")
     strangers = [u.pk for u in users if u.helpline_id != case.helpline_id or not u.is_active]
     if strangers:
@@ -59,7 +60,7 @@ def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
             Case.objects.filter(pk=locked.pk).update(restricted=True, updated_at=timezone.now())
         audit_record(
             actor=actor,
-            action="case.restrict",
+            action=AuditAction.CASE_RESTRICT,
             obj=locked,
             case_id=locked.pk,
             changes={"restricted": {"before": was_restricted, "after": True}} if not was_restricted else {},
@@ -71,7 +72,7 @@ def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
 def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
     """Opens a restricted case to a supervisor not on its list, for a limited time, on the record
     and listed for review by another supervisor."""
-    if not policy.can(actor, "case.break_glass", case):
+    if not policy.can(actor, PolicyAction.CASE_BREAK_GLASS, case):
         raise PermissionDenied("Only supervisors may break the glass on a restricted case.")
     if not reason.strip():
         raise ValidationError({"reason": "A reason is required."})
@@ -86,7 +87,7 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
         )
         audit_record(
             actor=actor,
-            action="case.break_glass",
+            action=AuditAction.CASE_BREAK_GLASS,
             obj=case,
             case_id=case.pk,
             extra={
@@ -112,7 +113,7 @@ def break_glass_review(*, actor: User, grant: CaseAccess) -> CaseAccess:
         locked.save(update_fields=["reviewed_by", "reviewed_at"])
         audit_record(
             actor=actor,
-            action="case.break_glass.review",
+            action=AuditAction.CASE_BREAK_GLASS_REVIEW,
             obj=locked,
             case_id=locked.case_id,
             extra={"grant_id": locked.pk, "accessed_by": locked.user_id},

@@ -14,6 +14,7 @@ from helpline.crypto import identifier_hash, normalise_phone
 from helpline.errors import Conflict
 from helpline.models import Helpline, Role, Team, User
 from helpline.transitions import available_transitions, transition_params, transition_run
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import (
     CASE_PERSONAL_FIELDS,
@@ -122,7 +123,7 @@ def case_create(
     **fields: Any,
 ) -> Case:
     """Opens a case at intake with its first contact (an operator recording a walk-in, say)."""
-    if not policy.can(actor, "case.create"):
+    if not policy.can(actor, PolicyAction.CASE_CREATE):
         raise PermissionDenied("Only helpline staff open cases.")
     helpline = actor.helpline
     now = timezone.now()
@@ -131,7 +132,7 @@ def case_create(
         _check_assignee(helpline.pk, fields.get("assigned_to"), fields.get("team"))
         fields = _with_reporter_phone_hash(fields, helpline)
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
-        if case.restricted and not policy.can(actor, "case.restrict", case):
+        if case.restricted and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
             raise PermissionDenied("Only supervisors restrict cases.")
         if case.team_id is None and case.assigned_to_id is None:
             case.team_id = actor.team_id
@@ -158,7 +159,7 @@ def case_create(
             grant_need_to_know(case=case, users=[actor], granted_by=actor)
         audit_record(
             actor=actor,
-            action="case.create",
+            action=AuditAction.CASE_CREATE,
             obj=case,
             case_id=case.pk,
             changes=diff({}, case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
@@ -166,7 +167,7 @@ def case_create(
         )
         audit_record(
             actor=actor,
-            action="contact.create",
+            action=AuditAction.CONTACT_CREATE,
             obj=contact,
             case_id=case.pk,
             changes=diff(
@@ -199,7 +200,7 @@ def case_create_from_inbound(
         case.save()
         audit_record(
             actor=None,
-            action="case.create",
+            action=AuditAction.CASE_CREATE,
             obj=case,
             case_id=case.pk,
             helpline=helpline.pk,
@@ -216,9 +217,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     unknown = set(fields) - set(CASE_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
-    if not policy.can(actor, "case.update", case):
+    if not policy.can(actor, PolicyAction.CASE_UPDATE, case):
         raise PermissionDenied("Your role may not change cases.")
-    if "restricted" in fields and not policy.can(actor, "case.restrict", case):
+    if "restricted" in fields and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
         raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
@@ -248,7 +249,9 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
         elif before["restricted"] and not locked.restricted:
             revoke_access(case=locked, kind=AccessKind.NEED_TO_KNOW)
         changes = diff(before, case_snapshot(locked), personal=CASE_PERSONAL_FIELDS)
-        audit_record(actor=actor, action="case.update", obj=locked, case_id=locked.pk, changes=changes)
+        audit_record(
+            actor=actor, action=AuditAction.CASE_UPDATE, obj=locked, case_id=locked.pk, changes=changes
+        )
     return locked
 
 
@@ -274,7 +277,7 @@ def case_flag_emergency(*, case_id: int, event_id: int, channel: str) -> Case:
         case.save(update_fields=["risk_level", "next_action_due_at", "overdue_since"])
         audit_record(
             actor=None,
-            action="case.emergency",
+            action=AuditAction.CASE_EMERGENCY,
             obj=case,
             case_id=case.pk,
             helpline=case.helpline_id,
@@ -310,7 +313,7 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
         pk=case.pk,
         name=name,
         params=params,
-        action=f"case.transition.{name}",
+        action=AuditAction(f"case.transition.{name}"),
         audit_target=lambda locked: {"case_id": locked.pk},
         snapshot=case_snapshot,
         changes=lambda before, locked: diff(before, case_snapshot(locked), personal=CASE_PERSONAL_FIELDS),

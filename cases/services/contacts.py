@@ -11,6 +11,7 @@ from helpline import policy
 from helpline.audit import audit_record, diff
 from helpline.errors import Conflict
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import CONTACT_PERSONAL_FIELDS, Case, Contact, Direction, Note
 from ..workflow import CaseState
@@ -31,7 +32,7 @@ def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) ->
         contact.save()
         audit_record(
             actor=None,
-            action="contact.create",
+            action=AuditAction.CONTACT_CREATE,
             obj=contact,
             case_id=case.pk,
             helpline=case.helpline_id,
@@ -55,7 +56,7 @@ def contact_update(*, actor: User, contact: Contact, **fields: Any) -> Contact:
         locked.save()
         audit_record(
             actor=actor,
-            action="contact.update",
+            action=AuditAction.CONTACT_UPDATE,
             obj=locked,
             case_id=locked.case_id,
             changes=diff(
@@ -79,7 +80,7 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
         locked.save(update_fields=["case"])
         audit_record(
             actor=actor,
-            action="contact.attach",
+            action=AuditAction.CONTACT_ATTACH,
             obj=locked,
             case_id=case.pk,
             changes={"case": {"before": None, "after": case.pk}},
@@ -88,7 +89,7 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
 
 
 def note_create(*, actor: User, case: Case, body: str) -> Note:
-    if not policy.can(actor, "note.create", case):
+    if not policy.can(actor, PolicyAction.NOTE_CREATE, case):
         raise PermissionDenied("Only helpline staff write case notes.")
     with transaction.atomic():
         note = Note(case=case, author=actor, body=body)
@@ -96,7 +97,7 @@ def note_create(*, actor: User, case: Case, body: str) -> Note:
         note.save()
         audit_record(
             actor=actor,
-            action="note.create",
+            action=AuditAction.NOTE_CREATE,
             obj=note,
             case_id=case.pk,
             changes=diff({}, {"body": body}, personal={"body"}),

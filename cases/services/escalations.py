@@ -11,6 +11,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import Case, Escalation, EscalationKind
 from ..workflow import CaseState
@@ -46,7 +47,7 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
                 if created:
                     audit_record(
                         actor=None,
-                        action="case.escalate",
+                        action=AuditAction.CASE_ESCALATE,
                         obj=case,
                         case_id=case.pk,
                         helpline=case.helpline_id,
@@ -84,7 +85,7 @@ def escalation_raise(
 
 
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
-    if not policy.can(actor, "escalation.acknowledge", escalation):
+    if not policy.can(actor, PolicyAction.ESCALATION_ACKNOWLEDGE, escalation):
         raise PermissionDenied("Only supervisors acknowledge escalations.")
     with transaction.atomic():
         locked = Escalation.objects.select_for_update().get(pk=escalation.pk)
@@ -93,5 +94,7 @@ def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation
         locked.acknowledged_by = actor
         locked.acknowledged_at = timezone.now()
         locked.save(update_fields=["acknowledged_by", "acknowledged_at"])
-        audit_record(actor=actor, action="escalation.acknowledge", obj=locked, case_id=locked.case_id)
+        audit_record(
+            actor=actor, action=AuditAction.ESCALATION_ACKNOWLEDGE, obj=locked, case_id=locked.case_id
+        )
     return locked

@@ -19,6 +19,7 @@ from django.utils import timezone
 from helpline import crypto
 from helpline.audit import REDACTED, audit_record
 from helpline.models import Helpline
+from helpline.vocabulary import AuditAction
 
 from ..models import (
     CASE_IDENTIFIER_HASH_FIELDS,
@@ -120,7 +121,7 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
         key_shredded = crypto.shred(case_id=locked.pk)
         audit_record(
             actor=None,
-            action="case.anonymise",
+            action=AuditAction.CASE_ANONYMISE,
             obj=locked,
             case_id=locked.pk,
             helpline=locked.helpline_id,

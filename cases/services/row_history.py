@@ -3,6 +3,7 @@
 from django.db import transaction
 
 from helpline.audit import audit_record, diff
+from helpline.vocabulary import AuditAction
 
 from ..models import Case
 
@@ -61,7 +62,7 @@ def _report_row_event(event, label: str, case_column: str, helpline_column: str 
         helpline_id = Case.objects.filter(pk=case_id).values_list("helpline_id", flat=True).first()
     entry = audit_record(
         actor=None,
-        action="row.changed_outside_services",
+        action=AuditAction.ROW_CHANGED_OUTSIDE_SERVICES,
         object_type=event.pgh_tracked_model._meta.label_lower,
         object_id=event.pgh_obj_id,
         case_id=case_id,

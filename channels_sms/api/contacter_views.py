@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from cases.models import Case, Contact
 from helpline.api.base import APIView, Fetch, Own
 from helpline.crypto import normalise_phone
+from helpline.vocabulary import AuditAction
 
 from .. import contacters
 from ..models import ContacterFlag, ContacterFlagKind
@@ -94,7 +95,7 @@ class ContacterFlagInput(serializers.Serializer):
 
 
 class ContacterProfileView(APIView):
-    audit_actions = {"get": ("contacter.read", "contacter")}
+    audit_actions = {"get": (AuditAction.CONTACTER_READ, "contacter")}
     scope = {"get": Fetch(contacters.contacter_profile, "identifier_hash")}
     serializer_class = ContacterProfileOutput
 
@@ -108,7 +109,10 @@ class ContacterProfileView(APIView):
 
 
 class ContacterFlagView(APIView):
-    audit_actions = {"post": ("contacter.flag", "contacter"), "delete": ("contacter.unflag", "contacter")}
+    audit_actions = {
+        "post": (AuditAction.CONTACTER_FLAG, "contacter"),
+        "delete": (AuditAction.CONTACTER_UNFLAG, "contacter"),
+    }
     # The services find the identifier among the contacts the caller may see (a number flagged by
     # number: in the caller's helpline), in the same transaction as the flag.
     scope = {

@@ -22,6 +22,7 @@ from helpline.api.base import APIView, Fetch, Scoped
 from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.schema import ErrorResponse409Serializer
+from helpline.vocabulary import AuditAction
 
 from .. import outbound, selectors, senders, services, sms
 from ..models import Message, PhoneNumber
@@ -106,10 +107,13 @@ class ConversationPagination(Pagination):
 
 
 class CaseMessagesView(APIView):
-    audit_actions = {"get": ("message.list", "cases.case"), "post": ("message.send", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.MESSAGE_LIST, "cases.case"),
+        "post": (AuditAction.MESSAGE_SEND, "cases.case"),
+    }
     scope = {
         "get": Scoped(selectors.case_message_list, kwarg="case_id"),
-        "post": Fetch(case_get, "case_id", action="message.send", for_write=True),
+        "post": Fetch(case_get, "case_id", action=AuditAction.MESSAGE_SEND, for_write=True),
     }
 
     def audit_case_id(self) -> int | None:

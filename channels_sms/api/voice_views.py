@@ -19,6 +19,7 @@ from helpline.api.errors import error_response
 from helpline.api.pagination import Pagination
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer
+from helpline.vocabulary import AuditAction
 
 from .. import selectors, services, voice
 from ..models import Callback, NumberChannel, PhoneNumber
@@ -94,7 +95,7 @@ class CallbackPagination(Pagination):
 
 @extend_validation_errors(["invalid"], field_name="done", methods=["get"])
 class CallbackListView(APIView):
-    audit_actions = {"get": ("callback.list", "channels_sms.callback")}
+    audit_actions = {"get": (AuditAction.CALLBACK_LIST, "channels_sms.callback")}
     scope = {"get": Scoped(selectors.callback_list)}
     serializer_class = CallbackOutput
     pagination_class = CallbackPagination
@@ -110,13 +111,16 @@ class CallbackListView(APIView):
         callbacks = self.scoped(done=optional_bool(request, "done"))
         page = self.paginate_queryset(callbacks)
         record_page_read(
-            user=request.user, action="callback.list", object_type="channels_sms.callback", rows=page
+            user=request.user,
+            action=AuditAction.CALLBACK_LIST,
+            object_type="channels_sms.callback",
+            rows=page,
         )
         return self.get_paginated_response(CallbackOutput(page, many=True).data)
 
 
 class CallbackDoneView(APIView):
-    audit_actions = {"post": ("callback.complete", "channels_sms.callback")}
+    audit_actions = {"post": (AuditAction.CALLBACK_COMPLETE, "channels_sms.callback")}
     scope = {"post": Fetch(selectors.callback_get, "callback_id")}
     serializer_class = CallbackDoneInput
 

@@ -12,6 +12,8 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from helpline.vocabulary import AuditAction, PolicyAction
+
 from .. import crypto, policy, selectors
 from ..audit import verify_chain
 from ..models import AuditEntry
@@ -56,7 +58,7 @@ class AuditListView(APIView):
         entries = self.scoped(filters=request.query_params)
         page = self.paginate_queryset(entries)
         selectors.record_audit_read(
-            user=request.user, action="audit.list", filters=request.query_params, count=len(page)
+            user=request.user, action=AuditAction.AUDIT_LIST, filters=request.query_params, count=len(page)
         )
         page = selectors.audit_entries_for_reader(user=request.user, entries=page)
         return self.get_paginated_response(AuditEntryOutput(page, many=True).data)
@@ -82,7 +84,7 @@ class AuditExportView(APIView):
         if len(rows) > EXPORT_LIMIT:
             raise ValidationError(f"More than {EXPORT_LIMIT} entries match; narrow the time range.")
         selectors.record_audit_read(
-            user=request.user, action="audit.export", filters=request.query_params, count=len(rows)
+            user=request.user, action=AuditAction.AUDIT_EXPORT, filters=request.query_params, count=len(rows)
         )
         rows = selectors.audit_entries_for_reader(user=request.user, entries=rows)
         buffer = io.StringIO()
@@ -117,7 +119,7 @@ class ChainStatus(serializers.Serializer):
 
 
 class AuditVerifyView(APIView):
-    audit_actions = {"get": ("audit.verify", "helpline.auditentry")}
+    audit_actions = {"get": (AuditAction.AUDIT_VERIFY, "helpline.auditentry")}
     scope = {
         "get": Own("the caller's own helpline's chain, once the policy lets the caller read the audit log")
     }
@@ -129,11 +131,11 @@ class AuditVerifyView(APIView):
         responses={200: ChainStatus},
     )
     def get(self, request: Request) -> Response:
-        if not policy.can(request.user, "audit.read"):
+        if not policy.can(request.user, PolicyAction.AUDIT_READ):
             raise NotFound()
         report = verify_chain(request.user.helpline_id)
         selectors.record_audit_read(
-            user=request.user, action="audit.verify", filters={}, count=report.entries
+            user=request.user, action=AuditAction.AUDIT_VERIFY, filters={}, count=report.entries
         )
         return Response(
             {
@@ -146,7 +148,7 @@ class AuditVerifyView(APIView):
 
 
 class UserActivityView(APIView):
-    audit_actions = {"get": ("user.activity", "helpline.user")}
+    audit_actions = {"get": (AuditAction.USER_ACTIVITY, "helpline.user")}
     scope = {"get": Scoped(selectors.user_activity, kwarg="user_id")}
     serializer_class = AuditEntryOutput
     queryset = AuditEntry.objects.none()

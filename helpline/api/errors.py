@@ -144,6 +144,7 @@ def _record_refusal(context, status_code: int) -> None:
     from .. import context as request_context
     from ..audit import audit_record
     from ..models import AuditOutcome
+    from ..vocabulary import RouteRefusal
 
     view, request = context.get("view"), context.get("request")
     user = getattr(request, "user", None)
@@ -151,7 +152,7 @@ def _record_refusal(context, status_code: int) -> None:
         return
     method = request.method.lower()
     action, object_type = getattr(view, "audit_actions", {}).get(
-        method, (f"api.{type(view).__name__}.{method}", "")
+        method, (RouteRefusal(f"api.{type(view).__name__}.{method}"), "")
     )
     # A path id is whatever the caller typed (any number of digits): kept to the column's size.
     object_id = str(next(iter(view.kwargs.values()), ""))[:64] if view.kwargs else ""

@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import QuerySet
 from rest_framework import serializers
 
+from helpline.vocabulary import PolicyAction
+
 from .. import policy
 
 
@@ -26,5 +28,5 @@ class OwnHelplinePrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if user is None or not user.is_authenticated:
             return rows.none()
         if user.helpline_id is None:
-            return rows if policy.can(user, "helpline.create") else rows.none()
+            return rows if policy.can(user, PolicyAction.HELPLINE_CREATE) else rows.none()
         return rows.filter(**{self.helpline_field: user.helpline_id})

@@ -1,5 +1,7 @@
 from rest_framework.permissions import BasePermission
 
+from helpline.vocabulary import PolicyAction
+
 from .. import policy
 
 
@@ -11,4 +13,4 @@ class IsAdministrator(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and policy.can(user, "user.manage"))
+        return bool(user and user.is_authenticated and policy.can(user, PolicyAction.USER_MANAGE))

@@ -12,6 +12,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 
+from helpline.vocabulary import AuditAction, PolicyAction
+
 from .. import policy, selectors, services
 from ..models import AuditEntry, Helpline, User
 from .base import APIView, Fetch, NoObject, Own, Scoped
@@ -313,7 +315,10 @@ class SecurityEventListView(APIView):
 
 
 class UserListView(APIView):
-    audit_actions = {"get": ("user.list", "helpline.user"), "post": ("user.create", "helpline.user")}
+    audit_actions = {
+        "get": (AuditAction.USER_LIST, "helpline.user"),
+        "post": (AuditAction.USER_CREATE, "helpline.user"),
+    }
     scope = {
         "get": Scoped(selectors.user_queryset_for),
         "post": NoObject("creates a person, in the administrator's own helpline"),
@@ -348,7 +353,10 @@ class UserListView(APIView):
 
 
 class UserDetailView(APIView):
-    audit_actions = {"get": ("user.read", "helpline.user"), "patch": ("user.update", "helpline.user")}
+    audit_actions = {
+        "get": (AuditAction.USER_READ, "helpline.user"),
+        "patch": (AuditAction.USER_UPDATE, "helpline.user"),
+    }
     scope = {"get": Fetch(selectors.user_get, "user_id"), "patch": Fetch(selectors.user_get, "user_id")}
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
@@ -367,8 +375,8 @@ class UserDetailView(APIView):
 
 class HelplineListView(APIView):
     audit_actions = {
-        "get": ("helpline.list", "helpline.helpline"),
-        "post": ("helpline.create", "helpline.helpline"),
+        "get": (AuditAction.HELPLINE_LIST, "helpline.helpline"),
+        "post": (AuditAction.HELPLINE_CREATE, "helpline.helpline"),
     }
     scope = {
         "get": Scoped(selectors.helpline_queryset_for),
@@ -387,7 +395,7 @@ class HelplineListView(APIView):
         operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
     )
     def post(self, request: Request) -> Response:
-        if not policy.can(request.user, "helpline.create"):
+        if not policy.can(request.user, PolicyAction.HELPLINE_CREATE):
             raise PermissionDenied("Only platform administrators create helplines.")
         data = HelplineCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -397,8 +405,8 @@ class HelplineListView(APIView):
 
 class HelplineDetailView(APIView):
     audit_actions = {
-        "get": ("helpline.read", "helpline.helpline"),
-        "patch": ("helpline.update", "helpline.helpline"),
+        "get": (AuditAction.HELPLINE_READ, "helpline.helpline"),
+        "patch": (AuditAction.HELPLINE_UPDATE, "helpline.helpline"),
     }
     scope = {
         "get": Fetch(selectors.helpline_get, "helpline_id"),
@@ -453,7 +461,7 @@ def readyz(request):
 class UserPasswordLinkView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = SetPasswordLinkOutput
-    audit_actions = {"post": ("user.password_link", "helpline.user")}
+    audit_actions = {"post": (AuditAction.USER_PASSWORD_LINK, "helpline.user")}
     scope = {"post": Fetch(selectors.user_get, "user_id")}
 
     @extend_schema(
@@ -473,7 +481,7 @@ class UserPasswordLinkView(APIView):
 class UserTotpView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = None
-    audit_actions = {"delete": ("user.second_factor_reset", "helpline.user")}
+    audit_actions = {"delete": (AuditAction.USER_SECOND_FACTOR_RESET, "helpline.user")}
     scope = {"delete": Fetch(selectors.user_get, "user_id")}
 
     @extend_schema(

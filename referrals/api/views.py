@@ -15,6 +15,7 @@ from cases import selectors as case_selectors
 from helpline import policy
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
+from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
@@ -61,7 +62,7 @@ REFERRAL_DETAIL_ANY = PolymorphicProxySerializer(
 def _output(request: Request, *, detail: bool = False) -> type:
     """The staff's view of referrals (with the case) for those who may see the referrals of cases,
     else an agency's view (the packet only)."""
-    if policy.can(request.user, "referral.list_of_visible_cases"):
+    if policy.can(request.user, PolicyAction.REFERRAL_LIST_OF_VISIBLE_CASES):
         return ReferralDetailOutput if detail else ReferralOutput
     return AgencyReferralDetailOutput if detail else AgencyReferralOutput
 
@@ -75,8 +76,8 @@ def _render(request: Request, referral: Referral, *, detail: bool = False) -> di
 
 class AgencyListView(APIView):
     audit_actions = {
-        "get": ("agency.list", "referrals.agency"),
-        "post": ("agency.create", "referrals.agency"),
+        "get": (AuditAction.AGENCY_LIST, "referrals.agency"),
+        "post": (AuditAction.AGENCY_CREATE, "referrals.agency"),
     }
     scope = {
         "get": Scoped(selectors.agency_queryset_for),
@@ -113,8 +114,8 @@ class AgencyListView(APIView):
 
 class AgencyDetailView(APIView):
     audit_actions = {
-        "get": ("agency.read", "referrals.agency"),
-        "patch": ("agency.update", "referrals.agency"),
+        "get": (AuditAction.AGENCY_READ, "referrals.agency"),
+        "patch": (AuditAction.AGENCY_UPDATE, "referrals.agency"),
     }
     scope = {
         "get": Fetch(selectors.agency_get, "agency_id"),
@@ -139,7 +140,7 @@ class AgencyDetailView(APIView):
 
 
 class AgencyWebhookApproveView(APIView):
-    audit_actions = {"post": ("agency.approve_webhook", "referrals.agency")}
+    audit_actions = {"post": (AuditAction.AGENCY_APPROVE_WEBHOOK, "referrals.agency")}
     scope = {"post": Fetch(selectors.agency_get, "agency_id")}
     serializer_class = WebhookApproveInput
     queryset = Agency.objects.none()
@@ -173,10 +174,13 @@ class AgencyWebhookApproveView(APIView):
 
 
 class CaseConsentView(APIView):
-    audit_actions = {"get": ("consent.list", "cases.case"), "post": ("consent.record", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.CONSENT_LIST, "cases.case"),
+        "post": (AuditAction.CONSENT_RECORD, "cases.case"),
+    }
     scope = {
-        "get": Fetch(case_selectors.case_get, "case_id", action="consent.list"),
-        "post": Fetch(case_selectors.case_get, "case_id", action="consent.record", for_write=True),
+        "get": Fetch(case_selectors.case_get, "case_id", action=AuditAction.CONSENT_LIST),
+        "post": Fetch(case_selectors.case_get, "case_id", action=AuditAction.CONSENT_RECORD, for_write=True),
     }
     serializer_class = ConsentOutput
     queryset = Consent.objects.none()
@@ -204,10 +208,13 @@ class CaseConsentView(APIView):
 
 
 class CaseReferralsView(APIView):
-    audit_actions = {"get": ("referral.list", "cases.case"), "post": ("referral.create", "cases.case")}
+    audit_actions = {
+        "get": (AuditAction.REFERRAL_LIST, "cases.case"),
+        "post": (AuditAction.REFERRAL_CREATE, "cases.case"),
+    }
     scope = {
-        "get": Fetch(case_selectors.case_get, "case_id", action="referral.list"),
-        "post": Fetch(case_selectors.case_get, "case_id", action="referral.create", for_write=True),
+        "get": Fetch(case_selectors.case_get, "case_id", action=AuditAction.REFERRAL_LIST),
+        "post": Fetch(case_selectors.case_get, "case_id", action=AuditAction.REFERRAL_CREATE, for_write=True),
     }
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
@@ -256,7 +263,7 @@ class CaseReferralsView(APIView):
 
 
 class ReferralListView(APIView):
-    audit_actions = {"get": ("referral.list", "referrals.referral")}
+    audit_actions = {"get": (AuditAction.REFERRAL_LIST, "referrals.referral")}
     scope = {"get": Scoped(selectors.referral_list)}
     serializer_class = ReferralOutput
     queryset = Referral.objects.none()
@@ -284,7 +291,7 @@ class ReferralListView(APIView):
 
 
 class ReferralDetailView(APIView):
-    audit_actions = {"get": ("referral.read", "referrals.referral")}
+    audit_actions = {"get": (AuditAction.REFERRAL_READ, "referrals.referral")}
     scope = {"get": Fetch(selectors.referral_get, "referral_id")}
     serializer_class = ReferralDetailOutput
     queryset = Referral.objects.none()
@@ -296,9 +303,11 @@ class ReferralDetailView(APIView):
 
 def _transition_view(name: str, input_serializer, summary: str, who: str):
     class ReferralTransitionView(APIView):
-        audit_actions = {"post": (f"referral.{name}", "referrals.referral")}
+        audit_actions = {"post": (AuditAction(f"referral.{name}"), "referrals.referral")}
         scope = {
-            "post": Fetch(selectors.referral_get, "referral_id", action=f"referral.{name}", for_write=True)
+            "post": Fetch(
+                selectors.referral_get, "referral_id", action=AuditAction(f"referral.{name}"), for_write=True
+            )
         }
         serializer_class = input_serializer
         queryset = Referral.objects.none()
@@ -357,12 +366,14 @@ ReferralApproveView = _transition_view(
 
 class ReferralUpdatesView(APIView):
     audit_actions = {
-        "get": ("referral.updates", "referrals.referral"),
-        "post": ("referral.post_update", "referrals.referral"),
+        "get": (AuditAction.REFERRAL_UPDATES, "referrals.referral"),
+        "post": (AuditAction.REFERRAL_POST_UPDATE, "referrals.referral"),
     }
     scope = {
-        "get": Fetch(selectors.referral_get, "referral_id", action="referral.updates"),
-        "post": Fetch(selectors.referral_get, "referral_id", action="referral.post_update", for_write=True),
+        "get": Fetch(selectors.referral_get, "referral_id", action=AuditAction.REFERRAL_UPDATES),
+        "post": Fetch(
+            selectors.referral_get, "referral_id", action=AuditAction.REFERRAL_POST_UPDATE, for_write=True
+        ),
     }
     serializer_class = ReferralUpdateOutput
     queryset = ReferralUpdate.objects.none()
@@ -393,8 +404,12 @@ class ReferralUpdatesView(APIView):
 
 
 class ReferralResendView(APIView):
-    audit_actions = {"post": ("referral.resend", "referrals.referral")}
-    scope = {"post": Fetch(selectors.referral_get, "referral_id", action="referral.resend", for_write=True)}
+    audit_actions = {"post": (AuditAction.REFERRAL_RESEND, "referrals.referral")}
+    scope = {
+        "post": Fetch(
+            selectors.referral_get, "referral_id", action=AuditAction.REFERRAL_RESEND, for_write=True
+        )
+    }
     serializer_class = ReferralResendInput
     queryset = Referral.objects.none()
 
@@ -418,7 +433,7 @@ class ReferralResendView(APIView):
 
 
 class ReferralDeliveriesView(APIView):
-    audit_actions = {"get": ("referral.deliveries", "referrals.referral")}
+    audit_actions = {"get": (AuditAction.REFERRAL_DELIVERIES, "referrals.referral")}
     scope = {"get": Scoped(selectors.referral_deliveries, kwarg="referral_id")}
     serializer_class = DeliveryOutput
     queryset = Delivery.objects.none()

@@ -19,6 +19,7 @@ from cases.services import case_create, case_update, category_defaults_install
 from cases.services import cases as case_writes
 from helpline.audit import audit_record, verify_chain
 from helpline.models import Helpline, Role, Team, User
+from helpline.vocabulary import AuditAction
 
 
 class Command(BaseCommand):
@@ -45,7 +46,7 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         for i in range(entries):
-            audit_record(actor=operator, action="bench.entry", object_type="bench", object_id=i)
+            audit_record(actor=operator, action=AuditAction.BENCH_ENTRY, object_type="bench", object_id=i)
         write_rate = entries / (time.perf_counter() - started)
 
         started = time.perf_counter()

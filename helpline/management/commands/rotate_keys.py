@@ -8,6 +8,7 @@ from django.db import transaction
 
 from helpline import crypto
 from helpline.audit import audit_record
+from helpline.vocabulary import AuditAction
 
 # Triggers that would refuse the rotation's UPDATE statements, lifted for those statements only.
 # Notes are append-only for people (a correction is a new note); re-encrypting a note under a
@@ -43,7 +44,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             audit_record(
                 actor=None,
-                action="crypto.rotate_keys",
+                action=AuditAction.CRYPTO_ROTATE_KEYS,
                 object_type="crypto",
                 extra={"rotated": rotated, "already_current": current, "columns": counts},
             )
