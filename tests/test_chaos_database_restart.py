@@ -101,10 +101,12 @@ def test_a_twilio_webhook_answers_503_so_twilio_retries_it_later(helpline, setti
 def test_other_errors_still_answer_500(operator, monkeypatch):
     from cases import selectors
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("a bug, not an outage")
 
-    monkeypatch.setattr(selectors, "case_list", broken)
+    # The view holds its selector (the gate's declared scope); the selector looks up its helpers
+    # when called.
+    monkeypatch.setattr(selectors, "case_queryset_for", broken)
     _, key = AuthToken.objects.create(user=operator)
     client = APIClient(raise_request_exception=False)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
