@@ -208,6 +208,9 @@ def test_a_database_restart_answers_503_meanwhile_and_the_same_processes_reconne
     worker, beat = stack.worker(wait=False), stack.beat(wait=False)
     for process in (web, worker, beat):
         process.wait_ready()
+    # Ready means one worker answers; the roll call waits for the master's second fork too (it
+    # comes after the first worker answered, at times: the roll call then missed it).
+    wait_until("gunicorn's two workers", lambda: len(web.worker_pids()) == 2, timeout=30, interval=0.1)
     started_as = (web.pid, web.worker_pids(), worker.pid, beat.pid)
     # Short: one fast shutdown. Long: also PostgreSQL's immediate (crash-like) stop and a SIGKILL
     # of the server and its backends, each recovered from the WAL at the next start.
