@@ -76,7 +76,7 @@ def subjects(exclude_helplines: tuple[int, ...] = ()) -> dict[str, Any]:
     )
     agency_users = staff.filter(role=Role.AGENCY)
     agency = (
-        agency_users.filter(agency_id=busiest["agency_id"]).first() if busiest else None
+        agency_users.filter(agency_membership__agency_id=busiest["agency_id"]).first() if busiest else None
     ) or agency_users.order_by("id").first()
     missing = [
         name

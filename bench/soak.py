@@ -426,7 +426,7 @@ def referral_setup(who: dict[str, Any], count: int) -> dict[str, Any]:
             given_at=timezone.now(),
             scope=[ConsentScope.REFERRAL, ConsentScope.INFORMATION_SHARING],
         )
-    agency = who["agency"].agency
+    agency = who["agency"].agency_membership.agency
     if agency.country.upper() != cases[0].helpline.country.upper():
         raise RuntimeError(f"agency {agency.pk} is abroad: an operator's referral would wait for approval")
     number = PhoneNumber.objects.filter(helpline_id=helpline_id, channel="sms", is_active=True).first()

@@ -25,14 +25,17 @@ class UserAdmin(BaseUserAdmin):
     their passwords reset, through the API, which issues a set-password link the person uses
     themselves (audited and flagged for review)."""
 
-    list_display = ("username", "role", "helpline", "team", "agency", "is_active")
+    list_display = ("username", "role", "helpline", "team", "is_active")
     list_filter = ("role", "helpline", "is_active")
     form = forms.ModelForm  # not UserChangeForm: no password field, no link to a password form
     fieldsets = (
         (None, {"fields": ("username",)}),
         *BaseUserAdmin.fieldsets[1:],
-        ("Helpline", {"fields": ("role", "helpline", "team", "agency")}),
+        ("Helpline", {"fields": ("role", "helpline", "team")}),
     )
+    # A role and the agency an agency user works for change together, through the API's users
+    # service (referrals.AgencyMembership; the database refuses one without the other).
+    readonly_fields = ("role",)
 
     def has_add_permission(self, request):
         return False

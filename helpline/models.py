@@ -81,32 +81,11 @@ class User(AbstractUser):
         Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
-    agency = models.ForeignKey(
-        "referrals.Agency", on_delete=models.PROTECT, null=True, blank=True, related_name="users"
-    )
-
-    class Meta:
-        constraints = [
-            # An agency user always belongs to exactly one agency; helpline staff never do.
-            models.CheckConstraint(
-                condition=(
-                    models.Q(role="agency", agency__isnull=False)
-                    | (~models.Q(role="agency") & models.Q(agency__isnull=True))
-                ),
-                name="user_agency_iff_agency_role",
-            ),
-        ]
 
     def clean(self) -> None:
         super().clean()
         if self.team_id and self.team.helpline_id != self.helpline_id:
             raise ValidationError({"team": "The team belongs to another helpline."})
-        if self.agency_id and self.agency.helpline_id != self.helpline_id:
-            raise ValidationError({"agency": "The agency belongs to another helpline."})
-        if self.role == Role.AGENCY and not self.agency_id:
-            raise ValidationError({"agency": "Agency users must belong to an agency."})
-        if self.role != Role.AGENCY and self.agency_id:
-            raise ValidationError({"agency": "Only agency users belong to an agency."})
         if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:
             raise ValidationError({"helpline": "Helpline staff and agency users belong to a helpline."})
 
@@ -151,7 +130,13 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["at", "id"]
         verbose_name_plural = "audit entries"
-        indexes = [models.Index(fields=["actor", "at"]), models.Index(fields=["case_id", "at"])]
+        indexes = [
+            models.Index(fields=["actor", "at"]),
+            models.Index(fields=["case_id", "at"]),
+            # A person's entries, newest first as the audit list pages them (`-id`): the page's
+            # need-to-know filter then runs for the rows of one page, not for all of theirs (bench).
+            models.Index(fields=["actor", "id"], name="audit_entry_by_actor"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["chain", "chain_seq"], name="audit_entry_unique_chain_position"),
         ]

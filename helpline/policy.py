@@ -19,7 +19,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import Role
-from .provided import cases_provided
+from .provided import agencies_provided, cases_provided
 from .vocabulary import PolicyAction
 
 if TYPE_CHECKING:
@@ -63,6 +63,12 @@ def _has_grant(user: User, case, kind: str) -> bool:
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now()))
         .exists()
     )
+
+
+def _agency_id(user: User) -> int | None:
+    """The id of the agency the user works for (referrals.AgencyMembership), None for staff."""
+    agency = agencies_provided().agency_of(user)
+    return agency.pk if agency is not None else None
 
 
 CONDITIONS: dict[str, Condition] = {
@@ -141,13 +147,15 @@ CONDITIONS: dict[str, Condition] = {
         Condition(
             "has_agency",
             "the user belongs to an agency",
-            lambda user, obj: user.agency_id is not None,
+            lambda user, obj: _agency_id(user) is not None,
         ),
         Condition(
             "is_referral_agency",
             "the referral was sent to the user's agency",
             lambda user, referral: (
-                referral is not None and user.agency_id is not None and referral.agency_id == user.agency_id
+                referral is not None
+                and _agency_id(user) is not None
+                and referral.agency_id == _agency_id(user)
             ),
         ),
         Condition(

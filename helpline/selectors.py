@@ -13,6 +13,7 @@ from . import policy
 from .audit import REDACTED, audit_record
 from .filters import IsoDateTimeFilter, StrictBooleanFilter
 from .models import AuditEntry, AuditOutcome, Helpline, SignInChange, Team, User
+from .provided import agencies_provided
 from .vocabulary import AuditAction, PolicyAction
 
 
@@ -38,7 +39,7 @@ def helpline_get(*, user: User, helpline_id: int) -> Helpline:
 def user_queryset_for(user: User) -> QuerySet[User]:
     if not policy.can(user, PolicyAction.USER_MANAGE):
         return User.objects.none()
-    users = User.objects.select_related("helpline", "team", "agency")
+    users = User.objects.select_related("helpline", "team", agencies_provided().user_related)
     if _is_platform_admin(user):
         return users
     return users.filter(helpline_id=user.helpline_id)

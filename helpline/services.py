@@ -20,10 +20,13 @@ from knox.models import AuthToken
 
 from .audit import audit_record, audited_update, diff
 from .models import AuditOutcome, Helpline, Role, SetPasswordLink, Team, User
-from .provided import cases_provided
+from .provided import agencies_provided, cases_provided
 from .vocabulary import AuditAction
 
-USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "agency", "is_active")
+# And "agency": not a column of the user, the referrals app keeps whom an agency user works for
+# (helpline.provided); recorded with the rest in the person's audit entries (`_user_snapshot`).
+USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "is_active")
+_NO_AGENCY = object()  # user_update: no agency given
 HELPLINE_FIELDS = (
     "name",
     "country",
@@ -187,6 +190,12 @@ def _snapshot(instance, fields) -> dict:
     }
 
 
+def _user_snapshot(user: User) -> dict:
+    """The person's recorded fields, their agency's id included (as when it was a column)."""
+    agency = agencies_provided().agency_of(user) if user.pk else None
+    return {**_snapshot(user, USER_FIELDS), "agency": agency.pk if agency is not None else None}
+
+
 def _validate_password(password: str, user: User) -> None:
     try:
         password_validation.validate_password(password, user)
@@ -227,16 +236,18 @@ def _link_issue(*, actor: User, user: User) -> IssuedLink:
 
 def user_create(*, actor: User, **fields) -> tuple[User, IssuedLink]:
     """Creates a person without a password, and the one-time link with which they set their own."""
+    agency = fields.pop("agency", None)
     with transaction.atomic():
         user = User(**fields)
         user.set_unusable_password()
         user.full_clean()
         user.save()
+        agencies_provided().membership_set(user, agency)
         audit_record(
             actor=actor,
             action=AuditAction.USER_CREATE,
             obj=user,
-            changes=diff({}, _snapshot(user, USER_FIELDS)),
+            changes=diff({}, _user_snapshot(user)),
         )
         link = _link_issue(actor=actor, user=user)
     return user, link
@@ -298,12 +309,18 @@ def password_set_with_link(*, token: str, password: str) -> User:
 def user_update(*, actor: User, user: User, **fields) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        before = _snapshot(user, USER_FIELDS)
+        before = _user_snapshot(user)
+        agency = fields.pop("agency", _NO_AGENCY)
         for name, value in fields.items():
             setattr(user, name, value)
         user.full_clean()
         user.save()
-        changes = diff(before, _snapshot(user, USER_FIELDS))
+        if agency is not _NO_AGENCY or "role" in fields:
+            # A new role keeps the agency only if it is still the agency role (and names one).
+            if agency is _NO_AGENCY:
+                agency = agencies_provided().agency_of(user)
+            agencies_provided().membership_set(user, agency)
+        changes = diff(before, _user_snapshot(user))
         revoked = 0
         if not user.is_active or "role" in changes:
             # Deactivated, or now allowed other things (a new role may need a second factor): every

@@ -7,8 +7,21 @@ class ReferralsConfig(AppConfig):
 
     def ready(self) -> None:
         from cases.services.retention import register_erasure
+        from helpline.provided import AgenciesProvided, provide_agencies
 
         from .erasure import referrals_erase
+        from .memberships import USER_AGENCY, agency_membership_set, agency_of
+        from .models import Agency
 
         # Anonymising a case erases its referrals too ("referrals_erased" in its audit entry).
         register_erasure("referrals", referrals_erase)
+        # Hand helpline (the floor below) what its users service and policy need of a person's
+        # agency, without helpline importing this app (helpline.provided).
+        provide_agencies(
+            AgenciesProvided(
+                agency_model=Agency,
+                agency_of=agency_of,
+                membership_set=agency_membership_set,
+                user_related=USER_AGENCY,
+            )
+        )

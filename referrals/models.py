@@ -77,6 +77,21 @@ class Agency(models.Model):
         return DEFAULT_RESPONSE_HOURS[urgency]
 
 
+class AgencyMembership(models.Model):
+    """The agency a partner-agency user works for. Every user with the agency role has exactly one,
+    in their own helpline, and nobody else has any: a deferred constraint trigger on both tables
+    (migration 0008) refuses a transaction that would commit it otherwise, so a user and their
+    membership are written in one transaction (`services.agency_membership_set`)."""
+
+    user = models.OneToOneField(
+        "helpline.User", on_delete=models.CASCADE, primary_key=True, related_name="agency_membership"
+    )
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"User {self.user_id} of agency {self.agency_id}"
+
+
 class WebhookChangeState(models.TextChoices):
     PENDING = "pending", "Proposed; waits for a supervisor's approval"
     APPROVED = "approved", "Approved; waits for the endpoint to answer the verification challenge"

@@ -19,6 +19,7 @@ from helpline.filters import IsoDateTimeFilter
 from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
 
+from .memberships import agency_of
 from .models import Agency, Consent, Delivery, Referral, ReferralUpdate, Urgency, WebhookChange
 from .workflow import ReferralState
 
@@ -42,7 +43,7 @@ def _agencies_for(user: User) -> QuerySet[Agency]:
     if policy.can(user, PolicyAction.AGENCY_LIST_ACTIVE):
         return Agency.objects.filter(helpline_id=user.helpline_id, is_active=True)
     if policy.can(user, PolicyAction.AGENCY_VIEW_OWN):
-        return Agency.objects.filter(pk=user.agency_id)
+        return Agency.objects.filter(memberships__user=user)
     return Agency.objects.none()
 
 
@@ -63,9 +64,7 @@ def referable_agency_get(*, user: User, agency_id: Any) -> Agency | None:
 def referral_queryset_for(user: User) -> QuerySet[Referral]:
     if policy.can(user, PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY):
         # Referrals still awaiting a supervisor's approval have not been sent to anyone.
-        return Referral.objects.filter(agency_id=user.agency_id).exclude(
-            state=ReferralState.AWAITING_APPROVAL
-        )
+        return Referral.objects.filter(agency=agency_of(user)).exclude(state=ReferralState.AWAITING_APPROVAL)
     if policy.can(user, PolicyAction.REFERRAL_LIST_OF_VISIBLE_CASES):
         return Referral.objects.filter(case__in=case_queryset_for(user))
     return Referral.objects.none()

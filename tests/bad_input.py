@@ -320,14 +320,16 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     assessed = factories.CaseFactory(
         helpline=helpline, team=operator.team, assigned_to=operator, state="assessment", risk_level="medium"
     )
-    referral = factories.ReferralFactory(case=assessed, agency=agency_user.agency, created_by=operator)
+    referral = factories.ReferralFactory(
+        case=assessed, agency=agency_user.agency_membership.agency, created_by=operator
+    )
     Consent.objects.create(
         case=assessed, given_by="child", given_at=timezone.now(), scope=["referral"], recorded_by=operator
     )
 
     def referral_in(state: str) -> Referral:
         return factories.ReferralFactory(
-            case=assessed, agency=agency_user.agency, created_by=operator, state=state
+            case=assessed, agency=agency_user.agency_membership.agency, created_by=operator, state=state
         )
 
     accepted_referral, awaiting_referral, expired_referral = (
@@ -339,7 +341,7 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     restricted = factories.CaseFactory(helpline=helpline, restricted=True)
     # An administrator's proposal (a name that never resolves: the verification fails fast).
     webhook_change = WebhookChange.objects.create(
-        agency=agency_user.agency,
+        agency=agency_user.agency_membership.agency,
         url="https://hooks.police.invalid/lifeline",
         secret="police-signing-secret",
         proposed_by=admin_user,
@@ -401,7 +403,7 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
         "operator": operator.pk,
         "case": case["id"],
         "assessed": assessed.pk,
-        "agency": agency_user.agency_id,
+        "agency": agency_user.agency_membership.agency_id,
         "second_agency": second_agency.pk,
         "accepted_referral": accepted_referral.pk,
         "awaiting_referral": awaiting_referral.pk,

@@ -1,12 +1,13 @@
 from datetime import timedelta
 
 import factory
+from django.db import transaction
 from django.utils import timezone
 
 from cases.models import Case, Contact, Note
 from cases.services import category_defaults_install
 from helpline.models import Helpline, Role, Team, User
-from referrals.models import Agency, AgencySector, Referral
+from referrals.models import Agency, AgencyMembership, AgencySector, Referral
 
 PASSWORD = "Correct-horse-battery-9"
 
@@ -85,9 +86,19 @@ class AgencyFactory(factory.django.DjangoModelFactory):
 
 
 class AgencyUserFactory(UserFactory):
+    """A partner-agency user and the agency they work for (`agency=`; a new one by default)."""
+
     role = Role.AGENCY
     team = None
     agency = factory.SubFactory(AgencyFactory, helpline=factory.SelfAttribute("..helpline"))
+
+    @classmethod
+    def _create(cls, model_class, *args, agency, **kwargs):
+        # One transaction: the database checks at commit that an agency user works for an agency.
+        with transaction.atomic():
+            user = super()._create(model_class, *args, **kwargs)
+            AgencyMembership.objects.create(user=user, agency=agency)
+        return user
 
 
 class CaseFactory(factory.django.DjangoModelFactory):

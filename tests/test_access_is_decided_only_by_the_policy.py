@@ -15,8 +15,8 @@ ROLE_CHECK = re.compile(
 # (file, the line's code): role checks that decide no access, with their reason.
 NOT_ACCESS_DECISIONS = {
     # Validity of a user row (an agency user has an agency, staff a helpline): data invariants.
-    ("helpline/models.py", "if self.role == Role.AGENCY and not self.agency_id:"),
-    ("helpline/models.py", "if self.role != Role.AGENCY and self.agency_id:"),
+    ("referrals/memberships.py", "if user.role == Role.AGENCY and agency is None:"),
+    ("referrals/memberships.py", "if user.role != Role.AGENCY and agency is not None:"),
     (
         "helpline/models.py",
         "if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:",

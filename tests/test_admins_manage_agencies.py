@@ -70,7 +70,7 @@ def test_only_admins_write_agencies(request, api, helpline, fixture):
 def test_agency_users_see_only_their_own_agency(api, agency_user, helpline):
     AgencyFactory(helpline=helpline)
     listed = api(agency_user).get("/api/v1/agencies/").json()["results"]
-    assert [a["id"] for a in listed] == [agency_user.agency_id]
+    assert [a["id"] for a in listed] == [agency_user.agency_membership.agency_id]
 
 
 def test_agency_of_another_helpline_is_404(api, admin_user):

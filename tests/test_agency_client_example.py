@@ -40,7 +40,7 @@ def seed_two_pending_police_referrals() -> tuple[Referral, Referral]:
     """The demo data (one urgent referral to the police waiting for an answer), plus a newer
     emergency one on the same case; returns (oldest, newest)."""
     call_command("seed_demo", stdout=io.StringIO())
-    police = User.objects.get(username="police1").agency
+    police = User.objects.get(username="police1").agency_membership.agency
     oldest = Referral.objects.get(agency=police, state="sent")
     newest = services.referral_create(
         actor=User.objects.get(username="operator2"),

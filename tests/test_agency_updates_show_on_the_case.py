@@ -15,7 +15,9 @@ def make_referral(helpline, team, operator, agency_user):
         case = CaseFactory(
             helpline=helpline, team=team, assigned_to=operator, state="referral", risk_level="medium"
         )
-        return ReferralFactory(case=case, agency=agency_user.agency, created_by=operator, state=state)
+        return ReferralFactory(
+            case=case, agency=agency_user.agency_membership.agency, created_by=operator, state=state
+        )
 
     return make
 

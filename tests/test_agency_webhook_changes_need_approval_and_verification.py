@@ -44,7 +44,7 @@ def new_endpoint(local):
 @pytest.fixture
 def agency(agency_user, old_endpoint):
     """police1's agency with an endpoint in use (approved and verified earlier)."""
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     agency.webhook_url, agency.webhook_secret = old_endpoint.url, SECRET
     agency.save()
     return agency

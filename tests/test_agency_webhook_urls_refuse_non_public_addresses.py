@@ -208,7 +208,7 @@ def shown_attempts(api, user, referral_id: int) -> list[dict]:
 def test_an_endpoint_in_use_on_a_loopback_address_is_not_called(
     api, operator, agency_user, walk_in, receiver, local_http
 ):
-    agency = with_endpoint(agency_user.agency, receiver.url)  # http://127.0.0.1:<port>/...
+    agency = with_endpoint(agency_user.agency_membership.agency, receiver.url)  # http://127.0.0.1:<port>/...
     referral_id = refer(api, operator, walk_in, agency)
     delivery = Delivery.objects.get(referral_id=referral_id)
     assert tasks.deliver_to_agency(delivery.pk) == "retry"
@@ -226,7 +226,7 @@ def test_a_name_that_resolves_to_an_internal_address_at_send_time_is_not_called(
     dns["hooks.police.example.org"] = [[PUBLIC], ["127.0.0.1"]]
     url = f"http://hooks.police.example.org:{receiver.server.server_port}/lifeline/webhook"
     assert endpoints.url_problem(url) is None  # when it was saved
-    agency = with_endpoint(agency_user.agency, url)
+    agency = with_endpoint(agency_user.agency_membership.agency, url)
     referral_id = refer(api, operator, walk_in, agency)
     delivery = Delivery.objects.get(referral_id=referral_id)
     assert tasks.deliver_to_agency(delivery.pk) == "retry"
@@ -244,7 +244,9 @@ def test_the_request_goes_to_the_address_checked_with_the_urls_host_kept(
     settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True  # the checked address is this machine's
     dns["hooks.police.example.org"] = ["127.0.0.1"]  # a name no real resolver knows
     port = receiver.server.server_port
-    agency = with_endpoint(agency_user.agency, f"http://hooks.police.example.org:{port}/lifeline/webhook")
+    agency = with_endpoint(
+        agency_user.agency_membership.agency, f"http://hooks.police.example.org:{port}/lifeline/webhook"
+    )
     referral_id = refer(api, operator, walk_in, agency)
     delivery = Delivery.objects.get(referral_id=referral_id)
     dns.asked.clear()
@@ -261,7 +263,7 @@ def test_the_delivery_log_shows_a_generic_outcome_not_the_connection_error(
     settings.AGENCY_WEBHOOK_ALLOW_HTTP = True
     settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True
     port = free_port()  # nothing listens there
-    agency = with_endpoint(agency_user.agency, f"http://127.0.0.1:{port}/lifeline/webhook")
+    agency = with_endpoint(agency_user.agency_membership.agency, f"http://127.0.0.1:{port}/lifeline/webhook")
     referral_id = refer(api, operator, walk_in, agency)
     delivery = Delivery.objects.get(referral_id=referral_id)
     assert tasks.deliver_to_agency(delivery.pk) == "retry"
@@ -340,7 +342,7 @@ def test_over_https_the_pinned_address_is_checked_against_the_urls_name(
     settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True  # the endpoint is this machine's
     dns[name] = ["127.0.0.1"]
     port = tls_receiver.server.server_port
-    agency = with_endpoint(agency_user.agency, f"https://{name}:{port}/lifeline/webhook")
+    agency = with_endpoint(agency_user.agency_membership.agency, f"https://{name}:{port}/lifeline/webhook")
     referral_id = refer(api, operator, walk_in, agency)
     delivery = Delivery.objects.get(referral_id=referral_id)
     outcome = tasks.deliver_to_agency(delivery.pk)

@@ -151,7 +151,7 @@ def hooked(agency_user, receiver, settings):
     on this machine's loopback: plain http and a loopback address allowed for these tests."""
     settings.AGENCY_WEBHOOK_ALLOW_HTTP = True
     settings.AGENCY_WEBHOOK_ALLOW_NON_PUBLIC = True
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     agency.webhook_url = receiver.url
     agency.webhook_secret = SECRET
     agency.save()
@@ -674,7 +674,7 @@ def test_every_referral_event_queues_one_delivery_with_its_event_name(
 
 
 def test_an_agency_without_a_webhook_url_gets_no_deliveries(api, operator, agency_user, walk_in):
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     assert agency.webhook_url == ""
     staff, agency_api = api(operator), api(agency_user)
     referral_id = refer(api, operator, walk_in, agency)

@@ -167,7 +167,7 @@ class World:
         else_operator = factories.OperatorFactory(
             username="else-operator", helpline=elsewhere, team=else_team
         )
-        agency = agency_user.agency
+        agency = agency_user.agency_membership.agency
         other_agency = factories.AgencyFactory(helpline=helpline, code="health", sector="health")
         else_agency = factories.AgencyFactory(helpline=elsewhere, code="police2")
 

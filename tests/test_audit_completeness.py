@@ -396,7 +396,7 @@ class World:
             "platform admin": factories.AdminFactory(username="root", helpline=None),
             "agency": agency_user,
         }
-        self.agency = agency_user.agency
+        self.agency = agency_user.agency_membership.agency
 
     def client(self, who: str):
         """A user by role, "anonymous", or "child": the holder of the open web chat's secret."""

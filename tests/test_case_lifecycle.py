@@ -47,7 +47,7 @@ def test_case_goes_from_intake_to_closed_and_is_reopened_by_a_supervisor(
     referral = client.post(
         f"/api/v1/cases/{case['id']}/referrals/",
         {
-            "agency": agency_user.agency_id,
+            "agency": agency_user.agency_membership.agency_id,
             "service_type": "investigation",
             "urgency": "urgent",
             "reason": "Disclosure of abuse",

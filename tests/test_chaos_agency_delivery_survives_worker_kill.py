@@ -138,7 +138,7 @@ def endpoint() -> Iterator[AgencyEndpoint]:
 @pytest.fixture
 def agency(agency_user, endpoint: AgencyEndpoint) -> Agency:
     """police1's agency, its webhook pointing at the endpoint."""
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     agency.webhook_url = endpoint.url
     agency.webhook_secret = SECRET
     agency.save()

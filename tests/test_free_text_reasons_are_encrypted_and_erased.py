@@ -47,7 +47,7 @@ def worked_case(api, operator, supervisor, agency_user, walk_in):
 
     def refer():
         body = {
-            "agency": agency_user.agency_id,
+            "agency": agency_user.agency_membership.agency_id,
             "service_type": "protection",
             "urgency": "urgent",
             "reason": "Abuse at home",

@@ -31,7 +31,9 @@ def fill(helpline, team, operator, agency_user):
             )
             ContactFactory(case=case, call_type="prank" if i % 2 else "child")
             if state != "intake":
-                ReferralFactory(case=case, agency=agency_user.agency, created_by=operator, state="sent")
+                ReferralFactory(
+                    case=case, agency=agency_user.agency_membership.agency, created_by=operator, state="sent"
+                )
             # An audit entry with a reason sealed under the case's key: the page opens them all.
             audit_record(
                 actor=operator,

@@ -255,7 +255,7 @@ def test_a_referral_delivered_to_the_agency_logs_no_personal_data(
     summary = "Wanjiru disclosed abuse by her stepfather; needs protection today."
     receiver = Receiver(SECRET)
     receiver.start()
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     agency.webhook_url, agency.webhook_secret = receiver.url, SECRET
     agency.save()
     client = api(operator)

@@ -72,7 +72,7 @@ def receiver(agency_user) -> Iterator[Receiver]:
     """The agency's webhook endpoint; police1's agency points at it."""
     receiver = Receiver(SECRET)
     receiver.start()
-    agency = agency_user.agency
+    agency = agency_user.agency_membership.agency
     agency.webhook_url, agency.webhook_secret = receiver.url, SECRET
     agency.save()
     yield receiver
@@ -233,7 +233,7 @@ def test_what_the_processes_print_holds_no_personal_data(
     }
     staff.json("POST", path + "consent/", consent, expect=201)
     referral = {
-        "agency": agency_user.agency_id,
+        "agency": agency_user.agency_membership.agency_id,
         "service_type": "investigation",
         "urgency": "urgent",
         "reason": "Disclosure of abuse at home",

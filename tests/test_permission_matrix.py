@@ -599,7 +599,7 @@ class World:
             "else_operator": else_operator,
             "supervisor2": supervisor2,
             "else_supervisor": else_supervisor,
-            "agency": agency_user.agency,
+            "agency": agency_user.agency_membership.agency,
             "other_agency": factories.AgencyFactory(helpline=helpline, code="health", name="AGENCY-HEALTH"),
             "else_agency": factories.AgencyFactory(
                 helpline=elsewhere, code="police2", name="AGENCY-ELSEWHERE"

@@ -36,7 +36,7 @@ def case(api, operator, walk_in):
 @pytest.fixture
 def agencies(helpline, agency_user):
     return {
-        "police": agency_user.agency,
+        "police": agency_user.agency_membership.agency,
         "health": AgencyFactory(helpline=helpline, code="hospital", sector="health"),
         "social": AgencyFactory(helpline=helpline, code="social", sector="social_services"),
         "abroad": AgencyFactory(helpline=helpline, code="ug-shelter", sector="shelter", country="UG"),

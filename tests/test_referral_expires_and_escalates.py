@@ -20,7 +20,7 @@ from .factories import AgencyFactory, AgencyUserFactory
 
 @pytest.fixture
 def police(agency_user):
-    return agency_user.agency
+    return agency_user.agency_membership.agency
 
 
 @pytest.fixture

@@ -84,7 +84,7 @@ def make_referral(helpline, team, operator, agency_user):
         )
         fields = {"sent_at": None, "respond_by": None} if state == "awaiting_approval" else {}
         return ReferralFactory(
-            case=case, agency=agency_user.agency, created_by=operator, state=state, **fields
+            case=case, agency=agency_user.agency_membership.agency, created_by=operator, state=state, **fields
         )
 
     return make
@@ -205,7 +205,7 @@ def test_unknown_referral_is_404_for_everyone(api, people):
 def test_agency_lists_only_its_own_sent_referrals(api, people, make_referral):
     mine = [make_referral(s) for s in ("sent", "accepted", "completed")]
     hidden = make_referral("awaiting_approval")
-    elsewhere = ReferralFactory(case=mine[0].case, agency=people["other_agency"].agency)
+    elsewhere = ReferralFactory(case=mine[0].case, agency=people["other_agency"].agency_membership.agency)
 
     listed = api(people["own_agency"]).get("/api/v1/referrals/").json()["results"]
     assert sorted(r["id"] for r in listed) == sorted(r.pk for r in mine)

@@ -137,7 +137,7 @@ class World:
         )
         referral = factories.ReferralFactory(
             case=hidden,
-            agency=agency_user.agency,
+            agency=agency_user.agency_membership.agency,
             created_by=operator,
             state="sent",
             summary="HIDDEN-REFERRAL",
@@ -193,7 +193,7 @@ class World:
             "grant_id": [NOWHERE],
             "token_id": [token_id(token)],
             "helpline_id": [helpline.pk],
-            "agency_id": [agency_user.agency_id],
+            "agency_id": [agency_user.agency_membership.agency_id],
             "session_id": [str(chat_session_create(helpline_code=helpline.code, language="en").session.pk)],
         }
         # Filters a list may be asked with, each chosen so that the hidden case would match it.

@@ -23,7 +23,7 @@ def test_seed_demo_creates_the_demo_helpline_once(api, db):
     }
     usernames = set(User.objects.values_list("username", flat=True))
     assert usernames == {"operator1", "operator2", "supervisor1", "admin1", "police1", "health1", "social1"}
-    assert User.objects.get(username="police1").agency.code == "police"
+    assert User.objects.get(username="police1").agency_membership.agency.code == "police"
     # Demo cases are made through the services, so their history is on record like any other.
     assert AuditEntry.objects.filter(action="case.create").count() == 12
 

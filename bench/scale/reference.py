@@ -15,7 +15,7 @@ from channels_sms.models import PhoneNumber
 from helpline.audit import GENESIS
 from helpline.crypto import encrypt, identifier_hash
 from helpline.models import Helpline, Role, Team, User
-from referrals.models import DEFAULT_RESPONSE_HOURS, Agency
+from referrals.models import DEFAULT_RESPONSE_HOURS, Agency, AgencyMembership
 
 from .shapes import (
     AREAS,
@@ -107,7 +107,6 @@ def reference_data(
                 User(
                     username=f"{slug}-{agency.code}",
                     role=Role.AGENCY,
-                    agency=agency,
                     first_name=agency.name,
                 )
             )
@@ -118,8 +117,14 @@ def reference_data(
                 f"{user.username}@example.org",
             )
         staff = User.objects.bulk_create(staff)
+        # The agency users come last, one per agency in order (seed_scale's one transaction keeps
+        # the database's rule that an agency user works for an agency).
+        memberships = AgencyMembership.objects.bulk_create(
+            AgencyMembership(user=user, agency=agency)
+            for user, agency in zip(staff[-len(agencies) :], agencies, strict=True)
+        )
         users.update({u.pk: (u.username, u.role) for u in staff})
-        agency_users = {u.agency_id: u.pk for u in staff if u.role == Role.AGENCY}
+        agency_users = {m.agency_id: m.user_id for m in memberships}
         numbers = {
             "sms": f"{prefix}{'1' * digits}",
             "voice": f"{prefix}{'1' * digits}",

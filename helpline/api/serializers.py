@@ -2,12 +2,12 @@ from rest_framework import serializers
 
 from .. import crypto
 from ..models import AuditEntry, Helpline, Role, Team, User
-from ..provided import cases_provided
+from ..provided import agencies_provided, cases_provided
 from ..services import token_id
 from .fields import OwnHelplinePrimaryKeyRelatedField
 
-# referrals.Agency, through the User model's own foreign key: helpline imports no app above it.
-AGENCY_MODEL = User._meta.get_field("agency").related_model
+# referrals.Agency, handed down by the referrals app: helpline imports no app above it.
+AGENCY_MODEL = agencies_provided().agency_model
 
 
 class LoginInput(serializers.Serializer):
@@ -44,7 +44,7 @@ class AuthTokenOutput(serializers.Serializer):
 
 class UserOutput(serializers.ModelSerializer):
     helpline = serializers.CharField(source="helpline.code", allow_null=True, default=None)
-    agency = serializers.CharField(source="agency.code", allow_null=True, default=None)
+    agency = serializers.SerializerMethodField()
 
     class Meta:
         model = User
@@ -63,6 +63,11 @@ class UserOutput(serializers.ModelSerializer):
             "date_joined",
         ]
         read_only_fields = fields
+
+    def get_agency(self, user: User) -> str | None:
+        """The code of the agency a partner-agency user works for; null for helpline staff."""
+        agency = agencies_provided().agency_of(user)
+        return agency.code if agency is not None else None
 
 
 class UserCreateInput(serializers.Serializer):

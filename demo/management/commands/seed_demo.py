@@ -18,6 +18,7 @@ from cases.services import case_create, case_transition, case_update, category_d
 from channels_sms.models import PhoneNumber
 from helpline.models import Helpline, Role, Team, User
 from helpline.services import SECOND_FACTOR_ROLES
+from referrals.memberships import agency_membership_set
 from referrals.models import Agency, AgencySector
 from referrals.services import consent_record, referral_create
 
@@ -156,13 +157,15 @@ class Command(BaseCommand):
             device.save()
         return new_secret
 
-    def _user(self, username, password, **fields) -> User:
+    def _user(self, username, password, agency=None, **fields) -> User:
         user = User.objects.filter(username=username).first()
         if user is None:
             user = User(username=username, **fields)
             user.set_password(password)
             user.full_clean()
             user.save()
+            if agency is not None:
+                agency_membership_set(user, agency)
         return user
 
     def _cases(self, users) -> None:
