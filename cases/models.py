@@ -257,6 +257,7 @@ class EscalationKind(models.TextChoices):
     REFERRAL_REJECTED = "referral_rejected", "An agency rejected a referral: refer elsewhere"
     EMERGENCY_REFERRAL = "emergency_referral", "Emergency referral sent without consent"
     DELIVERY_FAILED = "delivery_failed", "An agency could not be notified"
+    STORED_LATE = "stored_late", "Messages arrived while the database was away and were stored late"
 
 
 class Escalation(models.Model):

@@ -12,7 +12,7 @@ with the session's other reads). Audit entries carry ids only."""
 
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -68,10 +68,16 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
     return NewSession(session, secret)
 
 
-def chat_message_receive(*, session: ChatSession, body: str) -> Message:
+def chat_message_receive(
+    *, session: ChatSession, body: str, spooled_at: datetime | None = None, spool_id: str = ""
+) -> tuple[Message, bool]:
     """Stores a child's message and threads it: the session's first message opens a case at
-    intake with a chat contact; later ones join that contact. An ended session: 409."""
-    now = timezone.now()
+    intake with a chat contact; later ones join that contact. An ended session: 409. A message the
+    spool kept while the database was away (`spooled_at`: when it arrived; `spool_id`: its id
+    there, stored once) is judged by the session as it was then. Returns the message and whether
+    this call stored it."""
+    now = spooled_at or timezone.now()
+    external_id = f"spool:{spool_id}" if spool_id else ""
     with transaction.atomic():
         lock_sender(session.helpline_id, session.sender_hash)
         session = (
@@ -79,7 +85,11 @@ def chat_message_receive(*, session: ChatSession, body: str) -> Message:
             .select_related("helpline", "contact__case")
             .get(pk=session.pk)
         )
-        reason = chat_session_ended_reason(session)
+        if external_id:
+            stored = Message.objects.filter(channel=CHAT, external_id=external_id).first()
+            if stored is not None:
+                return stored, False
+        reason = chat_session_ended_reason(session, at=now)
         if reason:
             raise Conflict(reason)
         contact = session.contact
@@ -95,6 +105,7 @@ def chat_message_receive(*, session: ChatSession, body: str) -> Message:
             direction=Direction.INBOUND,
             sender_hash=session.sender_hash,
             body=body,
+            external_id=external_id,
             at=now,
         )
         audit_record(
@@ -103,9 +114,14 @@ def chat_message_receive(*, session: ChatSession, body: str) -> Message:
             obj=message,
             case_id=contact.case_id,
             helpline=session.helpline_id,
-            extra={"chat_session": str(session.pk), "contact_id": contact.pk, "channel": CHAT},
+            extra={
+                "chat_session": str(session.pk),
+                "contact_id": contact.pk,
+                "channel": CHAT,
+                **({"spooled": True} if spooled_at is not None else {}),
+            },
         )
-    return message
+    return message, True
 
 
 def chat_session_end(*, session: ChatSession) -> ChatSession:

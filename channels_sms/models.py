@@ -66,6 +66,9 @@ class InboundEvent(models.Model):
     # What we answered, so a retried webhook gets the same answer.
     reply = models.CharField(max_length=480, blank=True)
     received_at = models.DateTimeField()
+    # Kept in this node's spool while the database was away, stored when it came back
+    # (channels_sms.spool): `received_at` is still when it arrived.
+    spooled = models.BooleanField(default=False, db_default=False)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

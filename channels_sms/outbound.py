@@ -14,7 +14,7 @@ adoption applies. Logs and audit entries carry ids only, never a body or a numbe
 import json
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from django.conf import settings
@@ -273,14 +273,18 @@ def message_give_up(*, message_id: int, reason: str) -> None:
 
 
 def status_callback_receive(
-    *, number: PhoneNumber, params: Mapping[str, list[str]], message_ref: str = ""
+    *,
+    number: PhoneNumber,
+    params: Mapping[str, list[str]],
+    message_ref: str = "",
+    spooled_at: datetime | None = None,
 ) -> Receipt:
     """Stores a delivery status callback (once per MessageSid and status) and moves the outbound
     message it is about forward, never back. The message is found by Twilio's sid, or by our id in
     the callback URL for a message whose sid was lost (then the sid is adopted). A callback for no
     message of ours is stored and otherwise ignored."""
     with transaction.atomic():
-        receipt = sms.message_status_receive(number=number, params=params)
+        receipt = sms.message_status_receive(number=number, params=params, spooled_at=spooled_at)
         if receipt.created:
             _status_apply(receipt.event, number, params, message_ref)
     return receipt

@@ -5,6 +5,7 @@ import hmac
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -41,8 +42,10 @@ def phone_number_for(*, address: str, channels: tuple[str, ...]) -> PhoneNumber 
     kept = _numbers.get(key)
     if kept is not None and time.monotonic() - kept[0] < settings.PHONE_NUMBER_CACHE_SECONDS:
         return kept[1]
+    # The voice route comes along (a reverse one-to-one: None when the number has none), so that a
+    # call can be answered from memory while the database is away.
     number = (
-        PhoneNumber.objects.select_related("helpline")
+        PhoneNumber.objects.select_related("helpline", "voice_route")
         .filter(number=key[0], channel__in=channels, is_active=True, helpline__is_active=True)
         .first()
     )
@@ -52,6 +55,14 @@ def phone_number_for(*, address: str, channels: tuple[str, ...]) -> PhoneNumber 
         else:
             _numbers[key] = (time.monotonic(), number)
     return number
+
+
+def phone_number_known(*, address: str, channels: tuple[str, ...]) -> PhoneNumber | None:
+    """The number as this process last found it, however long ago (None if never): what a webhook
+    answers with while the database is away (the spool keeps the request; configuration held in
+    memory answers it)."""
+    kept = _numbers.get((address.strip(), channels))
+    return kept[1] if kept is not None else None
 
 
 def phone_numbers_forget(**_signal_arguments: object) -> None:
@@ -106,11 +117,24 @@ def chat_session_get(*, session_id: uuid.UUID, secret: str) -> ChatSession:
     return session
 
 
-def chat_session_ended_reason(session: ChatSession) -> str:
-    """Why a child may no longer write in the session ("" while they may)."""
-    if session.ended_at is not None:
+def chat_session_for_spooled(*, session_id: str, secret_digest: str) -> ChatSession | None:
+    """The session a spooled chat message names, if the message came with its secret (the spool
+    keeps the secret's digest, never the secret); None otherwise."""
+    try:
+        session = ChatSession.objects.filter(pk=uuid.UUID(session_id)).first()
+    except ValueError:
+        return None
+    if session is None or not hmac.compare_digest(session.secret_hash, secret_digest):
+        return None
+    return session
+
+
+def chat_session_ended_reason(session: ChatSession, *, at: datetime | None = None) -> str:
+    """Why a child may no longer write in the session ("" while they may), now or `at`."""
+    at = at or timezone.now()
+    if session.ended_at is not None and session.ended_at <= at:
         return "This chat has ended."
-    if session.expires_at <= timezone.now():
+    if session.expires_at <= at:
         return "This chat has expired."
     if session.contact_id and session.contact.case.state == CaseState.CLOSED:
         return "This chat has ended."

@@ -17,8 +17,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from cases.models import Case, Contact
-from cases.services import case_create_from_inbound, contact_create_inbound
+from cases.models import Case, Contact, Escalation, EscalationKind
+from cases.services import case_create_from_inbound, contact_create_inbound, escalation_raise
 from cases.workflow import CaseState
 from helpline import audit, broker
 from helpline.audit import ChainPosition, audit_record
@@ -61,16 +61,27 @@ def _media(params: Mapping[str, list[str]]) -> tuple[int, list[dict[str, str]]]:
     return len(media), media
 
 
-def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> Receipt:
+def inbound_message_receive(
+    *,
+    number: PhoneNumber,
+    params: Mapping[str, list[str]],
+    spooled_at: datetime | None = None,
+    spooled_reply: str = "",
+) -> Receipt:
     """Stores an inbound SMS/WhatsApp message webhook (signature already checked) and decides the
     answer: an acknowledgement on the sender's first message of a conversation, else nothing.
     A retry of a stored MessageSid returns the stored event unchanged. Processing is dispatched
-    once the transaction commits."""
+    once the transaction commits. A request the spool kept while the database was away
+    (`spooled_at`: when it arrived) keeps its arrival time and the reply it was answered with."""
     external_id = params["MessageSid"][0]
     address = (params.get("From") or [""])[0]
     hashed = sender_hash(address) if address else ""
     num_media, media = _media(params)
     now = timezone.now()
+    if spooled_at is not None:
+        reply: str | RawSQL = spooled_reply
+    else:
+        reply = _acknowledgement_if_new_conversation(number, hashed, now) if hashed else ""
     with transaction.atomic():
         event = InboundEvent(
             helpline_id=number.helpline_id,
@@ -84,9 +95,10 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
             num_media=num_media,
             media=json.dumps(media) if media else "",
             params=params_json(params),
-            reply=_acknowledgement_if_new_conversation(number, hashed, now) if hashed else "",
-            received_at=now,
+            reply=reply,
+            received_at=spooled_at or now,
             dispatched_at=now,
+            spooled=spooled_at is not None,
         )
         inserted, position = _event_insert(event, lock_sender=bool(hashed))
         if not inserted:
@@ -101,7 +113,12 @@ def inbound_message_receive(*, number: PhoneNumber, params: Mapping[str, list[st
             action=AuditAction.INBOUND_RECEIVE,
             obj=event,
             helpline=number.helpline_id,
-            extra={"channel": event.channel, "external_id": external_id, "num_media": num_media},
+            extra={
+                "channel": event.channel,
+                "external_id": external_id,
+                "num_media": num_media,
+                **({"spooled": True} if spooled_at is not None else {}),
+            },
             position=position,
         )
         transaction.on_commit(lambda: dispatch(event.pk), robust=True)
@@ -164,9 +181,12 @@ def _event_insert(event: InboundEvent, *, lock_sender: bool) -> tuple[bool, Chai
     return True, (audit.ChainPosition(event.helpline_id, *head) if head[0] is not None else None)
 
 
-def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> Receipt:
+def message_status_receive(
+    *, number: PhoneNumber, params: Mapping[str, list[str]], spooled_at: datetime | None = None
+) -> Receipt:
     """Stores a delivery status callback of an outbound message, once per MessageSid and status
-    (not swept: channels_sms.outbound.status_callback_receive applies it to the message)."""
+    (not swept: channels_sms.outbound.status_callback_receive applies it to the message); one the
+    spool kept keeps its arrival time (`spooled_at`)."""
     status = (params.get("MessageStatus") or params.get("SmsStatus") or [""])[0]
     external_id = f"{params['MessageSid'][0]}:{status}"[:80]
     with transaction.atomic():
@@ -178,7 +198,8 @@ def message_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str
                 "helpline_id": number.helpline_id,
                 "channel": number.channel,
                 "params": params_json(params),
-                "received_at": timezone.now(),
+                "received_at": spooled_at or timezone.now(),
+                "spooled": spooled_at is not None,
             },
         )
         if created:
@@ -315,9 +336,47 @@ def _thread_events(event_id: int, ids: list[int]) -> str:
                     helpline=event.helpline_id,
                     extra={"event_id": event.pk, "contact_id": message.contact_id, "channel": event.channel},
                 )
+            _stored_late_escalate(pending, messages)
     if own.kind != EventKind.MESSAGE:
         return "not_a_message"
     return "threaded" if own in pending else "already_processed"
+
+
+def _stored_late_escalate(events: list[InboundEvent], messages: list[Message]) -> None:
+    """Messages the spool kept while the database was away reached their cases late, unseen by
+    anyone meanwhile: the case is raised to its supervisors (one waiting escalation per case)."""
+    late: dict[int, list[InboundEvent]] = {}
+    for event, message in zip(events, messages, strict=True):
+        if event.spooled and message.case_id is not None:
+            late.setdefault(message.case_id, []).append(event)
+    if not late:
+        return
+    waiting = set(
+        Escalation.objects.filter(
+            case_id__in=late, kind=EscalationKind.STORED_LATE, acknowledged_at__isnull=True
+        ).values_list("case_id", flat=True)
+    )
+    now = timezone.now()
+    for case in Case.objects.filter(pk__in=set(late) - waiting):
+        arrived = late[case.pk]
+        minutes = max(int((now - event.received_at).total_seconds() // 60) for event in arrived)
+        escalation = escalation_raise(
+            case=case,
+            kind=EscalationKind.STORED_LATE,
+            detail=(
+                f"{len(arrived)} message(s) arrived while the database was away and reached the case "
+                f"up to {minutes} min later: read them in the order they arrived."
+            ),
+            once=False,
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.INBOUND_STORED_LATE,
+            obj=escalation,
+            case_id=case.pk,
+            helpline=case.helpline_id,
+            extra={"event_ids": [event.pk for event in arrived], "minutes_late": minutes},
+        )
 
 
 @dataclass

@@ -25,6 +25,18 @@ def sweep_unprocessed_events() -> int:
     return len(sms.unprocessed_events_redispatch())
 
 
+@shared_task(name="channels_sms.tasks.drain_spool", ignore_result=True)
+def drain_spool() -> int:
+    """Beat task: stores what this node's spool kept while the database was away (nothing to do,
+    and no file touched, when it is empty)."""
+    from . import spool, spool_drain
+
+    if not spool.counted(fresh=True).pending:
+        return 0
+    result = spool_drain.spool_drain()
+    return result.stored if result is not None else 0
+
+
 @shared_task(
     name="channels_sms.tasks.process_voice_call",
     acks_late=True,

@@ -153,6 +153,16 @@ def connect_twiml(number: PhoneNumber) -> str:
     return str(response)
 
 
+def outage_twiml() -> str:
+    """For a call to a number this process has never read while the database is away: the default
+    greeting, then the VOICE_OUTAGE_QUEUE queue (its record is spooled; docs/spool.md)."""
+    prompts = prompts_for(settings.LANGUAGE_CODE)
+    response = VoiceResponse()
+    _say(response, prompts.greeting, prompts)
+    response.enqueue(settings.VOICE_OUTAGE_QUEUE, action=_url("twilio-voice-status"), method="POST")
+    return str(response)
+
+
 def _first(params: Mapping[str, list[str]], name: str) -> str:
     return (params.get(name) or [""])[0].strip()
 
@@ -164,10 +174,16 @@ class VoiceReceipt:
 
 
 def _store(
-    *, number: PhoneNumber, kind: str, external_id: str, params: Mapping[str, list[str]], action: AuditAction
+    *,
+    number: PhoneNumber,
+    kind: str,
+    external_id: str,
+    params: Mapping[str, list[str]],
+    action: AuditAction,
+    spooled_at: datetime | None = None,
 ) -> VoiceReceipt:
     """Stores one voice webhook once (a retry finds the first event) and dispatches the call's
-    processing after commit."""
+    processing after commit; one the spool kept keeps its arrival time (`spooled_at`)."""
     existing = InboundEvent.objects.filter(provider="twilio", kind=kind, external_id=external_id).first()
     if existing is not None:
         return VoiceReceipt(existing, created=False)
@@ -185,7 +201,8 @@ def _store(
                 sender=address,
                 sender_hash=sender_hash(address) if address else "",
                 params=params_json(params),
-                received_at=now,
+                received_at=spooled_at or now,
+                spooled=spooled_at is not None,
                 dispatched_at=now,
             )
             audit_record(
@@ -206,7 +223,9 @@ def _sid(value: str) -> str:
     return value[:50]  # room for ":queue:<result>" in external_id (80)
 
 
-def inbound_call_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> VoiceReceipt:
+def inbound_call_receive(
+    *, number: PhoneNumber, params: Mapping[str, list[str]], spooled_at: datetime | None = None
+) -> VoiceReceipt:
     """An inbound call (signature checked): stored once per CallSid + CallStatus."""
     status = _first(params, "CallStatus") or "ringing"
     external_id = f"{_sid(_first(params, 'CallSid'))}:{status[:16]}"
@@ -216,10 +235,13 @@ def inbound_call_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]
         external_id=external_id,
         params=params,
         action=AuditAction.INBOUND_CALL,
+        spooled_at=spooled_at,
     )
 
 
-def call_gather_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> VoiceReceipt:
+def call_gather_receive(
+    *, number: PhoneNumber, params: Mapping[str, list[str]], spooled_at: datetime | None = None
+) -> VoiceReceipt:
     """The digit the caller pressed (one per call: a retry finds the first)."""
     external_id = f"{_sid(_first(params, 'CallSid'))}:gather"
     return _store(
@@ -228,10 +250,13 @@ def call_gather_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
         external_id=external_id,
         params=params,
         action=AuditAction.INBOUND_CALL_GATHER,
+        spooled_at=spooled_at,
     )
 
 
-def call_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]]) -> VoiceReceipt:
+def call_status_receive(
+    *, number: PhoneNumber, params: Mapping[str, list[str]], spooled_at: datetime | None = None
+) -> VoiceReceipt:
     """A status callback, or the result of <Enqueue>/<Dial> (QueueResult, DialCallStatus)."""
     sid = _sid(_first(params, "CallSid"))
     if _first(params, "QueueResult"):
@@ -246,6 +271,7 @@ def call_status_receive(*, number: PhoneNumber, params: Mapping[str, list[str]])
         external_id=external_id,
         params=params,
         action=AuditAction.INBOUND_CALL_STATUS,
+        spooled_at=spooled_at,
     )
 
 

@@ -41,3 +41,12 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 def post_fork(server: Any, worker: Any) -> None:
     gc.enable()
+
+
+def post_worker_init(worker: Any) -> None:
+    # Each web process drains this node's spool (channels_sms.spool_drain): at once (what a
+    # previous run left, e.g. after a crash during an outage), then while it holds anything; one
+    # process at a time drains (a file lock), the others find it taken.
+    from channels_sms.spool_drain import drainer_start
+
+    drainer_start()

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from helpline.api.views import healthz, readyz
+from config.health import healthz, readyz
 
 # The Django admin asks for the TOTP code too: otherwise it would be a way around two-factor sign-in.
 admin.site.__class__ = OTPAdminSite

@@ -77,6 +77,7 @@ class AuditAction(StrEnum):
     INBOUND_CALL_STATUS = "inbound.call_status"
     INBOUND_MESSAGE_STATUS = "inbound.message_status"
     INBOUND_RECEIVE = "inbound.receive"
+    INBOUND_STORED_LATE = "inbound.stored_late"
     MESSAGE_DELIVER = "message.deliver"
     MESSAGE_FAILED = "message.failed"
     MESSAGE_LIST = "message.list"

@@ -112,3 +112,12 @@ def numbers_forgotten():
     from channels_sms.selectors import phone_numbers_forget
 
     phone_numbers_forget()
+
+
+@pytest.fixture(autouse=True)
+def own_spool(settings, tmp_path_factory):
+    """Each test has its own empty spool directory (channels_sms.spool), counted afresh."""
+    from channels_sms import spool
+
+    settings.SPOOL_DIR = str(tmp_path_factory.mktemp("spool"))
+    spool.counted(fresh=True)

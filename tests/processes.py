@@ -751,6 +751,8 @@ class Stack:
                 "REDIS_URL": self.own_redis.url,
                 "PUBLIC_BASE_URL": self.public_base_url,
                 "TWILIO_AUTH_TOKEN": TOKEN,
+                # The stack's node: its own spool (channels_sms.spool), shared by its processes.
+                "SPOOL_DIR": str(self.directory / "spool"),
                 "INBOUND_SWEEP_SECONDS": "1",
                 # As in production: after a failed publish, webhooks stop waiting on the broker.
                 "BROKER_BACKOFF_SECONDS": "5",

@@ -16,10 +16,12 @@ from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 
 from helpline.api.base import APIView, Fetch, NoObject
+from helpline.api.errors import DATABASE_UNAVAILABLE
 from helpline.api.schema import ErrorResponse409Serializer
 
 from .. import chat, selectors
 from ..models import Message
+from . import spooling
 
 SECRET_HEADER = OpenApiParameter(
     "X-Chat-Secret",
@@ -98,6 +100,14 @@ class ChatMessageOutput(serializers.ModelSerializer):
         model = Message
         fields = ["id", "direction", "body", "at"]
         read_only_fields = fields
+
+
+class ChatMessageQueuedOutput(serializers.Serializer):
+    """A message taken while the database is away: kept on the server, stored (and shown in the
+    chat) once it is back."""
+
+    status = serializers.ChoiceField(choices=["queued"])
+    received_at = serializers.DateTimeField()
 
 
 class ChatMessagePageOutput(serializers.Serializer):
@@ -182,15 +192,42 @@ class ChatMessagesView(_AnonymousChatView):
         operation_id="chat_sessions_messages_send",
         summary="Send a message in the chat (409 once the chat has ended)",
         parameters=[SECRET_HEADER],
+        description="202: the database is away; the message is kept on the server and appears in "
+        "the chat once stored (the spool, docs/spool.md).",
         request=ChatMessageInput,
-        responses={201: ChatMessageOutput, 409: ErrorResponse409Serializer},
+        responses={
+            201: ChatMessageOutput,
+            202: ChatMessageQueuedOutput,
+            409: ErrorResponse409Serializer,
+        },
     )
     def post(self, request: Request, session_id: str) -> Response:
         session = self.object
         data = ChatMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        message = chat.chat_message_receive(session=session, **data.validated_data)
+        if spooling.queued_behind_spool():
+            # Earlier messages wait in this node's spool: this one queues behind them.
+            return self._queued(session_id, data.validated_data["body"])
+        message, _ = chat.chat_message_receive(session=session, **data.validated_data)
         return Response(ChatMessageOutput(message).data, status=status.HTTP_201_CREATED)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # The database is away (the session could not even be read): a well-formed message is
+        # kept in the spool and answered 202; the drain checks the session's secret when storing.
+        if self.request.method == "POST" and isinstance(exc, DATABASE_UNAVAILABLE):
+            data = ChatMessageInput(data=self.request.data)
+            if data.is_valid():
+                spooling.database_unavailable(self.request, exc)
+                return self._queued(self.kwargs["session_id"], data.validated_data["body"])
+        return super().handle_exception(exc)
+
+    def _queued(self, session_id: str, body: str) -> Response:
+        queued = spooling.spool_chat_message(
+            session_id=str(session_id), secret=_chat_secret(self.request)["secret"], body=body
+        )
+        if queued is None:
+            return spooling.service_unavailable()
+        return Response(ChatMessageQueuedOutput(queued).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ChatSessionEndView(_AnonymousChatView):

@@ -19,13 +19,15 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from cases.selectors import case_get
 from helpline.api.base import APIView, Fetch, Scoped
-from helpline.api.errors import error_response
+from helpline.api.errors import DATABASE_UNAVAILABLE, error_response
 from helpline.api.pagination import Pagination
 from helpline.api.schema import ErrorResponse409Serializer
 from helpline.vocabulary import AuditAction
 
 from .. import outbound, selectors, senders, services, sms
 from ..models import Message, PhoneNumber
+from ..spool import SpoolKind
+from . import spooling
 from .serializers import MessageInput, MessageOutput
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,12 @@ def _signed_params(request: HttpRequest) -> tuple[dict[str, list[str]] | None, H
 
 
 def _webhook(
-    request: HttpRequest, *, address_param: str, receive: Callable[..., services.Receipt]
+    request: HttpRequest,
+    *,
+    address_param: str,
+    receive: Callable[..., services.Receipt],
+    kind: SpoolKind,
+    fallback: bool = False,
 ) -> HttpResponse:
     params, refusal = _signed_params(request)
     if refusal is not None:
@@ -77,27 +84,46 @@ def _webhook(
     if not (params.get("MessageSid") or [""])[0]:
         return error_response(400, "validation_error", "required", "MessageSid is required.")
     address = (params.get(address_param) or [""])[0]
-    number: PhoneNumber | None = selectors.phone_number_for(
-        address=address, channels=(senders.channel_of(address),)
-    )
-    if number is None:
-        services.webhook_reject(path=request.path, reason="unknown_number")
-        return error_response(404, "client_error", "not_found", "This number is not a helpline number here.")
-    receipt = receive(number=number, params=params)
+    channels = (senders.channel_of(address),)
+    if fallback or spooling.queued_behind_spool():
+        # The fallback URL (Twilio tried us and failed), or earlier requests still wait in this
+        # node's spool: this one queues behind them, so a sender's messages keep their order.
+        return spooling.spool_message(request, kind=kind, params=params, address=address, channels=channels)
+    try:
+        number: PhoneNumber | None = selectors.phone_number_for(address=address, channels=channels)
+        if number is None:
+            services.webhook_reject(path=request.path, reason="unknown_number")
+            return error_response(
+                404, "client_error", "not_found", "This number is not a helpline number here."
+            )
+        receipt = receive(number=number, params=params)
+    except DATABASE_UNAVAILABLE as exc:
+        spooling.database_unavailable(request, exc)
+        return spooling.spool_message(request, kind=kind, params=params, address=address, channels=channels)
     return _twiml(receipt.event.reply)
 
 
 @csrf_exempt
 def sms_webhook(request: HttpRequest) -> HttpResponse:
-    """Inbound SMS, MMS and WhatsApp message: stored, answered, threaded after."""
-    return _webhook(request, address_param="To", receive=sms.inbound_message_receive)
+    """Inbound SMS, MMS and WhatsApp message: stored (spooled while the database is away),
+    answered, threaded after."""
+    return _webhook(request, address_param="To", receive=sms.inbound_message_receive, kind=SpoolKind.SMS)
+
+
+@csrf_exempt
+def sms_fallback_webhook(request: HttpRequest) -> HttpResponse:
+    """The numbers' SMS Fallback URL (`manage.py twilio_webhooks`): Twilio calls it when the main
+    URL failed; it spools without trying the database (the drain stores it, once)."""
+    return _webhook(
+        request, address_param="To", receive=sms.inbound_message_receive, kind=SpoolKind.SMS, fallback=True
+    )
 
 
 @csrf_exempt
 def sms_status_webhook(request: HttpRequest) -> HttpResponse:
     """Delivery status of an outbound message (`From` is our number; `?m=` our message id)."""
     receive = partial(outbound.status_callback_receive, message_ref=request.GET.get("m", ""))
-    return _webhook(request, address_param="From", receive=receive)
+    return _webhook(request, address_param="From", receive=receive, kind=SpoolKind.SMS_STATUS)
 
 
 class ConversationPagination(Pagination):

@@ -15,7 +15,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from cases.selectors import record_page_read
 from helpline.api.base import APIView, Fetch, Scoped
-from helpline.api.errors import error_response
+from helpline.api.errors import DATABASE_UNAVAILABLE, error_response
 from helpline.api.pagination import Pagination
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer
@@ -23,6 +23,8 @@ from helpline.vocabulary import AuditAction
 
 from .. import selectors, services, voice
 from ..models import Callback, NumberChannel, PhoneNumber
+from ..spool import SpoolKind
+from . import spooling
 from .views import TWIML, _signed_params
 
 
@@ -31,19 +33,29 @@ def _voice_webhook(
     *,
     receive: Callable[..., voice.VoiceReceipt],
     answer: Callable[[PhoneNumber, voice.VoiceReceipt], str],
+    kind: SpoolKind,
+    fallback: bool = False,
 ) -> HttpResponse:
     params, refusal = _signed_params(request)
     if refusal is not None:
         return refusal
     if not (params.get("CallSid") or [""])[0]:
         return error_response(400, "validation_error", "required", "CallSid is required.")
-    number = selectors.phone_number_for(
-        address=(params.get("To") or [""])[0], channels=(NumberChannel.VOICE,)
-    )
-    if number is None:
-        services.webhook_reject(path=request.path, reason="unknown_number")
-        return error_response(404, "client_error", "not_found", "This number is not a helpline number here.")
-    receipt = receive(number=number, params=params)
+    address = (params.get("To") or [""])[0]
+    if fallback or spooling.queued_behind_spool():
+        return spooling.spool_call(request, kind=kind, params=params, address=address)
+    try:
+        number = selectors.phone_number_for(address=address, channels=(NumberChannel.VOICE,))
+        if number is None:
+            services.webhook_reject(path=request.path, reason="unknown_number")
+            return error_response(
+                404, "client_error", "not_found", "This number is not a helpline number here."
+            )
+        receipt = receive(number=number, params=params)
+    except DATABASE_UNAVAILABLE as exc:
+        # The caller still hears the greeting and waits in the queue; the call's record is spooled.
+        spooling.database_unavailable(request, exc)
+        return spooling.spool_call(request, kind=kind, params=params, address=address)
     return HttpResponse(answer(number, receipt), content_type=TWIML)
 
 
@@ -51,7 +63,22 @@ def _voice_webhook(
 def voice_webhook(request: HttpRequest) -> HttpResponse:
     """Inbound call: stored, answered with the greeting, the emergency digit and the queue."""
     return _voice_webhook(
-        request, receive=voice.inbound_call_receive, answer=lambda number, _r: voice.answer_twiml(number)
+        request,
+        receive=voice.inbound_call_receive,
+        answer=lambda number, _r: voice.answer_twiml(number),
+        kind=SpoolKind.VOICE_CALL,
+    )
+
+
+@csrf_exempt
+def voice_fallback_webhook(request: HttpRequest) -> HttpResponse:
+    """The voice numbers' Fallback URL: the call answered from memory, its record spooled."""
+    return _voice_webhook(
+        request,
+        receive=voice.inbound_call_receive,
+        answer=lambda number, _r: voice.answer_twiml(number),
+        kind=SpoolKind.VOICE_CALL,
+        fallback=True,
     )
 
 
@@ -59,7 +86,10 @@ def voice_webhook(request: HttpRequest) -> HttpResponse:
 def voice_gather_webhook(request: HttpRequest) -> HttpResponse:
     """The digit pressed (the emergency one flags the case), then on to the queue."""
     return _voice_webhook(
-        request, receive=voice.call_gather_receive, answer=lambda number, _r: voice.connect_twiml(number)
+        request,
+        receive=voice.call_gather_receive,
+        answer=lambda number, _r: voice.connect_twiml(number),
+        kind=SpoolKind.VOICE_GATHER,
     )
 
 
@@ -67,7 +97,10 @@ def voice_gather_webhook(request: HttpRequest) -> HttpResponse:
 def voice_status_webhook(request: HttpRequest) -> HttpResponse:
     """Call status callbacks and the <Enqueue>/<Dial> results: stored; the call is over."""
     return _voice_webhook(
-        request, receive=voice.call_status_receive, answer=lambda _n, _r: str(VoiceResponse())
+        request,
+        receive=voice.call_status_receive,
+        answer=lambda _n, _r: str(VoiceResponse()),
+        kind=SpoolKind.VOICE_STATUS,
     )
 
 

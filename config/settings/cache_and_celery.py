@@ -50,6 +50,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sms.tasks.sweep_unsent_messages",
         "schedule": env.int("OUTBOUND_SWEEP_SECONDS", default=60),
     },
+    # Drains the spool of the node the worker runs on (a web node's spool directory mounted in its
+    # worker, docker-compose.yml); the web processes drain it themselves too (channels_sms.spool_drain).
+    "drain-spool": {
+        "task": "channels_sms.tasks.drain_spool",
+        "schedule": env.int("SPOOL_BEAT_SECONDS", default=10),
+    },
     "sweep-unprocessed-voice-calls": {
         "task": "channels_sms.tasks.sweep_unprocessed_calls",
         "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),

@@ -1,6 +1,6 @@
 """Contact channels (channels_sms): Twilio SMS/WhatsApp/voice in and out, inbound threading, web chat."""
 
-from .environment import env
+from .environment import BASE_DIR, env
 
 TWILIO_ACCOUNT_SID = env("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
@@ -45,3 +45,17 @@ WEBHOOK_REFUSALS_RECORDED = {
     "per_address": env.int("WEBHOOK_REFUSALS_RECORDED_PER_ADDRESS", default=5),
     "all": env.int("WEBHOOK_REFUSALS_RECORDED_ALL", default=60),
 }
+
+# The durable spool (channels_sms.spool, docs/spool.md): inbound webhooks the database could not take
+# wait on this node's disk until the drain stores them. SPOOL_DIR is per node (each drains its own);
+# past a limit a webhook answers 503 and the alarm is logged, never a silent drop. The age limit
+# bounds how long a node keeps answering "stored" while the database stays away.
+SPOOL_DIR = env("SPOOL_DIR", default=str(BASE_DIR / ".data" / "spool"))
+SPOOL_MAX_MESSAGES = env.int("SPOOL_MAX_MESSAGES", default=200_000)
+SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=1024**3)
+SPOOL_MAX_AGE_HOURS = env.float("SPOOL_MAX_AGE_HOURS", default=72.0)
+# How often each process counts the spool again (every webhook asks while it spools) and drains it.
+SPOOL_COUNT_SECONDS = env.float("SPOOL_COUNT_SECONDS", default=1.0)
+SPOOL_DRAIN_SECONDS = env.float("SPOOL_DRAIN_SECONDS", default=2.0)
+# Calls to a number a web process has never read, while the database is away, wait in this queue.
+VOICE_OUTAGE_QUEUE = env("VOICE_OUTAGE_QUEUE", default="helpline-outage")

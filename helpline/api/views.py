@@ -1,7 +1,5 @@
 from contextlib import contextmanager
 
-from django.db import connection
-from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
@@ -427,35 +425,6 @@ class HelplineDetailView(APIView):
         data.is_valid(raise_exception=True)
         helpline = services.helpline_update(actor=request.user, helpline=self.object, **data.validated_data)
         return Response(HelplineOutput(helpline).data)
-
-
-def healthz(request):
-    """The process is alive (no dependencies checked: a liveness probe must not flap with the DB)."""
-    return JsonResponse({"status": "ok"})
-
-
-def readyz(request):
-    """Ready to serve: PostgreSQL and Redis both answer."""
-    import redis
-    from django.conf import settings
-
-    checks = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        client.ping()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {exc.__class__.__name__}"
-    ready = all(v == "ok" for v in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
 
 
 class UserPasswordLinkView(APIView):
