@@ -169,3 +169,12 @@ def outbox_list() -> QuerySet[Message]:
         .select_related("case")
         .order_by("at", "id")
     )
+
+
+# --- our numbers at Twilio --------------------------------------------------------------------------
+
+
+def phone_numbers_active() -> QuerySet[PhoneNumber]:
+    """Every number webhooks can reach (active, of an active helpline), all helplines: the numbers
+    `manage.py twilio_webhooks` configures at Twilio."""
+    return PhoneNumber.objects.filter(is_active=True, helpline__is_active=True).order_by("number", "channel")

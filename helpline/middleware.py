@@ -47,7 +47,8 @@ class RequestContextMiddleware:
 class DatabaseUnavailableMiddleware:
     """A plain Django view (Twilio's webhooks, the admin site) that finds the database unavailable
     answers 503 `service_unavailable` in the one error shape, as the API's exception handler does,
-    instead of a 500: Twilio retries a webhook answered 5xx later, which is what an outage needs."""
+    instead of a 500: Twilio retries a 5xx only as the webhook URL's connection overrides ask (within
+    seconds), then tries the number's Fallback URL; `manage.py twilio_webhooks` sets both."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -10,6 +10,10 @@ TWILIO_AUTH_TOKEN = env("TWILIO_AUTH_TOKEN", default="")
 # local outbox (`manage.py outbox`).
 TWILIO_API_BASE_URL = env("TWILIO_API_BASE_URL", default="https://api.twilio.com").rstrip("/")
 TWILIO_HTTP_TIMEOUT_SECONDS = env.float("TWILIO_HTTP_TIMEOUT_SECONDS", default=10.0)
+# Where Twilio's Fallback URLs point (`manage.py twilio_webhooks`): a second web node in
+# production, so a message still reaches a node that spools it when this one cannot answer. Empty:
+# PUBLIC_BASE_URL (resolved by channels_sms.twilio_numbers, so an empty variable means the same).
+TWILIO_FALLBACK_BASE_URL = env("TWILIO_FALLBACK_BASE_URL", default="").rstrip("/")
 OUTBOUND_MAX_RETRIES = env.int("OUTBOUND_MAX_RETRIES", default=6)
 OUTBOUND_RETRY_BASE_SECONDS = env.float("OUTBOUND_RETRY_BASE_SECONDS", default=2.0)
 # A reply still queued and never tried this long after it was written is dispatched again.
