@@ -12,6 +12,10 @@ COPY . .
 RUN SECRET_KEY=build FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= IDENTIFIER_HASH_KEY=build-only-placeholder-not-a-secret-000 \
     DATABASE_URL=postgres://build/none REDIS_URL=redis://build python manage.py collectstatic --noinput
 
+# The spool of inbound webhooks while the database is away (docs/spool.md): a volume in
+# docker-compose.yml, created owned by the user the processes run as.
+RUN mkdir -p /var/lib/lifeline/spool && chown -R lifeline /var/lib/lifeline
+
 USER lifeline
 EXPOSE 8000
 CMD ["gunicorn", "--config", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30", "--access-logfile", "-"]
