@@ -57,6 +57,22 @@ def phone_number_for(*, address: str, channels: tuple[str, ...]) -> PhoneNumber 
     return number
 
 
+def phone_numbers_warm() -> int:
+    """Reads every active number (with its helpline and voice route) into this process's copies,
+    so that a webhook for any of them can be answered from memory if the database goes away before
+    this process served it. Returns how many."""
+    numbers = list(
+        PhoneNumber.objects.select_related("helpline", "voice_route").filter(
+            is_active=True, helpline__is_active=True
+        )
+    )
+    now = time.monotonic()
+    with _numbers_lock:
+        for number in numbers:
+            _numbers[(number.number, (number.channel,))] = (now, number)
+    return len(numbers)
+
+
 def phone_number_known(*, address: str, channels: tuple[str, ...]) -> PhoneNumber | None:
     """The number as this process last found it, however long ago (None if never): what a webhook
     answers with while the database is away (the spool keeps the request; configuration held in

@@ -166,6 +166,14 @@ _drainer: threading.Thread | None = None
 
 
 def _drain_forever() -> None:
+    try:
+        # Our numbers in memory first: calls and messages can then be answered from it if the
+        # database goes away before this process served them.
+        selectors.phone_numbers_warm()
+    except Exception:
+        logger.warning("Could not read our numbers at start-up; they are read as webhooks arrive")
+    finally:
+        connections.close_all()
     while True:
         try:
             if spool.counted(fresh=True).pending:

@@ -290,3 +290,20 @@ def test_a_chat_message_is_queued_while_the_database_is_away_and_stored_once_bac
     assert [m["body"] for m in thread] == ["is anyone there"]
     # Stored once, even if the drain's removal of the file was lost.
     assert Message.objects.filter(channel="chat", external_id__startswith="spool:").count() == 1
+
+
+def test_numbers_read_at_start_up_answer_calls_a_process_never_served(helpline):
+    from channels_sms.selectors import phone_numbers_warm
+
+    number = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+15005550008")
+    VoiceRoute.objects.create(number=number, greeting="Karibu", queue_name="night")
+    assert phone_numbers_warm() == 1
+    call = {"AccountSid": "AC" + "0" * 32, "CallSid": "CA" + "2" * 32, "From": CHILD, "To": "+15005550008"}
+    with DatabaseAway():
+        answered = post("/webhooks/twilio/voice/", call)
+        unknown = post("/webhooks/twilio/voice/", {**call, "CallSid": "CA" + "3" * 32, "To": "+15005550009"})
+    assert "Karibu" in answered.content.decode() and ">night</Enqueue>" in answered.content.decode()
+    # A number nobody here has read: the default greeting and the outage queue, the call kept.
+    assert ">helpline-outage</Enqueue>" in unknown.content.decode()
+    result = spool_drain()
+    assert (result.stored, result.refused) == (1, 1)  # the unknown number is not ours: refused, recorded
