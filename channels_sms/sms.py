@@ -17,8 +17,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
-from cases.models import Case, Contact, Escalation, EscalationKind
-from cases.services import case_create_from_inbound, contact_create_inbound, escalation_raise
+from cases.models import Case, Contact
+from cases.services import case_create_from_inbound, contact_create_inbound
 from cases.workflow import CaseState
 from helpline import audit, broker
 from helpline.audit import ChainPosition, audit_record
@@ -35,6 +35,7 @@ from .models import (
 )
 from .senders import lock_senders, params_json, sender_hash, sender_lock_key, sender_phone
 from .services import Receipt
+from .stored_late import stored_late_escalate
 
 logger = logging.getLogger(__name__)
 
@@ -336,47 +337,10 @@ def _thread_events(event_id: int, ids: list[int]) -> str:
                     helpline=event.helpline_id,
                     extra={"event_id": event.pk, "contact_id": message.contact_id, "channel": event.channel},
                 )
-            _stored_late_escalate(pending, messages)
+            stored_late_escalate(pending, messages)
     if own.kind != EventKind.MESSAGE:
         return "not_a_message"
     return "threaded" if own in pending else "already_processed"
-
-
-def _stored_late_escalate(events: list[InboundEvent], messages: list[Message]) -> None:
-    """Messages the spool kept while the database was away reached their cases late, unseen by
-    anyone meanwhile: the case is raised to its supervisors (one waiting escalation per case)."""
-    late: dict[int, list[InboundEvent]] = {}
-    for event, message in zip(events, messages, strict=True):
-        if event.spooled and message.case_id is not None:
-            late.setdefault(message.case_id, []).append(event)
-    if not late:
-        return
-    waiting = set(
-        Escalation.objects.filter(
-            case_id__in=late, kind=EscalationKind.STORED_LATE, acknowledged_at__isnull=True
-        ).values_list("case_id", flat=True)
-    )
-    now = timezone.now()
-    for case in Case.objects.filter(pk__in=set(late) - waiting):
-        arrived = late[case.pk]
-        minutes = max(int((now - event.received_at).total_seconds() // 60) for event in arrived)
-        escalation = escalation_raise(
-            case=case,
-            kind=EscalationKind.STORED_LATE,
-            detail=(
-                f"{len(arrived)} message(s) arrived while the database was away and reached the case "
-                f"up to {minutes} min later: read them in the order they arrived."
-            ),
-            once=False,
-        )
-        audit_record(
-            actor=None,
-            action=AuditAction.INBOUND_STORED_LATE,
-            obj=escalation,
-            case_id=case.pk,
-            helpline=case.helpline_id,
-            extra={"event_ids": [event.pk for event in arrived], "minutes_late": minutes},
-        )
 
 
 @dataclass
