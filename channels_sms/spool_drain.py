@@ -16,9 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from helpline.api.errors import DATABASE_UNAVAILABLE
 from helpline.crypto import DecryptionError
-from helpline.errors import Conflict
+from helpline.errors import DATABASE_UNAVAILABLE, Conflict
 
 from . import chat, outbound, selectors, senders, services, sms, spool, voice
 from .models import NumberChannel

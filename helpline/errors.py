@@ -1,6 +1,11 @@
 """Refusals the services raise; the API renders them in the one error shape (helpline.api.errors)."""
 
+from django.db import InterfaceError, OperationalError
 from rest_framework import exceptions, status
+
+# What the database raises when it is unavailable or gave up (refused or lost connections, a server
+# shutting down, a statement cancelled by its timeout): answered 503, or spooled (channels_sms.spool).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 
 class Conflict(exceptions.APIException):

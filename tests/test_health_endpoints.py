@@ -12,10 +12,12 @@ def test_healthz_answers_without_authentication(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
-def test_readyz_checks_database_and_redis(client, db):
+def test_readyz_checks_database_redis_and_the_spool(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "spool": "ok"}
+    assert response.json()["spool"] == {"pending": 0, "bytes": 0, "oldest_seconds": 0.0}
 
 
 @pytest.fixture

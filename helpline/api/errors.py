@@ -4,12 +4,11 @@
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
 
-from helpline.errors import Conflict  # noqa: F401  (re-exported: the API layer names it too)
+from helpline.errors import DATABASE_UNAVAILABLE, Conflict  # noqa: F401  (re-exported: the API layer names them too)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -35,8 +34,8 @@ class LockedOut(exceptions.APIException):
 # The database could not be reached or dropped the connection (a restart, a failover, no free
 # connection), or gave up on the statement (a deadlock, a lock or statement timeout: psycopg2 raises
 # those as OperationalError too): the request may succeed if repeated shortly, so it answers 503,
-# not 500. Twilio retries a webhook answered 5xx; API clients are told when to try again.
-DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# not 500 (helpline.errors.DATABASE_UNAVAILABLE). API clients are told when to try again; Twilio's
+# webhooks are spooled instead (channels_sms.spool).
 RETRY_AFTER_SECONDS = 5
 
 
