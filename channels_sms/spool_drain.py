@@ -102,15 +102,15 @@ def _store(entry: Entry) -> bool | None:
     return receipt.created
 
 
-def _unreadable(path: Path, exc: Exception, result: DrainResult) -> None:
-    if path.name.startswith(spool.TEMPORARY_PREFIX):
-        try:
-            young = time.time() - path.stat().st_mtime < TEMPORARY_GRACE_SECONDS
-        except FileNotFoundError:
-            return  # renamed into place meanwhile: read under its name next round
-        if young:
-            return
-    result.held.append(spool.hold(path, type(exc).__name__).name)
+def _being_written(path: Path) -> bool:
+    """A file under its temporary name that a live process may still be writing or renaming (a
+    killed process's is taken once it is older than the grace period)."""
+    if not path.name.startswith(spool.TEMPORARY_PREFIX):
+        return False
+    try:
+        return time.time() - path.stat().st_mtime < TEMPORARY_GRACE_SECONDS
+    except FileNotFoundError:
+        return True  # renamed into place meanwhile: read under its name next round
 
 
 def spool_drain(*, limit: int | None = None) -> DrainResult | None:
@@ -123,12 +123,14 @@ def spool_drain(*, limit: int | None = None) -> DrainResult | None:
         for path in spool.entry_paths():
             if limit is not None and result.stored + result.already_stored + result.refused >= limit:
                 break
+            if _being_written(path):
+                continue
             try:
                 entry = spool.read(path)
             except FileNotFoundError:
                 continue
             except (ValueError, KeyError, DecryptionError) as exc:
-                _unreadable(path, exc, result)
+                result.held.append(spool.hold(path, type(exc).__name__).name)
                 continue
             try:
                 stored = _store(entry)
