@@ -371,7 +371,8 @@ REQUESTS = [
     *[Req(f"unsigned webhook {path}", "anonymous", "post", path, None, 403,
           [("webhook.rejected", DENIED, "webhook", None)])
       for path in ("/webhooks/twilio/sms/", "/webhooks/twilio/sms/status/", "/webhooks/twilio/voice/",
-                   "/webhooks/twilio/voice/gather/", "/webhooks/twilio/voice/status/")],
+                   "/webhooks/twilio/voice/gather/", "/webhooks/twilio/voice/status/",
+                   "/webhooks/twilio/sms/fallback/", "/webhooks/twilio/voice/fallback/")],
 ]
 # fmt: on
 
