@@ -26,6 +26,7 @@ from helpline.errors import Conflict
 from helpline.models import Helpline
 from helpline.vocabulary import AuditAction
 
+from . import stored_late
 from .models import ChatSession, Message
 from .selectors import chat_session_ended_reason
 from .senders import lock_sender, session_secret_digest, session_sender_hash
@@ -121,6 +122,8 @@ def chat_message_receive(
                 **({"spooled": True} if spooled_at is not None else {}),
             },
         )
+        if spooled_at is not None:
+            stored_late.cases_raise({contact.case_id: [(spooled_at, f"message {message.pk}")]})
     return message, True
 
 

@@ -47,7 +47,8 @@ _PATHS = {
 class DrainResult:
     stored: int = 0
     already_stored: int = 0  # a retry of the provider's reached the database first
-    refused: int = 0  # for no number of ours (recorded as a refused webhook)
+    # Refused (no number of ours, an ended chat, a wrong chat secret): recorded, and held aside.
+    refused: int = 0
     held: list[str] = field(default_factory=list)
     # The database went away again mid-drain: the rest waits for the next round.
     interrupted: bool = False
@@ -140,10 +141,14 @@ def spool_drain(*, limit: int | None = None) -> DrainResult | None:
             except Exception as exc:  # a request no service can take: kept aside, the rest goes on
                 result.held.append(spool.hold(path, type(exc).__name__).name)
                 continue
-            spool.remove(path)
             if stored is None:
+                # Refused (a number no longer ours, a chat that had ended, a wrong chat secret):
+                # recorded, and held aside, never deleted: an operator decides (docs/spool.md).
                 result.refused += 1
-            elif stored:
+                result.held.append(spool.hold(path, "refused").name)
+                continue
+            spool.remove(path)
+            if stored:
                 result.stored += 1
             else:
                 result.already_stored += 1

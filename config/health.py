@@ -34,15 +34,20 @@ def readyz(request: HttpRequest) -> JsonResponse:
         checks["redis"] = "ok"
     except Exception as exc:
         checks["redis"] = f"error: {exc.__class__.__name__}"
-    figures = spool.counted()
-    refusing = spool.refusal(figures)
-    checks["spool"] = f"full: {refusing}" if refusing else "ok"
+    try:
+        figures = spool.counted()
+        refusing = spool.refusal(figures)
+        checks["spool"] = f"full: {refusing}" if refusing else "ok"
+    except OSError as exc:
+        figures, refusing = spool.Figures(), "unreadable"
+        checks["spool"] = f"error: {exc.__class__.__name__}"
     body: dict = {
         "checks": checks,
         "spool": {
             "pending": figures.pending,
             "bytes": figures.size,
             "oldest_seconds": spool.oldest_seconds(figures),
+            "held": len(spool.held_paths()) if not checks["spool"].startswith("error") else 0,
         },
     }
     if all(value == "ok" for value in checks.values()):

@@ -17,7 +17,7 @@ def test_readyz_checks_database_redis_and_the_spool(client, db):
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert response.json()["checks"] == {"database": "ok", "redis": "ok", "spool": "ok"}
-    assert response.json()["spool"] == {"pending": 0, "bytes": 0, "oldest_seconds": 0.0}
+    assert response.json()["spool"] == {"pending": 0, "bytes": 0, "oldest_seconds": 0.0, "held": 0}
 
 
 @pytest.fixture

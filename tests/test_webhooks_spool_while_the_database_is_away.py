@@ -307,3 +307,29 @@ def test_numbers_read_at_start_up_answer_calls_a_process_never_served(helpline):
     assert ">helpline-outage</Enqueue>" in unknown.content.decode()
     result = spool_drain()
     assert (result.stored, result.refused) == (1, 1)  # the unknown number is not ours: refused, recorded
+
+
+def test_chat_has_a_share_of_the_spool_so_it_cannot_crowd_out_sms(known_number, helpline, settings):
+    settings.SPOOL_MAX_MESSAGES = 20
+    settings.SPOOL_CHAT_SHARE = 0.1  # two chat messages
+    settings.SPOOL_COUNT_SECONDS = 0
+    client = APIClient(raise_request_exception=False)
+    path = "/api/v1/chat/sessions/6f1c1c9e-58c4-4c57-9a0b-4f4b1e0c2a11/messages/"  # no such session
+    with DatabaseAway():
+        floods = [client.post(path, {"body": "x"}, format="json", HTTP_X_CHAT_SECRET="s") for _ in range(4)]
+        sms_after = post(SMS_PATH, sms("SM" + "5" * 31 + "6", "a child's message"))
+    assert [r.status_code for r in floods] == [202, 202, 503, 503]
+    assert sms_after.status_code == 200  # the children's SMS still have their room
+    result = spool_drain()
+    assert (result.stored, result.refused) == (1, 2)  # the unknown session's: refused, held aside
+    assert len(spool.held_paths()) == 2
+
+
+def test_a_fallback_request_signed_for_the_second_nodes_address_is_taken(known_number, settings):
+    settings.TWILIO_FALLBACK_BASE_URL = "https://fallback.helpline.example.org"
+    path = "/webhooks/twilio/sms/fallback/"
+    params = sms("SM" + "7" * 31 + "8", "via the second node")
+    signed = twilio_signature(path, params, base="https://fallback.helpline.example.org")
+    response = APIClient().post(path, params, HTTP_X_TWILIO_SIGNATURE=signed)
+    assert response.status_code == 200
+    assert spool_drain().stored == 1

@@ -3,8 +3,10 @@ given (header X-Chat-Secret) open it; a wrong or missing secret answers 404, so 
 leak. Rate-limited per session and per client address (DRF throttles in the Redis cache)."""
 
 import hashlib
+import uuid
 
 from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -18,6 +20,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from helpline.api.base import APIView, Fetch, NoObject
 from helpline.api.errors import DATABASE_UNAVAILABLE
 from helpline.api.schema import ErrorResponse409Serializer
+from helpline.errors import Conflict
 
 from .. import chat, selectors
 from ..models import Message
@@ -120,6 +123,14 @@ class ChatMessagePageOutput(serializers.Serializer):
 # --- views ----------------------------------------------------------------------------------------
 
 
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 def _chat_secret(request: Request) -> dict[str, str]:
     """The caller of a chat is whoever holds its secret."""
     return {"secret": request.headers.get("X-Chat-Secret", "")}
@@ -187,6 +198,10 @@ class ChatMessagesView(_AnonymousChatView):
         cursor = messages[-1].pk if messages else after
         return Response({"results": ChatMessageOutput(messages, many=True).data, "cursor": cursor})
 
+    def initial(self, request: Request, *args, **kwargs) -> None:
+        self._arrived = timezone.now()  # before any wait for the database: the time it arrived
+        super().initial(request, *args, **kwargs)
+
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_messages_send",
@@ -206,7 +221,11 @@ class ChatMessagesView(_AnonymousChatView):
         data = ChatMessageInput(data=request.data)
         data.is_valid(raise_exception=True)
         if spooling.queued_behind_spool():
-            # Earlier messages wait in this node's spool: this one queues behind them.
+            # Earlier messages wait in this node's spool: this one queues behind them (an ended
+            # chat still answers 409 at once: queued, it would be refused at the drain).
+            reason = selectors.chat_session_ended_reason(session)
+            if reason:
+                raise Conflict(reason)
             return self._queued(session_id, data.validated_data["body"])
         message, _ = chat.chat_message_receive(session=session, **data.validated_data)
         return Response(ChatMessageOutput(message).data, status=status.HTTP_201_CREATED)
@@ -216,14 +235,17 @@ class ChatMessagesView(_AnonymousChatView):
         # kept in the spool and answered 202; the drain checks the session's secret when storing.
         if self.request.method == "POST" and isinstance(exc, DATABASE_UNAVAILABLE):
             data = ChatMessageInput(data=self.request.data)
-            if data.is_valid():
+            if data.is_valid() and _is_uuid(self.kwargs["session_id"]):
                 spooling.database_unavailable(self.request, exc)
                 return self._queued(self.kwargs["session_id"], data.validated_data["body"])
         return super().handle_exception(exc)
 
     def _queued(self, session_id: str, body: str) -> Response:
         queued = spooling.spool_chat_message(
-            session_id=str(session_id), secret=_chat_secret(self.request)["secret"], body=body
+            session_id=str(session_id),
+            secret=_chat_secret(self.request)["secret"],
+            body=body,
+            arrived=self._arrived,
         )
         if queued is None:
             return spooling.service_unavailable()

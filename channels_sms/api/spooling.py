@@ -28,8 +28,17 @@ TWIML = "text/xml; charset=utf-8"
 
 
 def queued_behind_spool() -> bool:
-    """Earlier requests wait in this node's spool: a new one queues behind them (arrival order)."""
-    return spool.pending()
+    """Earlier requests wait in this node's spool: a new one queues behind them (arrival order),
+    read from the directory itself, so every process of the node answers alike. Not while the spool
+    is at a limit: then the database, back or not, is tried first, as when nothing waits. Queued,
+    the request would be refused with a 503 that Twilio does not retry, until the drain made room;
+    stored out of turn, a message still reads in its place (by the time it arrived)."""
+    if not spool.pending():
+        return False
+    try:
+        return not spool.refusal(spool.counted())
+    except OSError:
+        return False
 
 
 def database_unavailable(request: HttpRequest, exc: Exception) -> None:
@@ -87,6 +96,7 @@ def spool_message(
     params: dict[str, list[str]],
     address: str,
     channels: tuple[str, ...],
+    arrived: datetime,
 ) -> HttpResponse:
     """An SMS/WhatsApp message or a delivery status, spooled; answered with the acknowledgement a
     stored message would get: on a sender's first message of a conversation, as far as this node's
@@ -97,11 +107,13 @@ def spool_message(
         hashed = sender_hash(_first(params, "From"))
         last = spool.last_spooled_from(hashed)
         gap = timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES)
-        if last is None or datetime.now(UTC) - last >= gap:
+        if last is None or arrived - last >= gap:
             number = selectors.phone_number_known(address=address, channels=channels)
             reply = (number.acknowledgement if number else "") or settings.INBOUND_ACKNOWLEDGEMENT
     query = {"m": request.GET.get("m", "")} if kind == SpoolKind.SMS_STATUS else {}
-    refused = _append(kind, params=params, address=address, hashed=hashed, reply=reply, query=query)
+    refused = _append(
+        kind, params=params, address=address, hashed=hashed, reply=reply, query=query, received_at=arrived
+    )
     if refused is not None:
         return refused
     response = MessagingResponse()
@@ -110,10 +122,10 @@ def spool_message(
     return HttpResponse(str(response), content_type=TWIML)
 
 
-def spool_chat_message(*, session_id: str, secret: str, body: str) -> dict | None:
+def spool_chat_message(*, session_id: str, secret: str, body: str, arrived: datetime) -> dict | None:
     """A child's chat message, spooled with its session id and the digest of the secret it came
     with (checked by the drain against the session); None when the spool refuses (503)."""
-    received_at = datetime.now(UTC)
+    received_at = arrived
     params = {
         "session": [session_id],
         "secret_digest": [session_secret_digest(secret)],
@@ -124,7 +136,7 @@ def spool_chat_message(*, session_id: str, secret: str, body: str) -> dict | Non
         SpoolKind.CHAT,
         params=params,
         address="",
-        hashed=f"chat:{session_id}",
+        hashed=spool.keyed(f"chat:{session_id}"),
         reply="",
         query={},
         received_at=received_at,
@@ -147,14 +159,16 @@ def _voice_answer(kind: SpoolKind, number: PhoneNumber | None) -> str:
 
 
 def spool_call(
-    request: HttpRequest, *, kind: SpoolKind, params: dict[str, list[str]], address: str
+    request: HttpRequest, *, kind: SpoolKind, params: dict[str, list[str]], address: str, arrived: datetime
 ) -> HttpResponse:
     """A voice webhook, spooled; the caller still hears the greeting, the emergency digit and the
     queue, from the number's configuration as this process last read it."""
     from ..models import NumberChannel
 
     number = selectors.phone_number_known(address=address, channels=(NumberChannel.VOICE,))
-    refused = _append(kind, params=params, address=address, hashed="", reply="", query={})
+    refused = _append(
+        kind, params=params, address=address, hashed="", reply="", query={}, received_at=arrived
+    )
     if refused is not None:
         return refused
     return HttpResponse(_voice_answer(kind, number), content_type=TWIML)

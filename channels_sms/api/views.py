@@ -9,6 +9,7 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -52,15 +53,21 @@ def _signed_params(request: HttpRequest) -> tuple[dict[str, list[str]] | None, H
         post = request.POST
     except RequestDataTooBig:
         return None, error_response(413, "client_error", "payload_too_large", "Request body is too large.")
-    # Twilio signs the URL it called: ours as the public sees it, whatever Host a proxy passes on.
-    url = settings.PUBLIC_BASE_URL + request.get_full_path()
+    # Twilio signs the URL it called: ours as the public sees it, whatever Host a proxy passes on;
+    # a Fallback URL on the base `manage.py twilio_webhooks` set (a second node's, usually).
+    bases = [settings.PUBLIC_BASE_URL]
+    if settings.TWILIO_FALLBACK_BASE_URL and settings.TWILIO_FALLBACK_BASE_URL != settings.PUBLIC_BASE_URL:
+        bases.append(settings.TWILIO_FALLBACK_BASE_URL)
     signature = request.headers.get("X-Twilio-Signature", "")
     reason = ""
     if not settings.TWILIO_AUTH_TOKEN:
         reason = "not_configured"
     elif not signature:
         reason = "missing_signature"
-    elif not RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(url, post, signature):
+    elif not any(
+        RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(base + request.get_full_path(), post, signature)
+        for base in bases
+    ):
         reason = "bad_signature"
     if reason:
         services.webhook_reject(path=request.path, reason=reason)
@@ -78,6 +85,7 @@ def _webhook(
     kind: SpoolKind,
     fallback: bool = False,
 ) -> HttpResponse:
+    arrived = timezone.now()  # before any wait for the database: the time it arrived
     params, refusal = _signed_params(request)
     if refusal is not None:
         return refusal
@@ -88,7 +96,9 @@ def _webhook(
     if fallback or spooling.queued_behind_spool():
         # The fallback URL (Twilio tried us and failed), or earlier requests still wait in this
         # node's spool: this one queues behind them, so a sender's messages keep their order.
-        return spooling.spool_message(request, kind=kind, params=params, address=address, channels=channels)
+        return spooling.spool_message(
+            request, kind=kind, params=params, address=address, channels=channels, arrived=arrived
+        )
     try:
         number: PhoneNumber | None = selectors.phone_number_for(address=address, channels=channels)
         if number is None:
@@ -99,7 +109,9 @@ def _webhook(
         receipt = receive(number=number, params=params)
     except DATABASE_UNAVAILABLE as exc:
         spooling.database_unavailable(request, exc)
-        return spooling.spool_message(request, kind=kind, params=params, address=address, channels=channels)
+        return spooling.spool_message(
+            request, kind=kind, params=params, address=address, channels=channels, arrived=arrived
+        )
     return _twiml(receipt.event.reply)
 
 

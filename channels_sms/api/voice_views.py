@@ -4,6 +4,7 @@ queue of abandoned calls."""
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
@@ -36,6 +37,7 @@ def _voice_webhook(
     kind: SpoolKind,
     fallback: bool = False,
 ) -> HttpResponse:
+    arrived = timezone.now()  # before any wait for the database: the time it arrived
     params, refusal = _signed_params(request)
     if refusal is not None:
         return refusal
@@ -43,7 +45,7 @@ def _voice_webhook(
         return error_response(400, "validation_error", "required", "CallSid is required.")
     address = (params.get("To") or [""])[0]
     if fallback or spooling.queued_behind_spool():
-        return spooling.spool_call(request, kind=kind, params=params, address=address)
+        return spooling.spool_call(request, kind=kind, params=params, address=address, arrived=arrived)
     try:
         number = selectors.phone_number_for(address=address, channels=(NumberChannel.VOICE,))
         if number is None:
@@ -55,7 +57,7 @@ def _voice_webhook(
     except DATABASE_UNAVAILABLE as exc:
         # The caller still hears the greeting and waits in the queue; the call's record is spooled.
         spooling.database_unavailable(request, exc)
-        return spooling.spool_call(request, kind=kind, params=params, address=address)
+        return spooling.spool_call(request, kind=kind, params=params, address=address, arrived=arrived)
     return HttpResponse(answer(number, receipt), content_type=TWIML)
 
 

@@ -58,6 +58,12 @@ SPOOL_DIR = env("SPOOL_DIR", default=str(BASE_DIR / ".data" / "spool"))
 SPOOL_MAX_MESSAGES = env.int("SPOOL_MAX_MESSAGES", default=200_000)
 SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=1024**3)
 SPOOL_MAX_AGE_HOURS = env.float("SPOOL_MAX_AGE_HOURS", default=72.0)
+# Web-chat messages may take at most this share of the limits: anyone can post to a chat, so chat
+# alone cannot fill the spool that children's SMS and calls need.
+SPOOL_CHAT_SHARE = env.float("SPOOL_CHAT_SHARE", default=0.1)
+# Messages from the spool that reach their case this much later than they arrived raise the case to
+# its supervisors (`stored_late`); a few seconds' queue behind a draining spool does not.
+STORED_LATE_AFTER_SECONDS = env.int("STORED_LATE_AFTER_SECONDS", default=120)
 # How often each process counts the spool again (every webhook asks while it spools) and drains it.
 SPOOL_COUNT_SECONDS = env.float("SPOOL_COUNT_SECONDS", default=1.0)
 SPOOL_DRAIN_SECONDS = env.float("SPOOL_DRAIN_SECONDS", default=2.0)

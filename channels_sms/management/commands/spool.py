@@ -52,7 +52,7 @@ class Command(BaseCommand):
             raise CommandError("Another process is draining this spool now; try again in a moment.")
         self.stdout.write(
             f"{result.stored} stored, {result.already_stored} stored before, {result.refused} refused "
-            f"(no number of ours), {len(result.held)} held aside, in {result.seconds:.1f} s"
+            f"(held aside too), {len(result.held)} held aside, in {result.seconds:.1f} s"
             + ("; the database went away again, the rest waits" if result.interrupted else "")
         )
         if result.interrupted:
