@@ -24,3 +24,12 @@ _pg_options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", de
 _statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
 if _statement_timeout > 0 and "statement_timeout" not in _pg_options["options"]:
     _pg_options["options"] += f" -c statement_timeout={int(_statement_timeout * 1000)}"
+# A database host that vanishes (a failover, a network partition) must not hold a kept connection
+# until the kernel gives up (minutes): TCP keepalives and a bound on unacknowledged data make the
+# next query fail in seconds, so a webhook is spooled (channels_sms.spool) and the drain thread
+# moves on, instead of a worker waiting for gunicorn's timeout.
+_pg_options.setdefault("keepalives", 1)
+_pg_options.setdefault("keepalives_idle", env.int("DATABASE_KEEPALIVES_IDLE", default=10))
+_pg_options.setdefault("keepalives_interval", 5)
+_pg_options.setdefault("keepalives_count", 3)
+_pg_options.setdefault("tcp_user_timeout", env.int("DATABASE_TCP_USER_TIMEOUT_MS", default=15000))
