@@ -26,9 +26,6 @@ from .spool import Entry, SpoolKind
 
 logger = logging.getLogger(__name__)
 
-# A file under its temporary name younger than this may still be being written by a live process.
-TEMPORARY_GRACE_SECONDS = 60
-
 _RECEIVERS = {
     SpoolKind.VOICE_CALL: voice.inbound_call_receive,
     SpoolKind.VOICE_GATHER: voice.call_gather_receive,
@@ -103,15 +100,17 @@ def _store(entry: Entry) -> bool | None:
     return receipt.created
 
 
-def _unreadable(path: Path, exc: Exception, result: DrainResult) -> None:
-    if path.name.startswith(spool.TEMPORARY_PREFIX):
-        try:
-            young = time.time() - path.stat().st_mtime < TEMPORARY_GRACE_SECONDS
-        except FileNotFoundError:
-            return  # renamed into place meanwhile: read under its name next round
-        if young:
-            return
-    result.held.append(spool.hold(path, type(exc).__name__).name)
+def _being_written(path: Path) -> bool:
+    """A file under its temporary name younger than SPOOL_TEMPORARY_GRACE_SECONDS may still be
+    being written by a live process, whole already or not: left alone, for a later round. Taken
+    from under its writer, the writer's rename would fail and its webhook answer 503 for a request
+    stored. Older, its writer was killed (docs/spool.md): drained, or held aside if torn."""
+    if not path.name.startswith(spool.TEMPORARY_PREFIX):
+        return False
+    try:
+        return time.time() - path.stat().st_mtime < settings.SPOOL_TEMPORARY_GRACE_SECONDS
+    except FileNotFoundError:
+        return True  # renamed into place meanwhile: read under its name next round
 
 
 def spool_drain(*, limit: int | None = None) -> DrainResult | None:
@@ -124,12 +123,14 @@ def spool_drain(*, limit: int | None = None) -> DrainResult | None:
         for path in spool.entry_paths():
             if limit is not None and result.stored + result.already_stored + result.refused >= limit:
                 break
+            if _being_written(path):
+                continue
             try:
                 entry = spool.read(path)
             except FileNotFoundError:
                 continue
             except (ValueError, KeyError, DecryptionError) as exc:
-                _unreadable(path, exc, result)
+                result.held.append(spool.hold(path, type(exc).__name__).name)
                 continue
             try:
                 stored = _store(entry)

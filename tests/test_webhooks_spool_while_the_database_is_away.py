@@ -8,6 +8,8 @@ service can take is held aside, never deleted."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -201,6 +203,32 @@ def test_an_unreadable_entry_is_held_aside_never_deleted(known_number):
     assert result.stored == 1 and result.held == [first.name]
     assert [p.name for p in spool.held_paths()] == [first.name]
     assert InboundEvent.objects.filter(external_id="SM" + "e" * 32).exists()
+
+
+def test_a_file_under_its_temporary_name_is_left_to_its_writer_until_the_grace_period_passed(
+    known_number, settings
+):
+    settings.SPOOL_TEMPORARY_GRACE_SECONDS = 30
+    with DatabaseAway():
+        post(SMS_PATH, sms("SM" + "f" * 32, "whole, not yet renamed"))
+        post(SMS_PATH, sms("SM" + "0" * 31 + "f", "torn by a kill"))
+    whole, torn = spool.entry_paths()
+    # As a writer leaves them before its rename: one written whole, one cut after its open.
+    whole = whole.rename(whole.with_name(spool.TEMPORARY_PREFIX + whole.name))
+    torn = torn.rename(torn.with_name(spool.TEMPORARY_PREFIX + torn.name))
+    torn.write_bytes(b"")
+    # Young: its writer may be alive and about to rename it; taking it would fail that rename.
+    result = spool_drain()
+    assert (result.stored, result.held) == (0, [])
+    assert whole.exists() and torn.exists()
+    # Past the grace period its writer was killed: the whole one is stored, the torn one held aside.
+    old = time.time() - 31
+    for path in (whole, torn):
+        os.utime(path, (old, old))
+    result = spool_drain()
+    assert (result.stored, result.held) == (1, [torn.name.removeprefix(spool.TEMPORARY_PREFIX)])
+    assert spool.entry_paths() == []
+    assert InboundEvent.objects.get(external_id="SM" + "f" * 32).body == "whole, not yet renamed"
 
 
 def test_a_status_callback_is_spooled_and_applied_later(known_number):
