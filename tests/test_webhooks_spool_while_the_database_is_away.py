@@ -153,6 +153,25 @@ def test_a_full_spool_answers_503_and_raises_the_alarm(known_number, settings, c
     assert len(spool.entry_paths()) == 1  # the first kept, never dropped
 
 
+def test_with_the_database_back_a_full_spool_lets_new_messages_through_to_the_database(
+    known_number, settings
+):
+    settings.SPOOL_MAX_MESSAGES = 1
+    settings.SPOOL_COUNT_SECONDS = 0
+    with DatabaseAway():
+        assert post(SMS_PATH, sms("SM" + "6" * 32, "first")).status_code == 200
+    # The database is back before the drain made room: not refused (Twilio would not send it
+    # again), stored at once, out of turn.
+    second = post(SMS_PATH, sms("SM" + "7" * 32, "second"))
+    assert second.status_code == 200 and second["Content-Type"].startswith("text/xml")
+    assert InboundEvent.objects.get(external_id="SM" + "7" * 32).spooled is False
+    assert len(spool.entry_paths()) == 1
+    assert spool_drain().stored == 1
+    # Read in the order they arrived.
+    stored = InboundEvent.objects.filter(external_id__in=["SM" + "6" * 32, "SM" + "7" * 32])
+    assert [e.body for e in stored.order_by("received_at", "id")] == ["first", "second"]
+
+
 def test_the_age_limit_refuses_once_the_oldest_waited_too_long(known_number, settings):
     settings.SPOOL_MAX_AGE_HOURS = 1
     settings.SPOOL_COUNT_SECONDS = 0

@@ -28,8 +28,13 @@ TWIML = "text/xml; charset=utf-8"
 
 
 def queued_behind_spool() -> bool:
-    """Earlier requests wait in this node's spool: a new one queues behind them (arrival order)."""
-    return spool.pending()
+    """Earlier requests wait in this node's spool: a new one queues behind them (arrival order).
+    Not while the spool is at a limit: then the database, back or not, is tried first, as when
+    nothing waits. Queued, the request would be refused with a 503 that Twilio does not retry,
+    until the drain made room; stored out of turn, a message still reads in its place (by the
+    time it arrived)."""
+    figures = spool.counted()
+    return figures.pending > 0 and not spool.refusal(figures)
 
 
 def database_unavailable(request: HttpRequest, exc: Exception) -> None:
