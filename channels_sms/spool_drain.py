@@ -166,12 +166,21 @@ def spool_drain(*, limit: int | None = None) -> DrainResult | None:
 _drainer: threading.Thread | None = None
 
 
+def drain_round() -> DrainResult | None:
+    """One round of the drainer thread: a drain when the spool directory holds any entry file.
+    Any, not only the entries counted as pending: a file torn by a writer killed mid-write is not
+    counted (its header cannot be read), and it is the drain that holds it aside once the grace
+    period passed; triggered by the count, it stayed there as long as nothing else was spooled."""
+    if not spool.entry_paths():
+        return None
+    close_old_connections()
+    return spool_drain()
+
+
 def _drain_forever() -> None:
     while True:
         try:
-            if spool.counted(fresh=True).pending:
-                close_old_connections()
-                spool_drain()
+            drain_round()
         except DATABASE_UNAVAILABLE:
             pass  # still away: the next round tries again
         except Exception:

@@ -21,7 +21,7 @@ from cases.models import Escalation
 from channels_sms import spool
 from channels_sms.models import InboundEvent, Message, PhoneNumber, VoiceRoute
 from channels_sms.sms import inbound_event_process
-from channels_sms.spool_drain import spool_drain
+from channels_sms.spool_drain import drain_round, spool_drain
 from helpline.models import AuditEntry
 
 from .twilio_signing import OUR_NUMBER, PUBLIC, TOKEN, sms_params, twilio_signature
@@ -248,6 +248,24 @@ def test_a_file_under_its_temporary_name_is_left_to_its_writer_until_the_grace_p
     assert (result.stored, result.held) == (1, [torn.name.removeprefix(spool.TEMPORARY_PREFIX)])
     assert spool.entry_paths() == []
     assert InboundEvent.objects.get(external_id="SM" + "f" * 32).body == "whole, not yet renamed"
+
+
+def test_the_drainer_holds_aside_a_torn_file_its_killed_writer_left_alone_in_the_spool(
+    known_number, settings
+):
+    settings.SPOOL_TEMPORARY_GRACE_SECONDS = 30
+    with DatabaseAway():
+        post(SMS_PATH, sms("SM" + "f" * 32))
+    (path,) = spool.entry_paths()
+    torn = path.rename(path.with_name(spool.TEMPORARY_PREFIX + path.name))
+    torn.write_bytes(b"")  # its writer killed right after creating it: nothing counted as pending
+    assert spool.counted(fresh=True).pending == 0
+    old = time.time() - 31
+    os.utime(torn, (old, old))
+    result = drain_round()
+    assert result is not None and result.held == [path.name]
+    assert spool.entry_paths() == [] and [p.name for p in spool.held_paths()] == [path.name]
+    assert drain_round() is None  # nothing left: no drain
 
 
 def test_a_status_callback_is_spooled_and_applied_later(known_number):
