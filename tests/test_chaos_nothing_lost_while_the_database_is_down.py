@@ -243,15 +243,41 @@ def ingest_rate(deliveries: list[Delivery]) -> float:
     return len(deliveries) / (last - first)
 
 
-def drained_in_logs(*logs: Path) -> tuple[int, float]:
-    """What the drainers logged: entries stored and seconds spent storing them."""
-    stored, seconds = 0, 0.0
-    pattern = re.compile(r"Spool drained: (\d+) stored, .* in ([\d.]+)s")
+@dataclass
+class Drained:
+    """What the drainers logged ("Spool drained: ..." lines)."""
+
+    stored: int = 0
+    stored_before: int = 0  # entries whose MessageSid was in the database already
+    seconds: float = 0.0
+
+
+def drained_in_logs(*logs: Path) -> Drained:
+    drained = Drained()
+    pattern = re.compile(r"Spool drained: (\d+) stored, (\d+) stored before, .* in ([\d.]+)s")
     for log in logs:
         for match in pattern.finditer(log.read_text(errors="replace")):
-            stored += int(match.group(1))
-            seconds += float(match.group(2))
-    return stored, seconds
+            drained.stored += int(match.group(1))
+            drained.stored_before += int(match.group(2))
+            drained.seconds += float(match.group(3))
+    return drained
+
+
+def kill_mid_write(node: Node) -> tuple[int, dict[str, bytes]]:
+    """SIGKILLs a web worker stopped while a spool file of its own is under its temporary name
+    (written, or being written, not yet renamed into place); returns its pid and its files as the
+    kill left them."""
+
+    def writing(pid: int) -> list[Path]:
+        return sorted(node.spool.glob(f"{TEMPORARY_PREFIX}*-{pid}-*.spool"))
+
+    pid = node.web.kill_worker_caught(lambda pid: bool(writing(pid)), timeout=60)
+    return pid, {path.name: path.read_bytes() for path in writing(pid)}
+
+
+def whole(data: bytes) -> bool:
+    """A whole spool file: its header line and its encrypted line, as spool.append writes them."""
+    return data.count(b"\n") == 2 and b"\n\n" not in data
 
 
 # --- the node ----------------------------------------------------------------------------------------
@@ -563,8 +589,9 @@ def test_200_webhooks_from_20_senders_across_a_30s_outage_are_stored_once_in_ord
     assert len(spool_files(node)) == len(outage)
     time.sleep(max(0.0, stopped + outage_seconds - time.monotonic()))
 
+    restarted_at = datetime.now(UTC)  # nothing can be stored before this
     node.postgres.start()
-    restarted_at, restarted = datetime.now(UTC), time.monotonic()
+    restarted = time.monotonic()  # it takes connections: the drain rate's start
     # Messages keep coming while the spool drains: they queue behind it, each sender's in order.
     last = before_rounds + outage_rounds
     after = Traffic(twilio, rounds(last, last + after_rounds), "after").start()
@@ -601,7 +628,8 @@ def test_200_webhooks_from_20_senders_across_a_30s_outage_are_stored_once_in_ord
     spooling_p50, spooling_p99 = latencies(outage)
     normal_rate = ingest_rate([d for d in before if d.message.round > 0])
     drain_rate = len(outage) / drain_seconds
-    logged, logged_seconds = drained_in_logs(node.web.log_path, node.worker.log_path)
+    drained = drained_in_logs(node.web.log_path, node.worker.log_path)
+    logged, logged_seconds = drained.stored, drained.seconds
     print(
         f"\nnothing lost, Twilio's default (one try), {len(SENDERS)} senders, PostgreSQL down "
         f"{outage_seconds:.0f}s: posted {outcome.posted} ({len(before)} before, {len(outage)} during, "
@@ -613,7 +641,7 @@ def test_200_webhooks_from_20_senders_across_a_30s_outage_are_stored_once_in_ord
         f"spooling {spooling_p50:.1f}/{spooling_p99:.1f} ms (x{spooling_p50 / normal_p50:.2f}/"
         f"x{spooling_p99 / normal_p99:.2f})\n"
         f"  normal ingest {normal_rate:.0f} msg/s ({LANES} concurrent clients, 2 web workers); drain "
-        f"{drain_rate:.0f} msg/s from the restart to all {len(outage)} stored in {drain_seconds:.1f}s "
+        f"{drain_rate:.0f} msg/s from PostgreSQL back to all {len(outage)} stored in {drain_seconds:.1f}s "
         f"(x{drain_rate / normal_rate:.2f}), with new messages arriving meanwhile; the drainers' own "
         f"time: {logged} stored in {logged_seconds:.2f}s ({logged / max(logged_seconds, 1e-9):.0f} msg/s, "
         f"x{logged / max(logged_seconds, 1e-9) / normal_rate:.2f})\n"
@@ -634,20 +662,14 @@ def test_a_web_worker_killed_while_writing_to_the_spool_loses_no_answered_messag
     twilio = FakeTwilio(node.web.url)
     before = send(twilio, rounds(0, 2), "before")
 
-    def writing(pid: int) -> list[Path]:
-        return sorted(node.spool.glob(f"{TEMPORARY_PREFIX}*-{pid}-*.spool"))
-
     node.postgres.stop()
     # More than it takes: stopped once the kills are done.
     outage = Traffic(twilio, rounds(2, 302), "outage").start()
     caught: dict[str, bytes] = {}  # the killed workers' files, as each kill left them
     catching = time.monotonic()
     for _ in range(kills):
-        wait_until(
-            "gunicorn's two workers", lambda: len(node.web.worker_pids()) == 2, timeout=30, interval=0.05
-        )
-        pid = node.web.kill_worker_caught(lambda pid: bool(writing(pid)), timeout=60)
-        caught.update((path.name, path.read_bytes()) for path in writing(pid))
+        node.two_workers()
+        caught.update(kill_mid_write(node)[1])
         assert not outage.done, "the traffic ended before a worker was caught writing"
     catching = time.monotonic() - catching
     # The master forks a replacement, which takes (and spools) requests too.
@@ -656,8 +678,7 @@ def test_a_web_worker_killed_while_writing_to_the_spool_loses_no_answered_messag
     wait_until("more messages after the kill", lambda: outage.sent >= sent + 40, timeout=30, check=node.alive)
     during = outage.stop()
     assert len(caught) == kills
-    # Whole: the header line and the encrypted line, as spool.append writes them at once.
-    whole = {name for name, data in caught.items() if data.count(b"\n") == 2 and b"\n\n" not in data}
+    complete = {name for name, data in caught.items() if whole(data)}
 
     node.postgres.start()
     after = send(twilio, rounds(302, 304), "after")
@@ -671,9 +692,9 @@ def test_a_web_worker_killed_while_writing_to_the_spool_loses_no_answered_messag
     assert all(d.answered or d.unanswered for d in deliveries)
     stored_unanswered = node.stored(outcome.unanswered)
     # A whole file was drained (after the grace period), a torn one held aside: nothing left over.
-    assert stored_unanswered == len(whole)
+    assert stored_unanswered == len(complete)
     held = sorted(path.name for path in (node.spool / "held").glob("*.spool"))
-    assert held == sorted(name.removeprefix(TEMPORARY_PREFIX) for name in set(caught) - whole)
+    assert held == sorted(name.removeprefix(TEMPORARY_PREFIX) for name in set(caught) - complete)
     assert spool_files(node, ".incoming-*") == [] and spool_files(node) == []
     print(
         f"\nnothing lost, a web worker SIGKILLed mid spool write x{kills} (caught in {catching:.1f}s): "
@@ -697,14 +718,12 @@ def test_with_twilio_retrying_a_5xx_or_a_cut_connection_nothing_is_stored_twice(
 
     node.postgres.stop()
     outage = Traffic(twilio, rounds(2, 2 + outage_rounds), "outage").start()
-    killed = node.web.kill_worker_caught(
-        lambda pid: any(node.spool.glob(f"{TEMPORARY_PREFIX}*-{pid}-*.spool")), timeout=30
-    )
+    killed, caught = kill_mid_write(node)
     wait_until(
         "the spool to refuse", lambda: "SPOOL FULL" in node.log(node.web), timeout=30, check=node.alive
     )
-    node.postgres.start()
     restarted_at = datetime.now(UTC)
+    node.postgres.start()
     during = outage.wait()
     after = send(twilio, rounds(2 + outage_rounds, 4 + outage_rounds), "after")
     deliveries = before + during + after
@@ -721,13 +740,20 @@ def test_with_twilio_retrying_a_5xx_or_a_cut_connection_nothing_is_stored_twice(
     assert any(a.status == 200 and a.at >= restarted_at for d in refused for a in d.attempts)
     assert cut and all(d.answered for d in cut)
     assert node.stored([d.message.sid for d in given_up]) == 0
+    # The killed worker's file, whole, and the retry of its request: two copies of one MessageSid
+    # reached the drain (or the retry went to the database); one found the other stored.
+    drained = drained_in_logs(node.web.log_path, node.worker.log_path)
+    written = sum(whole(data) for data in caught.values())
+    assert drained.stored_before >= written
     print(
         f"\nno duplicates, Twilio retrying (rc=3, rp=ct,rt,5xx, tt=12s): posted {outcome.posted}, "
         f"tries per message {dict(sorted(tries.items()))}; refused 503 at a try {len(refused)} (then "
         f"answered 200: {sum(d.answered for d in refused)}), cut by the kill of worker {killed}: "
-        f"{len(cut)} (answered 200 at a retry: {sum(d.answered for d in cut)}), given up by Twilio "
-        f"{len(given_up)}; stored {outcome.stored} ({outcome.spooled} through the spool), threaded "
-        f"{outcome.threaded}, lost {outcome.lost}, duplicated {outcome.duplicated}, audit chain intact"
+        f"{len(cut)} (answered 200 at a retry: {sum(d.answered for d in cut)}; its file written whole "
+        f"before the kill: {written}), given up by Twilio {len(given_up)}; the drain found "
+        f"{drained.stored_before} already stored; stored {outcome.stored} ({outcome.spooled} through "
+        f"the spool), threaded {outcome.threaded}, lost {outcome.lost}, duplicated {outcome.duplicated}, "
+        "audit chain intact"
     )
 
 
