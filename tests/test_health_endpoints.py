@@ -15,7 +15,7 @@ def test_healthz_answers_without_authentication(client):
 def test_readyz_checks_database_and_redis(client, db):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "spool": "ok"}
 
 
 @pytest.fixture
