@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 
-from helpline.api.errors import DATABASE_UNAVAILABLE
 from helpline.crypto import DecryptionError
 from helpline.errors import Conflict
 
@@ -25,6 +24,10 @@ from .models import NumberChannel
 from .spool import Entry, SpoolKind
 
 logger = logging.getLogger(__name__)
+
+# The database is away (helpline.api.errors.DATABASE_UNAVAILABLE; an app's domain module does not
+# import the API toolkit): the drain stops, the rest waits for the next round.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 _RECEIVERS = {
     SpoolKind.VOICE_CALL: voice.inbound_call_receive,
