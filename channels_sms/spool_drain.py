@@ -25,9 +25,6 @@ from .spool import Entry, SpoolKind
 
 logger = logging.getLogger(__name__)
 
-# A file under its temporary name younger than this may still be being written by a live process.
-TEMPORARY_GRACE_SECONDS = 60
-
 _RECEIVERS = {
     SpoolKind.VOICE_CALL: voice.inbound_call_receive,
     SpoolKind.VOICE_GATHER: voice.call_gather_receive,
@@ -104,12 +101,14 @@ def _store(entry: Entry) -> bool | None:
 
 
 def _being_written(path: Path) -> bool:
-    """A file under its temporary name that a live process may still be writing or renaming (a
-    killed process's is taken once it is older than the grace period)."""
+    """A file under its temporary name younger than SPOOL_TEMPORARY_GRACE_SECONDS may still be
+    being written by a live process, whole already or not: left alone, for a later round. Taken
+    from under its writer, the writer's rename would fail and its webhook answer 503 for a request
+    stored. Older, its writer was killed (docs/spool.md): drained, or held aside if torn."""
     if not path.name.startswith(spool.TEMPORARY_PREFIX):
         return False
     try:
-        return time.time() - path.stat().st_mtime < TEMPORARY_GRACE_SECONDS
+        return time.time() - path.stat().st_mtime < settings.SPOOL_TEMPORARY_GRACE_SECONDS
     except FileNotFoundError:
         return True  # renamed into place meanwhile: read under its name next round
 
@@ -171,6 +170,17 @@ def spool_drain(*, limit: int | None = None) -> DrainResult | None:
 _drainer: threading.Thread | None = None
 
 
+def drain_round() -> DrainResult | None:
+    """One round of the drainer thread: a drain when the spool directory holds any entry file.
+    Any, not only the entries counted as pending: a file torn by a writer killed mid-write is not
+    counted (its header cannot be read), and it is the drain that holds it aside once the grace
+    period passed; triggered by the count, it stayed there as long as nothing else was spooled."""
+    if not spool.entry_paths():
+        return None
+    close_old_connections()
+    return spool_drain()
+
+
 def _drain_forever() -> None:
     try:
         # Our numbers in memory first: calls and messages can then be answered from it if the
@@ -182,9 +192,7 @@ def _drain_forever() -> None:
         connections.close_all()
     while True:
         try:
-            if spool.counted(fresh=True).pending:
-                close_old_connections()
-                spool_drain()
+            drain_round()
         except DATABASE_UNAVAILABLE:
             pass  # still away: the next round tries again
         except Exception:

@@ -29,11 +29,9 @@ def sweep_unprocessed_events() -> int:
 def drain_spool() -> int:
     """Beat task: stores what this node's spool kept while the database was away (nothing to do,
     and no file touched, when it is empty)."""
-    from . import spool, spool_drain
+    from . import spool_drain
 
-    if not spool.counted(fresh=True).pending:
-        return 0
-    result = spool_drain.spool_drain()
+    result = spool_drain.drain_round()
     return result.stored if result is not None else 0
 
 

@@ -434,6 +434,42 @@ class Gunicorn(Process):
             raise HarnessError(f"{pid} is not a worker of our gunicorn (pid {self.pid})")
         os.kill(pid, signal.SIGKILL)
 
+    def kill_worker_caught(self, caught: Callable[[int], bool], *, timeout: float) -> int:
+        """SIGKILLs a worker at a moment `caught(pid)` recognises while it stands still (a file of
+        its own half written, say): the workers are stopped in turn (SIGSTOP), looked at once they
+        stand, killed there if caught, else let go on (SIGCONT). No hook in the code under test:
+        the moment is found by looking, as often as it takes. Returns the killed worker's pid."""
+        import psutil
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for pid in self.worker_pids():
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    continue
+                killed = False
+                try:
+                    # Stopped once a system call under way (a write, an fsync) has returned.
+                    wait_until(
+                        f"worker {pid} to stop",
+                        lambda pid=pid: psutil.Process(pid).status() == psutil.STATUS_STOPPED,
+                        timeout=5,
+                        interval=0.0002,
+                    )
+                    if caught(pid):
+                        os.kill(pid, signal.SIGKILL)
+                        killed = True
+                        return pid
+                except psutil.NoSuchProcess:
+                    continue  # it died meanwhile (the master forks another)
+                finally:
+                    if not killed:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(pid, signal.SIGCONT)
+            time.sleep(0.002)
+        raise HarnessError(f"no worker caught within {timeout:.0f}s")
+
 
 class CeleryWorker(Process):
     """One worker process (solo pool: the task runs in the process that is killed)."""
@@ -624,12 +660,13 @@ class PostgresServer(Process):
             return False
         return True
 
-    def create_database(self, name: str) -> dict[str, Any]:
-        """Creates a database; returns a settings_dict for it (for `Stack`, `database_url`)."""
+    def create_database(self, name: str, *, template: str = "") -> dict[str, Any]:
+        """Creates a database (a copy of `template`, when given: a database migrated and seeded
+        once); returns a settings_dict for it (for `Stack`, `database_url`)."""
         conn = self.connect()
         try:
             with conn.cursor() as cursor:
-                cursor.execute(f'CREATE DATABASE "{name}"')
+                cursor.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
         finally:
             conn.close()
         return {"NAME": name, "USER": "postgres", "PASSWORD": "", "HOST": "127.0.0.1", "PORT": str(self.port)}

@@ -1,8 +1,10 @@
 """A web request whose statement is stuck (a lock held elsewhere, a plan gone slow) gives up after
-the web's statement timeout and answers 503 `service_unavailable` (an API request) or goes to the
-node's spool (a Twilio webhook, stored once the lock is gone), instead of holding its gunicorn
-worker until the worker is killed: nothing is half-written, and the worker serves the next request. Only the web has the timeout:
-migrations and management commands run without it."""
+the web's statement timeout instead of holding its gunicorn worker until the worker is killed:
+an API request answers 503 `service_unavailable`, nothing half-written, and the worker serves
+the next request. A Twilio webhook is kept in the node's spool instead (channels_sms.spool: Twilio
+does not retry a 5xx by default) and answered with its TwiML; the drain stores and threads it
+once the lock is gone. Only the web has the timeout: migrations and management commands run
+without it."""
 
 from __future__ import annotations
 
@@ -62,7 +64,7 @@ def assert_service_unavailable(status: int, body: bytes) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_webhook_stuck_behind_a_lock_is_spooled_and_stored_once_the_lock_is_gone(
+def test_a_webhook_stuck_behind_a_lock_is_spooled_answered_and_stored_once_the_lock_is_gone(
     stack, sms_number, helpline
 ):
     stack.redis()
@@ -80,22 +82,31 @@ def test_a_webhook_stuck_behind_a_lock_is_spooled_and_stored_once_the_lock_is_go
     lock = holding("SELECT 1 FROM helpline_auditchainhead WHERE chain = %s FOR UPDATE", [helpline.pk])
     try:
         stuck = post_sms(web.url, params)
-        assert not InboundEvent.objects.filter(external_id=sid).exists()  # nothing half-written
+        # Answered while the lock is still held: kept on disk, nothing half-written.
+        assert_twiml(stuck)
+        assert stuck.seconds < TWILIO_DEADLINE, "answered before Twilio gives up waiting"
+        assert not InboundEvent.objects.filter(external_id=sid).exists()
+        assert len(list((stack.directory / "spool").glob("*.spool"))) == 1
     finally:
         lock.rollback()
         lock.close()
-    assert_twiml(stuck)
-    assert b"Thank you for contacting" in stuck.body  # the sender's first message: acknowledged
-    assert stuck.seconds < TWILIO_DEADLINE, "answered before Twilio gives up waiting"
     web.check_alive()
 
-    # The web process's drainer stores it once the lock is gone; it is threaded once; a retry of
-    # the same MessageSid changes nothing.
+    # The lock gone, the web process's drainer stores it, and it is threaded once.
     wait_until(
-        "the spooled webhook to be stored and threaded",
+        "the spooled webhook to be threaded",
         lambda: Message.objects.filter(external_id=sid).exists(),
         timeout=30,
-        check=worker.check_alive,
+        check=lambda: (web.check_alive(), worker.check_alive()),
+    )
+    assert InboundEvent.objects.get(external_id=sid).spooled
+    # A retry of the same webhook (had Twilio missed the answer) is answered and stored once.
+    assert_twiml(post_sms(web.url, params))
+    wait_until(
+        "the spool to be empty",
+        lambda: not list((stack.directory / "spool").glob("*.spool")),
+        timeout=30,
+        check=web.check_alive,
     )
     assert_twiml(post_sms(web.url, params))
     assert InboundEvent.objects.filter(external_id=sid).count() == 1

@@ -8,6 +8,8 @@ service can take is held aside, never deleted."""
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -19,7 +21,7 @@ from cases.models import Escalation
 from channels_sms import spool
 from channels_sms.models import InboundEvent, Message, PhoneNumber, VoiceRoute
 from channels_sms.sms import inbound_event_process
-from channels_sms.spool_drain import spool_drain
+from channels_sms.spool_drain import drain_round, spool_drain
 from helpline.models import AuditEntry
 
 from .twilio_signing import OUR_NUMBER, PUBLIC, TOKEN, sms_params, twilio_signature
@@ -151,6 +153,25 @@ def test_a_full_spool_answers_503_and_raises_the_alarm(known_number, settings, c
     assert len(spool.entry_paths()) == 1  # the first kept, never dropped
 
 
+def test_with_the_database_back_a_full_spool_lets_new_messages_through_to_the_database(
+    known_number, settings
+):
+    settings.SPOOL_MAX_MESSAGES = 1
+    settings.SPOOL_COUNT_SECONDS = 0
+    with DatabaseAway():
+        assert post(SMS_PATH, sms("SM" + "6" * 32, "first")).status_code == 200
+    # The database is back before the drain made room: not refused (Twilio would not send it
+    # again), stored at once, out of turn.
+    second = post(SMS_PATH, sms("SM" + "7" * 32, "second"))
+    assert second.status_code == 200 and second["Content-Type"].startswith("text/xml")
+    assert InboundEvent.objects.get(external_id="SM" + "7" * 32).spooled is False
+    assert len(spool.entry_paths()) == 1
+    assert spool_drain().stored == 1
+    # Read in the order they arrived.
+    stored = InboundEvent.objects.filter(external_id__in=["SM" + "6" * 32, "SM" + "7" * 32])
+    assert [e.body for e in stored.order_by("received_at", "id")] == ["first", "second"]
+
+
 def test_the_age_limit_refuses_once_the_oldest_waited_too_long(known_number, settings):
     settings.SPOOL_MAX_AGE_HOURS = 1
     settings.SPOOL_COUNT_SECONDS = 0
@@ -201,6 +222,50 @@ def test_an_unreadable_entry_is_held_aside_never_deleted(known_number):
     assert result.stored == 1 and result.held == [first.name]
     assert [p.name for p in spool.held_paths()] == [first.name]
     assert InboundEvent.objects.filter(external_id="SM" + "e" * 32).exists()
+
+
+def test_a_file_under_its_temporary_name_is_left_to_its_writer_until_the_grace_period_passed(
+    known_number, settings
+):
+    settings.SPOOL_TEMPORARY_GRACE_SECONDS = 30
+    with DatabaseAway():
+        post(SMS_PATH, sms("SM" + "f" * 32, "whole, not yet renamed"))
+        post(SMS_PATH, sms("SM" + "0" * 31 + "f", "torn by a kill"))
+    whole, torn = spool.entry_paths()
+    # As a writer leaves them before its rename: one written whole, one cut after its open.
+    whole = whole.rename(whole.with_name(spool.TEMPORARY_PREFIX + whole.name))
+    torn = torn.rename(torn.with_name(spool.TEMPORARY_PREFIX + torn.name))
+    torn.write_bytes(b"")
+    # Young: its writer may be alive and about to rename it; taking it would fail that rename.
+    result = spool_drain()
+    assert (result.stored, result.held) == (0, [])
+    assert whole.exists() and torn.exists()
+    # Past the grace period its writer was killed: the whole one is stored, the torn one held aside.
+    old = time.time() - 31
+    for path in (whole, torn):
+        os.utime(path, (old, old))
+    result = spool_drain()
+    assert (result.stored, result.held) == (1, [torn.name.removeprefix(spool.TEMPORARY_PREFIX)])
+    assert spool.entry_paths() == []
+    assert InboundEvent.objects.get(external_id="SM" + "f" * 32).body == "whole, not yet renamed"
+
+
+def test_the_drainer_holds_aside_a_torn_file_its_killed_writer_left_alone_in_the_spool(
+    known_number, settings
+):
+    settings.SPOOL_TEMPORARY_GRACE_SECONDS = 30
+    with DatabaseAway():
+        post(SMS_PATH, sms("SM" + "f" * 32))
+    (path,) = spool.entry_paths()
+    torn = path.rename(path.with_name(spool.TEMPORARY_PREFIX + path.name))
+    torn.write_bytes(b"")  # its writer killed right after creating it
+    assert spool.counted(fresh=True).pending == 1  # counted from its name: /readyz shows it
+    old = time.time() - 31
+    os.utime(torn, (old, old))
+    result = drain_round()
+    assert result is not None and result.held == [path.name]
+    assert spool.entry_paths() == [] and [p.name for p in spool.held_paths()] == [path.name]
+    assert drain_round() is None  # nothing left: no drain
 
 
 def test_a_status_callback_is_spooled_and_applied_later(known_number):

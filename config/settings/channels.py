@@ -67,5 +67,8 @@ STORED_LATE_AFTER_SECONDS = env.int("STORED_LATE_AFTER_SECONDS", default=120)
 # How often each process counts the spool again (every webhook asks while it spools) and drains it.
 SPOOL_COUNT_SECONDS = env.float("SPOOL_COUNT_SECONDS", default=1.0)
 SPOOL_DRAIN_SECONDS = env.float("SPOOL_DRAIN_SECONDS", default=2.0)
+# A file still under its temporary name this long after its last write was left by a killed process
+# (docs/spool.md): the drain takes it (or holds it aside if torn); younger, it may be being written.
+SPOOL_TEMPORARY_GRACE_SECONDS = env.float("SPOOL_TEMPORARY_GRACE_SECONDS", default=60.0)
 # Calls to a number a web process has never read, while the database is away, wait in this queue.
 VOICE_OUTAGE_QUEUE = env("VOICE_OUTAGE_QUEUE", default="helpline-outage")
