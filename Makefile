@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean totp bench chaos soak fuzz security
+.PHONY: install run test lint fmt schema clean totp manage bench chaos soak fuzz security
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ fuzz: $(STAMP)
 # "Soak"): `make soak SOAK_ARGS="--minutes 30"`. Its own database on DATABASE_URL's server, dropped after.
 soak: $(STAMP)
 	$(BIN)/python -m config.launcher soak $(SOAK_ARGS)
+
+# Any manage.py command on the data `make run` uses: `make manage ARGS="verify_audit"`.
+manage: $(STAMP)
+	$(BIN)/python -m config.launcher manage $(ARGS)
 
 totp: $(STAMP)
 	@$(BIN)/python -m config.launcher totp

