@@ -82,6 +82,11 @@ WORKFLOW = [
     *("chat_sessions_create", "chat_sessions_messages_send", "chat_sessions_messages_list"),
     "chat_sessions_end",
 ]
+# An anonymous caller can only chat: every other operation answers 401 at its first step (checked
+# by the each-operation test), so its state machine walks the chat's links only. Left among all of
+# them, it reached a linked chat step in about one request of 180, by the draw of the derandomized
+# exploration: a change anywhere in the schema could take that one away.
+CHAT_WORKFLOW = [operation for operation in WORKFLOW if operation.startswith("chat_")]
 
 CHECKS = [
     "not_a_server_error",
@@ -407,7 +412,9 @@ def test_linked_operations_answer_as_documented_along_a_workflow(world, caller, 
     agency's answers to the referral; a chat from its start. Each step's answer is checked as above."""
     steps = []
 
-    class Workflow(schema.include(operation_id=WORKFLOW).as_state_machine()):
+    operations = CHAT_WORKFLOW if caller["role"] == ANON else WORKFLOW
+
+    class Workflow(schema.include(operation_id=operations).as_state_machine()):
         def setup(self):
             # Every scenario starts from the same data: a failing one replays (and shrinks) as it ran.
             self.savepoint = transaction.savepoint()
