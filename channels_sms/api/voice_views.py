@@ -61,27 +61,26 @@ def _voice_webhook(
     return HttpResponse(answer(number, receipt), content_type=TWIML)
 
 
-@csrf_exempt
-def voice_webhook(request: HttpRequest) -> HttpResponse:
-    """Inbound call: stored, answered with the greeting, the emergency digit and the queue."""
+def _inbound_call(request: HttpRequest, *, fallback: bool) -> HttpResponse:
     return _voice_webhook(
         request,
         receive=voice.inbound_call_receive,
         answer=lambda number, _r: voice.answer_twiml(number),
         kind=SpoolKind.VOICE_CALL,
+        fallback=fallback,
     )
+
+
+@csrf_exempt
+def voice_webhook(request: HttpRequest) -> HttpResponse:
+    """Inbound call: stored, answered with the greeting, the emergency digit and the queue."""
+    return _inbound_call(request, fallback=False)
 
 
 @csrf_exempt
 def voice_fallback_webhook(request: HttpRequest) -> HttpResponse:
     """The voice numbers' Fallback URL: the call answered from memory, its record spooled."""
-    return _voice_webhook(
-        request,
-        receive=voice.inbound_call_receive,
-        answer=lambda number, _r: voice.answer_twiml(number),
-        kind=SpoolKind.VOICE_CALL,
-        fallback=True,
-    )
+    return _inbound_call(request, fallback=True)
 
 
 @csrf_exempt
