@@ -2,6 +2,7 @@
 
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -115,8 +116,9 @@ CASE_PERSONAL_FIELDS = frozenset(
         "closure_reason",
     }
 )
-# Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation.
-CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash"})
+# Keyed hashes of identifiers: not personal data in clear, but erased with it at anonymisation
+# (search_tokens: the blind index of names, number and reference, cases/search.py).
+CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash", "search_tokens"})
 
 
 @tracked(personal=CASE_PERSONAL_FIELDS | CASE_IDENTIFIER_HASH_FIELDS)
@@ -148,6 +150,15 @@ class Case(FSMModelMixin, CaseWorkflow):
     # E.164, encrypted; the keyed hash beside it finds other cases from the same number.
     reporter_phone = EncryptedCharField(max_length=32, blank=True)
     reporter_phone_hash = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    # Keyed 64-bit hashes of the names' normalised prefixes, the number and the reference: what
+    # `?q=` searches (cases/search.py), kept by the services, emptied at anonymisation.
+    search_tokens = ArrayField(
+        models.BigIntegerField(),
+        default=list,
+        db_default=models.Value([], output_field=ArrayField(models.BigIntegerField())),
+        blank=True,
+        editable=False,
+    )
 
     assigned_to = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="assigned_cases"
@@ -184,6 +195,8 @@ class Case(FSMModelMixin, CaseWorkflow):
             models.Index(fields=["helpline", "state", "next_action_due_at"]),
             # The queues: a state's cases of a helpline in arrival order, without sorting them all.
             models.Index(fields=["helpline", "state", "created_at"], name="case_queue_by_arrival"),
+            # Search (`?q=`): every case holding all of the query's hashes, without reading them all.
+            GinIndex(fields=["search_tokens"], name="case_search_tokens"),
         ]
         permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [

@@ -13,12 +13,13 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 
 from helpline import policy
-from helpline.audit import audit_record
+from helpline.audit import REDACTED, audit_record
 from helpline.filters import IsoDateTimeFilter, StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
+from .search import QueryTooShort, contact_phone_matches, search_condition
 from .workflow import ACTIVE_REFERRAL_STATES, CaseState, RiskLevel
 
 
@@ -45,10 +46,26 @@ class CaseFilter(django_filters.FilterSet):
     due_before = IsoDateTimeFilter(field_name="next_action_due_at", lookup_expr="lt")
     overdue = StrictBooleanFilter(field_name="overdue_since", lookup_expr="isnull", exclude=True)
     reference = django_filters.CharFilter(field_name="reference", lookup_expr="iexact")
+    q = django_filters.CharFilter(
+        method="filter_q",
+        max_length=200,
+        label=(
+            "Search: a case reference, the child's or the reporter's name (any case, accents, Cyrillic "
+            "or Latin; words of at least 3 letters match as prefixes, every word must match), or a "
+            "phone number in any common format."
+        ),
+    )
 
     class Meta:
         model = Case
         fields: list[str] = []
+
+    def __init__(self, *args: Any, region: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.region = region  # the helpline's country: national numbers in `q` are read in it
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(_search(value, region=self.region))
 
     def filter_channel(self, queryset, name, value):
         return queryset.filter(
@@ -57,6 +74,23 @@ class CaseFilter(django_filters.FilterSet):
 
     def filter_category(self, queryset, name, value):
         return queryset.filter(categories__contains=[value])
+
+
+def _region(user: User) -> str | None:
+    return user.helpline.country if user.helpline_id else None
+
+
+def _search(text: str, *, region: str | None, field: str = "search_tokens") -> Q:
+    try:
+        return search_condition(text, region=region, field=field)
+    except QueryTooShort as exc:
+        raise ValidationError({"q": [str(exc)]}) from None
+
+
+def audited_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """A list's filters as its audit entry records them: the search text is personal data (a
+    name, a number), so only the fact that there was one is kept."""
+    return {k: REDACTED if k == "q" else filters.get(k) for k in filters}
 
 
 def _with_related(cases: QuerySet[Case]) -> QuerySet[Case]:
@@ -105,7 +139,7 @@ CASE_SUMMARY_FIELDS = (
 
 def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
     """Cases the caller may see, filtered; summary columns only (a list shows no details)."""
-    case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user))
+    case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user), region=_region(user))
     if not case_filter.is_valid():
         raise ValidationError(case_filter.errors)
     return case_filter.qs.select_related("helpline").only(*CASE_SUMMARY_FIELDS, "helpline__code")
@@ -168,7 +202,7 @@ def record_case_list_read(*, user: User, cases: list[Case], filters: Mapping[str
             actor=user,
             action=AuditAction.CASE_LIST,
             object_type="cases.case",
-            extra={"case_ids": [c.pk for c in cases], "filters": {k: filters.get(k) for k in filters}},
+            extra={"case_ids": [c.pk for c in cases], "filters": audited_filters(filters)},
         )
 
 
@@ -186,27 +220,47 @@ class ContactFilter(django_filters.FilterSet):
     case = django_filters.NumberFilter(field_name="case_id")
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     unattached = StrictBooleanFilter(field_name="case", lookup_expr="isnull")
+    q = django_filters.CharFilter(
+        method="filter_q",
+        max_length=200,
+        label=(
+            "Search: contacts in the cases a case search finds (reference, names, the reporter's "
+            "number), and contacts whose sender (SMS, WhatsApp, call) had this phone number."
+        ),
+    )
 
     class Meta:
         model = Contact
         fields: list[str] = []
 
+    def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.helpline_id = user.helpline_id if user else None
+        self.region = _region(user) if user else None
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(
+            _search(value, region=self.region, field="case__search_tokens")
+            | contact_phone_matches(value, region=self.region, helpline_id=self.helpline_id)
+        )
+
 
 def contact_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Contact]:
-    contact_filter = ContactFilter(data=filters or {}, queryset=contact_queryset_for(user))
+    contact_filter = ContactFilter(data=filters or {}, queryset=contact_queryset_for(user), user=user)
     if not contact_filter.is_valid():
         raise ValidationError(contact_filter.errors)
     return contact_filter.qs.select_related("case")
 
 
-def record_contact_list_read(*, user: User, contacts: list[Contact]) -> None:
+def record_contact_list_read(
+    *, user: User, contacts: list[Contact], filters: Mapping[str, Any] | None = None
+) -> None:
+    extra: dict[str, Any] = {"contact_ids": [c.pk for c in contacts]}
+    if filters and "q" in filters:
+        # A search is on record as one (never its text); other contact filters are not recorded.
+        extra["filters"] = audited_filters(filters)
     with transaction.atomic():
-        audit_record(
-            actor=user,
-            action=AuditAction.CONTACT_LIST,
-            object_type="cases.contact",
-            extra={"contact_ids": [c.pk for c in contacts]},
-        )
+        audit_record(actor=user, action=AuditAction.CONTACT_LIST, object_type="cases.contact", extra=extra)
 
 
 def record_page_read(*, user: User, action: AuditAction, object_type: str, rows: list[Any]) -> None:

@@ -10,15 +10,19 @@ class ChannelsSmsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
+        from cases.search import register_contact_phone_lookup
         from cases.services.retention import register_erasure
         from helpline.models import Helpline
 
         from .erasure import conversations_erase
         from .models import PhoneNumber, VoiceRoute
-        from .selectors import phone_numbers_forget
+        from .selectors import contacts_from_senders, phone_numbers_forget
 
         # Anonymising a case erases its conversations too ("messages_erased" in its audit entry).
         register_erasure("messages", conversations_erase)
+
+        # Contacts are found by the number they came from (`?q=` on the contacts list).
+        register_contact_phone_lookup("senders", contacts_from_senders)
 
         # A kept number carries its helpline and its voice route.
         for model in (PhoneNumber, Helpline, VoiceRoute):

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -19,7 +19,7 @@ from helpline import policy
 from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from .models import Callback, ChatSession, Message, PhoneNumber
+from .models import Callback, ChatSession, InboundEvent, Message, PhoneNumber
 from .senders import session_secret_digest
 
 CHAT_PAGE = 100  # messages in one answer of a chat session's conversation
@@ -85,6 +85,16 @@ def phone_numbers_forget(**_signal_arguments: object) -> None:
     """Drops this process's kept numbers (on any save or delete of a number or a helpline)."""
     with _numbers_lock:
         _numbers.clear()
+
+
+def contacts_from_senders(hashes: set[str], helpline_id: int | None) -> Q:
+    """A condition on cases.Contact: the contacts that a sender with one of these keyed hashes
+    brought (messages and calls alike: each inbound event names its contact). The caller's scope
+    is applied by the contacts list around it; the helpline keeps the look-up on its index."""
+    events = InboundEvent.objects.filter(
+        helpline_id=helpline_id, sender_hash__in=sorted(hashes), contact__isnull=False
+    )
+    return Q(id__in=events.values("contact_id"))
 
 
 def case_message_list(*, user: User, case_id: int) -> QuerySet[Message]:

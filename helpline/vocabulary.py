@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     CASE_ESCALATE = "case.escalate"
     CASE_HISTORY = "case.history"
     CASE_LIST = "case.list"
+    CASE_SEARCH_REINDEX_BATCH = "case.search_reindex.batch"
     CASE_READ = "case.read"
     CASE_RESTRICT = "case.restrict"
     CASE_TRANSITION = "case.transition"

@@ -57,6 +57,14 @@ class PaginatedView(APIView):
     get=extend_schema(
         operation_id="cases_list",
         summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
+        description=(
+            "`q` searches by case reference, the child's or the reporter's name, or a phone number in "
+            "any common format, within the caller's cases only, combined with the other filters. Names "
+            "match whatever their case, accents or spacing, in Mongolian Cyrillic or its Latin "
+            "spelling; each word of 3 letters or more matches as a prefix and every word must match. "
+            "A `q` of fewer than 3 letters or digits answers 400. The audit entry of the read records "
+            "that a search was made, never its text."
+        ),
         responses=CaseSummaryOutput(many=True),
     ),
     post=extend_schema(
@@ -210,7 +218,16 @@ class CaseHistoryView(PaginatedView):
 
 
 @extend_schema_view(
-    get=extend_schema(operation_id="contacts_list", responses=ContactOutput(many=True)),
+    get=extend_schema(
+        operation_id="contacts_list",
+        summary="Contacts the caller may see",
+        description=(
+            "`q` finds the contacts of the cases a case search finds (reference, names, the reporter's "
+            "number) and the contacts whose sender had that phone number; 400 when it has fewer than 3 "
+            "letters or digits."
+        ),
+        responses=ContactOutput(many=True),
+    ),
 )
 class ContactListView(PaginatedView):
     audit_actions = {"get": (AuditAction.CONTACT_LIST, "cases.contact")}
@@ -225,7 +242,9 @@ class ContactListView(PaginatedView):
         return self.paginated(
             contacts,
             ContactOutput,
-            on_page=lambda page: selectors.record_contact_list_read(user=request.user, contacts=page),
+            on_page=lambda page: selectors.record_contact_list_read(
+                user=request.user, contacts=page, filters=request.query_params
+            ),
         )
 
 

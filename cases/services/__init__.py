@@ -27,6 +27,7 @@ from .retention import (
     registered_erasures,
 )
 from .row_history import reconcile_row_history
+from .search_index import reindex_search
 
 __all__ = [
     "CASE_EDITABLE_FIELDS",
@@ -56,6 +57,7 @@ __all__ = [
     "reconcile_row_history",
     "register_erasure",
     "registered_erasures",
+    "reindex_search",
     "revoke_access",
     "validate_categories",
 ]

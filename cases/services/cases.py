@@ -25,6 +25,7 @@ from ..models import (
     Contact,
     Direction,
 )
+from ..search import case_tokens
 from ..workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, RiskLevel, next_action_due
 from .access import grant_need_to_know, revoke_access
 from .categories import validate_categories
@@ -100,6 +101,16 @@ def _with_reporter_phone_hash(fields: dict[str, Any], helpline: Helpline) -> dic
     return {**fields, "reporter_phone": e164, "reporter_phone_hash": identifier_hash(e164)}
 
 
+def index_for_search(case: Case) -> None:
+    """Sets the case's blind index (cases/search.py) from its names, number and reference; called
+    before every save of those, in the same transaction."""
+    case.search_tokens = case_tokens(
+        names=(case.child_first_name, case.reporter_name),
+        reference=case.reference,
+        phone_e164=case.reporter_phone,
+    )
+
+
 def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) -> None:
     if assignee is not None and (
         assignee.helpline_id != helpline_id
@@ -141,6 +152,7 @@ def case_create(
             helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
         )
         case.full_clean(exclude=["reference", "state"])
+        index_for_search(case)
         case.save()
         contact = Contact(
             helpline=helpline,
@@ -197,6 +209,7 @@ def case_create_from_inbound(
         # Field values only: the system built this row from a locked event, and the database
         # enforces its keys and constraints anyway (each check would be one more round trip).
         case.full_clean(exclude=["reference", "state", "helpline"], validate_constraints=False)
+        index_for_search(case)
         case.save()
         audit_record(
             actor=None,
@@ -243,6 +256,7 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
                 locked.next_action_due_at = due
                 locked.overdue_since = None
         locked.full_clean(exclude=["reference", "state"])
+        index_for_search(locked)
         locked.save()
         if locked.restricted and not before["restricted"]:
             grant_need_to_know(case=locked, users=[actor], granted_by=actor)

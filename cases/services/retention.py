@@ -11,6 +11,7 @@ from typing import Any
 
 import pgtrigger
 from django.apps import apps
+from django.contrib.postgres.fields import ArrayField
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
@@ -85,6 +86,8 @@ def erasure_check(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 def _erased(field) -> Any:
+    if isinstance(field, ArrayField):
+        return []  # the search index: an anonymised case is found by nobody
     return None if field.null else ""
 
 
