@@ -95,6 +95,7 @@ def subjects(exclude_helplines: tuple[int, ...] = ()) -> dict[str, Any]:
     if case_id is None:
         raise RuntimeError(f"operator {operator.pk} sees no case")
     return {
+        **_search_subjects(helpline_id, case_id),
         "helpline_id": helpline_id,
         "operator": operator,
         "supervisor": supervisor,
@@ -103,8 +104,36 @@ def subjects(exclude_helplines: tuple[int, ...] = ()) -> dict[str, Any]:
     }
 
 
+def _search_subjects(helpline_id: int, case_id: int) -> dict[str, str]:
+    """What the search reads look for: the operator's case by its reference, a reporter's number
+    as people write it (spaced, international), and a seeded first name (a common one: every pooled
+    name is, so this is search's worst case, thousands of matches to order)."""
+    import phonenumbers
+
+    from bench.scale.shapes import FIRST_NAMES
+    from cases.models import Case
+
+    reference = Case.objects.filter(pk=case_id).values_list("reference", flat=True).get()
+    with_phone = (
+        Case.objects.filter(helpline_id=helpline_id, anonymised_at__isnull=True)
+        .exclude(reporter_phone_hash="")
+        .only("reporter_phone")
+        .order_by("-id")
+        .first()
+    )
+    phone = ""
+    if with_phone is not None:
+        number = phonenumbers.parse(with_phone.reporter_phone)
+        phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return {"search_reference": reference, "search_phone": phone or reference, "search_name": FIRST_NAMES[4]}
+
+
 def reads(who: dict[str, Any]) -> list[Read]:
     operator_id, case_id = who["operator"].pk, who["case_id"]
+
+    def search(text: str) -> str:
+        return "/api/v1/cases/?" + urllib.parse.urlencode({"q": text})
+
     return [
         Read(
             "queue",
@@ -127,6 +156,9 @@ def reads(who: dict[str, Any]) -> list[Read]:
         ),
         Read("audit_case", "audit by case", "supervisor", f"/api/v1/audit/?case={case_id}", AUDIT),
         Read("audit_actor", "audit by actor", "supervisor", f"/api/v1/audit/?actor={operator_id}", AUDIT),
+        Read("search_reference", "search: a reference", "operator", search(who["search_reference"]), CASES),
+        Read("search_phone", "search: a phone number", "supervisor", search(who["search_phone"]), CASES),
+        Read("search_name", "search: a common first name", "supervisor", search(who["search_name"]), CASES),
     ]
 
 

@@ -21,6 +21,7 @@ What the index reveals to someone holding a copy of the database, and why that i
 docs/decisions.md, "Search: blind indexes (issue #15)".
 """
 
+import functools
 import hashlib
 import hmac
 import re
@@ -101,11 +102,15 @@ def normalise(text: str) -> str:
 
 
 def _key() -> bytes:
+    # Read on every call (a cache look-up) so a changed setting takes effect at once.
+    return _derived_key(settings.IDENTIFIER_HASH_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret: str) -> bytes:
     # Derived, so the index adds no secret to manage, and domain-separated, so no index entry
     # equals a reporter_phone_hash or a sender hash made under the same key.
-    return hmac.new(
-        settings.IDENTIFIER_HASH_KEY.encode(), b"lifeline search index v1", hashlib.sha256
-    ).digest()
+    return hmac.new(secret.encode(), b"lifeline search index v1", hashlib.sha256).digest()
 
 
 def _digest(key: bytes, value: str) -> int:
@@ -127,8 +132,8 @@ def _reference_entry(reference: str) -> str:
     return f"ref:{reference.strip().lower()}"
 
 
-def case_tokens(*, names: Iterable[str], reference: str, phone_e164: str) -> list[int]:
-    """The index entries of a case, sorted (stable rows for equal content)."""
+def name_tokens(names: Iterable[str]) -> set[int]:
+    """The index entries of names (for the bench's seeding too, which caches them per name)."""
     entries: set[str] = set()
     for name in names:
         words = normalise(name or "").split()
@@ -136,12 +141,26 @@ def case_tokens(*, names: Iterable[str], reference: str, phone_e164: str) -> lis
             words.append("".join(words))
         for word in words:
             entries |= _word_entries(word)
-    if reference:
-        entries.add(_reference_entry(reference))
-    if phone_e164:
-        entries.add(f"tel:{phone_e164}")
     key = _key()
-    return sorted({_digest(key, entry) for entry in entries})
+    return {_digest(key, entry) for entry in entries}
+
+
+def reference_token(reference: str) -> int:
+    return _digest(_key(), _reference_entry(reference))
+
+
+def phone_token(phone_e164: str) -> int:
+    return _digest(_key(), f"tel:{phone_e164}")
+
+
+def case_tokens(*, names: Iterable[str], reference: str, phone_e164: str) -> list[int]:
+    """The index entries of a case, sorted (stable rows for equal content)."""
+    tokens = name_tokens(names)
+    if reference:
+        tokens.add(reference_token(reference))
+    if phone_e164:
+        tokens.add(phone_token(phone_e164))
+    return sorted(tokens)
 
 
 def _phone_candidates(text: str, region: str | None) -> set[str]:
@@ -168,10 +187,10 @@ def search_condition(text: str, *, region: str | None, field: str = "search_toke
     key = _key()
     words = words[:MAX_QUERY_WORDS]
     condition = Q(**{f"{field}__contains": sorted({_digest(key, _query_entry(w)) for w in words})})
-    condition |= Q(**{f"{field}__contains": [_digest(key, _reference_entry(text))]})
+    condition |= Q(**{f"{field}__contains": [reference_token(text)]})
     phones = _phone_candidates(text.strip(), region)
     if phones:
-        condition |= Q(**{f"{field}__overlap": sorted(_digest(key, f"tel:{p}") for p in phones)})
+        condition |= Q(**{f"{field}__overlap": sorted(phone_token(p) for p in phones)})
     return condition
 
 

@@ -42,7 +42,7 @@ COLUMNS = {
         "vulnerability_flags, safe_contact, reporter_relation, reporter_name, reporter_phone, "
         "reporter_phone_hash, assigned_to_id, team_id, state_changed_at, next_action_due_at, "
         "overdue_since, restricted, closure_reason, closed_at, anonymised_at, created_by_id, created_at, "
-        "updated_at"
+        "updated_at, search_tokens"
     ),
     "cases_contact": (
         "id, helpline_id, case_id, channel, direction, call_type, summary, started_at, ended_at, "

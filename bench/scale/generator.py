@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from cases import search
 from cases.workflow import DEFAULT_DUE_MINUTES
 from helpline.audit import entry_hash
+from helpline.crypto import decrypt
 from helpline.vocabulary import AuditAction
 
 from .conversations import ConversationRows
@@ -98,6 +100,8 @@ class Generator(ConversationRows, ReferralRows):
         self.users = users
         self.ids = dict(start_ids)
         self.pools = pools
+        self.clear: dict[str, str] = {}  # pooled token -> its text (for the search index)
+        self.name_tokens: dict[tuple[str, str], set[int]] = {}
         self.pending: list[tuple[float, int, int, tuple]] = []  # audit entries due later (heap)
         self.tie = 0
         self.buffers: dict[str, list[str]] = {t: [] for t in TABLES}
@@ -126,6 +130,25 @@ class Generator(ConversationRows, ReferralRows):
         value = self.ids[table]
         self.ids[table] = value + 1
         return value
+
+    def _search_tokens(self, first_name: str, reporter_name: str, phone: str, reference: str) -> list[str]:
+        """The case's search index (cases.search), as the case services write it: the names'
+        entries cached per pooled pair (the pools are small), the reference's and number's per case."""
+        names = (first_name, reporter_name)
+        cached = self.name_tokens.get(names)
+        if cached is None:
+            cached = self.name_tokens[names] = search.name_tokens(self._clear(t) for t in names)
+        tokens = {*cached, search.reference_token(reference)}
+        if phone:
+            tokens.add(search.phone_token(self._clear(phone)))
+        return [str(t) for t in sorted(tokens)]
+
+    def _clear(self, token: str) -> str:
+        if not token:
+            return ""
+        if token not in self.clear:
+            self.clear[token] = decrypt(token)
+        return self.clear[token]
 
     def _row(self, table: str, values: list[str]) -> None:
         self.buffers[table].append("\t".join(values))
@@ -316,6 +339,12 @@ class Generator(ConversationRows, ReferralRows):
         year = datetime.fromtimestamp(created, h.tz).year
         h.counters[year] += 1
         reference = f"{h.code}-{year}-{h.counters[year]:06d}"
+        first_name = rng.choice(p["first_name"]) if personal and rng.random() < 0.6 else ""
+        reporter_name = (
+            rng.choice(p["reporter_name"])
+            if personal and relation != "child_self" and rng.random() < 0.4
+            else ""
+        )
         self._row(
             "cases_case",
             [
@@ -325,7 +354,7 @@ class Generator(ConversationRows, ReferralRows):
                 state,
                 risk,
                 array(categories),
-                rng.choice(p["first_name"]) if personal and rng.random() < 0.6 else "",
+                first_name,
                 child_age or N,
                 age_range,
                 pick(rng, self.tables["gender"]),
@@ -336,9 +365,7 @@ class Generator(ConversationRows, ReferralRows):
                 array(flags),
                 rng.choice(p["safe_contact"]) if personal and rng.random() < 0.2 else "",
                 relation,
-                rng.choice(p["reporter_name"])
-                if personal and relation != "child_self" and rng.random() < 0.4
-                else "",
+                reporter_name,
                 phone_token if personal else "",
                 phone_hash if personal else "",
                 str(assignee) if assignee else N,
@@ -357,6 +384,11 @@ class Generator(ConversationRows, ReferralRows):
                 str(creator) if creator else N,
                 ts(created),
                 ts(updated),
+                array(
+                    self._search_tokens(first_name, reporter_name, phone_token if personal else "", reference)
+                )
+                if anonymised_at is None
+                else "{}",
             ],
         )
         self._audit(
