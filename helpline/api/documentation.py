@@ -1,0 +1,81 @@
+"""The API documentation is the partner agencies' and console builders' user interface, so it is
+written for them, not for us.
+
+- Tags: every operation is grouped by where it lives: the tags of the longest prefix of
+  `settings.API_TAGS_BY_PATH` its path starts with, each tag defined once (with its description) in
+  `settings.API_TAGS` (config/settings/api.py). A new endpoint only needs its prefix there.
+- Summary and description: given with `extend_schema(summary=..., description=...)` on every
+  operation. A view's docstring is for developers: it never becomes the description (drf-spectacular
+  would otherwise fall back to it, inherited from our base views).
+- Errors: every documented 400/401/403/404/409 answer gets an example of the one error shape.
+
+tests/test_api_documentation_is_written_for_integrators.py keeps every operation so."""
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiExample
+
+# The tag of an operation no prefix matches: not among settings.API_TAGS, so the test names it.
+UNTAGGED = "untagged"
+
+
+def tags_for(path: str) -> list[str]:
+    """`/api/v1/cases/{case_id}/messages/` -> ["messages"]: the longest matching prefix wins."""
+    prefixes = [prefix for prefix in settings.API_TAGS_BY_PATH if path.startswith(prefix)]
+    if not prefixes:
+        return [UNTAGGED]
+    return list(settings.API_TAGS_BY_PATH[max(prefixes, key=len)])
+
+
+def error(type_: str, code: str, detail: str, attr: str | None = None, **extra) -> dict:
+    return {"type": type_, "errors": [{"code": code, "detail": detail, "attr": attr}], **extra}
+
+
+# What each error status looks like, shown on every operation that documents it. Each is valid
+# against the status's schema on every operation (an unknown field is refused by all of them).
+ERROR_EXAMPLES = {
+    "400": (
+        "An undeclared field is refused; nothing was done",
+        error("validation_error", "unknown_field", "Unknown field.", "colour"),
+    ),
+    "401": (
+        "An expired or revoked token (or none): sign in again",
+        error("client_error", "authentication_failed", "Invalid token."),
+    ),
+    "403": (
+        "The caller's role may not do this to an object it can see",
+        error("client_error", "permission_denied", "You do not have permission to perform this action."),
+    ),
+    "404": (
+        "Unknown, or outside the caller's scope (the same answer, so ids do not leak)",
+        error("client_error", "not_found", "Not found."),
+    ),
+    "409": (
+        "The object's state does not allow it now, or a concurrent change got there first",
+        error("client_error", "conflict", "The object changed meanwhile; read it again and retry."),
+    ),
+}
+
+
+def document_error_examples(result, generator, request, public):
+    """An example of the error shape on each documented 400/401/403/404/409 answer (an operation's
+    own examples, from extend_schema, are kept)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            for status_code, (summary, value) in ERROR_EXAMPLES.items():
+                content = operation.get("responses", {}).get(status_code, {}).get("content", {})
+                media = content.get("application/json")
+                if media is not None and "examples" not in media and "example" not in media:
+                    media["examples"] = {f"Error{status_code}": {"summary": summary, "value": value}}
+    return result
+
+
+def conflict_example(code: str, detail: str, **extra) -> OpenApiExample:
+    """A 409 of one operation, with the code it really answers."""
+    return OpenApiExample(
+        f"Conflict: {code}",
+        value=error("client_error", code, detail, **extra),
+        response_only=True,
+        status_codes=["409"],
+    )
