@@ -19,6 +19,7 @@ from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
 from ..models import Case, CaseAccess, Category, Contact, Escalation, Note
+from . import examples
 from .serializers import (
     BreakGlassInput,
     BreakGlassOutput,
@@ -56,6 +57,7 @@ class PaginatedView(APIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="cases_list",
+        examples=examples.CASES_LIST,
         description=(
             "The cases the caller may see (their helpline; operators their team's and their own; "
             "restricted cases only for their need-to-know list), as summaries without personal details "
@@ -70,6 +72,7 @@ class PaginatedView(APIView):
     ),
     post=extend_schema(
         operation_id="cases_create",
+        examples=examples.CASE_CREATE,
         description=(
             "Operators and supervisors open a case in intake with its first contact (channel, when it "
             "started, a summary) and what is known of the child and reporter. The case gets a reference"
@@ -169,6 +172,7 @@ class CaseTransitionView(APIView):
 
     @extend_schema(
         operation_id="cases_transition",
+        examples=examples.CASE_TRANSITION,
         summary="Move a case along its workflow",
         description=(
             "`name` is one of the case's `available_transitions`. `dismiss`, `close` and `reopen` need a "

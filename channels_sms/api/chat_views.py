@@ -24,7 +24,7 @@ from helpline.errors import Conflict
 
 from .. import chat, selectors
 from ..models import Message
-from . import spooling
+from . import examples, spooling
 
 SECRET_HEADER = OpenApiParameter(
     "X-Chat-Secret",
@@ -153,6 +153,7 @@ class ChatSessionCreateView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_create",
+        examples=examples.CHAT_SESSION_CREATE,
         description=(
             "Opens an anonymous web chat for a child on the helpline's website: no sign-in. Send the "
             "helpline's `helpline` code; the answer has the session's `id` and `secret` (shown once): "
@@ -217,6 +218,7 @@ class ChatMessagesView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_messages_send",
+        examples=examples.CHAT_MESSAGE_SEND,
         description=(
             "The child sends a message (with `X-Chat-Secret`); operators see it on the case. 201 when "
             "stored; 202 when the database is away: the message is kept on the server and appears once "

@@ -19,6 +19,7 @@ from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
+from . import examples
 from .serializers import (
     AgencyCreateInput,
     AgencyOutput,
@@ -269,6 +270,7 @@ class CaseReferralsView(APIView):
 
     @extend_schema(
         operation_id="cases_referrals_create",
+        examples=examples.REFERRAL_CREATE,
         summary="Refer the child to a partner agency",
         description=(
             "Only on cases in assessment, referral or follow-up (else 409 `case_not_referable`). "
@@ -310,6 +312,7 @@ class ReferralListView(APIView):
 
     @extend_schema(
         operation_id="referrals_list",
+        examples=examples.REFERRALS_LIST,
         description=(
             "For an agency user: the referrals sent to their agency (the frozen packet, never the "
             "case). For helpline staff: the referrals of the cases they may see. Filters `state`, "
@@ -395,11 +398,12 @@ ReferralAcceptView = _transition_view(
     ReferralTransitionInput,
     "Accept a referral (the agency)",
     (
-        "The agency accepts a referral sent to it (state `sent`), optionally with a note; the "
-        "helpline sees it at once. 409 when the referral cannot be accepted from its state (the "
-        "answer lists `available_transitions`), 403 for helpline staff, 404 for another agency's "
-        "referral."
+        "The agency accepts a referral sent to it (state `sent`; send `expected_state` to act only "
+        "if it still is): the helpline sees it at once. 409 when the referral cannot be accepted "
+        "from its state (the answer lists `available_transitions`), 403 for helpline staff, 404 "
+        "for another agency's referral."
     ),
+    examples.ACCEPT,
 )
 ReferralRejectView = _transition_view(
     "reject",
@@ -411,6 +415,7 @@ ReferralRejectView = _transition_view(
         "state (the answer lists `available_transitions`), 403 for helpline staff, 404 for another "
         "agency's referral."
     ),
+    examples.REJECT,
 )
 ReferralCompleteView = _transition_view(
     "complete",
@@ -421,6 +426,7 @@ ReferralCompleteView = _transition_view(
         "the outcome on the case. 409 when the referral is not accepted (the answer lists "
         "`available_transitions`), 403 for helpline staff, 404 for another agency's referral."
     ),
+    examples.COMPLETE,
 )
 ReferralWithdrawView = _transition_view(
     "withdraw",
@@ -474,6 +480,7 @@ class ReferralUpdatesView(APIView):
 
     @extend_schema(
         operation_id="referrals_updates_create",
+        examples=examples.UPDATE_CREATE,
         description=(
             "An agency posts progress on a referral it accepted; helpline staff post a change the "
             "agency should know. 409 `referral_not_open_for_updates` when the referral is not accepted,"
