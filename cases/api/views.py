@@ -392,7 +392,7 @@ class EscalationListView(PaginatedView):
             "(`delivery_failed`) and messages stored late after a database outage (`stored_late`); "
             "filter `acknowledged`. Operators and supervisors."
         ),
-        summary="Overdue cases raised to supervisors",
+        summary="Escalations: cases that need a person now",
         parameters=[OpenApiParameter("acknowledged", bool, description="Only (un)acknowledged ones")],
         responses=EscalationOutput(many=True),
     )

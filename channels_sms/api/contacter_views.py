@@ -102,10 +102,10 @@ class ContacterProfileView(APIView):
     @extend_schema(
         operation_id="contacters_retrieve",
         description=(
-            "Everything the caller may see from one sender: `{hash}` is the sender's keyed identifier "
-            "hash (as shown on contacts and cases), never the number. Its contacts and cases within the"
-            " caller's scope and its flag. Operators and supervisors; 404 for an unknown hash, another "
-            "helpline's, or none visible."
+            "Everything the caller may see from one sender: `{hash}` is the keyed hash of the sender's "
+            "number (HMAC-SHA256 of its E.164 form with the deployment's key), never the number. Its "
+            "contacts and cases within the caller's scope and its flag. Operators and supervisors; 404 "
+            "for an unknown hash, another helpline's, or none visible."
         ),
         summary="A sender identifier's contacts and cases the caller may see, and its flag",
         responses=ContacterProfileOutput,
