@@ -59,7 +59,8 @@ class PaginatedView(APIView):
         operation_id="cases_list",
         examples=examples.CASES_LIST,
         description=(
-            "The cases the caller may see (their helpline; operators their team's and their own; "
+            "The cases the caller may see (supervisors: their helpline's; operators: the intake queue, "
+            "their team's and those assigned to them; "
             "restricted cases only for their need-to-know list), as summaries without personal details "
             "beyond the child's first name, newest first. Filters: `state`, `risk_level`, "
             "`assigned_to`, `unassigned`, `team`, `channel`, `category`, `created_after`, "
@@ -151,8 +152,8 @@ class CaseDetailView(APIView):
         description=(
             "Changes the fields sent, never the state (use transitions). A new risk level re-times the "
             "due date; `restricted` is changed by supervisors only. 403 when the caller's role may not "
-            "change a field, 409 when the case is closed or changed meanwhile, 404 outside the caller's"
-            " scope."
+            "change a field, 409 when the case is closed (a supervisor can reopen it), 404 outside the "
+            "caller's scope."
         ),
         request=CaseUpdateInput,
         responses={200: CaseOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
