@@ -8,6 +8,9 @@ import re
 import pytest
 from django.conf import settings
 from django.urls import resolve
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
 
 from helpline.api.documentation import tags_for
 
@@ -131,3 +134,45 @@ def test_every_documented_error_has_an_example_of_the_error_shape(schema, status
         if not examples or not all({"type", "errors"} <= set(example["value"]) for example in examples):
             without += 1
     assert documented and not without
+
+
+def as_json_schema(node):
+    """OpenAPI 3.0's schema dialect as JSON Schema: `nullable` as a null type, `$ref`s into one
+    registered document."""
+    if isinstance(node, list):
+        return [as_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {key: as_json_schema(value) for key, value in node.items()}
+    if converted.pop("nullable", False):
+        converted = (
+            {**converted, "type": [converted["type"], "null"]}
+            if "type" in converted
+            else {"anyOf": [converted, {"type": "null"}]}
+        )
+    if "$ref" in converted:
+        converted["$ref"] = "urn:schema" + converted["$ref"]
+    return converted
+
+
+def test_every_example_is_valid_against_its_schema(schema):
+    """An example that contradicts its schema teaches an integrator the wrong thing (a list's example
+    shown inside its page, a refused transition's extra fields, sign-in's own 401 codes...)."""
+    document = as_json_schema(schema)
+    registry = Registry().with_resource("urn:schema", Resource(contents=document, specification=DRAFT202012))
+    checked, wrong = 0, []
+    for path, method, operation in operations(document):
+        bodies = [("request", operation.get("requestBody", {}))]
+        bodies += [(status, answer) for status, answer in operation["responses"].items()]
+        for where, body in bodies:
+            media = body.get("content", {}).get("application/json", {})
+            for name, example in media.get("examples", {}).items():
+                checked += 1
+                error = next(
+                    Draft202012Validator(media["schema"], registry=registry).iter_errors(example["value"]),
+                    None,
+                )
+                if error is not None:
+                    wrong.append(f"{method.upper()} {path} {where} {name}: {error.message[:200]}")
+    assert checked > 300  # every error answer of every operation has one
+    assert not wrong

@@ -141,5 +141,6 @@ SPECTACULAR_SETTINGS = {
         "helpline.api.schema.document_empty_query_values",
         "helpline.api.schema.document_links",
         "helpline.api.documentation.document_error_examples",
+        "helpline.api.documentation.document_page_examples",
     ],
 }

@@ -11,6 +11,8 @@ written for them, not for us.
 
 tests/test_api_documentation_is_written_for_integrators.py keeps every operation so."""
 
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample
 
@@ -38,8 +40,8 @@ ERROR_EXAMPLES = {
         error("validation_error", "unknown_field", "Unknown field.", "colour"),
     ),
     "401": (
-        "An expired or revoked token (or none): sign in again",
-        error("client_error", "authentication_failed", "Invalid token."),
+        "Not signed in: a wrong, expired or revoked token (or wrong credentials at sign-in)",
+        error("client_error", "authentication_failed", "Incorrect authentication credentials."),
     ),
     "403": (
         "The caller's role may not do this to an object it can see",
@@ -56,9 +58,24 @@ ERROR_EXAMPLES = {
 }
 
 
+# A refused transition (TransitionConflictResponseSerializer) also says where the object stands.
+TRANSITION_CONFLICT_EXAMPLE = (
+    "Not possible from the object's state now (here: withdrawn by the helpline meanwhile)",
+    error(
+        "client_error",
+        "transition_not_allowed",
+        "Transition 'accept' is not possible from state 'withdrawn'.",
+        state="withdrawn",
+        available_transitions=[],
+    ),
+)
+
+
 def document_error_examples(result, generator, request, public):
-    """An example of the error shape on each documented 400/401/403/404/409 answer (an operation's
-    own examples, from extend_schema, are kept)."""
+    """An example of the error shape on each documented 400/401/403/404/409 answer. An operation's
+    own examples (extend_schema) are kept; a 401's are replaced, as drf-standardized-errors gives
+    `not_authenticated`, which sign-in's 401 does not answer (it says `authentication_failed`)."""
+    schemas = result.get("components", {}).get("schemas", {})
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict):
@@ -66,9 +83,35 @@ def document_error_examples(result, generator, request, public):
             for status_code, (summary, value) in ERROR_EXAMPLES.items():
                 content = operation.get("responses", {}).get(status_code, {}).get("content", {})
                 media = content.get("application/json")
-                if media is not None and "examples" not in media and "example" not in media:
-                    media["examples"] = {f"Error{status_code}": {"summary": summary, "value": value}}
+                if media is None or ("examples" in media and status_code != "401"):
+                    continue
+                if status_code == "409" and "available_transitions" in _required(schemas, media["schema"]):
+                    summary, value = TRANSITION_CONFLICT_EXAMPLE
+                media["examples"] = {f"Error{status_code}": {"summary": summary, "value": value}}
     return result
+
+
+def document_page_examples(result, generator, request, public):
+    """drf-spectacular shows a list's example inside a page whose `next` is DRF's placeholder
+    (`http://api.example.org/accounts/...`): the operation's own URL with a cursor instead."""
+    for path, operations in result.get("paths", {}).items():
+        url = "https://lifeline.example.org" + re.sub(r"\{\w+\}", "4211", path)
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            content = operation.get("responses", {}).get("200", {}).get("content", {})
+            for example in content.get("application/json", {}).get("examples", {}).values():
+                page = example.get("value")
+                if isinstance(page, dict) and {"next", "previous", "results"} <= set(page):
+                    page["next"] = f"{url}?cursor=cD0yMDI2LTEyLTA3KzA5JTNBMzAlM0EwMA%3D%3D"
+                    page["previous"] = None
+    return result
+
+
+def _required(schemas: dict, node: dict) -> list[str]:
+    while "$ref" in node:
+        node = schemas[node["$ref"].rsplit("/", 1)[-1]]
+    return node.get("required", [])
 
 
 def conflict_example(code: str, detail: str, **extra) -> OpenApiExample:

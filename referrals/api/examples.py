@@ -39,7 +39,13 @@ _STAFF_REFERRAL = {
     "id": 981,
     "case": 4211,
     "case_reference": "DEMO-2026-000123",
-    "agency": 12,
+    "agency": {
+        "id": 12,
+        "code": "district-social",
+        "name": "District social services",
+        "sector": "social_services",
+        "country": "KE",
+    },
     "state": "sent",
     "urgency": "urgent",
     "service_type": "counselling",
@@ -101,11 +107,12 @@ REFERRAL_CREATE = [
 ]
 
 REFERRALS_LIST = [
+    # One referral: the documentation shows it inside a page (`next`, `previous`, `results`).
     OpenApiExample(
-        "An agency's new referrals (`?state=sent`)",
+        "An agency's new referrals (`?state=sent`): one referral of the page",
         response_only=True,
         status_codes=["200"],
-        value={"next": None, "previous": None, "results": [_AGENCY_REFERRAL]},
+        value=_AGENCY_REFERRAL,
     ),
 ]
 
