@@ -58,17 +58,18 @@ ERROR_EXAMPLES = {
 }
 
 
-# A refused transition (TransitionConflictResponseSerializer) also says where the object stands.
-TRANSITION_CONFLICT_EXAMPLE = (
-    "Not possible from the object's state now (here: withdrawn by the helpline meanwhile)",
-    error(
-        "client_error",
-        "transition_not_allowed",
-        "Transition 'accept' is not possible from state 'withdrawn'.",
-        state="withdrawn",
-        available_transitions=[],
-    ),
-)
+def transition_conflict_example(name: str) -> tuple[str, dict]:
+    """A refused transition (TransitionConflictResponseSerializer) also says where the object stands."""
+    return (
+        "Not possible from the object's state now (here: withdrawn meanwhile)",
+        error(
+            "client_error",
+            "transition_not_allowed",
+            f"Transition {name!r} is not possible from state 'withdrawn'.",
+            state="withdrawn",
+            available_transitions=[],
+        ),
+    )
 
 
 def document_error_examples(result, generator, request, public):
@@ -86,7 +87,7 @@ def document_error_examples(result, generator, request, public):
                 if media is None or ("examples" in media and status_code != "401"):
                     continue
                 if status_code == "409" and "available_transitions" in _required(schemas, media["schema"]):
-                    summary, value = TRANSITION_CONFLICT_EXAMPLE
+                    summary, value = transition_conflict_example(operation["operationId"].rsplit("_", 1)[-1])
                 media["examples"] = {f"Error{status_code}": {"summary": summary, "value": value}}
     return result
 
