@@ -7,14 +7,16 @@ written for them, not for us.
 - Summary and description: given with `extend_schema(summary=..., description=...)` on every
   operation. A view's docstring is for developers: it never becomes the description (drf-spectacular
   would otherwise fall back to it, inherited from our base views).
-- Errors: every documented 400/401/403/404/409 answer gets an example of the one error shape.
+- Examples: the main operations' requests and answers, in each app's `api/examples.py`, given with
+  `extend_schema(examples=...)`; every documented 400/401/403/404/409 answer gets an example of the
+  one error shape here, and a list's page links to the operation itself. Every example must be
+  valid against its schema (the test checks).
 
 tests/test_api_documentation_is_written_for_integrators.py keeps every operation so."""
 
 import re
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiExample
 
 # The tag of an operation no prefix matches: not among settings.API_TAGS, so the test names it.
 UNTAGGED = "untagged"
@@ -113,13 +115,3 @@ def _required(schemas: dict, node: dict) -> list[str]:
     while "$ref" in node:
         node = schemas[node["$ref"].rsplit("/", 1)[-1]]
     return node.get("required", [])
-
-
-def conflict_example(code: str, detail: str, **extra) -> OpenApiExample:
-    """A 409 of one operation, with the code it really answers."""
-    return OpenApiExample(
-        f"Conflict: {code}",
-        value=error("client_error", code, detail, **extra),
-        response_only=True,
-        status_codes=["409"],
-    )
