@@ -19,6 +19,7 @@ from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
 from ..models import Case, CaseAccess, Category, Contact, Escalation, Note
+from . import examples
 from .serializers import (
     BreakGlassInput,
     BreakGlassOutput,
@@ -56,8 +57,16 @@ class PaginatedView(APIView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="cases_list",
-        summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
+        examples=examples.CASES_LIST,
         description=(
+            "The cases the caller may see (supervisors: their helpline's; operators: the intake queue, "
+            "their team's and those assigned to them; "
+            "restricted cases only for their need-to-know list), as summaries without personal details "
+            "beyond the child's first name, newest first. Filters: `state`, `risk_level`, "
+            "`assigned_to`, `unassigned`, `team`, `channel`, `category`, `created_after`, "
+            "`created_before`, `due_before`, `overdue`, `reference`; `ordering`. Cursor pagination "
+            "(`next`/`previous`, `page_size` up to 200). A summary carries no `available_transitions`: "
+            "read the case for them. Operators and supervisors.\n\n"
             "`q` searches by case reference, the child's or the reporter's name, or a phone number in "
             "any common format, within the caller's cases only, combined with the other filters. Names "
             "match whatever their case, accents or spacing, in Mongolian Cyrillic or its Latin "
@@ -65,10 +74,18 @@ class PaginatedView(APIView):
             "A `q` of fewer than 3 letters or digits answers 400. The audit entry of the read records "
             "that a search was made, never its text."
         ),
+        summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
         responses=CaseSummaryOutput(many=True),
     ),
     post=extend_schema(
         operation_id="cases_create",
+        examples=examples.CASE_CREATE,
+        description=(
+            "Operators and supervisors open a case in intake with its first contact (channel, when it "
+            "started, a summary) and what is known of the child and reporter. The case gets a reference"
+            " and a due date from its risk level (the helpline's `due_policy`). 400 for unknown "
+            "categories or fields; 403 for agency users and administrators."
+        ),
         summary="Open a case at intake (e.g. a walk-in) with its first contact",
         request=CaseCreateInput,
         responses={201: CaseOutput, 403: ErrorResponse403Serializer},
@@ -122,12 +139,28 @@ class CaseDetailView(APIView):
 
     serializer_class = CaseOutput
 
-    @extend_schema(operation_id="cases_retrieve", responses=CaseOutput)
+    @extend_schema(
+        operation_id="cases_retrieve",
+        summary="Read one case, with what the caller may do next",
+        description=(
+            "The case in full (child, reporter, categories, risk, assignment, due dates) and "
+            "`available_transitions`: the workflow steps this caller may take now. The read is audited."
+            " 404 for an unknown case or one outside the caller's scope (the same answer)."
+        ),
+        responses=CaseOutput,
+    )
     def get(self, request: Request, case_id: int) -> Response:
         return Response(CaseOutput(self.object, context={"request": request}).data)
 
     @extend_schema(
         operation_id="cases_partial_update",
+        summary="Change a case's details (risk, categories, child, reporter, assignment)",
+        description=(
+            "Changes the fields sent, never the state (use transitions). A new risk level re-times the "
+            "due date; `restricted` is changed by supervisors only. 403 when the caller's role may not "
+            "change a field, 409 when the case is closed (a supervisor can reopen it), 404 outside the "
+            "caller's scope."
+        ),
         request=CaseUpdateInput,
         responses={200: CaseOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
@@ -146,6 +179,7 @@ class CaseTransitionView(APIView):
 
     @extend_schema(
         operation_id="cases_transition",
+        examples=examples.CASE_TRANSITION,
         summary="Move a case along its workflow",
         description=(
             "`name` is one of the case's `available_transitions`. `dismiss`, `close` and `reopen` need a "
@@ -186,12 +220,29 @@ class CaseNotesView(APIView):
     queryset = Note.objects.none()
     pagination_class = None  # all of a case's notes at once
 
-    @extend_schema(operation_id="cases_notes_list", responses=NoteOutput(many=True))
+    @extend_schema(
+        operation_id="cases_notes_list",
+        summary="A case's notes, oldest first",
+        description=(
+            "All notes of the case at once (append-only: notes are never changed). Staff who may see "
+            "the case; 404 otherwise."
+        ),
+        responses=NoteOutput(many=True),
+    )
     def get(self, request: Request, case_id: int) -> Response:
         notes = self.scoped()
         return Response(NoteOutput(notes, many=True).data)
 
-    @extend_schema(operation_id="cases_notes_create", request=NoteInput, responses={201: NoteOutput})
+    @extend_schema(
+        operation_id="cases_notes_create",
+        summary="Add a note to a case",
+        description=(
+            "Appends a note (stored encrypted). Operators and supervisors who may see the case; 404 "
+            "otherwise, 400 for an empty body."
+        ),
+        request=NoteInput,
+        responses={201: NoteOutput},
+    )
     def post(self, request: Request, case_id: int) -> Response:
         data = NoteInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -209,6 +260,10 @@ class CaseHistoryView(PaginatedView):
 
     @extend_schema(
         operation_id="cases_history",
+        description=(
+            "The case's audit trail: every read and write of it, by whom and when, oldest first. "
+            "Supervisors of the case's helpline; 404 otherwise."
+        ),
         summary="Everything that happened to a case, oldest first (supervisors)",
         responses=AuditEntryOutput(many=True),
     )
@@ -220,8 +275,11 @@ class CaseHistoryView(PaginatedView):
 @extend_schema_view(
     get=extend_schema(
         operation_id="contacts_list",
-        summary="Contacts the caller may see",
+        summary="Contacts the caller may see (calls, messages, chats)",
         description=(
+            "Every contact of the caller's helpline that the caller may see, newest first; filters "
+            "`case`, `channel`, `unattached=true` (contacts not yet in a case). Cursor pagination. "
+            "Operators and supervisors.\n\n"
             "`q` finds the contacts of the cases a case search finds (reference, names, the reporter's "
             "number) and the contacts whose sender had that phone number; 400 when it has fewer than 3 "
             "letters or digits."
@@ -265,12 +323,27 @@ class ContactDetailView(APIView):
 
     serializer_class = ContactOutput
 
-    @extend_schema(operation_id="contacts_retrieve", responses=ContactOutput)
+    @extend_schema(
+        operation_id="contacts_retrieve",
+        summary="Read one contact",
+        description=(
+            "A call, message or chat turn with its channel, times, classification (call type) and case."
+            " 404 outside the caller's scope."
+        ),
+        responses=ContactOutput,
+    )
     def get(self, request: Request, contact_id: int) -> Response:
         return Response(ContactOutput(self.object).data)
 
     @extend_schema(
-        operation_id="contacts_partial_update", request=ContactUpdateInput, responses=ContactOutput
+        operation_id="contacts_partial_update",
+        summary="Classify a contact",
+        description=(
+            "Sets the contact's call type, summary and end time. Operators and supervisors; 404 outside"
+            " the caller's scope."
+        ),
+        request=ContactUpdateInput,
+        responses=ContactOutput,
     )
     def patch(self, request: Request, contact_id: int) -> Response:
         data = ContactUpdateInput(data=request.data, partial=True)
@@ -293,6 +366,11 @@ class ContactAttachView(APIView):
 
     @extend_schema(
         operation_id="contacts_attach",
+        description=(
+            "Puts an unattached contact into an open case of the same helpline. 409 "
+            "`contact_already_attached` or `case_closed`; 400 for a case of another helpline; 404 "
+            "outside the caller's scope."
+        ),
         summary="Put a contact into a case",
         request=ContactAttachInput,
         responses={200: ContactOutput, 409: ErrorResponse409Serializer},
@@ -319,7 +397,14 @@ class EscalationListView(PaginatedView):
 
     @extend_schema(
         operation_id="escalations_list",
-        summary="Overdue cases raised to supervisors",
+        description=(
+            "Escalations raised for the caller's helpline: overdue cases (`overdue`), referrals expired"
+            " unanswered (`referral_expired`) or rejected (`referral_rejected`), emergency referrals "
+            "made without consent (`emergency_referral`), agencies that could not be notified "
+            "(`delivery_failed`) and messages stored late after a database outage (`stored_late`); "
+            "filter `acknowledged`. Operators and supervisors."
+        ),
+        summary="Escalations: cases that need a person now",
         parameters=[OpenApiParameter("acknowledged", bool, description="Only (un)acknowledged ones")],
         responses=EscalationOutput(many=True),
     )
@@ -352,6 +437,11 @@ class EscalationAcknowledgeView(APIView):
 
     @extend_schema(
         operation_id="escalations_acknowledge",
+        summary="Acknowledge an escalation (supervisors)",
+        description=(
+            "A supervisor marks the escalation seen. 403 for other roles, 409 `already_acknowledged`, "
+            "404 outside the caller's helpline."
+        ),
         request=None,
         responses={200: EscalationOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
@@ -368,6 +458,10 @@ class CategoryListView(APIView):
 
     @extend_schema(
         operation_id="categories_list",
+        description=(
+            "The helpline's case categories (code and label, grouped), to fill a case's `categories`. "
+            "Operators and supervisors."
+        ),
         summary="The caller's helpline's case categories",
         responses=CategoryOutput(many=True),
     )
@@ -391,7 +485,14 @@ class CaseAccessView(APIView):
     def _render(case, grants) -> Response:
         return Response(CaseAccessOutput({"restricted": case.restricted, "need_to_know": grants}).data)
 
-    @extend_schema(operation_id="cases_access_retrieve", summary="A case's need-to-know list (supervisors)")
+    @extend_schema(
+        operation_id="cases_access_retrieve",
+        description=(
+            "The users who may still see a restricted case (its need-to-know list). Supervisors of the "
+            "case's helpline; 404 otherwise."
+        ),
+        summary="A case's need-to-know list (supervisors)",
+    )
     def get(self, request: Request, case_id: int) -> Response:
         return self._render(*self.object)
 
@@ -441,6 +542,10 @@ class BreakGlassListView(PaginatedView):
 
     @extend_schema(
         operation_id="break_glass_list",
+        description=(
+            "Emergency accesses to restricted cases (break-glass), newest first, for another supervisor"
+            " to review. Supervisors only; 404 for other roles."
+        ),
         summary="Break-glass accesses to review (supervisors)",
         parameters=[OpenApiParameter("reviewed", bool, description="Only (un)reviewed ones")],
         responses=BreakGlassOutput(many=True),
@@ -470,6 +575,11 @@ class BreakGlassReviewView(APIView):
 
     @extend_schema(
         operation_id="break_glass_review",
+        summary="Review a break-glass access (another supervisor)",
+        description=(
+            "A supervisor other than the one who used it marks the emergency access reviewed. 403 for "
+            "the supervisor's own access, 409 `already_reviewed`, 404 outside the caller's helpline."
+        ),
         request=None,
         responses={200: BreakGlassOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )

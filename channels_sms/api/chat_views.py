@@ -24,7 +24,7 @@ from helpline.errors import Conflict
 
 from .. import chat, selectors
 from ..models import Message
-from . import spooling
+from . import examples, spooling
 
 SECRET_HEADER = OpenApiParameter(
     "X-Chat-Secret",
@@ -153,6 +153,14 @@ class ChatSessionCreateView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_create",
+        examples=examples.CHAT_SESSION_CREATE,
+        description=(
+            "Opens an anonymous web chat for a child on the helpline's website: no sign-in. Send the "
+            "helpline's `helpline` code; the answer has the session's `id` and `secret` (shown once): "
+            "send the secret as `X-Chat-Secret` on every later request of the session. The child's "
+            "messages reach the operators as a case. 404 for an unknown helpline, 429 when one address "
+            "opens too many."
+        ),
         summary="Start an anonymous web chat (returns the session's secret, once)",
         request=ChatSessionInput,
         responses={201: ChatSessionOutput},
@@ -176,6 +184,11 @@ class ChatMessagesView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_messages_list",
+        description=(
+            "The chat's messages in both directions, oldest first, up to 100 after `after` (the last "
+            "message id the page had: `cursor` in the answer). Poll it with `X-Chat-Secret`. 404 for an"
+            " unknown session or a wrong secret."
+        ),
         summary="The chat's messages both directions, oldest first, after a cursor",
         parameters=[
             SECRET_HEADER,
@@ -205,10 +218,15 @@ class ChatMessagesView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_messages_send",
+        examples=examples.CHAT_MESSAGE_SEND,
+        description=(
+            "The child sends a message (with `X-Chat-Secret`); operators see it on the case. 201 when "
+            "stored; 202 when the database is away: the message is kept on the server and appears once "
+            "stored (docs/spool.md). 409 once the chat has ended, 404 for an unknown session or a wrong"
+            " secret, 429 when too many."
+        ),
         summary="Send a message in the chat (409 once the chat has ended)",
         parameters=[SECRET_HEADER],
-        description="202: the database is away; the message is kept on the server and appears in "
-        "the chat once stored (the spool, docs/spool.md).",
         request=ChatMessageInput,
         responses={
             201: ChatMessageOutput,
@@ -259,6 +277,10 @@ class ChatSessionEndView(_AnonymousChatView):
     @extend_schema(
         auth=[],
         operation_id="chat_sessions_end",
+        description=(
+            "The child ends the chat (with `X-Chat-Secret`): no more messages can be sent. 404 for an "
+            "unknown session or a wrong secret."
+        ),
         summary="End the chat (no more messages can be sent)",
         parameters=[SECRET_HEADER],
         request=None,

@@ -101,6 +101,12 @@ class ContacterProfileView(APIView):
 
     @extend_schema(
         operation_id="contacters_retrieve",
+        description=(
+            "Everything the caller may see from one sender: `{hash}` is the keyed hash of the sender's "
+            "number (HMAC-SHA256 of its E.164 form with the deployment's key), never the number. Its "
+            "contacts and cases within the caller's scope and its flag. Operators and supervisors; 404 "
+            "for an unknown hash, another helpline's, or none visible."
+        ),
         summary="A sender identifier's contacts and cases the caller may see, and its flag",
         responses=ContacterProfileOutput,
     )
@@ -161,6 +167,10 @@ class ContacterFlagView(APIView):
 
     @extend_schema(
         operation_id="contacters_unflag",
+        description=(
+            "Removes the flag of the identifier: its messages and calls are taken again. Supervisors "
+            "only (403 otherwise); 404 when the identifier has no flag the caller can see."
+        ),
         summary="Lift an identifier's flag (supervisors)",
         responses={204: None, 403: ErrorResponse403Serializer},
     )

@@ -163,6 +163,10 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_list",
+        description=(
+            "The SMS/WhatsApp messages of the case in both directions, oldest first, with delivery "
+            "status for replies. Staff who may see the case; 404 otherwise."
+        ),
         summary="A case's conversation (SMS, WhatsApp), oldest first",
         responses=MessageOutput(many=True),
     )
@@ -173,6 +177,12 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_send",
+        description=(
+            "Replies to the case's latest sender on the channel they used: SMS or WhatsApp (queued, "
+            "sent by a task right after) or the web chat (delivered at once). 409 when the case has no "
+            "sender to reply to, its web chat has ended, or the helpline has no active number on that "
+            "channel; 404 outside the caller's scope."
+        ),
         summary="Reply to the case's SMS/WhatsApp sender (sent after, by a task)",
         request=MessageInput,
         responses={201: MessageOutput, 409: ErrorResponse409Serializer},

@@ -137,6 +137,11 @@ class CallbackListView(APIView):
 
     @extend_schema(
         operation_id="callbacks_list",
+        description=(
+            "Calls that were abandoned (no answer, busy, hung up in the queue) waiting for a call back,"
+            " oldest first; `done=true|false`. Operators and supervisors see callbacks of cases they "
+            "may see."
+        ),
         summary="Abandoned calls waiting for an operator to call back",
         parameters=[OpenApiParameter("done", bool, description="Only done (true) or waiting (false) ones")],
         responses=CallbackOutput(many=True),
@@ -165,6 +170,10 @@ class CallbackDoneView(APIView):
 
     @extend_schema(
         operation_id="callbacks_done",
+        description=(
+            "Marks a callback done with an optional `outcome` note (stored encrypted). 409 "
+            "`already_done`, 403 for roles that do not call back, 404 outside the caller's scope."
+        ),
         summary="Mark a callback done, with an outcome note",
         request=CallbackDoneInput,
         responses={200: CallbackOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},

@@ -32,6 +32,67 @@ DRF_STANDARDIZED_ERRORS = {
     },
 }
 
+# The API documentation's groups, for the integrators who read it (Swagger UI at /api/docs/): every
+# operation gets the tags of the longest path prefix below that its path starts with
+# (helpline.api.documentation). A new endpoint: add its path prefix here, under one of these tags.
+# tests/test_api_documentation_is_written_for_integrators.py fails for an operation left without.
+API_TAGS = {
+    "cases": "Open, read, assess, move and close cases; notes, history, need-to-know access and "
+    "break-glass; the escalation queue and the helpline's categories. Helpline staff (operators, "
+    "supervisors) only.",
+    "contacts": "Each call, message or chat turn that reached the helpline (a contact), classified and "
+    "put into a case; repeat contacters (by the keyed hash of their number) and their flags.",
+    "messages": "A case's SMS/WhatsApp conversation and the operator's replies.",
+    "referrals": "Helpline staff refer a child to a partner agency: consent, the referral itself, "
+    "supervisors' approval, withdrawal, resending, and what was delivered to the agency.",
+    "agency API": "For partner agencies' systems: list and read the referrals sent to your agency, accept "
+    "or reject them, post progress updates and complete them with an outcome. Sign in as the agency's "
+    "user (`POST /api/v1/auth/token/`) and send `Authorization: Token <token>`. Agencies with a "
+    "webhook are also notified by signed POSTs (docs/agency-webhooks.md).",
+    "channels": "How children reach the helpline besides a phone call answered live: the anonymous web "
+    "chat (no sign-in; the session's `X-Chat-Secret`) and the callback queue of abandoned calls. "
+    "Twilio's SMS, WhatsApp and voice webhooks (`/webhooks/twilio/...`) are called by Twilio, signed "
+    "with `X-Twilio-Signature`, and are not part of this API: see the README.",
+    "audit": "The tamper-evident audit log of every read and write: search, CSV export, verification "
+    "of its hash chain, one person's activity and the review of break-glass accesses. Supervisors.",
+    "administration": "Helplines, people (users) and partner agencies: administrators create and change "
+    "them; staff may list their helpline's active agencies and an agency user its own agency.",
+    "authentication": "Sign in for a token, list and revoke your tokens, enrol your authenticator (TOTP; "
+    "supervisors and administrators), set your password with a set-password link.",
+    "notifications": "Your in-app notifications: unread count, marking read, the live stream.",
+}
+API_TAGS_BY_PATH = {
+    "/api/v1/cases/": ("cases",),
+    "/api/v1/escalations/": ("cases",),
+    "/api/v1/categories/": ("cases",),
+    "/api/v1/break-glass/": ("audit",),
+    "/api/v1/contacts/": ("contacts",),
+    "/api/v1/contacters/": ("contacts",),
+    "/api/v1/cases/{case_id}/messages/": ("messages",),
+    "/api/v1/cases/{case_id}/consent/": ("referrals",),
+    "/api/v1/cases/{case_id}/referrals/": ("referrals",),
+    # Staff and agencies both list and read referrals, and read their updates and deliveries.
+    "/api/v1/referrals/": ("referrals", "agency API"),
+    "/api/v1/referrals/{referral_id}/accept/": ("agency API",),
+    "/api/v1/referrals/{referral_id}/reject/": ("agency API",),
+    "/api/v1/referrals/{referral_id}/complete/": ("agency API",),
+    "/api/v1/referrals/{referral_id}/withdraw/": ("referrals",),
+    "/api/v1/referrals/{referral_id}/approve/": ("referrals",),
+    "/api/v1/referrals/{referral_id}/resend/": ("referrals",),
+    "/api/v1/chat/": ("channels",),
+    "/api/v1/callbacks/": ("channels",),
+    "/webhooks/": ("channels",),
+    "/api/v1/audit/": ("audit",),
+    "/api/v1/users/{user_id}/activity/": ("audit",),
+    "/api/v1/helplines/": ("administration",),
+    "/api/v1/users/": ("administration",),
+    "/api/v1/agencies/": ("administration",),
+    "/api/v1/teams/": ("administration",),
+    "/api/v1/canned-replies/": ("administration",),
+    "/api/v1/auth/": ("authentication",),
+    "/api/v1/notifications/": ("notifications",),
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Lifeline — child helpline case management API",
     "DESCRIPTION": (
@@ -40,6 +101,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "TAGS": [{"name": name, "description": description} for name, description in API_TAGS.items()],
     # Swagger UI served from our own static files: helplines may run without outside internet.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -78,5 +140,7 @@ SPECTACULAR_SETTINGS = {
         "helpline.api.schema.document_undeclared_input_refused",
         "helpline.api.schema.document_empty_query_values",
         "helpline.api.schema.document_links",
+        "helpline.api.documentation.document_error_examples",
+        "helpline.api.documentation.document_page_examples",
     ],
 }

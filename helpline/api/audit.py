@@ -51,6 +51,13 @@ class AuditListView(APIView):
 
     @extend_schema(
         operation_id="audit_list",
+        description=(
+            "Supervisors search their helpline's audit log of every read and write, newest first: "
+            "filters `case`, `actor`, `action` (exact, or a prefix ending in `.`), `object_type`, "
+            "`object_id`, `outcome`, `at_after`, `at_before`, `review=true` for sign-in changes flagged"
+            " for review. Entries of cases the supervisor may not see are left out. The search is "
+            "itself audited. 404 for other roles."
+        ),
         summary="Search the helpline's audit log (supervisors)",
         responses=AuditEntryOutput(many=True),
     )
@@ -74,6 +81,10 @@ class AuditExportView(APIView):
 
     @extend_schema(
         operation_id="audit_export",
+        description=(
+            "The same filters as `GET /api/v1/audit/`, answered as a CSV file (cells that start a "
+            "formula are quoted). Supervisors only; 404 for other roles."
+        ),
         summary="The filtered audit log as CSV (supervisors; the export is itself audited)",
         filters=True,  # the audit log's filters, though the answer is no paginated list
         responses={(200, "text/csv"): OpenApiTypes.STR},
@@ -127,6 +138,11 @@ class AuditVerifyView(APIView):
 
     @extend_schema(
         operation_id="audit_verify",
+        description=(
+            "Re-computes the hash chain of the caller's helpline's audit log and answers whether it is "
+            "intact and, if not, the first entry that does not match. Supervisors only; 404 for other "
+            "roles."
+        ),
         summary="Re-compute the helpline's audit hash chain (supervisors)",
         responses={200: ChainStatus},
     )
@@ -156,6 +172,11 @@ class UserActivityView(APIView):
 
     @extend_schema(
         operation_id="users_activity",
+        description=(
+            "Every audit entry one person made, oldest first (cases the supervisor may not see left "
+            "out). Supervisors of the person's helpline; 404 for other roles or for a person of another"
+            " helpline."
+        ),
         summary="Everything one user did, oldest first (supervisors)",
         responses=AuditEntryOutput(many=True),
     )

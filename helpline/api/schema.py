@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 
 from ..filters import StrictBooleanField
 from .contract import UNKNOWN_FIELD, UNKNOWN_PARAMETER, ordering_values
+from .documentation import tags_for
 
 
 class _Error(serializers.Serializer):
@@ -122,6 +123,13 @@ class SignInErrorResponse429Serializer(serializers.Serializer):
 
 
 class AutoSchema(StandardizedErrorsAutoSchema):
+    def get_tags(self) -> list[str]:
+        return tags_for(self.path)  # by where the operation lives (helpline.api.documentation)
+
+    def get_description(self) -> str:
+        # Only what extend_schema(description=...) gives: never the view's docstring (for developers).
+        return ""
+
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
         if status_code == "413":
             return (

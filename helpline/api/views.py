@@ -239,6 +239,10 @@ class LogoutView(APIView):
 
     @extend_schema(
         operation_id="auth_logout",
+        description=(
+            "Signs this device out: the token that signed the request stops working at once. Other "
+            "tokens of the caller stay valid (`DELETE /api/v1/auth/tokens/{id}/` revokes one)."
+        ),
         summary="Revoke the token this request is signed with",
         request=None,
         responses={204: OpenApiResponse(description="Token revoked")},
@@ -260,6 +264,10 @@ class TokenListView(APIView):
 
     @extend_schema(
         operation_id="auth_tokens_list",
+        description=(
+            "Every token the caller holds (one per sign-in), newest first, with when it was created and"
+            " when it expires; never the token itself."
+        ),
         summary="The caller's own tokens (never the tokens themselves), newest first",
         responses=AuthTokenOutput(many=True),
     )
@@ -275,6 +283,10 @@ class TokenDetailView(APIView):
 
     @extend_schema(
         operation_id="auth_tokens_destroy",
+        description=(
+            "Revokes one of the caller's tokens by its id (as listed by `GET /api/v1/auth/tokens/`): "
+            "that device is signed out. 404 for an id that is not one of the caller's tokens."
+        ),
         summary="Revoke one of the caller's own tokens (signs that device out)",
         request=None,
         responses={204: OpenApiResponse(description="Token revoked")},
@@ -289,7 +301,14 @@ class MeView(APIView):
     scope = {"get": Own("the caller themselves")}
     serializer_class = UserOutput
 
-    @extend_schema(operation_id="auth_me", summary="Who the caller is")
+    @extend_schema(
+        operation_id="auth_me",
+        description=(
+            "The signed-in caller's account: username, role, helpline, team and (for agency users) "
+            "agency. Use it after signing in to learn what the console should show."
+        ),
+        summary="Who the caller is",
+    )
     def get(self, request: Request) -> Response:
         return Response(UserOutput(request.user).data)
 
@@ -325,13 +344,22 @@ class UserListView(APIView):
     serializer_class = UserOutput
     queryset = User.objects.none()  # reads go through selectors; this only fails closed
 
-    @extend_schema(operation_id="users_list", responses=UserOutput(many=True))
+    @extend_schema(
+        operation_id="users_list",
+        summary="People of the administrator's helplines (administrators)",
+        description=(
+            "Staff and agency users of the helplines the administrator administers, with role, team and"
+            " active flag; never a password or an authenticator secret. 403 for other roles."
+        ),
+        responses=UserOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(UserOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="users_create",
+        summary="Create a person's account (administrators)",
         description="The person has no password yet: `set_password` holds the one-time link with "
         "which they set their own (shown only here). Supervisors and administrators enrol their "
         "authenticator at their first sign-in.",
@@ -359,11 +387,29 @@ class UserDetailView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = UserOutput
 
-    @extend_schema(operation_id="users_retrieve", responses=UserOutput)
+    @extend_schema(
+        operation_id="users_retrieve",
+        summary="Read one person's account (administrators)",
+        description=(
+            "Role, helpline, team, agency and whether the account is active. 403 for other roles, 404 "
+            "for a person outside the administrator's helplines."
+        ),
+        responses=UserOutput,
+    )
     def get(self, request: Request, user_id: int) -> Response:
         return Response(UserOutput(self.object).data)
 
-    @extend_schema(operation_id="users_partial_update", request=UserUpdateInput, responses=UserOutput)
+    @extend_schema(
+        operation_id="users_partial_update",
+        summary="Change a person's role, team, details or deactivate them (administrators)",
+        description=(
+            "Administrators change a person's name, e-mail, role, team or agency, or deactivate the "
+            "account (its tokens stop working). Never the password: issue a set-password link instead. "
+            "403 for other roles, 404 outside the administrator's helplines."
+        ),
+        request=UserUpdateInput,
+        responses=UserOutput,
+    )
     def patch(self, request: Request, user_id: int) -> Response:
         data = UserUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
@@ -384,13 +430,29 @@ class HelplineListView(APIView):
     serializer_class = HelplineOutput
     queryset = Helpline.objects.none()  # reads go through selectors; this only fails closed
 
-    @extend_schema(operation_id="helplines_list", responses=HelplineOutput(many=True))
+    @extend_schema(
+        operation_id="helplines_list",
+        summary="Helplines the caller administers",
+        description=(
+            "Administrators list the helplines they administer (a platform administrator: all). 403 for"
+            " other roles."
+        ),
+        responses=HelplineOutput(many=True),
+    )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.scoped())
         return self.get_paginated_response(HelplineOutput(page, many=True).data)
 
     @extend_schema(
-        operation_id="helplines_create", request=HelplineCreateInput, responses={201: HelplineOutput}
+        operation_id="helplines_create",
+        summary="Create a helpline (platform administrators)",
+        description=(
+            "A platform administrator (an administrator of no helpline) creates a national helpline: "
+            "code, name, country, time zone, default language, due-date policy per risk level and "
+            "retention; its case categories are created with it. 403 for other roles."
+        ),
+        request=HelplineCreateInput,
+        responses={201: HelplineOutput},
     )
     def post(self, request: Request) -> Response:
         if not policy.can(request.user, PolicyAction.HELPLINE_CREATE):
@@ -413,12 +475,28 @@ class HelplineDetailView(APIView):
     permission_classes = [IsAdministrator]
     serializer_class = HelplineOutput
 
-    @extend_schema(operation_id="helplines_retrieve", responses=HelplineOutput)
+    @extend_schema(
+        operation_id="helplines_retrieve",
+        summary="Read one helpline (administrators)",
+        description=(
+            "Its settings: time zone, default language, due-date policy per risk level (`due_policy`), "
+            "retention. 403 for other roles, 404 for a helpline the administrator does not administer."
+        ),
+        responses=HelplineOutput,
+    )
     def get(self, request: Request, helpline_id: int) -> Response:
         return Response(HelplineOutput(self.object).data)
 
     @extend_schema(
-        operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput
+        operation_id="helplines_partial_update",
+        summary="Change a helpline's settings (administrators)",
+        description=(
+            "Administrators change a helpline's name, time zone, default language, due-date policy "
+            "(minutes per risk level), retention or deactivate it. Audited. 403 for other roles, 404 "
+            "outside the administrator's helplines."
+        ),
+        request=HelplineUpdateInput,
+        responses=HelplineOutput,
     )
     def patch(self, request: Request, helpline_id: int) -> Response:
         data = HelplineUpdateInput(data=request.data, partial=True)

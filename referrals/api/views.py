@@ -19,6 +19,7 @@ from helpline.vocabulary import AuditAction, PolicyAction
 
 from .. import selectors, services, webhooks
 from ..models import Agency, Consent, Delivery, Referral, ReferralUpdate
+from . import examples
 from .serializers import (
     AgencyCreateInput,
     AgencyOutput,
@@ -88,6 +89,11 @@ class AgencyListView(APIView):
 
     @extend_schema(
         operation_id="agencies_list",
+        description=(
+            "Administrators see the agencies of their helplines (inactive ones included); operators and"
+            " supervisors see their helpline's active agencies, to refer to; an agency user sees only "
+            "its own agency. Filter and page as usual."
+        ),
         summary="Partner agencies the caller may see",
         responses=AgencyOutput(many=True),
     )
@@ -97,6 +103,12 @@ class AgencyListView(APIView):
 
     @extend_schema(
         operation_id="agencies_create",
+        description=(
+            "Administrators register a partner agency of one of their helplines: its sector (police, "
+            "health, social...), country, areas served and how it is notified. A webhook URL and secret"
+            " take effect only after a supervisor approves them (`POST "
+            "/api/v1/agencies/{id}/webhook/approve/`). 403 for other roles."
+        ),
         summary="Register a partner agency (administrators)",
         request=AgencyCreateInput,
         responses={201: AgencyOutput, 403: ErrorResponse403Serializer},
@@ -123,12 +135,26 @@ class AgencyDetailView(APIView):
     }
     serializer_class = AgencyOutput
 
-    @extend_schema(operation_id="agencies_retrieve")
+    @extend_schema(
+        operation_id="agencies_retrieve",
+        summary="Read one partner agency",
+        description=(
+            "One agency as the caller may see it: staff of its helpline, its administrators, or the "
+            "agency's own users. 404 for an agency outside the caller's scope."
+        ),
+    )
     def get(self, request: Request, agency_id: int) -> Response:
         return Response(AgencyOutput(self.object).data)
 
     @extend_schema(
         operation_id="agencies_partial_update",
+        summary="Change a partner agency (administrators)",
+        description=(
+            "Administrators change an agency's name, sector, areas served, notification contacts or "
+            "deactivate it. A new `webhook_url` or `webhook_secret` is kept waiting in "
+            "`webhook_changes` until a supervisor approves it. 403 for other roles, 404 outside the "
+            "caller's helplines."
+        ),
         request=AgencyUpdateInput,
         responses={200: AgencyOutput, 403: ErrorResponse403Serializer},
     )
@@ -188,6 +214,10 @@ class CaseConsentView(APIView):
 
     @extend_schema(
         operation_id="cases_consent_list",
+        description=(
+            "Every consent record of the case (who gave it, for what scope), newest first; the newest "
+            "not withdrawn is the one that counts for referrals. Staff who may see the case."
+        ),
         summary="The consent records of a case, newest first (the first without withdrawn_at counts)",
         responses=ConsentOutput(many=True),
     )
@@ -196,6 +226,11 @@ class CaseConsentView(APIView):
 
     @extend_schema(
         operation_id="cases_consent_record",
+        description=(
+            "Records the consent the child or carer gave: for referral, and which parts of the case may"
+            " be shared with an agency (scope). A referral's packet carries only what the consent "
+            "covers. Operators and supervisors; 404 outside the caller's scope."
+        ),
         summary="Record the consent given for referral and information sharing",
         request=ConsentInput,
         responses={201: ConsentOutput, 403: ErrorResponse403Serializer},
@@ -222,6 +257,10 @@ class CaseReferralsView(APIView):
 
     @extend_schema(
         operation_id="cases_referrals_list",
+        description=(
+            "A case's referrals, newest first, each with its agency, state and the agency's progress "
+            "updates. Staff who may see the case; 404 otherwise."
+        ),
         summary="The referrals of a case, newest first, with the agencies' progress updates",
         responses=ReferralDetailOutput(many=True),
     )
@@ -231,6 +270,7 @@ class CaseReferralsView(APIView):
 
     @extend_schema(
         operation_id="cases_referrals_create",
+        examples=examples.REFERRAL_CREATE,
         summary="Refer the child to a partner agency",
         description=(
             "Only on cases in assessment, referral or follow-up (else 409 `case_not_referable`). "
@@ -272,6 +312,12 @@ class ReferralListView(APIView):
 
     @extend_schema(
         operation_id="referrals_list",
+        examples=examples.REFERRALS_LIST,
+        description=(
+            "For an agency user: the referrals sent to their agency (the frozen packet, never the "
+            "case). For helpline staff: the referrals of the cases they may see. Filters `state`, "
+            "`urgency`, `received_after`, `received_before`, `case`; newest first; cursor pagination."
+        ),
         summary="Referrals the caller may see: an agency's received referrals, staff's within scope",
         responses=REFERRALS_ANY,
     )
@@ -296,12 +342,21 @@ class ReferralDetailView(APIView):
     serializer_class = ReferralDetailOutput
     queryset = Referral.objects.none()
 
-    @extend_schema(operation_id="referrals_retrieve", responses=REFERRAL_DETAIL_ANY)
+    @extend_schema(
+        operation_id="referrals_retrieve",
+        summary="Read one referral",
+        description=(
+            "An agency user reads a referral sent to their agency: the frozen packet the consent "
+            "allowed, the urgency and `available_transitions`. Staff read it with its case and delivery"
+            " state. 404 for a referral outside the caller's scope."
+        ),
+        responses=REFERRAL_DETAIL_ANY,
+    )
     def get(self, request: Request, referral_id: int) -> Response:
         return Response(_render(request, self.object, detail=True))
 
 
-def _transition_view(name: str, input_serializer, summary: str, who: str):
+def _transition_view(name: str, input_serializer, summary: str, description: str, examples=()):
     class ReferralTransitionView(APIView):
         audit_actions = {"post": (AuditAction(f"referral.{name}"), "referrals.referral")}
         scope = {
@@ -315,9 +370,9 @@ def _transition_view(name: str, input_serializer, summary: str, who: str):
         @extend_schema(
             operation_id=f"referrals_{name}",
             summary=summary,
-            description=f"{who} 409 when not possible from the referral's state (the answer lists "
-            "`available_transitions`), 403 when the caller's role may not.",
+            description=description,
             request=input_serializer,
+            examples=list(examples),
             responses={
                 200: REFERRAL_ANY,
                 403: ErrorResponse403Serializer,
@@ -339,28 +394,59 @@ def _transition_view(name: str, input_serializer, summary: str, who: str):
 
 
 ReferralAcceptView = _transition_view(
-    "accept", ReferralTransitionInput, "Accept a referral (the agency)", "The agency."
+    "accept",
+    ReferralTransitionInput,
+    "Accept a referral (the agency)",
+    (
+        "The agency accepts a referral sent to it (state `sent`; send `expected_state` to act only "
+        "if it still is): the helpline sees it at once. 409 when the referral cannot be accepted "
+        "from its state (the answer lists `available_transitions`), 403 for helpline staff, 404 "
+        "for another agency's referral."
+    ),
+    examples.ACCEPT,
 )
 ReferralRejectView = _transition_view(
-    "reject", ReferralRejectInput, "Reject a referral, with the reason (the agency)", "The agency."
+    "reject",
+    ReferralRejectInput,
+    "Reject a referral, with the reason (the agency)",
+    (
+        "The agency declines a referral with a `reason` (stored encrypted); the helpline is told "
+        "and may resend it to another agency. 409 when the referral cannot be rejected from its "
+        "state (the answer lists `available_transitions`), 403 for helpline staff, 404 for another "
+        "agency's referral."
+    ),
+    examples.REJECT,
 )
 ReferralCompleteView = _transition_view(
     "complete",
     ReferralCompleteInput,
     "Complete an accepted referral with its outcome (the agency)",
-    "The agency.",
+    (
+        "The agency closes an accepted referral with its `outcome` (and a note): the helpline sees "
+        "the outcome on the case. 409 when the referral is not accepted (the answer lists "
+        "`available_transitions`), 403 for helpline staff, 404 for another agency's referral."
+    ),
+    examples.COMPLETE,
 )
 ReferralWithdrawView = _transition_view(
     "withdraw",
     ReferralWithdrawInput,
     "Withdraw a referral, with the reason (helpline staff)",
-    "Helpline staff.",
+    (
+        "Helpline staff withdraw a referral with a `reason`; the agency is notified. 409 when the "
+        "referral cannot be withdrawn from its state (the answer lists `available_transitions`), "
+        "403 for agency users, 404 outside the caller's scope."
+    ),
 )
 ReferralApproveView = _transition_view(
     "approve",
     ReferralTransitionInput,
     "Approve and send a cross-border referral (supervisors)",
-    "Supervisors.",
+    (
+        "A supervisor approves a cross-border referral waiting in `awaiting_approval`: it is then "
+        "sent to the agency. 409 when the referral is not waiting (the answer lists "
+        "`available_transitions`), 403 for other roles, 404 outside the caller's scope."
+    ),
 )
 
 
@@ -379,13 +465,27 @@ class ReferralUpdatesView(APIView):
     queryset = ReferralUpdate.objects.none()
     pagination_class = None  # all of a referral's updates at once
 
-    @extend_schema(operation_id="referrals_updates_list", responses=ReferralUpdateOutput(many=True))
+    @extend_schema(
+        operation_id="referrals_updates_list",
+        summary="A referral's progress updates, oldest first",
+        description=(
+            "The updates the agency and the helpline posted on a referral. The agency of the referral "
+            "and staff who may see its case; 404 otherwise."
+        ),
+        responses=ReferralUpdateOutput(many=True),
+    )
     def get(self, request: Request, referral_id: int) -> Response:
         updates = selectors.referral_updates(referral=self.object)
         return Response(ReferralUpdateOutput(updates, many=True).data)
 
     @extend_schema(
         operation_id="referrals_updates_create",
+        examples=examples.UPDATE_CREATE,
+        description=(
+            "An agency posts progress on a referral it accepted; helpline staff post a change the "
+            "agency should know. 409 `referral_not_open_for_updates` when the referral is not accepted,"
+            " 404 outside the caller's scope."
+        ),
         summary="Post a progress update (agency, on accepted referrals) or a change for the agency (staff)",
         request=ReferralUpdateInput,
         responses={
@@ -415,6 +515,11 @@ class ReferralResendView(APIView):
 
     @extend_schema(
         operation_id="referrals_resend",
+        description=(
+            "Helpline staff send an expired or rejected referral to another agency: a new referral with"
+            " a new packet, linked to the old one. 409 `referral_not_resendable` or "
+            "`referral_already_resent`; 404 outside the caller's scope."
+        ),
         summary="Send an expired or rejected referral to another agency (helpline staff)",
         request=ReferralResendInput,
         responses={201: ReferralOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
@@ -441,6 +546,11 @@ class ReferralDeliveriesView(APIView):
 
     @extend_schema(
         operation_id="referrals_deliveries_list",
+        description=(
+            "Each webhook notification sent to the agency about this referral, with every attempt's "
+            "status and time: to see whether the agency was reached. The referral's agency and staff "
+            "who may see its case; 403 for others who may see the referral."
+        ),
         summary="Every notification sent to the agency about this referral, with each attempt",
         responses={200: DeliveryOutput(many=True), 403: ErrorResponse403Serializer},
     )

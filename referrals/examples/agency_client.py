@@ -1,13 +1,21 @@
 """A partner agency's client for Lifeline referrals, standard library only (copy it freely).
 
-Signs in, lists the referrals waiting for the agency's answer (state `sent`), prints them and
-accepts the oldest one (or the one given with --referral):
+By default it only lists: the referrals waiting for the agency's answer (state `sent`, or the state
+given with --state). It changes a referral only when told to, by a subcommand naming the referral:
 
-    python -m referrals.examples.agency_client --url http://127.0.0.1:8000 --username police1
+    export LIFELINE_URL=http://127.0.0.1:8000
+    python -m referrals.examples.agency_client                     # list what waits for an answer
+    python -m referrals.examples.agency_client list --state accepted
+    python -m referrals.examples.agency_client accept 42
+    python -m referrals.examples.agency_client reject 42 --reason "Outside our district"
+    python -m referrals.examples.agency_client update 42 --body "Officer visited the family today."
+    python -m referrals.examples.agency_client complete 42 --outcome child_safe --note "Safe with an aunt."
 
-The password comes from --password, else the LIFELINE_PASSWORD environment variable, else the demo
-password `manage.py seed_demo` sets. Exits 1 with the server's error on any HTTP error. See
-docs/agency-webhooks.md for the API and the webhooks.
+The server is --url, else the LIFELINE_URL environment variable (nothing is guessed). It
+authenticates with the LIFELINE_TOKEN environment variable (a token from `POST /api/v1/auth/token/`)
+when set; else it signs in as --username (else LIFELINE_USERNAME, else the demo's police1) with
+--password, else LIFELINE_PASSWORD, else the demo password `manage.py seed_demo` sets. Exits 1 with
+the server's error on any HTTP error. See docs/agency-webhooks.md for the API and the webhooks.
 """
 
 from __future__ import annotations
@@ -64,10 +72,10 @@ class LifelineClient:
         answer = self.request("POST", "/api/v1/auth/token/", {"username": username, "password": password})
         self.token = answer["token"]
 
-    def pending_referrals(self) -> list[dict[str, Any]]:
-        """Every referral waiting for the agency's answer (all pages)."""
+    def referrals(self, state: str = "sent") -> list[dict[str, Any]]:
+        """Every referral of the agency in this state (all pages); `sent`: waiting for an answer."""
         referrals: list[dict[str, Any]] = []
-        url: str | None = "/api/v1/referrals/?" + urllib.parse.urlencode({"state": "sent", "page_size": 200})
+        url: str | None = "/api/v1/referrals/?" + urllib.parse.urlencode({"state": state, "page_size": 200})
         while url:
             page = self.request("GET", url)
             referrals.extend(page["results"])
@@ -120,43 +128,84 @@ def describe(referral: dict[str, Any]) -> str:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Accept a Lifeline referral as a partner agency.")
-    parser.add_argument(
-        "--url", default="http://127.0.0.1:8000", help="Lifeline server (default %(default)s)"
+OUTCOMES = ("service_provided", "child_safe", "investigation_opened", "unable_to_locate", "other")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="List a partner agency's Lifeline referrals; accept, reject, update or complete one "
+        "only when told to.",
     )
-    parser.add_argument("--username", default="police1", help="Agency user (default %(default)s)")
+    parser.add_argument(
+        "--url", default=os.environ.get("LIFELINE_URL"), help="Lifeline server (default: $LIFELINE_URL)"
+    )
+    parser.add_argument(
+        "--username",
+        default=os.environ.get("LIFELINE_USERNAME", "police1"),
+        help="Agency user, when LIFELINE_TOKEN is not set (default: $LIFELINE_USERNAME, else police1)",
+    )
     parser.add_argument(
         "--password",
         default=os.environ.get("LIFELINE_PASSWORD", DEMO_PASSWORD),
         help="Password (default: $LIFELINE_PASSWORD, else the demo password)",
     )
-    parser.add_argument("--referral", type=int, help="Accept this referral instead of the oldest pending one")
-    args = parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    listing = commands.add_parser("list", help="List referrals (the default; changes nothing)")
+    listing.add_argument("--state", default="sent", help="Referrals in this state (default %(default)s)")
+    accept = commands.add_parser("accept", help="Accept a referral sent to the agency")
+    accept.add_argument("referral", type=int)
+    reject = commands.add_parser("reject", help="Reject a referral sent to the agency, with the reason")
+    reject.add_argument("referral", type=int)
+    reject.add_argument("--reason", required=True)
+    update = commands.add_parser("update", help="Post a progress update on an accepted referral")
+    update.add_argument("referral", type=int)
+    update.add_argument("--body", required=True)
+    complete = commands.add_parser("complete", help="Complete an accepted referral with its outcome")
+    complete.add_argument("referral", type=int)
+    complete.add_argument("--outcome", required=True, choices=OUTCOMES)
+    complete.add_argument("--note", default="", help="Outcome note (required with --outcome other)")
+    return parser
 
+
+def _act(client: LifelineClient, args: argparse.Namespace) -> str:
+    """Runs the one change the command names; returns what to print."""
+    if args.command == "accept":
+        referral = client.accept(args.referral)
+    elif args.command == "reject":
+        referral = client.reject(args.referral, args.reason)
+    elif args.command == "complete":
+        referral = client.complete(args.referral, args.outcome, args.note)
+    else:
+        update = client.post_update(args.referral, args.body)
+        return f"Posted update #{update['id']} on referral #{args.referral}."
+    done = {"accept": "accepted", "reject": "rejected", "complete": "completed"}[args.command]
+    return f"Referral #{referral['id']} {done}: state {referral['state']}\n  " + describe(referral)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not args.url:
+        parser.error("give the Lifeline server with --url or the LIFELINE_URL environment variable")
     try:
-        client = LifelineClient(args.url)
+        client = LifelineClient(args.url, token=os.environ.get("LIFELINE_TOKEN") or None)
     except ValueError as error:
         parser.error(str(error))
     try:
-        client.login(args.username, args.password)
-        pending = client.pending_referrals()
-        print(f"{len(pending)} referral(s) waiting for an answer from {args.username}:")
-        for referral in sorted(pending, key=lambda r: (r.get("sent_at") or "", r["id"])):
-            print("  " + describe(referral))
-        if args.referral is not None:
-            referral_id = args.referral
-        elif pending:
-            referral_id = min(pending, key=lambda r: (r.get("sent_at") or "", r["id"]))["id"]
-        else:
-            print("Nothing to accept.")
+        if client.token is None:
+            client.login(args.username, args.password)
+        if args.command in (None, "list"):
+            state = getattr(args, "state", "sent")
+            referrals = client.referrals(state=state)
+            print(f"{len(referrals)} referral(s) in state {state}:")
+            for referral in sorted(referrals, key=lambda r: (r.get("sent_at") or "", r["id"])):
+                print("  " + describe(referral))
+            print("Nothing changed; to answer one: accept ID | reject ID --reason ... (see --help).")
             return 0
-        accepted = client.accept(referral_id)
+        print(_act(client, args))
     except ApiError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Accepted referral #{accepted['id']}: state {accepted['state']}, at {accepted['responded_at']}")
-    print("  " + describe(accepted))
     return 0
 
 
