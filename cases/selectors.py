@@ -436,13 +436,12 @@ def case_link_list(*, user: User, case_id: int) -> list[CaseLink]:
     return links
 
 
-def case_link_get(*, user: User, case_id: int, link_id: int, action: AuditAction) -> CaseLink:
-    """A link of a case, for a write: both of its cases visible to the caller, or 404 (a refusal
-    is recorded; the write records itself)."""
+def case_link_get(*, user: User, link_id: int, action: AuditAction) -> CaseLink:
+    """A link, for a write: both of its cases visible to the caller, or 404 (a refusal is
+    recorded; the write records itself)."""
     visible = case_queryset_for(user)
     link = (
         CaseLink.objects.filter(pk=link_id)
-        .filter(Q(case_low_id=case_id) | Q(case_high_id=case_id))
         .filter(case_low__in=visible, case_high__in=visible)
         .select_related("case_low", "case_high", "created_by", "removed_by")
         .first()
@@ -457,4 +456,4 @@ def case_link_get(*, user: User, case_id: int, link_id: int, action: AuditAction
             allowed=False,
         )
         raise NotFound()
-    return _with_other([link], int(case_id))[0]
+    return link

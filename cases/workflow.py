@@ -278,7 +278,7 @@ class CaseWorkflow(models.Model):
         source=[CaseState.INTAKE, CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
         target=CaseState.CLOSED,
         conditions=[has_no_open_referral],
-        permission=transition_permission(PolicyAction.CASE_MERGE),
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_MERGE),
         custom={"own_endpoint": "merge"},
     )
     def merge(self, *, by, into, reason: str) -> None:

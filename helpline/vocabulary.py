@@ -142,7 +142,7 @@ class PolicyAction(StrEnum):
     CASE_HISTORY = "case.history"
     CASE_VIEW_REPORTER_PHONE = "case.view_reporter_phone"
     CASE_LINK = "case.link"
-    CASE_MERGE = "case.merge"
+    CASE_TRANSITION_MERGE = "case.transition.merge"
     CASE_TRANSITION_START_ASSESSMENT = "case.transition.start_assessment"
     CASE_TRANSITION_DISMISS = "case.transition.dismiss"
     CASE_TRANSITION_REFER = "case.transition.refer"

@@ -173,13 +173,13 @@ def test_a_link_to_a_restricted_case_is_not_shown_to_a_reader_off_its_list(
 def test_a_reader_off_the_list_can_neither_link_to_nor_unlink_a_restricted_case(
     api, walk_in, supervisor, restricted_and_visible
 ):
-    visible, hidden, link_id, outsider = restricted_and_visible
+    _, hidden, link_id, outsider = restricted_and_visible
     another = walk_in(supervisor)["id"]
     client = api(outsider)
 
     assert link(client, another, hidden).status_code == 404
-    assert client.delete(f"{links_url(visible)}{link_id}/").status_code == 404
-    assert client.delete(f"{links_url(visible)}987654321/").status_code == 404
+    assert client.delete(f"/api/v1/case-links/{link_id}/").status_code == 404
+    assert client.delete("/api/v1/case-links/987654321/").status_code == 404
     assert CaseLink.objects.get(pk=link_id).removed_at is None
 
 
@@ -189,7 +189,7 @@ def test_removing_a_link_is_recorded_and_the_row_kept(api, operator, supervisor,
     created = link(api(supervisor), a, b, "possible_duplicate").json()
     client = api(operator)
 
-    removed = client.delete(f"{links_url(b)}{created['id']}/")
+    removed = client.delete(f"/api/v1/case-links/{created['id']}/")
 
     assert removed.status_code == 204
     assert client.get(links_url(a)).json() == [] and client.get(links_url(b)).json() == []
@@ -199,21 +199,29 @@ def test_removing_a_link_is_recorded_and_the_row_kept(api, operator, supervisor,
         entry = AuditEntry.objects.get(action="case.link.remove", case_id=case_id)
         assert entry.actor == operator and entry.extra["case_ids"] == [other]
     # Removing it again is a conflict; linking again makes a new link, the old one still on record.
-    assert client.delete(f"{links_url(a)}{created['id']}/").status_code == 409
+    assert client.delete(f"/api/v1/case-links/{created['id']}/").status_code == 409
     again = link(client, a, b, "possible_duplicate")
     assert again.status_code == 201 and again.json()["id"] != created["id"]
     assert CaseLink.objects.count() == 2
 
 
 @pytest.mark.django_db
-def test_a_link_is_removed_only_through_one_of_its_cases(api, supervisor, walk_in, two_cases):
-    a, b = two_cases
-    third = walk_in(supervisor)["id"]
-    created = link(api(supervisor), a, b).json()
+def test_removing_a_link_needs_both_of_its_cases_in_the_callers_scope(
+    api, operator, supervisor, walk_in, helpline
+):
+    mine = walk_in()["id"]
+    elsewhere_team = factories.TeamFactory(helpline=helpline, name="Night shift")
+    theirs = walk_in(supervisor, team=elsewhere_team.pk)["id"]
+    created = link(api(supervisor), mine, theirs).json()
+    started = api(supervisor).post(
+        f"/api/v1/cases/{theirs}/transitions/", {"name": "start_assessment"}, format="json"
+    )
+    assert started.status_code == 200  # now out of the operator's scope
 
-    response = api(supervisor).delete(f"{links_url(third)}{created['id']}/")
+    response = api(operator).delete(f"/api/v1/case-links/{created['id']}/")
 
     assert response.status_code == 404
+    assert api(operator).get(links_url(mine)).json() == []
     assert CaseLink.objects.get(pk=created["id"]).removed_at is None
 
 

@@ -11,6 +11,7 @@ from helpline.api.schema import ErrorResponse409Serializer
 from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
+from ..models import CaseLink
 from .serializers import CaseLinkInput, CaseLinkOutput, CaseMergeInput, CaseOutput
 
 
@@ -25,6 +26,7 @@ class CaseLinksView(APIView):
     }
 
     serializer_class = CaseLinkOutput
+    queryset = CaseLink.objects.none()  # reads go through the selector; the schema knows the model
     pagination_class = None  # a case's few links at once
 
     @extend_schema(
@@ -79,27 +81,27 @@ class CaseLinksView(APIView):
 
 class CaseLinkDetailView(APIView):
     audit_actions = {"delete": (AuditAction.CASE_LINK_REMOVE, "cases.caselink")}
-    scope = {
-        "delete": Fetch(
-            selectors.case_link_get, "link_id", within=("case_id",), action=AuditAction.CASE_LINK_REMOVE
-        )
-    }
+    scope = {"delete": Fetch(selectors.case_link_get, "link_id", action=AuditAction.CASE_LINK_REMOVE)}
+
+    def audit_case_id(self) -> int | None:
+        # A refusal after the link was reached is recorded on its (lower) case.
+        return self.object.case_low_id if self.object is not None else None
 
     serializer_class = CaseLinkOutput
 
     @extend_schema(
-        operation_id="cases_links_remove",
+        operation_id="case_links_remove",
         summary="Remove a link between two cases",
         description=(
-            "Withdraws the link (from either of its cases). The link is not deleted: it stays on "
-            "record with who removed it and when, and both cases' histories show the removal; it "
-            "no longer shows in the links list, and the same link may be made again. 404 unless the "
-            "caller can see both cases; 409 if the link was already removed."
+            "Withdraws the link (its `id` from either case's links list). The link is not deleted: "
+            "it stays on record with who removed it and when, and both cases' histories show the "
+            "removal; it no longer shows in the links lists, and the same link may be made again. "
+            "404 unless the caller can see both cases; 409 if the link was already removed."
         ),
         request=None,
         responses={204: None, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
     )
-    def delete(self, request: Request, case_id: int, link_id: int) -> Response:
+    def delete(self, request: Request, link_id: int) -> Response:
         services.case_link_remove(actor=request.user, link=self.object)
         return Response(status=status.HTTP_204_NO_CONTENT)
 

@@ -85,8 +85,8 @@ def case_merge(*, actor: User, case: Case, into: Case, reason: str) -> Case:
         }
         duplicate, survivor = locked[case.pk], locked[into.pk]
         if not (
-            policy.can(actor, PolicyAction.CASE_MERGE, duplicate)
-            and policy.can(actor, PolicyAction.CASE_MERGE, survivor)
+            policy.can(actor, PolicyAction.CASE_TRANSITION_MERGE, duplicate)
+            and policy.can(actor, PolicyAction.CASE_TRANSITION_MERGE, survivor)
         ):
             refusal = PermissionDenied("Only supervisors merge cases.")
         else:

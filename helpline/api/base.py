@@ -7,8 +7,7 @@ import of its module, at start-up), and a system check (helpline.api.checks) wal
 The kinds of scope:
 
 - `Fetch(selector, "case_id", action=..., for_write=...)`: the path object, fetched by the selector
-  in the caller's scope for the action before the handler runs (404 outside it), as `self.object`
-  (`within=("case_id",)`: the path objects it sits in, handed to the selector too).
+  in the caller's scope for the action before the handler runs (404 outside it), as `self.object`.
 - `Scoped(selector, kwarg=...)`: a list (or another read) the handler makes through `self.scoped()`,
   which calls the declared selector with the caller (and the path parameter, if any).
 - `Own("why", kwarg=...)`: the handler touches only the caller's own rows (its tokens, its helpline's
@@ -62,24 +61,13 @@ class Fetch(Scope):
         *,
         param: str | None = None,
         caller: Callable[[Request], Mapping[str, Any]] = _the_caller,
-        within: tuple[str, ...] = (),
         **options: Any,
     ):
         self.selector, self.kwarg, self.param = selector, kwarg, param or kwarg
         self.caller, self.options = caller, options
-        # Path parameters of the objects the fetched one sits in (`case_id` of a case's link),
-        # passed to the selector by their names: it checks the object is theirs.
-        self.within = within
-
-    @property
-    def kwargs(self) -> tuple[str, ...]:
-        return (*self.within, self.kwarg)
 
     def resolve(self, request: Request, kwargs: Mapping[str, Any]) -> Any:
-        within = {name: kwargs[name] for name in self.within}
-        return self.selector(
-            **self.caller(request), **within, **{self.param: kwargs[self.kwarg]}, **self.options
-        )
+        return self.selector(**self.caller(request), **{self.param: kwargs[self.kwarg]}, **self.options)
 
 
 class Scoped(Scope):
