@@ -286,3 +286,18 @@ def test_a_merged_case_is_anonymised_after_its_survivor(api, supervisor, pair):
 
     assert waiting is None
     assert Case.objects.get(pk=duplicate).anonymised_at is not None
+
+
+@pytest.mark.django_db
+def test_a_survivor_merged_in_turn_carries_every_merged_case(api, supervisor, walk_in, pair):
+    first, second = pair
+    third = walk_in()["id"]
+    client = api(supervisor)
+    assert merge(client, first, second).status_code == 200
+    assert merge(client, second, third).status_code == 200
+
+    last = client.get(f"/api/v1/cases/{third}/").json()
+    notes = client.get(f"/api/v1/cases/{third}/notes/").json()
+
+    assert last["merged_cases"] == sorted([first, second])
+    assert {n["case"] for n in notes} == {first, second}
