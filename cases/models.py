@@ -173,6 +173,11 @@ class Case(FSMModelMixin, CaseWorkflow):
     closure_reason = EncryptedCharField(max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     anonymised_at = models.DateTimeField(null=True, blank=True)
+    # A duplicate merged into another case by a supervisor (cases.services.case_merge): closed for
+    # good, its contacts, notes and history kept where they are and read through the survivor.
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_cases"
+    )
 
     created_by = models.ForeignKey(
         "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -183,6 +188,11 @@ class Case(FSMModelMixin, CaseWorkflow):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(merged_into__isnull=True)
+                | (models.Q(state=CaseState.CLOSED) & ~models.Q(merged_into=models.F("pk"))),
+                name="case_merged_only_when_closed_and_not_into_itself",
+            ),
             models.UniqueConstraint(
                 fields=["helpline", "reference"], name="case_unique_reference_per_helpline"
             ),
@@ -208,6 +218,56 @@ class Case(FSMModelMixin, CaseWorkflow):
 
     def __str__(self) -> str:
         return self.reference
+
+
+class CaseLinkKind(models.TextChoices):
+    SIBLING = "sibling", "Sibling"
+    SAME_FAMILY = "same_family", "Same family"
+    SAME_INCIDENT = "same_incident", "Same incident"
+    POSSIBLE_DUPLICATE = "possible_duplicate", "Possible duplicate"
+
+
+@tracked()
+class CaseLink(models.Model):
+    """Two cases of one helpline that belong together (siblings, one family, one incident, or
+    perhaps the same child twice). Symmetric: stored once, the lower case id first, whichever side
+    linked them. A removal is recorded (removed_at/by), never deleted; a removed link may be made
+    again. No free text: nothing personal is stored here."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    case_low = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    case_high = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=24, choices=CaseLinkKind.choices)
+    created_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    removed_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # The pair in one order: symmetric by construction, and never a case to itself.
+            models.CheckConstraint(
+                condition=models.Q(case_low__lt=models.F("case_high")), name="case_link_ordered_pair"
+            ),
+            models.UniqueConstraint(
+                fields=["case_low", "case_high", "kind"],
+                condition=models.Q(removed_at__isnull=True),
+                name="case_link_once_per_pair_and_kind",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(removed_at__isnull=True) | models.Q(removed_by__isnull=False),
+                name="case_link_removal_names_who",
+            ),
+        ]
+        indexes = [models.Index(fields=["case_high", "case_low"], name="case_link_by_high")]
+        # A removal is recorded on the row; the row itself stays.
+        triggers = [pgtrigger.Protect(name="case_link_never_deleted", operation=pgtrigger.Delete)]
+
+    def __str__(self) -> str:
+        return f"{self.kind} link {self.case_low_id}-{self.case_high_id}"
 
 
 CONTACT_PERSONAL_FIELDS = frozenset({"summary"})

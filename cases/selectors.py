@@ -18,7 +18,7 @@ from helpline.filters import IsoDateTimeFilter, StrictBooleanFilter
 from helpline.models import AuditEntry, AuditOutcome, User
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from .models import AccessKind, Case, CaseAccess, Category, Channel, Contact, Escalation, Note
+from .models import AccessKind, Case, CaseAccess, CaseLink, Category, Channel, Contact, Escalation, Note
 from .search import QueryTooShort, contact_phone_matches, search_condition
 from .workflow import ACTIVE_REFERRAL_STATES, CaseState, RiskLevel
 
@@ -217,7 +217,10 @@ def contact_queryset_for(user: User) -> QuerySet[Contact]:
 
 
 class ContactFilter(django_filters.FilterSet):
-    case = django_filters.NumberFilter(field_name="case_id")
+    case = django_filters.NumberFilter(
+        method="filter_case",
+        help_text="The case's contacts, and those of the cases merged into it that the caller may see.",
+    )
     channel = django_filters.ChoiceFilter(choices=Channel.choices)
     unattached = StrictBooleanFilter(field_name="case", lookup_expr="isnull")
     q = django_filters.CharFilter(
@@ -235,8 +238,15 @@ class ContactFilter(django_filters.FilterSet):
 
     def __init__(self, *args: Any, user: User | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.user = user
         self.helpline_id = user.helpline_id if user else None
         self.region = _region(user) if user else None
+
+    def filter_case(self, queryset, name, value):
+        # self.request is None here (the selector builds the filter): the user comes with it.
+        case_id, user = int(value), self.user
+        merged = merged_case_ids(user, case_id) if user is not None else []
+        return queryset.filter(case_id__in=[case_id, *merged])
 
     def filter_q(self, queryset, name, value):
         return queryset.filter(
@@ -299,7 +309,9 @@ def contact_get(
 def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
     """Notes of a case the caller may see (the case read is recorded as a note read)."""
     case = case_get(user=user, case_id=case_id, action=AuditAction.NOTE_LIST)
-    return case.notes.select_related("author")
+    # With the notes of the cases merged into it (each note names its case).
+    case_ids = [case.pk, *merged_case_ids(user, case.pk)]
+    return Note.objects.filter(case_id__in=case_ids).select_related("author").order_by("created_at", "id")
 
 
 def escalation_list(*, user: User, acknowledged: bool | None = None) -> QuerySet[Escalation]:
@@ -346,8 +358,11 @@ def case_history(*, user: User, case_id: int) -> QuerySet[AuditEntry]:
     # Changes made to this case outside the services join the timeline before it is read.
     from .services import reconcile_row_history
 
-    reconcile_row_history(case_id=case_id)
-    return AuditEntry.objects.filter(case_id=case_id).select_related("actor").order_by("at", "id")
+    # With the history of the cases merged into it: both histories, as recorded.
+    case_ids = [case_id, *merged_case_ids(user, case_id)]
+    for one in case_ids:
+        reconcile_row_history(case_id=one)
+    return AuditEntry.objects.filter(case_id__in=case_ids).select_related("actor").order_by("at", "id")
 
 
 def category_list(*, user: User) -> QuerySet[Category]:
@@ -422,3 +437,80 @@ def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]
         user=user, case_id=case_id, permission=PolicyAction.CASE_RESTRICT, action=AuditAction.CASE_ACCESS
     )
     return case, case_access_list(user=user, case=case)
+
+
+# --- links and merged cases -------------------------------------------------------------------------
+
+
+def merged_case_ids(user: User, case_id: int) -> list[int]:
+    """Ids of the cases merged into this one (and into those, and so on) that the user may see:
+    the survivor of a merge reads their notes, contacts and history through it."""
+    visible = case_queryset_for(user)
+    found: list[int] = []
+    frontier = [case_id]
+    while frontier:
+        frontier = [
+            pk
+            for pk in visible.filter(merged_into_id__in=frontier).values_list("pk", flat=True)
+            if pk not in found and pk != case_id
+        ]
+        found += frontier
+    return found
+
+
+def _with_other(links: list[CaseLink], case_id: int) -> list[CaseLink]:
+    for link in links:
+        link.other = link.case_high if link.case_low_id == case_id else link.case_low
+    return links
+
+
+def case_link_list(*, user: User, case_id: int) -> list[CaseLink]:
+    """The links of a case the caller may see, each to a case they may see too (`.other`): a link
+    to a case hidden from them (restricted, another team's) is left out altogether, so nothing
+    tells them it exists. The read is recorded, naming the linked cases shown."""
+    case = case_queryset_for(user).filter(pk=case_id).first()
+    links: list[CaseLink] = []
+    if case is not None:
+        links = list(
+            CaseLink.objects.filter(Q(case_low=case) | Q(case_high=case), removed_at__isnull=True)
+            .select_related("case_low", "case_high", "created_by")
+            .order_by("created_at", "id")
+        )
+        others = {link.case_high_id if link.case_low_id == case.pk else link.case_low_id for link in links}
+        shown = policy.visible_case_ids(user, others)
+        links = [link for link in _with_other(links, case.pk) if link.other.pk in shown]
+    _record_read(
+        user=user,
+        action=AuditAction.CASE_LINK_LIST,
+        object_type="cases.case",
+        object_id=case_id,
+        case_id=case_id if case else None,
+        allowed=case is not None,
+        extra={"case_ids": sorted(link.other.pk for link in links)} if case else None,
+    )
+    if case is None:
+        raise NotFound()
+    return links
+
+
+def case_link_get(*, user: User, link_id: int, action: AuditAction) -> CaseLink:
+    """A link, for a write: both of its cases visible to the caller, or 404 (a refusal is
+    recorded; the write records itself)."""
+    visible = case_queryset_for(user)
+    link = (
+        CaseLink.objects.filter(pk=link_id)
+        .filter(case_low__in=visible, case_high__in=visible)
+        .select_related("case_low", "case_high", "created_by", "removed_by")
+        .first()
+    )
+    if link is None:
+        _record_read(
+            user=user,
+            action=action,
+            object_type="cases.caselink",
+            object_id=link_id,
+            case_id=None,
+            allowed=False,
+        )
+        raise NotFound()
+    return link

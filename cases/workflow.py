@@ -130,6 +130,12 @@ def is_not_anonymised(case) -> bool:
     return case.anonymised_at is None
 
 
+def is_not_merged(case) -> bool:
+    """The case was not merged into another (a merged case is closed for good: work goes on in the
+    case it was merged into)."""
+    return case.merged_into_id is None
+
+
 # Referral states as stored (referrals.workflow); named here so the case workflow does not import
 # the referrals app, which itself depends on cases.
 ACTIVE_REFERRAL_STATES = ("awaiting_approval", "sent", "accepted")
@@ -158,6 +164,8 @@ CONDITION_MESSAGES = {
     "wrong number, abusive, information) can be dismissed.",
     "is_risk_assessed": "The risk level must be assessed before referral.",
     "is_not_anonymised": "The case was anonymised after its retention period and cannot be reopened.",
+    "is_not_merged": "The case was merged into another case (its `merged_into`) and cannot be "
+    "reopened; carry on in that case.",
     "has_active_referral": "Create a referral to a partner agency first "
     "(POST /api/v1/cases/{id}/referrals/).",
     "has_no_open_referral": "Every referral must be completed, rejected, withdrawn or expired before "
@@ -255,12 +263,28 @@ class CaseWorkflow(models.Model):
         source=CaseState.CLOSED,
         target=CaseState.ASSESSMENT,
         permission=transition_permission(PolicyAction.CASE_TRANSITION_REOPEN),
-        conditions=[is_not_anonymised],
+        conditions=[is_not_anonymised, is_not_merged],
     )
     def reopen(self, *, by, reason: str) -> None:
         self.closure_reason = ""
         self.closed_at = None
         self._set_due_for(CaseState.ASSESSMENT)
 
+    # Taken only by cases.services.case_merge (POST /api/v1/cases/{id}/merge/), which also checks
+    # the case it goes into: not offered in `available_transitions` nor by the transitions
+    # endpoint (`own_endpoint`). The edges are the ones to closed that the workflow already has.
+    @transition(
+        field="state",
+        source=[CaseState.INTAKE, CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP],
+        target=CaseState.CLOSED,
+        conditions=[has_no_open_referral],
+        permission=transition_permission(PolicyAction.CASE_TRANSITION_MERGE),
+        custom={"own_endpoint": "merge"},
+    )
+    def merge(self, *, by, into, reason: str) -> None:
+        self._closed(reason)
+        self.merged_into = into
 
+
+# The transitions the transitions endpoint takes (merge has its own).
 TRANSITION_NAMES = tuple(TRANSITION_FIELDS)

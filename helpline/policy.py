@@ -195,6 +195,10 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     PolicyAction.CASE_RESTRICT: {SUPERVISOR: [["is_helpline_member"]]},
     PolicyAction.CASE_BREAK_GLASS: {SUPERVISOR: [["is_helpline_member", "is_restricted"]]},
     PolicyAction.CASE_HISTORY: {SUPERVISOR: [["is_helpline_member"]]},
+    # Linking two cases (and removing the link): staff who can see both ("case.view" on each).
+    PolicyAction.CASE_LINK: _STAFF,
+    # Merging a duplicate into another case of the helpline (cases.services.case_merge).
+    PolicyAction.CASE_TRANSITION_MERGE: {SUPERVISOR: [["is_helpline_member"]]},
     PolicyAction.CASE_VIEW_REPORTER_PHONE: {
         OPERATOR: [["is_helpline_member", "may_see_reporter_phone"]],
         SUPERVISOR: [["is_helpline_member"]],

@@ -41,8 +41,11 @@ def transition_params(
 
 
 def available_transitions(obj: models.Model, user: User) -> list[str]:
-    """Names of the transitions this user may take on this object now."""
-    return [t.name for t in obj.get_available_user_state_transitions(user)]
+    """Names of the transitions this user may take on this object now through the transitions
+    endpoint (one with an endpoint of its own, `custom={"own_endpoint": ...}`, is not offered)."""
+    return [
+        t.name for t in obj.get_available_user_state_transitions(user) if not t.custom.get("own_endpoint")
+    ]
 
 
 def state_conflict(obj: models.Model, user: User, detail: str, *, code: str) -> Conflict:

@@ -34,7 +34,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 
-from cases.models import Case, CaseAccess, Category, Contact, Escalation
+from cases.models import Case, CaseAccess, CaseLink, Category, Contact, Escalation
 from channels_sms.chat import chat_session_create
 from channels_sms.models import Callback, ContacterFlag, InboundEvent, Message, PhoneNumber, VoiceRoute
 from channels_sms.voice import callback_request
@@ -184,6 +184,23 @@ TABLE = [
     Line("get",    "cases/{id}/history/",           OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "cases/{id}/history/",           OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
     Line("get",    "cases/{id}/history/",           OUT_TEAM,       401, 404,    200,    404,    404,    404),
+    # Links: staff who see both cases; merging a duplicate: supervisors (an operator who sees both: 403).
+    Line("get",    "cases/{id}/links/",             IN,             401, 200,    200,    404,    404,    404),
+    Line("get",    "cases/{id}/links/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("get",    "cases/{id}/links/",             OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
+    Line("get",    "cases/{id}/links/",             OUT_TEAM,       401, 404,    200,    404,    404,    404),
+    Line("post",   "cases/{id}/links/",             IN,             401, 201,    201,    404,    404,    404),
+    Line("post",   "cases/{id}/links/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/links/",             OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/links/",             OUT_TEAM,       401, 404,    201,    404,    404,    404),
+    Line("delete", "case-links/{id}/",              IN,             401, 204,    204,    404,    404,    404),
+    Line("delete", "case-links/{id}/",              OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("delete", "case-links/{id}/",              OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
+    Line("delete", "case-links/{id}/",              OUT_TEAM,       401, 404,    204,    404,    404,    404),
+    Line("post",   "cases/{id}/merge/",             IN,             401, 403,    200,    404,    404,    404),
+    Line("post",   "cases/{id}/merge/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/merge/",             OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/merge/",             OUT_TEAM,       401, 404,    200,    404,    404,    404),
     Line("get",    "cases/{id}/access/",            IN,             401, 404,    200,    404,    404,    404),
     Line("get",    "cases/{id}/access/",            OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "cases/{id}/access/",            OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
@@ -468,6 +485,12 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "cases/{id}/notes/": case_specs({"body": "Called the school."}),
     "cases/{id}/messages/": case_specs({"body": "We are here for you."}),
     "cases/{id}/history/": case_specs(),
+    "cases/{id}/links/": case_specs({"case": "@high_risk", "kind": "sibling"}),
+    # A link of the callers' case to a case in each scope (the other helpline's: between its cases).
+    "case-links/{id}/": by_scope(
+        {IN: "link", OUT_HELPLINE: "else_link", OUT_RESTRICTED: "restricted_link", OUT_TEAM: "night_link"}
+    ),
+    "cases/{id}/merge/": case_specs({"into": "@high_risk", "reason": "The same child twice"}),
     "cases/{id}/access/": case_specs({"users": ["@operator"]}),
     "cases/{id}/break-glass/": by_scope(
         {IN: "restricted", OUT_HELPLINE: "else_restricted"}, {"reason": "Child in danger"}
@@ -534,6 +557,13 @@ TARGETS: dict[str, dict[str, Spec]] = {
 def make_case(helpline, reference: str, **fields) -> Case:
     return factories.CaseFactory(
         helpline=helpline, reference=reference, child_location=f"{reference} location", **fields
+    )
+
+
+def make_link(one: Case, other: Case, by: User) -> CaseLink:
+    low, high = sorted((one, other), key=lambda c: c.pk)
+    return CaseLink.objects.create(
+        helpline=one.helpline, case_low=low, case_high=high, kind="same_family", created_by=by
     )
 
 
@@ -635,6 +665,13 @@ class World:
         CaseAccess.objects.create(
             case=o["restricted"], user=night_operator, kind="need_to_know", granted_by=supervisor2
         )
+        o["else_case2"] = make_case(elsewhere, "CASE-ELSEWHERE-2", team=else_team, state="intake")
+        o |= {
+            "link": make_link(o["case"], o["closed"], supervisor2),
+            "else_link": make_link(o["else_case"], o["else_case2"], else_supervisor),
+            "restricted_link": make_link(o["case"], o["restricted"], supervisor2),
+            "night_link": make_link(o["case"], o["other_team"], supervisor2),
+        }
         for holder in (supervisor2, else_supervisor):
             TOTPDevice.objects.create(user=holder, name="phone", confirmed=True)
         # A webhook change waiting for approval on each agency (a name that never resolves: the
@@ -1049,7 +1086,7 @@ def served_operations() -> set[tuple[str, str]]:
 def is_case_data(method: str, route: str) -> bool:
     """Routes about cases, their contacts or escalations, whose scope has restricted cases and
     teams in it (break-glass is *for* restricted cases: its in-scope object is one)."""
-    about_cases = route.startswith(("cases/", "contacts/", "escalations/"))
+    about_cases = route.startswith(("cases/", "case-links/", "contacts/", "escalations/"))
     return about_cases and (method, route) not in {
         ("post", "cases/"),
         ("post", "cases/{id}/break-glass/"),

@@ -175,6 +175,14 @@ class World:
             (f"/api/v1/users/{operator.pk}/activity/", {}),
         ):
             expect(by_member.get(url, params), 200)
+        # Linked to the visible case: the link's entries on the visible case name it only in
+        # `case_ids`, which the audit log shows a reader only for cases they may see.
+        link = by_member.post(
+            f"/api/v1/cases/{visible.pk}/links/", {"case": HIDDEN_ID, "kind": "sibling"}, format="json"
+        )
+        expect(link, 201)
+        self.hidden_objects["link_id"] = link.json()["id"]
+        expect(by_member.get(f"/api/v1/cases/{visible.pk}/links/"), 200)
         expect(
             api(glass_breaker).post(
                 case_url + "break-glass/", {"reason": "HIDDEN-GLASS-REASON"}, format="json"

@@ -7,6 +7,8 @@ from ..models import (
     AgeRange,
     Case,
     CaseAccess,
+    CaseLink,
+    CaseLinkKind,
     Category,
     Channel,
     Contact,
@@ -27,6 +29,14 @@ class CaseOutput(serializers.ModelSerializer):
         "masked to its last 3 digits."
     )
     available_transitions = serializers.SerializerMethodField()
+    merged_into = serializers.SerializerMethodField(
+        help_text="The case this one was merged into (a duplicate merged by a supervisor: closed for "
+        "good, its history kept); null otherwise, or when the caller may not see that case."
+    )
+    merged_cases = serializers.SerializerMethodField(
+        help_text="Ids of the cases merged into this one that the caller may see; their notes, "
+        "contacts and history are read through this case."
+    )
 
     class Meta:
         model = Case
@@ -62,9 +72,24 @@ class CaseOutput(serializers.ModelSerializer):
             "created_by",
             "created_at",
             "updated_at",
+            "merged_into",
+            "merged_cases",
             "available_transitions",
         ]
         read_only_fields = fields
+
+    def get_merged_into(self, case: Case) -> int | None:
+        from helpline import policy
+
+        if case.merged_into_id is None:
+            return None
+        user = self.context["request"].user
+        return case.merged_into_id if policy.visible_case_ids(user, [case.merged_into_id]) else None
+
+    def get_merged_cases(self, case: Case) -> list[int]:
+        from ..selectors import merged_case_ids
+
+        return sorted(merged_case_ids(self.context["request"].user, case.pk))
 
     def get_reporter_phone(self, case: Case) -> str:
         from ..selectors import reporter_phone_for
@@ -251,3 +276,39 @@ class BreakGlassOutput(serializers.ModelSerializer):
             "reviewed_at",
         ]
         read_only_fields = fields
+
+
+class LinkedCaseOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Case
+        fields = ["id", "reference", "state"]
+        read_only_fields = fields
+
+
+class CaseLinkOutput(serializers.ModelSerializer):
+    case = LinkedCaseOutput(
+        source="other", help_text="The other case of the link, seen from the case asked about."
+    )
+    created_by = serializers.CharField(source="created_by.username")
+
+    class Meta:
+        model = CaseLink
+        fields = ["id", "kind", "case", "created_by", "created_at", "removed_at"]
+        read_only_fields = fields
+
+
+class CaseLinkInput(serializers.Serializer):
+    case = serializers.IntegerField(min_value=1, help_text="The id of the case to link to.")
+    kind = serializers.ChoiceField(choices=CaseLinkKind.choices)
+
+
+class CaseMergeInput(serializers.Serializer):
+    into = serializers.IntegerField(
+        min_value=1, help_text="The id of the case that carries on (the survivor)."
+    )
+    reason = serializers.CharField(
+        max_length=500,
+        allow_blank=False,
+        trim_whitespace=True,
+        help_text="Why the cases are one; becomes the merged case's closure reason.",
+    )

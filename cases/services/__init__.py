@@ -19,6 +19,8 @@ from .cases import (
 from .categories import DEFAULT_CATEGORIES_FILE, category_defaults_install, validate_categories
 from .contacts import contact_attach, contact_create_inbound, contact_update, note_create
 from .escalations import escalate_overdue_cases, escalation_acknowledge, escalation_raise
+from .links import case_link_create, case_link_remove
+from .merge import case_merge
 from .retention import (
     anonymise_expired_cases,
     case_anonymise,
@@ -40,6 +42,9 @@ __all__ = [
     "case_create",
     "case_create_from_inbound",
     "case_flag_emergency",
+    "case_link_create",
+    "case_link_remove",
+    "case_merge",
     "case_set_access",
     "case_snapshot",
     "case_transition",

@@ -15,6 +15,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from helpline import crypto
@@ -141,14 +142,21 @@ def case_anonymise(*, case: Case, now: datetime | None = None) -> bool:
 
 
 def anonymise_expired_cases(*, now: datetime | None = None) -> int:
-    """Anonymises every closed case past its helpline's retention period. Idempotent."""
+    """Anonymises every closed case past its helpline's retention period. Idempotent. A case merged
+    into another waits for that one (its notes and contacts are read through it); the first run
+    after the survivor's anonymisation erases it."""
     now = now or timezone.now()
     done = 0
     for helpline in Helpline.objects.all():
         cutoff = _years_before(now, helpline.retention_years)
-        expired = Case.objects.filter(
-            helpline=helpline, state=CaseState.CLOSED, anonymised_at__isnull=True, closed_at__lt=cutoff
-        ).values_list("pk", flat=True)
+        # A case merged into another is read through it: erased with it, not before it.
+        expired = (
+            Case.objects.filter(
+                helpline=helpline, state=CaseState.CLOSED, anonymised_at__isnull=True, closed_at__lt=cutoff
+            )
+            .filter(Q(merged_into__isnull=True) | Q(merged_into__anonymised_at__isnull=False))
+            .values_list("pk", flat=True)
+        )
         for case_id in list(expired):
             done += case_anonymise(case=Case(pk=case_id), now=now)
     return done

@@ -12,6 +12,8 @@ _HISTORY_TABLES = (
     ("cases.ContactEvent", "case_id", "helpline_id"),
     ("cases.NoteEvent", "case_id", None),
     ("cases.CaseAccessEvent", "case_id", None),
+    # A link is reported on its lower case (both would report it twice).
+    ("cases.CaseLinkEvent", "case_low_id", "helpline_id"),
 )
 _HISTORY_META_FIELDS = {"pgh_id", "pgh_created_at", "pgh_label", "pgh_obj", "pgh_obj_id", "pgh_txid"}
 

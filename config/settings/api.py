@@ -123,6 +123,7 @@ SPECTACULAR_SETTINGS = {
         "SignInErrorCode429Enum": "helpline.api.schema.SignInErrorCode429.choices",
         # Two choice sets share the field name "channel": each keeps a stable name.
         "ChannelEnum": "cases.models.Channel.choices",
+        "CaseLinkKindEnum": "cases.models.CaseLinkKind.choices",
         "NumberChannelEnum": "channels_sms.models.NumberChannel.choices",
         # Fields named "state" and "outcome" in several components: cases, referrals, deliveries...
         "CaseStateEnum": "cases.workflow.CaseState.choices",
