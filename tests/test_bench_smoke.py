@@ -17,7 +17,17 @@ import pytest
 from tests.processes import ROOT, database_drop
 
 ROWS = ["(1) ceiling", "(2) floor", "(3) ingest", "(4) end-to-end", "(5) reads", "(6) audit"]
-READS = ["queue", "case_list", "case_detail", "case_history", "referrals_agency", "audit_case", "audit_actor"]
+READS = [
+    "queue",
+    "queue_urgency",
+    "follow_up_due",
+    "case_list",
+    "case_detail",
+    "case_history",
+    "referrals_agency",
+    "audit_case",
+    "audit_actor",
+]
 
 
 def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> None:
