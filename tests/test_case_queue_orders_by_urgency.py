@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from cases.models import Case
 from helpline.models import AuditEntry
@@ -260,3 +261,15 @@ def test_list_rows_and_case_details_keep_their_fields_and_each_page_is_audited(a
     detail = client.get(f"/api/v1/cases/{listed['id']}/").json()
     assert "available_transitions" in detail and "risk_rank" not in detail
     assert "next_action_due_sort" not in detail
+
+
+def test_the_schema_lists_exactly_the_accepted_orderings(api, supervisor):
+    document = SchemaGenerator().get_schema(request=None, public=True)
+    parameters = document["paths"]["/api/v1/cases/"]["get"]["parameters"]
+    ordering = next(p for p in parameters if p["name"] == "ordering")
+    terms = ["urgency", "risk_level", "next_action_due_at", "created_at", "updated_at", "id"]
+    enum = ordering["schema"]["items"]["enum"]
+    assert sorted(enum) == sorted(t for term in terms for t in (term, f"-{term}"))
+    client = api(supervisor)
+    for term in enum:
+        assert client.get(f"/api/v1/cases/?ordering={term}").status_code == 200, term
