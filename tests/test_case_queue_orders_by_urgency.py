@@ -215,6 +215,10 @@ def test_orderings_combine_and_the_id_settles_ties(api, supervisor, queue):
     ids, _ = walk(api(supervisor), "/api/v1/cases/?ordering=-risk_level,created_at&page_size=4")
     keyed = sorted(queue, key=lambda c: (SEVERITY.index(c.risk_level), c.created_at, c.id))
     assert ids == [case.id for case in keyed]
+    # Columns running both ways (least severe first, then oldest first) page the same.
+    ids, _ = walk(api(supervisor), "/api/v1/cases/?ordering=risk_level,created_at&page_size=4")
+    keyed = sorted(queue, key=lambda c: (-SEVERITY.index(c.risk_level), c.created_at, c.id))
+    assert ids == [case.id for case in keyed]
 
 
 def _cursor(payload) -> str:
