@@ -142,6 +142,21 @@ def reads(who: dict[str, Any]) -> list[Read]:
             "/api/v1/cases/?state=intake&unassigned=true&ordering=created_at",
             CASES,
         ),
+        # The intake queue as operators work it (issue #15): most severe first, then soonest due.
+        Read(
+            "queue_urgency",
+            "operator queue: intake, by urgency",
+            "operator",
+            "/api/v1/cases/?state=intake&ordering=urgency",
+            CASES,
+        ),
+        Read(
+            "follow_up_due",
+            "follow-ups by due date",
+            "supervisor",
+            "/api/v1/cases/?state=follow_up&ordering=next_action_due_at",
+            CASES,
+        ),
         Read(
             "case_list",
             "case list: state, risk, assignee",

@@ -1,17 +1,24 @@
 """Cases, the contacts that land in them, notes, and escalations of overdue cases."""
 
+from datetime import UTC, datetime
+
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.db.models.functions import Coalesce
 from django_fsm import FSMField, FSMModelMixin
 
 from helpline.crypto import EncryptedCharField, EncryptedTextField
 from helpline.history import tracked
 
-from .workflow import EDGES, CallType, CaseState, CaseWorkflow, RiskLevel
+from .workflow import EDGES, RISK_RANK, CallType, CaseState, CaseWorkflow, RiskLevel
+
+# Where a case without a next action sorts among due dates: after every real one (a sentinel, not
+# NULL, so that a keyset cursor compares plain values and an index orders them).
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class AgeRange(models.TextChoices):
@@ -185,6 +192,23 @@ class Case(FSMModelMixin, CaseWorkflow):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Sort keys of the queue orders (cases.selectors.CASE_ORDERINGS), computed by PostgreSQL: the
+    # risk level's rank, 0 (critical) first; the next action's due date, NO_DUE_DATE when none.
+    risk_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(risk_level=level.value, then=models.Value(n)) for level, n in RISK_RANK.items()),
+            default=models.Value(len(RISK_RANK)),
+            output_field=models.SmallIntegerField(),
+        ),
+        output_field=models.SmallIntegerField(),
+        db_persist=True,
+    )
+    next_action_due_sort = models.GeneratedField(
+        expression=Coalesce("next_action_due_at", models.Value(NO_DUE_DATE)),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
@@ -207,6 +231,15 @@ class Case(FSMModelMixin, CaseWorkflow):
             models.Index(fields=["helpline", "state", "created_at"], name="case_queue_by_arrival"),
             # Search (`?q=`): every case holding all of the query's hashes, without reading them all.
             GinIndex(fields=["search_tokens"], name="case_search_tokens"),
+            # The queues in urgency order and by due date, walked a page at a time by their keyset
+            # cursors (helpline.api.pagination.KeysetPagination): every sort key, the id last.
+            models.Index(
+                fields=["helpline", "state", "risk_rank", "next_action_due_sort", "created_at", "id"],
+                name="case_queue_by_urgency",
+            ),
+            models.Index(
+                fields=["helpline", "state", "next_action_due_sort", "id"], name="case_queue_by_due"
+            ),
         ]
         permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [

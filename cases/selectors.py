@@ -137,12 +137,30 @@ CASE_SUMMARY_FIELDS = (
 )
 
 
+# `?ordering=` of case lists: each term and the sort columns it stands for (helpline.api.pagination.
+# KeysetOrderingFilter: `-term` is the exact reverse; the id ends every order). Risk orders go by the
+# level's rank, not its name: `risk_level` runs from unassessed to critical, `-risk_level` from
+# critical down. A case without a next action sorts after every due date (before them in reverse).
+CASE_ORDERINGS: dict[str, tuple[str, ...]] = {
+    # The intake queue: most severe first, then the soonest due, then the longest waiting.
+    "urgency": ("risk_rank", "next_action_due_sort", "created_at"),
+    "risk_level": ("-risk_rank",),
+    "next_action_due_at": ("next_action_due_sort",),
+    "created_at": ("created_at",),
+    "updated_at": ("updated_at",),
+    "id": ("id",),
+}
+
+
 def case_list(*, user: User, filters: Mapping[str, Any] | None = None) -> QuerySet[Case]:
     """Cases the caller may see, filtered; summary columns only (a list shows no details)."""
     case_filter = CaseFilter(data=filters or {}, queryset=case_queryset_for(user), region=_region(user))
     if not case_filter.is_valid():
         raise ValidationError(case_filter.errors)
-    return case_filter.qs.select_related("helpline").only(*CASE_SUMMARY_FIELDS, "helpline__code")
+    # The sort keys are read with the page: its cursors are made of them.
+    return case_filter.qs.select_related("helpline").only(
+        *CASE_SUMMARY_FIELDS, "risk_rank", "next_action_due_sort", "helpline__code"
+    )
 
 
 def _record_read(

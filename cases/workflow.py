@@ -34,6 +34,17 @@ class RiskLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"
 
 
+# A case's place in the urgency queue by its risk level: 0 (critical) comes first. Stored on the case
+# as a generated column (`Case.risk_rank`) so that a queue ordered by risk walks an index.
+RISK_RANK = {
+    RiskLevel.CRITICAL: 0,
+    RiskLevel.HIGH: 1,
+    RiskLevel.MEDIUM: 2,
+    RiskLevel.LOW: 3,
+    RiskLevel.UNASSESSED: 4,
+}
+
+
 class CallType(models.TextChoices):
     CHILD = "child", "Child seeking help"
     CALLER_ABOUT_CHILD = "caller_about_child", "Caller about a child"

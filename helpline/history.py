@@ -32,12 +32,15 @@ def tracked(*, personal: Iterable[str] = ()):
     personal = list(personal)
 
     def decorate(model_class):
-        every_column = [f.name for f in model_class._meta.local_concrete_fields if not f.primary_key]
+        # Generated columns are derived from the others: their change is already in the snapshot.
+        fields = model_class._meta.local_concrete_fields
+        generated = [f.name for f in fields if isinstance(f, models.GeneratedField)]
+        every_column = [f.name for f in fields if not f.primary_key and f.name not in generated]
         return pghistory.track(
             pghistory.InsertEvent(),
             pghistory.UpdateEvent(condition=pgtrigger.AnyChange(*every_column)),
             pghistory.DeleteEvent(),
-            exclude=personal,
+            exclude=personal + generated,
             context_field=None,
             append_only=True,
             attrs={"pgh_txid": _txid_field()},

@@ -19,6 +19,8 @@ from tests.processes import ROOT, database_drop
 ROWS = ["(1) ceiling", "(2) floor", "(3) ingest", "(4) end-to-end", "(5) reads", "(6) audit"]
 READS = [
     "queue",
+    "queue_urgency",
+    "follow_up_due",
     "case_list",
     "case_detail",
     "case_history",

@@ -5,12 +5,11 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
-from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
-from helpline.api.pagination import OldestFirstPagination
+from helpline.api.pagination import KeysetOrderingFilter, KeysetPagination, OldestFirstPagination
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
@@ -75,6 +74,16 @@ class PaginatedView(APIView):
             "that a search was made, never its text."
         ),
         summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
+        description=(
+            "`ordering=urgency` is the intake queue's order: risk level most severe first (critical, "
+            "high, medium, low, unassessed), then the next action's due date soonest first (none "
+            "last), then arrival, oldest first. `risk_level` orders by severity (`-risk_level`: "
+            "critical first), `next_action_due_at` soonest first with cases that have none last; "
+            "`-` reverses any order exactly. Without `ordering`: newest first (`-created_at`). "
+            "Pages follow the `next` and `previous` links; a page's cursor stands at a row of the "
+            "whole order, so cases opened or changed meanwhile never repeat or skip a case that "
+            "stayed in place."
+        ),
         responses=CaseSummaryOutput(many=True),
     ),
     post=extend_schema(
@@ -101,13 +110,14 @@ class CaseListView(PaginatedView):
         "post": NoObject("opens a new case; its input's relations are scoped by their fields"),
     }
     serializer_class = CaseOutput
-    # The cursor paginator orders by `?ordering=` through this backend.
-    # Filtering happens in the selector; the backends describe it in the schema, and the cursor
-    # paginator orders by `?ordering=` through OrderingFilter.
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    # Filtering happens in the selector; the backends describe it in the schema, and the keyset
+    # paginator orders by `?ordering=` through KeysetOrderingFilter (terms: CASE_ORDERINGS).
+    filter_backends = [DjangoFilterBackend, KeysetOrderingFilter]
     filterset_class = selectors.CaseFilter
+    pagination_class = KeysetPagination
     queryset = Case.objects.none()
-    ordering_fields = ("created_at", "updated_at", "id")
+    ordering_keys = selectors.CASE_ORDERINGS
+    ordering_fields = tuple(selectors.CASE_ORDERINGS)
     ordering = "-created_at"
 
     def get(self, request: Request) -> Response:

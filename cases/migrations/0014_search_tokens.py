@@ -22,7 +22,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0012_child_marriage_label'),
+        ('cases', '0013_case_queue_orders'),
         ('helpline', '0008_audit_entry_by_actor'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
