@@ -71,10 +71,7 @@ class PaginatedView(APIView):
             "match whatever their case, accents or spacing, in Mongolian Cyrillic or its Latin "
             "spelling; each word of 3 letters or more matches as a prefix and every word must match. "
             "A `q` of fewer than 3 letters or digits answers 400. The audit entry of the read records "
-            "that a search was made, never its text."
-        ),
-        summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
-        description=(
+            "that a search was made, never its text.\n\n"
             "`ordering=urgency` is the intake queue's order: risk level most severe first (critical, "
             "high, medium, low, unassessed), then the next action's due date soonest first (none "
             "last), then arrival, oldest first. `risk_level` orders by severity (`-risk_level`: "
@@ -84,6 +81,7 @@ class PaginatedView(APIView):
             "whole order, so cases opened or changed meanwhile never repeat or skip a case that "
             "stayed in place."
         ),
+        summary="Cases the caller may see, as summaries (details and transitions: GET the case)",
         responses=CaseSummaryOutput(many=True),
     ),
     post=extend_schema(
