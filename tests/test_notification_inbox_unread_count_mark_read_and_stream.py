@@ -70,7 +70,7 @@ def events_of(chunks) -> list[dict]:
     for chunk in chunks:
         text = chunk.decode() if isinstance(chunk, bytes) else chunk
         if "event: notification" in text:
-            data = [line[6:] for line in text.splitlines() if line.startswith("data: ")][0]
+            data = next(line[6:] for line in text.splitlines() if line.startswith("data: "))
             found.append(json.loads(data))
     return found
 
