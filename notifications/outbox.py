@@ -124,7 +124,7 @@ def _attempt_finish(attempt: _Attempt, *, error: str, permanent: bool) -> str:
             delivery.state = DeliveryState.SENT
             delivery.sent_at = timezone.now()
             delivery.next_attempt_at = None
-            delivery.last_error = ""
+            # last_error stays: the log shows what the earlier attempts met (an interruption).
             result = "sent"
         elif permanent or delivery.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS:
             delivery.state = DeliveryState.FAILED
