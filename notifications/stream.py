@@ -71,6 +71,23 @@ def stream_slot_release(token: str) -> None:
         logger.warning("Could not release a stream slot; it lapses after its deadline")
 
 
+class Stream:
+    """The response's content: iterates `events`, and gives its slot back when the server closes
+    the response, even if the client went away before the first byte (a generator never started
+    would not run its `finally`). Django calls `close()` on content that has one."""
+
+    def __init__(self, user_id: int, token: str, missed: list[str]):
+        self.token = token
+        self._events = events(user_id, token, missed)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._events
+
+    def close(self) -> None:
+        self._events.close()
+        stream_slot_release(self.token)
+
+
 def events(user_id: int, token: str, missed: list[str]) -> Iterator[str]:
     """The stream's text: the retry hint, what was missed, then each new notification as it is
     published, heartbeats between, until the stream's time is up. Reads Redis only (no database

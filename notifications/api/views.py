@@ -152,7 +152,7 @@ class NotificationStreamView(APIView):
             missed = [stream.event_text(n.pk, services.notification_data(n)) for n in rows]
         selectors.record_page_read(user=request.user, action=AuditAction.NOTIFICATION_STREAM, rows=[])
         response = StreamingHttpResponse(
-            stream.events(request.user.pk, token, missed), content_type="text/event-stream"
+            stream.Stream(request.user.pk, token, missed), content_type="text/event-stream"
         )
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
