@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.base import APIView, Fetch, Own, Scoped
+from helpline.api.errors import ServiceUnavailable
 from helpline.api.params import optional_bool
 from helpline.models import Helpline
 from helpline.vocabulary import AuditAction
@@ -106,6 +107,11 @@ class EventStreamRenderer(BaseRenderer):
         return data
 
 
+class StreamsFull(ServiceUnavailable):
+    default_detail = "Too many live streams are open; read the inbox, or retry later."
+    wait = 30
+
+
 class NotificationStreamView(APIView):
     audit_actions = {"get": (AuditAction.NOTIFICATION_STREAM, OBJECT)}
     scope = {"get": Own("streams the caller's own notifications")}
@@ -118,8 +124,8 @@ class NotificationStreamView(APIView):
         description="`text/event-stream`: one `notification` event per new notification (its `id` is the "
         "notification's id, `data` the inbox's JSON), a `: heartbeat` comment every few seconds, and an "
         "`end` event after NOTIFICATION_STREAM_SECONDS; reconnect with the `Last-Event-ID` header to "
-        "receive what came meanwhile. 503 with Retry-After while the installation's open streams are "
-        "at their limit: read the inbox instead.",
+        "receive what came meanwhile. 503 `service_unavailable` with Retry-After while the "
+        "installation's open streams are at their limit: read the inbox instead.",
         parameters=[
             OpenApiParameter(
                 "Last-Event-ID",
@@ -131,7 +137,6 @@ class NotificationStreamView(APIView):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream"),
-            503: OpenApiResponse(description="Too many streams open; retry later"),
         },
     )
     def get(self, request: Request):
@@ -139,11 +144,7 @@ class NotificationStreamView(APIView):
         after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
         token = stream.stream_slot()
         if token is None:
-            return Response(
-                {"detail": "Too many live streams are open; read the inbox, or retry later."},
-                status=503,
-                headers={"Retry-After": "30"},
-            )
+            raise StreamsFull()
         # What the console missed is read now, before the stream starts: the stream holds no
         # database connection.
         missed = []
