@@ -139,6 +139,13 @@ class NotificationStreamView(APIView):
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream"),
         },
     )
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Refusals (401, 503) are JSON in the one error shape, even to a client that asked for
+        # the event stream only.
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def get(self, request: Request):
         raw = request.headers.get("Last-Event-ID", "")
         after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
