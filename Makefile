@@ -40,7 +40,8 @@ chaos: $(STAMP)
 	CHAOS_LONG=1 $(BIN)/python -m config.launcher test -s -p no:cacheprovider \
 		tests/test_chaos_agency_delivery_survives_worker_kill.py tests/test_chaos_database_restart.py \
 		tests/test_chaos_web_worker_killed_mid_request.py tests/test_inbound_survives_worker_and_broker_failures.py \
-		tests/test_chaos_nothing_lost_while_the_database_is_down.py
+		tests/test_chaos_nothing_lost_while_the_database_is_down.py \
+		tests/test_chaos_notification_email_survives_worker_kill.py
 
 # The API fuzzed against its own OpenAPI schema with many more examples and a fresh seed
 # (docs/testing.md); the seed is printed at the end: `FUZZ_SEED=<seed> make fuzz` replays the run.

@@ -256,6 +256,20 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     # only once a supervisor of its helpline approves it (referrals.webhooks).
     PolicyAction.AGENCY_APPROVE_WEBHOOK: {SUPERVISOR: [["is_helpline_member"]]},
     PolicyAction.HELPLINE_CREATE: {ADMIN: [["is_platform_admin"]]},
+    # Staff notifications (notifications.services): who is told of an event on a case. Everyone
+    # told must also see the case ("case.view"); "supervise": told as the case's supervisor
+    # (critical cases, escalations, break-glass); "on_call": may be on the helpline's rota and be
+    # paged out of hours.
+    PolicyAction.NOTIFICATION_RECEIVE: _STAFF,
+    PolicyAction.NOTIFICATION_SUPERVISE: {SUPERVISOR: [["is_helpline_member"]]},
+    PolicyAction.NOTIFICATION_ON_CALL: _STAFF,
+    # The rota of the caller's own helpline (the object is the helpline).
+    PolicyAction.ON_CALL_VIEW: {
+        OPERATOR: [["has_helpline"]],
+        SUPERVISOR: [["has_helpline"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
+    PolicyAction.ON_CALL_MANAGE: {SUPERVISOR: [["has_helpline"]], ADMIN: [["is_in_admin_scope"]]},
 }
 
 

@@ -40,6 +40,7 @@ from cases.services import escalation_raise
 from helpline import broker
 from helpline.audit import audit_record
 from helpline.vocabulary import AuditAction
+from notifications.services import notify_agency_referral
 
 from . import endpoints
 from .models import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryState, Referral
@@ -60,9 +61,12 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 def agency_notify(*, referral: Referral, event: str, data: dict[str, Any]) -> Delivery | None:
     """Queues `event` for the referral's agency (call inside the event's transaction). Agencies
-    without a webhook URL read the API instead; nothing is queued for them."""
+    without a webhook URL read the API; of a new referral they get an e-mail (and an SMS) at their
+    notify_email / notify_sms: its number and a link, never the packet (notifications)."""
     agency = referral.agency
     if not agency.webhook_url:
+        if event == "referral.sent":
+            notify_agency_referral(referral=referral)
         return None
     delivery = Delivery(referral=referral, agency=agency, event=event, url=agency.webhook_url)
     delivery.body = json.dumps(

@@ -21,6 +21,8 @@ from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
 from helpline.transitions import available_transitions, state_conflict, transition_params, transition_run
 from helpline.vocabulary import AuditAction, PolicyAction
+from notifications.models import NotificationKind
+from notifications.services import notify
 
 from . import webhooks
 from .models import (
@@ -288,6 +290,14 @@ def referral_create(
                     "resent_from": resent_from.pk if resent_from else None,
                 },
             )
+            if urgency == Urgency.EMERGENCY:
+                # The case's people and its supervisors (out of hours the on-call) hear at once.
+                notify(
+                    kind=NotificationKind.EMERGENCY_REFERRAL,
+                    case=locked,
+                    actor=actor,
+                    referral_id=referral.pk,
+                )
             if basis == ConsentBasis.VITAL_INTERESTS:
                 escalation = _escalate(
                     referral,

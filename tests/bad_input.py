@@ -30,6 +30,8 @@ from channels_sms.models import (
 from channels_sms.senders import sender_hash
 from channels_sms.voice import callback_complete, callback_request
 from helpline.models import AuditEntry, AuditOutcome, Helpline, SetPasswordLink, Team, User
+from notifications.models import Notification, OnCallShift
+from notifications.models import Preference as NotificationPreference
 from referrals.models import Agency, Consent, Delivery, Referral, ReferralUpdate, WebhookChange
 
 from . import factories
@@ -91,6 +93,9 @@ STORED_MODELS = (
     TOTPDevice,
     CaseAccess,
     WebhookChange,
+    Notification,
+    NotificationPreference,
+    OnCallShift,
 )
 
 
@@ -228,6 +233,19 @@ UPDATE_AGENCY = Op("admin", "patch", "/api/v1/agencies/{agency}/", {"name": "Ren
 APPROVE_WEBHOOK = Op(
     "supervisor", "post", "/api/v1/agencies/{agency}/webhook/approve/", {"change": "{webhook_change}"}
 )
+# Notifications: the caller's own preferences; the helpline's on-call rota (supervisors).
+PREFERENCES = Op(
+    "operator",
+    "put",
+    "/api/v1/notifications/preferences/",
+    {"channels": {"critical_case": ["sms"], "emergency_referral": ["sms"]}, "sms_number": "+254700000111"},
+)
+ON_CALL = Op(
+    "supervisor",
+    "put",
+    "/api/v1/notifications/on-call/",
+    {"shifts": [{"user": "{operator}", "weekdays": [6, 7], "starts": "18:00", "ends": "08:00"}]},
+)
 
 BODY_OPS = [
     LOGIN,
@@ -261,6 +279,8 @@ BODY_OPS = [
     UPDATE_AGENCY,
     APPROVE_WEBHOOK,
     TOTP_ENROL,
+    PREFERENCES,
+    ON_CALL,
 ]
 # Operations whose body is walked although their well-formed request is refused here (a set-password
 # link's token, an authenticator's code, an SMS sender the world lacks): the body is refused first.
@@ -294,6 +314,13 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/cases/{assessed}/referrals/"),
     Op("operator", "get", "/api/v1/cases/{assessed}/consent/"),
     Op("operator", "get", "/api/v1/referrals/{referral}/deliveries/"),
+    Op("operator", "get", "/api/v1/notifications/"),
+    Op("operator", "get", "/api/v1/notifications/unread-count/"),
+    Op("operator", "post", "/api/v1/notifications/{notification}/read/"),
+    Op("operator", "post", "/api/v1/notifications/read-all/"),
+    Op("operator", "get", "/api/v1/notifications/stream/"),
+    Op("operator", "get", "/api/v1/notifications/preferences/"),
+    Op("operator", "get", "/api/v1/notifications/on-call/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -426,6 +453,9 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
         "chat": str(open_chat.session.pk),
         "ended_chat": str(ended_chat.session.pk),
         "expired_chat": str(expired_chat.session.pk),
+        "notification": Notification.objects.create(
+            user=operator, helpline=helpline, kind="case_transferred", case_id=case["id"], reference="x"
+        ).pk,
     }
 
     def client(who: str):

@@ -25,6 +25,7 @@ from channels_sms.models import Callback
 from channels_sms.voice import callback_request
 from helpline.models import AuditEntry
 from helpline.services import token_id
+from notifications.models import Notification
 from referrals.models import Referral, WebhookChange
 
 from . import factories
@@ -50,6 +51,11 @@ CALLBACK, CHAT_SESSION, MESSAGE, FLAG_TYPE = (
     "channels_sms.contacterflag",
 )
 NEW = "the new case"  # the case the request itself created
+NOTIFICATION = "notifications.notification"
+PREFERENCES = {
+    "channels": {"critical_case": ["sms"], "emergency_referral": ["sms"]},
+    "sms_number": "+254700000111",
+}
 CONSENT_TYPE, REFERRAL_TYPE, UPDATE_TYPE = (
     "referrals.consent",
     "referrals.referral",
@@ -368,6 +374,26 @@ REQUESTS = [
         [("contacter.flag", ALLOWED, FLAG_TYPE, None)]),
     Req("contacter flag lift", "supervisor", "delete", "contacters/{flagged}/flag/", None, 204,
         [("contacter.unflag", ALLOWED, FLAG_TYPE, None)]),
+    Req("notification list", "operator", "get", "notifications/", None, 200,
+        [("notification.list", ALLOWED, NOTIFICATION, None)]),
+    Req("notification unread count", "operator", "get", "notifications/unread-count/", None, 200, []),
+    Req("notification read", "operator", "post", "notifications/{notification}/read/", None, 200,
+        [("notification.read", ALLOWED, NOTIFICATION, "case")]),
+    Req("notification of another read", "supervisor", "post", "notifications/{notification}/read/", None,
+        404, [("notification.read", DENIED, NOTIFICATION, None)]),
+    Req("notification read all", "operator", "post", "notifications/read-all/", None, 200,
+        [("notification.read", ALLOWED, NOTIFICATION, None)]),
+    Req("notification stream", "operator", "get", "notifications/stream/", None, 200,
+        [("notification.stream", ALLOWED, NOTIFICATION, None)]),
+    Req("notification preferences", "operator", "get", "notifications/preferences/", None, 200, []),
+    Req("notification preferences set", "operator", "put", "notifications/preferences/",
+        PREFERENCES, 200, [("notification.preferences_set", ALLOWED, "notifications.preference", None)]),
+    Req("on-call rota", "operator", "get", "notifications/on-call/", None, 200, []),
+    Req("on-call rota set", "supervisor", "put", "notifications/on-call/",
+        {"shifts": [{"user": "@operator", "weekdays": [6, 7], "starts": "18:00", "ends": "08:00"}]}, 200,
+        [("notification.on_call_set", ALLOWED, HELPLINE, None)]),
+    Req("on-call rota set by an operator", "operator", "put", "notifications/on-call/", {"shifts": []}, 403,
+        [("notification.on_call_set", DENIED, HELPLINE, None)]),
     *[Req(f"unsigned webhook {path}", "anonymous", "post", path, None, 403,
           [("webhook.rejected", DENIED, "webhook", None)])
       for path in ("/webhooks/twilio/sms/", "/webhooks/twilio/sms/status/", "/webhooks/twilio/voice/",
@@ -603,6 +629,18 @@ class World:
             reason="x",
             granted_by=holder,
             expires_at=timezone.now() + timedelta(hours=1),
+        )
+
+    @cached_property
+    def notification(self) -> Notification:
+        """A case transferred to operator1: in their inbox."""
+        return Notification.objects.create(
+            user=self.operator,
+            helpline=self.helpline,
+            kind="case_transferred",
+            case_id=self.case.pk,
+            reference=self.case.reference,
+            link=f"/api/v1/cases/{self.case.pk}/",
         )
 
     @cached_property

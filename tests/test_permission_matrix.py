@@ -21,7 +21,7 @@ import csv
 import io
 import random
 import re
-from datetime import timedelta
+from datetime import time, timedelta
 from typing import Any, NamedTuple
 
 import pytest
@@ -42,6 +42,7 @@ from helpline.audit import audit_record
 from helpline.models import Helpline, User
 from helpline.services import token_id
 from helpline.vocabulary import AuditAction
+from notifications.models import Notification, OnCallShift
 from referrals.models import Agency, Consent, Delivery, DeliveryAttempt, Referral, WebhookChange
 
 from . import factories
@@ -358,6 +359,19 @@ TABLE = [
     Line("get",    "referrals/{id}/deliveries/",    IN,             401, 200,    200,    404,    200,    404),
     Line("get",    "referrals/{id}/deliveries/",    OUT_AGENCY,     401, 200,    200,    404,    404,    404),
     Line("get",    "referrals/{id}/deliveries/",    OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+
+    # Notifications: each caller's own inbox, stream and preferences; the rota of their helpline.
+    Line("get",    "notifications/",                IN,             401, SHOWN,  HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    Line("get",    "notifications/",                OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    Line("get",    "notifications/unread-count/",   NONE,           401, 200,    200,    200,    200,    200),
+    Line("post",   "notifications/{id}/read/",      IN,             401, 200,    404,    404,    404,    404),
+    Line("post",   "notifications/{id}/read/",      OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("post",   "notifications/read-all/",       NONE,           401, 200,    200,    200,    200,    200),
+    Line("get",    "notifications/stream/",         NONE,           401, 200,    200,    200,    200,    200),
+    Line("get",    "notifications/preferences/",    NONE,           401, 200,    200,    200,    200,    200),
+    Line("put",    "notifications/preferences/",    NONE,           401, 200,    200,    200,    200,    200),
+    Line("get",    "notifications/on-call/",        NONE,           401, 200,    200,    200,    404,    404),
+    Line("put",    "notifications/on-call/",        NONE,           401, 403,    200,    200,    403,    404),
 ]
 # fmt: on
 
@@ -384,6 +398,11 @@ class Spec(NamedTuple):
     body: Any = None
 
 
+NOTIFICATIONS = {IN: "notification", OUT_HELPLINE: "else_notification"}
+PREFERENCES = {
+    "channels": {"critical_case": ["sms"], "emergency_referral": ["sms"]},
+    "sms_number": "+254700000111",
+}
 CASE_SCOPES = {IN: "case", OUT_HELPLINE: "else_case", OUT_RESTRICTED: "restricted", OUT_TEAM: "other_team"}
 
 
@@ -548,6 +567,14 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "referrals/{id}/resend/": by_scope(
         {IN: "expired_referral", OUT_HELPLINE: "else_expired_referral"}, {"agency": "@other_agency"}
     ),
+    "notifications/": by_scope(NOTIFICATIONS),
+    "notifications/unread-count/": {NONE: Spec()},
+    "notifications/{id}/read/": by_scope(NOTIFICATIONS),
+    "notifications/read-all/": {NONE: Spec()},
+    "notifications/stream/": {NONE: Spec()},
+    "notifications/preferences/": {NONE: Spec(body=PREFERENCES)},
+    # Clears the rota (the world has one slot), a change for whoever may make it.
+    "notifications/on-call/": {NONE: Spec(body={"shifts": []})},
 }
 
 
@@ -818,6 +845,28 @@ class World:
         DeliveryAttempt.objects.create(
             delivery=delivery, number=1, at=now, outcome="delivered", status_code=204
         )
+        # Notifications: an unread one in every caller's inbox (so marking all read changes
+        # something for each), the operator's about CASE-IN, and one in the other helpline's.
+        for user in self.users.values():
+            mine = Notification.objects.create(
+                user=user,
+                helpline=user.helpline or helpline,
+                kind="case_transferred",
+                case_id=o["case"].pk,
+                reference=o["case"].reference,
+            )
+            if user == operator:
+                o["notification"] = mine
+        OnCallShift.objects.create(
+            helpline=helpline, user=operator, weekdays=[6, 7], starts=time(18), ends=time(8)
+        )
+        o["else_notification"] = Notification.objects.create(
+            user=else_operator,
+            helpline=elsewhere,
+            kind="case_transferred",
+            case_id=o["else_case"].pk,
+            reference=o["else_case"].reference,
+        )
         self.objects = o
 
     def client(self, role: str | None):
@@ -928,11 +977,11 @@ THIRD_PARTY_MODELS = (TOTPDevice,)  # our users' second factors; knox's tokens: 
 
 
 def snapshot_models() -> list[type[Model]]:
-    """Every model of helpline, cases, referrals and channels_sms (row history events and
+    """Every model of helpline, notifications, cases, referrals and channels_sms (row history events and
     many-to-many tables included) but those NOT_SNAPSHOT, and the third-party ones we write."""
     ours = [
         model
-        for app in ("helpline", "cases", "referrals", "channels_sms")
+        for app in ("helpline", "notifications", "cases", "referrals", "channels_sms")
         for model in apps.get_app_config(app).get_models(include_auto_created=True)
         if model._meta.label not in NOT_SNAPSHOT
     ]
@@ -1020,7 +1069,8 @@ def check(w: World, row: Row) -> list[str]:
     if response.status_code != status:
         return [f"{where}: expected {row.expected}, got {response.status_code} {response.content[:300]!r}"]
     problems = []
-    content = response.content.decode()
+    # The live stream (server-sent events) is read to its end (2 s under the test settings).
+    content = (b"".join(response.streaming_content) if response.streaming else response.content).decode()
     if status == 404 and response.json() != NOT_FOUND:
         problems.append(f"{where}: 404 is not the standard answer: {content[:300]}")
     if row.expected == HIDDEN or status >= 400:
@@ -1038,7 +1088,8 @@ def check(w: World, row: Row) -> list[str]:
             problems.append(f"{where}: answered {status}, yet changed nothing")
     if row.method == "get":
         head = send(client, "head", target.url, None)
-        if head.status_code != status or head.content:
+        body_sent = any(head.streaming_content) if head.streaming else head.content
+        if head.status_code != status or body_sent:
             problems.append(f"HEAD {target.url} as {row.role}: {head.status_code}, GET answers {status}")
     return problems
 

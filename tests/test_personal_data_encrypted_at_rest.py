@@ -98,6 +98,8 @@ def one_row_of_each(operator):
     """One row of every model with encrypted columns (rows only: what is stored is under test)."""
     from channels_sms.models import Callback, ContacterFlag, InboundEvent, Message
     from helpline.models import CaseKey
+    from notifications.models import Delivery as NotificationDelivery
+    from notifications.models import Notification, Preference
     from referrals.models import Delivery, ReferralUpdate, WebhookChange
 
     now = timezone.now()
@@ -150,6 +152,12 @@ def one_row_of_each(operator):
         WebhookChange: WebhookChange.objects.create(
             agency=referral.agency, url="https://a.example/hook", secret="x", proposed_by=operator
         ),
+        NotificationDelivery: NotificationDelivery.objects.create(
+            notification=Notification.objects.create(user=operator, helpline=helpline, kind="overdue"),
+            channel="email",
+            address="x@example.org",
+        ),
+        Preference: Preference.objects.create(user=operator, sms_number="+254700000111"),
     }
 
 

@@ -15,7 +15,7 @@ from helpline.models import AuditEntry, SignInChange
 from helpline.vocabulary import AuditAction, PolicyAction
 from referrals.models import Referral
 
-APPS = ("helpline", "cases", "referrals", "channels_sms", "demo", "bench")
+APPS = ("helpline", "notifications", "cases", "referrals", "channels_sms", "demo", "bench")
 
 
 def transitions(model) -> set[str]:

@@ -13,6 +13,8 @@ from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import Role, User
 from helpline.vocabulary import AuditAction, PolicyAction
+from notifications.models import NotificationKind
+from notifications.services import notify
 
 from ..models import AccessKind, Case, CaseAccess
 
@@ -97,6 +99,8 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
                 "expires_at": grant.expires_at.isoformat(),
             },
         )
+        # The other supervisors review it (break_glass_review): they hear of it now.
+        notify(kind=NotificationKind.BREAK_GLASS, case=case, actor=actor)
     return grant
 
 

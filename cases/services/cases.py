@@ -15,6 +15,8 @@ from helpline.errors import Conflict
 from helpline.models import Helpline, Role, Team, User
 from helpline.transitions import available_transitions, transition_params, transition_run
 from helpline.vocabulary import AuditAction, PolicyAction
+from notifications.models import NotificationKind
+from notifications.services import notify
 
 from ..models import (
     CASE_PERSONAL_FIELDS,
@@ -188,6 +190,8 @@ def case_create(
                 personal=CONTACT_PERSONAL_FIELDS,
             ),
         )
+        if case.risk_level == RiskLevel.CRITICAL:
+            notify(kind=NotificationKind.CRITICAL_CASE, case=case, actor=actor)
     return case
 
 
@@ -266,6 +270,8 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
         audit_record(
             actor=actor, action=AuditAction.CASE_UPDATE, obj=locked, case_id=locked.pk, changes=changes
         )
+        if locked.risk_level == RiskLevel.CRITICAL and before["risk_level"] != RiskLevel.CRITICAL:
+            notify(kind=NotificationKind.CRITICAL_CASE, case=locked, actor=actor)
     return locked
 
 
@@ -298,6 +304,7 @@ def case_flag_emergency(*, case_id: int, event_id: int, channel: str) -> Case:
             changes=diff(before, case_snapshot(case)),
             extra={"event_id": event_id, "channel": channel},
         )
+        notify(kind=NotificationKind.CRITICAL_CASE, case=case)
     return case
 
 

@@ -12,6 +12,8 @@ from helpline.audit import audit_record
 from helpline.errors import Conflict
 from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
+from notifications.models import NotificationKind
+from notifications.services import notify
 
 from ..models import Case, Escalation, EscalationKind
 from ..workflow import CaseState
@@ -59,6 +61,7 @@ def escalate_overdue_cases(*, now: datetime | None = None, batch_size: int = 500
                             "risk_level": case.risk_level,
                         },
                     )
+                    notify(kind=NotificationKind.OVERDUE, case=case)
                     escalated += 1
         if len(overdue) < batch_size:
             return escalated
@@ -79,9 +82,21 @@ def escalation_raise(
         "detail": detail[:500],
     }
     if not once:
-        return Escalation.objects.create(referral=referral, kind=kind, **fields)
-    escalation, _ = Escalation.objects.get_or_create(referral=referral, kind=kind, defaults=fields)
+        escalation, created = Escalation.objects.create(referral=referral, kind=kind, **fields), True
+    else:
+        escalation, created = Escalation.objects.get_or_create(referral=referral, kind=kind, defaults=fields)
+    if created and kind in NOTIFIED_ESCALATIONS:
+        notify(kind=NOTIFIED_ESCALATIONS[kind], case=case, referral_id=referral.pk if referral else None)
     return escalation
+
+
+# Escalations whose people are told at once (notifications); an emergency referral is told by the
+# referral itself (every emergency referral, not only those sent without consent).
+NOTIFIED_ESCALATIONS = {
+    EscalationKind.REFERRAL_EXPIRED: NotificationKind.REFERRAL_EXPIRED,
+    EscalationKind.REFERRAL_REJECTED: NotificationKind.REFERRAL_REJECTED,
+    EscalationKind.DELIVERY_FAILED: NotificationKind.DELIVERY_FAILED,
+}
 
 
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:

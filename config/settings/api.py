@@ -132,6 +132,9 @@ SPECTACULAR_SETTINGS = {
         "ReferralOutcomeEnum": "referrals.models.Outcome.choices",
         "AuditOutcomeEnum": "helpline.models.AuditOutcome.choices",
         "DeliveryAttemptOutcomeEnum": "referrals.models.AttemptOutcome.choices",
+        # Staff notifications: "kind" and "channel" are names other components use too.
+        "NotificationKindEnum": "notifications.models.NotificationKind.choices",
+        "NotificationChannelEnum": "notifications.models.Channel.choices",
         "ErrorCode503Enum": "helpline.api.schema.ErrorCode503.choices",
         "UnknownInputErrorCodeEnum": "helpline.api.schema.UnknownInputErrorCode.choices",
     },

@@ -10,6 +10,7 @@ per deployment comes from the environment (12-factor, config/settings/environmen
     api               DRF, the error shape, the OpenAPI schema
     channels          Twilio, inbound threading, replies, web chat
     referrals         agency webhooks
+    notifications     staff notifications: e-mail, SMS, the live stream
     logs              logging
 
 Profiles: this one (`make run`, the launcher's processes), `test` (pytest) and `production`
@@ -27,5 +28,6 @@ from .core import *  # noqa: F403
 from .database import *  # noqa: F403
 from .encryption import *  # noqa: F403
 from .logs import *  # noqa: F403
+from .notifications import *  # noqa: F403
 from .referrals import *  # noqa: F403
 from .security import *  # noqa: F403

@@ -68,6 +68,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "referrals.tasks.send_due_deliveries",
         "schedule": env.int("AGENCY_DELIVERY_SWEEP_SECONDS", default=30),
     },
+    # Staff notifications' e-mail and SMS: retries, and first attempts whose dispatch was lost.
+    "send-due-notifications": {
+        "task": "notifications.tasks.send_due_notifications",
+        "schedule": env.int("NOTIFICATION_SWEEP_SECONDS", default=15),
+    },
 }
 
 # After a failed publish to the broker, requests leave their stored work to the sweepers this long

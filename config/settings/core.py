@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "pgtrigger",
     "pghistory",
     "helpline",
+    "notifications",
     "cases",
     "referrals",
     "channels_sms",

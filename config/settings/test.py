@@ -18,3 +18,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 LOGGING["root"]["level"] = os.environ.get("LOG_LEVEL", "WARNING")  # noqa: F405
 # One test database per test run, so runs side by side (developers, helpers, CI) never collide.
 DATABASES["default"]["TEST"] = {"NAME": f"test_lifeline_{os.getpid()}"}  # noqa: F405
+# A live notification stream (notifications.stream) ends after 2 s in tests, so a test (or a schema
+# check) that reads one to its end does not wait 25 s; and none is refused for another left open.
+NOTIFICATION_STREAM_SECONDS = int(os.environ.get("NOTIFICATION_STREAM_SECONDS", "2"))
+NOTIFICATION_STREAM_LIMIT = int(os.environ.get("NOTIFICATION_STREAM_LIMIT", "100"))

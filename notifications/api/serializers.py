@@ -1,0 +1,82 @@
+from rest_framework import serializers
+
+from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
+from helpline.models import User
+
+from ..models import Channel, Notification, NotificationKind, OnCallShift
+from ..preferences import STAFF_KINDS
+
+
+class NotificationOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "kind",
+            "case_id",
+            "referral_id",
+            "reference",
+            "link",
+            "on_call",
+            "created_at",
+            "read_at",
+        ]
+
+
+class UnreadCountOutput(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class MarkedOutput(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")
+
+
+class PreferencesOutput(serializers.Serializer):
+    channels = serializers.DictField(
+        child=serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices)),
+        help_text="Per kind, the out-of-band channels besides the in-app inbox (always on).",
+    )
+    urgent_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=NotificationKind.choices),
+        help_text="Kinds that need at least one of email and sms.",
+    )
+    email = serializers.EmailField(allow_blank=True, help_text="Where e-mail goes (set by an administrator).")
+    sms_number = serializers.CharField(allow_blank=True)
+
+
+class PreferencesInput(serializers.Serializer):
+    channels = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField(max_length=8), max_length=2),
+        help_text=f"Per kind ({', '.join(STAFF_KINDS)}): a list of email and sms; a kind left out "
+        "keeps its default (urgent kinds: both; the others: none).",
+    )
+    sms_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+
+
+class ShiftOutput(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username")
+
+    class Meta:
+        model = OnCallShift
+        fields = ["id", "user", "username", "weekdays", "starts", "ends"]
+
+
+class ShiftInput(serializers.Serializer):
+    user = OwnHelplinePrimaryKeyRelatedField(model=User)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7),
+        min_length=1,
+        max_length=7,
+        help_text="ISO weekdays the slot starts on: 1 Monday ... 7 Sunday.",
+    )
+    starts = serializers.TimeField(help_text="Local time in the helpline's time zone.")
+    ends = serializers.TimeField(help_text="Local time; not after `starts`: runs past midnight.")
+
+
+class RotaInput(serializers.Serializer):
+    shifts = ShiftInput(many=True, max_length=200)
+
+
+class RotaOutput(serializers.Serializer):
+    timezone = serializers.CharField()
+    shifts = ShiftOutput(many=True)
