@@ -418,7 +418,19 @@ class HelplineDetailView(APIView):
         return Response(HelplineOutput(self.object).data)
 
     @extend_schema(
-        operation_id="helplines_partial_update", request=HelplineUpdateInput, responses=HelplineOutput
+        operation_id="helplines_partial_update",
+        summary="Change a helpline's settings (administrators)",
+        description=(
+            "Send only the fields to change. Besides its name, country and due-date policy, this "
+            "is where a helpline's web chat is configured: `timezone` (IANA), `opening_hours` "
+            "(weekly periods read in that time zone; null for always open, the default), "
+            "`chat_greeting` (the first message a child sees, per language) and "
+            "`out_of_hours_message` (shown after it outside the opening hours). Texts may use the "
+            "placeholder `{helpline}` (the helpline's name); any other `{...}` is refused. "
+            "Invalid values answer 400 naming the field; nothing is changed."
+        ),
+        request=HelplineUpdateInput,
+        responses=HelplineOutput,
     )
     def patch(self, request: Request, helpline_id: int) -> Response:
         data = HelplineUpdateInput(data=request.data, partial=True)
