@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -144,6 +145,9 @@ class ConversationPagination(Pagination):
     ordering = ("at", "id")
 
 
+@extend_validation_errors(
+    ["does_not_exist", "retired", "wrong_language"], field_name="canned_reply", methods=["post"]
+)
 class CaseMessagesView(APIView):
     audit_actions = {
         "get": (AuditAction.MESSAGE_LIST, "cases.case"),
@@ -163,7 +167,14 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_list",
-        summary="A case's conversation (SMS, WhatsApp), oldest first",
+        summary="A case's conversation (SMS, WhatsApp, web chat), oldest first",
+        description=(
+            "Every message of the case's conversations, both directions, in the order they happened. "
+            "Entries have a `kind`: `message` (written by the child or an operator), and for a web "
+            "chat `greeting` and `out_of_hours` (what the child was shown when the chat opened) and "
+            "`session_ended` (the child ended the chat, or it expired: from then on a reply answers "
+            "409 `chat_ended`)."
+        ),
         responses=MessageOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
@@ -173,7 +184,15 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_send",
-        summary="Reply to the case's SMS/WhatsApp sender (sent after, by a task)",
+        summary="Reply to the case's SMS/WhatsApp sender or web chat",
+        description=(
+            "Replies to the conversation's latest sender: an SMS or WhatsApp reply is stored queued "
+            "and sent by a task; a web chat reply is delivered at once (the child reads it on their "
+            "next poll). Give exactly one of `body` (the text) and `canned_reply` (the id of one of "
+            "the helpline's active canned replies in the conversation's language, sent as written; "
+            "400 `does_not_exist`, `retired` or `wrong_language` otherwise). 409 when the case has "
+            "no SMS/WhatsApp sender or chat to reply to, and `chat_ended` when its web chat ended."
+        ),
         request=MessageInput,
         responses={201: MessageOutput, 409: ErrorResponse409Serializer},
     )
