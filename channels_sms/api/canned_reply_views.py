@@ -21,6 +21,9 @@ OBJECT_TYPE = "channels_sms.cannedreply"
 
 
 @extend_validation_errors(["invalid"], field_name="retired", methods=["get"])
+@extend_validation_errors(["required"], field_name="helpline", methods=["post"])
+@extend_validation_errors(["invalid_placeholder"], field_name="body", methods=["post"])
+@extend_validation_errors(["unique"], field_name="title", methods=["post"])
 class CannedReplyListView(APIView):
     audit_actions = {
         "get": (AuditAction.CANNED_REPLY_LIST, OBJECT_TYPE),
@@ -91,6 +94,8 @@ class CannedReplyListView(APIView):
         return Response(CannedReplyOutput(reply).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["invalid_placeholder"], field_name="body", methods=["patch"])
+@extend_validation_errors(["unique"], field_name="title", methods=["patch"])
 class CannedReplyDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.CANNED_REPLY_READ, OBJECT_TYPE),

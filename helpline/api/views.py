@@ -371,6 +371,22 @@ class UserDetailView(APIView):
         return Response(UserOutput(user).data)
 
 
+# The chat settings' own refusals (helpline.chat_settings), besides the fields' usual codes.
+def _chat_settings_errors(methods: list[str]):
+    def decorate(view):
+        for field, codes in (
+            ("opening_hours", ["empty", "invalid", "max_length"]),
+            ("chat_greeting", ["invalid", "blank", "max_length", "invalid_placeholder"]),
+            ("out_of_hours_message", ["invalid", "blank", "max_length", "invalid_placeholder"]),
+            ("timezone", ["invalid"]),
+        ):
+            view = extend_validation_errors(codes, field_name=field, methods=methods)(view)
+        return view
+
+    return decorate
+
+
+@_chat_settings_errors(["post"])
 class HelplineListView(APIView):
     audit_actions = {
         "get": (AuditAction.HELPLINE_LIST, "helpline.helpline"),
@@ -401,6 +417,7 @@ class HelplineListView(APIView):
         return Response(HelplineOutput(helpline).data, status=status.HTTP_201_CREATED)
 
 
+@_chat_settings_errors(["patch"])
 class HelplineDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.HELPLINE_READ, "helpline.helpline"),
