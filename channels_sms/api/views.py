@@ -148,6 +148,7 @@ class ConversationPagination(Pagination):
 @extend_validation_errors(
     ["does_not_exist", "retired", "wrong_language"], field_name="canned_reply", methods=["post"]
 )
+@extend_validation_errors(["required"], field_name="body", methods=["post"])  # neither body nor canned_reply
 class CaseMessagesView(APIView):
     audit_actions = {
         "get": (AuditAction.MESSAGE_LIST, "cases.case"),
