@@ -22,13 +22,14 @@ from rest_framework.exceptions import NotFound
 from cases.models import Channel, Direction
 from cases.services import case_create_from_inbound
 from helpline.audit import audit_record
+from helpline.chat_settings import fill_placeholders, is_open, text_for
 from helpline.errors import Conflict
 from helpline.models import Helpline
 from helpline.vocabulary import AuditAction
 
-from . import stored_late
-from .models import ChatSession, Message
-from .selectors import chat_session_ended_reason
+from . import stored_late, texts
+from .models import ChatSession, Message, MessageKind
+from .selectors import chat_session_ended_reason, chat_sessions_expired
 from .senders import lock_sender, session_secret_digest, session_sender_hash
 
 CHAT = Channel.CHAT
@@ -43,19 +44,30 @@ class NewSession:
 
 def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
     """Opens a session for an active helpline (unknown or inactive: 404). The secret is returned
-    here once and never stored."""
+    here once and never stored. The child is shown the helpline's greeting, and outside its
+    opening hours its out-of-hours notice: both are kept on the session (and written into the
+    conversation when the child's first message opens it, so the operator sees what they were
+    told). Outside the hours the session opens all the same: what the child writes is kept for
+    the next shift."""
     helpline = Helpline.objects.filter(code__iexact=helpline_code, is_active=True).first()
     if helpline is None:
         raise NotFound("No such helpline.")
     secret = secrets.token_urlsafe(32)
     now = timezone.now()
+    language = language or helpline.default_language
     with transaction.atomic():
         session = ChatSession(
             helpline=helpline,
-            language=language or helpline.default_language,
+            language=language,
             secret_hash=session_secret_digest(secret),
             created_at=now,
             expires_at=now + timedelta(hours=settings.CHAT_SESSION_HOURS),
+            greeting=_helpline_text(helpline, helpline.chat_greeting, language, texts.DEFAULT_GREETING),
+            out_of_hours_notice=""
+            if is_open(helpline.opening_hours, helpline.timezone, now)
+            else _helpline_text(
+                helpline, helpline.out_of_hours_message, language, texts.DEFAULT_OUT_OF_HOURS
+            ),
         )
         session.sender_hash = session_sender_hash(session.pk)
         session.save()
@@ -64,9 +76,38 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
             action=AuditAction.CHAT_SESSION_CREATE,
             obj=session,
             helpline=helpline.pk,
-            extra={"language": session.language},
+            extra={"language": session.language, "out_of_hours": bool(session.out_of_hours_notice)},
         )
     return NewSession(session, secret)
+
+
+def _helpline_text(helpline: Helpline, configured: dict[str, str], language: str, default: str) -> str:
+    """The helpline's own text in the chat's language (else its default language), else ours."""
+    text = text_for(configured, language=language, default_language=helpline.default_language) or default
+    return fill_placeholders(text, helpline_name=helpline.name)
+
+
+def _write_notices(session: ChatSession) -> None:
+    """What the child was shown when the chat opened, into the conversation the first message
+    opened: the operator reads the thread as the child saw it."""
+    for kind, body in (
+        (MessageKind.GREETING, session.greeting),
+        (MessageKind.OUT_OF_HOURS, session.out_of_hours_notice),
+    ):
+        if body:
+            Message.objects.create(
+                helpline_id=session.helpline_id,
+                case_id=session.contact.case_id,
+                contact=session.contact,
+                channel=CHAT,
+                direction=Direction.OUTBOUND,
+                kind=kind,
+                body=body,
+                at=session.created_at,
+                status=DELIVERED,
+                sent_at=session.created_at,
+                status_at=session.created_at,
+            )
 
 
 def chat_message_receive(
@@ -98,6 +139,7 @@ def chat_message_receive(
             _case, contact = case_create_from_inbound(helpline=session.helpline, channel=CHAT, started_at=now)
             session.contact = contact
             session.save(update_fields=["contact"])
+            _write_notices(session)
         message = Message.objects.create(
             helpline_id=session.helpline_id,
             case_id=contact.case_id,
@@ -128,17 +170,55 @@ def chat_message_receive(
 
 
 def chat_session_end(*, session: ChatSession) -> ChatSession:
-    """The child ends the chat; ending it again changes nothing."""
+    """The child ends the chat; ending it again changes nothing. The conversation gets a
+    `session_ended` entry, so the operator sees the chat is over before trying to reply."""
     with transaction.atomic():
-        session = ChatSession.objects.select_for_update().get(pk=session.pk)
+        session = (
+            ChatSession.objects.select_for_update(of=("self",)).select_related("contact").get(pk=session.pk)
+        )
         if session.ended_at is None:
-            session.ended_at = timezone.now()
-            session.save(update_fields=["ended_at"])
-            audit_record(
-                actor=None,
-                action=AuditAction.CHAT_SESSION_END,
-                obj=session,
-                case_id=session.contact.case_id if session.contact_id else None,
-                helpline=session.helpline_id,
-            )
+            _end(session, at=timezone.now(), expired=False)
     return session
+
+
+def chat_sessions_close_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Beat task: ends the sessions whose time ran out (at their expiry), each with its
+    `session_ended` entry, so an operator sees an expired chat end as they see a closed one.
+    Returns how many it ended."""
+    now = now or timezone.now()
+    ended = 0
+    for session_id in chat_sessions_expired(now=now, limit=limit):
+        with transaction.atomic():
+            session = (
+                ChatSession.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("contact")
+                .filter(pk=session_id, ended_at__isnull=True)
+                .first()
+            )
+            if session is not None:
+                _end(session, at=session.expires_at, expired=True)
+                ended += 1
+    return ended
+
+
+def _end(session: ChatSession, *, at: datetime, expired: bool) -> None:
+    session.ended_at = at
+    session.save(update_fields=["ended_at"])
+    if session.contact_id:
+        Message.objects.create(
+            helpline_id=session.helpline_id,
+            case_id=session.contact.case_id,
+            contact=session.contact,
+            channel=CHAT,
+            direction=Direction.INBOUND,
+            kind=MessageKind.SESSION_ENDED,
+            at=at,
+        )
+    audit_record(
+        actor=None,
+        action=AuditAction.CHAT_SESSION_END,
+        obj=session,
+        case_id=session.contact.case_id if session.contact_id else None,
+        helpline=session.helpline_id,
+        extra={"expired": True} if expired else {},
+    )

@@ -98,8 +98,19 @@ class InboundEvent(models.Model):
         return f"{self.provider} {self.kind} {self.external_id}"
 
 
+class MessageKind(models.TextChoices):
+    """What a conversation entry is: a message someone wrote, or what the web chat itself put in
+    the thread (channels_sms.chat): the greeting and out-of-hours notice a child was shown when the
+    chat opened, and the chat's end (an event with no body)."""
+
+    MESSAGE = "message", "Message"
+    GREETING = "greeting", "Greeting shown when the chat opened"
+    OUT_OF_HOURS = "out_of_hours", "Out-of-hours notice shown when the chat opened"
+    SESSION_ENDED = "session_ended", "The chat ended"
+
+
 class Message(models.Model):
-    """One message of a conversation contact, either direction."""
+    """One message of a conversation contact, either direction (or a chat's event: `kind`)."""
 
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
@@ -107,6 +118,12 @@ class Message(models.Model):
     # A contact's channel: sms and whatsapp from Twilio, chat from the web chat (channels_sms.chat).
     channel = models.CharField(max_length=12, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices)
+    kind = models.CharField(
+        max_length=16,
+        choices=MessageKind.choices,
+        default=MessageKind.MESSAGE,
+        db_default=MessageKind.MESSAGE,
+    )
     sender_hash = models.CharField(max_length=64, blank=True)
     body = EncryptedTextField(blank=True)
     media = EncryptedTextField(blank=True)
@@ -129,6 +146,12 @@ class Message(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
+    # An operator's reply written from a canned reply (its text as it was is `body`). Not
+    # indexed: nothing looks messages up by it, and building an index on every message would hold
+    # off the channels' writes while it ran.
+    canned_reply = models.ForeignKey(
+        "CannedReply", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["at", "id"]
@@ -233,12 +256,56 @@ class ChatSession(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # What the child was shown when the chat opened (channels_sms.chat): the helpline's greeting,
+    # and its out-of-hours notice if it opened outside the opening hours ("" within them).
+    greeting = models.TextField(blank=True, default="", db_default="")
+    out_of_hours_notice = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-created_at"]
+        # The queue of waiting chats: a helpline's open sessions (channels_sms.selectors).
+        indexes = [
+            models.Index(
+                fields=["helpline", "expires_at"],
+                name="chat_session_open",
+                condition=models.Q(ended_at__isnull=True, contact__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"chat session {self.pk}"
+
+
+# --- canned replies (issue #15) ---------------------------------------------------------------------
+
+
+class CannedReply(models.Model):
+    """A reply an operator can send as written, in SMS, WhatsApp and web chat, per helpline and
+    language. Not personal data: written by the helpline for every child. Retired replies stay (a
+    sent message names the one it came from) but cannot be used or listed for use."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(max_length=16)
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language", "title", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["helpline", "language", "title"],
+                condition=models.Q(is_active=True),
+                name="canned_reply_unique_active_title",
+            ),
+        ]
+        indexes = [models.Index(fields=["helpline", "language"], name="canned_reply_by_language")]
+
+    def __str__(self) -> str:
+        return f"canned reply {self.pk} ({self.language})"
 
 
 # --- repeat contacters (issue #4, repeat contacters part) -------------------------------------------

@@ -34,7 +34,8 @@ from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import chat, sms
-from .models import InboundEvent, Message, NumberChannel, PhoneNumber
+from .canned_replies import canned_reply_text
+from .models import ChatSession, InboundEvent, Message, MessageKind, NumberChannel, PhoneNumber
 from .selectors import OUTBOX, chat_session_for_reply
 from .services import Receipt
 
@@ -81,7 +82,7 @@ def twilio_configured() -> bool:
 def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     """The conversation message to reply to, the sender's address and our number it wrote to."""
     last = (
-        Message.objects.filter(case=case, direction=Direction.INBOUND)
+        Message.objects.filter(case=case, direction=Direction.INBOUND, kind=MessageKind.MESSAGE)
         .filter(Q(channel__in=MESSAGING_CHANNELS, event__isnull=False) | Q(channel=chat.CHAT))
         .select_related("event")
         .order_by("-at", "-id")
@@ -90,7 +91,9 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     if last is not None and last.channel == chat.CHAT:
         # A web chat: the child reads the reply by polling; no number, no Twilio.
         if chat_session_for_reply(last.sender_hash) is None:
-            raise Conflict("This case's web chat has ended.")
+            raise Conflict(
+                "This case's web chat has ended: the child can no longer read replies.", code="chat_ended"
+            )
         return last, "", ""
     if last is None or not last.event.sender:
         raise Conflict("This case has no SMS or WhatsApp sender to reply to.")
@@ -105,13 +108,34 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     return last, last.event.sender, number.number
 
 
-def message_send(*, actor: User, case: Case, body: str) -> Message:
+def _conversation_language(case: Case, last: Message) -> str:
+    """The language a reply to this conversation is written in: a web chat's, as the child chose
+    it; else the child's language recorded on the case, else the helpline's default."""
+    if last.channel == chat.CHAT:
+        language = (
+            ChatSession.objects.filter(sender_hash=last.sender_hash)
+            .values_list("language", flat=True)
+            .first()
+        )
+        if language:
+            return language
+    return case.child_language or case.helpline.default_language
+
+
+def message_send(*, actor: User, case: Case, body: str = "", canned_reply: int | None = None) -> Message:
     """Stores an operator's reply to the case's latest SMS/WhatsApp sender, queued; a task sends
     it once the transaction commits. A web chat sender's reply is delivered at once (the child
-    polls for it). 409 when the case has no messaging sender, or its chat has ended."""
+    polls for it). The text is `body`, or a canned reply of the helpline in the conversation's
+    language, as written (channels_sms.canned_replies). 409 when the case has no messaging sender,
+    or its chat has ended (`chat_ended`)."""
     if not policy.can(actor, PolicyAction.MESSAGE_SEND, case):
         raise PermissionDenied("Your role may not reply to this case's sender.")
     last, recipient, ours = _reply_addresses(case)
+    canned = None
+    if canned_reply is not None:
+        canned, body = canned_reply_text(
+            reply_id=canned_reply, case=case, language=_conversation_language(case, last)
+        )
     is_chat = last.channel == chat.CHAT
     now = timezone.now()
     with transaction.atomic():
@@ -129,13 +153,19 @@ def message_send(*, actor: User, case: Case, body: str) -> Message:
             status=chat.DELIVERED if is_chat else QUEUED,
             sent_at=now if is_chat else None,
             status_at=now if is_chat else None,
+            canned_reply=canned,
         )
         audit_record(
             actor=actor,
             action=AuditAction.MESSAGE_SEND,
             obj=message,
             case_id=case.pk,
-            extra={"channel": message.channel, "contact_id": message.contact_id, "length": len(body)},
+            extra={
+                "channel": message.channel,
+                "contact_id": message.contact_id,
+                "length": len(body),
+                **({"canned_reply": canned.pk} if canned is not None else {}),
+            },
         )
         if not is_chat:
             transaction.on_commit(lambda: dispatch(message.pk), robust=True)

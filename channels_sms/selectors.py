@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
@@ -19,10 +19,12 @@ from helpline import policy
 from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from .models import Callback, ChatSession, InboundEvent, Message, PhoneNumber
+from . import texts
+from .models import Callback, CannedReply, ChatSession, InboundEvent, Message, MessageKind, PhoneNumber
 from .senders import session_secret_digest
 
 CHAT_PAGE = 100  # messages in one answer of a chat session's conversation
+NOTICE_KINDS = ("greeting", "out_of_hours")  # what the child has from the session, not as messages
 OUTBOX = "outbox"  # an outbound message's status when kept in the local outbox (Twilio not configured)
 
 # Our numbers, as every webhook looks them up: {(address, channels): (found at, number)}.
@@ -158,23 +160,76 @@ def chat_session_for_spooled(*, session_id: str, secret_digest: str) -> ChatSess
 def chat_session_ended_reason(session: ChatSession, *, at: datetime | None = None) -> str:
     """Why a child may no longer write in the session ("" while they may), now or `at`."""
     at = at or timezone.now()
-    if session.ended_at is not None and session.ended_at <= at:
-        return "This chat has ended."
     if session.expires_at <= at:
-        return "This chat has expired."
+        return texts.CHAT_EXPIRED
+    if session.ended_at is not None and session.ended_at <= at:
+        return texts.CHAT_ENDED
     if session.contact_id and session.contact.case.state == CaseState.CLOSED:
-        return "This chat has ended."
+        return texts.CHAT_ENDED
     return ""
 
 
 def chat_message_list(*, session: ChatSession, after: int | None) -> QuerySet[Message]:
-    """The session's conversation, both directions, oldest first, after the cursor (a message id)."""
+    """The session's conversation, both directions, oldest first, after the cursor (a message id).
+    The greeting and out-of-hours notice are not among them: the child has them from the session
+    (`chat_notices`), from before there was a conversation."""
     if session.contact_id is None:
         return Message.objects.none()
-    messages = Message.objects.filter(contact_id=session.contact_id, channel=Channel.CHAT)
+    messages = Message.objects.filter(contact_id=session.contact_id, channel=Channel.CHAT).exclude(
+        kind__in=NOTICE_KINDS
+    )
     if after is not None:
         messages = messages.filter(pk__gt=after)
     return messages.order_by("id")[:CHAT_PAGE]
+
+
+def chat_notices(session: ChatSession) -> list[dict]:
+    """What the child is shown first, from the helpline, in order: its greeting, and the
+    out-of-hours notice if the chat opened outside the opening hours."""
+    shown = [
+        (MessageKind.GREETING, session.greeting),
+        (MessageKind.OUT_OF_HOURS, session.out_of_hours_notice),
+    ]
+    return [{"kind": kind, "body": body, "at": session.created_at} for kind, body in shown if body]
+
+
+def chat_queue_position(session: ChatSession, *, now: datetime | None = None) -> int | None:
+    """Where the child's chat is among the helpline's chats waiting for an operator (1: next),
+    ordered by when each child first wrote. None when not waiting: before the first message (no
+    conversation yet), once an operator has replied, or when the chat is over."""
+    now = now or timezone.now()
+    if session.contact_id is None or chat_session_ended_reason(session, at=now):
+        return None
+    waiting = (
+        ChatSession.objects.filter(
+            helpline_id=session.helpline_id, ended_at__isnull=True, contact__isnull=False, expires_at__gt=now
+        )
+        .exclude(contact__case__state=CaseState.CLOSED)
+        .exclude(
+            Exists(
+                Message.objects.filter(
+                    contact_id=OuterRef("contact_id"), direction=Direction.OUTBOUND, kind=MessageKind.MESSAGE
+                )
+            )
+        )
+    )
+    mine = waiting.filter(pk=session.pk).values_list("contact__started_at", flat=True).first()
+    if mine is None:
+        return None  # an operator has replied
+    ahead = waiting.filter(
+        Q(contact__started_at__lt=mine) | Q(contact__started_at=mine, created_at__lt=session.created_at)
+    ).count()
+    return ahead + 1
+
+
+def chat_sessions_expired(*, now: datetime, limit: int) -> list:
+    """Ids of sessions whose time ran out that nothing has ended yet (the oldest first); only those
+    with a conversation, the ones an operator could be waiting on."""
+    return list(
+        ChatSession.objects.filter(ended_at__isnull=True, contact__isnull=False, expires_at__lte=now)
+        .order_by("expires_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def chat_session_for_reply(sender_hash: str) -> ChatSession | None:
@@ -183,6 +238,33 @@ def chat_session_for_reply(sender_hash: str) -> ChatSession | None:
     if session is None or chat_session_ended_reason(session):
         return None
     return session
+
+
+# --- canned replies ---------------------------------------------------------------------------------
+
+
+def canned_reply_list(
+    *, user: User, language: str | None = None, retired: bool | None = False
+) -> QuerySet[CannedReply]:
+    """The canned replies of the caller's helpline (every helpline's for a platform administrator),
+    in one language if given; only the usable ones unless `retired` says otherwise (None: all)."""
+    if not policy.can(user, PolicyAction.CANNED_REPLY_VIEW):
+        return CannedReply.objects.none()
+    replies = CannedReply.objects.all()
+    if user.helpline_id is not None:
+        replies = replies.filter(helpline_id=user.helpline_id)
+    if language:
+        replies = replies.filter(language=language)
+    if retired is not None:
+        replies = replies.filter(is_active=not retired)
+    return replies.order_by("language", "title", "id")
+
+
+def canned_reply_get(*, user: User, reply_id: int) -> CannedReply:
+    reply = canned_reply_list(user=user, retired=None).filter(pk=reply_id).first()
+    if reply is None:
+        raise NotFound()
+    return reply
 
 
 # --- the local outbox -------------------------------------------------------------------------------

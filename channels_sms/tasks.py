@@ -3,7 +3,7 @@ explicitly): a task queued by a running release must still find its function in 
 
 from celery import shared_task
 
-from . import sms, voice
+from . import chat, sms, voice
 
 
 @shared_task(
@@ -84,3 +84,9 @@ def sweep_unsent_messages() -> int:
     from . import outbound
 
     return len(outbound.unsent_messages_redispatch())
+
+
+@shared_task(name="channels_sms.tasks.close_expired_chat_sessions", ignore_result=True)
+def close_expired_chat_sessions() -> int:
+    """Beat task: ends the web chats whose time ran out, each with its `session_ended` entry."""
+    return chat.chat_sessions_close_expired()

@@ -9,6 +9,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from .chat_settings import validate_opening_hours, validate_texts
 from .crypto import EncryptedCharField
 from .vocabulary import AuditAction
 
@@ -34,6 +35,12 @@ class Helpline(models.Model):
     retention_years = models.PositiveSmallIntegerField(
         default=7, validators=[MinValueValidator(1), MaxValueValidator(100)]
     )
+    # Web chat (helpline.chat_settings): weekly opening hours in `timezone` (null: always open),
+    # and the texts a child is shown when a chat opens, per language (empty: the default texts,
+    # channels_sms.texts).
+    opening_hours = models.JSONField(null=True, blank=True, default=None, validators=[validate_opening_hours])
+    chat_greeting = models.JSONField(default=dict, blank=True, validators=[validate_texts])
+    out_of_hours_message = models.JSONField(default=dict, blank=True, validators=[validate_texts])
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -214,6 +214,17 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     PolicyAction.CASE_TRANSITION_REOPEN: {SUPERVISOR: [["is_helpline_member"]]},
     PolicyAction.NOTE_CREATE: _STAFF,
     PolicyAction.MESSAGE_SEND: _STAFF,
+    # Canned replies (channels_sms.canned_replies): the helpline's staff use them; supervisors (who
+    # know what the floor needs to say) and administrators write, change and retire them.
+    PolicyAction.CANNED_REPLY_VIEW: {
+        OPERATOR: [["has_helpline"]],
+        SUPERVISOR: [["has_helpline"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
+    PolicyAction.CANNED_REPLY_MANAGE: {
+        SUPERVISOR: [["is_helpline_member"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
     PolicyAction.CONTACT_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     PolicyAction.ESCALATION_VIEW: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     PolicyAction.ESCALATION_ACKNOWLEDGE: {SUPERVISOR: [["is_helpline_member"]]},

@@ -34,6 +34,9 @@ HELPLINE_FIELDS = (
     "default_language",
     "due_policy",
     "retention_years",
+    "opening_hours",
+    "chat_greeting",
+    "out_of_hours_message",
     "is_active",
 )
 # Roles that sign in with a TOTP code as well as a password: they see every case of a helpline, or

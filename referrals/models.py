@@ -199,6 +199,9 @@ REFERRAL_PERSONAL_FIELDS = frozenset(
 
 @tracked(personal=REFERRAL_PERSONAL_FIELDS)
 class Referral(FSMModelMixin, ReferralWorkflow):
+    # Not stored: what referral_create warns the operator of in its answer (referrals.packets).
+    warnings: tuple[dict[str, Any], ...] | list[dict[str, Any]] = ()
+
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="referrals")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="referrals")

@@ -110,3 +110,59 @@ def packet_build(referral: Referral) -> dict[str, Any]:
     if profile.reported_content:
         packet["reported_content"] = {"urls": list(referral.reported_urls), "platform": referral.platform}
     return packet
+
+
+# What a sector needs in a packet to act at all: at least one of these, present and not empty.
+# Services that go out to a child (police, health, social services, shelters) need to find or reach
+# them (or, for police and social services, the reporter who can); legal aid needs a way to reach
+# them; an online-abuse hotline the reported content. Education and "other" agencies act on what
+# they are always given (initials and area), so they need no more.
+NEEDS: dict[str, tuple[str, ...]] = {
+    AgencySector.POLICE: ("child.first_name", "child.location", "child.safe_contact", "reporter.phone"),
+    AgencySector.HEALTH: ("child.location", "child.safe_contact"),
+    AgencySector.SOCIAL_SERVICES: (
+        "child.first_name",
+        "child.location",
+        "child.safe_contact",
+        "reporter.phone",
+    ),
+    AgencySector.SHELTER: ("child.first_name", "child.safe_contact"),
+    AgencySector.LEGAL_AID: ("child.safe_contact",),
+    AgencySector.ONLINE_ABUSE_HOTLINE: ("reported_content.urls",),
+    AgencySector.EDUCATION: (),
+    AgencySector.OTHER: (),
+}
+NOT_ACTIONABLE = "packet_not_actionable"
+
+
+def _present(packet: dict[str, Any], path: str) -> bool:
+    node: Any = packet
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return bool(node)
+
+
+def packet_warnings(referral: Referral, packet: dict[str, Any]) -> list[dict[str, Any]]:
+    """Warnings for the operator when `packet` leaves the agency nothing its sector needs to act
+    on (NEEDS): usually the consent's scope withheld the child's identity or the reporter's. The
+    referral goes all the same (the agency can still call the helpline back with the reference);
+    the operator decides whether to record a wider consent and re-send, or withdraw it."""
+    needs = NEEDS.get(referral.agency.sector, ())
+    if not needs or any(_present(packet, path) for path in needs):
+        return []
+    hints = []
+    if not _identity_allowed(referral):
+        hints.append("the consent does not cover information_sharing (the child's name, place and contact)")
+    if any(path.startswith("reporter.") for path in needs) and not _reporter_allowed(referral):
+        hints.append("nor reporter_identity (the reporter's number)")
+    why = f": {', '.join(hints)}" if hints else ": the case has none of these details recorded"
+    return [
+        {
+            "code": NOT_ACTIONABLE,
+            "detail": f"The packet gives this {referral.agency.get_sector_display().lower()} agency nothing "
+            f"it needs to act on (none of {', '.join(needs)}){why}.",
+            "missing": list(needs),
+        }
+    ]

@@ -37,7 +37,7 @@ from .models import (
     Urgency,
 )
 from .notifications import agency_notify
-from .packets import packet_build
+from .packets import packet_build, packet_warnings
 from .workflow import TRANSITION_FIELDS, ReferralState
 
 AGENCY_FIELDS = (
@@ -273,6 +273,9 @@ def referral_create(
                 exclude=["case", "agency", "helpline", "created_by", "consent", "resent_from", "state"]
             )
             referral.save()
+            # What the agency could act on (the packet as it is or will be sent): an empty one is
+            # sent all the same, and the operator is told (referral.warnings, in the 201 answer).
+            referral.warnings = packet_warnings(referral, packet_build(referral))
             audit_record(
                 actor=actor,
                 action=AuditAction.REFERRAL_CREATE,
@@ -280,6 +283,7 @@ def referral_create(
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
                 extra={
+                    "warnings": [warning["code"] for warning in referral.warnings],
                     "agency_id": agency.pk,
                     "urgency": urgency,
                     "service_type": service_type,

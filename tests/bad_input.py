@@ -19,6 +19,7 @@ from cases.services import escalate_overdue_cases
 from channels_sms import chat
 from channels_sms.models import (
     Callback,
+    CannedReply,
     ChatSession,
     ContacterFlag,
     FlaggedContact,
@@ -87,6 +88,7 @@ STORED_MODELS = (
     Message,
     Callback,
     ChatSession,
+    CannedReply,
     ContacterFlag,
     FlaggedContact,
     SetPasswordLink,
@@ -230,6 +232,14 @@ CREATE_AGENCY = Op(
     "admin", "post", "/api/v1/agencies/", {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 )
 UPDATE_AGENCY = Op("admin", "patch", "/api/v1/agencies/{agency}/", {"name": "Renamed"})
+# Canned replies (no braces in the body: `fill` would read them as the world's ids).
+CREATE_CANNED = Op(
+    "supervisor",
+    "post",
+    "/api/v1/canned-replies/",
+    {"language": "en", "title": "Hello", "body": "Hello there."},
+)
+UPDATE_CANNED = Op("supervisor", "patch", "/api/v1/canned-replies/{canned}/", {"title": "Renamed"})
 APPROVE_WEBHOOK = Op(
     "supervisor", "post", "/api/v1/agencies/{agency}/webhook/approve/", {"change": "{webhook_change}"}
 )
@@ -278,6 +288,8 @@ BODY_OPS = [
     CREATE_AGENCY,
     UPDATE_AGENCY,
     APPROVE_WEBHOOK,
+    CREATE_CANNED,
+    UPDATE_CANNED,
     TOTP_ENROL,
     PREFERENCES,
     ON_CALL,
@@ -321,6 +333,8 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/notifications/stream/"),
     Op("operator", "get", "/api/v1/notifications/preferences/"),
     Op("operator", "get", "/api/v1/notifications/on-call/"),
+    Op("operator", "get", "/api/v1/canned-replies/"),
+    Op("operator", "get", "/api/v1/canned-replies/{canned}/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -416,6 +430,9 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     expired_chat = chat.chat_session_create(helpline_code=helpline.code, language="en")
     ChatSession.objects.filter(pk=expired_chat.session.pk).update(expires_at=timezone.now())
     secrets = {"child": open_chat.secret, "ended": ended_chat.secret, "expired": expired_chat.secret}
+    canned = CannedReply.objects.create(
+        helpline=helpline, language="en", title="Safe?", body="Are you safe?", created_by=supervisor
+    )
 
     users = {
         "operator": operator,
@@ -456,6 +473,7 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
         "notification": Notification.objects.create(
             user=operator, helpline=helpline, kind="case_transferred", case_id=case["id"], reference="x"
         ).pk,
+        "canned": canned.pk,
     }
 
     def client(who: str):

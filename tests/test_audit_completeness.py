@@ -21,7 +21,7 @@ from knox.models import AuthToken
 
 from cases.models import Case, CaseAccess, Contact, Escalation
 from channels_sms.chat import chat_session_create
-from channels_sms.models import Callback
+from channels_sms.models import Callback, CannedReply
 from channels_sms.voice import callback_request
 from helpline.models import AuditEntry
 from helpline.services import token_id
@@ -44,6 +44,7 @@ USER, HELPLINE, AGENCY, AUDIT = (
     "referrals.agency",
     "helpline.auditentry",
 )
+CANNED = "channels_sms.cannedreply"
 CALLBACK, CHAT_SESSION, MESSAGE, FLAG_TYPE = (
     "channels_sms.callback",
     "channels_sms.chatsession",
@@ -364,6 +365,18 @@ REQUESTS = [
          ("message.receive", ALLOWED, MESSAGE, NEW)]),
     Req("chat end", "child", "post", "chat/sessions/{chat}/end/", None, 200,
         [("chat.session.end", ALLOWED, CHAT_SESSION, None)]),
+    Req("canned reply create", "supervisor", "post", "canned-replies/",
+        {"language": "en", "title": "Hello", "body": "Hello from {helpline}"}, 201,
+        [("canned_reply.create", ALLOWED, CANNED, None)]),
+    Req("canned reply update", "supervisor", "patch", "canned-replies/{canned}/", {"is_active": False}, 200,
+        [("canned_reply.update", ALLOWED, CANNED, None)]),
+    Req("canned reply create forbidden", "operator", "post", "canned-replies/",
+        {"language": "en", "title": "Hello", "body": "Hello"}, 403,
+        [("canned_reply.create", DENIED, CANNED, None)]),
+    Req("canned reply update outside scope", "supervisor", "patch", "canned-replies/{else_canned}/",
+        {"title": "Renamed"}, 404, [("canned_reply.update", DENIED, CANNED, None)]),
+    Req("canned reply list", "operator", "get", "canned-replies/", None, 200, []),
+    Req("canned reply retrieve", "operator", "get", "canned-replies/{canned}/", None, 200, []),
     Req("case message list", "operator", "get", "cases/{case}/messages/", None, 200,
         [("message.list", ALLOWED, CASE, "case")]),
     Req("case message without a sender", "operator", "post", "cases/{case}/messages/", {"body": NOTE_BODY},
@@ -646,6 +659,18 @@ class World:
     @cached_property
     def else_agency(self):
         return factories.AgencyFactory(helpline=self.elsewhere)
+
+    @cached_property
+    def canned(self) -> CannedReply:
+        return CannedReply.objects.create(
+            helpline=self.helpline, language="en", title="Safe?", body="Safe?", created_by=self.supervisor
+        )
+
+    @cached_property
+    def else_canned(self) -> CannedReply:
+        return CannedReply.objects.create(
+            helpline=self.elsewhere, language="en", title="Safe?", body="Safe?", created_by=self.else_operator
+        )
 
     @cached_property
     def webhook_change(self) -> WebhookChange:

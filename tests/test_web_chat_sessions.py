@@ -68,7 +68,7 @@ def poll(session, after=None, secret=None):
 
 def test_session_is_created_with_a_secret_stored_only_as_its_hash(helpline):
     session = start(helpline)
-    assert set(session) == {"id", "secret", "expires_at"}
+    assert set(session) == {"id", "secret", "expires_at", "notices"}
     stored = ChatSession.objects.get(pk=session["id"])
     assert stored.secret_hash == hashlib.sha256(session["secret"].encode()).hexdigest()
     assert session["secret"] not in str(ChatSession.objects.filter(pk=session["id"]).values().first())
@@ -79,7 +79,9 @@ def test_session_is_created_with_a_secret_stored_only_as_its_hash(helpline):
 
 def test_life_cycle_post_poll_with_cursor_operator_reply_and_end(helpline, api, operator):
     session = start(helpline)
-    assert poll(session).json() == {"results": [], "cursor": None}
+    before = poll(session).json()
+    assert (before["results"], before["cursor"], before["queue_position"]) == ([], None, None)
+    assert [n["kind"] for n in before["notices"]] == ["greeting"]
     first = send(session)
     assert first.status_code == 201, first.content
     case = Case.objects.get()
@@ -93,11 +95,15 @@ def test_life_cycle_post_poll_with_cursor_operator_reply_and_end(helpline, api, 
 
     # The operator sees it with the case's conversation and replies through the same endpoint.
     conversation = api(operator).get(f"/api/v1/cases/{case.pk}/messages/").json()["results"]
-    assert [(m["channel"], m["body"]) for m in conversation] == [("chat", TEXT)]
+    greeting = before["notices"][0]["body"]
+    assert [(m["channel"], m["kind"], m["body"]) for m in conversation] == [
+        ("chat", "greeting", greeting),
+        ("chat", "message", TEXT),
+    ]
     response = api(operator).post(f"/api/v1/cases/{case.pk}/messages/", {"body": REPLY}, format="json")
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "delivered"
-    reply = Message.objects.get(direction="outbound")
+    reply = Message.objects.get(direction="outbound", kind="message")
     assert reply.channel == "chat" and reply.contact_id == contact.pk and reply.to_address == ""
 
     page = poll(session, after=cursor).json()
@@ -116,7 +122,7 @@ def test_life_cycle_post_poll_with_cursor_operator_reply_and_end(helpline, api, 
     # The operator's reply to an ended chat is refused too, and nothing is stored.
     late = api(operator).post(f"/api/v1/cases/{case.pk}/messages/", {"body": REPLY}, format="json")
     assert late.status_code == 409
-    assert Message.objects.count() == 3
+    assert Message.objects.filter(kind="message").count() == 3
     actions = list(AuditEntry.objects.filter(actor=None).values_list("action", flat=True))
     assert actions.count("message.receive") == 2 and "chat.session.end" in actions
 
@@ -128,7 +134,8 @@ def test_messages_of_one_session_thread_into_one_contact_and_sessions_get_their_
     assert send(two, "other child").status_code == 201
     assert Case.objects.count() == 2
     contact = ChatSession.objects.get(pk=one["id"]).contact
-    assert list(Message.objects.filter(contact=contact).values_list("body", flat=True)) == ["a", "b", "c"]
+    written = Message.objects.filter(contact=contact, kind="message")
+    assert list(written.values_list("body", flat=True)) == ["a", "b", "c"]
     assert Contact.objects.filter(case=contact.case).count() == 1
 
 
@@ -154,7 +161,7 @@ def test_wrong_missing_or_other_sessions_secret_is_not_found(helpline):
     }
     unknown = {"id": str(uuid.uuid4()), "secret": mine["secret"]}
     assert send(unknown).status_code == 404
-    assert Message.objects.count() == 1
+    assert Message.objects.filter(kind="message").count() == 1
     assert ChatSession.objects.get(pk=mine["id"]).ended_at is None
 
 
@@ -181,7 +188,7 @@ def test_body_too_long_empty_or_malformed_is_400(helpline):
     assert child().post(SESSIONS, "{", content_type="application/json").status_code == 400
     assert poll(session, after="abc").status_code == 400
     assert send(session, "x" * 2000).status_code == 201
-    assert [m.body for m in Message.objects.all()] == ["x" * 2000]
+    assert [m.body for m in Message.objects.filter(kind="message")] == ["x" * 2000]
 
 
 def test_rate_limits_per_session_per_address_and_on_session_creation(helpline, settings):
@@ -208,7 +215,7 @@ def test_rate_limits_per_session_per_address_and_on_session_creation(helpline, s
     blocked = child().post(SESSIONS, {"helpline": helpline.code}, format="json")
     assert blocked.status_code == 429
     assert start(helpline, client=other_address)["id"]
-    assert Message.objects.count() == 3
+    assert Message.objects.filter(kind="message").count() == 3
 
 
 def test_a_chat_message_reads_as_channel_chat_and_the_schema_says_it_may(helpline, api, operator):
@@ -217,7 +224,10 @@ def test_a_chat_message_reads_as_channel_chat_and_the_schema_says_it_may(helplin
     case = Case.objects.get()
     response = api(operator).get(f"/api/v1/cases/{case.pk}/messages/")
     assert response.status_code == 200, response.content
-    assert [(m["channel"], m["direction"]) for m in response.json()["results"]] == [("chat", "inbound")]
+    assert [(m["channel"], m["direction"], m["kind"]) for m in response.json()["results"]] == [
+        ("chat", "outbound", "greeting"),
+        ("chat", "inbound", "message"),
+    ]
 
     schema = api(operator).get("/api/schema/?format=json").json()
     operation = schema["paths"]["/api/v1/cases/{case_id}/messages/"]["get"]

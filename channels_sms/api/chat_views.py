@@ -82,10 +82,27 @@ class ChatSessionInput(serializers.Serializer):
     language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
 
 
+class ChatNoticeOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=["greeting", "out_of_hours"],
+        help_text="`greeting`: the helpline's welcome; `out_of_hours`: the chat opened outside the "
+        "helpline's opening hours (messages are kept and read by the next shift).",
+    )
+    body = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+NOTICES_HELP = (
+    "What the helpline says first, in order: show these as its first messages, before `results`. "
+    "The greeting always; the out-of-hours notice when the chat opened outside the opening hours."
+)
+
+
 class ChatSessionOutput(serializers.Serializer):
     id = serializers.UUIDField()
     secret = serializers.CharField(help_text="Shown once: send it as X-Chat-Secret.")
     expires_at = serializers.DateTimeField()
+    notices = ChatNoticeOutput(many=True, help_text=NOTICES_HELP)
 
 
 class ChatSessionStateOutput(serializers.Serializer):
@@ -101,8 +118,14 @@ class ChatMessageInput(serializers.Serializer):
 class ChatMessageOutput(serializers.ModelSerializer):
     class Meta:
         model = Message
-        fields = ["id", "direction", "body", "at"]
+        fields = ["id", "direction", "kind", "body", "at"]
         read_only_fields = fields
+        extra_kwargs = {
+            "kind": {
+                "help_text": "`message`: written by the child or a counsellor; `session_ended`: the "
+                "chat ended (no body)."
+            }
+        }
 
 
 class ChatMessageQueuedOutput(serializers.Serializer):
@@ -114,6 +137,14 @@ class ChatMessageQueuedOutput(serializers.Serializer):
 
 
 class ChatMessagePageOutput(serializers.Serializer):
+    notices = ChatNoticeOutput(many=True, help_text=NOTICES_HELP)
+    queue_position = serializers.IntegerField(
+        allow_null=True,
+        min_value=1,
+        help_text="While the child waits for a counsellor: their place among the helpline's waiting "
+        "chats (1: next), by when each child first wrote. null before the child's first message, once "
+        "a counsellor has replied, and when the chat is over.",
+    )
     results = ChatMessageOutput(many=True)
     cursor = serializers.IntegerField(
         allow_null=True, help_text="Pass as ?after= to read only newer messages."
@@ -162,6 +193,14 @@ class ChatSessionCreateView(_AnonymousChatView):
             "opens too many."
         ),
         summary="Start an anonymous web chat (returns the session's secret, once)",
+        description=(
+            "Opens a chat with the helpline named by its code (unknown or inactive: 404). The answer "
+            "carries the session's secret, shown only here (send it as X-Chat-Secret from now on), and "
+            "`notices`: the helpline's greeting in the chat's language (`language`, else the "
+            "helpline's default), and, outside the helpline's opening hours, its out-of-hours notice. "
+            "Out of hours the chat opens all the same: the child can write, and what they write is "
+            "kept for the next shift. Nothing reaches the helpline's queue until the first message."
+        ),
         request=ChatSessionInput,
         responses={201: ChatSessionOutput},
     )
@@ -171,7 +210,12 @@ class ChatSessionCreateView(_AnonymousChatView):
         new = chat.chat_session_create(
             helpline_code=data.validated_data["helpline"], language=data.validated_data["language"]
         )
-        body = {"id": new.session.pk, "secret": new.secret, "expires_at": new.session.expires_at}
+        body = {
+            "id": new.session.pk,
+            "secret": new.secret,
+            "expires_at": new.session.expires_at,
+            "notices": selectors.chat_notices(new.session),
+        }
         return Response(ChatSessionOutput(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -190,6 +234,14 @@ class ChatMessagesView(_AnonymousChatView):
             " unknown session or a wrong secret."
         ),
         summary="The chat's messages both directions, oldest first, after a cursor",
+        description=(
+            "Poll this to show the chat. `notices` (the greeting, and the out-of-hours notice if any) "
+            "come first and are the same in every answer; `results` are the messages after `after` "
+            "(all of them without it), with `cursor` to pass next time. `queue_position` tells a "
+            "child who has written and is waiting where they are in the queue (1: next); it is null "
+            "once a counsellor has answered. When the chat ends, a `session_ended` entry closes "
+            "`results`."
+        ),
         parameters=[
             SECRET_HEADER,
             OpenApiParameter("after", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
@@ -209,7 +261,13 @@ class ChatMessagesView(_AnonymousChatView):
                 ) from None
         messages = list(selectors.chat_message_list(session=session, after=after))
         cursor = messages[-1].pk if messages else after
-        return Response({"results": ChatMessageOutput(messages, many=True).data, "cursor": cursor})
+        page = {
+            "notices": selectors.chat_notices(session),
+            "queue_position": selectors.chat_queue_position(session),
+            "results": messages,
+            "cursor": cursor,
+        }
+        return Response(ChatMessagePageOutput(page).data)
 
     def initial(self, request: Request, *args, **kwargs) -> None:
         self._arrived = timezone.now()  # before any wait for the database: the time it arrived
@@ -282,6 +340,10 @@ class ChatSessionEndView(_AnonymousChatView):
             "unknown session or a wrong secret."
         ),
         summary="End the chat (no more messages can be sent)",
+        description=(
+            "The child leaves. The counsellor sees a `session_ended` entry in the case's conversation "
+            "and can no longer reply (409 `chat_ended`). Ending an ended chat changes nothing."
+        ),
         parameters=[SECRET_HEADER],
         request=None,
         responses=ChatSessionStateOutput,

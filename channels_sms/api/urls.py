@@ -1,10 +1,16 @@
 from django.urls import path
 
-from . import chat_views, contacter_views, views, voice_views
+from . import canned_reply_views, chat_views, contacter_views, views, voice_views
 
 urlpatterns = [
     path("callbacks/", voice_views.CallbackListView.as_view(), name="callback-list"),
     path("callbacks/<int:callback_id>/done/", voice_views.CallbackDoneView.as_view(), name="callback-done"),
+    path("canned-replies/", canned_reply_views.CannedReplyListView.as_view(), name="canned-reply-list"),
+    path(
+        "canned-replies/<int:reply_id>/",
+        canned_reply_views.CannedReplyDetailView.as_view(),
+        name="canned-reply-detail",
+    ),
     path("chat/sessions/", chat_views.ChatSessionCreateView.as_view(), name="chat-sessions"),
     path(
         "chat/sessions/<str:session_id>/messages/",

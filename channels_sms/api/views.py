@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -144,6 +145,10 @@ class ConversationPagination(Pagination):
     ordering = ("at", "id")
 
 
+@extend_validation_errors(
+    ["does_not_exist", "retired", "wrong_language"], field_name="canned_reply", methods=["post"]
+)
+@extend_validation_errors(["required"], field_name="body", methods=["post"])  # neither body nor canned_reply
 class CaseMessagesView(APIView):
     audit_actions = {
         "get": (AuditAction.MESSAGE_LIST, "cases.case"),
@@ -163,11 +168,14 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_list",
+        summary="A case's conversation (SMS, WhatsApp, web chat), oldest first",
         description=(
-            "The SMS/WhatsApp messages of the case in both directions, oldest first, with delivery "
-            "status for replies. Staff who may see the case; 404 otherwise."
+            "Every message of the case's conversations, both directions, in the order they happened. "
+            "Entries have a `kind`: `message` (written by the child or an operator), and for a web "
+            "chat `greeting` and `out_of_hours` (what the child was shown when the chat opened) and "
+            "`session_ended` (the child ended the chat, or it expired: from then on a reply answers "
+            "409 `chat_ended`)."
         ),
-        summary="A case's conversation (SMS, WhatsApp), oldest first",
         responses=MessageOutput(many=True),
     )
     def get(self, request: Request, case_id: int) -> Response:
@@ -177,13 +185,15 @@ class CaseMessagesView(APIView):
 
     @extend_schema(
         operation_id="cases_messages_send",
+        summary="Reply to the case's SMS/WhatsApp sender or web chat",
         description=(
-            "Replies to the case's latest sender on the channel they used: SMS or WhatsApp (queued, "
-            "sent by a task right after) or the web chat (delivered at once). 409 when the case has no "
-            "sender to reply to, its web chat has ended, or the helpline has no active number on that "
-            "channel; 404 outside the caller's scope."
+            "Replies to the conversation's latest sender: an SMS or WhatsApp reply is stored queued "
+            "and sent by a task; a web chat reply is delivered at once (the child reads it on their "
+            "next poll). Give exactly one of `body` (the text) and `canned_reply` (the id of one of "
+            "the helpline's active canned replies in the conversation's language, sent as written; "
+            "400 `does_not_exist`, `retired` or `wrong_language` otherwise). 409 when the case has "
+            "no SMS/WhatsApp sender or chat to reply to, and `chat_ended` when its web chat ended."
         ),
-        summary="Reply to the case's SMS/WhatsApp sender (sent after, by a task)",
         request=MessageInput,
         responses={201: MessageOutput, 409: ErrorResponse409Serializer},
     )

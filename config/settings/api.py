@@ -125,6 +125,9 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "cases.models.Channel.choices",
         "CaseLinkKindEnum": "cases.models.CaseLinkKind.choices",
         "NumberChannelEnum": "channels_sms.models.NumberChannel.choices",
+        # "kind" of a conversation entry, and of what a web chat shows first (channels_sms).
+        "MessageKindEnum": "channels_sms.models.MessageKind.choices",
+        "ChatNoticeKindEnum": ["greeting", "out_of_hours"],
         # Fields named "state" and "outcome" in several components: cases, referrals, deliveries...
         "CaseStateEnum": "cases.workflow.CaseState.choices",
         "ReferralStateEnum": "referrals.workflow.ReferralState.choices",

@@ -60,6 +60,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_sms.tasks.sweep_unprocessed_calls",
         "schedule": env.int("INBOUND_SWEEP_SECONDS", default=60),
     },
+    # Ends web chats whose time ran out, with an event in their conversation (channels_sms.chat).
+    "close-expired-chat-sessions": {
+        "task": "channels_sms.tasks.close_expired_chat_sessions",
+        "schedule": env.int("CHAT_SWEEP_SECONDS", default=60),
+    },
     "expire-unanswered-referrals": {
         "task": "referrals.tasks.expire_unanswered_referrals",
         "schedule": env.int("REFERRAL_SWEEP_SECONDS", default=60),

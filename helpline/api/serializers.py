@@ -1,6 +1,8 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import crypto
+from ..chat_settings import WEEKDAYS, validate_opening_hours, validate_texts, validate_time_zone
 from ..models import AuditEntry, Helpline, Role, Team, User
 from ..provided import agencies_provided, cases_provided
 from ..services import token_id
@@ -93,7 +95,74 @@ class UserUpdateInput(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "nullable": True,
+        "items": {
+            "type": "object",
+            "properties": {
+                "weekday": {"type": "string", "enum": list(WEEKDAYS)},
+                "opens": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$", "example": "08:00"},
+                "closes": {
+                    "type": "string",
+                    "pattern": "^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+                    "example": "20:00",
+                },
+            },
+            "required": ["weekday", "opens", "closes"],
+            "additionalProperties": False,
+        },
+        "example": [
+            {"weekday": "monday", "opens": "08:00", "closes": "20:00"},
+            {"weekday": "friday", "opens": "22:00", "closes": "02:00"},
+        ],
+    }
+)
+class OpeningHoursField(serializers.JSONField):
+    """Weekly opening periods in the helpline's time zone (helpline.chat_settings); null: always
+    open. A period whose `closes` is earlier than `opens` runs past midnight."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, validators=[validate_opening_hours], **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": 1000},
+        "example": {"en": "Hello, you are talking to {helpline}. What would you like to tell us?"},
+    }
+)
+class ChatTextsField(serializers.JSONField):
+    """Texts per language code; `{helpline}` is replaced by the helpline's name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validators=[validate_texts], **kwargs)
+
+
+OPENING_HOURS_HELP = (
+    "Weekly opening periods in the helpline's time zone: "
+    '[{"weekday": "monday", "opens": "08:00", "closes": "20:00"}, ...]; closes earlier than opens '
+    'runs past midnight, "24:00" is the end of the day. null (the default): always open (24/7). '
+    "Outside these hours a child starting a web chat is shown the out-of-hours message."
+)
+GREETING_HELP = (
+    "The first message a child sees when a web chat opens, per language code "
+    '({"en": "...", "mn": "..."}); missing: the helpline\'s default language, else a built-in text.'
+)
+TIMEZONE_HELP = "IANA time zone (e.g. Asia/Ulaanbaatar): the opening hours are read in it."
+OUT_OF_HOURS_HELP = (
+    "Shown after the greeting when a chat opens outside the opening hours, per language code; "
+    "missing: a built-in text. The chat stays open and the message waits for the next shift."
+)
+
+
 class HelplineOutput(serializers.ModelSerializer):
+    opening_hours = OpeningHoursField(read_only=True, help_text=OPENING_HOURS_HELP)
+    chat_greeting = ChatTextsField(read_only=True, help_text=GREETING_HELP)
+    out_of_hours_message = ChatTextsField(read_only=True, help_text=OUT_OF_HOURS_HELP)
+
     class Meta:
         model = Helpline
         fields = [
@@ -105,6 +174,9 @@ class HelplineOutput(serializers.ModelSerializer):
             "default_language",
             "due_policy",
             "retention_years",
+            "opening_hours",
+            "chat_greeting",
+            "out_of_hours_message",
             "is_active",
             "created_at",
         ]
@@ -136,19 +208,29 @@ class HelplineCreateInput(serializers.Serializer):
     code = serializers.RegexField(r"^[A-Za-z0-9]{2,20}$")
     name = serializers.CharField(max_length=200)
     country = serializers.RegexField(r"^[A-Za-z]{2}$")
-    timezone = serializers.CharField(max_length=64, default="UTC")
+    timezone = serializers.CharField(
+        max_length=64, default="UTC", help_text=TIMEZONE_HELP, validators=[validate_time_zone]
+    )
     default_language = serializers.CharField(max_length=16, default="en")
     due_policy = DuePolicyField(required=False, default=dict)
     retention_years = serializers.IntegerField(min_value=1, max_value=100, default=7)
+    opening_hours = OpeningHoursField(required=False, default=None, help_text=OPENING_HOURS_HELP)
+    chat_greeting = ChatTextsField(required=False, default=dict, help_text=GREETING_HELP)
+    out_of_hours_message = ChatTextsField(required=False, default=dict, help_text=OUT_OF_HOURS_HELP)
 
 
 class HelplineUpdateInput(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
     country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False)
-    timezone = serializers.CharField(max_length=64, required=False)
+    timezone = serializers.CharField(
+        max_length=64, required=False, help_text=TIMEZONE_HELP, validators=[validate_time_zone]
+    )
     default_language = serializers.CharField(max_length=16, required=False)
     due_policy = DuePolicyField(required=False)
     retention_years = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    opening_hours = OpeningHoursField(required=False, help_text=OPENING_HOURS_HELP)
+    chat_greeting = ChatTextsField(required=False, help_text=GREETING_HELP)
+    out_of_hours_message = ChatTextsField(required=False, help_text=OUT_OF_HOURS_HELP)
     is_active = serializers.BooleanField(required=False)
 
 

@@ -417,6 +417,22 @@ class UserDetailView(APIView):
         return Response(UserOutput(user).data)
 
 
+# The chat settings' own refusals (helpline.chat_settings), besides the fields' usual codes.
+def _chat_settings_errors(methods: list[str]):
+    def decorate(view):
+        for field, codes in (
+            ("opening_hours", ["empty", "invalid", "max_length"]),
+            ("chat_greeting", ["invalid", "blank", "max_length", "invalid_placeholder"]),
+            ("out_of_hours_message", ["invalid", "blank", "max_length", "invalid_placeholder"]),
+            ("timezone", ["invalid"]),
+        ):
+            view = extend_validation_errors(codes, field_name=field, methods=methods)(view)
+        return view
+
+    return decorate
+
+
+@_chat_settings_errors(["post"])
 class HelplineListView(APIView):
     audit_actions = {
         "get": (AuditAction.HELPLINE_LIST, "helpline.helpline"),
@@ -463,6 +479,7 @@ class HelplineListView(APIView):
         return Response(HelplineOutput(helpline).data, status=status.HTTP_201_CREATED)
 
 
+@_chat_settings_errors(["patch"])
 class HelplineDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.HELPLINE_READ, "helpline.helpline"),
@@ -492,8 +509,14 @@ class HelplineDetailView(APIView):
         summary="Change a helpline's settings (administrators)",
         description=(
             "Administrators change a helpline's name, time zone, default language, due-date policy "
-            "(minutes per risk level), retention or deactivate it. Audited. 403 for other roles, 404 "
-            "outside the administrator's helplines."
+            "(minutes per risk level), retention or deactivate it; send only the fields to change. "
+            "This is also where a helpline's web chat is configured: `timezone` (IANA), `opening_hours` "
+            "(weekly periods read in that time zone; null for always open, the default), "
+            "`chat_greeting` (the first message a child sees, per language) and "
+            "`out_of_hours_message` (shown after it outside the opening hours). Texts may use the "
+            "placeholder `{helpline}` (the helpline's name); any other `{...}` is refused. "
+            "Invalid values answer 400 naming the field; nothing is changed. Audited. 403 for other "
+            "roles, 404 outside the administrator's helplines."
         ),
         request=HelplineUpdateInput,
         responses=HelplineOutput,

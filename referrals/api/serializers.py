@@ -406,3 +406,31 @@ class DeliveryOutput(serializers.ModelSerializer):
             "attempt_log",
         ]
         read_only_fields = fields
+
+
+class ReferralWarningOutput(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=["packet_not_actionable"],
+        help_text="`packet_not_actionable`: the packet holds nothing the agency's sector needs to act on.",
+    )
+    detail = serializers.CharField()
+    missing = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Packet fields the sector needs, at least one of them (e.g. child.safe_contact).",
+    )
+
+
+class ReferralCreatedOutput(ReferralOutput):
+    """The referral just made, with what the operator should know about it."""
+
+    warnings = ReferralWarningOutput(
+        many=True,
+        read_only=True,
+        help_text="Empty when all is well. `packet_not_actionable`: the referral was made, but the "
+        "packet leaves the agency nothing its sector needs (usually the consent withheld the child's "
+        "identity): record a wider consent and re-send, or withdraw it.",
+    )
+
+    class Meta(ReferralOutput.Meta):
+        fields = [*ReferralOutput.Meta.fields, "warnings"]
+        read_only_fields = fields

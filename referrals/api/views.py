@@ -30,6 +30,7 @@ from .serializers import (
     ConsentOutput,
     DeliveryOutput,
     ReferralCompleteInput,
+    ReferralCreatedOutput,
     ReferralCreateInput,
     ReferralDetailOutput,
     ReferralOutput,
@@ -277,11 +278,16 @@ class CaseReferralsView(APIView):
             "Without a recorded consent covering `referral`: 409 `consent_required`, unless a "
             "supervisor gives `override_reason`, or the urgency is `emergency` to a police or health "
             "agency (vital interests; the supervisors are alerted at once). An agency in another "
-            "country than the helpline waits in `awaiting_approval` until a supervisor approves."
+            "country than the helpline waits in `awaiting_approval` until a supervisor approves. "
+            "When the packet would leave the agency nothing its sector needs to act on (the consent "
+            "does not cover `information_sharing`, so the child's name, place and contact are left "
+            "out; or the case has none recorded), the referral is made all the same and the answer's "
+            "`warnings` carries `packet_not_actionable`, with the fields the sector needs: the "
+            "operator can record a wider consent and re-send, or withdraw the referral."
         ),
         request=ReferralCreateInput,
         responses={
-            201: ReferralOutput,
+            201: ReferralCreatedOutput,
             403: ErrorResponse403Serializer,
             409: ErrorResponse409Serializer,
         },
@@ -295,7 +301,7 @@ class CaseReferralsView(APIView):
             raise ValidationError({"agency": "Unknown or inactive agency."})
         referral = services.referral_create(actor=request.user, case=self.object, agency=agency, **fields)
         return Response(
-            ReferralOutput(referral, context={"request": request}).data, status=status.HTTP_201_CREATED
+            ReferralCreatedOutput(referral, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
 
 
@@ -521,8 +527,17 @@ class ReferralResendView(APIView):
             "`referral_already_resent`; 404 outside the caller's scope."
         ),
         summary="Send an expired or rejected referral to another agency (helpline staff)",
+        description=(
+            "A new referral to another agency, with the same case, reason and summary, under the "
+            "case's consent as it is now. Its `warnings` are those of a new referral "
+            "(`packet_not_actionable` when the packet holds nothing the new agency's sector needs)."
+        ),
         request=ReferralResendInput,
-        responses={201: ReferralOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+        responses={
+            201: ReferralCreatedOutput,
+            403: ErrorResponse403Serializer,
+            409: ErrorResponse409Serializer,
+        },
     )
     def post(self, request: Request, referral_id: int) -> Response:
         data = ReferralResendInput(data=request.data)
@@ -533,7 +548,7 @@ class ReferralResendView(APIView):
             raise ValidationError({"agency": "Unknown or inactive agency."})
         new = services.referral_resend(actor=request.user, referral=self.object, agency=agency, **fields)
         return Response(
-            ReferralOutput(new, context={"request": request}).data, status=status.HTTP_201_CREATED
+            ReferralCreatedOutput(new, context={"request": request}).data, status=status.HTTP_201_CREATED
         )
 
 
