@@ -190,10 +190,7 @@ class ChatSessionCreateView(_AnonymousChatView):
             "helpline's `helpline` code; the answer has the session's `id` and `secret` (shown once): "
             "send the secret as `X-Chat-Secret` on every later request of the session. The child's "
             "messages reach the operators as a case. 404 for an unknown helpline, 429 when one address "
-            "opens too many."
-        ),
-        summary="Start an anonymous web chat (returns the session's secret, once)",
-        description=(
+            "opens too many.\n\n"
             "Opens a chat with the helpline named by its code (unknown or inactive: 404). The answer "
             "carries the session's secret, shown only here (send it as X-Chat-Secret from now on), and "
             "`notices`: the helpline's greeting in the chat's language (`language`, else the "
@@ -201,6 +198,7 @@ class ChatSessionCreateView(_AnonymousChatView):
             "Out of hours the chat opens all the same: the child can write, and what they write is "
             "kept for the next shift. Nothing reaches the helpline's queue until the first message."
         ),
+        summary="Start an anonymous web chat (returns the session's secret, once)",
         request=ChatSessionInput,
         responses={201: ChatSessionOutput},
     )
@@ -231,10 +229,7 @@ class ChatMessagesView(_AnonymousChatView):
         description=(
             "The chat's messages in both directions, oldest first, up to 100 after `after` (the last "
             "message id the page had: `cursor` in the answer). Poll it with `X-Chat-Secret`. 404 for an"
-            " unknown session or a wrong secret."
-        ),
-        summary="The chat's messages both directions, oldest first, after a cursor",
-        description=(
+            " unknown session or a wrong secret.\n\n"
             "Poll this to show the chat. `notices` (the greeting, and the out-of-hours notice if any) "
             "come first and are the same in every answer; `results` are the messages after `after` "
             "(all of them without it), with `cursor` to pass next time. `queue_position` tells a "
@@ -242,6 +237,7 @@ class ChatMessagesView(_AnonymousChatView):
             "once a counsellor has answered. When the chat ends, a `session_ended` entry closes "
             "`results`."
         ),
+        summary="The chat's messages both directions, oldest first, after a cursor",
         parameters=[
             SECRET_HEADER,
             OpenApiParameter("after", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False),
@@ -337,13 +333,11 @@ class ChatSessionEndView(_AnonymousChatView):
         operation_id="chat_sessions_end",
         description=(
             "The child ends the chat (with `X-Chat-Secret`): no more messages can be sent. 404 for an "
-            "unknown session or a wrong secret."
-        ),
-        summary="End the chat (no more messages can be sent)",
-        description=(
+            "unknown session or a wrong secret.\n\n"
             "The child leaves. The counsellor sees a `session_ended` entry in the case's conversation "
             "and can no longer reply (409 `chat_ended`). Ending an ended chat changes nothing."
         ),
+        summary="End the chat (no more messages can be sent)",
         parameters=[SECRET_HEADER],
         request=None,
         responses=ChatSessionStateOutput,

@@ -524,14 +524,12 @@ class ReferralResendView(APIView):
         description=(
             "Helpline staff send an expired or rejected referral to another agency: a new referral with"
             " a new packet, linked to the old one. 409 `referral_not_resendable` or "
-            "`referral_already_resent`; 404 outside the caller's scope."
-        ),
-        summary="Send an expired or rejected referral to another agency (helpline staff)",
-        description=(
+            "`referral_already_resent`; 404 outside the caller's scope.\n\n"
             "A new referral to another agency, with the same case, reason and summary, under the "
             "case's consent as it is now. Its `warnings` are those of a new referral "
             "(`packet_not_actionable` when the packet holds nothing the new agency's sector needs)."
         ),
+        summary="Send an expired or rejected referral to another agency (helpline staff)",
         request=ReferralResendInput,
         responses={
             201: ReferralCreatedOutput,
