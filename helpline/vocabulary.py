@@ -148,7 +148,6 @@ class PolicyAction(StrEnum):
     CASE_CREATE = "case.create"
     CASE_UPDATE = "case.update"
     CASE_RESTRICT = "case.restrict"
-    CASE_SEARCH_REINDEX_BATCH = "case.search_reindex.batch"
     CASE_BREAK_GLASS = "case.break_glass"
     CASE_HISTORY = "case.history"
     CASE_VIEW_REPORTER_PHONE = "case.view_reporter_phone"

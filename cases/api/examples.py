@@ -35,6 +35,8 @@ _CASE = {
     "created_by": 17,
     "created_at": "2026-12-07T09:30:00Z",
     "updated_at": "2026-12-07T09:30:00Z",
+    "merged_into": None,
+    "merged_cases": [],
     "available_transitions": ["start_assessment", "dismiss"],
 }
 

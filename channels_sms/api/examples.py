@@ -13,6 +13,13 @@ CHAT_SESSION_CREATE = [
             "id": "7d3c0a52-3f7e-4a6b-9d2e-5b1f0c9e8a41",
             "secret": "b5Jq0cV1u8Yx2LrN7sKd4WgHf3TzPa6e",
             "expires_at": "2026-12-07T12:30:00Z",
+            "notices": [
+                {
+                    "kind": "greeting",
+                    "body": "Hello, you are talking to Demo Child Helpline. A counsellor will answer you soon.",
+                    "at": "2026-12-07T10:30:00Z",
+                }
+            ],
         },
     ),
 ]
@@ -23,7 +30,13 @@ CHAT_MESSAGE_SEND = [
         "Stored: the operators see it",
         response_only=True,
         status_codes=["201"],
-        value={"id": 90211, "direction": "inbound", "body": "hi i need help", "at": "2026-12-07T10:31:02Z"},
+        value={
+            "id": 90211,
+            "direction": "inbound",
+            "kind": "message",
+            "body": "hi i need help",
+            "at": "2026-12-07T10:31:02Z",
+        },
     ),
     OpenApiExample(
         "Kept while the database is away",

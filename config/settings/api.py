@@ -63,6 +63,7 @@ API_TAGS = {
 }
 API_TAGS_BY_PATH = {
     "/api/v1/cases/": ("cases",),
+    "/api/v1/case-links/": ("cases",),
     "/api/v1/escalations/": ("cases",),
     "/api/v1/categories/": ("cases",),
     "/api/v1/break-glass/": ("audit",),

@@ -61,6 +61,8 @@ class UnreadCountView(APIView):
     @extend_schema(
         operation_id="notifications_unread_count",
         summary="How many of the caller's notifications are unread",
+        description="The number a console shows on its bell, cheap to poll when no live stream is open. "
+        "Every staff role; only the caller's own notifications are counted.",
         responses=UnreadCountOutput,
     )
     def get(self, request: Request) -> Response:
@@ -75,6 +77,8 @@ class NotificationReadView(APIView):
     @extend_schema(
         operation_id="notifications_mark_read",
         summary="Mark one of the caller's notifications read",
+        description="Marks it read (marking a read one again changes nothing) and answers it. Another "
+        "person's notification answers 404, as an unknown one does.",
         request=None,
         responses={200: NotificationOutput},
     )
@@ -91,6 +95,7 @@ class NotificationReadAllView(APIView):
     @extend_schema(
         operation_id="notifications_mark_all_read",
         summary="Mark all of the caller's notifications read",
+        description="Marks every unread notification of the caller read and answers how many were.",
         request=None,
         responses={200: MarkedOutput},
     )
@@ -118,6 +123,13 @@ class NotificationStreamView(APIView):
     # JSON for the error answers (401, 503), the stream itself as text/event-stream.
     renderer_classes = [JSONRenderer, EventStreamRenderer]
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Refusals (401, 503) are JSON in the one error shape, even to a client that asked for
+        # the event stream only.
+        if isinstance(response, Response):
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
+        return super().finalize_response(request, response, *args, **kwargs)
+
     @extend_schema(
         operation_id="notifications_stream",
         summary="The caller's new notifications as server-sent events",
@@ -139,13 +151,6 @@ class NotificationStreamView(APIView):
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream"),
         },
     )
-    def finalize_response(self, request, response, *args, **kwargs):
-        # Refusals (401, 503) are JSON in the one error shape, even to a client that asked for
-        # the event stream only.
-        if isinstance(response, Response):
-            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), "application/json"
-        return super().finalize_response(request, response, *args, **kwargs)
-
     def get(self, request: Request):
         raw = request.headers.get("Last-Event-ID", "")
         after = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 19 else None
@@ -190,6 +195,8 @@ class PreferencesView(APIView):
     @extend_schema(
         operation_id="notifications_preferences_get",
         summary="The caller's notification channels",
+        description="Per kind, the channels the caller has chosen beside the in-app inbox (e-mail, SMS), "
+        "the kinds that must keep at least one of them (`urgent_kinds`), and the address and number used.",
         responses=PreferencesOutput,
     )
     def get(self, request: Request) -> Response:
@@ -226,6 +233,8 @@ class OnCallView(APIView):
     @extend_schema(
         operation_id="on_call_get",
         summary="The helpline's on-call rota (who is paged out of hours)",
+        description="The weekly slots of the caller's helpline, in its time zone, and who is on call in "
+        "each. Staff of the helpline read it; supervisors and administrators change it (PUT).",
         responses=RotaOutput,
     )
     def get(self, request: Request) -> Response:

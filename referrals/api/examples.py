@@ -84,7 +84,12 @@ REFERRAL_CREATE = [
             "summary": _AGENCY_REFERRAL["packet"]["summary"],
         },
     ),
-    OpenApiExample("The referral, sent", response_only=True, status_codes=["201"], value=_STAFF_REFERRAL),
+    OpenApiExample(
+        "The referral, sent",
+        response_only=True,
+        status_codes=["201"],
+        value={**_STAFF_REFERRAL, "warnings": []},
+    ),
     OpenApiExample(
         "No consent recorded for referral",
         response_only=True,
