@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean totp manage bench chaos soak fuzz security
+.PHONY: install run test lint fmt schema clean totp manage bench chaos soak fuzz security migrations-history
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,13 @@ security: $(STAMP)
 
 test: $(STAMP) security
 	$(BIN)/ruff check .
-	$(BIN)/python -m config.launcher test
+	$(BIN)/python -m config.launcher test -m "not migration_history"
+
+# The data migrations of the past walked back from today's schema and forward again (docs/testing.md);
+# minutes each, growing with every new migration, so outside `make test`. Run after changing a model
+# that an old data migration touches, and before a release.
+migrations-history: $(STAMP)
+	$(BIN)/python -m config.launcher test -p no:cacheprovider -m migration_history
 
 # Figures of this machine in one table (docs/performance.md): `make bench BENCH_ARGS="--seconds 20
 # --cases 20000"`. Its own database on DATABASE_URL's server (the embedded one when unset), dropped after.

@@ -101,6 +101,7 @@ def test_the_database_refuses_a_role_change_that_leaves_an_agency(agency_user):
         _check_now()
 
 
+@pytest.mark.migration_history
 @pytest.mark.django_db(transaction=True)
 def test_the_migrations_move_agencies_into_memberships_and_back():
     helpline = HelplineFactory(code="MIG")

@@ -203,6 +203,7 @@ def test_the_retention_sweep_erases_the_reasons_too(helpline, worked_case):
     assert "Amina Njeri" not in readable_anywhere(every_table_as_text(), keys)
 
 
+@pytest.mark.migration_history
 @pytest.mark.django_db(transaction=True)
 def test_the_migrations_encrypt_the_reasons_already_stored_and_reverse(operator):
     from django.db.migrations.executor import MigrationExecutor

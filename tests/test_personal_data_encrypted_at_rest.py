@@ -469,6 +469,7 @@ def test_make_run_generates_its_encryption_key_once(tmp_path, monkeypatch):
 # --- the data migration --------------------------------------------------------------------------------
 
 
+@pytest.mark.migration_history
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_encrypts_existing_rows_and_reverses(operator):
     case = factories.CaseFactory(
