@@ -9,7 +9,7 @@ PHONE_NUMBER_CACHE_SECONDS, and a new number answers everywhere at once (a miss 
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
@@ -108,8 +108,12 @@ def phone_number_create(
         raise PermissionDenied("Only the helpline's administrators configure its numbers.")
     try:
         with transaction.atomic():
-            # Two admins adding the same number at once: the second waits and then finds it.
-            Helpline.objects.select_for_update().filter(pk=helpline.pk).first()
+            # Two admins adding the same number at once (any channel, any helpline): the second
+            # waits for the first's commit, then finds it.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"phone_number:{_bare(number)}"]
+                )
             _check_address_free(helpline=helpline, channel=channel, number=number)
             row = PhoneNumber(
                 helpline=helpline, channel=channel, number=number, acknowledgement=acknowledgement
@@ -123,7 +127,7 @@ def phone_number_create(
                 helpline=helpline,
                 changes=diff({}, {"channel": channel, "number": number, "acknowledgement": acknowledgement}),
             )
-    except IntegrityError:  # another helpline took it meanwhile (it locked its own helpline)
+    except IntegrityError:  # the constraint, should anything write the table past this lock
         raise ValidationError({"number": ["This number is already configured."]}, code="unique") from None
     return row
 

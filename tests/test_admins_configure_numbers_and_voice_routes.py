@@ -179,7 +179,11 @@ def test_a_number_is_configured_once_per_channel_and_whatsapp_senders_keep_their
     again = client.post(NUMBERS, {"channel": "sms", "number": NEW}, format="json")
     assert again.status_code == 400 and errors(again) == {"number": "unique"}
     # The same number on other channels of the same helpline is fine.
-    assert client.post(NUMBERS, {"channel": "voice", "number": NEW}, format="json").status_code == 201
+    voice = client.post(NUMBERS, {"channel": "voice", "number": NEW}, format="json")
+    assert voice.status_code == 201
+    # A number is not renumbered in place: retire it and add the new one.
+    renumber = client.patch(f"{NUMBERS}{voice.json()['id']}/", {"number": "+15005550008"}, format="json")
+    assert renumber.status_code == 400 and errors(renumber) == {"number": "unknown_field"}
     whatsapp = client.post(NUMBERS, {"channel": "whatsapp", "number": NEW}, format="json")
     assert whatsapp.status_code == 201 and whatsapp.json()["number"] == f"whatsapp:{NEW}"
 
