@@ -281,6 +281,14 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
         ADMIN: [["is_in_admin_scope"]],
     },
     PolicyAction.ON_CALL_MANAGE: {SUPERVISOR: [["has_helpline"]], ADMIN: [["is_in_admin_scope"]]},
+    # A helpline's Twilio numbers and voice routes: its administrators change them, its supervisors
+    # read them (to know which number a child wrote to and how calls are answered); the selectors
+    # keep every reader to their own helpline (a platform administrator: all).
+    PolicyAction.PHONE_NUMBER_VIEW: {
+        SUPERVISOR: [["has_helpline"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
+    PolicyAction.PHONE_NUMBER_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
 }
 
 

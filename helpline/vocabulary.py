@@ -103,6 +103,11 @@ class AuditAction(StrEnum):
     NOTIFICATION_PREFERENCES_SET = "notification.preferences_set"
     NOTIFICATION_READ = "notification.read"
     NOTIFICATION_STREAM = "notification.stream"
+    PHONE_NUMBER_CREATE = "phone_number.create"
+    PHONE_NUMBER_DELETE = "phone_number.delete"
+    PHONE_NUMBER_LIST = "phone_number.list"
+    PHONE_NUMBER_READ = "phone_number.read"
+    PHONE_NUMBER_UPDATE = "phone_number.update"
     REFERRAL_ACCEPT = "referral.accept"
     REFERRAL_APPROVE = "referral.approve"
     REFERRAL_COMPLETE = "referral.complete"
@@ -131,6 +136,11 @@ class AuditAction(StrEnum):
     USER_SECOND_FACTOR_ENROL_START = "user.second_factor_enrol_start"
     USER_SECOND_FACTOR_RESET = "user.second_factor_reset"
     USER_UPDATE = "user.update"
+    VOICE_ROUTE_CREATE = "voice_route.create"
+    VOICE_ROUTE_DELETE = "voice_route.delete"
+    VOICE_ROUTE_LIST = "voice_route.list"
+    VOICE_ROUTE_READ = "voice_route.read"
+    VOICE_ROUTE_UPDATE = "voice_route.update"
     WEBHOOK_REJECTED = "webhook.rejected"
 
 
@@ -197,3 +207,6 @@ class PolicyAction(StrEnum):
     NOTIFICATION_ON_CALL = "notification.on_call"
     ON_CALL_VIEW = "on_call.view"
     ON_CALL_MANAGE = "on_call.manage"
+    # A helpline's Twilio numbers and their voice routes (channels_sms.numbers).
+    PHONE_NUMBER_VIEW = "phone_number.view"
+    PHONE_NUMBER_MANAGE = "phone_number.manage"

@@ -21,7 +21,7 @@ from knox.models import AuthToken
 
 from cases.models import Case, CaseAccess, Contact, Escalation
 from channels_sms.chat import chat_session_create
-from channels_sms.models import Callback, CannedReply
+from channels_sms.models import Callback, CannedReply, PhoneNumber, VoiceRoute
 from channels_sms.voice import callback_request
 from helpline.models import AuditEntry
 from helpline.services import token_id
@@ -51,6 +51,7 @@ CALLBACK, CHAT_SESSION, MESSAGE, FLAG_TYPE = (
     "channels_sms.message",
     "channels_sms.contacterflag",
 )
+NUMBER, ROUTE = "channels_sms.phonenumber", "channels_sms.voiceroute"
 NEW = "the new case"  # the case the request itself created
 NOTIFICATION = "notifications.notification"
 PREFERENCES = {
@@ -87,6 +88,8 @@ NEW_HELPLINE = {"code": "NEWHL", "name": "New helpline", "country": "UG"}
 NEW_AGENCY = {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 FLAG = {"flag": "blocked", "expires_at": "@next_week", "reason": "Prank calls every night"}
 # A name that never resolves (RFC 2606).
+NEW_NUMBER = {"channel": "sms", "number": "+15005550009"}
+NEW_ROUTE = {"number": "@voice_number", "mode": "dial", "dial_numbers": ["+254700000001"]}
 WEBHOOK_CHANGE = {
     "webhook_url": "https://hooks.police.invalid/lifeline",
     "webhook_secret": "police-signing-secret",
@@ -316,6 +319,24 @@ REQUESTS = [
         [("helpline.create", DENIED, HELPLINE, None)]),
     Req("helpline update outside scope", "admin", "patch", "helplines/{elsewhere}/", {"name": "Renamed"}, 404,
         [("helpline.update", DENIED, HELPLINE, None)]),
+    Req("phone number create", "admin", "post", "phone-numbers/", NEW_NUMBER, 201,
+        [("phone_number.create", ALLOWED, NUMBER, None)]),
+    Req("phone number update", "admin", "patch", "phone-numbers/{voice_number}/", {"is_active": False}, 200,
+        [("phone_number.update", ALLOWED, NUMBER, None)]),
+    Req("phone number delete", "admin", "delete", "phone-numbers/{voice_number}/", None, 204,
+        [("phone_number.delete", ALLOWED, NUMBER, None)]),
+    Req("phone number create forbidden", "supervisor", "post", "phone-numbers/", NEW_NUMBER, 403,
+        [("phone_number.create", DENIED, NUMBER, None)]),
+    Req("phone number update outside scope", "admin", "patch", "phone-numbers/{else_number}/",
+        {"is_active": False}, 404, [("phone_number.update", DENIED, NUMBER, None)]),
+    Req("voice route create", "admin", "post", "voice-routes/", NEW_ROUTE, 201,
+        [("voice_route.create", ALLOWED, ROUTE, None)]),
+    Req("voice route update", "admin", "patch", "voice-routes/{voice_route}/", {"greeting": "Welcome"}, 200,
+        [("voice_route.update", ALLOWED, ROUTE, None)]),
+    Req("voice route delete", "admin", "delete", "voice-routes/{voice_route}/", None, 204,
+        [("voice_route.delete", ALLOWED, ROUTE, None)]),
+    Req("voice route delete forbidden", "supervisor", "delete", "voice-routes/{voice_route}/", None, 403,
+        [("voice_route.delete", DENIED, ROUTE, None)]),
 
     # The rest of the served operations (see test_every_served_operation_has_a_row_or_a_reason); reads of
     # one's own account, of staff, helplines, agencies and categories are no case data and write none..
@@ -336,6 +357,10 @@ REQUESTS = [
     Req("category list", "operator", "get", "categories/", None, 200, []),
     Req("agency list", "operator", "get", "agencies/", None, 200, []),
     Req("agency retrieve", "operator", "get", "agencies/{agency}/", None, 200, []),
+    Req("phone number list", "supervisor", "get", "phone-numbers/", None, 200, []),
+    Req("phone number retrieve", "supervisor", "get", "phone-numbers/{voice_number}/", None, 200, []),
+    Req("voice route list", "supervisor", "get", "voice-routes/", None, 200, []),
+    Req("voice route retrieve", "supervisor", "get", "voice-routes/{voice_route}/", None, 200, []),
     Req("case referral list", "operator", "get", "cases/{referred}/referrals/", None, 200,
         [("referral.list", ALLOWED, CASE, "referred")]),
     Req("referral reject", "agency", "post", "referrals/{referral}/reject/", {"reason": "Not our district"},
@@ -671,6 +696,24 @@ class World:
         return CannedReply.objects.create(
             helpline=self.elsewhere, language="en", title="Safe?", body="Safe?", created_by=self.else_operator
         )
+
+    @cached_property
+    def voice_number(self) -> PhoneNumber:
+        return PhoneNumber.objects.get(
+            pk=self.ok("admin", "post", "phone-numbers/", {"channel": "voice", "number": "+15005550008"})[
+                "id"
+            ]
+        )
+
+    @cached_property
+    def voice_route(self) -> VoiceRoute:
+        return VoiceRoute.objects.get(
+            pk=self.ok("admin", "post", "voice-routes/", self.fill(NEW_ROUTE))["id"]
+        )
+
+    @cached_property
+    def else_number(self) -> PhoneNumber:
+        return PhoneNumber.objects.create(helpline=self.elsewhere, channel="sms", number="+15005550001")
 
     @cached_property
     def webhook_change(self) -> WebhookChange:

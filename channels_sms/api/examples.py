@@ -16,7 +16,7 @@ CHAT_SESSION_CREATE = [
             "notices": [
                 {
                     "kind": "greeting",
-                    "body": "Hello, you are talking to Demo Child Helpline. A counsellor will answer you soon.",
+                    "body": "Hello, this is Demo Child Helpline. A counsellor will answer you soon.",
                     "at": "2026-12-07T10:30:00Z",
                 }
             ],
@@ -43,5 +43,49 @@ CHAT_MESSAGE_SEND = [
         response_only=True,
         status_codes=["202"],
         value={"status": "queued", "received_at": "2026-12-07T10:31:02Z"},
+    ),
+]
+
+PHONE_NUMBER_CREATE = [
+    OpenApiExample(
+        "Add an SMS number", request_only=True, value={"channel": "sms", "number": "+15005550006"}
+    ),
+    OpenApiExample(
+        "Added: its webhooks are taken by the helpline",
+        response_only=True,
+        status_codes=["201"],
+        value={
+            "id": 12,
+            "helpline": 1,
+            "channel": "sms",
+            "number": "+15005550006",
+            "acknowledgement": "",
+            "is_active": True,
+            "voice_route": None,
+            "created_at": "2026-12-07T10:31:02Z",
+        },
+    ),
+]
+
+VOICE_ROUTE_CREATE = [
+    OpenApiExample(
+        "Ring the on-duty operators",
+        request_only=True,
+        value={"number": 13, "mode": "dial", "dial_numbers": ["+254712345678"], "emergency_digit": "9"},
+    ),
+    OpenApiExample(
+        "Routed: the next call follows it",
+        response_only=True,
+        status_codes=["201"],
+        value={
+            "id": 4,
+            "number": 13,
+            "address": "+15005550007",
+            "greeting": "",
+            "mode": "dial",
+            "queue_name": "",
+            "dial_numbers": ["+254712345678"],
+            "emergency_digit": "9",
+        },
     ),
 ]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import canned_reply_views, chat_views, contacter_views, views, voice_views
+from . import canned_reply_views, chat_views, contacter_views, number_views, views, voice_views
 
 urlpatterns = [
     path("callbacks/", voice_views.CallbackListView.as_view(), name="callback-list"),
@@ -21,6 +21,18 @@ urlpatterns = [
         "chat/sessions/<str:session_id>/end/",
         chat_views.ChatSessionEndView.as_view(),
         name="chat-session-end",
+    ),
+    path("phone-numbers/", number_views.PhoneNumberListView.as_view(), name="phone-number-list"),
+    path(
+        "phone-numbers/<int:phone_number_id>/",
+        number_views.PhoneNumberDetailView.as_view(),
+        name="phone-number-detail",
+    ),
+    path("voice-routes/", number_views.VoiceRouteListView.as_view(), name="voice-route-list"),
+    path(
+        "voice-routes/<int:voice_route_id>/",
+        number_views.VoiceRouteDetailView.as_view(),
+        name="voice-route-detail",
     ),
     path("cases/<int:case_id>/messages/", views.CaseMessagesView.as_view(), name="case-messages"),
     path(

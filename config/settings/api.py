@@ -90,6 +90,8 @@ API_TAGS_BY_PATH = {
     "/api/v1/agencies/": ("administration",),
     "/api/v1/teams/": ("administration",),
     "/api/v1/canned-replies/": ("administration",),
+    "/api/v1/phone-numbers/": ("administration",),
+    "/api/v1/voice-routes/": ("administration",),
     "/api/v1/auth/": ("authentication",),
     "/api/v1/notifications/": ("notifications",),
 }
