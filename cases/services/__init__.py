@@ -27,10 +27,12 @@ from .retention import (
     registered_erasures,
 )
 from .row_history import reconcile_row_history
+from .transfers import Transfer, case_transfer
 
 __all__ = [
     "CASE_EDITABLE_FIELDS",
     "DEFAULT_CATEGORIES_FILE",
+    "Transfer",
     "anonymise_expired_cases",
     "break_glass_review",
     "case_anonymise",
@@ -41,6 +43,7 @@ __all__ = [
     "case_flag_emergency",
     "case_set_access",
     "case_snapshot",
+    "case_transfer",
     "case_transition",
     "case_update",
     "category_defaults_install",
