@@ -8,10 +8,10 @@ strands a person or the intake queue; an administrator may reactivate it."""
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from . import policy
 from .audit import audit_record, diff
@@ -35,9 +35,7 @@ def _name_free(team: Team) -> None:
     # Letter case folded: "Night shift" and "night shift" would be one team to the people using them.
     taken = Team.objects.filter(helpline_id=team.helpline_id, name__iexact=team.name).exclude(pk=team.pk)
     if taken.exists():
-        raise ValidationError(
-            {"name": ValidationError("The helpline has a team by this name already.", code="unique")}
-        )
+        raise ValidationError({"name": ["The helpline has a team by this name already."]}, code="unique")
 
 
 def team_create(*, actor: User, helpline: Helpline, name: str, auto_assign: bool = False) -> Team:
@@ -63,7 +61,7 @@ def team_update(*, actor: User, team: Team, **fields: Any) -> Team:
     helpline's intake cases."""
     unknown = set(fields) - set(TEAM_FIELDS)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+        raise ModelValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
     _may_manage(actor, team)
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)

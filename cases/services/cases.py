@@ -8,6 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as RefusedInput  # keeps its code in the answer
 
 from helpline import crypto, policy
 from helpline.audit import audit_record, diff
@@ -115,7 +116,7 @@ def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) 
         raise ValidationError({"team": "The team belongs to another helpline."})
     if team is not None and not team.is_active:
         # A retired team keeps the cases it has and receives no new ones (helpline.teams).
-        raise ValidationError({"team": ValidationError("This team is retired.", code="retired")})
+        raise RefusedInput({"team": ["This team is retired."]}, code="retired")
 
 
 def _intake_team(helpline: Helpline) -> Team | None:

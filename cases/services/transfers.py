@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from helpline import policy
 from helpline.audit import audit_record, diff
@@ -27,9 +26,13 @@ class Transfer:
     note: Note
     receivers: list[User]
 
+    @property
+    def receiver_ids(self) -> list[int]:
+        return [user.pk for user in self.receivers]
+
 
 def _refuse(field: str, detail: str, code: str) -> ValidationError:
-    return ValidationError({field: ValidationError(detail, code=code)})
+    return ValidationError({field: [detail]}, code=code)
 
 
 def _on_need_to_know(user: User, case: Case) -> bool:
@@ -121,4 +124,6 @@ def case_transfer(
                 "need_to_know_added": added,
             },
         )
+        # Telling the receivers belongs here, in this transaction (an outbox row, as agency webhooks
+        # do), once the notifications app exists: one call with `receivers`, the case and the actor.
     return Transfer(case=locked, note=written, receivers=receivers)
