@@ -225,6 +225,11 @@ CREATE_AGENCY = Op(
     "admin", "post", "/api/v1/agencies/", {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 )
 UPDATE_AGENCY = Op("admin", "patch", "/api/v1/agencies/{agency}/", {"name": "Renamed"})
+CREATE_TEAM = Op("admin", "post", "/api/v1/teams/", {"name": "Evening"})
+UPDATE_TEAM = Op("admin", "patch", "/api/v1/teams/{team}/", {"name": "Renamed"})
+TRANSFER = Op(
+    "operator", "post", "/api/v1/cases/{case}/transfer/", {"to_user": "{supervisor}", "note": "Over to you."}
+)
 APPROVE_WEBHOOK = Op(
     "supervisor", "post", "/api/v1/agencies/{agency}/webhook/approve/", {"change": "{webhook_change}"}
 )
@@ -261,6 +266,9 @@ BODY_OPS = [
     UPDATE_AGENCY,
     APPROVE_WEBHOOK,
     TOTP_ENROL,
+    CREATE_TEAM,
+    UPDATE_TEAM,
+    TRANSFER,
 ]
 # Operations whose body is walked although their well-formed request is refused here (a set-password
 # link's token, an authenticator's code, an SMS sender the world lacks): the body is refused first.
@@ -294,6 +302,8 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/cases/{assessed}/referrals/"),
     Op("operator", "get", "/api/v1/cases/{assessed}/consent/"),
     Op("operator", "get", "/api/v1/referrals/{referral}/deliveries/"),
+    Op("operator", "get", "/api/v1/teams/"),
+    Op("supervisor", "get", "/api/v1/teams/{team}/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -401,6 +411,10 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     ids = {
         "helpline": helpline.pk,
         "operator": operator.pk,
+        "supervisor": supervisor.pk,
+        "inactive_user": inactive.pk,
+        "team": operator.team_id,
+        "retired_team": factories.TeamFactory(helpline=helpline, name="Old team", is_active=False).pk,
         "case": case["id"],
         "assessed": assessed.pk,
         "agency": agency_user.agency_membership.agency_id,
