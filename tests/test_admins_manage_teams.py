@@ -211,3 +211,24 @@ def test_a_platform_administrator_cannot_make_another_helplines_team_the_intake_
         f"/api/v1/helplines/{helpline.pk}/", {"intake_team": elsewhere["team"].pk}, format="json"
     )
     assert error_pairs(response) == {("intake_team", "does_not_exist")}
+
+
+def test_the_team_list_costs_the_same_queries_for_3_teams_as_for_30(api, supervisor, helpline):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_teams(n: int) -> None:
+        for i in range(n):
+            team = factories.TeamFactory(helpline=helpline)
+            factories.OperatorFactory(username=f"member{team.pk}_{i}", helpline=helpline, team=team)
+
+    def queries() -> int:
+        client = api(supervisor)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(TEAMS, {"page_size": 50}).status_code == 200
+        return len(captured)
+
+    add_teams(3)
+    few = queries()
+    add_teams(27)
+    assert queries() == few
