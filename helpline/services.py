@@ -369,24 +369,28 @@ def helpline_create(*, actor: User, **fields) -> Helpline:
 
 
 def helpline_update(*, actor: User, helpline: Helpline, **fields) -> Helpline:
-    team = fields.get("intake_team")
-    if team is not None and (team.helpline_id != helpline.pk or not team.is_active):
-        # Another helpline's team answers as an unknown one (no tenant's ids confirmed).
-        code = "retired" if team.helpline_id == helpline.pk else "does_not_exist"
-        detail = (
-            "This team is retired."
-            if code == "retired"
-            else f'Invalid pk "{team.pk}" - object does not exist.'
+    with transaction.atomic():
+        team = fields.get("intake_team")
+        if team is not None:
+            # Locked: ordered against retiring the team (helpline.teams.team_update checks under it).
+            team = Team.objects.select_for_update().get(pk=team.pk)
+        if team is not None and (team.helpline_id != helpline.pk or not team.is_active):
+            # Another helpline's team answers as an unknown one (no tenant's ids confirmed).
+            code = "retired" if team.helpline_id == helpline.pk else "does_not_exist"
+            detail = (
+                "This team is retired."
+                if code == "retired"
+                else f'Invalid pk "{team.pk}" - object does not exist.'
+            )
+            raise RefusedInput({"intake_team": [detail]}, code=code)
+        return audited_update(
+            actor=actor,
+            instance=helpline,
+            fields=fields,
+            tracked=HELPLINE_FIELDS,
+            action=AuditAction.HELPLINE_UPDATE,
+            helpline=helpline,
         )
-        raise RefusedInput({"intake_team": [detail]}, code=code)
-    return audited_update(
-        actor=actor,
-        instance=helpline,
-        fields=fields,
-        tracked=HELPLINE_FIELDS,
-        action=AuditAction.HELPLINE_UPDATE,
-        helpline=helpline,
-    )
 
 
 def user_second_factor_reset(*, actor: User, user: User) -> None:
