@@ -42,6 +42,9 @@ class Helpline(models.Model):
     chat_greeting = models.JSONField(default=dict, blank=True, validators=[validate_texts])
     out_of_hours_message = models.JSONField(default=dict, blank=True, validators=[validate_texts])
     is_active = models.BooleanField(default=True)
+    # The team that receives the new intake cases nobody chose a team for (opened from an inbound
+    # contact, or by staff naming no team or person); none: as before (the creator's team, or none).
+    intake_team = models.ForeignKey("Team", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,8 +63,20 @@ class Helpline(models.Model):
 
 
 class Team(models.Model):
+    """A group of a helpline's staff (a shift, a unit). A retired team (`is_active` false) keeps its
+    cases and history but receives no new members or cases; an administrator may reactivate it."""
+
     helpline = models.ForeignKey(Helpline, on_delete=models.PROTECT, related_name="teams")
     name = models.CharField(max_length=100)
+    is_active = models.BooleanField(default=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    # Round-robin assignment of the new intake cases the team receives (off by default): each goes
+    # to the next of the team's active operators after `last_assigned_to`, under the team's row lock.
+    auto_assign = models.BooleanField(default=False)
+    last_assigned_to = models.ForeignKey(
+        "User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         ordering = ["helpline", "name"]

@@ -105,6 +105,12 @@ CONDITIONS: dict[str, Condition] = {
             lambda user: Q(assigned_to_id=user.pk),
         ),
         Condition(
+            "is_unassigned",
+            "the case is assigned to nobody",
+            lambda user, case: case.assigned_to_id is None,
+            lambda user: Q(assigned_to__isnull=True),
+        ),
+        Condition(
             "is_team_member",
             "the case belongs to the user's team",
             lambda user, case: user.team_id is not None and case.team_id == user.team_id,
@@ -289,6 +295,28 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
         ADMIN: [["is_in_admin_scope"]],
     },
     PolicyAction.PHONE_NUMBER_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
+    # Teams (helpline.teams): administrators create, rename, retire and reactivate them and set
+    # their round-robin; staff read their helpline's teams and members (whom to hand a case over to).
+    PolicyAction.TEAM_VIEW: {
+        OPERATOR: [["is_helpline_member"]],
+        SUPERVISOR: [["is_helpline_member"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
+    PolicyAction.TEAM_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
+    # Handing a case over (cases.services.transfers): supervisors any case of their helpline they
+    # see; an operator a case assigned to them, or one of their team's that nobody has taken yet.
+    PolicyAction.CASE_TRANSFER: {
+        OPERATOR: [
+            ["is_helpline_member", "is_assigned"],
+            ["is_helpline_member", "is_team_member", "is_unassigned"],
+        ],
+        SUPERVISOR: [["is_helpline_member"]],
+    },
+    # Who may be handed a case (the receiver is `user`, the case the object): active staff who work
+    # cases, of the case's helpline.
+    PolicyAction.CASE_RECEIVE: {OPERATOR: [["is_helpline_member"]], SUPERVISOR: [["is_helpline_member"]]},
+    # Who a team's round-robin hands new intake cases to: its active operators.
+    PolicyAction.CASE_AUTO_ASSIGN_RECEIVE: {OPERATOR: [["is_helpline_member"]]},
 }
 
 

@@ -240,6 +240,11 @@ CREATE_CANNED = Op(
     {"language": "en", "title": "Hello", "body": "Hello there."},
 )
 UPDATE_CANNED = Op("supervisor", "patch", "/api/v1/canned-replies/{canned}/", {"title": "Renamed"})
+CREATE_TEAM = Op("admin", "post", "/api/v1/teams/", {"name": "Evening"})
+UPDATE_TEAM = Op("admin", "patch", "/api/v1/teams/{team}/", {"name": "Renamed"})
+TRANSFER = Op(
+    "operator", "post", "/api/v1/cases/{case}/transfer/", {"to_user": "{supervisor}", "note": "Over to you."}
+)
 APPROVE_WEBHOOK = Op(
     "supervisor", "post", "/api/v1/agencies/{agency}/webhook/approve/", {"change": "{webhook_change}"}
 )
@@ -293,6 +298,9 @@ BODY_OPS = [
     TOTP_ENROL,
     PREFERENCES,
     ON_CALL,
+    CREATE_TEAM,
+    UPDATE_TEAM,
+    TRANSFER,
 ]
 # Operations whose body is walked although their well-formed request is refused here (a set-password
 # link's token, an authenticator's code, an SMS sender the world lacks): the body is refused first.
@@ -335,6 +343,8 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/notifications/on-call/"),
     Op("operator", "get", "/api/v1/canned-replies/"),
     Op("operator", "get", "/api/v1/canned-replies/{canned}/"),
+    Op("operator", "get", "/api/v1/teams/"),
+    Op("supervisor", "get", "/api/v1/teams/{team}/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -445,6 +455,10 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     ids = {
         "helpline": helpline.pk,
         "operator": operator.pk,
+        "supervisor": supervisor.pk,
+        "inactive_user": inactive.pk,
+        "team": operator.team_id,
+        "retired_team": factories.TeamFactory(helpline=helpline, name="Old team", is_active=False).pk,
         "case": case["id"],
         "assessed": assessed.pk,
         "agency": agency_user.agency_membership.agency_id,

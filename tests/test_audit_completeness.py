@@ -45,6 +45,7 @@ USER, HELPLINE, AGENCY, AUDIT = (
     "helpline.auditentry",
 )
 CANNED = "channels_sms.cannedreply"
+TEAM = "helpline.team"
 CALLBACK, CHAT_SESSION, MESSAGE, FLAG_TYPE = (
     "channels_sms.callback",
     "channels_sms.chatsession",
@@ -216,6 +217,13 @@ REQUESTS = [
         [("user.update", ALLOWED, USER, None)]),
     Req("helpline create", "platform admin", "post", "helplines/", NEW_HELPLINE, 201,
         [("helpline.create", ALLOWED, HELPLINE, None)]),
+    Req("team create", "admin", "post", "teams/", {"name": "Evening"}, 201,
+        [("team.create", ALLOWED, TEAM, None)]),
+    Req("team update", "admin", "patch", "teams/{team}/", {"name": "Renamed"}, 200,
+        [("team.update", ALLOWED, TEAM, None)]),
+    Req("case transfer", "operator", "post", "cases/{assessed}/transfer/",
+        {"to_user": "@colleague", "note": NOTE_BODY}, 200,
+        [("note.create", ALLOWED, NOTE, "assessed"), ("case.transfer", ALLOWED, CASE, "assessed")]),
     Req("helpline update", "admin", "patch", "helplines/{helpline}/", {"name": "Renamed"}, 200,
         [("helpline.update", ALLOWED, HELPLINE, None)]),
 
@@ -317,6 +325,20 @@ REQUESTS = [
         [("user.update", DENIED, USER, None)]),
     Req("helpline create forbidden", "admin", "post", "helplines/", NEW_HELPLINE, 403,
         [("helpline.create", DENIED, HELPLINE, None)]),
+    Req("team create forbidden", "supervisor", "post", "teams/", {"name": "Evening"}, 403,
+        [("team.create", DENIED, TEAM, None)]),
+    Req("team update forbidden", "operator", "patch", "teams/{team}/", {"name": "Renamed"}, 403,
+        [("team.update", DENIED, TEAM, None)]),
+    Req("team update outside scope", "admin", "patch", "teams/{else_team}/", {"name": "Renamed"}, 404,
+        [("team.update", DENIED, TEAM, None)]),
+    Req("team retire conflict", "admin", "patch", "teams/{team}/", {"is_active": False}, 409,
+        [("team.update", DENIED, TEAM, None)]),
+    Req("case transfer outside scope", "operator", "post", "cases/{else_case}/transfer/",
+        {"to_user": "@colleague", "note": NOTE_BODY}, 404, [("case.transfer", DENIED, CASE, None)]),
+    Req("case transfer forbidden", "operator", "post", "cases/{night_case}/transfer/",
+        {"to_user": "@colleague", "note": NOTE_BODY}, 403, [("case.transfer", DENIED, CASE, "night_case")]),
+    Req("case transfer refused receiver", "operator", "post", "cases/{assessed}/transfer/",
+        {"to_team": "@else_team", "note": NOTE_BODY}, 400, [("case.transfer", DENIED, CASE, "assessed")]),
     Req("helpline update outside scope", "admin", "patch", "helplines/{elsewhere}/", {"name": "Renamed"}, 404,
         [("helpline.update", DENIED, HELPLINE, None)]),
     Req("phone number create", "admin", "post", "phone-numbers/", NEW_NUMBER, 201,
@@ -350,6 +372,8 @@ REQUESTS = [
     Req("user retrieve", "admin", "get", "users/{operator}/", None, 200, []),
     Req("helpline list", "platform admin", "get", "helplines/", None, 200, []),
     Req("helpline retrieve", "admin", "get", "helplines/{helpline}/", None, 200, []),
+    Req("team list", "supervisor", "get", "teams/", None, 200, []),
+    Req("team retrieve", "operator", "get", "teams/{team}/", None, 200, []),
     Req("break-glass list", "supervisor", "get", "break-glass/", None, 200,
         [("case.break_glass.list", ALLOWED, GRANT, None)]),
     Req("escalation list", "supervisor", "get", "escalations/", None, 200,
@@ -648,6 +672,25 @@ class World:
     @cached_property
     def else_loose(self) -> Contact:
         return factories.ContactFactory(helpline=self.elsewhere, case=None)
+
+    @cached_property
+    def team(self):
+        return self.operator.team
+
+    @cached_property
+    def colleague(self):
+        """An operator of another team of the helpline: a case is handed over to them."""
+        night = factories.TeamFactory(helpline=self.helpline, name="Night shift")
+        return factories.OperatorFactory(username="night_op", helpline=self.helpline, team=night)
+
+    @cached_property
+    def night_case(self) -> Case:
+        """Another team's case in the intake queue: the operator sees it, it is not theirs to hand over."""
+        return Case.objects.get(pk=self.walk_in(user=self.colleague)["id"])
+
+    @cached_property
+    def else_team(self):
+        return factories.TeamFactory(helpline=self.elsewhere, name="Else team")
 
     @cached_property
     def else_operator(self):

@@ -84,6 +84,10 @@ UNKNOWN_IDS = [
     Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 999999}),
     Op("operator", "post", "/api/v1/contacts/{loose_contact}/attach/", {"case": 2**70}),
     Op("supervisor", "post", "/api/v1/escalations/999999/acknowledge/"),
+    Op("supervisor", "get", "/api/v1/teams/999999/"),
+    Op("admin", "patch", "/api/v1/teams/999999/", {"name": "Renamed"}),
+    Op("admin", "patch", "/api/v1/teams/{outsider_team}/", {"name": "Renamed"}),
+    Op("operator", "post", "/api/v1/cases/999999/transfer/", {"to_user": "{supervisor}", "note": "x"}),
     Op("operator", "delete", "/api/v1/auth/tokens/0123456789abcdef/"),
     Op("operator", "delete", "/api/v1/auth/tokens/not-a-token-id/"),
     # Another helpline's rows do not exist for the caller either.

@@ -16,9 +16,9 @@ from rest_framework import serializers
 
 from cases.api.serializers import CaseUpdateInput, ContactUpdateInput
 from cases.models import Case, Contact
-from helpline.api.serializers import HelplineUpdateInput, UserUpdateInput
+from helpline.api.serializers import HelplineUpdateInput, TeamUpdateInput, UserUpdateInput
 from helpline.audit import REDACTED
-from helpline.models import AuditEntry, Helpline, User
+from helpline.models import AuditEntry, Helpline, Team, User
 from referrals.api.serializers import AgencyUpdateInput
 from referrals.models import Agency
 
@@ -53,6 +53,7 @@ EDITS = [
     Edit("case.update", CaseUpdateInput, "supervisor", "/api/v1/cases/{pk}/", Case),
     Edit("contact.update", ContactUpdateInput, "supervisor", "/api/v1/contacts/{pk}/", Contact),
     Edit("agency.update", AgencyUpdateInput, "admin", "/api/v1/agencies/{pk}/", Agency),
+    Edit("team.update", TeamUpdateInput, "admin", "/api/v1/teams/{pk}/", Team),
 ]
 
 
@@ -81,6 +82,8 @@ class World:
             return Case.objects.get(pk=self.case_id)
         if edit.model is Contact:
             return Contact.objects.get(case_id=self.case_id)
+        if edit.model is Team:  # no one in it, so that retiring it is possible
+            return factories.TeamFactory(helpline=self.helpline)
         return factories.AgencyFactory(
             helpline=self.helpline,
             webhook_url="https://old.example.org/",
@@ -114,7 +117,7 @@ class World:
             model = field.get_queryset().model if field.queryset is not None else None
             if name == "assigned_to" or model is User:
                 return factories.OperatorFactory(helpline=self.helpline).pk
-            if name == "team":
+            if name in ("team", "intake_team"):
                 return factories.TeamFactory(helpline=self.helpline).pk
             if name == "agency":
                 return factories.AgencyFactory(helpline=self.helpline).pk

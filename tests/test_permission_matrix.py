@@ -134,6 +134,15 @@ TABLE = [
     Line("patch",  "helplines/{id}/",               IN,             401, 403,    403,    200,    403,    200),
     Line("patch",  "helplines/{id}/",               OUT_HELPLINE,   401, 403,    403,    404,    403,    200),
 
+    # Teams: the helpline's staff read them (to hand cases over); administrators manage them.
+    Line("get",    "teams/",                        IN,             401, SHOWN,  SHOWN,  SHOWN,  HIDDEN, SHOWN),
+    Line("get",    "teams/",                        OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, SHOWN),
+    Line("post",   "teams/",                        NONE,           401, 403,    403,    201,    403,    201),
+    Line("get",    "teams/{id}/",                   IN,             401, 200,    200,    200,    404,    200),
+    Line("get",    "teams/{id}/",                   OUT_HELPLINE,   401, 404,    404,    404,    404,    200),
+    Line("patch",  "teams/{id}/",                   IN,             401, 403,    403,    200,    404,    200),
+    Line("patch",  "teams/{id}/",                   OUT_HELPLINE,   401, 404,    404,    404,    404,    200),
+
     # The audit log: supervisors read their helpline's; everyone else reads an empty log.
     Line("get",    "audit/",                        IN,             401, HIDDEN, SHOWN,  HIDDEN, HIDDEN, HIDDEN),
     Line("get",    "audit/",                        OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
@@ -162,6 +171,12 @@ TABLE = [
     Line("post",   "cases/{id}/transitions/",       OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("post",   "cases/{id}/transitions/",       OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
     Line("post",   "cases/{id}/transitions/",       OUT_TEAM,       401, 404,    200,    404,    404,    404),
+    # Handover: the "in scope" case is the callers' team's, in intake and assigned to nobody, which
+    # an operator of the team may hand over (to supervisor2).
+    Line("post",   "cases/{id}/transfer/",          IN,             401, 200,    200,    404,    404,    404),
+    Line("post",   "cases/{id}/transfer/",          OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/transfer/",          OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
+    Line("post",   "cases/{id}/transfer/",          OUT_TEAM,       401, 404,    200,    404,    404,    404),
     Line("get",    "cases/{id}/notes/",             IN,             401, 200,    200,    404,    404,    404),
     Line("get",    "cases/{id}/notes/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "cases/{id}/notes/",             OUT_RESTRICTED, 401, 404,    404,    404,    404,    404),
@@ -502,6 +517,13 @@ TARGETS: dict[str, dict[str, Spec]] = {
         OUT_TEAM: Spec("other_team", CLOSE),
     },
     "cases/{id}/notes/": case_specs({"body": "Called the school."}),
+    "cases/{id}/transfer/": case_specs({"to_user": "@supervisor2", "note": "Over to you."}),
+    "teams/": {
+        **by_scope({IN: "team", OUT_HELPLINE: "else_team"}),
+        # The helpline is named for the platform administrator (a helpline's own is always its own).
+        NONE: Spec(body={"name": "Evening shift", "helpline": "@helpline"}),
+    },
+    "teams/{id}/": by_scope({IN: "team", OUT_HELPLINE: "else_team"}, {"name": "Renamed team"}),
     "cases/{id}/messages/": case_specs({"body": "We are here for you."}),
     "cases/{id}/history/": case_specs(),
     "cases/{id}/links/": case_specs({"case": "@high_risk", "kind": "sibling"}),
@@ -652,6 +674,8 @@ class World:
         o: dict[str, Any] = {
             "helpline": helpline,
             "elsewhere": elsewhere,
+            "team": team,
+            "else_team": else_team,
             "operator": operator,
             "else_operator": else_operator,
             "supervisor2": supervisor2,

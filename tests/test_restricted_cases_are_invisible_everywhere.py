@@ -201,6 +201,7 @@ class World:
             "grant_id": [NOWHERE],
             "token_id": [token_id(token)],
             "helpline_id": [helpline.pk],
+            "team_id": [team.pk],
             "agency_id": [agency_user.agency_membership.agency_id],
             "session_id": [str(chat_session_create(helpline_code=helpline.code, language="en").session.pk)],
         }

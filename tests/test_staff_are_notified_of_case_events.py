@@ -18,7 +18,6 @@ from cases.services import (
     escalation_raise,
 )
 from notifications.models import Notification
-from notifications.services import notify_case_transferred
 from referrals.models import Referral
 from referrals.services import expire_unanswered_referrals, referral_create, referral_transition
 
@@ -126,16 +125,33 @@ def test_break_glass_tells_the_other_supervisors_on_the_case(helpline, team, wal
     assert told("break_glass") == {"supervisor1"}
 
 
-def test_a_transferred_case_tells_the_receiver_who_can_see_it(
-    helpline, walk_in, operator, other_operator, supervisor
+def test_a_handover_tells_the_receiver_never_the_one_who_handed_it_over(
+    api, helpline, walk_in, operator, other_operator, supervisor
 ):
-    case = Case.objects.get(pk=walk_in()["id"])
-    notify_case_transferred(case=case, actor=supervisor, to_user=other_operator)
+    case = walk_in()
+    response = api(supervisor).post(
+        f"/api/v1/cases/{case['id']}/transfer/",
+        {"to_user": other_operator.pk, "note": "Over to you."},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
     assert told("case_transferred") == {"operator2"}
-    stranger = factories.OperatorFactory(username="night1", helpline=helpline)  # another team
-    case = case_transition(actor=supervisor, case=case, name="start_assessment")  # out of intake
-    notify_case_transferred(case=case, actor=supervisor, to_user=stranger)
-    assert told("case_transferred") == {"operator2"}  # night1 cannot see the case: not told
+    notification = Notification.objects.get(kind="case_transferred")
+    assert notification.case_id == case["id"] and notification.reference == case["reference"]
+
+    night = factories.TeamFactory(helpline=helpline, name="Night shift")
+    night_ops = [
+        factories.OperatorFactory(username=f"night{i}", helpline=helpline, team=night) for i in (1, 2)
+    ]
+    response = api(other_operator).post(
+        f"/api/v1/cases/{case['id']}/transfer/",
+        {"to_team": night.pk, "note": "Night shift, please."},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    # The team's members, each once; operator2 handed it over and is not told again.
+    assert told("case_transferred") == {"operator2", *(op.username for op in night_ops)}
+    assert Notification.objects.filter(kind="case_transferred").count() == 3
 
 
 def test_nobody_outside_a_restricted_case_is_told(helpline, team, walk_in, operator, supervisor):

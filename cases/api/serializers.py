@@ -312,3 +312,45 @@ class CaseMergeInput(serializers.Serializer):
         trim_whitespace=True,
         help_text="Why the cases are one; becomes the merged case's closure reason.",
     )
+
+
+class TransferInput(serializers.Serializer):
+    to_user = OwnHelplinePrimaryKeyRelatedField(
+        model=User,
+        required=False,
+        help_text="Hand the case to this person (an active operator or supervisor of the helpline): "
+        "assigned to them, it moves to their team.",
+    )
+    to_team = OwnHelplinePrimaryKeyRelatedField(
+        model=Team,
+        required=False,
+        help_text="Hand the case to this team's queue (a team of the helpline, not retired): assigned "
+        "to nobody until one of them takes it.",
+    )
+    note = serializers.CharField(
+        max_length=10000,
+        help_text="What the receiver needs to know. Stored encrypted as a case note they read in the case.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if ("to_user" in attrs) == ("to_team" in attrs):
+            raise serializers.ValidationError(
+                "Name either to_user or to_team, not both.", code="one_receiver"
+            )
+        return attrs
+
+
+class TransferOutput(serializers.Serializer):
+    """The handover as done: where the case is now and the note written (no case details: the
+    caller may no longer see the case)."""
+
+    case = serializers.IntegerField(source="case.pk")
+    reference = serializers.CharField(source="case.reference")
+    assigned_to = serializers.IntegerField(source="case.assigned_to_id", allow_null=True)
+    team = serializers.IntegerField(source="case.team_id", allow_null=True)
+    note = serializers.IntegerField(source="note.pk", help_text="The handover note, among the case's notes.")
+    receivers = serializers.ListField(
+        child=serializers.IntegerField(),
+        source="receiver_ids",
+        help_text="Who received the case: the person, or the team's active staff.",
+    )

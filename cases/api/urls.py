@@ -6,6 +6,7 @@ urlpatterns = [
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/transitions/", views.CaseTransitionView.as_view(), name="case-transitions"),
+    path("cases/<int:case_id>/transfer/", views.CaseTransferView.as_view(), name="case-transfer"),
     path("cases/<int:case_id>/notes/", views.CaseNotesView.as_view(), name="case-notes"),
     path("cases/<int:case_id>/history/", views.CaseHistoryView.as_view(), name="case-history"),
     path("cases/<int:case_id>/links/", links.CaseLinksView.as_view(), name="case-links"),

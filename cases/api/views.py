@@ -35,6 +35,8 @@ from .serializers import (
     EscalationOutput,
     NoteInput,
     NoteOutput,
+    TransferInput,
+    TransferOutput,
     TransitionInput,
 )
 
@@ -212,6 +214,47 @@ class CaseTransitionView(APIView):
         # happened.
         case = services.case_transition(actor=request.user, case=self.object, **data.validated_data)
         return Response(CaseOutput(case, context={"request": request}).data)
+
+
+@extend_validation_errors(["one_receiver"], field_name="non_field_errors", methods=["post"])
+@extend_validation_errors(
+    ["cannot_receive", "already_assigned", "not_on_need_to_know"], field_name="to_user", methods=["post"]
+)
+@extend_validation_errors(
+    ["retired", "restricted", "already_assigned"], field_name="to_team", methods=["post"]
+)
+class CaseTransferView(APIView):
+    audit_actions = {"post": (AuditAction.CASE_TRANSFER, "cases.case")}
+    scope = {"post": Fetch(selectors.case_get, "case_id", action=AuditAction.CASE_TRANSFER, for_write=True)}
+
+    serializer_class = TransferInput
+
+    @extend_schema(
+        operation_id="cases_transfer",
+        summary="Hand a case over to a colleague or a team, with a note",
+        description=(
+            "Name exactly one receiver: `to_user`, an active operator or supervisor of the helpline "
+            "(the case is assigned to them and moves to their team), or `to_team`, a team that is not "
+            "retired (the case waits in its queue, assigned to nobody). `note` is required: what the "
+            "receiver needs to know; it is stored encrypted as a case note, which the receiver reads "
+            "with the case's notes. The case keeps its state and history; the handover is in the "
+            "audit log (`case.transfer`, with the note's id, never its text).\n\n"
+            "Who may: the operator the case is assigned to, an operator of the case's team while "
+            "nobody has taken it, and supervisors (403 otherwise; 404 for a case the caller cannot "
+            "see). A restricted case goes to a person only: one on its need-to-know list, or anyone a "
+            "supervisor hands it to (they are added to the list). 400 for a receiver who cannot "
+            "take the case (`cannot_receive`, `not_on_need_to_know`, `retired`, `restricted`, "
+            "`already_assigned`), another helpline's user or team (`does_not_exist`), or both or "
+            "neither receiver (`one_receiver`); 409 for a closed case."
+        ),
+        request=TransferInput,
+        responses={200: TransferOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
+    )
+    def post(self, request: Request, case_id: int) -> Response:
+        data = TransferInput(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        transfer = services.case_transfer(actor=request.user, case=self.object, **data.validated_data)
+        return Response(TransferOutput(transfer).data)
 
 
 class CaseNotesView(APIView):

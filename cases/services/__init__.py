@@ -30,10 +30,12 @@ from .retention import (
 )
 from .row_history import reconcile_row_history
 from .search_index import reindex_search
+from .transfers import Transfer, case_transfer
 
 __all__ = [
     "CASE_EDITABLE_FIELDS",
     "DEFAULT_CATEGORIES_FILE",
+    "Transfer",
     "anonymise_expired_cases",
     "break_glass_review",
     "case_anonymise",
@@ -47,6 +49,7 @@ __all__ = [
     "case_merge",
     "case_set_access",
     "case_snapshot",
+    "case_transfer",
     "case_transition",
     "case_update",
     "category_defaults_install",

@@ -5,14 +5,17 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Subquery
 from django.utils import timezone
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as RefusedInput  # keeps its code in the answer
 
 from helpline import crypto, policy
 from helpline.audit import audit_record, diff
 from helpline.crypto import identifier_hash, normalise_phone
 from helpline.errors import Conflict
 from helpline.models import Helpline, Role, Team, User
+from helpline.teams import team_next_assignee
 from helpline.transitions import available_transitions, transition_params, transition_run
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications.models import NotificationKind
@@ -124,6 +127,41 @@ def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) 
         )
     if team is not None and team.helpline_id != helpline_id:
         raise ValidationError({"team": "The team belongs to another helpline."})
+    if team is not None and not team.is_active:
+        # A retired team keeps the cases it has and receives no new ones (helpline.teams).
+        raise RefusedInput({"team": ["This team is retired."]}, code="retired")
+
+
+def _intake_team(helpline: Helpline) -> Team | None:
+    """The helpline's active intake team, if it has one: read from the table (one query), not
+    from the instance, which inbound channels may have kept for a while (channels_sms.selectors)."""
+    setting = Helpline.objects.filter(pk=helpline.pk).values("intake_team")
+    return Team.objects.filter(pk=Subquery(setting), is_active=True).first()
+
+
+def _assign_in_turn(case: Case) -> User | None:
+    """For a new intake case in a team with round-robin on and nobody assigned: the team's next
+    operator, assigned now (helpline.teams.team_next_assignee holds the team's turn)."""
+    if case.assigned_to_id is not None or case.team_id is None:
+        return None
+    chosen = team_next_assignee(team_id=case.team_id, case=case)
+    if chosen is not None:
+        case.assigned_to = chosen
+    return chosen
+
+
+def _record_auto_assign(case: Case, chosen: User | None) -> None:
+    if chosen is None:
+        return
+    audit_record(
+        actor=None,
+        action=AuditAction.CASE_AUTO_ASSIGN,
+        obj=case,
+        case_id=case.pk,
+        helpline=case.helpline_id,
+        changes={"assigned_to": {"before": None, "after": chosen.pk}},
+        extra={"team": case.team_id, "round_robin": True},
+    )
 
 
 def case_create(
@@ -147,9 +185,20 @@ def case_create(
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
         if case.restricted and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
             raise PermissionDenied("Only supervisors restrict cases.")
+        # Where a case nobody was named for goes: the creator's team (they are dealing with the
+        # contact), else the helpline's intake team, whose round-robin then applies; as it does
+        # for a team named at creation. The turn is taken after the reference number, in the
+        # order inbound intake takes them (no lock-order deadlock between the two).
+        in_turn = fields.get("team") is not None and case.assigned_to_id is None
         if case.team_id is None and case.assigned_to_id is None:
-            case.team_id = actor.team_id
+            if actor.team_id is not None:
+                case.team_id = actor.team_id
+            else:
+                intake_team = _intake_team(helpline)
+                case.team = intake_team
+                in_turn = intake_team is not None
         case.reference = _next_reference(helpline, now)
+        chosen = _assign_in_turn(case) if in_turn else None
         case.next_action_due_at = next_action_due(
             helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
         )
@@ -179,6 +228,7 @@ def case_create(
             changes=diff({}, case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
             extra={"reference": case.reference},
         )
+        _record_auto_assign(case, chosen)
         audit_record(
             actor=actor,
             action=AuditAction.CONTACT_CREATE,
@@ -207,6 +257,9 @@ def case_create_from_inbound(
         fields = _with_reporter_phone_hash({"reporter_phone": reporter_phone}, helpline)
         case = Case(helpline=helpline, state_changed_at=now, **fields)
         case.reference = _next_reference(helpline, now)
+        # The helpline's intake team receives it, and its round-robin (if on) assigns it.
+        case.team = _intake_team(helpline)
+        chosen = _assign_in_turn(case)
         case.next_action_due_at = next_action_due(
             helpline.due_policy, CaseState.INTAKE, case.risk_level, now=now
         )
@@ -224,6 +277,7 @@ def case_create_from_inbound(
             changes=diff({}, case_snapshot(case), personal=CASE_PERSONAL_FIELDS),
             extra={"reference": case.reference, "channel": channel},
         )
+        _record_auto_assign(case, chosen)
         contact = contact_create_inbound(case=case, channel=channel, started_at=started_at)
     return case, contact
 

@@ -178,9 +178,16 @@ class HelplineOutput(serializers.ModelSerializer):
             "chat_greeting",
             "out_of_hours_message",
             "is_active",
+            "intake_team",
             "created_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "intake_team": {
+                "help_text": "The team that receives new intake cases nobody chose a team for (opened "
+                "from SMS, calls and web chat, or by staff in no team); null: none."
+            }
+        }
 
 
 class DuePolicyField(serializers.JSONField):
@@ -232,6 +239,63 @@ class HelplineUpdateInput(serializers.Serializer):
     chat_greeting = ChatTextsField(required=False, help_text=GREETING_HELP)
     out_of_hours_message = ChatTextsField(required=False, help_text=OUT_OF_HOURS_HELP)
     is_active = serializers.BooleanField(required=False)
+    intake_team = OwnHelplinePrimaryKeyRelatedField(
+        model=Team,
+        required=False,
+        allow_null=True,
+        help_text="A team of this helpline, not retired, to receive new intake cases nobody chose a "
+        "team for (its round-robin, if on, assigns them); null: none.",
+    )
+
+
+class TeamMemberOutput(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "first_name", "last_name", "role", "is_active"]
+        read_only_fields = fields
+
+
+class TeamOutput(serializers.ModelSerializer):
+    helpline = serializers.CharField(source="helpline.code")
+    members = TeamMemberOutput(
+        many=True, read_only=True, help_text="Everyone in the team, deactivated people included."
+    )
+
+    class Meta:
+        model = Team
+        fields = ["id", "helpline", "name", "is_active", "retired_at", "auto_assign", "created_at", "members"]
+        read_only_fields = fields
+        extra_kwargs = {
+            "is_active": {"help_text": "false: retired (keeps its cases and history, receives no new ones)."},
+            "auto_assign": {
+                "help_text": "New intake cases the team receives go to its active operators in turn."
+            },
+        }
+
+
+class TeamCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    auto_assign = serializers.BooleanField(
+        default=False,
+        help_text="Assign the new intake cases the team receives to its active operators in turn.",
+    )
+    helpline = OwnHelplinePrimaryKeyRelatedField(
+        model=Helpline,
+        helpline_field="pk",
+        required=False,
+        help_text="Platform administrators only, and required for them; a helpline's administrator "
+        "creates teams in their own helpline.",
+    )
+
+
+class TeamUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    auto_assign = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(
+        required=False,
+        help_text="false retires the team (409 while it has active members or receives the helpline's "
+        "intake cases); true reactivates it.",
+    )
 
 
 class AuditEntryListOutput(serializers.ListSerializer):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit, views
+from . import audit, teams, views
 
 urlpatterns = [
     path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
@@ -24,4 +24,6 @@ urlpatterns = [
     path("audit/verify/", audit.AuditVerifyView.as_view(), name="audit-verify"),
     path("helplines/", views.HelplineListView.as_view(), name="helpline-list"),
     path("helplines/<int:helpline_id>/", views.HelplineDetailView.as_view(), name="helpline-detail"),
+    path("teams/", teams.TeamListView.as_view(), name="team-list"),
+    path("teams/<int:team_id>/", teams.TeamDetailView.as_view(), name="team-detail"),
 ]

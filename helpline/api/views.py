@@ -522,7 +522,7 @@ class HelplineDetailView(APIView):
         responses=HelplineOutput,
     )
     def patch(self, request: Request, helpline_id: int) -> Response:
-        data = HelplineUpdateInput(data=request.data, partial=True)
+        data = HelplineUpdateInput(data=request.data, partial=True, context={"request": request})
         data.is_valid(raise_exception=True)
         helpline = services.helpline_update(actor=request.user, helpline=self.object, **data.validated_data)
         return Response(HelplineOutput(helpline).data)

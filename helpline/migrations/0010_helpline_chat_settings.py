@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('helpline', '0008_audit_entry_by_actor'),
+        ('helpline', '0009_teams_retire_and_round_robin'),
     ]
 
     operations = [
