@@ -187,6 +187,9 @@ def search_condition(text: str, *, region: str | None, field: str = "search_toke
     key = _key()
     words = words[:MAX_QUERY_WORDS]
     condition = Q(**{f"{field}__contains": sorted({_digest(key, _query_entry(w)) for w in words})})
+    if len(words) > 1:
+        # Spacing folded on the query side too: "Gan-Erdene" finds a name stored as "Ganerdene".
+        condition |= Q(**{f"{field}__contains": [_digest(key, _query_entry("".join(words)))]})
     condition |= Q(**{f"{field}__contains": [reference_token(text)]})
     phones = _phone_candidates(text.strip(), region)
     if phones:

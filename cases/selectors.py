@@ -263,7 +263,9 @@ class ContactFilter(django_filters.FilterSet):
     def filter_case(self, queryset, name, value):
         # self.request is None here (the selector builds the filter): the user comes with it.
         case_id, user = int(value), self.user
-        merged = merged_case_ids(user, case_id) if user is not None else []
+        # Through merged cases only for a case the caller sees: a hidden one must read as no case.
+        seen = user is not None and case_queryset_for(user).filter(pk=case_id).exists()
+        merged = merged_case_ids(user, case_id) if seen else []
         return queryset.filter(case_id__in=[case_id, *merged])
 
     def filter_q(self, queryset, name, value):

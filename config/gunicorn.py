@@ -21,6 +21,10 @@ from typing import Any
 os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "10")
 
 preload_app = True
+# The access log names the path only: a query string can carry personal data (`?q=` searches by a
+# child's or reporter's name or number), and so can the referring page's address. gunicorn's
+# default logs both ("%(r)s" is the request line with its query, "%(f)s" the referer).
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s"'
 # No collection in the master from here on (the application is imported next; the master itself
 # only watches its workers): collections would leave freed holes in pages the workers share.
 gc.disable()

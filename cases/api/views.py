@@ -14,6 +14,7 @@ from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
+from helpline.selectors import audit_entries_for_reader
 from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
@@ -320,7 +321,10 @@ class CaseHistoryView(PaginatedView):
     )
     def get(self, request: Request, case_id: int) -> Response:
         entries = self.scoped()
-        return self.paginated(entries, AuditEntryOutput)
+        # Entries of links and merges name the other case: shown only to a reader who may see it.
+        page = audit_entries_for_reader(user=request.user, entries=self.paginate_queryset(entries))
+        data = AuditEntryOutput(page, many=True, context=self.get_serializer_context()).data
+        return self.get_paginated_response(data)
 
 
 @extend_schema_view(

@@ -222,7 +222,8 @@ class KeysetPagination(Pagination):
             if isinstance(backwards, bool) or isinstance(inclusive, bool) or {backwards, inclusive} - {0, 1}:
                 raise ValueError("not a cursor")
             parsed = tuple(_parse(field, value) for field, value in zip(fields, values, strict=True))
-        except (ValueError, TypeError, DjangoValidationError, OverflowError):
+        # RecursionError: JSON nested deeper than the parser goes (a forged cursor of a few KB).
+        except (ValueError, TypeError, DjangoValidationError, OverflowError, RecursionError):
             raise NotFound(self.invalid_cursor_message) from None
         return _Cursor(tuple(terms), parsed, bool(backwards), bool(inclusive))
 
