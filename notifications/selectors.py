@@ -20,7 +20,8 @@ from .models import Notification, OnCallShift
 
 def notification_list(*, user: User, unread: bool | None = None) -> QuerySet[Notification]:
     """The caller's own notifications, newest first; `unread`: only those not read yet."""
-    rows = Notification.objects.filter(user=user)
+    # The delivery log with the page, in one more query (never one per notification).
+    rows = Notification.objects.filter(user=user).prefetch_related("deliveries")
     if unread is True:
         rows = rows.filter(read_at__isnull=True)
     elif unread is False:

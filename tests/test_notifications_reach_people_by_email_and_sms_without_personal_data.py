@@ -96,7 +96,7 @@ def test_a_critical_case_reaches_the_supervisor_by_email_and_sms_without_persona
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_server_is_retried_with_backoff_then_the_delivery_fails(
-    outbound, smtp, twilio, walk_in, operator, reachable_supervisor, django_capture_on_commit_callbacks
+    api, outbound, smtp, twilio, walk_in, operator, reachable_supervisor, django_capture_on_commit_callbacks
 ):
     smtp.plan = ["451 4.3.0 Try again later"] * 3
     twilio.plan = [500, 500, 500]
@@ -126,6 +126,25 @@ def test_a_failing_server_is_retried_with_backoff_then_the_delivery_fails(
     assert smtp.messages == [] and twilio.accepted == []
     # The failed deliveries leave the inbox as it was: the notification is there, unread.
     assert Notification.objects.get().read_at is None
+    # The person reads the delivery log in their inbox: what failed and why, never an address.
+    [shown] = api(reachable_supervisor).get("/api/v1/notifications/").json()["results"]
+    assert shown["deliveries"] == [
+        {
+            "channel": "email",
+            "state": "failed",
+            "attempts": 3,
+            "last_error": "SMTP error (SMTPDataError)",
+            "sent_at": None,
+        },
+        {
+            "channel": "sms",
+            "state": "failed",
+            "attempts": 3,
+            "last_error": "Twilio HTTP 500",
+            "sent_at": None,
+        },
+    ]
+    assert "helpline.example" not in str(shown) and SUPERVISOR_MOBILE not in str(shown)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,11 +3,26 @@ from rest_framework import serializers
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
 from helpline.models import User
 
-from ..models import Channel, Notification, NotificationKind, OnCallShift
+from ..models import Channel, Delivery, Notification, NotificationKind, OnCallShift
 from ..preferences import STAFF_KINDS
 
 
+class DeliveryOutput(serializers.ModelSerializer):
+    """What became of one e-mail or SMS of the notification (never the address it went to)."""
+
+    class Meta:
+        model = Delivery
+        fields = ["channel", "state", "attempts", "last_error", "sent_at"]
+        read_only_fields = fields
+
+
 class NotificationOutput(serializers.ModelSerializer):
+    deliveries = DeliveryOutput(
+        many=True,
+        read_only=True,
+        help_text="The delivery log: each e-mail or SMS sent for it, whether it went, and how many tries.",
+    )
+
     class Meta:
         model = Notification
         fields = [
@@ -20,6 +35,7 @@ class NotificationOutput(serializers.ModelSerializer):
             "on_call",
             "created_at",
             "read_at",
+            "deliveries",
         ]
 
 
