@@ -11,7 +11,7 @@ CHAT_SESSION_CREATE = [
         status_codes=["201"],
         value={
             "id": "7d3c0a52-3f7e-4a6b-9d2e-5b1f0c9e8a41",
-            "secret": "b5Jq0cV1u8Yx2LrN7sKd4WgHf3TzPa6e",
+            "secret": "b5Jq0cV1u8Yx2LrN7sKd4WgHf3TzPa6e",  # nosec B105  # a made-up example
             "expires_at": "2026-12-07T12:30:00Z",
             "notices": [
                 {

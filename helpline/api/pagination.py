@@ -197,7 +197,8 @@ class KeysetPagination(Pagination):
         if not self.has_previous:
             return None
         if not self.page:  # the rows after the cursor went: the page before it, its row included
-            assert self.cursor is not None
+            if self.cursor is None:  # the first page has nothing before it
+                return None
             return self._link(_Cursor(self.terms, self.cursor.values, backwards=True, inclusive=True))
         return self._link(_Cursor(self.terms, self._values(self.page[0]), backwards=True))
 
