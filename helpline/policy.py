@@ -287,6 +287,14 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
         ADMIN: [["is_in_admin_scope"]],
     },
     PolicyAction.ON_CALL_MANAGE: {SUPERVISOR: [["has_helpline"]], ADMIN: [["is_in_admin_scope"]]},
+    # Which channels the helpline's staff must keep per kind (the object is the helpline): its
+    # staff read the rules their preferences must meet; its administrators set them.
+    PolicyAction.NOTIFICATION_REQUIREMENTS_VIEW: {
+        OPERATOR: [["has_helpline"]],
+        SUPERVISOR: [["has_helpline"]],
+        ADMIN: [["is_in_admin_scope"]],
+    },
+    PolicyAction.NOTIFICATION_REQUIREMENTS_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
     # A helpline's Twilio numbers and voice routes: its administrators change them, its supervisors
     # read them (to know which number a child wrote to and how calls are answered); the selectors
     # keep every reader to their own helpline (a platform administrator: all).

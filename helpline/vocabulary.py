@@ -104,6 +104,7 @@ class AuditAction(StrEnum):
     NOTIFICATION_ON_CALL_SET = "notification.on_call_set"
     NOTIFICATION_PREFERENCES_SET = "notification.preferences_set"
     NOTIFICATION_READ = "notification.read"
+    NOTIFICATION_REQUIREMENTS_SET = "notification.requirements_set"
     NOTIFICATION_STREAM = "notification.stream"
     PHONE_NUMBER_CREATE = "phone_number.create"
     PHONE_NUMBER_DELETE = "phone_number.delete"
@@ -212,6 +213,8 @@ class PolicyAction(StrEnum):
     NOTIFICATION_ON_CALL = "notification.on_call"
     ON_CALL_VIEW = "on_call.view"
     ON_CALL_MANAGE = "on_call.manage"
+    NOTIFICATION_REQUIREMENTS_VIEW = "notification.requirements_view"
+    NOTIFICATION_REQUIREMENTS_MANAGE = "notification.requirements_manage"
     # A helpline's Twilio numbers and their voice routes (channels_sms.numbers).
     PHONE_NUMBER_VIEW = "phone_number.view"
     PHONE_NUMBER_MANAGE = "phone_number.manage"

@@ -1,6 +1,6 @@
 """Staff notifications: one Notification per recipient (the in-app inbox), one Delivery per
 out-of-band channel (e-mail, SMS) as its outbox row and delivery log, each person's channel
-preferences, and each helpline's on-call rota.
+preferences, each helpline's on-call rota and the channels it requires per kind.
 
 This app sits below cases and referrals (they call it): cases and referrals are named by plain id
 columns, as the audit log names them, never by foreign key."""
@@ -133,3 +133,32 @@ class OnCallShift(models.Model):
 
     def __str__(self) -> str:
         return f"on call {self.user_id} {self.weekdays} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class Requirement(models.TextChoices):
+    """Which out-of-band channels a helpline's staff must keep for a kind of notification."""
+
+    NONE = "none", "None (in-app only is enough)"
+    EMAIL_OR_SMS = "email_or_sms", "E-mail or SMS (at least one)"
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    EMAIL_AND_SMS = "email_and_sms", "E-mail and SMS"
+
+
+class ChannelRequirement(models.Model):
+    """A helpline's rule for one kind: the channels its staff must keep. No row for a kind: the
+    installation's default (notifications.preferences.DEFAULT_REQUIREMENTS)."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    requirement = models.CharField(max_length=16, choices=Requirement.choices)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["helpline", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["helpline", "kind"], name="notification_requirement_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.requirement} at helpline {self.helpline_id}"

@@ -1,6 +1,8 @@
 """Which channels a person gets each kind of notification on: in-app always; e-mail and SMS as
-they choose, within what the installation requires (urgent kinds need at least one channel that
-reaches someone away from the console)."""
+they choose, within what their helpline requires per kind (`ChannelRequirement`; a kind the helpline
+has not set keeps the installation's default: emergency referrals and critical cases need e-mail or
+SMS). The helpline's rule wins over a stored choice it has since outgrown: delivery adds the
+required channels, and the preferences answer shows the channels that will be used."""
 
 from __future__ import annotations
 
@@ -10,18 +12,75 @@ from django.core.exceptions import ValidationError
 
 from helpline.crypto import normalise_phone
 
-from .models import Channel, NotificationKind, Preference
+from .models import Channel, ChannelRequirement, NotificationKind, Preference, Requirement
 
-# Kinds a person must get by e-mail or SMS as well (they cannot wait for someone to look).
+# Kinds a person must get by e-mail or SMS as well unless their helpline decides otherwise (they
+# cannot wait for someone to look).
 URGENT_KINDS = frozenset({NotificationKind.EMERGENCY_REFERRAL, NotificationKind.CRITICAL_CASE})
 # The kinds staff receive (AGENCY_REFERRAL goes to agencies' addresses, not to people).
 STAFF_KINDS = tuple(k for k in NotificationKind if k != NotificationKind.AGENCY_REFERRAL)
 OUT_OF_BAND = (Channel.EMAIL, Channel.SMS)
+DEFAULT_REQUIREMENTS: dict[str, str] = {
+    k: (Requirement.EMAIL_OR_SMS if k in URGENT_KINDS else Requirement.NONE).value for k in STAFF_KINDS
+}
+# The channels each rule makes compulsory (EMAIL_OR_SMS: none in particular, but one of them).
+_COMPULSORY: dict[str, frozenset[str]] = {
+    Requirement.NONE: frozenset(),
+    Requirement.EMAIL_OR_SMS: frozenset(),
+    Requirement.EMAIL: frozenset({Channel.EMAIL.value}),
+    Requirement.SMS: frozenset({Channel.SMS.value}),
+    Requirement.EMAIL_AND_SMS: frozenset({Channel.EMAIL.value, Channel.SMS.value}),
+}
+_DESCRIBED = {
+    Requirement.EMAIL_OR_SMS: "e-mail, SMS or both",
+    Requirement.EMAIL: "e-mail",
+    Requirement.SMS: "SMS",
+    Requirement.EMAIL_AND_SMS: "both e-mail and SMS",
+}
 
 
-def default_channels(kind: str) -> list[str]:
-    """Without a choice: urgent kinds by e-mail and SMS, the others in-app only."""
-    return [Channel.EMAIL.value, Channel.SMS.value] if kind in URGENT_KINDS else []
+def requirements_of(helpline_id: int | None) -> dict[str, str]:
+    """The helpline's rule for every staff kind (its own where set, else the default)."""
+    rules = dict(DEFAULT_REQUIREMENTS)
+    if helpline_id is not None:
+        rules.update(
+            ChannelRequirement.objects.filter(helpline_id=helpline_id).values_list("kind", "requirement")
+        )
+    return rules
+
+
+def requirements_answer(helpline_id: int) -> dict[str, Any]:
+    """The helpline's rules as the API answers them: every kind, and which ones it has set."""
+    rules = requirements_of(helpline_id)
+    customised = ChannelRequirement.objects.filter(helpline_id=helpline_id).values_list("kind", flat=True)
+    return {"requirements": rules, "customised": sorted(customised)}
+
+
+def meets(requirement: str, chosen: list[str]) -> bool:
+    if requirement == Requirement.EMAIL_OR_SMS:
+        return bool(set(chosen) & {c.value for c in OUT_OF_BAND})
+    return _COMPULSORY[requirement] <= set(chosen)
+
+
+def default_channels(kind: str, requirement: str | None = None) -> list[str]:
+    """Without a choice: e-mail and SMS where the helpline requires one of them, exactly the
+    required ones where it names them, in-app only where it requires nothing."""
+    requirement = requirement or DEFAULT_REQUIREMENTS.get(kind, Requirement.NONE)
+    if requirement == Requirement.EMAIL_OR_SMS:
+        return [Channel.EMAIL.value, Channel.SMS.value]
+    return sorted(_COMPULSORY[requirement])
+
+
+def effective_channels(chosen: list[str], requirement: str, reach: dict[str, str] | None = None) -> list[str]:
+    """The channels used: the person's choice, plus what the helpline's rule requires. `reach`
+    (the person's addresses): an "e-mail or SMS" rule whose chosen channel has no address falls
+    back on every channel that has one."""
+    used = set(chosen) | _COMPULSORY[requirement]
+    if requirement == Requirement.EMAIL_OR_SMS:
+        usable = used if reach is None else used & set(reach)
+        if not usable:
+            used |= {c.value for c in OUT_OF_BAND}
+    return sorted(used)
 
 
 def preference_of(user: Any) -> Preference:
@@ -29,9 +88,10 @@ def preference_of(user: Any) -> Preference:
     return Preference.objects.filter(user=user).first() or Preference(user=user)
 
 
-def channels_for(preference: Preference, kind: str) -> list[str]:
+def channels_for(preference: Preference, kind: str, requirement: str | None = None) -> list[str]:
+    """What the person chose for `kind` (or its default under the rule)."""
     chosen = (preference.channels or {}).get(kind)
-    return list(chosen) if isinstance(chosen, list) else default_channels(kind)
+    return list(chosen) if isinstance(chosen, list) else default_channels(kind, requirement)
 
 
 def addresses(user: Any, preference: Preference) -> dict[str, str]:
@@ -45,11 +105,17 @@ def addresses(user: Any, preference: Preference) -> dict[str, str]:
 
 
 def preferences_validate(
-    *, user: Any, channels: dict[str, list[str]], sms_number: str, region: str
+    *,
+    user: Any,
+    channels: dict[str, list[str]],
+    sms_number: str,
+    region: str,
+    requirements: dict[str, str] | None = None,
 ) -> tuple[dict[str, list[str]], str]:
     """Checks a person's choice; returns it normalised (every staff kind listed, numbers E.164).
-    Refused: an unknown kind or channel, SMS without a number, e-mail without an address, an
-    urgent kind without any out-of-band channel."""
+    Refused: an unknown kind or channel, SMS without a number, e-mail without an address, a
+    choice below the helpline's rule for its kind (`requirements`, default: the installation's)."""
+    requirements = requirements or DEFAULT_REQUIREMENTS
     errors: dict[str, str] = {}
     number = ""
     if sms_number.strip():
@@ -68,9 +134,10 @@ def preferences_validate(
             continue
         normalised[kind] = sorted(set(chosen))
     for kind in STAFF_KINDS:
-        chosen = normalised.setdefault(kind, default_channels(kind))
-        if kind in URGENT_KINDS and not chosen:
-            errors[f"channels.{kind}"] = "This kind is urgent: choose e-mail, SMS or both."
+        rule = requirements.get(kind, Requirement.NONE)
+        chosen = normalised.setdefault(kind, default_channels(kind, rule))
+        if not meets(rule, chosen):
+            errors[f"channels.{kind}"] = f"Your helpline requires {_DESCRIBED[rule]} for {kind}."
         if Channel.SMS in chosen and not number:
             errors.setdefault("sms_number", "SMS notifications need your mobile number.")
         if Channel.EMAIL in chosen and not user.email:

@@ -1,4 +1,5 @@
-"""Every read of notifications: a person's own inbox, and who is on call now."""
+"""Every read of notifications: a person's own inbox, who is on call now, and the channels the
+helpline requires."""
 
 from __future__ import annotations
 
@@ -67,6 +68,15 @@ def on_call_shifts(*, user: User) -> QuerySet[OnCallShift]:
     if helpline is None or not policy.can(user, PolicyAction.ON_CALL_VIEW, helpline):
         raise NotFound()
     return OnCallShift.objects.filter(helpline=helpline).select_related("user").order_by("id")
+
+
+def requirements_helpline(*, user: User) -> Helpline:
+    """The helpline whose required channels the caller reads: their own (404 for anyone the
+    policy does not let read them; notifications.preferences reads the rules)."""
+    helpline = Helpline.objects.filter(pk=user.helpline_id).first()
+    if helpline is None or not policy.can(user, PolicyAction.NOTIFICATION_REQUIREMENTS_VIEW, helpline):
+        raise NotFound()
+    return helpline
 
 
 def shift_covers(shift: OnCallShift, local: datetime) -> bool:

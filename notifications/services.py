@@ -24,7 +24,16 @@ from helpline.models import Helpline, User
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import outbox, preferences, stream
-from .models import Channel, Delivery, Notification, NotificationKind, OnCallShift, Preference
+from .models import (
+    Channel,
+    ChannelRequirement,
+    Delivery,
+    Notification,
+    NotificationKind,
+    OnCallShift,
+    Preference,
+    Requirement,
+)
 from .selectors import on_call_now
 
 
@@ -125,6 +134,7 @@ def notify(
         referral_link(referral_id) if referral_id and kind != NotificationKind.OVERDUE else case_link(case.pk)
     )
     created = []
+    rules = preferences.requirements_of(case.helpline_id)
     with transaction.atomic(savepoint=False):
         for user in told:
             notification = Notification.objects.create(
@@ -139,7 +149,14 @@ def notify(
             )
             preference = preferences.preference_of(user)
             reach = preferences.addresses(user, preference)
-            chosen = list(reach) if user.pk in on_call else preferences.channels_for(preference, kind)
+            # The helpline's rule wins over a choice it has since outgrown (docs/notifications.md).
+            chosen = (
+                list(reach)
+                if user.pk in on_call
+                else preferences.effective_channels(
+                    preferences.channels_for(preference, kind, rules[kind]), rules[kind], reach
+                )
+            )
             for channel in chosen:
                 if channel in reach:
                     _queue(notification, channel, reach[channel])
@@ -246,14 +263,18 @@ def notifications_mark_all_read(*, actor: User) -> int:
     return marked
 
 
-# --- preferences and the rota ---------------------------------------------------------------------
+# --- preferences, the helpline's requirements and the rota --------------------------------------------------
 
 
 def preferences_set(*, actor: User, channels: dict[str, list[str]], sms_number: str) -> Preference:
     """The caller's own choice of channels (validated by notifications.preferences)."""
     region = actor.helpline.country if actor.helpline_id else None
     channels, number = preferences.preferences_validate(
-        user=actor, channels=channels, sms_number=sms_number, region=region or "ZZ"
+        user=actor,
+        channels=channels,
+        sms_number=sms_number,
+        region=region or "ZZ",
+        requirements=preferences.requirements_of(actor.helpline_id),
     )
     with transaction.atomic():
         preference, _ = Preference.objects.select_for_update().get_or_create(user=actor)
@@ -327,3 +348,41 @@ def on_call_set(*, actor: User, helpline: Helpline, shifts: list[ShiftInput]) ->
             },
         )
     return created
+
+
+def requirements_set(*, actor: User, helpline: Helpline, requirements: dict[str, str]) -> dict[str, str]:
+    """Replaces the channels the helpline's staff must keep per kind (administrators); a kind left
+    out returns to the installation's default. Stored choices below a new rule are left as they are:
+    delivery applies the rule over them (a person cannot block the helpline's decision)."""
+    if not policy.can(actor, PolicyAction.NOTIFICATION_REQUIREMENTS_MANAGE, helpline):
+        raise PermissionDenied("Only the helpline's administrators set the channels it requires.")
+    errors: dict[str, str] = {}
+    for kind, requirement in requirements.items():
+        if kind not in preferences.STAFF_KINDS:
+            errors[f"requirements.{kind}"] = f"Unknown kind. Known: {', '.join(preferences.STAFF_KINDS)}."
+        elif requirement not in Requirement.values:
+            errors[f"requirements.{kind}"] = f"Unknown requirement. Known: {', '.join(Requirement.values)}."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        # The helpline's row locked: two administrators' changes apply one after the other.
+        Helpline.objects.select_for_update().filter(pk=helpline.pk).first()
+        before = preferences.requirements_of(helpline.pk)
+        ChannelRequirement.objects.filter(helpline=helpline).delete()
+        ChannelRequirement.objects.bulk_create(
+            ChannelRequirement(helpline=helpline, kind=kind, requirement=requirement)
+            for kind, requirement in sorted(requirements.items())
+        )
+        after = preferences.requirements_of(helpline.pk)
+        audit_record(
+            actor=actor,
+            action=AuditAction.NOTIFICATION_REQUIREMENTS_SET,
+            obj=helpline,
+            helpline=helpline,
+            extra={
+                "before": before,
+                "after": after,
+                "changed": sorted(k for k in after if after[k] != before[k]),
+            },
+        )
+    return after

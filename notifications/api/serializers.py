@@ -3,7 +3,7 @@ from rest_framework import serializers
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
 from helpline.models import User
 
-from ..models import Channel, Delivery, Notification, NotificationKind, OnCallShift
+from ..models import Channel, Delivery, Notification, NotificationKind, OnCallShift, Requirement
 from ..preferences import STAFF_KINDS
 
 
@@ -50,11 +50,17 @@ class MarkedOutput(serializers.Serializer):
 class PreferencesOutput(serializers.Serializer):
     channels = serializers.DictField(
         child=serializers.ListField(child=serializers.ChoiceField(choices=Channel.choices)),
-        help_text="Per kind, the out-of-band channels besides the in-app inbox (always on).",
+        help_text="Per kind, the out-of-band channels used besides the in-app inbox (always on): your "
+        "choice, plus any your helpline requires.",
     )
     urgent_kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=NotificationKind.choices),
-        help_text="Kinds that need at least one of email and sms.",
+        help_text="Kinds your helpline requires at least one of email and sms for.",
+    )
+    required = serializers.DictField(
+        child=serializers.ChoiceField(choices=Requirement.choices),
+        help_text="Per kind, the channels your helpline requires (see notifications/requirements/); "
+        "`channels` already includes them.",
     )
     email = serializers.EmailField(allow_blank=True, help_text="Where e-mail goes (set by an administrator).")
     sms_number = serializers.CharField(allow_blank=True)
@@ -64,7 +70,8 @@ class PreferencesInput(serializers.Serializer):
     channels = serializers.DictField(
         child=serializers.ListField(child=serializers.CharField(max_length=8), max_length=2),
         help_text=f"Per kind ({', '.join(STAFF_KINDS)}): a list of email and sms; a kind left out "
-        "keeps its default (urgent kinds: both; the others: none).",
+        "keeps its default (where the helpline requires e-mail or SMS: both; where it names channels: "
+        "those; the others: none). A choice below the helpline's rule is refused.",
     )
     sms_number = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
 
@@ -96,3 +103,24 @@ class RotaInput(serializers.Serializer):
 class RotaOutput(serializers.Serializer):
     timezone = serializers.CharField()
     shifts = ShiftOutput(many=True)
+
+
+class RequirementsOutput(serializers.Serializer):
+    requirements = serializers.DictField(
+        child=serializers.ChoiceField(choices=Requirement.choices),
+        help_text="Per kind of notification staff receive, the out-of-band channels the helpline's "
+        "staff must keep: none, email_or_sms (at least one), email, sms, or email_and_sms.",
+    )
+    customised = serializers.ListField(
+        child=serializers.ChoiceField(choices=NotificationKind.choices),
+        help_text="The kinds the helpline has set; the others follow the installation's default.",
+    )
+
+
+class RequirementsInput(serializers.Serializer):
+    requirements = serializers.DictField(
+        child=serializers.CharField(max_length=16),
+        help_text=f"Per kind ({', '.join(STAFF_KINDS)}): one of {', '.join(Requirement.values)}. A kind "
+        "left out follows the installation's default (emergency_referral and critical_case: "
+        "email_or_sms; the others: none).",
+    )

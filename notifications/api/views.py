@@ -1,6 +1,6 @@
 """The caller's own notifications (inbox, unread count, mark read, the live stream), their
-channel preferences, and their helpline's on-call rota. Thin: reads through selectors, writes
-through services."""
+channel preferences, their helpline's on-call rota and the channels it requires. Thin: reads
+through selectors, writes through services."""
 
 from __future__ import annotations
 
@@ -20,12 +20,14 @@ from helpline.models import Helpline
 from helpline.vocabulary import AuditAction
 
 from .. import preferences, selectors, services, stream
-from ..models import Notification
+from ..models import Notification, Requirement
 from .serializers import (
     MarkedOutput,
     NotificationOutput,
     PreferencesInput,
     PreferencesOutput,
+    RequirementsInput,
+    RequirementsOutput,
     RotaInput,
     RotaOutput,
     UnreadCountOutput,
@@ -183,10 +185,18 @@ class PreferencesView(APIView):
     def _answer(self, request: Request) -> Response:
         user = request.user
         preference = preferences.preference_of(user)
+        rules = preferences.requirements_of(user.helpline_id)
         return Response(
             {
-                "channels": {k: preferences.channels_for(preference, k) for k in preferences.STAFF_KINDS},
-                "urgent_kinds": sorted(preferences.URGENT_KINDS),
+                # What delivery will use: the choice with the helpline's rule applied over it.
+                "channels": {
+                    k: preferences.effective_channels(
+                        preferences.channels_for(preference, k, rules[k]), rules[k]
+                    )
+                    for k in preferences.STAFF_KINDS
+                },
+                "urgent_kinds": sorted(k for k, rule in rules.items() if rule != Requirement.NONE),
+                "required": rules,
                 "email": user.email,
                 "sms_number": preference.sms_number,
             }
@@ -195,8 +205,10 @@ class PreferencesView(APIView):
     @extend_schema(
         operation_id="notifications_preferences_get",
         summary="The caller's notification channels",
-        description="Per kind, the channels the caller has chosen beside the in-app inbox (e-mail, SMS), "
-        "the kinds that must keep at least one of them (`urgent_kinds`), and the address and number used.",
+        description="Per kind, the channels the caller's notifications go to beside the in-app inbox "
+        "(e-mail, SMS): their choice with whatever their helpline requires added, the helpline's rule per "
+        "kind (`required`), the kinds that must keep at least one of them (`urgent_kinds`), and the "
+        "address and number used.",
         responses=PreferencesOutput,
     )
     def get(self, request: Request) -> Response:
@@ -205,7 +217,9 @@ class PreferencesView(APIView):
     @extend_schema(
         operation_id="notifications_preferences_set",
         summary="Choose the caller's notification channels",
-        description="In-app is always on. Urgent kinds need e-mail, SMS or both; SMS needs a number.",
+        description="In-app is always on. A choice below the helpline's rule for a kind (see "
+        "`notifications_requirements_get`) is refused with 400 naming the kind (`channels.<kind>`); SMS "
+        "needs a number, e-mail an address set by an administrator.",
         request=PreferencesInput,
         responses={200: PreferencesOutput},
     )
@@ -258,3 +272,47 @@ class OnCallView(APIView):
         shifts = [services.ShiftInput(**s) for s in body.validated_data["shifts"]]
         created = services.on_call_set(actor=request.user, helpline=helpline, shifts=shifts)
         return self._answer(request, created)
+
+
+class RequirementsView(APIView):
+    audit_actions = {"put": (AuditAction.NOTIFICATION_REQUIREMENTS_SET, "helpline.helpline")}
+    scope = {
+        "get": Scoped(selectors.requirements_helpline),
+        "put": Own("replaces the rules of the caller's own helpline (the service asks the policy)"),
+    }
+    serializer_class = RequirementsOutput
+
+    @extend_schema(
+        operation_id="notifications_requirements_get",
+        summary="The notification channels the helpline requires per kind",
+        description="For every kind of notification staff receive, the out-of-band channels each person "
+        "of the caller's helpline must keep: `none`, `email_or_sms` (at least one), `email`, `sms` or "
+        "`email_and_sms`; `customised` lists the kinds the helpline has set (the others follow the "
+        "installation's default: e-mail or SMS for emergency referrals and critical cases). Staff of "
+        "the helpline read it; its administrators change it (PUT).",
+        responses=RequirementsOutput,
+    )
+    def get(self, request: Request) -> Response:
+        return Response(preferences.requirements_answer(self.scoped().pk))
+
+    @extend_schema(
+        operation_id="notifications_requirements_set",
+        summary="Set the notification channels the helpline requires (administrators)",
+        description="Replaces the helpline's rules: a kind left out returns to the default. The rule "
+        "applies at once, also to people whose stored choice is below it: their notifications of that "
+        "kind go to the required channels too (wherever they have an address), and their preferences "
+        "answer shows it; their next change of preferences must meet the rule. 400 names an unknown "
+        "kind or requirement; 403 for supervisors and operators.",
+        request=RequirementsInput,
+        responses={200: RequirementsOutput, 403: ErrorResponse403Serializer},
+    )
+    def put(self, request: Request) -> Response:
+        helpline = Helpline.objects.filter(pk=request.user.helpline_id).first()
+        if helpline is None:
+            raise NotFound()
+        body = RequirementsInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.requirements_set(
+            actor=request.user, helpline=helpline, requirements=body.validated_data["requirements"]
+        )
+        return Response(preferences.requirements_answer(helpline.pk))
