@@ -7,7 +7,7 @@ from ..models import Channel, Delivery, Notification, NotificationKind, OnCallSh
 from ..preferences import STAFF_KINDS
 
 
-class DeliveryOutput(serializers.ModelSerializer):
+class NotificationDeliveryOutput(serializers.ModelSerializer):
     """What became of one e-mail or SMS of the notification (never the address it went to)."""
 
     class Meta:
@@ -17,7 +17,7 @@ class DeliveryOutput(serializers.ModelSerializer):
 
 
 class NotificationOutput(serializers.ModelSerializer):
-    deliveries = DeliveryOutput(
+    deliveries = NotificationDeliveryOutput(
         many=True,
         read_only=True,
         help_text="The delivery log: each e-mail or SMS sent for it, whether it went, and how many tries.",
