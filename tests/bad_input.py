@@ -261,6 +261,13 @@ ON_CALL = Op(
     "/api/v1/notifications/on-call/",
     {"shifts": [{"user": "{operator}", "weekdays": [6, 7], "starts": "18:00", "ends": "08:00"}]},
 )
+# The channels the helpline requires per kind (administrators).
+REQUIREMENTS = Op(
+    "admin",
+    "put",
+    "/api/v1/notifications/requirements/",
+    {"requirements": {"overdue": "email", "critical_case": "email_or_sms"}},
+)
 
 BODY_OPS = [
     LOGIN,
@@ -298,6 +305,7 @@ BODY_OPS = [
     TOTP_ENROL,
     PREFERENCES,
     ON_CALL,
+    REQUIREMENTS,
     CREATE_TEAM,
     UPDATE_TEAM,
     TRANSFER,
@@ -341,6 +349,7 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/notifications/stream/"),
     Op("operator", "get", "/api/v1/notifications/preferences/"),
     Op("operator", "get", "/api/v1/notifications/on-call/"),
+    Op("operator", "get", "/api/v1/notifications/requirements/"),
     Op("operator", "get", "/api/v1/canned-replies/"),
     Op("operator", "get", "/api/v1/canned-replies/{canned}/"),
     Op("operator", "get", "/api/v1/teams/"),

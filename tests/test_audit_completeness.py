@@ -456,6 +456,12 @@ REQUESTS = [
         [("notification.on_call_set", ALLOWED, HELPLINE, None)]),
     Req("on-call rota set by an operator", "operator", "put", "notifications/on-call/", {"shifts": []}, 403,
         [("notification.on_call_set", DENIED, HELPLINE, None)]),
+    Req("notification requirements", "operator", "get", "notifications/requirements/", None, 200, []),
+    Req("notification requirements set", "admin", "put", "notifications/requirements/",
+        {"requirements": {"overdue": "email"}}, 200,
+        [("notification.requirements_set", ALLOWED, HELPLINE, None)]),
+    Req("notification requirements set by a supervisor", "supervisor", "put", "notifications/requirements/",
+        {"requirements": {}}, 403, [("notification.requirements_set", DENIED, HELPLINE, None)]),
     *[Req(f"unsigned webhook {path}", "anonymous", "post", path, None, 403,
           [("webhook.rejected", DENIED, "webhook", None)])
       for path in ("/webhooks/twilio/sms/", "/webhooks/twilio/sms/status/", "/webhooks/twilio/voice/",

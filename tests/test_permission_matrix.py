@@ -387,6 +387,8 @@ TABLE = [
     Line("put",    "notifications/preferences/",    NONE,           401, 200,    200,    200,    200,    200),
     Line("get",    "notifications/on-call/",        NONE,           401, 200,    200,    200,    404,    404),
     Line("put",    "notifications/on-call/",        NONE,           401, 403,    200,    200,    403,    404),
+    Line("get",    "notifications/requirements/",   NONE,           401, 200,    200,    200,    404,    404),
+    Line("put",    "notifications/requirements/",   NONE,           401, 403,    403,    200,    403,    404),
 ]
 # fmt: on
 
@@ -597,6 +599,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "notifications/preferences/": {NONE: Spec(body=PREFERENCES)},
     # Clears the rota (the world has one slot), a change for whoever may make it.
     "notifications/on-call/": {NONE: Spec(body={"shifts": []})},
+    "notifications/requirements/": {NONE: Spec(body={"requirements": {"overdue": "email"}})},
 }
 
 
