@@ -40,6 +40,7 @@ from .bad_input import (
     REFER,
     REFERRAL_UPDATE,
     REJECT,
+    REQUIREMENTS,
     RESEND,
     RESTRICT,
     SEND_MESSAGE,
@@ -418,6 +419,12 @@ INVALID_FIELDS |= {
     APPROVE_WEBHOOK: [
         ({}, {"change": "required"}),
         ({"change": "first"}, {"change": "invalid"}),
+    ],
+    REQUIREMENTS: [
+        ({}, {"requirements": "required"}),
+        ({"requirements": ["overdue"]}, {"requirements": "not_a_dict"}),
+        ({"requirements": {"overdue": "pigeon"}}, {"requirements.overdue": "invalid"}),
+        ({"requirements": {"no_such_kind": "email"}}, {"requirements.no_such_kind": "invalid"}),
     ],
 }
 
