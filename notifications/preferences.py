@@ -126,7 +126,8 @@ def preferences_validate(
     normalised: dict[str, list[str]] = {}
     for kind, chosen in channels.items():
         if kind not in STAFF_KINDS:
-            errors[f"channels.{kind}"] = f"Unknown kind. Known: {', '.join(STAFF_KINDS)}."
+            # Named on `channels` itself: an error's attr is one the schema lists, never input.
+            errors["channels"] = f"Unknown kind {kind[:40]!r}. Known: {', '.join(STAFF_KINDS)}."
             continue
         unknown = [c for c in chosen if c not in OUT_OF_BAND]
         if unknown:

@@ -359,7 +359,7 @@ def requirements_set(*, actor: User, helpline: Helpline, requirements: dict[str,
     errors: dict[str, str] = {}
     for kind, requirement in requirements.items():
         if kind not in preferences.STAFF_KINDS:
-            errors[f"requirements.{kind}"] = f"Unknown kind. Known: {', '.join(preferences.STAFF_KINDS)}."
+            errors["requirements"] = f"Unknown kind. Known: {', '.join(preferences.STAFF_KINDS)}."
         elif requirement not in Requirement.values:
             errors[f"requirements.{kind}"] = f"Unknown requirement. Known: {', '.join(Requirement.values)}."
     if errors:

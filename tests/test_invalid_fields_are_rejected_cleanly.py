@@ -424,7 +424,7 @@ INVALID_FIELDS |= {
         ({}, {"requirements": "required"}),
         ({"requirements": ["overdue"]}, {"requirements": "not_a_dict"}),
         ({"requirements": {"overdue": "pigeon"}}, {"requirements.overdue": "invalid"}),
-        ({"requirements": {"no_such_kind": "email"}}, {"requirements.no_such_kind": "invalid"}),
+        ({"requirements": {"no_such_kind": "email"}}, {"requirements": "invalid"}),
     ],
 }
 

@@ -45,7 +45,7 @@ def test_defaults_then_a_choice_within_what_is_required(api, operator):
     [
         ({"channels": {"emergency_referral": []}}, "channels.emergency_referral"),
         ({"channels": {"critical_case": ["pigeon"]}}, "channels.critical_case"),
-        ({"channels": {"no_such_kind": ["email"]}}, "channels.no_such_kind"),
+        ({"channels": {"no_such_kind": ["email"]}}, "channels"),
         ({"channels": {"overdue": ["sms"]}}, "sms_number"),
         ({"channels": {}, "sms_number": "not a number"}, "sms_number"),
         ({"channels": {}, "colour": "blue"}, "colour"),

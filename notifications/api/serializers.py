@@ -119,8 +119,24 @@ class RequirementsOutput(serializers.Serializer):
 
 class RequirementsInput(serializers.Serializer):
     requirements = serializers.DictField(
-        child=serializers.CharField(max_length=16),
+        # Any value: validate_requirements names a bad one by its kind (keys are checked first, so
+        # an error's attr is always a kind the schema lists, never raw input).
+        child=serializers.JSONField(),
         help_text=f"Per kind ({', '.join(STAFF_KINDS)}): one of {', '.join(Requirement.values)}. A kind "
         "left out follows the installation's default (emergency_referral and critical_case: "
         "email_or_sms; the others: none).",
     )
+
+    def validate_requirements(self, value: dict) -> dict:
+        if any(kind not in STAFF_KINDS for kind in value):
+            raise serializers.ValidationError(
+                f"Unknown kind. Known: {', '.join(STAFF_KINDS)}.", code="invalid"
+            )
+        refused = {
+            kind: f"Unknown requirement. Known: {', '.join(Requirement.values)}."
+            for kind, rule in value.items()
+            if not isinstance(rule, str) or rule not in Requirement.values
+        }
+        if refused:
+            raise serializers.ValidationError(refused, code="invalid")
+        return value

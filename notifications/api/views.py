@@ -5,9 +5,9 @@ through selectors, writes through services."""
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -150,7 +150,27 @@ class NotificationStreamView(APIView):
             )
         ],
         responses={
-            (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream"),
+            (200, "text/event-stream"): OpenApiResponse(
+                {
+                    "type": "object",
+                    "description": "One server-sent event of the stream (heartbeats are comments).",
+                    "properties": {
+                        "event": {"type": "string", "enum": ["notification", "end"]},
+                        "id": {"type": "string", "description": "The notification's id"},
+                        "data": {
+                            "type": "string",
+                            "description": "JSON: the notification as the inbox shows it; for `end`, "
+                            '`{"reconnect": true}`',
+                        },
+                        "retry": {
+                            "type": "integer",
+                            "description": "Milliseconds to wait before reconnecting",
+                        },
+                    },
+                    "required": ["event", "data"],
+                },
+                description="The event stream",
+            ),
         },
     )
     def get(self, request: Request):
@@ -174,6 +194,20 @@ class NotificationStreamView(APIView):
         return response
 
 
+def extend_validation_errors_per_kind(kinds, field: str = "channels"):
+    """Documents `<field>.<kind>` (a choice or rule refused for that kind) for every staff kind."""
+
+    def decorate(view):
+        for kind in kinds:
+            view = extend_validation_errors(["invalid"], field_name=f"{field}.{kind}", methods=["put"])(view)
+        return view
+
+    return decorate
+
+
+@extend_validation_errors(["invalid"], field_name="channels", methods=["put"])
+@extend_validation_errors(["invalid"], field_name="sms_number", methods=["put"])
+@extend_validation_errors_per_kind(preferences.STAFF_KINDS)
 class PreferencesView(APIView):
     audit_actions = {"put": (AuditAction.NOTIFICATION_PREFERENCES_SET, "notifications.preference")}
     scope = {
@@ -274,6 +308,7 @@ class OnCallView(APIView):
         return self._answer(request, created)
 
 
+@extend_validation_errors_per_kind(preferences.STAFF_KINDS, field="requirements")
 class RequirementsView(APIView):
     audit_actions = {"put": (AuditAction.NOTIFICATION_REQUIREMENTS_SET, "helpline.helpline")}
     scope = {
