@@ -19,7 +19,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from knox.models import AuthToken
 
-from cases.models import Case, CaseAccess, Contact, Escalation
+from cases.models import Case, CaseAccess, CaseLink, Contact, Escalation
 from channels_sms.chat import chat_session_create
 from channels_sms.models import Callback, CannedReply, PhoneNumber, VoiceRoute
 from channels_sms.voice import callback_request
@@ -38,6 +38,7 @@ CASE, CONTACT, NOTE, ESCALATION, GRANT = (
     "cases.escalation",
     "cases.caseaccess",
 )
+LINK = "cases.caselink"
 USER, HELPLINE, AGENCY, AUDIT = (
     "helpline.user",
     "helpline.helpline",
@@ -91,6 +92,8 @@ FLAG = {"flag": "blocked", "expires_at": "@next_week", "reason": "Prank calls ev
 # A name that never resolves (RFC 2606).
 NEW_NUMBER = {"channel": "sms", "number": "+15005550009"}
 NEW_ROUTE = {"number": "@voice_number", "mode": "dial", "dial_numbers": ["+254700000001"]}
+SIBLING = {"case": "@sibling", "kind": "sibling"}
+MERGE = {"into": "@case", "reason": "Same child, called twice the same evening."}
 WEBHOOK_CHANGE = {
     "webhook_url": "https://hooks.police.invalid/lifeline",
     "webhook_secret": "police-signing-secret",
@@ -462,6 +465,37 @@ REQUESTS = [
         [("notification.requirements_set", ALLOWED, HELPLINE, None)]),
     Req("notification requirements set by a supervisor", "supervisor", "put", "notifications/requirements/",
         {"requirements": {}}, 403, [("notification.requirements_set", DENIED, HELPLINE, None)]),
+    Req("case link list", "operator", "get", "cases/{case}/links/", None, 200,
+        [("case.link.list", ALLOWED, CASE, "case")]),
+    Req("case link list outside scope", "operator", "get", "cases/{else_case}/links/", None, 404,
+        [("case.link.list", DENIED, CASE, None)]),
+    # A link is recorded on both of its cases, the lower id first.
+    Req("case link create", "operator", "post", "cases/{case}/links/", SIBLING, 201,
+        [("case.link.create", ALLOWED, LINK, "case"), ("case.link.create", ALLOWED, LINK, "sibling")]),
+    Req("case link create outside scope", "operator", "post", "cases/{else_case}/links/", SIBLING, 404,
+        [("case.link.create", DENIED, CASE, None)]),
+    Req("case link create to a case outside scope", "operator", "post", "cases/{case}/links/",
+        {"case": "@else_case", "kind": "sibling"}, 404, [("case.link.create", DENIED, CASE, None)]),
+    Req("case link create conflict", "operator", "post", "cases/{linked}/links/",
+        {"case": "@case", "kind": "sibling"}, 409, [("case.link.create", DENIED, CASE, "linked")]),
+    Req("case link remove", "operator", "delete", "case-links/{case_link}/", None, 204,
+        [("case.link.remove", ALLOWED, LINK, "case"), ("case.link.remove", ALLOWED, LINK, "sibling")]),
+    Req("case link remove outside scope", "operator", "delete", "case-links/{else_link}/", None, 404,
+        [("case.link.remove", DENIED, LINK, None)]),
+    Req("case link remove conflict", "operator", "delete", "case-links/{removed_link}/", None, 409,
+        [("case.link.remove", DENIED, LINK, "case")]),
+    # The duplicate is closed by its merge transition; the survivor records what it received.
+    Req("case merge", "supervisor", "post", "cases/{duplicate}/merge/", MERGE, 200,
+        [("case.transition.merge", ALLOWED, CASE, "duplicate"),
+         ("case.merge_receive", ALLOWED, CASE, "case")]),
+    Req("case merge outside scope", "supervisor", "post", "cases/{else_case}/merge/", MERGE, 404,
+        [("case.transition.merge", DENIED, CASE, None)]),
+    Req("case merge into a case outside scope", "supervisor", "post", "cases/{duplicate}/merge/",
+        {**MERGE, "into": "@else_case"}, 404, [("case.transition.merge", DENIED, CASE, None)]),
+    Req("case merge forbidden", "operator", "post", "cases/{duplicate}/merge/", MERGE, 403,
+        [("case.transition.merge", DENIED, CASE, "duplicate")]),
+    Req("case merge conflict", "supervisor", "post", "cases/{duplicate}/merge/", {**MERGE, "into": "@closed"},
+        409, [("case.transition.merge", DENIED, CASE, "duplicate")]),
     *[Req(f"unsigned webhook {path}", "anonymous", "post", path, None, 403,
           [("webhook.rejected", DENIED, "webhook", None)])
       for path in ("/webhooks/twilio/sms/", "/webhooks/twilio/sms/status/", "/webhooks/twilio/voice/",
@@ -595,6 +629,48 @@ class World:
     @cached_property
     def next_week(self) -> str:
         return (timezone.now() + timedelta(days=7)).isoformat()
+
+    @cached_property
+    def sibling(self) -> Case:
+        """Another case of the helpline, made after `case`: linked to it, the higher id."""
+        self.case  # noqa: B018 - the lower id of the pair
+        return self.opened(risk_level="low")
+
+    @cached_property
+    def case_link(self) -> CaseLink:
+        """`case` and `sibling`, linked as siblings by the operator."""
+        body = {"case": self.sibling.pk, "kind": "sibling"}
+        return CaseLink.objects.get(
+            pk=self.ok("operator", "post", f"cases/{self.case.pk}/links/", body)["id"]
+        )
+
+    @cached_property
+    def linked(self) -> Case:
+        """`sibling`, already linked to `case`."""
+        self.case_link  # noqa: B018 - made through the API before the request's watermark
+        return self.sibling
+
+    @cached_property
+    def removed_link(self) -> CaseLink:
+        response = self.client("operator").delete(f"/api/v1/case-links/{self.case_link.pk}/")
+        assert response.status_code == 204, response.content[:500]
+        return self.case_link
+
+    @cached_property
+    def else_link(self) -> CaseLink:
+        low, high = self.else_case, factories.CaseFactory(helpline=self.elsewhere)
+        return CaseLink.objects.create(
+            helpline=self.elsewhere,
+            case_low=low,
+            case_high=high,
+            kind="sibling",
+            created_by=factories.OperatorFactory(helpline=self.elsewhere),
+        )
+
+    @cached_property
+    def duplicate(self) -> Case:
+        """A case recorded twice: merged into `case`."""
+        return self.opened(risk_level="low")
 
     @cached_property
     def high(self) -> Case:
