@@ -23,6 +23,7 @@ from .bad_input import (
     COMPLETE,
     CONSENT_BODY,
     CREATE_AGENCY,
+    CREATE_CANNED,
     CREATE_CASE,
     CREATE_HELPLINE,
     CREATE_TEAM,
@@ -35,7 +36,9 @@ from .bad_input import (
     NEW_HELPLINE,
     NEW_PASSWORD,
     NEW_USER,
+    ON_CALL,
     PASSWORD,
+    PREFERENCES,
     RECORD_CONSENT,
     REFER,
     REFERRAL_UPDATE,
@@ -50,6 +53,7 @@ from .bad_input import (
     TRANSFER,
     TRANSITION,
     UPDATE_AGENCY,
+    UPDATE_CANNED,
     UPDATE_CASE,
     UPDATE_CONTACT,
     UPDATE_HELPLINE,
@@ -425,6 +429,95 @@ INVALID_FIELDS |= {
         ({"requirements": ["overdue"]}, {"requirements": "not_a_dict"}),
         ({"requirements": {"overdue": "pigeon"}}, {"requirements.overdue": "invalid"}),
         ({"requirements": {"no_such_kind": "email"}}, {"requirements": "invalid"}),
+    ],
+}
+CANNED_BODY, PREFERENCES_BODY = CREATE_CANNED.body, PREFERENCES.body
+SHIFT = ON_CALL.body["shifts"][0]
+INVALID_FIELDS |= {
+    CREATE_CANNED: [
+        ({}, {"language": "required", "title": "required", "body": "required"}),
+        ({**CANNED_BODY, "language": "English"}, {"language": "invalid"}),
+        ({**CANNED_BODY, "language": "en-abcdefgh-abcde"}, {"language": "max_length"}),
+        ({**CANNED_BODY, "language": None}, {"language": "null"}),
+        ({**CANNED_BODY, "title": ""}, {"title": "blank"}),
+        ({**CANNED_BODY, "title": "t" * 101}, {"title": "max_length"}),
+        ({**CANNED_BODY, "title": ["Hello"]}, {"title": "invalid"}),
+        ({**CANNED_BODY, "title": "Safe?"}, {"title": "unique"}),  # the world's active reply
+        ({**CANNED_BODY, "body": ""}, {"body": "blank"}),
+        ({**CANNED_BODY, "body": "b" * 1601}, {"body": "max_length"}),
+        ({**CANNED_BODY, "body": "a\u0000b"}, {"body": "null_characters_not_allowed"}),
+        # `fill` formats the body: "{{name}}" is sent as "{name}", a placeholder that is not {helpline}.
+        ({**CANNED_BODY, "body": "Hello {{name}}."}, {"body": "invalid_placeholder"}),
+        ({**CANNED_BODY, "helpline": 999999}, {"helpline": "does_not_exist"}),
+        ({**CANNED_BODY, "helpline": "x"}, {"helpline": "incorrect_type"}),
+    ],
+    UPDATE_CANNED: [
+        ({"language": "English"}, {"language": "invalid"}),
+        ({"title": ""}, {"title": "blank"}),
+        ({"title": None}, {"title": "null"}),
+        ({"title": "t" * 101}, {"title": "max_length"}),
+        ({"body": "b" * 1601}, {"body": "max_length"}),
+        ({"body": "Hello {{name}}."}, {"body": "invalid_placeholder"}),
+        ({"is_active": "maybe"}, {"is_active": "invalid"}),
+        ({"is_active": None}, {"is_active": "null"}),
+    ],
+    PREFERENCES: [
+        ({}, {"channels": "required"}),
+        ({"channels": ["sms"]}, {"channels": "not_a_dict"}),
+        ({"channels": None}, {"channels": "null"}),
+        (
+            {**PREFERENCES_BODY, "channels": {"critical_case": "sms"}},
+            {"channels.critical_case": "not_a_list"},
+        ),
+        (
+            {**PREFERENCES_BODY, "channels": {"critical_case": ["sms", "sms", "sms"]}},
+            {"channels.critical_case": "max_length"},
+        ),
+        (
+            {**PREFERENCES_BODY, "channels": {**PREFERENCES_BODY["channels"], "critical_case": ["pigeon"]}},
+            {"channels.critical_case": "invalid"},
+        ),
+        (
+            {**PREFERENCES_BODY, "channels": {**PREFERENCES_BODY["channels"], "no_such_kind": ["sms"]}},
+            {"channels": "invalid"},
+        ),
+        # Below the helpline's rule (the installation's default: e-mail or SMS for critical cases).
+        (
+            {**PREFERENCES_BODY, "channels": {**PREFERENCES_BODY["channels"], "critical_case": []}},
+            {"channels.critical_case": "invalid"},
+        ),
+        ({**PREFERENCES_BODY, "sms_number": "call me maybe"}, {"sms_number": "invalid"}),
+        ({**PREFERENCES_BODY, "sms_number": "+" + "2" * 40}, {"sms_number": "max_length"}),
+        ({**PREFERENCES_BODY, "sms_number": None}, {"sms_number": "null"}),
+        ({**PREFERENCES_BODY, "sms_number": ""}, {"sms_number": "invalid"}),  # SMS chosen, no number
+    ],
+    ON_CALL: [
+        ({}, {"shifts": "required"}),
+        ({"shifts": None}, {"shifts": "null"}),
+        # A list of objects is refused as a whole as DRF's ListSerializer does: under non_field_errors.
+        ({"shifts": SHIFT}, {"shifts.non_field_errors": "not_a_list"}),
+        ({"shifts": [SHIFT] * 201}, {"shifts.non_field_errors": "max_length"}),
+        (
+            {"shifts": [{}]},
+            {
+                "shifts.0.user": "required",
+                "shifts.0.weekdays": "required",
+                "shifts.0.starts": "required",
+                "shifts.0.ends": "required",
+            },
+        ),
+        ({"shifts": [{**SHIFT, "user": 999999}]}, {"shifts.0.user": "does_not_exist"}),
+        ({"shifts": [{**SHIFT, "user": "x"}]}, {"shifts.0.user": "incorrect_type"}),
+        # Another helpline's user: as for one that does not exist.
+        ({"shifts": [{**SHIFT, "user": "{outsider}"}]}, {"shifts.0.user": "does_not_exist"}),
+        ({"shifts": [{**SHIFT, "weekdays": 6}]}, {"shifts.0.weekdays": "not_a_list"}),
+        ({"shifts": [{**SHIFT, "weekdays": []}]}, {"shifts.0.weekdays": "min_length"}),
+        ({"shifts": [{**SHIFT, "weekdays": [1] * 8}]}, {"shifts.0.weekdays": "max_length"}),
+        ({"shifts": [{**SHIFT, "weekdays": [0]}]}, {"shifts.0.weekdays.0": "min_value"}),
+        ({"shifts": [{**SHIFT, "weekdays": [8]}]}, {"shifts.0.weekdays.0": "max_value"}),
+        ({"shifts": [{**SHIFT, "weekdays": ["sunday"]}]}, {"shifts.0.weekdays.0": "invalid"}),
+        ({"shifts": [{**SHIFT, "starts": "25:00"}]}, {"shifts.0.starts": "invalid"}),
+        ({"shifts": [{**SHIFT, "ends": "late"}]}, {"shifts.0.ends": "invalid"}),
     ],
 }
 
