@@ -36,7 +36,15 @@ from knox.models import AuthToken
 
 from cases.models import Case, CaseAccess, CaseLink, Category, Contact, Escalation
 from channels_sms.chat import chat_session_create
-from channels_sms.models import Callback, ContacterFlag, InboundEvent, Message, PhoneNumber, VoiceRoute
+from channels_sms.models import (
+    Callback,
+    CannedReply,
+    ContacterFlag,
+    InboundEvent,
+    Message,
+    PhoneNumber,
+    VoiceRoute,
+)
 from channels_sms.voice import callback_request
 from helpline.audit import audit_record
 from helpline.models import Helpline, User
@@ -389,6 +397,37 @@ TABLE = [
     Line("put",    "notifications/on-call/",        NONE,           401, 403,    200,    200,    403,    404),
     Line("get",    "notifications/requirements/",   NONE,           401, 200,    200,    200,    404,    404),
     Line("put",    "notifications/requirements/",   NONE,           401, 403,    403,    200,    403,    404),
+
+    # The helpline's Twilio numbers and voice routes: its administrators configure them, its
+    # supervisors read them, everyone else is refused the whole endpoint (403, whatever the id).
+    Line("get",    "phone-numbers/",                IN,             401, 403,    SHOWN,  SHOWN,  403,    SHOWN),
+    Line("get",    "phone-numbers/",                OUT_HELPLINE,   401, 403,    HIDDEN, HIDDEN, 403,    SHOWN),
+    Line("post",   "phone-numbers/",                NONE,           401, 403,    403,    201,    403,    201),
+    Line("get",    "phone-numbers/{id}/",           IN,             401, 403,    200,    200,    403,    200),
+    Line("get",    "phone-numbers/{id}/",           OUT_HELPLINE,   401, 403,    404,    404,    403,    200),
+    Line("patch",  "phone-numbers/{id}/",           IN,             401, 403,    403,    200,    403,    200),
+    Line("patch",  "phone-numbers/{id}/",           OUT_HELPLINE,   401, 403,    404,    404,    403,    200),
+    Line("delete", "phone-numbers/{id}/",           IN,             401, 403,    403,    204,    403,    204),
+    Line("delete", "phone-numbers/{id}/",           OUT_HELPLINE,   401, 403,    404,    404,    403,    204),
+    Line("get",    "voice-routes/",                 IN,             401, 403,    SHOWN,  SHOWN,  403,    SHOWN),
+    Line("get",    "voice-routes/",                 OUT_HELPLINE,   401, 403,    HIDDEN, HIDDEN, 403,    SHOWN),
+    Line("post",   "voice-routes/",                 NONE,           401, 403,    403,    201,    403,    201),
+    Line("get",    "voice-routes/{id}/",            IN,             401, 403,    200,    200,    403,    200),
+    Line("get",    "voice-routes/{id}/",            OUT_HELPLINE,   401, 403,    404,    404,    403,    200),
+    Line("patch",  "voice-routes/{id}/",            IN,             401, 403,    403,    200,    403,    200),
+    Line("patch",  "voice-routes/{id}/",            OUT_HELPLINE,   401, 403,    404,    404,    403,    200),
+    Line("delete", "voice-routes/{id}/",            IN,             401, 403,    403,    204,    403,    204),
+    Line("delete", "voice-routes/{id}/",            OUT_HELPLINE,   401, 403,    404,    404,    403,    204),
+
+    # Canned replies: the helpline's staff (and administrators) read them; supervisors and
+    # administrators write and change them; agency users have none.
+    Line("get",    "canned-replies/",               IN,             401, SHOWN,  SHOWN,  SHOWN,  HIDDEN, SHOWN),
+    Line("get",    "canned-replies/",               OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, SHOWN),
+    Line("post",   "canned-replies/",               NONE,           401, 403,    201,    201,    403,    201),
+    Line("get",    "canned-replies/{id}/",          IN,             401, 200,    200,    200,    404,    200),
+    Line("get",    "canned-replies/{id}/",          OUT_HELPLINE,   401, 404,    404,    404,    404,    200),
+    Line("patch",  "canned-replies/{id}/",          IN,             401, 403,    200,    200,    404,    200),
+    Line("patch",  "canned-replies/{id}/",          OUT_HELPLINE,   401, 404,    404,    404,    404,    200),
 ]
 # fmt: on
 
@@ -416,6 +455,9 @@ class Spec(NamedTuple):
 
 
 NOTIFICATIONS = {IN: "notification", OUT_HELPLINE: "else_notification"}
+PHONE_NUMBERS = {IN: "phone_number", OUT_HELPLINE: "else_phone_number"}
+VOICE_ROUTES = {IN: "voice_route", OUT_HELPLINE: "else_voice_route"}
+CANNED_REPLIES = {IN: "canned_reply", OUT_HELPLINE: "else_canned_reply"}
 PREFERENCES = {
     "channels": {"critical_case": ["sms"], "emergency_referral": ["sms"]},
     "sms_number": "+254700000111",
@@ -600,6 +642,22 @@ TARGETS: dict[str, dict[str, Spec]] = {
     # Clears the rota (the world has one slot), a change for whoever may make it.
     "notifications/on-call/": {NONE: Spec(body={"shifts": []})},
     "notifications/requirements/": {NONE: Spec(body={"requirements": {"overdue": "email"}})},
+    # The helpline is named for the platform administrator (a helpline's own is always its own).
+    "phone-numbers/": {
+        **by_scope(PHONE_NUMBERS),
+        NONE: Spec(body={"channel": "sms", "number": "+15005550010", "helpline": "@helpline"}),
+    },
+    "phone-numbers/{id}/": by_scope(PHONE_NUMBERS, {"acknowledgement": "We read every message."}),
+    # A voice number of the callers' helpline without a route yet, routed by the write.
+    "voice-routes/": {**by_scope(VOICE_ROUTES), NONE: Spec(body={"number": "@unrouted_voice"})},
+    "voice-routes/{id}/": by_scope(VOICE_ROUTES, {"greeting": "You are through to the helpline."}),
+    "canned-replies/": {
+        **by_scope(CANNED_REPLIES),
+        NONE: Spec(
+            body={"language": "en", "title": "New reply", "body": "We are here.", "helpline": "@helpline"}
+        ),
+    },
+    "canned-replies/{id}/": by_scope(CANNED_REPLIES, {"title": "Renamed reply"}),
 }
 
 
@@ -832,11 +890,28 @@ class World:
             factories.NoteFactory(case=o[name], author=supervisor2, body=f"NOTE-OF-{o[name].reference}")
         # Rows in the other tables a refused write must leave alone: the helpline's numbers and
         # voice route, an SMS conversation (its inbound event and message) in a case no message
-        # line is about (CASE-IN has no sender: a reply there is 409), a delivered delivery.
+        # line is about (CASE-IN has no sender: a reply there is 409), a delivered delivery. The
+        # numbers and voice routes are also the phone-numbers and voice-routes lines' objects (with
+        # the other helpline's and a voice number without a route), beside a canned reply in each.
         now = timezone.now()
-        PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+15005550006")
-        voice = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+15005550007")
-        VoiceRoute.objects.create(number=voice, greeting="Hello")
+        number = PhoneNumber.objects.create
+        o["phone_number"] = number(helpline=helpline, channel="sms", number="+15005550006")
+        o["else_phone_number"] = number(helpline=elsewhere, channel="sms", number="+15005550016")
+        voice = number(helpline=helpline, channel="voice", number="+15005550007")
+        else_voice = number(helpline=elsewhere, channel="voice", number="+15005550017")
+        o["unrouted_voice"] = number(helpline=helpline, channel="voice", number="+15005550008")
+        o["voice_route"] = VoiceRoute.objects.create(number=voice, greeting="GREETING-IN")
+        o["else_voice_route"] = VoiceRoute.objects.create(number=else_voice, greeting="GREETING-ELSEWHERE")
+        o["canned_reply"] = CannedReply.objects.create(
+            helpline=helpline, language="en", title="REPLY-IN", body="Are you safe?", created_by=supervisor2
+        )
+        o["else_canned_reply"] = CannedReply.objects.create(
+            helpline=elsewhere,
+            language="en",
+            title="REPLY-ELSEWHERE",
+            body="Are you safe?",
+            created_by=else_supervisor,
+        )
         texted = factories.ContactFactory(case=o["high_risk"], channel="sms", summary="CONTACT-SMS")
         event = InboundEvent.objects.create(
             helpline=helpline,
@@ -955,6 +1030,12 @@ def marks_of(obj: Any) -> tuple[str, ...]:
         return (obj.code, obj.label)
     if isinstance(obj, AuthToken):
         return (token_id(obj),)
+    if isinstance(obj, PhoneNumber):
+        return (obj.number,)
+    if isinstance(obj, VoiceRoute):
+        return (obj.greeting, obj.number.number)
+    if isinstance(obj, CannedReply):
+        return (obj.title,)
     return ()
 
 
@@ -1209,6 +1290,14 @@ ADMINISTRATORS_ONLY = {
     "helplines/",
     "helplines/{id}/",
 }
+# Routes whose every method is the helpline's administrators' and supervisors' (a helpline's Twilio
+# numbers and voice routes): OPTIONS is refused to anyone else alike.
+ADMINISTRATORS_AND_SUPERVISORS_ONLY = {
+    "phone-numbers/",
+    "phone-numbers/{id}/",
+    "voice-routes/",
+    "voice-routes/{id}/",
+}
 # Routes anyone may call: what counts is the body (credentials, a set-password link), not a token.
 PUBLIC = {LOGIN, "auth/password/", "auth/totp/", "auth/totp/confirm/"}
 
@@ -1216,13 +1305,16 @@ PUBLIC = {LOGIN, "auth/password/", "auth/totp/", "auth/totp/confirm/"}
 @pytest.mark.parametrize("route", sorted({route for _, route in served_operations()}))
 def test_options_describes_a_route_alike_for_any_object_and_never_fails(world, route):
     """Every route answers OPTIONS (DRF's description of the endpoint): 401 to anonymous callers (but
-    on the public sign-in), 403 to non-administrators on the administrators' routes, otherwise 200 —
+    on the public sign-in), 403 to non-administrators on the administrators' routes (and to operators
+    and agency users on the administrators' and supervisors'), otherwise 200 —
     and the same answer for an object in scope, one outside it and one that does not exist."""
     scopes = TARGETS[route]
     probes = [IN, OUT_HELPLINE, "unknown"] if "{id}" in route else [NONE if NONE in scopes else IN]
     problems = []
     for role in ROLES:
         expected = 200 if role in (ADMIN, PLATFORM_ADMIN) or route not in ADMINISTRATORS_ONLY else 403
+        if route in ADMINISTRATORS_AND_SUPERVISORS_ONLY and role in (OPERATOR, AGENCY):
+            expected = 403
         if role == ANON:
             expected = 200 if route in PUBLIC or route.startswith("chat/") else 401  # public routes
         answers = set()
