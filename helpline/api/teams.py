@@ -4,6 +4,7 @@ staff of the helpline read them and their members. People move between teams thr
 
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
@@ -20,6 +21,8 @@ from .serializers import TeamCreateInput, TeamOutput, TeamUpdateInput
 MANAGED_BY_ADMINS = "Only administrators of the helpline manage its teams."
 
 
+# A platform administrator (of no helpline) must name the helpline a new team belongs to.
+@extend_validation_errors(["required"], field_name="helpline", methods=["post"])
 class TeamListView(APIView):
     audit_actions = {
         "get": (AuditAction.TEAM_LIST, "helpline.team"),
