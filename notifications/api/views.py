@@ -264,6 +264,10 @@ class PreferencesView(APIView):
         return self._answer(request)
 
 
+# The service's own refusals of a shift (not active staff of the helpline, bad weekdays, a slot that
+# ends when it starts) come as `invalid` on the shift's field.
+@extend_validation_errors(["invalid"], field_name="shifts.INDEX.user", methods=["put"])
+@extend_validation_errors(["invalid"], field_name="shifts.INDEX.weekdays", methods=["put"])
 class OnCallView(APIView):
     audit_actions = {"put": (AuditAction.NOTIFICATION_ON_CALL_SET, "helpline.helpline")}
     scope = {
