@@ -34,6 +34,9 @@ CLEAR_COLUMNS: dict[str, str] = {
     "helpline.Helpline.timezone": HELPLINE_CONFIGURATION,
     "helpline.Helpline.default_language": HELPLINE_CONFIGURATION,
     "helpline.Helpline.due_policy": HELPLINE_CONFIGURATION + " (minutes per state and risk level)",
+    "helpline.Helpline.opening_hours": HELPLINE_CONFIGURATION + " (weekly hours of the chat)",
+    "helpline.Helpline.chat_greeting": HELPLINE_CONFIGURATION,
+    "helpline.Helpline.out_of_hours_message": HELPLINE_CONFIGURATION,
     "helpline.Team.name": HELPLINE_CONFIGURATION,
     "helpline.User.password": "a salted slow hash (Django's password hasher), never the password",
     "helpline.User.username": STAFF_ACCOUNT,
@@ -111,6 +114,17 @@ CLEAR_COLUMNS: dict[str, str] = {
     "channels_sms.VoiceRoute.dial_numbers": HELPLINE_CONFIGURATION + " (the on-duty desks' numbers)",
     "channels_sms.VoiceRoute.emergency_digit": HELPLINE_CONFIGURATION,
     "channels_sms.Callback.reason": CODE + " (Twilio's CallStatus or queue result)",
+    "channels_sms.ChatSession.greeting": (
+        HELPLINE_CONFIGURATION + " (the greeting the child was shown, copied when the chat opened)"
+    ),
+    "channels_sms.ChatSession.out_of_hours_notice": (
+        HELPLINE_CONFIGURATION + " (the out-of-hours message the child was shown)"
+    ),
+    "channels_sms.CannedReply.language": CODE + " (a language code)",
+    "channels_sms.CannedReply.title": HELPLINE_CONFIGURATION + " (a canned reply's title)",
+    "channels_sms.CannedReply.body": (
+        HELPLINE_CONFIGURATION + " (a canned reply's text; once sent, the message is encrypted)"
+    ),
     "channels_sms.ChatSession.language": CODE + " (a language code)",
     "channels_sms.ChatSession.secret_hash": "SHA-256 of a 256-bit random secret",
     "channels_sms.ChatSession.sender_hash": CODE + " (derived from the session id)",

@@ -14,7 +14,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from drf_spectacular.generators import SchemaGenerator
 from knox.models import AuthToken
 
-from cases.models import Case, CaseAccess, CaseReferenceCounter, Category, Contact, Escalation, Note
+from cases.models import Case, CaseAccess, CaseLink, CaseReferenceCounter, Category, Contact, Escalation, Note
 from cases.services import escalate_overdue_cases
 from channels_sms import chat
 from channels_sms.models import (
@@ -94,6 +94,7 @@ STORED_MODELS = (
     SetPasswordLink,
     TOTPDevice,
     CaseAccess,
+    CaseLink,
     WebhookChange,
     Notification,
     NotificationPreference,
@@ -269,6 +270,19 @@ REQUIREMENTS = Op(
     {"requirements": {"overdue": "email", "critical_case": "email_or_sms"}},
 )
 
+# Cases linked or merged (the case in the path and another of the helpline).
+LINK = Op("operator", "post", "/api/v1/cases/{case}/links/", {"case": "{sibling}", "kind": "sibling"})
+MERGE = Op(
+    "supervisor", "post", "/api/v1/cases/{case}/merge/", {"into": "{sibling}", "reason": "Same child."}
+)
+# The helpline's numbers and how its voice numbers answer (administrators).
+CREATE_NUMBER = Op("admin", "post", "/api/v1/phone-numbers/", {"channel": "sms", "number": "+254700000123"})
+UPDATE_NUMBER = Op("admin", "patch", "/api/v1/phone-numbers/{sms_number}/", {"acknowledgement": "Thank you."})
+CREATE_VOICE_ROUTE = Op(
+    "admin", "post", "/api/v1/voice-routes/", {"number": "{voice_number}", "greeting": "Hello."}
+)
+UPDATE_VOICE_ROUTE = Op("admin", "patch", "/api/v1/voice-routes/{voice_route}/", {"emergency_digit": "8"})
+
 BODY_OPS = [
     LOGIN,
     CREATE_USER,
@@ -309,6 +323,12 @@ BODY_OPS = [
     CREATE_TEAM,
     UPDATE_TEAM,
     TRANSFER,
+    LINK,
+    MERGE,
+    CREATE_NUMBER,
+    UPDATE_NUMBER,
+    CREATE_VOICE_ROUTE,
+    UPDATE_VOICE_ROUTE,
 ]
 # Operations whose body is walked although their well-formed request is refused here (a set-password
 # link's token, an authenticator's code, an SMS sender the world lacks): the body is refused first.
@@ -354,6 +374,14 @@ OTHER_OPS = [
     Op("operator", "get", "/api/v1/canned-replies/{canned}/"),
     Op("operator", "get", "/api/v1/teams/"),
     Op("supervisor", "get", "/api/v1/teams/{team}/"),
+    Op("operator", "get", "/api/v1/cases/{case}/links/"),
+    Op("supervisor", "delete", "/api/v1/case-links/{case_link}/"),
+    Op("admin", "get", "/api/v1/phone-numbers/"),
+    Op("admin", "get", "/api/v1/phone-numbers/{sms_number}/"),
+    Op("admin", "delete", "/api/v1/phone-numbers/{sms_number}/"),
+    Op("admin", "get", "/api/v1/voice-routes/"),
+    Op("admin", "get", "/api/v1/voice-routes/{voice_route}/"),
+    Op("admin", "delete", "/api/v1/voice-routes/{voice_route}/"),
 ]
 ALL_OPS = BODY_OPS + OTHER_OPS
 ANONYMOUS = ("anon", "child")  # the web chat needs no login: a token is neither asked for nor read
@@ -452,6 +480,15 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
     canned = CannedReply.objects.create(
         helpline=helpline, language="en", title="Safe?", body="Are you safe?", created_by=supervisor
     )
+    sibling = factories.CaseFactory(helpline=helpline, team=operator.team, state="intake")
+    linked = factories.CaseFactory(helpline=helpline, team=operator.team, state="intake")
+    case_link = CaseLink.objects.create(
+        helpline=helpline, case_low=case_row, case_high=linked, kind="same_family", created_by=supervisor
+    )
+    sms_number = PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+254700000120")
+    voice_number = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+254700000121")
+    routed = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+254700000122")
+    voice_route = VoiceRoute.objects.create(number=routed, dial_numbers="+254700000130")
 
     users = {
         "operator": operator,
@@ -497,6 +534,12 @@ def build_world(api, settings, helpline, operator, supervisor, admin_user, agenc
             user=operator, helpline=helpline, kind="case_transferred", case_id=case["id"], reference="x"
         ).pk,
         "canned": canned.pk,
+        "sibling": sibling.pk,
+        "case_link": case_link.pk,
+        "sms_number": sms_number.pk,
+        "voice_number": voice_number.pk,
+        "voice_route": voice_route.pk,
+        "other_helpline": other.pk,
     }
 
     def client(who: str):

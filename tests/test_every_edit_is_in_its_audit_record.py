@@ -18,6 +18,9 @@ from cases.api.serializers import CaseUpdateInput, ContactUpdateInput
 from cases.models import Case, Contact
 from helpline.api.serializers import HelplineUpdateInput, TeamUpdateInput, UserUpdateInput
 from helpline.audit import REDACTED
+from channels_sms.api.number_views import PhoneNumberUpdateInput, _VoiceRouteFieldsInput
+from channels_sms.api.serializers import CannedReplyUpdateInput
+from channels_sms.models import CannedReply, PhoneNumber, VoiceRoute
 from helpline.models import AuditEntry, Helpline, Team, User
 from referrals.api.serializers import AgencyUpdateInput
 from referrals.models import Agency
@@ -34,6 +37,13 @@ SPECIAL: dict[str, Any] = {
     "notify_sms": "+254700000998",
     "default_language": "sw",
     "child_language": "sw",
+    "opening_hours": [{"weekday": "monday", "opens": "08:00", "closes": "20:00"}],
+    "chat_greeting": {"en": "Hello from {helpline}, changed."},
+    "out_of_hours_message": {"en": "We are closed, changed."},
+    "language": "sw",
+    "queue_name": "changed-queue",
+    "dial_numbers": ["+254700000997"],
+    "emergency_digit": "7",
 }
 
 
@@ -54,6 +64,15 @@ EDITS = [
     Edit("contact.update", ContactUpdateInput, "supervisor", "/api/v1/contacts/{pk}/", Contact),
     Edit("agency.update", AgencyUpdateInput, "admin", "/api/v1/agencies/{pk}/", Agency),
     Edit("team.update", TeamUpdateInput, "admin", "/api/v1/teams/{pk}/", Team),
+    Edit("phone_number.update", PhoneNumberUpdateInput, "admin", "/api/v1/phone-numbers/{pk}/", PhoneNumber),
+    Edit("voice_route.update", _VoiceRouteFieldsInput, "admin", "/api/v1/voice-routes/{pk}/", VoiceRoute),
+    Edit(
+        "canned_reply.update",
+        CannedReplyUpdateInput,
+        "supervisor",
+        "/api/v1/canned-replies/{pk}/",
+        CannedReply,
+    ),
 ]
 
 
@@ -84,6 +103,25 @@ class World:
             return Contact.objects.get(case_id=self.case_id)
         if edit.model is Team:  # no one in it, so that retiring it is possible
             return factories.TeamFactory(helpline=self.helpline)
+        if edit.model is PhoneNumber:
+            return PhoneNumber.objects.create(
+                helpline=self.helpline, channel="sms", number="+254700000991", acknowledgement="Old text."
+            )
+        if edit.model is VoiceRoute:
+            number = PhoneNumber.objects.create(
+                helpline=self.helpline, channel="voice", number="+254700000990"
+            )
+            return VoiceRoute.objects.create(
+                number=number, greeting="Old greeting.", dial_numbers="+254700000996"
+            )
+        if edit.model is CannedReply:
+            return CannedReply.objects.create(
+                helpline=self.helpline,
+                language="en",
+                title="Old",
+                body="Old body.",
+                created_by=self.who["supervisor"],
+            )
         return factories.AgencyFactory(
             helpline=self.helpline,
             webhook_url="https://old.example.org/",
@@ -178,6 +216,13 @@ def _edit_paths() -> set[str]:
 
 
 def test_every_edit_endpoint_is_checked_above():
-    # PUT /cases/{pk}/access/ replaces a list (its entry names who was added and removed).
-    not_field_edits = {"/api/v1/cases/{pk}/access/"}
+    # These PUTs replace a whole set, and their entries record it before and after in `extra`
+    # (each checked in its own test): a case's need-to-know list (who was added and removed), a
+    # person's notification channels, the on-call rota, the helpline's required channels.
+    not_field_edits = {
+        "/api/v1/cases/{pk}/access/",
+        "/api/v1/notifications/preferences/",
+        "/api/v1/notifications/on-call/",
+        "/api/v1/notifications/requirements/",
+    }
     assert _edit_paths() - not_field_edits == {edit.path for edit in EDITS}

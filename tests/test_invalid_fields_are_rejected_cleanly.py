@@ -26,12 +26,16 @@ from .bad_input import (
     CREATE_CANNED,
     CREATE_CASE,
     CREATE_HELPLINE,
+    CREATE_NUMBER,
     CREATE_TEAM,
     CREATE_USER,
+    CREATE_VOICE_ROUTE,
     FLAG,
     FLAG_BODY,
     FLAG_NUMBER,
+    LINK,
     LOGIN,
+    MERGE,
     NEVER_SEEN,
     NEW_HELPLINE,
     NEW_PASSWORD,
@@ -57,8 +61,10 @@ from .bad_input import (
     UPDATE_CASE,
     UPDATE_CONTACT,
     UPDATE_HELPLINE,
+    UPDATE_NUMBER,
     UPDATE_TEAM,
     UPDATE_USER,
+    UPDATE_VOICE_ROUTE,
     WALKED,
     WITHDRAW,
     assert_error,
@@ -79,8 +85,66 @@ def world(api, settings, helpline, operator, supervisor, admin_user, agency_user
 
 # --- fields: missing, wrong types, unknown choices, unknown references --------------------------------
 
+NEW_NUMBER = {"channel": "sms", "number": "+254700000124"}
+
 # operation -> [(body, {attr: code} the answer must name, exactly)]
 INVALID_FIELDS = {
+    LINK: [
+        ({}, {"case": "required", "kind": "required"}),
+        ({"case": "{sibling}"}, {"kind": "required"}),
+        ({"case": "{sibling}", "kind": "cousin"}, {"kind": "invalid_choice"}),
+        ({"case": "x", "kind": "sibling"}, {"case": "invalid"}),
+        ({"case": 0, "kind": "sibling"}, {"case": "min_value"}),
+        ({"case": None, "kind": "sibling"}, {"case": "null"}),
+        ({"case": "{case}", "kind": "sibling"}, {"case": "invalid"}),  # the case itself
+    ],
+    MERGE: [
+        ({}, {"into": "required", "reason": "required"}),
+        ({"into": "{sibling}"}, {"reason": "required"}),
+        ({"into": "{sibling}", "reason": "   "}, {"reason": "blank"}),
+        ({"into": "{sibling}", "reason": "r" * 501}, {"reason": "max_length"}),
+        ({"into": "x", "reason": "Same child."}, {"into": "invalid"}),
+        ({"into": "{case}", "reason": "Same child."}, {"into": "invalid"}),  # the case itself
+    ],
+    CREATE_NUMBER: [
+        ({}, {"channel": "required", "number": "required"}),
+        ({"channel": "fax", "number": "+254700000123"}, {"channel": "invalid_choice"}),
+        ({"channel": "sms", "number": "0700 000 123"}, {"number": "invalid"}),
+        ({"channel": "sms", "number": "whatsapp:+254700000123"}, {"number": "invalid"}),
+        ({"channel": "sms", "number": "+254700000120"}, {"number": "unique"}),  # the world's number
+        (
+            {"channel": "sms", "number": "+254700000124", "acknowledgement": "a" * 481},
+            {"acknowledgement": "max_length"},
+        ),
+        ({**NEW_NUMBER, "helpline": "x"}, {"helpline": "incorrect_type"}),
+        (
+            {"channel": "sms", "number": "+254700000124", "helpline": "{other_helpline}"},
+            {"helpline": "does_not_exist"},
+        ),
+    ],
+    UPDATE_NUMBER: [
+        ({"acknowledgement": "a" * 481}, {"acknowledgement": "max_length"}),
+        ({"acknowledgement": None}, {"acknowledgement": "null"}),
+        ({"is_active": "maybe"}, {"is_active": "invalid"}),
+    ],
+    CREATE_VOICE_ROUTE: [
+        ({}, {"number": "required"}),
+        ({"number": "x"}, {"number": "incorrect_type"}),
+        ({"number": 999999}, {"number": "does_not_exist"}),
+        ({"number": "{sms_number}"}, {"number": "invalid"}),  # not a voice number
+        ({"number": "{voice_number}", "mode": "shout"}, {"mode": "invalid_choice"}),
+        ({"number": "{voice_number}", "mode": "dial"}, {"dial_numbers": "required"}),
+        ({"number": "{voice_number}", "emergency_digit": "10"}, {"emergency_digit": "invalid"}),
+        ({"number": "{voice_number}", "queue_name": "two words"}, {"queue_name": "invalid"}),
+        ({"number": "{voice_number}", "greeting": "g" * 481}, {"greeting": "max_length"}),
+    ],
+    UPDATE_VOICE_ROUTE: [
+        ({"emergency_digit": "#"}, {"emergency_digit": "invalid"}),
+        ({"mode": None}, {"mode": "null"}),
+        ({"dial_numbers": ["0700"]}, {"dial_numbers": "invalid"}),
+        ({"dial_numbers": "+254700000130"}, {"dial_numbers": "not_a_list"}),
+        ({"greeting": "g" * 481}, {"greeting": "max_length"}),
+    ],
     CREATE_TEAM: [
         ({}, {"name": "required"}),
         ({"name": ""}, {"name": "blank"}),

@@ -11,12 +11,13 @@ import pytest
 from django.urls import get_resolver
 from rest_framework import serializers
 
+from channels_sms.models import PhoneNumber
 from helpline.models import Helpline, Team, User
 from referrals.models import Agency
 
 from . import factories
 
-APPS = ("helpline.", "cases.", "referrals.", "channels_sms.")
+APPS = ("helpline.", "cases.", "referrals.", "channels_sms.", "notifications.")
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -51,6 +52,9 @@ def _row(model: type, helpline: Helpline):
         return factories.AgencyFactory(helpline=helpline)
     if model is Helpline:
         return helpline
+    if model is PhoneNumber:  # a voice number, which a voice route needs
+        number = f"+2547000{PhoneNumber.objects.count():05d}"
+        return PhoneNumber.objects.create(helpline=helpline, channel="voice", number=number)
     raise AssertionError(f"No row of {model} for this test: add one.")
 
 

@@ -28,9 +28,10 @@ from knox.models import AuthToken
 
 from cases.models import Case, Contact, Escalation
 from channels_sms.chat import chat_session_create
-from channels_sms.models import Message
+from channels_sms.models import CannedReply, Message, PhoneNumber, VoiceRoute
 from channels_sms.voice import callback_request
 from helpline.services import token_id
+from notifications.models import Notification, NotificationKind
 from referrals.models import Consent
 
 from . import factories
@@ -142,7 +143,17 @@ class World:
             state="sent",
             summary="HIDDEN-REFERRAL",
         )
+        # The hidden case handed over to its operator: their inbox names it.
+        notification = Notification.objects.create(
+            user=operator,
+            helpline=helpline,
+            kind=NotificationKind.CASE_TRANSFERRED,
+            case_id=hidden.pk,
+            reference=hidden.reference,
+            link=f"/cases/{hidden.pk}/",
+        )
         self.hidden_objects = {
+            "notification_id": notification.pk,
             "case_id": hidden.pk,
             "contact_id": contact.pk,
             "escalation_id": escalation.pk,
@@ -192,6 +203,10 @@ class World:
         expect(api(glass_breaker).get(case_url), 200)
 
         token = AuthToken.objects.create(user=self.reader)[0]
+        voice = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+254700000500")
+        reply = CannedReply.objects.create(
+            helpline=helpline, language="en", title="Hello", body="Hello.", created_by=member
+        )
         self.bindings: dict[str, list[Any]] = {
             **{name: [pk] for name, pk in self.hidden_objects.items()},
             # A loose contact too: attaching it to the hidden case names the case in the body.
@@ -203,6 +218,9 @@ class World:
             "helpline_id": [helpline.pk],
             "team_id": [team.pk],
             "agency_id": [agency_user.agency_membership.agency_id],
+            "reply_id": [reply.pk],
+            "phone_number_id": [voice.pk],
+            "voice_route_id": [VoiceRoute.objects.create(number=voice, dial_numbers="+254700000501").pk],
             "session_id": [str(chat_session_create(helpline_code=helpline.code, language="en").session.pk)],
         }
         # Filters a list may be asked with, each chosen so that the hidden case would match it.
@@ -291,7 +309,9 @@ def send(w: World, probe: Probe) -> tuple[int, str]:
             response = client.get(probe.url, probe.params)
         else:
             response = getattr(client, probe.method)(probe.url, probe.body, format="json")
-        status, text, pages = response.status_code, response.content.decode(errors="replace"), 0
+        # The notification stream ends by itself after NOTIFICATION_STREAM_SECONDS.
+        content = b"".join(response.streaming_content) if response.streaming else response.content
+        status, text, pages = response.status_code, content.decode(errors="replace"), 0
         while response.status_code == 200 and response["Content-Type"] == "application/json":
             body = response.json()
             if not (isinstance(body, dict) and body.get("next")) or pages > 50:

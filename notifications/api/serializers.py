@@ -77,11 +77,12 @@ class PreferencesInput(serializers.Serializer):
 
 
 class ShiftOutput(serializers.ModelSerializer):
-    username = serializers.CharField(source="user.username")
+    username = serializers.CharField(source="user.username", read_only=True)
 
     class Meta:
         model = OnCallShift
         fields = ["id", "user", "username", "weekdays", "starts", "ends"]
+        read_only_fields = fields
 
 
 class ShiftInput(serializers.Serializer):
