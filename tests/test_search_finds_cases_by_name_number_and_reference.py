@@ -11,6 +11,14 @@ from helpline.models import AuditEntry
 from tests import factories
 
 
+@pytest.fixture(autouse=True, params=["few matches: read by id", "many matches: the plain condition"])
+def search_path(request, monkeypatch):
+    """Both ways the case selectors search: the matches' ids when they are few, the
+    index condition itself when they are many (here: more than none)."""
+    if request.param.startswith("many"):
+        monkeypatch.setattr("cases.selectors.FEW_MATCHES", 0)
+
+
 @pytest.fixture
 def helpline(db):
     # A Mongolian helpline: national numbers in a query are read as Mongolian ones.

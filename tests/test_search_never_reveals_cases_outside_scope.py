@@ -2,6 +2,7 @@
 operator may not see, restricted cases for those not on their need-to-know list, and anonymised
 cases are never found, by name, number or reference, on the case list or the contact list."""
 
+import pytest
 from django.utils import timezone
 
 from cases.models import Case, Contact
@@ -12,6 +13,14 @@ from helpline.models import AuditEntry
 from tests import factories
 
 PHONE = "+254 712 345 678"  # the test helpline is in Kenya
+
+
+@pytest.fixture(autouse=True, params=["few matches: read by id", "many matches: the plain condition"])
+def search_path(request, monkeypatch):
+    """Both ways the case selectors search: the matches' ids when they are few, the
+    index condition itself when they are many (here: more than none)."""
+    if request.param.startswith("many"):
+        monkeypatch.setattr("cases.selectors.FEW_MATCHES", 0)
 
 
 def case_refs(client, q):
