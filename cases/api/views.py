@@ -1,7 +1,8 @@
-"""Thin HTTP views: parse input, call one service or selector, render the output."""
+"""Cases and their workflow: the list and search, a case, its transitions, handover, notes and
+history."""
 
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import status
@@ -10,7 +11,6 @@ from rest_framework.response import Response
 
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.pagination import KeysetOrderingFilter, KeysetPagination, OldestFirstPagination
-from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer, TransitionConflictResponseSerializer
 from helpline.api.serializers import AuditEntryOutput
 from helpline.models import AuditEntry
@@ -18,42 +18,20 @@ from helpline.selectors import audit_entries_for_reader
 from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
-from ..models import Case, CaseAccess, Category, Contact, Escalation, Note
+from ..models import Case, Note
 from . import examples
+from .pages import PaginatedView
 from .serializers import (
-    BreakGlassInput,
-    BreakGlassOutput,
-    CaseAccessInput,
-    CaseAccessOutput,
     CaseCreateInput,
     CaseOutput,
     CaseSummaryOutput,
     CaseUpdateInput,
-    CategoryOutput,
-    ContactAttachInput,
-    ContactOutput,
-    ContactUpdateInput,
-    EscalationOutput,
     NoteInput,
     NoteOutput,
     TransferInput,
     TransferOutput,
     TransitionInput,
 )
-
-
-class PaginatedView(APIView):
-    """Renders a queryset one cursor page at a time.
-
-    Views read through selectors only; `queryset` is set to an empty one so that anything reaching
-    for `get_queryset()` instead fails closed (and the schema generator knows the model)."""
-
-    def paginated(self, queryset, serializer_class, *, on_page=None):
-        page = self.paginate_queryset(queryset)
-        if on_page is not None:
-            on_page(page)
-        data = serializer_class(page, many=True, context=self.get_serializer_context()).data
-        return self.get_paginated_response(data)
 
 
 @extend_schema_view(
@@ -325,319 +303,3 @@ class CaseHistoryView(PaginatedView):
         page = audit_entries_for_reader(user=request.user, entries=self.paginate_queryset(entries))
         data = AuditEntryOutput(page, many=True, context=self.get_serializer_context()).data
         return self.get_paginated_response(data)
-
-
-@extend_schema_view(
-    get=extend_schema(
-        operation_id="contacts_list",
-        summary="Contacts the caller may see (calls, messages, chats)",
-        description=(
-            "Every contact of the caller's helpline that the caller may see, newest first; filters "
-            "`case`, `channel`, `unattached=true` (contacts not yet in a case). Cursor pagination. "
-            "Operators and supervisors.\n\n"
-            "`q` finds the contacts of the cases a case search finds (reference, names, the reporter's "
-            "number) and the contacts whose sender had that phone number; 400 when it has fewer than 3 "
-            "letters or digits."
-        ),
-        responses=ContactOutput(many=True),
-    ),
-)
-class ContactListView(PaginatedView):
-    audit_actions = {"get": (AuditAction.CONTACT_LIST, "cases.contact")}
-    scope = {"get": Scoped(selectors.contact_list)}
-    serializer_class = ContactOutput
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = selectors.ContactFilter
-    queryset = Contact.objects.none()
-
-    def get(self, request: Request) -> Response:
-        contacts = self.scoped(filters=request.query_params)
-        return self.paginated(
-            contacts,
-            ContactOutput,
-            on_page=lambda page: selectors.record_contact_list_read(
-                user=request.user, contacts=page, filters=request.query_params
-            ),
-        )
-
-
-class ContactDetailView(APIView):
-    audit_actions = {
-        "get": (AuditAction.CONTACT_READ, "cases.contact"),
-        "patch": (AuditAction.CONTACT_UPDATE, "cases.contact"),
-    }
-    scope = {
-        "get": Fetch(selectors.contact_get, "contact_id"),
-        "patch": Fetch(
-            selectors.contact_get, "contact_id", action=AuditAction.CONTACT_UPDATE, for_write=True
-        ),
-    }
-
-    def audit_case_id(self) -> int | None:
-        return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
-
-    serializer_class = ContactOutput
-
-    @extend_schema(
-        operation_id="contacts_retrieve",
-        summary="Read one contact",
-        description=(
-            "A call, message or chat turn with its channel, times, classification (call type) and case."
-            " 404 outside the caller's scope."
-        ),
-        responses=ContactOutput,
-    )
-    def get(self, request: Request, contact_id: int) -> Response:
-        return Response(ContactOutput(self.object).data)
-
-    @extend_schema(
-        operation_id="contacts_partial_update",
-        summary="Classify a contact",
-        description=(
-            "Sets the contact's call type, summary and end time. Operators and supervisors; 404 outside"
-            " the caller's scope."
-        ),
-        request=ContactUpdateInput,
-        responses=ContactOutput,
-    )
-    def patch(self, request: Request, contact_id: int) -> Response:
-        data = ContactUpdateInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        contact = services.contact_update(actor=request.user, contact=self.object, **data.validated_data)
-        return Response(ContactOutput(contact).data)
-
-
-class ContactAttachView(APIView):
-    audit_actions = {"post": (AuditAction.CONTACT_ATTACH, "cases.contact")}
-    # The case named in the body is fetched by the handler, through the same selector.
-    scope = {
-        "post": Fetch(selectors.contact_get, "contact_id", action=AuditAction.CONTACT_ATTACH, for_write=True)
-    }
-
-    def audit_case_id(self) -> int | None:
-        return Contact.objects.filter(pk=self.kwargs["contact_id"]).values_list("case_id", flat=True).first()
-
-    serializer_class = ContactAttachInput
-
-    @extend_schema(
-        operation_id="contacts_attach",
-        description=(
-            "Puts an unattached contact into an open case of the same helpline. 409 "
-            "`contact_already_attached` or `case_closed`; 400 for a case of another helpline; 404 "
-            "outside the caller's scope."
-        ),
-        summary="Put a contact into a case",
-        request=ContactAttachInput,
-        responses={200: ContactOutput, 409: ErrorResponse409Serializer},
-    )
-    def post(self, request: Request, contact_id: int) -> Response:
-        data = ContactAttachInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        case = selectors.case_get(
-            user=request.user,
-            case_id=data.validated_data["case"],
-            action=AuditAction.CONTACT_ATTACH,
-            for_write=True,
-        )
-        contact = services.contact_attach(actor=request.user, contact=self.object, case=case)
-        return Response(ContactOutput(contact).data)
-
-
-@extend_validation_errors(["invalid"], field_name="acknowledged", methods=["get"])
-class EscalationListView(PaginatedView):
-    audit_actions = {"get": (AuditAction.ESCALATION_LIST, "cases.escalation")}
-    scope = {"get": Scoped(selectors.escalation_list)}
-    serializer_class = EscalationOutput
-    queryset = Escalation.objects.none()
-
-    @extend_schema(
-        operation_id="escalations_list",
-        description=(
-            "Escalations raised for the caller's helpline: overdue cases (`overdue`), referrals expired"
-            " unanswered (`referral_expired`) or rejected (`referral_rejected`), emergency referrals "
-            "made without consent (`emergency_referral`), agencies that could not be notified "
-            "(`delivery_failed`) and messages stored late after a database outage (`stored_late`); "
-            "filter `acknowledged`. Operators and supervisors."
-        ),
-        summary="Escalations: cases that need a person now",
-        parameters=[OpenApiParameter("acknowledged", bool, description="Only (un)acknowledged ones")],
-        responses=EscalationOutput(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        acknowledged = optional_bool(request, "acknowledged")
-        return self.paginated(
-            self.scoped(acknowledged=acknowledged),
-            EscalationOutput,
-            on_page=lambda page: selectors.record_page_read(
-                user=request.user,
-                action=AuditAction.ESCALATION_LIST,
-                object_type="cases.escalation",
-                rows=page,
-            ),
-        )
-
-
-class EscalationAcknowledgeView(APIView):
-    audit_actions = {"post": (AuditAction.ESCALATION_ACKNOWLEDGE, "cases.escalation")}
-    scope = {"post": Fetch(selectors.escalation_get, "escalation_id")}
-
-    def audit_case_id(self) -> int | None:
-        return (
-            Escalation.objects.filter(pk=self.kwargs["escalation_id"])
-            .values_list("case_id", flat=True)
-            .first()
-        )
-
-    serializer_class = EscalationOutput
-
-    @extend_schema(
-        operation_id="escalations_acknowledge",
-        summary="Acknowledge an escalation (supervisors)",
-        description=(
-            "A supervisor marks the escalation seen. 403 for other roles, 409 `already_acknowledged`, "
-            "404 outside the caller's helpline."
-        ),
-        request=None,
-        responses={200: EscalationOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
-    )
-    def post(self, request: Request, escalation_id: int) -> Response:
-        escalation = services.escalation_acknowledge(actor=request.user, escalation=self.object)
-        return Response(EscalationOutput(escalation).data)
-
-
-class CategoryListView(APIView):
-    scope = {"get": Scoped(selectors.category_list)}
-    serializer_class = CategoryOutput
-    queryset = Category.objects.none()
-    pagination_class = None  # a helpline's whole category list at once
-
-    @extend_schema(
-        operation_id="categories_list",
-        description=(
-            "The helpline's case categories (code and label, grouped), to fill a case's `categories`. "
-            "Operators and supervisors."
-        ),
-        summary="The caller's helpline's case categories",
-        responses=CategoryOutput(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        return Response(CategoryOutput(self.scoped(), many=True).data)
-
-
-class CaseAccessView(APIView):
-    audit_actions = {
-        "get": (AuditAction.CASE_ACCESS, "cases.case"),
-        "put": (AuditAction.CASE_RESTRICT, "cases.case"),
-    }
-    scope = {
-        "get": Fetch(selectors.case_access_get, "case_id"),  # the case and its grants
-        "put": Fetch(selectors.case_get, "case_id", action=AuditAction.CASE_RESTRICT, for_write=True),
-    }
-
-    serializer_class = CaseAccessOutput
-
-    @staticmethod
-    def _render(case, grants) -> Response:
-        return Response(CaseAccessOutput({"restricted": case.restricted, "need_to_know": grants}).data)
-
-    @extend_schema(
-        operation_id="cases_access_retrieve",
-        description=(
-            "The users who may still see a restricted case (its need-to-know list). Supervisors of the "
-            "case's helpline; 404 otherwise."
-        ),
-        summary="A case's need-to-know list (supervisors)",
-    )
-    def get(self, request: Request, case_id: int) -> Response:
-        return self._render(*self.object)
-
-    @extend_schema(
-        operation_id="cases_access_update",
-        summary="Restrict a case to a need-to-know list (supervisors)",
-        description="Replaces the list; the calling supervisor always stays on it. Everyone else, other "
-        "supervisors included, then gets 404 for the case and no longer sees it in lists.",
-        request=CaseAccessInput,
-        responses={200: CaseAccessOutput, 403: ErrorResponse403Serializer},
-    )
-    def put(self, request: Request, case_id: int) -> Response:
-        data = CaseAccessInput(data=request.data, context={"request": request})
-        data.is_valid(raise_exception=True)
-        services.case_set_access(actor=request.user, case=self.object, users=data.validated_data["users"])
-        case = Case.objects.get(pk=self.object.pk)
-        return self._render(case, selectors.case_access_list(user=request.user, case=case))
-
-
-class CaseBreakGlassView(APIView):
-    audit_actions = {"post": (AuditAction.CASE_BREAK_GLASS, "cases.case")}
-    scope = {"post": Fetch(selectors.case_for_break_glass, "case_id")}
-
-    serializer_class = BreakGlassInput
-
-    @extend_schema(
-        operation_id="cases_break_glass",
-        summary="Open a restricted case in an emergency (supervisors)",
-        description="Grants the calling supervisor access for a limited time; flagged in the audit log "
-        "and listed at /api/v1/break-glass/ for review by another supervisor.",
-        request=BreakGlassInput,
-        responses={201: BreakGlassOutput},
-    )
-    def post(self, request: Request, case_id: int) -> Response:
-        data = BreakGlassInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        grant = services.case_break_glass(actor=request.user, case=self.object, **data.validated_data)
-        return Response(BreakGlassOutput(grant).data, status=status.HTTP_201_CREATED)
-
-
-@extend_validation_errors(["invalid"], field_name="reviewed", methods=["get"])
-class BreakGlassListView(PaginatedView):
-    audit_actions = {"get": (AuditAction.CASE_BREAK_GLASS_LIST, "cases.caseaccess")}
-    scope = {"get": Scoped(selectors.break_glass_list)}
-    serializer_class = BreakGlassOutput
-    queryset = CaseAccess.objects.none()
-
-    @extend_schema(
-        operation_id="break_glass_list",
-        description=(
-            "Emergency accesses to restricted cases (break-glass), newest first, for another supervisor"
-            " to review. Supervisors only; 404 for other roles."
-        ),
-        summary="Break-glass accesses to review (supervisors)",
-        parameters=[OpenApiParameter("reviewed", bool, description="Only (un)reviewed ones")],
-        responses=BreakGlassOutput(many=True),
-    )
-    def get(self, request: Request) -> Response:
-        reviewed = optional_bool(request, "reviewed")
-        return self.paginated(
-            self.scoped(reviewed=reviewed),
-            BreakGlassOutput,
-            on_page=lambda page: selectors.record_page_read(
-                user=request.user,
-                action=AuditAction.CASE_BREAK_GLASS_LIST,
-                object_type="cases.caseaccess",
-                rows=page,
-            ),
-        )
-
-
-class BreakGlassReviewView(APIView):
-    audit_actions = {"post": (AuditAction.CASE_BREAK_GLASS_REVIEW, "cases.caseaccess")}
-    scope = {"post": Fetch(selectors.break_glass_get, "grant_id")}
-
-    def audit_case_id(self) -> int | None:
-        return CaseAccess.objects.filter(pk=self.kwargs["grant_id"]).values_list("case_id", flat=True).first()
-
-    serializer_class = BreakGlassOutput
-
-    @extend_schema(
-        operation_id="break_glass_review",
-        summary="Review a break-glass access (another supervisor)",
-        description=(
-            "A supervisor other than the one who used it marks the emergency access reviewed. 403 for "
-            "the supervisor's own access, 409 `already_reviewed`, 404 outside the caller's helpline."
-        ),
-        request=None,
-        responses={200: BreakGlassOutput, 403: ErrorResponse403Serializer, 409: ErrorResponse409Serializer},
-    )
-    def post(self, request: Request, grant_id: int) -> Response:
-        grant = services.break_glass_review(actor=request.user, grant=self.object)
-        return Response(BreakGlassOutput(grant).data)
