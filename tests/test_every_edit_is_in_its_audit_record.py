@@ -16,11 +16,11 @@ from rest_framework import serializers
 
 from cases.api.serializers import CaseUpdateInput, ContactUpdateInput
 from cases.models import Case, Contact
-from helpline.api.serializers import HelplineUpdateInput, TeamUpdateInput, UserUpdateInput
-from helpline.audit import REDACTED
 from channels_sms.api.number_views import PhoneNumberUpdateInput, _VoiceRouteFieldsInput
 from channels_sms.api.serializers import CannedReplyUpdateInput
 from channels_sms.models import CannedReply, PhoneNumber, VoiceRoute
+from helpline.api.serializers import HelplineUpdateInput, TeamUpdateInput, UserUpdateInput
+from helpline.audit import REDACTED
 from helpline.models import AuditEntry, Helpline, Team, User
 from referrals.api.serializers import AgencyUpdateInput
 from referrals.models import Agency
