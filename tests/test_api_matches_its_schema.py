@@ -330,6 +330,9 @@ def caller(request, world, db, in_process, settings):
     and chat are throttled per address in the shared Redis cache). Web chat's rates are raised so the
     fuzzer reaches past them (tests/test_web_chat_sessions.py holds the rates themselves)."""
     settings.CHAT_RATES = {scope: "100000/min" for scope in settings.CHAT_RATES}
+    # A notification stream that opens ends after this; its answer is the same (the events are
+    # tests/test_notification_inbox_unread_count_mark_read_and_stream.py's).
+    settings.NOTIFICATION_STREAM_SECONDS = 0.2
     SIGNED_IN_AS["token"] = world.tokens.get(request.param)
     address = f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
     yield {"role": request.param, "environ_base": {"REMOTE_ADDR": address}}

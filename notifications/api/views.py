@@ -268,6 +268,9 @@ class PreferencesView(APIView):
 # ends when it starts) come as `invalid` on the shift's field.
 @extend_validation_errors(["invalid"], field_name="shifts.INDEX.user", methods=["put"])
 @extend_validation_errors(["invalid"], field_name="shifts.INDEX.weekdays", methods=["put"])
+# A missing or null list is refused on `shifts` itself (DRF), which drf-standardized-errors files
+# under `shifts.non_field_errors` with the list's other errors (not a list, too long).
+@extend_validation_errors(["required", "null"], field_name="shifts", methods=["put"])
 class OnCallView(APIView):
     audit_actions = {"put": (AuditAction.NOTIFICATION_ON_CALL_SET, "helpline.helpline")}
     scope = {
