@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint fmt schema clean totp manage bench chaos soak fuzz security migrations-history
+.PHONY: install catalogues messages run test lint fmt schema clean totp manage bench chaos soak fuzz security migrations-history
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,7 +14,20 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-run: $(STAMP)
+# The translation catalogues (<app>/locale/*/LC_MESSAGES/django.po) compiled to .mo, in Python.
+catalogues: $(STAMP)
+	$(BIN)/python -m config.catalogues
+
+# After changing or adding translatable text: updates every app's es and mn catalogues (needs GNU
+# gettext's xgettext, a developer's tool: `apt install gettext`); docs/languages.md.
+messages: $(STAMP)
+	for app in helpline cases referrals channels_sms notifications; do \
+		(cd $$app && DJANGO_SETTINGS_MODULE=config.settings.test PYTHONPATH=.. DATABASE_URL=postgres://unused/unused \
+			REDIS_URL=redis://unused ../$(BIN)/django-admin makemessages --locale es --locale mn --no-obsolete \
+			--add-location file) || exit 1; \
+	done
+
+run: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher run
 
 # Security checks (docs/security-checks.md): bandit, import-linter layer contracts, pip-audit. Where
@@ -25,24 +38,24 @@ PIP_AUDIT_OFFLINE_OK ?= 1
 security: $(STAMP)
 	PIP_AUDIT_OFFLINE_OK=$(PIP_AUDIT_OFFLINE_OK) $(BIN)/python -m config.checks
 
-test: $(STAMP) security
+test: $(STAMP) catalogues security
 	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test -m "not migration_history"
 
 # The data migrations of the past walked back from today's schema and forward again (docs/testing.md);
 # minutes each, growing with every new migration, so outside `make test`. Run after changing a model
 # that an old data migration touches, and before a release.
-migrations-history: $(STAMP)
+migrations-history: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher test -p no:cacheprovider -m migration_history
 
 # Figures of this machine in one table (docs/performance.md): `make bench BENCH_ARGS="--seconds 20
 # --cases 20000"`. Its own database on DATABASE_URL's server (the embedded one when unset), dropped after.
-bench: $(STAMP)
+bench: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher bench $(BENCH_ARGS)
 
 # Real processes killed and restarted mid-work, long versions (docs/testing.md, "Chaos"); the short
 # versions run in `make test`.
-chaos: $(STAMP)
+chaos: $(STAMP) catalogues
 	CHAOS_LONG=1 $(BIN)/python -m config.launcher test -s -p no:cacheprovider \
 		tests/test_chaos_agency_delivery_survives_worker_kill.py tests/test_chaos_database_restart.py \
 		tests/test_chaos_web_worker_killed_mid_request.py tests/test_inbound_survives_worker_and_broker_failures.py \
@@ -54,13 +67,13 @@ chaos: $(STAMP)
 FUZZ_EXAMPLES ?= 200
 FUZZ_SEED ?= random
 
-fuzz: $(STAMP)
+fuzz: $(STAMP) catalogues
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(BIN)/python -m config.launcher test -p no:cacheprovider \
 		tests/test_api_matches_its_schema.py
 
 # Ten minutes of mixed traffic at 5x the largest helpline's peak; memory flat, errors 0 (docs/testing.md
 # "Soak"): `make soak SOAK_ARGS="--minutes 30"`. Its own database on DATABASE_URL's server, dropped after.
-soak: $(STAMP)
+soak: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher soak $(SOAK_ARGS)
 
 # Any manage.py command on the data `make run` uses: `make manage ARGS="verify_audit"`.

@@ -150,6 +150,7 @@ SPECTACULAR_SETTINGS = {
         "helpline.api.schema.document_undeclared_input_refused",
         "helpline.api.schema.document_empty_query_values",
         "helpline.api.schema.document_links",
+        "helpline.api.schema.document_languages",
         "helpline.api.documentation.document_error_examples",
         "helpline.api.documentation.document_page_examples",
     ],

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "helpline.middleware.RequestContextMiddleware",
+    # The language of the answer and its Content-Language (before anything that writes a text).
+    "helpline.i18n.LanguageMiddleware",
     # A view's database error (an outage, a restart) answers 503 in the one error shape, not 500.
     "helpline.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -79,6 +81,12 @@ TEMPLATES = [
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en"
+# The languages the API answers in (helpline.i18n; issue #16): each has a catalogue in the apps'
+# locale/ directories (docs/languages.md). English is also the fallback.
+LANGUAGES = [("en", "English"), ("es", "Español"), ("mn", "Монгол")]
+# Translations of the libraries' own messages that they do not ship (Django REST Framework has no
+# Mongolian): first in Django's search, and never rewritten by `make messages`.
+LOCALE_PATHS = [BASE_DIR / "config" / "locale"]
 # Storage is always UTC; a helpline's own timezone is applied only at the edges.
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -26,6 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
+from ..i18n import use_the_helplines_language
 from .contract import refuse_undeclared_query
 
 HANDLER_METHODS = ("get", "post", "put", "patch", "delete")
@@ -145,6 +146,11 @@ class APIView(GenericAPIView):
         if method == "head" and "head" not in self.scope:
             method = "get"  # DRF answers HEAD with the GET handler
         return self.scope.get(method)
+
+    def perform_authentication(self, request: Request) -> None:
+        super().perform_authentication(request)
+        # The caller known: their helpline's language, unless the request asked for one of ours.
+        use_the_helplines_language(request._request, request.user)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

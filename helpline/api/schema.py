@@ -8,6 +8,7 @@ tests/test_api_matches_its_schema.py holds every answer of the API to it."""
 import re
 
 import django_filters
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from drf_standardized_errors.openapi import AutoSchema as StandardizedErrorsAutoSchema
@@ -470,3 +471,38 @@ def document_links(result, generator, request, public):
 
 def _link_name(operation_id: str) -> str:
     return "".join(part.title() for part in operation_id.split("_"))
+
+
+# --- languages (issue #16) ---------------------------------------------------------------------------
+
+
+def _accept_language(codes: list[str]) -> dict:
+    return {
+        "in": "header",
+        "name": "Accept-Language",
+        "required": False,
+        "schema": {"type": "string"},
+        "example": "mn, es;q=0.8",
+        "description": "The languages the caller reads, by preference (quality values honoured; "
+        f"`es-MX` reads as `es`). The human texts of the answer (`detail` of errors) are in the first "
+        f"of {', '.join(codes)} it names; else in the caller's helpline's default language when it "
+        "is one of them; else English. Codes never change with the language.",
+    }
+
+
+def document_languages(result, generator, request, public):
+    """Every operation takes Accept-Language and answers with Content-Language (helpline.i18n)."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    content_language = {
+        "description": "The language of the answer's human texts.",
+        "schema": {"type": "string", "enum": codes},
+    }
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            operation.setdefault("parameters", []).append(_accept_language(codes))
+            for response in operation["responses"].values():
+                if isinstance(response, dict) and "$ref" not in response:
+                    response.setdefault("headers", {})["Content-Language"] = dict(content_language)
+    return result

@@ -143,10 +143,12 @@ class NotificationStreamView(APIView):
         parameters=[
             OpenApiParameter(
                 "Last-Event-ID",
-                int,
+                str,
                 location=OpenApiParameter.HEADER,
                 required=False,
-                description="The id of the last notification received",
+                description="The id of the last notification received (the `id` of its event); a "
+                "value that is not such an id is ignored, as a browser's EventSource may send anything "
+                "it was given",
             )
         ],
         responses={

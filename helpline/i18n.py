@@ -1,0 +1,63 @@
+"""The language an answer is written in (issue #16).
+
+The stable parts of an answer (error `code`s, states, category codes) never change with the
+language; the human texts (`detail`, labels) follow the caller: the first language of the request's
+`Accept-Language` that this installation speaks (quality values honoured, `es-MX` falling back to
+`es`), else the caller's helpline's default language when it is one of ours, else English
+(settings.LANGUAGE_CODE). `Content-Language` names the language of every answer."""
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
+
+# Django's own parser of the header (quality values, ordering, malformed parts dropped).
+from django.utils.translation.trans_real import parse_accept_lang_header
+
+
+def supported(code: str | None) -> str | None:
+    """`code` as one of settings.LANGUAGES ("es-MX" -> "es"), or None when we do not speak it."""
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return None
+
+
+def requested(header: str) -> str | None:
+    """The first language of an Accept-Language header that we speak, by quality; None if none."""
+    for code, _quality in parse_accept_lang_header(header[:1000]):
+        if code != "*" and (found := supported(code)):
+            return found
+    return None
+
+
+class LanguageMiddleware:
+    """Answers in the language the request asks for (or English until the API view knows the
+    caller's helpline: helpline.api.base.APIView), and says which in `Content-Language`."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        chosen = requested(request.headers.get("Accept-Language", ""))
+        request.language_requested = chosen
+        translation.activate(chosen or settings.LANGUAGE_CODE)
+        try:
+            response = self.get_response(request)
+            response.headers.setdefault("Content-Language", translation.get_language())
+            patch_vary_headers(response, ("Accept-Language",))
+        finally:
+            translation.deactivate()
+        return response
+
+
+def use_the_helplines_language(request: HttpRequest, user) -> None:
+    """Once the caller is known: their helpline's default language, when the request named none of
+    ours. Anonymous callers (sign-in, the web chat) keep the request's or English."""
+    if getattr(request, "language_requested", None) or not getattr(user, "helpline_id", None):
+        return
+    language = supported(user.helpline.default_language)
+    if language:
+        translation.activate(language)
