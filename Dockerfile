@@ -8,7 +8,7 @@ COPY pyproject.toml constraints.txt ./
 RUN pip install --no-cache-dir -c constraints.txt . && useradd --system --uid 10001 lifeline
 COPY . .
 # The translation catalogues compiled to .mo (docs/languages.md).
-RUN python -m config.catalogues
+RUN python -m config.catalogues --force
 # Placeholder secrets: collectstatic needs settings to load, and encrypts nothing (the image
 # carries no secret; the container gets the real ones from its environment).
 RUN SECRET_KEY=build FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= IDENTIFIER_HASH_KEY=build-only-placeholder-not-a-secret-000 \

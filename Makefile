@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt '.[dev,local]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) catalogues
 
 # The translation catalogues (<app>/locale/*/LC_MESSAGES/django.po) compiled to .mo, in Python.
 catalogues: $(STAMP)
@@ -22,7 +22,7 @@ catalogues: $(STAMP)
 # gettext's xgettext, a developer's tool: `apt install gettext`); docs/languages.md.
 messages: $(STAMP)
 	for app in helpline cases referrals channels_sms notifications; do \
-		(cd $$app && DJANGO_SETTINGS_MODULE=config.settings.test PYTHONPATH=.. DATABASE_URL=postgres://unused/unused \
+		mkdir -p $$app/locale && (cd $$app && DJANGO_SETTINGS_MODULE=config.settings.test PYTHONPATH=.. DATABASE_URL=postgres://unused/unused \
 			REDIS_URL=redis://unused ../$(BIN)/django-admin makemessages --locale es --locale mn --no-obsolete \
 			--add-location file) || exit 1; \
 	done
@@ -77,7 +77,7 @@ soak: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher soak $(SOAK_ARGS)
 
 # Any manage.py command on the data `make run` uses: `make manage ARGS="verify_audit"`.
-manage: $(STAMP)
+manage: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher manage $(ARGS)
 
 totp: $(STAMP)

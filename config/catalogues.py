@@ -8,7 +8,9 @@ Run by `make install`'s targets and the production image; `.mo` files are build 
 in git. Writing the catalogues: `make messages` (docs/languages.md)."""
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -30,10 +32,17 @@ def compile_catalogue(po: Path, *, force: bool = False) -> bool:
         return False
     with po.open("rb") as source:
         catalogue = read_po(source, abort_invalid=True)
-    temporary = mo.with_suffix(".mo.tmp")
-    with temporary.open("wb") as target:
-        write_mo(target, catalogue, use_fuzzy=False)
-    temporary.replace(mo)  # a process reading the catalogue never sees half a file
+    # A file of this run's own, then renamed: a process reading the catalogue, or another compile
+    # of the same checkout, never sees half a file.
+    handle, name = tempfile.mkstemp(dir=mo.parent, prefix=".django.", suffix=".mo-partial")
+    try:
+        with os.fdopen(handle, "wb") as target:
+            write_mo(target, catalogue, use_fuzzy=False)
+        os.chmod(name, 0o644)  # mkstemp's 0600 would hide it from a service user
+        os.replace(name, mo)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
     return True
 
 

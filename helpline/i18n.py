@@ -6,6 +6,8 @@ language; the human texts (`detail`, labels) follow the caller: the first langua
 `es`), else the caller's helpline's default language when it is one of ours, else English
 (settings.LANGUAGE_CODE). `Content-Language` names the language of every answer."""
 
+from collections.abc import Iterator
+
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import translation
@@ -27,10 +29,18 @@ def supported(code: str | None) -> str | None:
 
 def requested(header: str) -> str | None:
     """The first language of an Accept-Language header that we speak, by quality; None if none."""
-    for code, _quality in parse_accept_lang_header(header[:1000]):
-        if code != "*" and (found := supported(code)):
+    for code, quality in parse_accept_lang_header(header):
+        # q=0 means "not this one" (RFC 9110); Django's parser keeps such entries.
+        if code != "*" and quality > 0 and (found := supported(code)):
             return found
     return None
+
+
+def _in_language(language: str, content: Iterator) -> Iterator:
+    # A streamed answer (the notification stream) is written after the view returns: in its
+    # request's language, not in whatever is active by then.
+    with translation.override(language):
+        yield from content
 
 
 class LanguageMiddleware:
@@ -46,8 +56,11 @@ class LanguageMiddleware:
         translation.activate(chosen or settings.LANGUAGE_CODE)
         try:
             response = self.get_response(request)
-            response.headers.setdefault("Content-Language", translation.get_language())
+            language = translation.get_language()
+            response.headers.setdefault("Content-Language", language)
             patch_vary_headers(response, ("Accept-Language",))
+            if response.streaming:
+                response.streaming_content = _in_language(language, response.streaming_content)
         finally:
             translation.deactivate()
         return response

@@ -34,6 +34,7 @@ def refused(client, **headers):
         ("fr, es;q=0.5, mn;q=0.8", "mn"),  # French is not ours; then by quality
         ("fr-CA, de;q=0.9, *;q=0.1", "en"),  # none of ours: the helpline's (English)
         ("en-GB,en;q=0.9", "en"),
+        ("mn;q=0, es;q=0.5", "es"),  # q=0: not this one
     ],
 )
 def test_the_first_language_of_ours_in_accept_language_is_answered(api, operator, header, language):

@@ -39,12 +39,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "helpline.middleware.RequestContextMiddleware",
-    # The language of the answer and its Content-Language (before anything that writes a text).
-    "helpline.i18n.LanguageMiddleware",
     # A view's database error (an outage, a restart) answers 503 in the one error shape, not 500.
     "helpline.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The language of the answer and its Content-Language (static files above have none).
+    "helpline.i18n.LanguageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
