@@ -34,4 +34,4 @@ def test_a_command_runs_without_any_secret_in_the_environment(settings):
 
 def test_make_has_the_target():
     makefile = (ROOT / "Makefile").read_text()
-    assert "\nmanage: $(STAMP)\n\t$(BIN)/python -m config.launcher manage $(ARGS)\n" in makefile
+    assert "\nmanage: $(STAMP) catalogues\n\t$(BIN)/python -m config.launcher manage $(ARGS)\n" in makefile

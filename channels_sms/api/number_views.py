@@ -5,6 +5,7 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import BasePermission
@@ -95,6 +96,10 @@ class PhoneNumberUpdateInput(serializers.Serializer):
     )
 
 
+# The service's refusals: a number another helpline has or already configured; a platform
+# administrator who names no helpline.
+@extend_validation_errors(["unique"], field_name="number", methods=["post"])
+@extend_validation_errors(["required"], field_name="helpline", methods=["post"])
 class PhoneNumberListView(APIView):
     audit_actions = {
         "get": (AuditAction.PHONE_NUMBER_LIST, "channels_sms.phonenumber"),
@@ -269,6 +274,10 @@ class VoiceRouteCreateInput(_VoiceRouteFieldsInput):
     number = OwnHelplinePrimaryKeyRelatedField(model=PhoneNumber, help_text="A voice number's id.")
 
 
+# The service's refusals: not a voice number, a number with a route already, dialling without an
+# on-duty number.
+@extend_validation_errors(["invalid", "unique"], field_name="number", methods=["post"])
+@extend_validation_errors(["invalid", "required"], field_name="dial_numbers", methods=["post"])
 class VoiceRouteListView(APIView):
     audit_actions = {
         "get": (AuditAction.VOICE_ROUTE_LIST, "channels_sms.voiceroute"),
@@ -315,6 +324,7 @@ class VoiceRouteListView(APIView):
         return Response(VoiceRouteOutput(route).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["invalid", "required"], field_name="dial_numbers", methods=["patch"])
 class VoiceRouteDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.VOICE_ROUTE_READ, "channels_sms.voiceroute"),

@@ -66,8 +66,22 @@ class PreferencesOutput(serializers.Serializer):
     sms_number = serializers.CharField(allow_blank=True)
 
 
+class PerKindField(serializers.DictField):
+    """A value per kind of staff notification. An unknown kind is refused on the field itself before
+    any value is read, so that an error's attr is always the field or a kind the schema lists,
+    never a key the caller made up."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and any(kind not in STAFF_KINDS for kind in data):
+            unknown = next(kind for kind in data if kind not in STAFF_KINDS)
+            raise serializers.ValidationError(
+                f"Unknown kind {str(unknown)[:40]!r}. Known: {', '.join(STAFF_KINDS)}.", code="invalid"
+            )
+        return super().to_internal_value(data)
+
+
 class PreferencesInput(serializers.Serializer):
-    channels = serializers.DictField(
+    channels = PerKindField(
         child=serializers.ListField(child=serializers.CharField(max_length=8), max_length=2),
         help_text=f"Per kind ({', '.join(STAFF_KINDS)}): a list of email and sms; a kind left out "
         "keeps its default (where the helpline requires e-mail or SMS: both; where it names channels: "
@@ -119,10 +133,10 @@ class RequirementsOutput(serializers.Serializer):
 
 
 class RequirementsInput(serializers.Serializer):
-    requirements = serializers.DictField(
+    requirements = PerKindField(
         # Any value: validate_requirements names a bad one by its kind (keys are checked first, so
         # an error's attr is always a kind the schema lists, never raw input).
-        child=serializers.JSONField(),
+        child=serializers.JSONField(allow_null=True),
         help_text=f"Per kind ({', '.join(STAFF_KINDS)}): one of {', '.join(Requirement.values)}. A kind "
         "left out follows the installation's default (emergency_referral and critical_case: "
         "email_or_sms; the others: none).",
