@@ -18,14 +18,11 @@ install: $(STAMP) catalogues
 catalogues: $(STAMP)
 	$(BIN)/python -m config.catalogues
 
-# After changing or adding translatable text: updates every app's es and mn catalogues (needs GNU
-# gettext's xgettext, a developer's tool: `apt install gettext`); docs/languages.md.
+# After changing or adding translatable text: updates every app's es and mn catalogues, in Python
+# (Babel); then `make test` says what is untranslated (docs/languages.md).
 messages: $(STAMP)
-	for app in helpline cases referrals channels_sms notifications; do \
-		mkdir -p $$app/locale && (cd $$app && DJANGO_SETTINGS_MODULE=config.settings.test PYTHONPATH=.. DATABASE_URL=postgres://unused/unused \
-			REDIS_URL=redis://unused ../$(BIN)/django-admin makemessages --locale es --locale mn --no-obsolete \
-			--add-location file) || exit 1; \
-	done
+	DJANGO_SETTINGS_MODULE=config.settings.test DATABASE_URL=postgres://unused/unused REDIS_URL=redis://unused \
+		$(BIN)/python -m config.messages
 
 run: $(STAMP) catalogues
 	$(BIN)/python -m config.launcher run

@@ -34,8 +34,8 @@ STATEMENTS = {
         "bigint, text, text, text, text",
         "INSERT INTO channels_sms_inboundevent (helpline_id, channel, kind, provider, external_id, "
         "sender, sender_hash, body, num_media, media, params, reply, received_at, dispatched_at, "
-        "attempts) VALUES ($1, 'sms', 'message', 'twilio', $2, $3, $4, $5, 0, '', '{}', '', now(), "
-        "now(), 0) RETURNING id",
+        "attempts, language) VALUES ($1, 'sms', 'message', 'twilio', $2, $3, $4, $5, 0, '', '{}', '', "
+        "now(), now(), 0, 'en') RETURNING id",
     ),
     "head_upsert": (
         "bigint",
@@ -81,7 +81,8 @@ STATEMENTS = {
     "contact": (
         "bigint, bigint",
         "INSERT INTO cases_contact (helpline_id, case_id, channel, direction, call_type, summary, "
-        "started_at, created_at) VALUES ($1, $2, 'sms', 'inbound', '', '', now(), now()) RETURNING id",
+        "started_at, created_at, language) VALUES ($1, $2, 'sms', 'inbound', '', '', now(), now(), 'en') "
+        "RETURNING id",
     ),
     "message": (
         "bigint, bigint, bigint, text, text, text, bigint",

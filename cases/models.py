@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
 
 from helpline.crypto import EncryptedCharField, EncryptedTextField
@@ -22,56 +23,58 @@ NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 class AgeRange(models.TextChoices):
-    UNDER_5 = "0-4", "0 to 4"
-    AGE_5_9 = "5-9", "5 to 9"
-    AGE_10_13 = "10-13", "10 to 13"
-    AGE_14_17 = "14-17", "14 to 17"
-    AGE_18_PLUS = "18+", "18 or older"
-    UNKNOWN = "unknown", "Unknown"
+    UNDER_5 = "0-4", _("0 to 4")
+    AGE_5_9 = "5-9", _("5 to 9")
+    AGE_10_13 = "10-13", _("10 to 13")
+    AGE_14_17 = "14-17", _("14 to 17")
+    AGE_18_PLUS = "18+", _("18 or older")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class Gender(models.TextChoices):
-    GIRL = "girl", "Girl"
-    BOY = "boy", "Boy"
-    NON_BINARY = "non_binary", "Non-binary"
-    UNKNOWN = "unknown", "Unknown"
+    GIRL = "girl", _("Girl")
+    BOY = "boy", _("Boy")
+    NON_BINARY = "non_binary", _("Non-binary")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class VulnerabilityFlag(models.TextChoices):
-    CHILD_ON_THE_MOVE = "child_on_the_move", "Child on the move"
-    DISABILITY = "disability", "Child with a disability"
-    OUT_OF_SCHOOL = "out_of_school", "Out of school"
-    STREET_CONNECTED = "street_connected", "Street-connected"
-    IN_ALTERNATIVE_CARE = "in_alternative_care", "In alternative care"
-    CHILD_HEADED_HOUSEHOLD = "child_headed_household", "Child-headed household"
-    ORPHAN = "orphan", "Orphan"
-    PREGNANT = "pregnant", "Pregnant or a young parent"
-    LGBTQI = "lgbtqi", "LGBTQI+"
+    CHILD_ON_THE_MOVE = "child_on_the_move", _("Child on the move")
+    DISABILITY = "disability", _("Child with a disability")
+    OUT_OF_SCHOOL = "out_of_school", _("Out of school")
+    STREET_CONNECTED = "street_connected", _("Street-connected")
+    IN_ALTERNATIVE_CARE = "in_alternative_care", _("In alternative care")
+    CHILD_HEADED_HOUSEHOLD = "child_headed_household", _("Child-headed household")
+    ORPHAN = "orphan", _("Orphan")
+    PREGNANT = "pregnant", _("Pregnant or a young parent")
+    LGBTQI = "lgbtqi", _("LGBTQI+")
 
 
 class ReporterRelation(models.TextChoices):
-    CHILD_SELF = "child_self", "The child themself"
-    PARENT_OR_CAREGIVER = "parent_or_caregiver", "Parent or caregiver"
-    OTHER_FAMILY = "other_family", "Other family member"
-    FRIEND_OR_PEER = "friend_or_peer", "Friend or peer"
-    PROFESSIONAL = "professional", "Teacher or other professional"
-    OTHER_ADULT = "other_adult", "Other adult"
-    UNKNOWN = "unknown", "Unknown"
+    CHILD_SELF = "child_self", _("The child themself")
+    PARENT_OR_CAREGIVER = "parent_or_caregiver", _("Parent or caregiver")
+    OTHER_FAMILY = "other_family", _("Other family member")
+    FRIEND_OR_PEER = "friend_or_peer", _("Friend or peer")
+    PROFESSIONAL = "professional", _("Teacher or other professional")
+    OTHER_ADULT = "other_adult", _("Other adult")
+    UNKNOWN = "unknown", _("Unknown")
 
 
 class Channel(models.TextChoices):
-    VOICE = "voice", "Voice"
-    SMS = "sms", "SMS"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    CHAT = "chat", "Web chat"
-    WALK_IN = "walk_in", "Walk-in"
-    EMAIL = "email", "Email"
-    OTHER = "other", "Other"
+    VOICE = "voice", _("Voice")
+    # Translators: same in every language: the name of a channel.
+    SMS = "sms", _("SMS")
+    # Translators: same in every language: the name of a channel.
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    CHAT = "chat", _("Web chat")
+    WALK_IN = "walk_in", _("Walk-in")
+    EMAIL = "email", _("Email")
+    OTHER = "other", _("Other")
 
 
 class Direction(models.TextChoices):
-    INBOUND = "inbound", "Inbound"
-    OUTBOUND = "outbound", "Outbound"
+    INBOUND = "inbound", _("Inbound")
+    OUTBOUND = "outbound", _("Outbound")
 
 
 class Category(models.Model):
@@ -254,10 +257,10 @@ class Case(FSMModelMixin, CaseWorkflow):
 
 
 class CaseLinkKind(models.TextChoices):
-    SIBLING = "sibling", "Sibling"
-    SAME_FAMILY = "same_family", "Same family"
-    SAME_INCIDENT = "same_incident", "Same incident"
-    POSSIBLE_DUPLICATE = "possible_duplicate", "Possible duplicate"
+    SIBLING = "sibling", _("Sibling")
+    SAME_FAMILY = "same_family", _("Same family")
+    SAME_INCIDENT = "same_incident", _("Same incident")
+    POSSIBLE_DUPLICATE = "possible_duplicate", _("Possible duplicate")
 
 
 @tracked()
@@ -315,6 +318,9 @@ class Contact(models.Model):
     channel = models.CharField(max_length=12, choices=Channel.choices)
     direction = models.CharField(max_length=10, choices=Direction.choices, default=Direction.INBOUND)
     call_type = models.CharField(max_length=24, choices=CallType.choices, blank=True)
+    # The contact's language: its number's (else its helpline's default) or the web chat's; "" for
+    # contacts recorded by staff. Reported on (issue #16).
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     summary = EncryptedTextField(blank=True)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -358,12 +364,15 @@ class Note(models.Model):
 
 
 class EscalationKind(models.TextChoices):
-    OVERDUE = "overdue", "The case's next action is overdue"
-    REFERRAL_EXPIRED = "referral_expired", "A referral expired unanswered"
-    REFERRAL_REJECTED = "referral_rejected", "An agency rejected a referral: refer elsewhere"
-    EMERGENCY_REFERRAL = "emergency_referral", "Emergency referral sent without consent"
-    DELIVERY_FAILED = "delivery_failed", "An agency could not be notified"
-    STORED_LATE = "stored_late", "Messages arrived while the database was away and were stored late"
+    OVERDUE = "overdue", _("The case's next action is overdue")
+    REFERRAL_EXPIRED = "referral_expired", _("A referral expired unanswered")
+    REFERRAL_REJECTED = "referral_rejected", _("An agency rejected a referral: refer elsewhere")
+    EMERGENCY_REFERRAL = "emergency_referral", _("Emergency referral sent without consent")
+    DELIVERY_FAILED = "delivery_failed", _("An agency could not be notified")
+    STORED_LATE = (
+        "stored_late",
+        _("Messages arrived while the database was away and were stored late"),
+    )
 
 
 class Escalation(models.Model):
@@ -413,8 +422,8 @@ class Escalation(models.Model):
 
 
 class AccessKind(models.TextChoices):
-    NEED_TO_KNOW = "need_to_know", "Need-to-know list of a restricted case"
-    BREAK_GLASS = "break_glass", "Break-glass emergency access"
+    NEED_TO_KNOW = "need_to_know", _("Need-to-know list of a restricted case")
+    BREAK_GLASS = "break_glass", _("Break-glass emergency access")
 
 
 @tracked(personal={"reason"})

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable
 from anyascii import anyascii
 from django.conf import settings
 from django.db.models import Q
+from django.utils.translation import ngettext
 
 from helpline.crypto import identifier_hash, normalise_phone
 
@@ -183,7 +184,14 @@ def search_condition(text: str, *, region: str | None, field: str = "search_toke
     QueryTooShort when the text has fewer than 3 letters or digits once normalised."""
     words = normalise(text).split()
     if sum(len(word) for word in words) < MIN_PREFIX:
-        raise QueryTooShort(f"Search for at least {MIN_PREFIX} letters or digits.")
+        raise QueryTooShort(
+            ngettext(
+                "Search for at least %(count)d letter or digit.",
+                "Search for at least %(count)d letters or digits.",
+                MIN_PREFIX,
+            )
+            % {"count": MIN_PREFIX}
+        )
     key = _key()
     words = words[:MAX_QUERY_WORDS]
     condition = Q(**{f"{field}__contains": sorted({_digest(key, _query_entry(w)) for w in words})})

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_fsm import transition
 
 from helpline.policy import transition_permission
@@ -19,19 +20,19 @@ from helpline.vocabulary import PolicyAction
 
 
 class CaseState(models.TextChoices):
-    INTAKE = "intake", "Intake"
-    ASSESSMENT = "assessment", "Assessment"
-    REFERRAL = "referral", "Referral"
-    FOLLOW_UP = "follow_up", "Follow-up"
-    CLOSED = "closed", "Closed"
+    INTAKE = "intake", gettext_lazy("Intake")
+    ASSESSMENT = "assessment", gettext_lazy("Assessment")
+    REFERRAL = "referral", gettext_lazy("Referral")
+    FOLLOW_UP = "follow_up", gettext_lazy("Follow-up")
+    CLOSED = "closed", gettext_lazy("Closed")
 
 
 class RiskLevel(models.TextChoices):
-    UNASSESSED = "unassessed", "Unassessed"
-    LOW = "low", "Low"
-    MEDIUM = "medium", "Medium"
-    HIGH = "high", "High"
-    CRITICAL = "critical", "Critical"
+    UNASSESSED = "unassessed", gettext_lazy("Unassessed")
+    LOW = "low", gettext_lazy("Low")
+    MEDIUM = "medium", gettext_lazy("Medium")
+    HIGH = "high", gettext_lazy("High")
+    CRITICAL = "critical", gettext_lazy("Critical")
 
 
 # A case's place in the urgency queue by its risk level: 0 (critical) comes first. Stored on the case
@@ -46,14 +47,14 @@ RISK_RANK = {
 
 
 class CallType(models.TextChoices):
-    CHILD = "child", "Child seeking help"
-    CALLER_ABOUT_CHILD = "caller_about_child", "Caller about a child"
-    SILENT = "silent", "Silent"
-    HANG_UP = "hang_up", "Hang-up"
-    PRANK = "prank", "Prank"
-    WRONG_NUMBER = "wrong_number", "Wrong number"
-    ABUSIVE = "abusive", "Abusive"
-    INFORMATION = "information", "Information request"
+    CHILD = "child", gettext_lazy("Child seeking help")
+    CALLER_ABOUT_CHILD = "caller_about_child", gettext_lazy("Caller about a child")
+    SILENT = "silent", gettext_lazy("Silent")
+    HANG_UP = "hang_up", gettext_lazy("Hang-up")
+    PRANK = "prank", gettext_lazy("Prank")
+    WRONG_NUMBER = "wrong_number", gettext_lazy("Wrong number")
+    ABUSIVE = "abusive", gettext_lazy("Abusive")
+    INFORMATION = "information", gettext_lazy("Information request")
 
 
 # Contacts of these types are not a child protection case; only such cases may be dismissed.
@@ -171,16 +172,26 @@ def has_no_open_referral(case) -> bool:
 
 
 CONDITION_MESSAGES = {
-    "is_non_case": "Only cases whose every contact is a non-case call type (silent, hang-up, prank, "
-    "wrong number, abusive, information) can be dismissed.",
-    "is_risk_assessed": "The risk level must be assessed before referral.",
-    "is_not_anonymised": "The case was anonymised after its retention period and cannot be reopened.",
-    "is_not_merged": "The case was merged into another case (its `merged_into`) and cannot be "
-    "reopened; carry on in that case.",
-    "has_active_referral": "Create a referral to a partner agency first "
-    "(POST /api/v1/cases/{id}/referrals/).",
-    "has_no_open_referral": "Every referral must be completed, rejected, withdrawn or expired before "
-    "the case closes.",
+    "is_non_case": gettext_lazy(
+        "Only cases whose every contact is a non-case call type (silent, hang-up, prank, "
+        "wrong number, abusive, information) can be dismissed."
+    ),
+    "is_risk_assessed": gettext_lazy("The risk level must be assessed before referral."),
+    "is_not_anonymised": gettext_lazy(
+        "The case was anonymised after its retention period and cannot be reopened."
+    ),
+    # Translators: `merged_into` is the name of a field of the API: keep it as it is.
+    "is_not_merged": gettext_lazy(
+        "The case was merged into another case (its `merged_into`) and cannot be "
+        "reopened; carry on in that case."
+    ),
+    # Translators: "POST /api/v1/cases/{id}/referrals/" is an address of the API: keep it as it is.
+    "has_active_referral": gettext_lazy(
+        "Create a referral to a partner agency first (POST /api/v1/cases/{id}/referrals/)."
+    ),
+    "has_no_open_referral": gettext_lazy(
+        "Every referral must be completed, rejected, withdrawn or expired before the case closes."
+    ),
 }
 
 # Extra fields each transition takes from the caller: name -> required?

@@ -7,6 +7,7 @@ replacement when a reply is sent (helpline.chat_settings): nothing someone typed
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from cases.models import Case
@@ -35,7 +36,7 @@ def canned_reply_create(
 ) -> CannedReply:
     reply = CannedReply(helpline=helpline, language=language, title=title, body=body, created_by=actor)
     if not policy.can(actor, PolicyAction.CANNED_REPLY_MANAGE, reply):
-        raise PermissionDenied("Only supervisors and administrators write canned replies.")
+        raise PermissionDenied(_("Only supervisors and administrators write canned replies."))
     _check_text(body)
     _check_unique(reply)
     with transaction.atomic():
@@ -54,7 +55,7 @@ def canned_reply_update(*, actor: User, reply: CannedReply, **fields: Any) -> Ca
     """Changes a reply's text, title or language, or retires it (`is_active=False`) or brings it
     back. Messages already sent keep the text they were sent with."""
     if not policy.can(actor, PolicyAction.CANNED_REPLY_MANAGE, reply):
-        raise PermissionDenied("Only supervisors and administrators change canned replies.")
+        raise PermissionDenied(_("Only supervisors and administrators change canned replies."))
     if "body" in fields:
         _check_text(fields["body"])
     proposed = CannedReply(**{**{f: getattr(reply, f) for f in TRACKED}, **fields})
@@ -79,7 +80,7 @@ def _check_unique(reply: CannedReply) -> None:
     ).exclude(pk=reply.pk)
     if clash.exists():
         raise ValidationError(
-            {"title": ["An active canned reply in this language already has this title."]}, code="unique"
+            {"title": [_("An active canned reply in this language already has this title.")]}, code="unique"
         )
 
 
@@ -94,12 +95,13 @@ def canned_reply_text(*, reply_id: Any, case: Case, language: str) -> tuple[Cann
     reply = CannedReply.objects.filter(pk=reply_id, helpline_id=case.helpline_id).first()
     if reply is None:
         # Another helpline's id answers as one that does not exist.
-        raise refuse(f'Invalid pk "{reply_id}" - object does not exist.', "does_not_exist")
+        raise refuse(_('Invalid pk "%(pk)s" - object does not exist.') % {"pk": reply_id}, "does_not_exist")
     if not reply.is_active:
-        raise refuse("This canned reply has been retired.", "retired")
+        raise refuse(_("This canned reply has been retired."), "retired")
     if reply.language != language:
         raise refuse(
-            f"This canned reply is in {reply.language!r}; the conversation is in {language!r}.",
+            _("This canned reply is in %(reply_language)r; the conversation is in %(language)r.")
+            % {"reply_language": reply.language, "language": language},
             "wrong_language",
         )
     return reply, fill_placeholders(reply.body, helpline_name=case.helpline.name)

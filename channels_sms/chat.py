@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 
 from cases.models import Channel, Direction
@@ -24,6 +25,7 @@ from cases.services import case_create_from_inbound
 from helpline.audit import audit_record
 from helpline.chat_settings import fill_placeholders, is_open, text_for
 from helpline.errors import Conflict
+from helpline.i18n import supported
 from helpline.models import Helpline
 from helpline.vocabulary import AuditAction
 
@@ -42,7 +44,7 @@ class NewSession:
     secret: str
 
 
-def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
+def chat_session_create(*, helpline_code: str, language: str, browser_language: str = "") -> NewSession:
     """Opens a session for an active helpline (unknown or inactive: 404). The secret is returned
     here once and never stored. The child is shown the helpline's greeting, and outside its
     opening hours its out-of-hours notice: both are kept on the session (and written into the
@@ -51,10 +53,10 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
     the next shift."""
     helpline = Helpline.objects.filter(code__iexact=helpline_code, is_active=True).first()
     if helpline is None:
-        raise NotFound("No such helpline.")
+        raise NotFound(_("No such helpline."))
     secret = secrets.token_urlsafe(32)
     now = timezone.now()
-    language = language or helpline.default_language
+    language = chat_language(helpline, language, browser_language)
     with transaction.atomic():
         session = ChatSession(
             helpline=helpline,
@@ -81,9 +83,25 @@ def chat_session_create(*, helpline_code: str, language: str) -> NewSession:
     return NewSession(session, secret)
 
 
+def chat_language(helpline: Helpline, chosen: str, browser: str = "") -> str:
+    """The chat's language: the child's choice when the helpline speaks it (`es-MX` as `es`), else
+    their browser's when it does, else the helpline's default. Never guessed from what they write."""
+    spoken = helpline.children_languages
+    for candidate in (chosen, browser):
+        code = (candidate or "").lower()
+        for option in (code, code.split("-")[0]):
+            if option in spoken:
+                return option
+    return helpline.default_language
+
+
 def _helpline_text(helpline: Helpline, configured: dict[str, str], language: str, default: str) -> str:
-    """The helpline's own text in the chat's language (else its default language), else ours."""
-    text = text_for(configured, language=language, default_language=helpline.default_language) or default
+    """The helpline's own text in the chat's language (else its default language), else ours: in the
+    chat's language when we speak it, else in the request's."""
+    text = text_for(configured, language=language, default_language=helpline.default_language)
+    if not text:
+        with translation.override(supported(language) or translation.get_language()):
+            text = str(default)
     return fill_placeholders(text, helpline_name=helpline.name)
 
 
@@ -136,7 +154,9 @@ def chat_message_receive(
             raise Conflict(reason)
         contact = session.contact
         if contact is None:
-            _case, contact = case_create_from_inbound(helpline=session.helpline, channel=CHAT, started_at=now)
+            _case, contact = case_create_from_inbound(
+                helpline=session.helpline, channel=CHAT, started_at=now, language=session.language
+            )
             session.contact = contact
             session.save(update_fields=["contact"])
             _write_notices(session)

@@ -13,6 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from cases.models import Case, Contact, Direction
@@ -217,7 +218,7 @@ def contacter_flag_set(
             actor,
             AuditAction.CONTACTER_FLAG,
             identifier_hash,
-            PermissionDenied("Only supervisors flag contacters."),
+            PermissionDenied(_("Only supervisors flag contacters.")),
         )
     return _flag_write(
         actor=actor, identifier_hash=identifier_hash, flag=flag, expires_at=expires_at, reason=reason
@@ -234,13 +235,13 @@ def contacter_flag_set_by_number(
     try:
         identifier_hash = sender_hash(normalise_phone(phone_number))
     except ValueError:
-        raise ValidationError({"phone_number": "Not a phone number in E.164 form."}) from None
+        raise ValidationError({"phone_number": _("Not a phone number in E.164 form.")}) from None
     if actor.helpline_id is None or not policy.can(actor, PolicyAction.CONTACTER_FLAG):
         raise _deny(
             actor,
             AuditAction.CONTACTER_FLAG,
             identifier_hash,
-            PermissionDenied("Only supervisors flag contacters."),
+            PermissionDenied(_("Only supervisors flag contacters.")),
         )
     return _flag_write(
         actor=actor,
@@ -262,10 +263,10 @@ def _flag_write(
     by_number: bool = False,
 ) -> ContacterFlag:
     if flag not in ContacterFlagKind.values:
-        raise ValidationError({"flag": "Unknown flag."})
+        raise ValidationError({"flag": _("Unknown flag.")})
     now = timezone.now()
     if expires_at <= now:
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
+        raise ValidationError({"expires_at": _("The expiry must be in the future.")})
     with transaction.atomic():
         previous = list(
             ContacterFlag.objects.select_for_update().filter(
@@ -307,7 +308,7 @@ def contacter_flag_lift(*, actor: User, identifier_hash: str) -> ContacterFlag:
             actor,
             AuditAction.CONTACTER_UNFLAG,
             identifier_hash,
-            PermissionDenied("Only supervisors lift contacter flags."),
+            PermissionDenied(_("Only supervisors lift contacter flags.")),
         )
     live = ContacterFlag.objects.filter(
         helpline_id=actor.helpline_id, identifier_hash=identifier_hash, lifted_at__isnull=True

@@ -2,15 +2,18 @@
 before anything else happens, so nothing is lost), and the messages of a conversation."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from cases.models import Channel, Direction
 from helpline.crypto import EncryptedTextField
 
 
 class NumberChannel(models.TextChoices):
-    SMS = "sms", "SMS"
-    WHATSAPP = "whatsapp", "WhatsApp"
-    VOICE = "voice", "Voice"
+    # Translators: same in every language: the name of a channel.
+    SMS = "sms", _("SMS")
+    # Translators: same in every language: the name of a channel.
+    WHATSAPP = "whatsapp", _("WhatsApp")
+    VOICE = "voice", _("Voice")
 
 
 class PhoneNumber(models.Model):
@@ -20,9 +23,11 @@ class PhoneNumber(models.Model):
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="phone_numbers")
     channel = models.CharField(max_length=12, choices=NumberChannel.choices)
     number = models.CharField(max_length=48, help_text="E.164 (+15005550006) or whatsapp:+E.164.")
-    # Answer to a sender's first message of a conversation, in the helpline's language; empty: the
-    # INBOUND_ACKNOWLEDGEMENT setting's default text.
+    # Answer to a sender's first message of a conversation, in the number's language; empty: the
+    # default text in that language (channels_sms.texts).
     acknowledgement = models.CharField(max_length=480, blank=True)
+    # The language of its contacts (their acknowledgement, voice prompts); "": the helpline's default.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -37,8 +42,8 @@ class PhoneNumber(models.Model):
 
 
 class EventKind(models.TextChoices):
-    MESSAGE = "message", "Inbound message"
-    MESSAGE_STATUS = "message_status", "Delivery status of an outbound message"
+    MESSAGE = "message", _("Inbound message")
+    MESSAGE_STATUS = "message_status", _("Delivery status of an outbound message")
 
 
 class InboundEvent(models.Model):
@@ -65,6 +70,8 @@ class InboundEvent(models.Model):
     params = EncryptedTextField()  # every POST parameter, JSON
     # What we answered, so a retried webhook gets the same answer.
     reply = models.CharField(max_length=480, blank=True)
+    # The language of the number it came to (texts.number_language): its contact's language.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
     received_at = models.DateTimeField()
     # Kept in this node's spool while the database was away, stored when it came back
     # (channels_sms.spool): `received_at` is still when it arrived.
@@ -103,10 +110,10 @@ class MessageKind(models.TextChoices):
     the thread (channels_sms.chat): the greeting and out-of-hours notice a child was shown when the
     chat opened, and the chat's end (an event with no body)."""
 
-    MESSAGE = "message", "Message"
-    GREETING = "greeting", "Greeting shown when the chat opened"
-    OUT_OF_HOURS = "out_of_hours", "Out-of-hours notice shown when the chat opened"
-    SESSION_ENDED = "session_ended", "The chat ended"
+    MESSAGE = "message", _("Message")
+    GREETING = "greeting", _("Greeting shown when the chat opened")
+    OUT_OF_HOURS = "out_of_hours", _("Out-of-hours notice shown when the chat opened")
+    SESSION_ENDED = "session_ended", _("The chat ended")
 
 
 class Message(models.Model):
@@ -178,13 +185,13 @@ class VoiceEventKind(models.TextChoices):
     and status callbacks, CallSid:gather for the emergency digit, CallSid:queue:QueueResult for
     the queue's result)."""
 
-    CALL = "voice", "Inbound call"
-    STATUS = "voice_status", "Call status, digit or queue result"
+    CALL = "voice", _("Inbound call")
+    STATUS = "voice_status", _("Call status, digit or queue result")
 
 
 class VoiceMode(models.TextChoices):
-    ENQUEUE = "enqueue", "Put the caller in the helpline's queue"
-    DIAL = "dial", "Dial the on-duty operators' numbers"
+    ENQUEUE = "enqueue", _("Put the caller in the helpline's queue")
+    DIAL = "dial", _("Dial the on-duty operators' numbers")
 
 
 class VoiceRoute(models.Model):
@@ -312,8 +319,8 @@ class CannedReply(models.Model):
 
 
 class ContacterFlagKind(models.TextChoices):
-    BLOCKED = "blocked", "Blocked: messages and calls are stored but open no case"
-    ABUSIVE = "abusive", "Abusive: contacts are marked, threading goes on"
+    BLOCKED = "blocked", _("Blocked: messages and calls are stored but open no case")
+    ABUSIVE = "abusive", _("Abusive: contacts are marked, threading goes on")
 
 
 class ContacterFlag(models.Model):

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from helpline import policy
@@ -22,7 +23,7 @@ from helpline.vocabulary import AuditAction, PolicyAction
 from .models import NumberChannel, PhoneNumber, VoiceMode, VoiceRoute
 
 WHATSAPP = "whatsapp:"
-PHONE_NUMBER_FIELDS = ("helpline", "channel", "number", "acknowledgement", "is_active")
+PHONE_NUMBER_FIELDS = ("helpline", "channel", "number", "acknowledgement", "language", "is_active")
 VOICE_ROUTE_FIELDS = ("greeting", "mode", "queue_name", "dial_numbers", "emergency_digit")
 # The on-duty operators' own phone numbers: the audit log says that they changed, not what they are.
 PERSONAL = ("dial_numbers",)
@@ -73,10 +74,10 @@ def address_for(channel: str, value: str) -> str:
     bare = value.strip()
     if bare.startswith(WHATSAPP):
         if channel != NumberChannel.WHATSAPP:
-            raise ValueError("Only a WhatsApp sender is written with whatsapp:.")
+            raise ValueError(_("Only a WhatsApp sender is written with whatsapp:."))
         bare = bare[len(WHATSAPP) :]
     if not bare.startswith("+"):
-        raise ValueError("Write the number in E.164 form, with its country code (+15005550006).")
+        raise ValueError(_("Write the number in E.164 form, with its country code (+15005550006)."))
     e164 = normalise_phone(bare)
     return WHATSAPP + e164 if channel == NumberChannel.WHATSAPP else e164
 
@@ -90,10 +91,10 @@ def _check_address_free(*, helpline: Helpline, channel: str, number: str) -> Non
     bare = _bare(number)
     taken = PhoneNumber.objects.filter(number__in=[bare, WHATSAPP + bare])
     if taken.exclude(helpline=helpline).exists():
-        raise ValidationError({"number": ["This number belongs to another helpline."]}, code="unique")
+        raise ValidationError({"number": [_("This number belongs to another helpline.")]}, code="unique")
     if taken.filter(channel=channel).exists():
         raise ValidationError(
-            {"number": ["This number is already configured for this channel."]}, code="unique"
+            {"number": [_("This number is already configured for this channel.")]}, code="unique"
         )
 
 
@@ -101,11 +102,18 @@ def _check_address_free(*, helpline: Helpline, channel: str, number: str) -> Non
 
 
 def phone_number_create(
-    *, actor: User, helpline: Helpline, channel: str, number: str, acknowledgement: str = ""
+    *,
+    actor: User,
+    helpline: Helpline,
+    channel: str,
+    number: str,
+    acknowledgement: str = "",
+    language: str = "",
 ) -> PhoneNumber:
     """Adds a number of ours at Twilio to a helpline: its webhooks are taken from the next one."""
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, helpline):
-        raise PermissionDenied("Only the helpline's administrators configure its numbers.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its numbers."))
+    _check_language(helpline, language)
     try:
         with transaction.atomic():
             # Two admins adding the same number at once (any channel, any helpline): the second
@@ -116,7 +124,11 @@ def phone_number_create(
                 )
             _check_address_free(helpline=helpline, channel=channel, number=number)
             row = PhoneNumber(
-                helpline=helpline, channel=channel, number=number, acknowledgement=acknowledgement
+                helpline=helpline,
+                channel=channel,
+                number=number,
+                acknowledgement=acknowledgement,
+                language=language,
             )
             row.full_clean()
             row.save()
@@ -125,23 +137,38 @@ def phone_number_create(
                 action=AuditAction.PHONE_NUMBER_CREATE,
                 obj=row,
                 helpline=helpline,
-                changes=diff({}, {"channel": channel, "number": number, "acknowledgement": acknowledgement}),
+                changes=diff({}, _snapshot(row)),
             )
     except IntegrityError:  # the constraint, should anything write the table past this lock
-        raise ValidationError({"number": ["This number is already configured."]}, code="unique") from None
+        raise ValidationError({"number": [_("This number is already configured.")]}, code="unique") from None
     return row
+
+
+def _snapshot(row: PhoneNumber) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in ("channel", "number", "acknowledgement", "language")}
+
+
+def _check_language(helpline: Helpline, language: str) -> None:
+    """A number speaks one of its helpline's languages (or, "", its default)."""
+    if language and language not in helpline.children_languages:
+        raise ValidationError(
+            {"language": [_("The helpline does not speak this language: add it to its languages first.")]},
+            code="not_spoken",
+        )
 
 
 def phone_number_update(*, actor: User, phone_number: PhoneNumber, **fields: Any) -> PhoneNumber:
     """Changes a number's acknowledgement text or suspends it (`is_active`: its webhooks are
     refused as for an unknown number until it is active again)."""
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, phone_number):
-        raise PermissionDenied("Only the helpline's administrators configure its numbers.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its numbers."))
+    if "language" in fields:
+        _check_language(phone_number.helpline, fields["language"])
     return audited_update(
         actor=actor,
         instance=phone_number,
         fields=fields,
-        tracked=("acknowledgement", "is_active"),
+        tracked=("acknowledgement", "language", "is_active"),
         action=AuditAction.PHONE_NUMBER_UPDATE,
         helpline=phone_number.helpline_id,
     )
@@ -151,7 +178,7 @@ def phone_number_delete(*, actor: User, phone_number: PhoneNumber) -> None:
     """Retires a number for good (with its voice route): it may then be added to any helpline.
     Its messages and calls stay; they never referred to the row."""
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, phone_number):
-        raise PermissionDenied("Only the helpline's administrators configure its numbers.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its numbers."))
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -177,7 +204,7 @@ def _route_values(route: VoiceRoute) -> dict[str, Any]:
 def _check_route(fields: dict[str, Any]) -> None:
     if fields.get("mode") == VoiceMode.DIAL and not fields.get("dial_numbers", "").strip():
         raise ValidationError(
-            {"dial_numbers": ["Dialling needs at least one on-duty number."]}, code="required"
+            {"dial_numbers": [_("Dialling needs at least one on-duty number.")]}, code="required"
         )
 
 
@@ -185,9 +212,9 @@ def voice_route_create(*, actor: User, number: PhoneNumber, **fields: Any) -> Vo
     """How a voice number answers (the defaults: the helpline language's greeting, digit 9, the
     helpline's queue). One route per voice number."""
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, number):
-        raise PermissionDenied("Only the helpline's administrators configure its voice routes.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its voice routes."))
     if number.channel != NumberChannel.VOICE:
-        raise ValidationError({"number": ["Only a voice number has a voice route."]}, code="invalid")
+        raise ValidationError({"number": [_("Only a voice number has a voice route.")]}, code="invalid")
     _check_route({"mode": VoiceMode.ENQUEUE, **fields})
     try:
         with transaction.atomic():
@@ -203,13 +230,15 @@ def voice_route_create(*, actor: User, number: PhoneNumber, **fields: Any) -> Vo
                 extra={"number_id": number.pk},
             )
     except IntegrityError:
-        raise ValidationError({"number": ["This number already has a voice route."]}, code="unique") from None
+        raise ValidationError(
+            {"number": [_("This number already has a voice route.")]}, code="unique"
+        ) from None
     return route
 
 
 def voice_route_update(*, actor: User, voice_route: VoiceRoute, **fields: Any) -> VoiceRoute:
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, voice_route.number):
-        raise PermissionDenied("Only the helpline's administrators configure its voice routes.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its voice routes."))
     _check_route({name: getattr(voice_route, name) for name in ("mode", "dial_numbers")} | fields)
     return audited_update(
         actor=actor,
@@ -225,7 +254,7 @@ def voice_route_update(*, actor: User, voice_route: VoiceRoute, **fields: Any) -
 def voice_route_delete(*, actor: User, voice_route: VoiceRoute) -> None:
     """The number answers with the defaults again."""
     if not policy.can(actor, PolicyAction.PHONE_NUMBER_MANAGE, voice_route.number):
-        raise PermissionDenied("Only the helpline's administrators configure its voice routes.")
+        raise PermissionDenied(_("Only the helpline's administrators configure its voice routes."))
     with transaction.atomic():
         audit_record(
             actor=actor,

@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -92,11 +93,11 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
         # A web chat: the child reads the reply by polling; no number, no Twilio.
         if chat_session_for_reply(last.sender_hash) is None:
             raise Conflict(
-                "This case's web chat has ended: the child can no longer read replies.", code="chat_ended"
+                _("This case's web chat has ended: the child can no longer read replies."), code="chat_ended"
             )
         return last, "", ""
     if last is None or not last.event.sender:
-        raise Conflict("This case has no SMS or WhatsApp sender to reply to.")
+        raise Conflict(_("This case has no SMS or WhatsApp sender to reply to."))
     try:
         ours = str(json.loads(last.event.params).get("To") or "")
     except ValueError:
@@ -104,7 +105,7 @@ def _reply_addresses(case: Case) -> tuple[Message, str, str]:
     numbers = PhoneNumber.objects.filter(helpline_id=case.helpline_id, channel=last.channel, is_active=True)
     number = numbers.filter(number=ours).first() or numbers.order_by("pk").first()
     if number is None:
-        raise Conflict("The helpline has no active number on this channel to reply from.")
+        raise Conflict(_("The helpline has no active number on this channel to reply from."))
     return last, last.event.sender, number.number
 
 
@@ -129,7 +130,7 @@ def message_send(*, actor: User, case: Case, body: str = "", canned_reply: int |
     language, as written (channels_sms.canned_replies). 409 when the case has no messaging sender,
     or its chat has ended (`chat_ended`)."""
     if not policy.can(actor, PolicyAction.MESSAGE_SEND, case):
-        raise PermissionDenied("Your role may not reply to this case's sender.")
+        raise PermissionDenied(_("Your role may not reply to this case's sender."))
     last, recipient, ours = _reply_addresses(case)
     canned = None
     if canned_reply is not None:

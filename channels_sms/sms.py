@@ -24,7 +24,7 @@ from helpline import audit, broker
 from helpline.audit import ChainPosition, audit_record
 from helpline.vocabulary import AuditAction
 
-from . import contacters
+from . import contacters, texts
 from .models import (
     ContacterFlagKind,
     Direction,
@@ -97,6 +97,7 @@ def inbound_message_receive(
             media=json.dumps(media) if media else "",
             params=params_json(params),
             reply=reply,
+            language=texts.number_language(number),
             received_at=spooled_at or now,
             dispatched_at=now,
             spooled=spooled_at is not None,
@@ -141,7 +142,7 @@ def _acknowledgement_if_new_conversation(number: PhoneNumber, hashed: str, now: 
             now - _idle_gap(),
             EventKind.MESSAGE,
             number.channel,
-            number.acknowledgement or settings.INBOUND_ACKNOWLEDGEMENT,
+            texts.acknowledgement(number),
         ],
         output_field=CharField(),
     )
@@ -416,6 +417,7 @@ class _Conversations:
                 channel=event.channel,
                 started_at=event.received_at,
                 reporter_phone=sender_phone(event.sender),
+                language=event.language,
             )
             contact_id = contact.pk
             # Found again by the sender's next message only if the case is theirs by phone number
@@ -428,7 +430,7 @@ class _Conversations:
                 contact_id = last.contact_id
             else:
                 contact_id = contact_create_inbound(
-                    case=case, channel=event.channel, started_at=event.received_at
+                    case=case, channel=event.channel, started_at=event.received_at, language=event.language
                 ).pk
         key = (case.pk, event.channel, event.sender_hash)
         last = self.last.get(key)

@@ -14,7 +14,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import PermissionDenied
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -27,7 +29,7 @@ from helpline.errors import Conflict
 from helpline.models import User
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from . import contacters
+from . import contacters, texts
 from .models import (
     Callback,
     ContacterFlagKind,
@@ -56,13 +58,23 @@ class Prompts:
     language: str | None  # the language of Twilio's <Say>; None: Twilio's default voice
 
 
+# The prompts in the languages of this installation, translated (gettext) into the language of the
+# number's callers (texts.contact_language).
+TRANSLATED = (
+    # Translators: spoken to a child calling the helpline (text to speech).
+    gettext_lazy("Thank you for calling the child helpline. You are not alone."),
+    # Translators: spoken to a child calling the helpline; {digit} is the key to press, keep it.
+    gettext_lazy("If you are in danger now, press {digit}."),
+    # Translators: spoken to a child waiting to talk with a counsellor.
+    gettext_lazy("Please stay on the line, a counsellor will talk with you soon."),
+)
+# Twilio's <Say> voice per language (a regional one where the helpline's country has it). Twilio
+# speaks no Mongolian: a Mongolian number should greet with a recording (docs/languages.md); its
+# prompts are sent in Cyrillic without a language, for Twilio's default voice.
+SAY_LANGUAGES = {"en": "en-GB", "es": "es-ES", "mn": None}
+REGIONAL_VOICES = {"en-US", "en-AU", "en-IN", "es-MX", "es-US"}
+# Languages this installation has no catalogue for, spoken as written here.
 PROMPTS: dict[str, Prompts] = {
-    "en": Prompts(
-        "Thank you for calling the child helpline. You are not alone.",
-        "If you are in danger now, press {digit}.",
-        "Please stay on the line, a counsellor will talk with you soon.",
-        "en-GB",
-    ),
     "sw": Prompts(
         "Asante kwa kupiga simu ya msaada kwa watoto. Hauko peke yako.",
         "Kama uko hatarini sasa hivi, bonyeza {digit}.",
@@ -81,18 +93,19 @@ PROMPTS: dict[str, Prompts] = {
         "Fica em linha, um conselheiro vai falar contigo em breve.",
         "pt-PT",
     ),
-    "es": Prompts(
-        "Gracias por llamar a la línea de ayuda a la infancia. No estás solo.",
-        "Si estás en peligro ahora, marca el {digit}.",
-        "No cuelgues, un consejero hablará contigo pronto.",
-        "es-ES",
-    ),
 }
 
 
-def prompts_for(language: str) -> Prompts:
-    """The helpline language's prompts (`sw-KE` reads as `sw`); English when there are none."""
-    return PROMPTS.get((language or "").lower().split("-")[0], PROMPTS["en"])
+def prompts_for(language: str, country: str = "") -> Prompts:
+    """The language's prompts (`sw-KE` reads as `sw`): written here, else ours translated into the
+    active language (callers: inside translation.override(texts.contact_language(number)))."""
+    base = (language or "").lower().split("-")[0]
+    if base in PROMPTS:
+        return PROMPTS[base]
+    spoken = translation.get_language() or settings.LANGUAGE_CODE
+    voice = SAY_LANGUAGES.get(spoken, SAY_LANGUAGES[settings.LANGUAGE_CODE])
+    regional = f"{spoken}-{(country or '').upper()}"
+    return Prompts(*(str(text) for text in TRANSLATED), regional if regional in REGIONAL_VOICES else voice)
 
 
 def voice_route_of(number: PhoneNumber) -> VoiceRoute:
@@ -110,9 +123,9 @@ def _url(name: str) -> str:
 
 def _say(response: VoiceResponse, text: str, prompts: Prompts) -> None:
     if prompts.language:
-        response.say(text, language=prompts.language)
+        response.say(str(text), language=prompts.language)
     else:
-        response.say(text)
+        response.say(str(text))
 
 
 def _connect(response: VoiceResponse, number: PhoneNumber, route: VoiceRoute) -> None:
@@ -131,14 +144,15 @@ def _connect(response: VoiceResponse, number: PhoneNumber, route: VoiceRoute) ->
 def answer_twiml(number: PhoneNumber) -> str:
     """Greeting, the emergency digit offer, then the queue (or the operators' numbers)."""
     route = voice_route_of(number)
-    prompts = prompts_for(number.helpline.default_language)
     response = VoiceResponse()
-    _say(response, route.greeting or prompts.greeting, prompts)
-    gather = response.gather(num_digits=1, action=_url("twilio-voice-gather"), method="POST", timeout=5)
-    if prompts.language:
-        gather.say(prompts.emergency.format(digit=route.emergency_digit), language=prompts.language)
-    else:
-        gather.say(prompts.emergency.format(digit=route.emergency_digit))
+    with translation.override(texts.contact_language(number)):
+        prompts = prompts_for(texts.number_language(number), number.helpline.country)
+        _say(response, route.greeting or prompts.greeting, prompts)
+        gather = response.gather(num_digits=1, action=_url("twilio-voice-gather"), method="POST", timeout=5)
+        if prompts.language:
+            gather.say(prompts.emergency.format(digit=route.emergency_digit), language=prompts.language)
+        else:
+            gather.say(prompts.emergency.format(digit=route.emergency_digit))
     _connect(response, number, route)
     return str(response)
 
@@ -146,9 +160,10 @@ def answer_twiml(number: PhoneNumber) -> str:
 def connect_twiml(number: PhoneNumber) -> str:
     """After the digit (or none): a word to the caller, then the queue (or the operators)."""
     route = voice_route_of(number)
-    prompts = prompts_for(number.helpline.default_language)
     response = VoiceResponse()
-    _say(response, prompts.connecting, prompts)
+    with translation.override(texts.contact_language(number)):
+        prompts = prompts_for(texts.number_language(number), number.helpline.country)
+        _say(response, prompts.connecting, prompts)
     _connect(response, number, route)
     return str(response)
 
@@ -156,9 +171,10 @@ def connect_twiml(number: PhoneNumber) -> str:
 def outage_twiml() -> str:
     """For a call to a number this process has never read while the database is away: the default
     greeting, then the VOICE_OUTAGE_QUEUE queue (its record is spooled; docs/spool.md)."""
-    prompts = prompts_for(settings.LANGUAGE_CODE)
     response = VoiceResponse()
-    _say(response, prompts.greeting, prompts)
+    with translation.override(texts.contact_language(None)):
+        prompts = prompts_for(settings.LANGUAGE_CODE)
+        _say(response, prompts.greeting, prompts)
     response.enqueue(settings.VOICE_OUTAGE_QUEUE, action=_url("twilio-voice-status"), method="POST")
     return str(response)
 
@@ -201,6 +217,7 @@ def _store(
                 sender=address,
                 sender_hash=sender_hash(address) if address else "",
                 params=params_json(params),
+                language=texts.number_language(number),
                 received_at=spooled_at or now,
                 spooled=spooled_at is not None,
                 dispatched_at=now,
@@ -355,13 +372,14 @@ def _call_contact_unflagged(event: InboundEvent) -> Contact:
         )
         if case is not None:
             return contact_create_inbound(
-                case=case, channel=NumberChannel.VOICE, started_at=event.received_at
+                case=case, channel=NumberChannel.VOICE, started_at=event.received_at, language=event.language
             )
     _case, contact = case_create_from_inbound(
         helpline=helpline,
         channel=NumberChannel.VOICE,
         started_at=event.received_at,
         reporter_phone=sender_phone(event.sender),
+        language=event.language,
     )
     return contact
 
@@ -444,11 +462,11 @@ def callback_request(*, contact: Contact, reason: str, at: datetime) -> Callback
 def callback_complete(*, actor: User, callback: Callback, outcome: str = "") -> Callback:
     """An operator called the child back (or tried): done, with an outcome note; twice: 409."""
     if not policy.can(actor, PolicyAction.CALLBACK_COMPLETE, callback):
-        raise PermissionDenied("Only helpline staff complete callbacks.")
+        raise PermissionDenied(_("Only helpline staff complete callbacks."))
     with transaction.atomic():
         locked = Callback.objects.select_for_update().get(pk=callback.pk)
         if locked.done_at is not None:
-            raise Conflict("This callback was already done.", code="already_done")
+            raise Conflict(_("This callback was already done."), code="already_done")
         locked.done_at = timezone.now()
         locked.done_by = actor
         locked.outcome = outcome

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -31,7 +32,7 @@ class UserAdmin(BaseUserAdmin):
     fieldsets = (
         (None, {"fields": ("username",)}),
         *BaseUserAdmin.fieldsets[1:],
-        ("Helpline", {"fields": ("role", "helpline", "team")}),
+        (gettext_lazy("Helpline"), {"fields": ("role", "helpline", "team")}),
     )
     # A role and the agency an agency user works for change together, through the API's users
     # service (referrals.AgencyMembership; the database refuses one without the other).

@@ -1,16 +1,18 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy
 
 
 class HelplineConfig(AppConfig):
     name = "helpline"
-    verbose_name = "Helplines, people and audit"
+    verbose_name = gettext_lazy("Helplines, people and audit")
 
     def ready(self) -> None:
         from celery.signals import task_postrun, task_prerun
         from django.core import checks
 
-        from . import context, provided
+        from . import context, labels, provided
         from .api import checks as api_checks  # noqa: F401  (registers the gate's start-up checks)
+        from .models import Role
 
         # The apps above helpline hand it what its policy needs (helpline.provided): without
         # them, stop at start-up rather than answer every request with an error.
@@ -20,6 +22,9 @@ class HelplineConfig(AppConfig):
                 checks.Error(f"helpline needs data no app provided: {what}.", id="helpline.E001")
                 for what in provided.missing()
             ]
+
+        # The codes whose labels people read (GET /api/v1/vocabularies/).
+        labels.register("role", Role)
 
         tokens = {}
 

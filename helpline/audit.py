@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from . import context
 from .models import AuditChainHead, AuditEntry, AuditOutcome, Helpline, User
@@ -278,19 +279,24 @@ def verify_chain(chain: int, *, batch_size: int = 5000) -> ChainReport:
         count += 1
         problem = ""
         if entry.chain_seq != expected_seq:
-            problem = (
-                f"position {entry.chain_seq}, expected {expected_seq} (an entry is missing or out of order)"
-            )
+            problem = _("position %(seq)s, expected %(expected)s (an entry is missing or out of order)") % {
+                "seq": entry.chain_seq,
+                "expected": expected_seq,
+            }
         elif entry.prev_hash != expected_prev:
-            problem = "link to the previous entry does not match"
+            problem = _("link to the previous entry does not match")
         elif entry.hash != entry_hash(entry):
-            problem = "content does not match its hash (the entry was altered)"
+            problem = _("content does not match its hash (the entry was altered)")
         if problem:
             return ChainReport(chain, count, entry, problem)
         expected_prev, expected_seq = entry.hash, expected_seq + 1
     head = AuditChainHead.objects.filter(chain=chain).first()
     if head is not None and head.last_seq != expected_seq - 1:
-        return ChainReport(chain, count, None, f"chain head says {head.last_seq} entries, found {count}")
+        problem = _("chain head says %(recorded)s entries, found %(count)s") % {
+            "recorded": head.last_seq,
+            "count": count,
+        }
+        return ChainReport(chain, count, None, problem)
     return ChainReport(chain, count, None)
 
 

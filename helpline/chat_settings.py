@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 MAX_PERIODS = 50
@@ -43,35 +44,48 @@ def validate_opening_hours(value: Any) -> None:
     if value is None:
         return
     if not isinstance(value, list):
-        raise ValidationError("A list of opening periods, or null for always open.", code="invalid")
+        raise ValidationError(_("A list of opening periods, or null for always open."), code="invalid")
     if not value:
         raise ValidationError(
-            "An empty list would mean never open: give the periods, or null for always open.",
+            _("An empty list would mean never open: give the periods, or null for always open."),
             code="empty",
         )
     if len(value) > MAX_PERIODS:
-        raise ValidationError(f"At most {MAX_PERIODS} periods.", code="max_length")
+        raise ValidationError(_("At most %(max)s periods.") % {"max": MAX_PERIODS}, code="max_length")
     for index, period in enumerate(value):
-        where = f"Period {index}"
+        where = {"index": index}
         if not isinstance(period, dict) or set(period) != {"weekday", "opens", "closes"}:
             raise ValidationError(
-                f'{where}: an object with exactly "weekday", "opens" and "closes".', code="invalid"
+                # Translators: "weekday", "opens" and "closes" are the names of the fields: keep them.
+                _('Period %(index)s: an object with exactly "weekday", "opens" and "closes".') % where,
+                code="invalid",
             )
         if period["weekday"] not in WEEKDAYS:
-            raise ValidationError(f"{where}: weekday is one of {', '.join(WEEKDAYS)}.", code="invalid")
+            raise ValidationError(
+                # Translators: %(weekdays)s lists the values the field takes (monday, ...), as they are.
+                _("Period %(index)s: weekday is one of %(weekdays)s.")
+                % {**where, "weekdays": ", ".join(WEEKDAYS)},
+                code="invalid",
+            )
         opens = _minutes(period["opens"], end=False)
         closes = _minutes(period["closes"], end=True)
         if opens is None or closes is None:
             raise ValidationError(
-                f'{where}: times are "HH:MM", 24-hour ("24:00" only as a closing time).', code="invalid"
+                # Translators: "HH:MM" and "24:00" are the format of the values: keep them as they are.
+                _('Period %(index)s: times are "HH:MM", 24-hour ("24:00" only as a closing time).') % where,
+                code="invalid",
             )
         if opens == closes:
-            raise ValidationError(f"{where}: opens and closes at the same time.", code="invalid")
+            raise ValidationError(
+                _("Period %(index)s: opens and closes at the same time.") % where, code="invalid"
+            )
 
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known IANA time zone.", code="invalid")
+        raise ValidationError(
+            _("%(value)r is not a known IANA time zone.") % {"value": value}, code="invalid"
+        )
 
 
 def is_open(opening_hours: list[dict] | None, time_zone: str, at: datetime) -> bool:
@@ -101,15 +115,22 @@ def is_open(opening_hours: list[dict] | None, time_zone: str, at: datetime) -> b
 def validate_texts(value: Any) -> None:
     """Texts per language: {"en": "...", "mn": "..."}; only known placeholders."""
     if not isinstance(value, dict):
-        raise ValidationError('An object of texts per language, e.g. {"en": "Hello"}.', code="invalid")
+        raise ValidationError(_('An object of texts per language, e.g. {"en": "Hello"}.'), code="invalid")
     for language, text in value.items():
         if not _LANGUAGE.match(language):
-            raise ValidationError(f"{language!r} is not a language code (e.g. en, mn).", code="invalid")
+            raise ValidationError(
+                _("%(language)r is not a language code (e.g. en, mn).") % {"language": language},
+                code="invalid",
+            )
         if not isinstance(text, str) or not text.strip():
-            raise ValidationError(f"The {language} text is empty.", code="blank")
+            # Translators: %(language)s is a language code (en, mn).
+            raise ValidationError(_("The %(language)s text is empty.") % {"language": language}, code="blank")
         if len(text) > MAX_TEXT:
             raise ValidationError(
-                f"The {language} text is longer than {MAX_TEXT} characters.", code="max_length"
+                # Translators: %(language)s is a language code (en, mn).
+                _("The %(language)s text is longer than %(max)s characters.")
+                % {"language": language, "max": MAX_TEXT},
+                code="max_length",
             )
         validate_placeholders(text)
 
@@ -119,7 +140,10 @@ def validate_placeholders(text: str) -> None:
     if unknown:
         known = ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
         raise ValidationError(
-            f"Unknown placeholder {{{unknown[0]}}}: the placeholders are {known}.", code="invalid_placeholder"
+            # Translators: {%(name)s} and %(known)s are placeholders as written in a text ({helpline}).
+            _("Unknown placeholder {%(name)s}: the placeholders are %(known)s.")
+            % {"name": unknown[0], "known": known},
+            code="invalid_placeholder",
         )
 
 

@@ -33,6 +33,8 @@ CLEAR_COLUMNS: dict[str, str] = {
     "helpline.Helpline.country": HELPLINE_CONFIGURATION,
     "helpline.Helpline.timezone": HELPLINE_CONFIGURATION,
     "helpline.Helpline.default_language": HELPLINE_CONFIGURATION,
+    "helpline.Helpline.languages": HELPLINE_CONFIGURATION + " (language codes)",
+    "helpline.Helpline.label_overrides": HELPLINE_CONFIGURATION + " (its own wording of reference labels)",
     "helpline.Helpline.due_policy": HELPLINE_CONFIGURATION + " (minutes per state and risk level)",
     "helpline.Helpline.opening_hours": HELPLINE_CONFIGURATION + " (weekly hours of the chat)",
     "helpline.Helpline.chat_greeting": HELPLINE_CONFIGURATION,
@@ -43,6 +45,7 @@ CLEAR_COLUMNS: dict[str, str] = {
     "helpline.User.first_name": STAFF_ACCOUNT,
     "helpline.User.last_name": STAFF_ACCOUNT,
     "helpline.User.email": STAFF_ACCOUNT,
+    "helpline.User.language": CODE + " (a language code)",
     "helpline.SetPasswordLink.digest": "SHA-256 of a random one-time token, never the token itself",
     "helpline.AuditEntry.prev_hash": "SHA-256 of the previous entry",
     "helpline.AuditEntry.hash": "SHA-256 of the entry",
@@ -74,6 +77,7 @@ CLEAR_COLUMNS: dict[str, str] = {
         "rest'); the precise place is the encrypted child_location"
     ),
     "cases.Case.child_language": CODE + " (a language code)",
+    "cases.Contact.language": CODE + " (a language code)",
     "cases.Case.reporter_phone_hash": KEYED_HASH,
     # referrals
     "referrals.Agency.code": AGENCY_DIRECTORY,
@@ -100,6 +104,8 @@ CLEAR_COLUMNS: dict[str, str] = {
     # channels_sms
     "channels_sms.PhoneNumber.number": HELPLINE_CONFIGURATION + " (our own number)",
     "channels_sms.PhoneNumber.acknowledgement": HELPLINE_CONFIGURATION,
+    "channels_sms.PhoneNumber.language": CODE + " (a language code)",
+    "channels_sms.InboundEvent.language": CODE + " (a language code)",
     "channels_sms.InboundEvent.provider": CODE,
     "channels_sms.InboundEvent.external_id": CODE + " (Twilio's MessageSid or CallSid)",
     "channels_sms.InboundEvent.sender_hash": KEYED_HASH,

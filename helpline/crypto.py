@@ -24,6 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, models, transaction
+from django.utils.translation import gettext
 
 from .vocabulary import AuditAction
 
@@ -358,9 +359,9 @@ def normalise_phone(value: str, *, region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(value, region.upper() if region else None)
     except phonenumbers.NumberParseException:
-        raise ValueError("Not a phone number.") from None
+        raise ValueError(gettext("Not a phone number.")) from None
     if not phonenumbers.is_possible_number(number):
-        raise ValueError("Not a phone number.")
+        raise ValueError(gettext("Not a phone number."))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

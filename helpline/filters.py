@@ -4,6 +4,7 @@ import datetime
 
 import django_filters
 from django import forms
+from django.utils.translation import gettext as _
 from django_filters.fields import IsoDateTimeField
 
 
@@ -23,7 +24,7 @@ class StrictBooleanField(forms.NullBooleanField):
             return True
         if normalized in ("false", "0"):
             return False
-        raise forms.ValidationError("Must be true or false.", code="invalid")
+        raise forms.ValidationError(_("Must be true or false."), code="invalid")
 
     def validate(self, value):
         pass
@@ -44,7 +45,7 @@ class UTCIsoDateTimeField(IsoDateTimeField):
         try:
             return result.astimezone(datetime.UTC)
         except OverflowError:  # the edges of year 1 and year 9999
-            raise forms.ValidationError("Enter a valid date/time.", code="invalid") from None
+            raise forms.ValidationError(_("Enter a valid date/time."), code="invalid") from None
 
 
 class IsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -3,7 +3,8 @@
 The stable parts of an answer (error `code`s, states, category codes) never change with the
 language; the human texts (`detail`, labels) follow the caller: the first language of the request's
 `Accept-Language` that this installation speaks (quality values honoured, `es-MX` falling back to
-`es`), else the caller's helpline's default language when it is one of ours, else English
+`es`), else the signed-in caller's own language, else their helpline's default language when it
+is one of ours, else English
 (settings.LANGUAGE_CODE). `Content-Language` names the language of every answer."""
 
 from collections.abc import Iterator
@@ -15,6 +16,11 @@ from django.utils.cache import patch_vary_headers
 
 # Django's own parser of the header (quality values, ordering, malformed parts dropped).
 from django.utils.translation.trans_real import parse_accept_lang_header
+
+
+def language_codes() -> list[str]:
+    """The languages of this installation (settings.LANGUAGES): what a helpline or a person may choose."""
+    return [code for code, _name in settings.LANGUAGES]
 
 
 def supported(code: str | None) -> str | None:
@@ -66,11 +72,19 @@ class LanguageMiddleware:
         return response
 
 
-def use_the_helplines_language(request: HttpRequest, user) -> None:
-    """Once the caller is known: their helpline's default language, when the request named none of
-    ours. Anonymous callers (sign-in, the web chat) keep the request's or English."""
-    if getattr(request, "language_requested", None) or not getattr(user, "helpline_id", None):
+def language_of(user) -> str:
+    """The language a staff user reads: their own choice, else their helpline's default, else
+    English (notifications are written in it; the API too, when the request names none)."""
+    chosen = supported(getattr(user, "language", "")) if user is not None else None
+    if not chosen and getattr(user, "helpline_id", None):
+        chosen = supported(user.helpline.default_language)
+    return chosen or settings.LANGUAGE_CODE
+
+
+def use_the_callers_language(request: HttpRequest, user) -> None:
+    """Once the caller is known: their language (their own, else their helpline's), when the
+    request named none of ours. Anonymous callers (sign-in, the web chat) keep the request's or
+    English."""
+    if getattr(request, "language_requested", None) or not getattr(user, "is_authenticated", False):
         return
-    language = supported(user.helpline.default_language)
-    if language:
-        translation.activate(language)
+    translation.activate(language_of(user))

@@ -4,10 +4,12 @@ import zoneinfo
 
 import pgtrigger
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .chat_settings import validate_opening_hours, validate_texts
 from .crypto import EncryptedCharField
@@ -26,7 +28,20 @@ class Helpline(models.Model):
     name = models.CharField(max_length=200)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 country code.")
     timezone = models.CharField(max_length=64, default="UTC", validators=[_validate_timezone])
+    # The language of its children and staff unless they choose another (settings.LANGUAGES), and
+    # the others a child may choose (a number's or the chat's language, helpline.languages).
     default_language = models.CharField(max_length=16, default="en")
+    languages = ArrayField(
+        models.CharField(max_length=16),
+        default=list,
+        db_default=models.Value([], output_field=ArrayField(models.CharField(max_length=16))),
+        blank=True,
+    )
+    # Its own wording of reference labels, per language: {"es": {"category.bullying": "Acoso"}}
+    # (helpline.labels); what it names no one else sees.
+    label_overrides = models.JSONField(
+        default=dict, db_default=models.Value({}, output_field=models.JSONField()), blank=True
+    )
     # Minutes until the next action is due, per case state and risk level; missing entries fall
     # back to cases.workflow.DEFAULT_DUE_MINUTES.
     due_policy = models.JSONField(default=dict, blank=True)
@@ -61,6 +76,11 @@ class Helpline(models.Model):
         # Codes are compared upper-case: "demo" and "DEMO" are the same helpline.
         self.code = self.code.upper()
 
+    @property
+    def children_languages(self) -> list[str]:
+        """The languages its children may be answered in: the default first, then the others."""
+        return [self.default_language, *(code for code in self.languages if code != self.default_language)]
+
 
 class Team(models.Model):
     """A group of a helpline's staff (a shift, a unit). A retired team (`is_active` false) keeps its
@@ -89,10 +109,10 @@ class Team(models.Model):
 
 
 class Role(models.TextChoices):
-    OPERATOR = "operator", "Operator"
-    SUPERVISOR = "supervisor", "Supervisor"
-    AGENCY = "agency", "Partner-agency user"
-    ADMIN = "admin", "Administrator"
+    OPERATOR = "operator", _("Operator")
+    SUPERVISOR = "supervisor", _("Supervisor")
+    AGENCY = "agency", _("Partner-agency user")
+    ADMIN = "admin", _("Administrator")
 
 
 class User(AbstractUser):
@@ -103,6 +123,8 @@ class User(AbstractUser):
         Helpline, on_delete=models.PROTECT, null=True, blank=True, related_name="users"
     )
     team = models.ForeignKey(Team, on_delete=models.PROTECT, null=True, blank=True, related_name="members")
+    # The language of the user's notifications (and, later, console); "": their helpline's.
+    language = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     def clean(self) -> None:
         super().clean()
@@ -113,8 +135,8 @@ class User(AbstractUser):
 
 
 class AuditOutcome(models.TextChoices):
-    ALLOWED = "allowed", "Allowed"
-    DENIED = "denied", "Denied"
+    ALLOWED = "allowed", _("Allowed")
+    DENIED = "denied", _("Denied")
 
 
 class AuditEntry(models.Model):

@@ -16,7 +16,7 @@ rule can be evaluated without it (an error answer, never an allow), and a system
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,8 @@ class CasesProvided:
     # A helpline's due policy: the states that have an automatic due date, and the risk levels.
     due_states: frozenset[str]
     risk_levels: tuple[str, ...]
+    # A helpline's category codes (by id): what its label overrides may name (helpline.labels).
+    category_codes: Callable[[int], Iterable[str]]
 
 
 _cases: CasesProvided | None = None

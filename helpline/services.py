@@ -15,24 +15,28 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.exceptions import ValidationError as RefusedInput  # keeps its code in the answer
 
 from .audit import audit_record, audited_update, diff
+from .labels import validate_label_overrides
 from .models import AuditOutcome, Helpline, Role, SetPasswordLink, Team, User
 from .provided import agencies_provided, cases_provided
 from .vocabulary import AuditAction
 
 # And "agency": not a column of the user, the referrals app keeps whom an agency user works for
 # (helpline.provided); recorded with the rest in the person's audit entries (`_user_snapshot`).
-USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "is_active")
+USER_FIELDS = ("first_name", "last_name", "email", "role", "helpline", "team", "language", "is_active")
 _NO_AGENCY = object()  # user_update: no agency given
 HELPLINE_FIELDS = (
     "name",
     "country",
     "timezone",
     "default_language",
+    "languages",
+    "label_overrides",
     "due_policy",
     "retention_years",
     "opening_hours",
@@ -319,7 +323,7 @@ def _team_receives_members(team: Team | None) -> None:
     if team is not None:
         team = Team.objects.select_for_update().get(pk=team.pk)
     if team is not None and not team.is_active:
-        raise RefusedInput({"team": ["This team is retired."]}, code="retired")
+        raise RefusedInput({"team": [_("This team is retired.")]}, code="retired")
 
 
 def user_update(*, actor: User, user: User, **fields) -> User:
@@ -381,11 +385,16 @@ def helpline_update(*, actor: User, helpline: Helpline, **fields) -> Helpline:
             # Another helpline's team answers as an unknown one (no tenant's ids confirmed).
             code = "retired" if team.helpline_id == helpline.pk else "does_not_exist"
             detail = (
-                "This team is retired."
+                _("This team is retired.")
                 if code == "retired"
-                else f'Invalid pk "{team.pk}" - object does not exist.'
+                # DRF's own message for an unknown id (PrimaryKeyRelatedField), as DRF translates it.
+                else _('Invalid pk "{pk_value}" - object does not exist.').format(pk_value=team.pk)
             )
             raise RefusedInput({"intake_team": [detail]}, code=code)
+        if "languages" in fields:
+            fields["languages"] = sorted(set(fields["languages"]))
+        if "label_overrides" in fields:
+            _check_label_overrides(helpline, fields["label_overrides"])
         return audited_update(
             actor=actor,
             instance=helpline,
@@ -394,6 +403,15 @@ def helpline_update(*, actor: User, helpline: Helpline, **fields) -> Helpline:
             action=AuditAction.HELPLINE_UPDATE,
             helpline=helpline,
         )
+
+
+def _check_label_overrides(helpline: Helpline, overrides: dict) -> None:
+    """Its categories' labels name categories it has (the other vocabularies were checked with the
+    input: helpline.labels)."""
+    try:
+        validate_label_overrides(overrides, category_codes=cases_provided().category_codes(helpline.pk))
+    except ValidationError as error:
+        raise RefusedInput({"label_overrides": error.messages}, code="invalid") from None
 
 
 def user_second_factor_reset(*, actor: User, user: User) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as ModelValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from . import policy
@@ -28,14 +29,14 @@ def _snapshot(team: Team) -> dict[str, Any]:
 
 def _may_manage(actor: User, team: Team) -> None:
     if not policy.can(actor, PolicyAction.TEAM_MANAGE, team):
-        raise PermissionDenied("Only administrators of the helpline manage its teams.")
+        raise PermissionDenied(_("Only administrators of the helpline manage its teams."))
 
 
 def _name_free(team: Team) -> None:
     # Letter case folded: "Night shift" and "night shift" would be one team to the people using them.
     taken = Team.objects.filter(helpline_id=team.helpline_id, name__iexact=team.name).exclude(pk=team.pk)
     if taken.exists():
-        raise ValidationError({"name": ["The helpline has a team by this name already."]}, code="unique")
+        raise ValidationError({"name": [_("The helpline has a team by this name already.")]}, code="unique")
 
 
 def team_create(*, actor: User, helpline: Helpline, name: str, auto_assign: bool = False) -> Team:
@@ -70,12 +71,12 @@ def team_update(*, actor: User, team: Team, **fields: Any) -> Team:
         if retiring:
             if User.objects.filter(team=locked, is_active=True).exists():
                 raise Conflict(
-                    "The team still has active members: move them to another team first.",
+                    _("The team still has active members: move them to another team first."),
                     code="team_has_members",
                 )
             if Helpline.objects.filter(intake_team=locked).exists():
                 raise Conflict(
-                    "The team receives the helpline's new intake cases: choose another intake team first.",
+                    _("The team receives the helpline's new intake cases: choose another intake team first."),
                     code="team_receives_intake",
                 )
             locked.retired_at = timezone.now()

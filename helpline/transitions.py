@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from .audit import audit_record
@@ -83,6 +84,7 @@ def transition_run(
     own, checked first. `prepare(obj, params)` may add parameters before the transition runs;
     `after(obj)` runs its after-effects (in the transaction, after the audit entry)."""
     refusal: Exception | None = None
+    failed: list[str] = []
     with transaction.atomic():
         locked = locking.select_for_update(of=("self",)).get(pk=pk)
         before = snapshot(locked)
@@ -96,7 +98,8 @@ def transition_run(
             refusal = state_conflict(
                 locked,
                 actor,
-                f"Transition {name!r} is not possible from state {state!r}.",
+                _("Transition %(name)r is not possible from state %(state)r.")
+                % {"name": name, "state": state},
                 code="transition_not_allowed",
             )
         elif not meta.conditions_met(locked, state):
@@ -116,7 +119,12 @@ def transition_run(
                 action=action,
                 obj=locked,
                 outcome=AuditOutcome.DENIED,
-                extra={"state": state, "refusal": str(refusal.detail)},
+                # The refusal's code and failed conditions: stable, whatever language it was told in.
+                extra={
+                    "state": state,
+                    "refusal": refusal_code(refusal),
+                    **({"conditions": failed} if failed else {}),
+                },
                 **audit_target(locked),
             )
         else:
@@ -138,3 +146,9 @@ def transition_run(
     if refusal is not None:
         raise refusal
     return locked
+
+
+def refusal_code(refusal: Exception) -> str:
+    """What an audit entry records of a refusal: its code, the same in every language."""
+    codes = refusal.get_codes() if hasattr(refusal, "get_codes") else "refused"
+    return codes if isinstance(codes, str) else "refused"

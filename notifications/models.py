@@ -9,32 +9,34 @@ from __future__ import annotations
 
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from helpline.crypto import EncryptedCharField
 
 
 class NotificationKind(models.TextChoices):
-    EMERGENCY_REFERRAL = "emergency_referral", "Emergency referral"
-    CRITICAL_CASE = "critical_case", "Critical case"
-    OVERDUE = "overdue", "Overdue case"
-    REFERRAL_REJECTED = "referral_rejected", "Referral rejected"
-    REFERRAL_EXPIRED = "referral_expired", "Referral expired unanswered"
-    DELIVERY_FAILED = "delivery_failed", "Agency could not be notified"
-    BREAK_GLASS = "break_glass", "Break-glass access to a restricted case"
-    CASE_TRANSFERRED = "case_transferred", "Case transferred to you"
+    EMERGENCY_REFERRAL = "emergency_referral", _("Emergency referral")
+    CRITICAL_CASE = "critical_case", _("Critical case")
+    OVERDUE = "overdue", _("Overdue case")
+    REFERRAL_REJECTED = "referral_rejected", _("Referral rejected")
+    REFERRAL_EXPIRED = "referral_expired", _("Referral expired unanswered")
+    DELIVERY_FAILED = "delivery_failed", _("Agency could not be notified")
+    BREAK_GLASS = "break_glass", _("Break-glass access to a restricted case")
+    CASE_TRANSFERRED = "case_transferred", _("Case transferred to you")
     # To a partner agency without a webhook (an address, no user): a referral waits for it.
-    AGENCY_REFERRAL = "agency_referral", "New referral for your agency"
+    AGENCY_REFERRAL = "agency_referral", _("New referral for your agency")
 
 
 class Channel(models.TextChoices):
-    EMAIL = "email", "E-mail"
-    SMS = "sms", "SMS"
+    EMAIL = "email", _("E-mail")
+    # Translators: same in every language: the name of a channel.
+    SMS = "sms", _("SMS")
 
 
 class DeliveryState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    SENT = "sent", "Sent"
-    FAILED = "failed", "Failed (attempts exhausted, or no address)"
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed (attempts exhausted, or no address)")
 
 
 class Notification(models.Model):
@@ -138,11 +140,12 @@ class OnCallShift(models.Model):
 class Requirement(models.TextChoices):
     """Which out-of-band channels a helpline's staff must keep for a kind of notification."""
 
-    NONE = "none", "None (in-app only is enough)"
-    EMAIL_OR_SMS = "email_or_sms", "E-mail or SMS (at least one)"
-    EMAIL = "email", "E-mail"
-    SMS = "sms", "SMS"
-    EMAIL_AND_SMS = "email_and_sms", "E-mail and SMS"
+    NONE = "none", _("None (in-app only is enough)")
+    EMAIL_OR_SMS = "email_or_sms", _("E-mail or SMS (at least one)")
+    EMAIL = "email", _("E-mail")
+    # Translators: same in every language: the name of a channel.
+    SMS = "sms", _("SMS")
+    EMAIL_AND_SMS = "email_and_sms", _("E-mail and SMS")
 
 
 class ChannelRequirement(models.Model):

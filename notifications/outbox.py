@@ -26,9 +26,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
 from helpline import broker
+from helpline.i18n import language_of
 
 from .models import Channel, Delivery, DeliveryState, Notification, NotificationKind
 from .senders import SendFailed, send_email, send_sms
@@ -46,12 +48,16 @@ def link_url(notification: Notification) -> str:
 def message_text(notification: Notification) -> tuple[str, str]:
     """The subject and body of its e-mail or SMS: the kind, the reference and the link, nothing
     else (no name, no number, no text anyone typed)."""
-    label = NotificationKind(notification.kind).label
-    subject = f"[Lifeline] {label}: {notification.reference}"
-    body = f"{label}: {notification.reference}\n{link_url(notification)}\n"
+    values = {"kind": NotificationKind(notification.kind).label, "reference": notification.reference}
+    # Translators: same in every language: the product's name, the notification's kind, its reference.
+    subject = _("[Lifeline] %(kind)s: %(reference)s") % values
     if notification.on_call:
-        body = f"On call. {body}"
-    return subject, body
+        # Translators: the first line of a notification's e-mail or SMS to the person on call.
+        headline = _("On call. %(kind)s: %(reference)s") % values
+    else:
+        # Translators: same in every language: the notification's kind and its reference.
+        headline = _("%(kind)s: %(reference)s") % values
+    return subject, f"{headline}\n{link_url(notification)}\n"
 
 
 def dispatch(delivery_id: int) -> None:
@@ -92,7 +98,7 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("notification")
+            .select_related("notification__user__helpline")
             .filter(pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .first()
         )
@@ -110,7 +116,9 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
         delivery.in_flight_since = now
         delivery.next_attempt_at = now + timedelta(seconds=settings.NOTIFICATION_SEND_LEASE_SECONDS)
         delivery.save(update_fields=["attempts", "in_flight_since", "next_attempt_at", "last_error"])
-    subject, body = message_text(delivery.notification)
+    # In the recipient's language: their own, else their helpline's (helpline.i18n).
+    with translation.override(language_of(delivery.notification.user)):
+        subject, body = message_text(delivery.notification)
     return _Attempt(delivery.pk, delivery.attempts, delivery.channel, delivery.address, subject, body)
 
 

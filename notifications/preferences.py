@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from helpline.crypto import normalise_phone
 
@@ -31,11 +33,12 @@ _COMPULSORY: dict[str, frozenset[str]] = {
     Requirement.SMS: frozenset({Channel.SMS.value}),
     Requirement.EMAIL_AND_SMS: frozenset({Channel.EMAIL.value, Channel.SMS.value}),
 }
-_DESCRIBED = {
-    Requirement.EMAIL_OR_SMS: "e-mail, SMS or both",
-    Requirement.EMAIL: "e-mail",
-    Requirement.SMS: "SMS",
-    Requirement.EMAIL_AND_SMS: "both e-mail and SMS",
+# The refusal of a choice below the helpline's rule, per rule (%(kind)s: the kind's code).
+_BELOW_RULE = {
+    Requirement.EMAIL_OR_SMS: gettext_lazy("Your helpline requires e-mail, SMS or both for %(kind)s."),
+    Requirement.EMAIL: gettext_lazy("Your helpline requires e-mail for %(kind)s."),
+    Requirement.SMS: gettext_lazy("Your helpline requires SMS for %(kind)s."),
+    Requirement.EMAIL_AND_SMS: gettext_lazy("Your helpline requires both e-mail and SMS for %(kind)s."),
 }
 
 
@@ -122,28 +125,31 @@ def preferences_validate(
         try:
             number = normalise_phone(sms_number.strip(), region=region)
         except ValueError:
-            errors["sms_number"] = "Not a phone number: give it with its +country code."
+            errors["sms_number"] = _("Not a phone number: give it with its +country code.")
     normalised: dict[str, list[str]] = {}
     for kind, chosen in channels.items():
         if kind not in STAFF_KINDS:
             # Named on `channels` itself: an error's attr is one the schema lists, never input.
-            errors["channels"] = f"Unknown kind {kind[:40]!r}. Known: {', '.join(STAFF_KINDS)}."
+            errors["channels"] = _("Unknown kind %(kind)r. Known: %(known)s.") % {
+                "kind": kind[:40],
+                "known": ", ".join(STAFF_KINDS),
+            }
             continue
         unknown = [c for c in chosen if c not in OUT_OF_BAND]
         if unknown:
-            errors[f"channels.{kind}"] = "Channels are email and sms (in-app is always on)."
+            errors[f"channels.{kind}"] = _("Channels are email and sms (in-app is always on).")
             continue
         normalised[kind] = sorted(set(chosen))
     for kind in STAFF_KINDS:
         rule = requirements.get(kind, Requirement.NONE)
         chosen = normalised.setdefault(kind, default_channels(kind, rule))
         if not meets(rule, chosen):
-            errors[f"channels.{kind}"] = f"Your helpline requires {_DESCRIBED[rule]} for {kind}."
+            errors[f"channels.{kind}"] = str(_BELOW_RULE[rule]) % {"kind": kind}
         if Channel.SMS in chosen and not number:
-            errors.setdefault("sms_number", "SMS notifications need your mobile number.")
+            errors.setdefault("sms_number", _("SMS notifications need your mobile number."))
         if Channel.EMAIL in chosen and not user.email:
             errors.setdefault(
-                f"channels.{kind}", "You have no e-mail address; ask an administrator to set it."
+                f"channels.{kind}", _("You have no e-mail address; ask an administrator to set it.")
             )
     if errors:
         raise ValidationError(errors)

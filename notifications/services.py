@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
@@ -277,7 +278,7 @@ def preferences_set(*, actor: User, channels: dict[str, list[str]], sms_number: 
         requirements=preferences.requirements_of(actor.helpline_id),
     )
     with transaction.atomic():
-        preference, _ = Preference.objects.select_for_update().get_or_create(user=actor)
+        preference, _created = Preference.objects.select_for_update().get_or_create(user=actor)
         before = dict(preference.channels)
         preference.channels = channels
         preference.sms_number = number
@@ -304,16 +305,16 @@ class ShiftInput:
 def on_call_set(*, actor: User, helpline: Helpline, shifts: list[ShiftInput]) -> list[OnCallShift]:
     """Replaces the helpline's on-call rota (supervisors and administrators)."""
     if not policy.can(actor, PolicyAction.ON_CALL_MANAGE, helpline):
-        raise PermissionDenied("Only supervisors and administrators set the on-call rota.")
+        raise PermissionDenied(_("Only supervisors and administrators set the on-call rota."))
     errors: dict[str, str] = {}
     for index, shift in enumerate(shifts):
         probe = OnCallShift(helpline=helpline, user=shift.user)
         if not policy.can(shift.user, PolicyAction.NOTIFICATION_ON_CALL, probe) or not shift.user.is_active:
-            errors[f"shifts.{index}.user"] = "Only active staff of this helpline can be on call."
+            errors[f"shifts.{index}.user"] = _("Only active staff of this helpline can be on call.")
         if not shift.weekdays or any(d not in range(1, 8) for d in shift.weekdays):
-            errors[f"shifts.{index}.weekdays"] = "ISO weekdays, 1 (Monday) to 7 (Sunday)."
+            errors[f"shifts.{index}.weekdays"] = _("ISO weekdays, 1 (Monday) to 7 (Sunday).")
         if shift.starts == shift.ends:
-            errors[f"shifts.{index}.ends"] = "A slot ends at another time than it starts."
+            errors[f"shifts.{index}.ends"] = _("A slot must end at another time than it starts.")
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
@@ -355,13 +356,17 @@ def requirements_set(*, actor: User, helpline: Helpline, requirements: dict[str,
     out returns to the installation's default. Stored choices below a new rule are left as they are:
     delivery applies the rule over them (a person cannot block the helpline's decision)."""
     if not policy.can(actor, PolicyAction.NOTIFICATION_REQUIREMENTS_MANAGE, helpline):
-        raise PermissionDenied("Only the helpline's administrators set the channels it requires.")
+        raise PermissionDenied(_("Only the helpline's administrators set the channels it requires."))
     errors: dict[str, str] = {}
     for kind, requirement in requirements.items():
         if kind not in preferences.STAFF_KINDS:
-            errors["requirements"] = f"Unknown kind. Known: {', '.join(preferences.STAFF_KINDS)}."
+            errors["requirements"] = _("Unknown kind. Known: %(known)s.") % {
+                "known": ", ".join(preferences.STAFF_KINDS)
+            }
         elif requirement not in Requirement.values:
-            errors[f"requirements.{kind}"] = f"Unknown requirement. Known: {', '.join(Requirement.values)}."
+            errors[f"requirements.{kind}"] = _("Unknown requirement. Known: %(known)s.") % {
+                "known": ", ".join(Requirement.values)
+            }
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import certifi
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import HTTPError, NewConnectionError, SSLError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
@@ -42,12 +44,12 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 class SendFailure(models.TextChoices):
     """What an agency (and the delivery log) is told about a request that got no answer."""
 
-    SCHEME_NOT_ALLOWED = "refused: scheme not allowed", "The URL's scheme is not allowed"
-    ADDRESS_NOT_ALLOWED = "refused: address not allowed", "The host is not a public address"
-    NAME_NOT_RESOLVED = "name not resolved", "The host name did not resolve"
-    CONNECTION_FAILED = "connection failed", "No connection (refused, reset or unreachable)"
-    TLS_FAILED = "TLS handshake failed", "TLS handshake or certificate check failed"
-    TIMEOUT = "timeout", "No answer within the timeout"
+    SCHEME_NOT_ALLOWED = "refused: scheme not allowed", gettext_lazy("The URL's scheme is not allowed")
+    ADDRESS_NOT_ALLOWED = "refused: address not allowed", gettext_lazy("The host is not a public address")
+    NAME_NOT_RESOLVED = "name not resolved", gettext_lazy("The host name did not resolve")
+    CONNECTION_FAILED = "connection failed", gettext_lazy("No connection (refused, reset or unreachable)")
+    TLS_FAILED = "TLS handshake failed", gettext_lazy("TLS handshake or certificate check failed")
+    TIMEOUT = "timeout", gettext_lazy("No answer within the timeout")
 
 
 class SendFailed(Exception):
@@ -120,15 +122,15 @@ def url_problem(url: str) -> str | None:
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 443)
     except ValueError:
-        return "Enter a valid URL."
+        return _("Enter a valid URL.")
     if not _scheme_allowed(parts.scheme.lower()):
         if settings.AGENCY_WEBHOOK_ALLOW_HTTP:
-            return "Only https or http URLs are allowed."
-        return "Only https URLs are allowed."
+            return _("Only https or http URLs are allowed.")
+        return _("Only https URLs are allowed.")
     if not parts.hostname:
-        return "The URL has no host."
+        return _("The URL has no host.")
     if parts.username is not None or parts.password is not None:
-        return "The URL may not carry a user name or password; webhooks are signed instead."
+        return _("The URL may not carry a user name or password; webhooks are signed instead.")
     literal = _literal(parts.hostname)
     if literal is not None:
         addresses = [literal]
@@ -138,7 +140,7 @@ def url_problem(url: str) -> str | None:
         except (OSError, UnicodeError):
             return None
     if not _allowed(addresses):
-        return (
+        return _(
             "The URL's host is not a public address (loopback, private, link-local and similar are refused)."
         )
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from helpline.models import Role, User
 
@@ -33,16 +34,18 @@ def agency_membership_set(user: User, agency: Agency | None) -> None:
     service's transaction, whose audit entry records the change; the rules are the ones the
     database's deferred trigger enforces at commit, checked first for a clear answer."""
     if agency is not None and agency.helpline_id != user.helpline_id:
-        raise ValidationError({"agency": "The agency belongs to another helpline."})
+        raise ValidationError({"agency": _("The agency belongs to another helpline.")})
     if user.role == Role.AGENCY and agency is None:
-        raise ValidationError({"agency": "Agency users must belong to an agency."})
+        raise ValidationError({"agency": _("Agency users must belong to an agency.")})
     if user.role != Role.AGENCY and agency is not None:
-        raise ValidationError({"agency": "Only agency users belong to an agency."})
+        raise ValidationError({"agency": _("Only agency users belong to an agency.")})
     membership = None
     with transaction.atomic():
         if agency is None:
             AgencyMembership.objects.filter(user=user).delete()
         else:
-            membership, _ = AgencyMembership.objects.update_or_create(user=user, defaults={"agency": agency})
+            membership, _created = AgencyMembership.objects.update_or_create(
+                user=user, defaults={"agency": agency}
+            )
     # What later reads of this user object see (a membership read before is now stale).
     User.agency_membership.related.set_cached_value(user, membership)

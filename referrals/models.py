@@ -8,6 +8,7 @@ from typing import Any
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, FSMModelMixin
 
 from helpline.crypto import EncryptedCharField, EncryptedTextField
@@ -17,20 +18,20 @@ from .workflow import EDGES, ReferralState, ReferralWorkflow
 
 
 class AgencySector(models.TextChoices):
-    POLICE = "police", "Police"
-    HEALTH = "health", "Health"
-    SOCIAL_SERVICES = "social_services", "Social services"
-    LEGAL_AID = "legal_aid", "Legal aid"
-    SHELTER = "shelter", "Shelter"
-    EDUCATION = "education", "Education"
-    ONLINE_ABUSE_HOTLINE = "online_abuse_hotline", "Online-abuse hotline"
-    OTHER = "other", "Other"
+    POLICE = "police", _("Police")
+    HEALTH = "health", _("Health")
+    SOCIAL_SERVICES = "social_services", _("Social services")
+    LEGAL_AID = "legal_aid", _("Legal aid")
+    SHELTER = "shelter", _("Shelter")
+    EDUCATION = "education", _("Education")
+    ONLINE_ABUSE_HOTLINE = "online_abuse_hotline", _("Online-abuse hotline")
+    OTHER = "other", _("Other")
 
 
 class Urgency(models.TextChoices):
-    EMERGENCY = "emergency", "Emergency"
-    URGENT = "urgent", "Urgent"
-    ROUTINE = "routine", "Routine"
+    EMERGENCY = "emergency", _("Emergency")
+    URGENT = "urgent", _("Urgent")
+    ROUTINE = "routine", _("Routine")
 
 
 # Hours an agency has to accept or reject a referral, unless it sets its own.
@@ -93,10 +94,13 @@ class AgencyMembership(models.Model):
 
 
 class WebhookChangeState(models.TextChoices):
-    PENDING = "pending", "Proposed; waits for a supervisor's approval"
-    APPROVED = "approved", "Approved; waits for the endpoint to answer the verification challenge"
-    ACTIVE = "active", "In use: approved and verified"
-    SUPERSEDED = "superseded", "Replaced (by a later proposal, or a later change took effect)"
+    PENDING = "pending", _("Proposed; waits for a supervisor's approval")
+    APPROVED = (
+        "approved",
+        _("Approved; waits for the endpoint to answer the verification challenge"),
+    )
+    ACTIVE = "active", _("In use: approved and verified")
+    SUPERSEDED = "superseded", _("Replaced (by a later proposal, or a later change took effect)")
 
 
 class WebhookChange(models.Model):
@@ -137,14 +141,14 @@ class WebhookChange(models.Model):
 
 
 class ConsentGiver(models.TextChoices):
-    CHILD = "child", "The child"
-    CAREGIVER = "caregiver", "Parent or caregiver"
+    CHILD = "child", _("The child")
+    CAREGIVER = "caregiver", _("Parent or caregiver")
 
 
 class ConsentScope(models.TextChoices):
-    REFERRAL = "referral", "Refer the child to a partner agency"
-    INFORMATION_SHARING = "information_sharing", "Share the child's details the service needs"
-    REPORTER_IDENTITY = "reporter_identity", "Share the reporter's identity and number"
+    REFERRAL = "referral", _("Refer the child to a partner agency")
+    INFORMATION_SHARING = "information_sharing", _("Share the child's details the service needs")
+    REPORTER_IDENTITY = "reporter_identity", _("Share the reporter's identity and number")
 
 
 @tracked()
@@ -168,17 +172,17 @@ class Consent(models.Model):
 
 
 class ConsentBasis(models.TextChoices):
-    CONSENT = "consent", "Consent recorded on the case"
-    SUPERVISOR_OVERRIDE = "supervisor_override", "Supervisor override"
-    VITAL_INTERESTS = "vital_interests", "Emergency: the child's vital interests"
+    CONSENT = "consent", _("Consent recorded on the case")
+    SUPERVISOR_OVERRIDE = "supervisor_override", _("Supervisor override")
+    VITAL_INTERESTS = "vital_interests", _("Emergency: the child's vital interests")
 
 
 class Outcome(models.TextChoices):
-    SERVICE_PROVIDED = "service_provided", "Service provided"
-    CHILD_SAFE = "child_safe", "Child safe"
-    INVESTIGATION_OPENED = "investigation_opened", "Investigation opened"
-    UNABLE_TO_LOCATE = "unable_to_locate", "Unable to locate the child"
-    OTHER = "other", "Other"
+    SERVICE_PROVIDED = "service_provided", _("Service provided")
+    CHILD_SAFE = "child_safe", _("Child safe")
+    INVESTIGATION_OPENED = "investigation_opened", _("Investigation opened")
+    UNABLE_TO_LOCATE = "unable_to_locate", _("Unable to locate the child")
+    OTHER = "other", _("Other")
 
 
 # Free text people type, kept out of the row history (which outlives anonymisation).
@@ -267,8 +271,8 @@ class Referral(FSMModelMixin, ReferralWorkflow):
 
 
 class UpdateAuthor(models.TextChoices):
-    AGENCY = "agency", "The agency"
-    HELPLINE = "helpline", "The helpline"
+    AGENCY = "agency", _("The agency")
+    HELPLINE = "helpline", _("The helpline")
 
 
 @tracked(personal={"body"})
@@ -295,9 +299,9 @@ class ReferralUpdate(models.Model):
 
 
 class DeliveryState(models.TextChoices):
-    PENDING = "pending", "Pending"
-    DELIVERED = "delivered", "Delivered"
-    FAILED = "failed", "Failed (retries exhausted)"
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed (retries exhausted)")
 
 
 class Delivery(models.Model):
@@ -328,12 +332,18 @@ class Delivery(models.Model):
 
 
 class AttemptOutcome(models.TextChoices):
-    IN_FLIGHT = "in_flight", "In flight (recorded before the request went out; no outcome yet)"
-    DELIVERED = "delivered", "Delivered (2xx)"
-    REFUSED = "refused", "Refused (non-2xx answer)"
-    UNREACHABLE = "unreachable", "No answer (no connection, a timeout, or an address not allowed)"
-    NOT_SENT = "not_sent", "Not sent (the agency has no signing secret)"
-    INTERRUPTED = "interrupted", "Interrupted (the sender stopped mid-attempt; the agency may have it)"
+    IN_FLIGHT = "in_flight", _("In flight (recorded before the request went out; no outcome yet)")
+    DELIVERED = "delivered", _("Delivered (2xx)")
+    REFUSED = "refused", _("Refused (non-2xx answer)")
+    UNREACHABLE = (
+        "unreachable",
+        _("No answer (no connection, a timeout, or an address not allowed)"),
+    )
+    NOT_SENT = "not_sent", _("Not sent (the agency has no signing secret)")
+    INTERRUPTED = (
+        "interrupted",
+        _("Interrupted (the sender stopped mid-attempt; the agency may have it)"),
+    )
 
 
 class DeliveryAttempt(models.Model):

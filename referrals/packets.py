@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from django.utils.translation import gettext as _
+
 from .models import AgencySector, ConsentBasis, ConsentScope
 
 if TYPE_CHECKING:
@@ -152,17 +154,41 @@ def packet_warnings(referral: Referral, packet: dict[str, Any]) -> list[dict[str
     needs = NEEDS.get(referral.agency.sector, ())
     if not needs or any(_present(packet, path) for path in needs):
         return []
-    hints = []
-    if not _identity_allowed(referral):
-        hints.append("the consent does not cover information_sharing (the child's name, place and contact)")
-    if any(path.startswith("reporter.") for path in needs) and not _reporter_allowed(referral):
-        hints.append("nor reporter_identity (the reporter's number)")
-    why = f": {', '.join(hints)}" if hints else ": the case has none of these details recorded"
+    no_identity = not _identity_allowed(referral)
+    no_reporter = any(path.startswith("reporter.") for path in needs) and not _reporter_allowed(referral)
+    if no_identity and no_reporter:
+        # Translators: %(sector)s: the agency's sector in lower case; %(needs)s: field paths (codes);
+        # information_sharing and reporter_identity are consent scopes' codes: keep them as they are.
+        detail = _(
+            "The packet gives this %(sector)s agency nothing it needs to act on (none of %(needs)s): "
+            "the consent covers neither information_sharing (the child's name, place and contact) "
+            "nor reporter_identity (the reporter's number)."
+        )
+    elif no_identity:
+        # Translators: %(sector)s: the agency's sector in lower case; %(needs)s: field paths (codes);
+        # information_sharing is a consent scope's code: keep it as it is.
+        detail = _(
+            "The packet gives this %(sector)s agency nothing it needs to act on (none of %(needs)s): "
+            "the consent does not cover information_sharing (the child's name, place and contact)."
+        )
+    elif no_reporter:
+        # Translators: %(sector)s: the agency's sector in lower case; %(needs)s: field paths (codes);
+        # reporter_identity is a consent scope's code: keep it as it is.
+        detail = _(
+            "The packet gives this %(sector)s agency nothing it needs to act on (none of %(needs)s): "
+            "the consent does not cover reporter_identity (the reporter's number)."
+        )
+    else:
+        # Translators: %(sector)s: the agency's sector in lower case; %(needs)s: field paths (codes).
+        detail = _(
+            "The packet gives this %(sector)s agency nothing it needs to act on (none of %(needs)s): "
+            "the case has none of these details recorded."
+        )
     return [
         {
             "code": NOT_ACTIONABLE,
-            "detail": f"The packet gives this {referral.agency.get_sector_display().lower()} agency nothing "
-            f"it needs to act on (none of {', '.join(needs)}){why}.",
+            "detail": detail
+            % {"sector": referral.agency.get_sector_display().lower(), "needs": ", ".join(needs)},
             "missing": list(needs),
         }
     ]

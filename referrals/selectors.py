@@ -10,6 +10,7 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, PermissionDenied
 
 from cases.models import CASE_PERSONAL_FIELDS, Case
@@ -137,7 +138,7 @@ def referral_updates(*, referral: Referral) -> QuerySet[ReferralUpdate]:
 def referral_deliveries(*, user: User, referral_id: int) -> QuerySet[Delivery]:
     referral = referral_get(user=user, referral_id=referral_id, action=AuditAction.REFERRAL_DELIVERIES)
     if not policy.can(user, PolicyAction.REFERRAL_DELIVERIES, referral):
-        raise PermissionDenied("Your role may not read this referral's deliveries.")
+        raise PermissionDenied(_("Your role may not read this referral's deliveries."))
     return referral.deliveries.prefetch_related("attempt_log").order_by("created_at", "id")
 
 

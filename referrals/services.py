@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from cases.models import Case, Escalation, EscalationKind
@@ -19,7 +20,13 @@ from helpline import crypto, policy
 from helpline.audit import audit_record, audited_update, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, Helpline, Role, User
-from helpline.transitions import available_transitions, state_conflict, transition_params, transition_run
+from helpline.transitions import (
+    available_transitions,
+    refusal_code,
+    state_conflict,
+    transition_params,
+    transition_run,
+)
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications.models import NotificationKind
 from notifications.services import notify
@@ -67,7 +74,7 @@ def agency_create(*, actor: User, helpline: Helpline, **fields: Any) -> Agency:
     """Registers an agency. A webhook URL given with it is a proposal, in use once a supervisor
     approved it and the endpoint answered the challenge (referrals.webhooks)."""
     if not policy.can(actor, PolicyAction.AGENCY_MANAGE, helpline):
-        raise PermissionDenied("Only administrators manage agencies.")
+        raise PermissionDenied(_("Only administrators manage agencies."))
     fields.setdefault("country", helpline.country)
     webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
     with transaction.atomic():
@@ -90,7 +97,7 @@ def agency_update(*, actor: User, agency: Agency, **fields: Any) -> Agency:
     """Changes an agency; a change of its webhook URL or secret is a proposal (see agency_create),
     a removal of its URL takes effect at once."""
     if not policy.can(actor, PolicyAction.AGENCY_MANAGE, agency):
-        raise PermissionDenied("Only administrators manage agencies.")
+        raise PermissionDenied(_("Only administrators manage agencies."))
     webhook = {f: fields.pop(f) for f in WEBHOOK_FIELDS if f in fields}
     with transaction.atomic():
         agency = audited_update(
@@ -115,9 +122,9 @@ def consent_record(
     """Records the consent given now for the case; it replaces any earlier record. An empty scope
     records that consent was refused or withdrawn."""
     if not policy.can(actor, PolicyAction.CONSENT_RECORD, case):
-        raise PermissionDenied("Your role may not record consent on this case.")
+        raise PermissionDenied(_("Your role may not record consent on this case."))
     if given_at > timezone.now() + timedelta(minutes=5):
-        raise ValidationError({"given_at": "Consent cannot be given in the future."})
+        raise ValidationError({"given_at": _("Consent cannot be given in the future.")})
     with transaction.atomic():
         Case.objects.select_for_update(of=("self",)).filter(pk=case.pk).first()
         now = timezone.now()
@@ -166,13 +173,18 @@ def _check_agency_fit(
     *, helpline: Helpline, agency: Agency, service_type: str, reported_urls: list[str]
 ) -> None:
     if agency.helpline_id != helpline.pk or not agency.is_active:
-        raise ValidationError({"agency": "Unknown or inactive agency."})
+        raise ValidationError({"agency": _("Unknown or inactive agency.")})
     if agency.service_types and service_type not in agency.service_types:
-        raise ValidationError({"service_type": f"{agency.name} offers: {', '.join(agency.service_types)}."})
+        raise ValidationError(
+            {
+                "service_type": _("%(agency)s offers: %(service_types)s.")
+                % {"agency": agency.name, "service_types": ", ".join(agency.service_types)}
+            }
+        )
     if agency.sector == AgencySector.ONLINE_ABUSE_HOTLINE and not reported_urls:
-        raise ValidationError({"reported_urls": "An online-abuse hotline needs the reported URLs."})
+        raise ValidationError({"reported_urls": _("An online-abuse hotline needs the reported URLs.")})
     if agency.sector != AgencySector.ONLINE_ABUSE_HOTLINE and reported_urls:
-        raise ValidationError({"reported_urls": "Only online-abuse hotlines receive reported URLs."})
+        raise ValidationError({"reported_urls": _("Only online-abuse hotlines receive reported URLs.")})
 
 
 def referral_create(
@@ -197,7 +209,7 @@ def referral_create(
     in another country waits for a supervisor's approval unless a supervisor sends it."""
     reported_urls = list(reported_urls or [])
     if not policy.can(actor, PolicyAction.REFERRAL_CREATE, case):
-        raise PermissionDenied("Your role may not refer this case.")
+        raise PermissionDenied(_("Your role may not refer this case."))
     _check_agency_fit(
         helpline=case.helpline, agency=agency, service_type=service_type, reported_urls=reported_urls
     )
@@ -208,28 +220,34 @@ def referral_create(
         locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
         # Under the case lock: a double-clicked or retried re-send creates one referral.
         if resent_from is not None and Referral.objects.filter(resent_from=resent_from).exists():
-            raise Conflict("This referral was already re-sent.", code="referral_already_resent")
+            raise Conflict(_("This referral was already re-sent."), code="referral_already_resent")
         consent = current_consent(locked)
         consented = consent is not None and ConsentScope.REFERRAL in consent.scope
         if locked.state not in REFERABLE_CASE_STATES:
             refusal = Conflict(
-                f"A case in state {locked.state!r} cannot be referred; "
-                "referrals are made in assessment, referral or follow-up.",
+                _(
+                    "A case in state %(state)r cannot be referred; "
+                    "referrals are made in assessment, referral or follow-up."
+                )
+                % {"state": locked.state},
                 code="case_not_referable",
             )
         elif consented:
             basis = ConsentBasis.CONSENT
         elif override_reason:
             if not policy.can(actor, PolicyAction.REFERRAL_OVERRIDE_CONSENT, locked):
-                refusal = PermissionDenied("Only a supervisor may refer without consent.")
+                refusal = PermissionDenied(_("Only a supervisor may refer without consent."))
             basis = ConsentBasis.SUPERVISOR_OVERRIDE
         elif urgency == Urgency.EMERGENCY and agency.sector in VITAL_INTEREST_SECTORS:
             basis = ConsentBasis.VITAL_INTERESTS
         else:
             refusal = Conflict(
-                "The case has no consent for referral. Record it (POST /api/v1/cases/{id}/consent/), "
-                "or ask a supervisor to override with a reason; only emergency referrals to police "
-                "or health may go without.",
+                # Translators: keep the path (POST /api/v1/cases/{id}/consent/) as it is.
+                _(
+                    "The case has no consent for referral. Record it (POST /api/v1/cases/{id}/consent/), "
+                    "or ask a supervisor to override with a reason; only emergency referrals to police "
+                    "or health may go without."
+                ),
                 code="consent_required",
             )
         if refusal is not None:
@@ -240,7 +258,7 @@ def referral_create(
                 case_id=locked.pk,
                 helpline=locked.helpline_id,
                 outcome=AuditOutcome.DENIED,
-                extra={"agency_id": agency.pk, "urgency": urgency, "refusal": str(refusal.detail)},
+                extra={"agency_id": agency.pk, "urgency": urgency, "refusal": refusal_code(refusal)},
             )
         else:
             cross_border = agency.country.upper() != locked.helpline.country.upper()
@@ -336,8 +354,8 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
         name=name,
         fields=TRANSITION_FIELDS,
         params=params,
-        unknown_detail=f"Unknown transition {name!r}.",
-        required_detail="This field is required.",
+        unknown_detail=_("Unknown transition %(name)r.") % {"name": name},
+        required_detail=_("This field is required."),
     )
 
     def moved_on(locked: Referral) -> Exception | None:
@@ -347,8 +365,9 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
         return state_conflict(
             locked,
             actor,
-            f"The referral is now {locked.state!r}, not {expected_state!r}: read it again before you "
-            f"{name} it.",
+            # Translators: %(transition)s is the transition's code (accept, reject, withdraw, ...).
+            _("The referral is now %(state)r, not %(expected)r: read it again before you %(transition)s it.")
+            % {"state": locked.state, "expected": expected_state, "transition": name},
             code="state_changed",
         )
 
@@ -385,7 +404,8 @@ def referral_transition(*, actor: User, referral: Referral, name: str, **params:
         audit_extra=lambda locked, params: {
             k: _audited(k, v, case_id=locked.case_id) for k, v in params.items() if k != "outcome_note"
         },
-        forbidden_detail=f"Your role may not {name} this referral.",
+        # Translators: %(transition)s is the transition's code (accept, reject, withdraw, ...).
+        forbidden_detail=_("Your role may not %(transition)s this referral.") % {"transition": name},
         precheck=moved_on,
         prepare=prepare,
         after=after,
@@ -417,7 +437,7 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
     """An agency's progress update on an accepted referral, or a helpline's update to the agency
     on a live referral (the agency never reads the case, so changes reach it this way)."""
     if not policy.can(actor, PolicyAction.REFERRAL_POST_UPDATE, referral):
-        raise PermissionDenied("Your role may not post updates on this referral.")
+        raise PermissionDenied(_("Your role may not post updates on this referral."))
     from_agency = actor.role == Role.AGENCY
     with transaction.atomic():
         locked = Referral.objects.select_for_update(of=("self",)).select_related("agency").get(pk=referral.pk)
@@ -425,8 +445,14 @@ def referral_update_post(*, actor: User, referral: Referral, body: str) -> Refer
             (ReferralState.ACCEPTED,) if from_agency else (ReferralState.SENT, ReferralState.ACCEPTED)
         )
         if locked.state not in allowed_states:
+            if from_agency:
+                # Translators: "accepted" is a referral state's code; %(state)s is one too.
+                detail = _("Updates are posted on accepted referrals; this one is %(state)s.")
+            else:
+                # Translators: "sent" and "accepted" are referral states' codes; %(state)s is one too.
+                detail = _("Updates are posted on sent or accepted referrals; this one is %(state)s.")
             refusal = Conflict(
-                f"Updates are posted on {' or '.join(allowed_states)} referrals; this one is {locked.state}.",
+                detail % {"state": locked.state},
                 code="referral_not_open_for_updates",
             )
             audit_record(
@@ -477,11 +503,11 @@ def referral_resend(
     """Sends an expired or rejected referral again, to another agency."""
     if referral.state not in (ReferralState.EXPIRED, ReferralState.REJECTED):
         raise Conflict(
-            "Only an expired or rejected referral is re-sent; withdraw this one first.",
+            _("Only an expired or rejected referral is re-sent; withdraw this one first."),
             code="referral_not_resendable",
         )
     if agency.pk == referral.agency_id:
-        raise ValidationError({"agency": "Re-send to another agency."})
+        raise ValidationError({"agency": _("Re-send to another agency.")})
     return referral_create(
         actor=actor,
         case=referral.case,

@@ -21,12 +21,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
 from helpline.audit import REDACTED, audit_record
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, User
+from helpline.transitions import refusal_code
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from . import endpoints
@@ -128,19 +130,20 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
     supervisor saw), then the new endpoint is challenged; it takes effect once it answers. Asked
     again for an approved change whose endpoint did not answer, the challenge is sent again."""
     if not policy.can(actor, PolicyAction.AGENCY_APPROVE_WEBHOOK, agency):
-        raise PermissionDenied("Only a supervisor of the agency's helpline approves webhook changes.")
+        raise PermissionDenied(_("Only a supervisor of the agency's helpline approves webhook changes."))
     with transaction.atomic():
         change = (
             WebhookChange.objects.select_for_update(of=("self",)).filter(pk=change_id, agency=agency).first()
         )
         if change is None:
-            raise ValidationError({"change": "No such webhook change of this agency."})
+            raise ValidationError({"change": _("No such webhook change of this agency.")})
         refusal: Exception | None = None
         if change.proposed_by_id == actor.pk:
-            refusal = PermissionDenied("The person who proposed a webhook change cannot approve it.")
+            refusal = PermissionDenied(_("The person who proposed a webhook change cannot approve it."))
         elif change.state not in WAITING:
             refusal = Conflict(
-                f"This webhook change is {change.state}, not waiting for approval.",
+                # Translators: %(state)s is the change's state code (active, superseded, ...).
+                _("This webhook change is %(state)s, not waiting for approval.") % {"state": change.state},
                 code="webhook_change_not_waiting",
             )
         if refusal is not None:
@@ -150,7 +153,7 @@ def webhook_change_approve(*, actor: User, agency: Agency, change_id: int) -> We
                 obj=agency,
                 helpline=agency.helpline_id,
                 outcome=AuditOutcome.DENIED,
-                extra={**REVIEW, "change_id": change.pk, "refusal": str(refusal.detail)},
+                extra={**REVIEW, "change_id": change.pk, "refusal": refusal_code(refusal)},
             )
         elif change.state == WebhookChangeState.PENDING:
             change.state = WebhookChangeState.APPROVED

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_fsm import transition
 
 from helpline.policy import transition_permission
@@ -21,13 +22,13 @@ from helpline.vocabulary import PolicyAction
 
 
 class ReferralState(models.TextChoices):
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting a supervisor's approval"
-    SENT = "sent", "Sent"
-    ACCEPTED = "accepted", "Accepted"
-    REJECTED = "rejected", "Rejected"
-    COMPLETED = "completed", "Completed"
-    WITHDRAWN = "withdrawn", "Withdrawn"
-    EXPIRED = "expired", "Expired"
+    AWAITING_APPROVAL = "awaiting_approval", gettext_lazy("Awaiting a supervisor's approval")
+    SENT = "sent", gettext_lazy("Sent")
+    ACCEPTED = "accepted", gettext_lazy("Accepted")
+    REJECTED = "rejected", gettext_lazy("Rejected")
+    COMPLETED = "completed", gettext_lazy("Completed")
+    WITHDRAWN = "withdrawn", gettext_lazy("Withdrawn")
+    EXPIRED = "expired", gettext_lazy("Expired")
 
 
 # A case in referral has at least one of these; a case closes only when it has none.

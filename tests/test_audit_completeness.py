@@ -967,6 +967,7 @@ NOT_AUDITED = {
     ("get", "readyz"): "a load balancer's readiness probe",
     ("get", "api/schema/"): "the OpenAPI document, the same for everyone",
     ("get", "api/docs/"): "the page that renders the OpenAPI document",
+    ("get", "api/v1/vocabularies/"): "the labels of the API's codes (and the helpline's wording of them)",
 }
 # The Django admin site keeps its own log and is walked by tests/test_admin_site_*.py.
 NOT_AUDITED_PREFIXES = ("admin/",)

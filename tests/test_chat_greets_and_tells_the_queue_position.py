@@ -71,6 +71,7 @@ def test_the_helplines_greeting_in_the_chats_language_or_its_default_language(db
         code="UB108",
         name="108",
         default_language="mn",
+        languages=["en"],
         chat_greeting={"mn": "Сайн уу, {helpline} байна.", "en": "Hi, this is {helpline}."},
     )
     assert start(helpline, "en")["notices"][0]["body"] == "Hi, this is 108."

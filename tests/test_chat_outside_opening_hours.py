@@ -112,6 +112,7 @@ def test_within_hours_there_is_no_notice_and_the_helplines_own_texts_are_used(db
         name="Línea de la Vida",
         timezone="America/Mexico_City",
         default_language="es",
+        languages=["en"],
         opening_hours=WEEKNIGHTS,
         chat_greeting={"es": "Hola, esto es {helpline}.", "en": "Hello, this is {helpline}."},
         out_of_hours_message={"es": "Estamos cerrados; te leeremos al abrir."},

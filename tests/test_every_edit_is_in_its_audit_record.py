@@ -35,12 +35,13 @@ SPECIAL: dict[str, Any] = {
     "categories": ["violence"],
     "reporter_phone": "+254700000999",
     "notify_sms": "+254700000998",
-    "default_language": "sw",
+    "default_language": "mn",
     "child_language": "sw",
+    "label_overrides": {"es": {"channel.chat": "Chat de la línea"}},
     "opening_hours": [{"weekday": "monday", "opens": "08:00", "closes": "20:00"}],
     "chat_greeting": {"en": "Hello from {helpline}, changed."},
     "out_of_hours_message": {"en": "We are closed, changed."},
-    "language": "sw",
+    "language": "mn",  # a person's, a number's (its helpline speaks it), a canned reply's
     "queue_name": "changed-queue",
     "dial_numbers": ["+254700000997"],
     "emergency_digit": "7",
@@ -104,6 +105,8 @@ class World:
         if edit.model is Team:  # no one in it, so that retiring it is possible
             return factories.TeamFactory(helpline=self.helpline)
         if edit.model is PhoneNumber:
+            self.helpline.languages = ["mn"]  # a number speaks one of its helpline's languages
+            self.helpline.save()
             return PhoneNumber.objects.create(
                 helpline=self.helpline, channel="sms", number="+254700000991", acknowledgement="Old text."
             )

@@ -306,6 +306,9 @@ TABLE = [
     Line("get",    "categories/",                   IN,             401, SHOWN,  SHOWN,  SHOWN,  SHOWN,  HIDDEN),
     Line("get",    "categories/",                   OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
 
+    # The labels of the API's codes, in the caller's language: anyone signed in.
+    Line("get",    "vocabularies/",                 NONE,           401, 200,    200,    200,    200,    200),
+
     # Partner agencies: administrators manage them, staff see their helpline's, agency users their own.
     Line("get",    "agencies/",                     IN,             401, SHOWN,  SHOWN,  SHOWN,  SHOWN,  SHOWN),
     Line("get",    "agencies/",                     OUT_AGENCY,     401, SHOWN,  SHOWN,  SHOWN,  HIDDEN, SHOWN),
@@ -604,6 +607,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "chat/sessions/{id}/messages/": by_scope(CHAT_SESSIONS, {"body": "hello"}),
     "chat/sessions/{id}/end/": by_scope(CHAT_SESSIONS),
     "categories/": by_scope({IN: "category", OUT_HELPLINE: "else_category"}),
+    "vocabularies/": {NONE: Spec()},
     "agencies/": {
         **by_scope(AGENCIES),
         NONE: Spec(

@@ -68,7 +68,7 @@ def poll(session, after=None, secret=None):
 
 def test_session_is_created_with_a_secret_stored_only_as_its_hash(helpline):
     session = start(helpline)
-    assert set(session) == {"id", "secret", "expires_at", "notices"}
+    assert set(session) == {"id", "secret", "expires_at", "language", "notices"}
     stored = ChatSession.objects.get(pk=session["id"])
     assert stored.secret_hash == hashlib.sha256(session["secret"].encode()).hexdigest()
     assert session["secret"] not in str(ChatSession.objects.filter(pk=session["id"]).values().first())

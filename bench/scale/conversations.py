@@ -76,6 +76,8 @@ class ConversationRows:
                         ended_text,
                         str(by) if by else N,
                         ended_text,
+                        # Opened by the system from a number or chat: its language; by staff: none.
+                        h.language if by is None else "",
                     )
                 )
             )
@@ -132,6 +134,7 @@ class ConversationRows:
                                 ts(at + 0.4),
                                 "1",
                                 head[2],
+                                h.language,
                             )
                         )
                     )

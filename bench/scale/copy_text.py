@@ -46,11 +46,11 @@ COLUMNS = {
     ),
     "cases_contact": (
         "id, helpline_id, case_id, channel, direction, call_type, summary, started_at, ended_at, "
-        "created_by_id, created_at"
+        "created_by_id, created_at, language"
     ),
     "channels_sms_inboundevent": (
         "id, helpline_id, channel, kind, provider, external_id, sender, sender_hash, body, num_media, "
-        "media, params, reply, received_at, dispatched_at, processed_at, attempts, contact_id"
+        "media, params, reply, received_at, dispatched_at, processed_at, attempts, contact_id, language"
     ),
     "channels_sms_message": (
         "id, helpline_id, case_id, contact_id, channel, direction, sender_hash, body, media, "

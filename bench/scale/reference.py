@@ -44,6 +44,7 @@ class HelplineData:
     agencies: list[tuple[int, int, list[str], str]]  # id, agency user id, service types, sector
     categories: list[str]
     phones: list[tuple[str, str]]  # (token, hash)
+    language: str  # its default: the language of the contacts its numbers receive
     seq: int = 0
     last_hash: str = GENESIS
     counters: dict[int, int] = field(default_factory=lambda: defaultdict(int))
@@ -149,6 +150,7 @@ def reference_data(
                 agencies=[(a.pk, agency_users[a.pk], a.service_types, a.sector) for a in agencies],
                 categories=leaves,
                 phones=[],
+                language=language,
             )
         )
         # Phone numbers of reporters and senders: tokens and keyed hashes, a small pool.

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from helpline.api.base import APIView, Fetch, Scoped
 from helpline.api.params import optional_bool
 from helpline.api.schema import ErrorResponse409Serializer
+from helpline.labels import labeller
 from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
@@ -98,4 +99,5 @@ class CategoryListView(APIView):
         responses=CategoryOutput(many=True),
     )
     def get(self, request: Request) -> Response:
-        return Response(CategoryOutput(self.scoped(), many=True).data)
+        labels = labeller(request.user.helpline)  # the caller's helpline's wording, in the answer's language
+        return Response(CategoryOutput(self.scoped(), many=True, context={"labels": labels}).data)

@@ -1,6 +1,8 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
+from helpline.labels import CATEGORY, labeller
 from helpline.models import Team, User
 
 from ..models import (
@@ -176,6 +178,7 @@ class ContactOutput(serializers.ModelSerializer):
             "channel",
             "direction",
             "call_type",
+            "language",
             "summary",
             "started_at",
             "ended_at",
@@ -232,10 +235,19 @@ class EscalationOutput(serializers.ModelSerializer):
 
 
 class CategoryOutput(serializers.ModelSerializer):
+    label = serializers.SerializerMethodField(
+        help_text="In the answer's language (Content-Language): the helpline's own wording for it "
+        "(`label_overrides`), else the default list's translation, else the label as written."
+    )
+
     class Meta:
         model = Category
         fields = ["code", "label", "parent_code"]
         read_only_fields = fields
+
+    def get_label(self, category: Category) -> str:
+        labels = self.context.get("labels") or labeller(None)
+        return labels.label(CATEGORY, category.code, category.label)
 
 
 class CaseAccessInput(serializers.Serializer):
@@ -335,7 +347,7 @@ class TransferInput(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if ("to_user" in attrs) == ("to_team" in attrs):
             raise serializers.ValidationError(
-                "Name either to_user or to_team, not both.", code="one_receiver"
+                _("Name either to_user or to_team, not both."), code="one_receiver"
             )
         return attrs
 

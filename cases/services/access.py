@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import crypto, policy
@@ -45,12 +46,14 @@ def case_set_access(*, actor: User, case: Case, users: list[User]) -> list[int]:
     """Restricts a case to a need-to-know list (replacing the previous list). The supervisor who
     sets it stays on it. Returns the user ids on the list."""
     if not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
-        raise PermissionDenied("Only supervisors restrict cases.")
+        raise PermissionDenied(_("Only supervisors restrict cases."))
     strangers = [u.pk for u in users if u.helpline_id != case.helpline_id or not u.is_active]
     if strangers:
-        raise ValidationError({"users": f"Not active staff of this helpline: {strangers}."})
+        raise ValidationError(
+            {"users": _("Not active staff of this helpline: %(users)s.") % {"users": strangers}}
+        )
     if any(u.role not in (Role.OPERATOR, Role.SUPERVISOR) for u in users):
-        raise ValidationError({"users": "Only operators and supervisors can be on a need-to-know list."})
+        raise ValidationError({"users": _("Only operators and supervisors can be on a need-to-know list.")})
     users = [*users, actor]
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
@@ -75,9 +78,9 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
     """Opens a restricted case to a supervisor not on its list, for a limited time, on the record
     and listed for review by another supervisor."""
     if not policy.can(actor, PolicyAction.CASE_BREAK_GLASS, case):
-        raise PermissionDenied("Only supervisors may break the glass on a restricted case.")
+        raise PermissionDenied(_("Only supervisors may break the glass on a restricted case."))
     if not reason.strip():
-        raise ValidationError({"reason": "A reason is required."})
+        raise ValidationError({"reason": _("A reason is required.")})
     with transaction.atomic():
         grant = CaseAccess.objects.create(
             case=case,
@@ -107,11 +110,11 @@ def case_break_glass(*, actor: User, case: Case, reason: str) -> CaseAccess:
 def break_glass_review(*, actor: User, grant: CaseAccess) -> CaseAccess:
     """Another supervisor confirms they have looked at a break-glass access."""
     if actor.pk == grant.user_id:
-        raise PermissionDenied("A break-glass access is reviewed by another supervisor.")
+        raise PermissionDenied(_("A break-glass access is reviewed by another supervisor."))
     with transaction.atomic():
         locked = CaseAccess.objects.select_for_update().get(pk=grant.pk)
         if locked.reviewed_at is not None:
-            raise Conflict("This access was already reviewed.", code="already_reviewed")
+            raise Conflict(_("This access was already reviewed."), code="already_reviewed")
         locked.reviewed_by = actor
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["reviewed_by", "reviewed_at"])

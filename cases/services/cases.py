@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as RefusedInput  # keeps its code in the answer
 
@@ -101,7 +102,7 @@ def _with_reporter_phone_hash(fields: dict[str, Any], helpline: Helpline) -> dic
         e164 = normalise_phone(raw, region=helpline.country)
     except ValueError:
         raise ValidationError(
-            {"reporter_phone": "Not a phone number: give it with its +country code or as dialled locally."}
+            {"reporter_phone": _("Not a phone number: give it with its +country code or as dialled locally.")}
         ) from None
     return {**fields, "reporter_phone": e164, "reporter_phone_hash": identifier_hash(e164)}
 
@@ -123,13 +124,13 @@ def _check_assignee(helpline_id: int, assignee: User | None, team: Team | None) 
         or not assignee.is_active
     ):
         raise ValidationError(
-            {"assigned_to": "Cases can only be assigned to active staff of their helpline."}
+            {"assigned_to": _("Cases can only be assigned to active staff of their helpline.")}
         )
     if team is not None and team.helpline_id != helpline_id:
-        raise ValidationError({"team": "The team belongs to another helpline."})
+        raise ValidationError({"team": _("The team belongs to another helpline.")})
     if team is not None and not team.is_active:
         # A retired team keeps the cases it has and receives no new ones (helpline.teams).
-        raise RefusedInput({"team": ["This team is retired."]}, code="retired")
+        raise RefusedInput({"team": [_("This team is retired.")]}, code="retired")
 
 
 def _intake_team(helpline: Helpline) -> Team | None:
@@ -175,7 +176,7 @@ def case_create(
 ) -> Case:
     """Opens a case at intake with its first contact (an operator recording a walk-in, say)."""
     if not policy.can(actor, PolicyAction.CASE_CREATE):
-        raise PermissionDenied("Only helpline staff open cases.")
+        raise PermissionDenied(_("Only helpline staff open cases."))
     helpline = actor.helpline
     now = timezone.now()
     with transaction.atomic():
@@ -184,7 +185,7 @@ def case_create(
         fields = _with_reporter_phone_hash(fields, helpline)
         case = Case(helpline=helpline, created_by=actor, state_changed_at=now, **fields)
         if case.restricted and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
-            raise PermissionDenied("Only supervisors restrict cases.")
+            raise PermissionDenied(_("Only supervisors restrict cases."))
         # Where a case nobody was named for goes: the creator's team (they are dealing with the
         # contact), else the helpline's intake team, whose round-robin then applies; as it does
         # for a team named at creation. The turn is taken after the reference number, in the
@@ -246,16 +247,17 @@ def case_create(
 
 
 def case_create_from_inbound(
-    *, helpline: Helpline, channel: str, started_at: datetime, reporter_phone: str = ""
+    *, helpline: Helpline, channel: str, started_at: datetime, reporter_phone: str = "", language: str = ""
 ) -> tuple[Case, Contact]:
     """The system opens a case at intake for a message from a sender with no open case (actor None:
-    nobody at the helpline did it). The contact is left unclassified for an operator. Returns the
-    case and its first contact."""
+    nobody at the helpline did it), the child's language that of the number or chat it came
+    through. The contact is left unclassified for an operator. Returns the case and its first
+    contact."""
     now = timezone.now()
     # Called inside the inbound processing transaction: no savepoint (any failure aborts it all).
     with transaction.atomic(savepoint=False):
         fields = _with_reporter_phone_hash({"reporter_phone": reporter_phone}, helpline)
-        case = Case(helpline=helpline, state_changed_at=now, **fields)
+        case = Case(helpline=helpline, state_changed_at=now, child_language=language, **fields)
         case.reference = _next_reference(helpline, now)
         # The helpline's intake team receives it, and its round-robin (if on) assigns it.
         case.team = _intake_team(helpline)
@@ -278,7 +280,7 @@ def case_create_from_inbound(
             extra={"reference": case.reference, "channel": channel},
         )
         _record_auto_assign(case, chosen)
-        contact = contact_create_inbound(case=case, channel=channel, started_at=started_at)
+        contact = contact_create_inbound(case=case, channel=channel, started_at=started_at, language=language)
     return case, contact
 
 
@@ -287,15 +289,15 @@ def case_update(*, actor: User, case: Case, **fields: Any) -> Case:
     of the current state from when the case entered it."""
     unknown = set(fields) - set(CASE_EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+        raise ValidationError({name: _("This field cannot be changed here.") for name in sorted(unknown)})
     if not policy.can(actor, PolicyAction.CASE_UPDATE, case):
-        raise PermissionDenied("Your role may not change cases.")
+        raise PermissionDenied(_("Your role may not change cases."))
     if "restricted" in fields and not policy.can(actor, PolicyAction.CASE_RESTRICT, case):
-        raise PermissionDenied("Only supervisors restrict or unrestrict cases.")
+        raise PermissionDenied(_("Only supervisors restrict or unrestrict cases."))
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).select_related("helpline").get(pk=case.pk)
         if locked.state == CaseState.CLOSED:
-            raise Conflict("A closed case cannot be changed; a supervisor can reopen it.")
+            raise Conflict(_("A closed case cannot be changed; a supervisor can reopen it."))
         before = case_snapshot(locked)
         if "categories" in fields:
             validate_categories(locked.helpline_id, fields["categories"])
@@ -377,11 +379,12 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
         name=name,
         fields=TRANSITION_FIELDS,
         params=params,
-        unknown_detail=f"Unknown transition {name!r}. Known: {', '.join(TRANSITION_FIELDS)}.",
-        required_detail="This field is required for this transition.",
+        unknown_detail=_("Unknown transition %(name)r. Known: %(known)s.")
+        % {"name": name, "known": ", ".join(TRANSITION_FIELDS)},
+        required_detail=_("This field is required for this transition."),
     )
     if name == "start_follow_up" and params["follow_up_due_at"] <= timezone.now():
-        raise ValidationError({"follow_up_due_at": "The follow-up date must be in the future."})
+        raise ValidationError({"follow_up_due_at": _("The follow-up date must be in the future.")})
     return transition_run(
         actor=actor,
         locking=Case.objects.select_related("helpline"),
@@ -396,8 +399,9 @@ def case_transition(*, actor: User, case: Case, name: str, **params: Any) -> Cas
             "transition": name,
             **{k: _plain(v, case_id=locked.pk) for k, v in params.items()},
         },
-        forbidden_detail=f"Your role may not take the transition {name!r} on this case.",
-        condition_messages=CONDITION_MESSAGES,
+        forbidden_detail=_("Your role may not take the transition %(name)r on this case.") % {"name": name},
+        # In the caller's language now: the engine joins the failed conditions' messages.
+        condition_messages={condition: str(text) for condition, text in CONDITION_MESSAGES.items()},
     )
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from helpline.models import Helpline
 
@@ -42,4 +43,9 @@ def validate_categories(helpline_id: int, codes: list[str]) -> None:
     )
     unknown = sorted(set(codes) - known)
     if unknown:
-        raise ValidationError({"categories": f"Unknown categories for this helpline: {', '.join(unknown)}."})
+        raise ValidationError(
+            {
+                "categories": _("Unknown categories for this helpline: %(codes)s.")
+                % {"codes": ", ".join(unknown)}
+            }
+        )

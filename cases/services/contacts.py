@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
@@ -17,15 +18,17 @@ from ..models import CONTACT_PERSONAL_FIELDS, Case, Contact, Direction, Note
 from ..workflow import CaseState
 
 
-def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) -> Contact:
+def contact_create_inbound(*, case: Case, channel: str, started_at: datetime, language: str = "") -> Contact:
     """The system starts a new conversation contact in an open case (a sender's message after the
-    conversation went idle). Unclassified until an operator sets its call type."""
+    conversation went idle), in the language of the number or chat it came through. Unclassified
+    until an operator sets its call type."""
     with transaction.atomic(savepoint=False):
         contact = Contact(
             helpline_id=case.helpline_id,
             case=case,
             channel=channel,
             direction=Direction.INBOUND,
+            language=language,
             started_at=started_at,
         )
         contact.full_clean(exclude=["helpline", "case"], validate_constraints=False)
@@ -36,7 +39,7 @@ def contact_create_inbound(*, case: Case, channel: str, started_at: datetime) ->
             obj=contact,
             case_id=case.pk,
             helpline=case.helpline_id,
-            changes=diff({}, {"channel": channel, "call_type": ""}),
+            changes=diff({}, {"channel": channel, "call_type": "", "language": language}),
         )
     return contact
 
@@ -46,7 +49,7 @@ def contact_update(*, actor: User, contact: Contact, **fields: Any) -> Contact:
     allowed = {"call_type", "summary", "ended_at"}
     unknown = set(fields) - allowed
     if unknown:
-        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+        raise ValidationError({name: _("This field cannot be changed here.") for name in sorted(unknown)})
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         before = {name: getattr(locked, name) for name in allowed}
@@ -71,11 +74,13 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
         if locked.case_id is not None:
-            raise Conflict("This contact is already in a case.", code="contact_already_attached")
+            raise Conflict(_("This contact is already in a case."), code="contact_already_attached")
         if case.helpline_id != locked.helpline_id:
-            raise ValidationError({"case": "The case belongs to another helpline."})
+            raise ValidationError({"case": _("The case belongs to another helpline.")})
         if case.state == CaseState.CLOSED:
-            raise Conflict("Contacts cannot be added to a closed case; reopen it first.", code="case_closed")
+            raise Conflict(
+                _("Contacts cannot be added to a closed case; reopen it first."), code="case_closed"
+            )
         locked.case = case
         locked.save(update_fields=["case"])
         audit_record(
@@ -90,7 +95,7 @@ def contact_attach(*, actor: User, contact: Contact, case: Case) -> Contact:
 
 def note_create(*, actor: User, case: Case, body: str) -> Note:
     if not policy.can(actor, PolicyAction.NOTE_CREATE, case):
-        raise PermissionDenied("Only helpline staff write case notes.")
+        raise PermissionDenied(_("Only helpline staff write case notes."))
     with transaction.atomic():
         note = Note(case=case, author=actor, body=body)
         note.full_clean()

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
@@ -101,11 +102,11 @@ NOTIFIED_ESCALATIONS = {
 
 def escalation_acknowledge(*, actor: User, escalation: Escalation) -> Escalation:
     if not policy.can(actor, PolicyAction.ESCALATION_ACKNOWLEDGE, escalation):
-        raise PermissionDenied("Only supervisors acknowledge escalations.")
+        raise PermissionDenied(_("Only supervisors acknowledge escalations."))
     with transaction.atomic():
         locked = Escalation.objects.select_for_update().get(pk=escalation.pk)
         if locked.acknowledged_at is not None:
-            raise Conflict("This escalation was already acknowledged.", code="already_acknowledged")
+            raise Conflict(_("This escalation was already acknowledged."), code="already_acknowledged")
         locked.acknowledged_by = actor
         locked.acknowledged_at = timezone.now()
         locked.save(update_fields=["acknowledged_by", "acknowledged_at"])

@@ -8,6 +8,7 @@ for cases they may see (helpline.selectors.audit_entries_for_reader)."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied
 
 from helpline import policy
@@ -35,13 +36,13 @@ def case_link_create(*, actor: User, case: Case, other: Case, kind: str) -> Case
     """Links two cases the caller can see (the caller fetched both in their scope). 400 for a case
     linked to itself or to another helpline's case, 409 when the same link already exists."""
     if case.pk == other.pk:
-        raise ValidationError({"case": "A case cannot be linked to itself."})
+        raise ValidationError({"case": _("A case cannot be linked to itself.")})
     if case.helpline_id != other.helpline_id:
-        raise ValidationError({"case": "Only cases of the same helpline can be linked."})
+        raise ValidationError({"case": _("Only cases of the same helpline can be linked.")})
     if not (
         policy.can(actor, PolicyAction.CASE_LINK, case) and policy.can(actor, PolicyAction.CASE_LINK, other)
     ):
-        raise PermissionDenied("Your role may not link cases.")
+        raise PermissionDenied(_("Your role may not link cases."))
     low, high = sorted((case, other), key=lambda c: c.pk)
     with transaction.atomic():
         try:
@@ -51,7 +52,9 @@ def case_link_create(*, actor: User, case: Case, other: Case, kind: str) -> Case
                     helpline_id=case.helpline_id, case_low=low, case_high=high, kind=kind, created_by=actor
                 )
         except IntegrityError:
-            raise Conflict(f"These cases are already linked as {kind!r}.", code="case_link_exists") from None
+            raise Conflict(
+                _("These cases are already linked as %(kind)r.") % {"kind": kind}, code="case_link_exists"
+            ) from None
         _record_on_both(
             actor=actor,
             action=AuditAction.CASE_LINK_CREATE,
@@ -67,11 +70,11 @@ def case_link_remove(*, actor: User, link: CaseLink) -> CaseLink:
     if not policy.can(actor, PolicyAction.CASE_LINK, link.case_low) or not policy.can(
         actor, PolicyAction.CASE_LINK, link.case_high
     ):
-        raise PermissionDenied("Your role may not remove links between cases.")
+        raise PermissionDenied(_("Your role may not remove links between cases."))
     with transaction.atomic():
         locked = CaseLink.objects.select_for_update().get(pk=link.pk)
         if locked.removed_at is not None:
-            raise Conflict("This link was already removed.", code="case_link_removed")
+            raise Conflict(_("This link was already removed."), code="case_link_removed")
         locked.removed_at, locked.removed_by = timezone.now(), actor
         locked.save(update_fields=["removed_at", "removed_by"])
         _record_on_both(

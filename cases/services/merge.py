@@ -13,12 +13,14 @@ restricted alike (merging must not show anything of one case to anyone who could
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import APIException, PermissionDenied
 
 from helpline import crypto, policy
 from helpline.audit import audit_record, diff
 from helpline.errors import Conflict
 from helpline.models import AuditOutcome, User
+from helpline.transitions import refusal_code
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from ..models import CASE_PERSONAL_FIELDS, AccessKind, Case, CaseAccess
@@ -36,31 +38,35 @@ def _need_to_know(case: Case) -> set[int]:
 
 def _refusal(duplicate: Case, survivor: Case) -> APIException | None:
     if duplicate.merged_into_id is not None:
-        return Conflict("This case was already merged into another case.", code="case_already_merged")
+        return Conflict(_("This case was already merged into another case."), code="case_already_merged")
     if duplicate.state == CaseState.CLOSED:
         return Conflict(
-            "Only an open case can be merged; this one is closed (a supervisor can reopen it).",
+            _("Only an open case can be merged; this one is closed (a supervisor can reopen it)."),
             code="case_closed",
         )
     if survivor.anonymised_at is not None:
-        return Conflict("The case to merge into was anonymised.", code="case_anonymised")
+        return Conflict(_("The case to merge into was anonymised."), code="case_anonymised")
     if survivor.state == CaseState.CLOSED:
         return Conflict(
-            "The case to merge into is closed; reopen it first, or merge the other way round.",
+            _("The case to merge into is closed; reopen it first, or merge the other way round."),
             code="case_closed",
         )
     if not has_no_open_referral(duplicate):
         return Conflict(
-            "The case has a referral an agency may be working on (awaiting approval, sent or "
-            "accepted): complete or withdraw it first, or merge the other way round.",
+            _(
+                "The case has a referral an agency may be working on (awaiting approval, sent or "
+                "accepted): complete or withdraw it first, or merge the other way round."
+            ),
             code="case_has_open_referral",
         )
     if duplicate.restricted != survivor.restricted or (
         duplicate.restricted and _need_to_know(duplicate) != _need_to_know(survivor)
     ):
         return Conflict(
-            "The two cases are not restricted alike: give them the same need-to-know list (or "
-            "restrict neither) before merging, so that nobody sees more of either case.",
+            _(
+                "The two cases are not restricted alike: give them the same need-to-know list (or "
+                "restrict neither) before merging, so that nobody sees more of either case."
+            ),
             code="case_restriction_differs",
         )
     return None
@@ -70,9 +76,9 @@ def case_merge(*, actor: User, case: Case, into: Case, reason: str) -> Case:
     """Merges `case` (a duplicate) into `into`; both were fetched in the caller's scope. Returns the
     duplicate, closed and pointing at the survivor."""
     if case.pk == into.pk:
-        raise ValidationError({"into": "A case cannot be merged into itself."})
+        raise ValidationError({"into": _("A case cannot be merged into itself.")})
     if case.helpline_id != into.helpline_id:
-        raise ValidationError({"into": "Only cases of the same helpline can be merged."})
+        raise ValidationError({"into": _("Only cases of the same helpline can be merged.")})
     refusal: APIException | None = None
     with transaction.atomic():
         # Both rows locked, in id order: two merges of the same pair cannot deadlock.
@@ -88,7 +94,7 @@ def case_merge(*, actor: User, case: Case, into: Case, reason: str) -> Case:
             policy.can(actor, PolicyAction.CASE_TRANSITION_MERGE, duplicate)
             and policy.can(actor, PolicyAction.CASE_TRANSITION_MERGE, survivor)
         ):
-            refusal = PermissionDenied("Only supervisors merge cases.")
+            refusal = PermissionDenied(_("Only supervisors merge cases."))
         else:
             refusal = _refusal(duplicate, survivor)
         if refusal is not None:
@@ -98,7 +104,7 @@ def case_merge(*, actor: User, case: Case, into: Case, reason: str) -> Case:
                 obj=duplicate,
                 case_id=duplicate.pk,
                 outcome=AuditOutcome.DENIED,
-                extra={"state": duplicate.state, "refusal": str(refusal.detail), "case_ids": [survivor.pk]},
+                extra={"state": duplicate.state, "refusal": refusal_code(refusal), "case_ids": [survivor.pk]},
             )
         else:
             before = case_snapshot(duplicate)

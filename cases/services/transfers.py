@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from helpline import policy
@@ -52,35 +53,39 @@ def case_transfer(
     hands it over, one the supervisor adds to the list with the handover. 403 when the caller may
     not hand this case over; 409 for a closed case; 400 for a receiver who cannot take it."""
     if (to_user is None) == (to_team is None):
-        raise _refuse("non_field_errors", "Name either to_user or to_team, not both.", "one_receiver")
+        raise _refuse("non_field_errors", _("Name either to_user or to_team, not both."), "one_receiver")
     if not note.strip():
-        raise _refuse("note", "Say what the receiver needs to know.", "blank")
+        raise _refuse("note", _("Say what the receiver needs to know."), "blank")
     if not policy.can(actor, PolicyAction.CASE_TRANSFER, case):
-        raise PermissionDenied("You may hand over only cases assigned to you (supervisors: any case).")
+        raise PermissionDenied(_("You may hand over only cases assigned to you (supervisors: any case)."))
     with transaction.atomic():
         locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
         # Decided again on the locked row: a concurrent handover may have moved it on.
         if not policy.can(actor, PolicyAction.CASE_TRANSFER, locked):
-            raise PermissionDenied("You may hand over only cases assigned to you (supervisors: any case).")
+            raise PermissionDenied(_("You may hand over only cases assigned to you (supervisors: any case)."))
         if locked.state == CaseState.CLOSED:
             raise Conflict(
-                "A closed case cannot be handed over; a supervisor can reopen it.", code="case_closed"
+                _("A closed case cannot be handed over; a supervisor can reopen it."), code="case_closed"
             )
         before = {"assigned_to": locked.assigned_to_id, "team": locked.team_id}
         added: list[int] = []
         if to_user is not None:
             if not policy.can(to_user, PolicyAction.CASE_RECEIVE, locked):
                 raise _refuse(
-                    "to_user", "Cases are handed over to active staff of their helpline.", "cannot_receive"
+                    "to_user", _("Cases are handed over to active staff of their helpline."), "cannot_receive"
                 )
             if to_user.pk == locked.assigned_to_id:
-                raise _refuse("to_user", "The case is assigned to this person already.", "already_assigned")
+                raise _refuse(
+                    "to_user", _("The case is assigned to this person already."), "already_assigned"
+                )
             if locked.restricted and not _on_need_to_know(to_user, locked):
                 if not policy.can(actor, PolicyAction.CASE_RESTRICT, locked):
                     raise _refuse(
                         "to_user",
-                        "This person is not on the restricted case's need-to-know list; a supervisor "
-                        "can hand it over to them (and add them to it).",
+                        _(
+                            "This person is not on the restricted case's need-to-know list; a "
+                            "supervisor can hand it over to them (and add them to it)."
+                        ),
                         "not_on_need_to_know",
                     )
                 grant_need_to_know(case=locked, users=[to_user], granted_by=actor)
@@ -93,17 +98,28 @@ def case_transfer(
         else:
             team = Team.objects.select_for_update().get(pk=to_team.pk)  # ordered against retiring it
             if team.helpline_id != locked.helpline_id:
-                raise _refuse("to_team", f'Invalid pk "{team.pk}" - object does not exist.', "does_not_exist")
+                # The answer DRF gives for a team that does not exist (its own message, so its own
+                # translations): another helpline's team must read the same.
+                raise _refuse(
+                    "to_team",
+                    _('Invalid pk "{pk_value}" - object does not exist.').format(pk_value=team.pk),
+                    "does_not_exist",
+                )
             if not team.is_active:
-                raise _refuse("to_team", "This team is retired.", "retired")
+                raise _refuse("to_team", _("This team is retired."), "retired")
             if locked.restricted:
                 raise _refuse(
                     "to_team",
-                    "A restricted case is handed over to a person on its need-to-know list, not to a team.",
+                    _(
+                        "A restricted case is handed over to a person on its need-to-know list, "
+                        "not to a team."
+                    ),
                     "restricted",
                 )
             if team.pk == locked.team_id and locked.assigned_to_id is None:
-                raise _refuse("to_team", "The case waits in this team's queue already.", "already_assigned")
+                raise _refuse(
+                    "to_team", _("The case waits in this team's queue already."), "already_assigned"
+                )
             locked.team, locked.assigned_to = team, None
             receivers = [
                 member

@@ -1,6 +1,7 @@
 """Canned replies: the helpline's staff list them (in the conversation's language) to send as
 written; supervisors and administrators write, change and retire them (helpline.policy)."""
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -88,7 +89,7 @@ class CannedReplyListView(APIView):
         helpline = fields.pop("helpline", None) or request.user.helpline
         if helpline is None:
             raise ValidationError(
-                {"helpline": ["Platform administrators name the helpline."]}, code="required"
+                {"helpline": [_("Platform administrators name the helpline.")]}, code="required"
             )
         reply = canned_replies.canned_reply_create(actor=request.user, helpline=helpline, **fields)
         return Response(CannedReplyOutput(reply).data, status=status.HTTP_201_CREATED)

@@ -7,6 +7,7 @@ import uuid
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -79,7 +80,14 @@ class ChatMessageSessionThrottle(_ChatThrottle):
 
 class ChatSessionInput(serializers.Serializer):
     helpline = serializers.CharField(max_length=20, help_text="The helpline's code.")
-    language = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    language = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The child's choice of the helpline's languages (`es`, `mn`...); another or none: "
+        "the browser's (`Accept-Language`) when the helpline speaks it, else the helpline's default.",
+    )
 
 
 class ChatNoticeOutput(serializers.Serializer):
@@ -102,6 +110,7 @@ class ChatSessionOutput(serializers.Serializer):
     id = serializers.UUIDField()
     secret = serializers.CharField(help_text="Shown once: send it as X-Chat-Secret.")
     expires_at = serializers.DateTimeField()
+    language = serializers.CharField(help_text="The chat's language: what the helpline answers in.")
     notices = ChatNoticeOutput(many=True, help_text=NOTICES_HELP)
 
 
@@ -193,8 +202,10 @@ class ChatSessionCreateView(_AnonymousChatView):
             "opens too many.\n\n"
             "Opens a chat with the helpline named by its code (unknown or inactive: 404). The answer "
             "carries the session's secret, shown only here (send it as X-Chat-Secret from now on), and "
-            "`notices`: the helpline's greeting in the chat's language (`language`, else the "
-            "helpline's default), and, outside the helpline's opening hours, its out-of-hours notice. "
+            "`notices`: the helpline's greeting in the chat's language (`language` when the helpline "
+            "speaks it, else the browser's `Accept-Language` when it does, else the helpline's "
+            "default; the answer's `language`), and, outside the helpline's opening hours, its "
+            "out-of-hours notice. "
             "Out of hours the chat opens all the same: the child can write, and what they write is "
             "kept for the next shift. Nothing reaches the helpline's queue until the first message."
         ),
@@ -206,12 +217,15 @@ class ChatSessionCreateView(_AnonymousChatView):
         data = ChatSessionInput(data=request.data)
         data.is_valid(raise_exception=True)
         new = chat.chat_session_create(
-            helpline_code=data.validated_data["helpline"], language=data.validated_data["language"]
+            helpline_code=data.validated_data["helpline"],
+            language=data.validated_data["language"],
+            browser_language=getattr(request._request, "language_requested", None) or "",
         )
         body = {
             "id": new.session.pk,
             "secret": new.secret,
             "expires_at": new.session.expires_at,
+            "language": new.session.language,
             "notices": selectors.chat_notices(new.session),
         }
         return Response(ChatSessionOutput(body).data, status=status.HTTP_201_CREATED)
@@ -253,7 +267,7 @@ class ChatMessagesView(_AnonymousChatView):
                 after = int(raw)
             except ValueError:
                 raise ValidationError(
-                    {"after": ["A message id (the cursor of a previous answer)."]}
+                    {"after": [_("A message id (the cursor of a previous answer).")]}
                 ) from None
         messages = list(selectors.chat_message_list(session=session, after=after))
         cursor = messages[-1].pk if messages else after

@@ -3,6 +3,7 @@ supervisors' blocked/abusive flags on it (channels_sms.contacters)."""
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
@@ -74,19 +75,30 @@ class ContacterFlagInput(serializers.Serializer):
         try:
             return normalise_phone(value)
         except ValueError:
-            raise serializers.ValidationError("Not a phone number in E.164 form.", code="invalid") from None
+            raise serializers.ValidationError(
+                _("Not a phone number in E.164 form."), code="invalid"
+            ) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         by_number = self.context.get("identifier_hash") == BY_NUMBER
         if by_number and "phone_number" not in attrs:
             raise serializers.ValidationError(
-                {"phone_number": ErrorDetail(f'Required when the identifier is "{BY_NUMBER}".', "required")}
+                {
+                    "phone_number": ErrorDetail(
+                        _('Required when the identifier is "%(identifier)s".') % {"identifier": BY_NUMBER},
+                        "required",
+                    )
+                }
             )
         if not by_number and "phone_number" in attrs:
             raise serializers.ValidationError(
                 {
                     "phone_number": ErrorDetail(
-                        f'Give an identifier hash or a phone number (identifier "{BY_NUMBER}"), not both.',
+                        _(
+                            'Give an identifier hash or a phone number (identifier "%(identifier)s"), '
+                            "not both."
+                        )
+                        % {"identifier": BY_NUMBER},
                         "invalid",
                     )
                 }

@@ -13,6 +13,7 @@ CHAT_SESSION_CREATE = [
             "id": "7d3c0a52-3f7e-4a6b-9d2e-5b1f0c9e8a41",
             "secret": "b5Jq0cV1u8Yx2LrN7sKd4WgHf3TzPa6e",  # nosec B105  # a made-up example
             "expires_at": "2026-12-07T12:30:00Z",
+            "language": "en",
             "notices": [
                 {
                     "kind": "greeting",
@@ -60,6 +61,7 @@ PHONE_NUMBER_CREATE = [
             "channel": "sms",
             "number": "+15005550006",
             "acknowledgement": "",
+            "language": "",
             "is_active": True,
             "voice_route": None,
             "created_at": "2026-12-07T10:31:02Z",

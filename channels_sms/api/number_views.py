@@ -3,6 +3,8 @@ supervisors read them (channels_sms.numbers)."""
 
 from typing import Any
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -16,6 +18,7 @@ from helpline import policy
 from helpline.api.base import APIView, Fetch, NoObject, Scoped
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
 from helpline.crypto import normalise_phone
+from helpline.i18n import language_codes
 from helpline.models import Helpline
 from helpline.vocabulary import AuditAction, PolicyAction
 
@@ -29,7 +32,7 @@ MAX_DIAL_NUMBERS = 20  # Twilio's <Dial> rings at most ten at once; a rota rarel
 class MaySeeNumbers(BasePermission):
     """The whole endpoint is the helpline's administrators' and supervisors' (403 for others)."""
 
-    message = "Only a helpline's administrators and supervisors see its numbers."
+    message = gettext_lazy("Only a helpline's administrators and supervisors see its numbers.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user
@@ -52,6 +55,7 @@ class PhoneNumberOutput(serializers.ModelSerializer):
             "channel",
             "number",
             "acknowledgement",
+            "language",
             "is_active",
             "voice_route",
             "created_at",
@@ -73,7 +77,14 @@ class PhoneNumberCreateInput(serializers.Serializer):
         max_length=480,
         required=False,
         allow_blank=True,
-        help_text="Answer to a sender's first message; empty: the deployment's default text.",
+        help_text="Answer to a sender's first message, in the number's language; empty: the "
+        "deployment's default text, translated.",
+    )
+    language = serializers.ChoiceField(
+        [*language_codes(), ""],
+        required=False,
+        help_text="The language of its contacts (acknowledgement, voice prompts; one of the helpline's "
+        "languages); empty: the helpline's default.",
     )
     helpline = OwnHelplinePrimaryKeyRelatedField(
         model=Helpline, helpline_field="pk", required=False, help_text="Platform administrators only."
@@ -91,6 +102,12 @@ class PhoneNumberCreateInput(serializers.Serializer):
 
 class PhoneNumberUpdateInput(serializers.Serializer):
     acknowledgement = serializers.CharField(max_length=480, required=False, allow_blank=True)
+    language = serializers.ChoiceField(
+        [*language_codes(), ""],
+        required=False,
+        help_text="The language of its contacts (acknowledgement, voice prompts; one of the helpline's "
+        "languages); empty: the helpline's default.",
+    )
     is_active = serializers.BooleanField(
         required=False, help_text="false: its webhooks are refused as for an unknown number."
     )
@@ -100,6 +117,7 @@ class PhoneNumberUpdateInput(serializers.Serializer):
 # administrator who names no helpline.
 @extend_validation_errors(["unique"], field_name="number", methods=["post"])
 @extend_validation_errors(["required"], field_name="helpline", methods=["post"])
+@extend_validation_errors(["not_spoken"], field_name="language", methods=["post"])
 class PhoneNumberListView(APIView):
     audit_actions = {
         "get": (AuditAction.PHONE_NUMBER_LIST, "channels_sms.phonenumber"),
@@ -147,12 +165,13 @@ class PhoneNumberListView(APIView):
         helpline = fields.pop("helpline", None) or request.user.helpline
         if helpline is None:
             raise ValidationError(
-                {"helpline": ["Platform administrators name the helpline."]}, code="required"
+                {"helpline": [_("Platform administrators name the helpline.")]}, code="required"
             )
         number = numbers.phone_number_create(actor=request.user, helpline=helpline, **fields)
         return Response(PhoneNumberOutput(number).data, status=status.HTTP_201_CREATED)
 
 
+@extend_validation_errors(["not_spoken"], field_name="language", methods=["patch"])
 class PhoneNumberDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.PHONE_NUMBER_READ, "channels_sms.phonenumber"),
@@ -232,7 +251,9 @@ class DialNumbersField(serializers.ListField):
         except ValueError:
             found = []
         if len(found) != len(values):
-            raise ValidationError("Each on-duty number in E.164 form with its country code (+254712345678).")
+            raise ValidationError(
+                _("Each on-duty number in E.164 form with its country code (+254712345678).")
+            )
         return "\n".join(dict.fromkeys(found))
 
     def to_representation(self, value):

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
@@ -46,11 +47,11 @@ class MessageInput(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         if "body" not in attrs and "canned_reply" not in attrs:
             raise serializers.ValidationError(
-                {"body": ["This field is required (or give `canned_reply` instead)."]}, code="required"
+                {"body": [_("This field is required (or give `canned_reply` instead).")]}, code="required"
             )
         if "body" in attrs and "canned_reply" in attrs:
             raise serializers.ValidationError(
-                "Give exactly one of `body` and `canned_reply`.", code="invalid"
+                _("Give exactly one of `body` and `canned_reply`."), code="invalid"
             )
         return attrs
 

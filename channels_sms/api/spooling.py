@@ -17,7 +17,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from helpline.api.errors import service_unavailable
 
-from .. import selectors, spool, voice
+from .. import selectors, spool, texts, voice
 from ..models import PhoneNumber
 from ..senders import sender_hash, session_secret_digest
 from ..spool import SpoolFull, SpoolKind
@@ -109,7 +109,7 @@ def spool_message(
         gap = timedelta(minutes=settings.CONVERSATION_IDLE_MINUTES)
         if last is None or arrived - last >= gap:
             number = selectors.phone_number_known(address=address, channels=channels)
-            reply = (number.acknowledgement if number else "") or settings.INBOUND_ACKNOWLEDGEMENT
+            reply = texts.acknowledgement(number)
     query = {"m": request.GET.get("m", "")} if kind == SpoolKind.SMS_STATUS else {}
     refused = _append(
         kind, params=params, address=address, hashed=hashed, reply=reply, query=query, received_at=arrived

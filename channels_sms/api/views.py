@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -48,12 +49,15 @@ def _signed_params(request: HttpRequest) -> tuple[dict[str, list[str]] | None, H
     """The POST parameters if Twilio signed them for our public URL; else the refusal to answer."""
     if request.method != "POST":
         return None, error_response(
-            405, "client_error", "method_not_allowed", f'Method "{request.method}" not allowed.'
+            405,
+            "client_error",
+            "method_not_allowed",
+            _('Method "%(method)s" not allowed.') % {"method": request.method},
         )
     try:
         post = request.POST
     except RequestDataTooBig:
-        return None, error_response(413, "client_error", "payload_too_large", "Request body is too large.")
+        return None, error_response(413, "client_error", "payload_too_large", _("Request body is too large."))
     # Twilio signs the URL it called: ours as the public sees it, whatever Host a proxy passes on;
     # a Fallback URL on the base `manage.py twilio_webhooks` set (a second node's, usually).
     bases = [settings.PUBLIC_BASE_URL]
@@ -73,7 +77,7 @@ def _signed_params(request: HttpRequest) -> tuple[dict[str, list[str]] | None, H
     if reason:
         services.webhook_reject(path=request.path, reason=reason)
         return None, error_response(
-            403, "client_error", "permission_denied", "Invalid or missing Twilio signature."
+            403, "client_error", "permission_denied", _("Invalid or missing Twilio signature.")
         )
     return dict(post.lists()), None
 
@@ -91,7 +95,7 @@ def _webhook(
     if refusal is not None:
         return refusal
     if not (params.get("MessageSid") or [""])[0]:
-        return error_response(400, "validation_error", "required", "MessageSid is required.")
+        return error_response(400, "validation_error", "required", _("MessageSid is required."))
     address = (params.get(address_param) or [""])[0]
     channels = (senders.channel_of(address),)
     if fallback or spooling.queued_behind_spool():
@@ -105,7 +109,7 @@ def _webhook(
         if number is None:
             services.webhook_reject(path=request.path, reason="unknown_number")
             return error_response(
-                404, "client_error", "not_found", "This number is not a helpline number here."
+                404, "client_error", "not_found", _("This number is not a helpline number here.")
             )
         receipt = receive(number=number, params=params)
     except DATABASE_UNAVAILABLE as exc:

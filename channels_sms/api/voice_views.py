@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
@@ -42,7 +43,7 @@ def _voice_webhook(
     if refusal is not None:
         return refusal
     if not (params.get("CallSid") or [""])[0]:
-        return error_response(400, "validation_error", "required", "CallSid is required.")
+        return error_response(400, "validation_error", "required", _("CallSid is required."))
     address = (params.get("To") or [""])[0]
     if fallback or spooling.queued_behind_spool():
         return spooling.spool_call(request, kind=kind, params=params, address=address, arrived=arrived)
@@ -51,7 +52,7 @@ def _voice_webhook(
         if number is None:
             services.webhook_reject(path=request.path, reason="unknown_number")
             return error_response(
-                404, "client_error", "not_found", "This number is not a helpline number here."
+                404, "client_error", "not_found", _("This number is not a helpline number here.")
             )
         receipt = receive(number=number, params=params)
     except DATABASE_UNAVAILABLE as exc:

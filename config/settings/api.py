@@ -60,6 +60,8 @@ API_TAGS = {
     "authentication": "Sign in for a token, list and revoke your tokens, enrol your authenticator (TOTP; "
     "supervisors and administrators), set your password with a set-password link.",
     "notifications": "Your in-app notifications: unread count, marking read, the live stream.",
+    "reference": "The labels of the codes the API stores and answers (states, channels, risk levels, "
+    "sectors...), in the caller's language with the helpline's own wording. Any signed-in user.",
 }
 API_TAGS_BY_PATH = {
     "/api/v1/cases/": ("cases",),
@@ -94,6 +96,7 @@ API_TAGS_BY_PATH = {
     "/api/v1/voice-routes/": ("administration",),
     "/api/v1/auth/": ("authentication",),
     "/api/v1/notifications/": ("notifications",),
+    "/api/v1/vocabularies/": ("reference",),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -124,6 +127,8 @@ SPECTACULAR_SETTINGS = {
         "ErrorCode500Enum": "drf_standardized_errors.openapi_serializers.ErrorCode500Enum.choices",
         "SignInErrorCode401Enum": "helpline.api.schema.SignInErrorCode401.choices",
         "SignInErrorCode429Enum": "helpline.api.schema.SignInErrorCode429.choices",
+        # A helpline's default and other languages, and a person's (settings.LANGUAGES).
+        "LanguageEnum": "helpline.i18n.language_codes",
         # Two choice sets share the field name "channel": each keeps a stable name.
         "ChannelEnum": "cases.models.Channel.choices",
         "CaseLinkKindEnum": "cases.models.CaseLinkKind.choices",

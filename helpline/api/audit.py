@@ -4,6 +4,7 @@ import csv
 import io
 
 from django.http import HttpResponse
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -93,7 +94,9 @@ class AuditExportView(APIView):
         entries = self.scoped(filters=request.query_params).order_by("id")
         rows = list(entries[: EXPORT_LIMIT + 1])
         if len(rows) > EXPORT_LIMIT:
-            raise ValidationError(f"More than {EXPORT_LIMIT} entries match; narrow the time range.")
+            raise ValidationError(
+                _("More than %(limit)s entries match; narrow the time range.") % {"limit": EXPORT_LIMIT}
+            )
         selectors.record_audit_read(
             user=request.user, action=AuditAction.AUDIT_EXPORT, filters=request.query_params, count=len(rows)
         )

@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
-from ..i18n import use_the_helplines_language
+from ..i18n import use_the_callers_language
 from .contract import refuse_undeclared_query
 
 HANDLER_METHODS = ("get", "post", "put", "patch", "delete")
@@ -149,8 +149,8 @@ class APIView(GenericAPIView):
 
     def perform_authentication(self, request: Request) -> None:
         super().perform_authentication(request)
-        # The caller known: their helpline's language, unless the request asked for one of ours.
-        use_the_helplines_language(request._request, request.user)
+        # The caller known: their language (or their helpline's), unless the request asked for one of ours.
+        use_the_callers_language(request._request, request.user)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -92,7 +93,7 @@ def refuse_undeclared_query(view, request) -> None:
     errors: dict[str, list[ErrorDetail]] = {}
     for name in request.query_params:
         if name not in operation.query:
-            errors[name] = [ErrorDetail("Unknown query parameter.", code=UNKNOWN_PARAMETER)]
+            errors[name] = [ErrorDetail(_("Unknown query parameter."), code=UNKNOWN_PARAMETER)]
     for backend in getattr(view, "filter_backends", ()):
         if isinstance(backend, type) and issubclass(backend, OrderingFilter):
             param = backend.ordering_param
@@ -101,7 +102,10 @@ def refuse_undeclared_query(view, request) -> None:
                 if wrong:
                     allowed = ", ".join(ordering_values(view))
                     named = ", ".join(term[:64] for term in wrong[:MAX_NAMED])
-                    detail = f"Unknown ordering: {named}. One or more of: {allowed}."
+                    detail = _("Unknown ordering: %(named)s. One or more of: %(allowed)s.") % {
+                        "named": named,
+                        "allowed": allowed,
+                    }
                     errors[param] = [ErrorDetail(detail, code="invalid")]
     if errors:
         raise ValidationError(dict(list(errors.items())[:MAX_NAMED]))
@@ -131,12 +135,12 @@ def refuse_unknown_fields(view, method: str, data: Any) -> None:
     if operation.body is None:
         unknown = list(data) if isinstance(data, Mapping) else []
         if data not in (None, {}, [], "") and not isinstance(data, Mapping):
-            raise ParseError("This operation takes no body.")
+            raise ParseError(_("This operation takes no body."))
     else:
         unknown = _unknown(operation.components, operation.body, data, "")
     if unknown:
         raise ValidationError(
-            {name: [ErrorDetail("Unknown field.", code=UNKNOWN_FIELD)] for name in unknown[:MAX_NAMED]}
+            {name: [ErrorDetail(_("Unknown field."), code=UNKNOWN_FIELD)] for name in unknown[:MAX_NAMED]}
         )
 
 

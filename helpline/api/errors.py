@@ -5,6 +5,8 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from drf_standardized_errors.handler import ExceptionHandler as BaseExceptionHandler
 from rest_framework import exceptions, status
 
@@ -13,7 +15,7 @@ from helpline.errors import DATABASE_UNAVAILABLE, Conflict  # noqa: F401  (re-ex
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "Request body is too large."
+    default_detail = gettext_lazy("Request body is too large.")
     default_code = "payload_too_large"
 
 
@@ -26,8 +28,14 @@ class LockedOut(exceptions.APIException):
     def __init__(self):
         minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         super().__init__(
-            "Too many failed sign-in attempts for this account or from this address: "
-            f"signing in is locked for {minutes} minutes."
+            ngettext(
+                "Too many failed sign-in attempts for this account or from this address: "
+                "signing in is locked for %(minutes)d minute.",
+                "Too many failed sign-in attempts for this account or from this address: "
+                "signing in is locked for %(minutes)d minutes.",
+                minutes,
+            )
+            % {"minutes": minutes}
         )
 
 
@@ -41,7 +49,7 @@ RETRY_AFTER_SECONDS = 5
 
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is temporarily unavailable. Try again in a few seconds."
+    default_detail = gettext_lazy("The service is temporarily unavailable. Try again in a few seconds.")
     default_code = "service_unavailable"
     wait = RETRY_AFTER_SECONDS  # drf-standardized-errors sends it as Retry-After
 
@@ -85,18 +93,18 @@ def error_response(status_code: int, error_type: str, code: str, detail: str) ->
 
 def bad_request(request, exception=None):
     if isinstance(exception, RequestDataTooBig):
-        return error_response(413, "client_error", "payload_too_large", "Request body is too large.")
-    return error_response(400, "client_error", "bad_request", "Bad request.")
+        return error_response(413, "client_error", "payload_too_large", _("Request body is too large."))
+    return error_response(400, "client_error", "bad_request", _("Bad request."))
 
 
 def permission_denied(request, exception=None):
     return error_response(
-        403, "client_error", "permission_denied", "You do not have permission to perform this action."
+        403, "client_error", "permission_denied", _("You do not have permission to perform this action.")
     )
 
 
 def not_found(request, exception=None):
-    return error_response(404, "client_error", "not_found", "Not found.")
+    return error_response(404, "client_error", "not_found", _("Not found."))
 
 
 def locked_out(request, response=None, credentials=None):
@@ -105,7 +113,7 @@ def locked_out(request, response=None, credentials=None):
 
 
 def server_error(request):
-    return error_response(500, "server_error", "error", "A server error occurred.")
+    return error_response(500, "server_error", "error", _("A server error occurred."))
 
 
 def service_unavailable() -> JsonResponse:

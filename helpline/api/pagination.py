@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import BooleanField, F, Func, OrderBy, Q, Value
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import CursorPagination
@@ -40,7 +41,7 @@ class Pagination(CursorPagination):
         except ValueError:
             size = 0
         if size < 1:
-            raise ValidationError({self.page_size_query_param: "A whole number of at least 1."})
+            raise ValidationError({self.page_size_query_param: _("A whole number of at least 1.")})
         return min(size, self.max_page_size)
 
     def get_schema_operation_parameters(self, view):

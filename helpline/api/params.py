@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 
@@ -10,4 +11,4 @@ def optional_bool(request: Request, name: str) -> bool | None:
     try:
         return StrictBooleanField(required=False).clean(request.query_params.get(name))
     except forms.ValidationError:
-        raise ValidationError({name: "Must be true or false."}) from None
+        raise ValidationError({name: _("Must be true or false.")}) from None

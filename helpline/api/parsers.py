@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser as DRFJSONParser
 
@@ -13,7 +14,11 @@ class JSONParser(DRFJSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError("JSON parse error - the document is nested too deeply.") from None
+            raise ParseError(_("JSON parse error - the document is nested too deeply.")) from None
+        except ParseError as error:
+            # DRF's own sentence is not translated; the parser's reason after it stays as written.
+            reason = str(error.detail).removeprefix("JSON parse error - ")
+            raise ParseError(_("JSON parse error - %(reason)s") % {"reason": reason}) from None
         context = parser_context or {}
         request = context.get("request")
         if request is not None:

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext_lazy
 from rest_framework.permissions import BasePermission
 
 from helpline.vocabulary import PolicyAction
@@ -9,7 +10,7 @@ class IsAdministrator(BasePermission):
     """People and helplines are managed by administrators only (403 for everyone else: these are
     not objects hidden by scope, the whole endpoint is theirs)."""
 
-    message = "Only administrators manage users and helplines."
+    message = gettext_lazy("Only administrators manage users and helplines.")
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -1,8 +1,12 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import crypto
 from ..chat_settings import WEEKDAYS, validate_opening_hours, validate_texts, validate_time_zone
+from ..i18n import language_codes
+from ..labels import validate_label_overrides
 from ..models import AuditEntry, Helpline, Role, Team, User
 from ..provided import agencies_provided, cases_provided
 from ..services import token_id
@@ -10,6 +14,7 @@ from .fields import OwnHelplinePrimaryKeyRelatedField
 
 # referrals.Agency, handed down by the referrals app: helpline imports no app above it.
 AGENCY_MODEL = agencies_provided().agency_model
+LANGUAGE_CHOICES = language_codes()
 
 
 class LoginInput(serializers.Serializer):
@@ -60,6 +65,7 @@ class UserOutput(serializers.ModelSerializer):
             "helpline",
             "team",
             "agency",
+            "language",
             "is_active",
             "last_login",
             "date_joined",
@@ -83,6 +89,11 @@ class UserCreateInput(serializers.Serializer):
     )
     team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     agency = OwnHelplinePrimaryKeyRelatedField(model=AGENCY_MODEL, required=False, allow_null=True)
+    language = serializers.ChoiceField(
+        [*LANGUAGE_CHOICES, ""],
+        required=False,
+        help_text="The language of the person's notifications (and console); empty: their helpline's.",
+    )
 
 
 class UserUpdateInput(serializers.Serializer):
@@ -92,6 +103,11 @@ class UserUpdateInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     team = OwnHelplinePrimaryKeyRelatedField(model=Team, required=False, allow_null=True)
     agency = OwnHelplinePrimaryKeyRelatedField(model=AGENCY_MODEL, required=False, allow_null=True)
+    language = serializers.ChoiceField(
+        [*LANGUAGE_CHOICES, ""],
+        required=False,
+        help_text="The language of the person's notifications (and console); empty: their helpline's.",
+    )
     is_active = serializers.BooleanField(required=False)
 
 
@@ -172,6 +188,8 @@ class HelplineOutput(serializers.ModelSerializer):
             "country",
             "timezone",
             "default_language",
+            "languages",
+            "label_overrides",
             "due_policy",
             "retention_years",
             "opening_hours",
@@ -190,6 +208,34 @@ class HelplineOutput(serializers.ModelSerializer):
         }
 
 
+DEFAULT_LANGUAGE_HELP = (
+    "The language of the helpline's children and staff unless they choose another: one of this "
+    "installation's languages."
+)
+LANGUAGES_HELP = (
+    "The other languages a child may be answered in (a number's or the web chat's language); the "
+    "default language is always one."
+)
+LABEL_OVERRIDES_HELP = (
+    "The helpline's own wording of labels, per language and `vocabulary.code` "
+    '({"es": {"category.bullying": "Acoso escolar", "channel.chat": "Chat"}}); '
+    "see GET /api/v1/vocabularies/ and /api/v1/categories/."
+)
+
+
+class LabelOverridesField(serializers.JSONField):
+    """Checked against the registered vocabularies here; a category's code against the helpline's
+    own categories by the service (helpline.services.helpline_update)."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        try:
+            validate_label_overrides(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        return data
+
+
 class DuePolicyField(serializers.JSONField):
     """{"intake": {"critical": 15, ...}, ...}: minutes per state and risk level."""
 
@@ -197,17 +243,25 @@ class DuePolicyField(serializers.JSONField):
         provided = cases_provided()
         data = super().to_internal_value(data)
         if not isinstance(data, dict):
-            raise serializers.ValidationError("Must be an object of states.")
+            raise serializers.ValidationError(_("Must be an object of states."))
         for state, by_risk in data.items():
             if state not in provided.due_states:
-                raise serializers.ValidationError(f"{state!r} has no automatic due date.")
+                raise serializers.ValidationError(
+                    _("%(state)r has no automatic due date.") % {"state": state}
+                )
             if not isinstance(by_risk, dict):
-                raise serializers.ValidationError(f"{state!r} must map risk levels to minutes.")
+                raise serializers.ValidationError(
+                    _("%(state)r must map risk levels to minutes.") % {"state": state}
+                )
             for risk, minutes in by_risk.items():
                 if risk not in provided.risk_levels:
-                    raise serializers.ValidationError(f"{risk!r} is not a risk level.")
+                    raise serializers.ValidationError(_("%(risk)r is not a risk level.") % {"risk": risk})
                 if not isinstance(minutes, int) or isinstance(minutes, bool) or not 1 <= minutes <= 525600:
-                    raise serializers.ValidationError(f"{state}.{risk} must be whole minutes, 1 to 525600.")
+                    raise serializers.ValidationError(
+                        # Translators: %(state)s.%(risk)s names a value of the request (e.g. intake.high).
+                        _("%(state)s.%(risk)s must be whole minutes, 1 to 525600.")
+                        % {"state": state, "risk": risk}
+                    )
         return data
 
 
@@ -218,7 +272,16 @@ class HelplineCreateInput(serializers.Serializer):
     timezone = serializers.CharField(
         max_length=64, default="UTC", help_text=TIMEZONE_HELP, validators=[validate_time_zone]
     )
-    default_language = serializers.CharField(max_length=16, default="en")
+    default_language = serializers.ChoiceField(
+        LANGUAGE_CHOICES, default="en", help_text=DEFAULT_LANGUAGE_HELP
+    )
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(LANGUAGE_CHOICES),
+        required=False,
+        default=list,
+        max_length=20,
+        help_text=LANGUAGES_HELP,
+    )
     due_policy = DuePolicyField(required=False, default=dict)
     retention_years = serializers.IntegerField(min_value=1, max_value=100, default=7)
     opening_hours = OpeningHoursField(required=False, default=None, help_text=OPENING_HOURS_HELP)
@@ -232,7 +295,16 @@ class HelplineUpdateInput(serializers.Serializer):
     timezone = serializers.CharField(
         max_length=64, required=False, help_text=TIMEZONE_HELP, validators=[validate_time_zone]
     )
-    default_language = serializers.CharField(max_length=16, required=False)
+    default_language = serializers.ChoiceField(
+        LANGUAGE_CHOICES, required=False, help_text=DEFAULT_LANGUAGE_HELP
+    )
+    languages = serializers.ListField(
+        child=serializers.ChoiceField(LANGUAGE_CHOICES),
+        required=False,
+        max_length=20,
+        help_text=LANGUAGES_HELP,
+    )
+    label_overrides = LabelOverridesField(required=False, help_text=LABEL_OVERRIDES_HELP)
     due_policy = DuePolicyField(required=False)
     retention_years = serializers.IntegerField(min_value=1, max_value=100, required=False)
     opening_hours = OpeningHoursField(required=False, help_text=OPENING_HOURS_HELP)

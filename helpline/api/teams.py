@@ -2,6 +2,8 @@
 staff of the helpline read them and their members. People move between teams through
 `PATCH /api/v1/users/{id}/` (`team`)."""
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -18,7 +20,7 @@ from .base import APIView, Fetch, NoObject, Scoped
 from .schema import ErrorResponse409Serializer
 from .serializers import TeamCreateInput, TeamOutput, TeamUpdateInput
 
-MANAGED_BY_ADMINS = "Only administrators of the helpline manage its teams."
+MANAGED_BY_ADMINS = gettext_lazy("Only administrators of the helpline manage its teams.")
 
 
 # A platform administrator (of no helpline) must name the helpline a new team belongs to.
@@ -72,7 +74,7 @@ class TeamListView(APIView):
         helpline = request.user.helpline if request.user.helpline_id is not None else fields.get("helpline")
         if helpline is None:
             raise ValidationError(
-                {"helpline": ["A platform administrator names the helpline."]}, code="required"
+                {"helpline": [_("A platform administrator names the helpline.")]}, code="required"
             )
         fields["helpline"] = helpline
         team = teams.team_create(actor=request.user, **fields)

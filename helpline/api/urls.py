@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit, teams, views
+from . import audit, labels, teams, views
 
 urlpatterns = [
     path("auth/token/", views.TokenLoginView.as_view(), name="auth-token"),
@@ -26,4 +26,5 @@ urlpatterns = [
     path("helplines/<int:helpline_id>/", views.HelplineDetailView.as_view(), name="helpline-detail"),
     path("teams/", teams.TeamListView.as_view(), name="team-list"),
     path("teams/<int:team_id>/", teams.TeamDetailView.as_view(), name="team-detail"),
+    path("vocabularies/", labels.VocabularyListView.as_view(), name="vocabulary-list"),
 ]

@@ -1,5 +1,7 @@
 from contextlib import contextmanager
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from knox.models import AuthToken
@@ -48,28 +50,37 @@ class LoginThrottle(AnonRateThrottle):
 
 
 SIGN_IN_REFUSED = {
-    "invalid_credentials": ("authentication_failed", "Unable to sign in with these credentials."),
+    "invalid_credentials": (
+        "authentication_failed",
+        gettext_lazy("Unable to sign in with these credentials."),
+    ),
     "otp_required": (
         "otp_required",
-        "Supervisors and administrators also give the code of their authenticator app (otp).",
+        # Translators: "otp" is the name of the request's field: keep it as it is.
+        gettext_lazy("Supervisors and administrators also give the code of their authenticator app (otp)."),
     ),
-    "otp_invalid": ("otp_invalid", "The authenticator code is wrong, expired or already used."),
+    "otp_invalid": ("otp_invalid", gettext_lazy("The authenticator code is wrong, expired or already used.")),
     "otp_not_configured": (
         "otp_not_configured",
-        "Supervisors and administrators need an authenticator app: enrol one with your username "
-        "and password (POST /api/v1/auth/totp/), then confirm it with its code "
-        "(POST /api/v1/auth/totp/confirm/).",
+        # Translators: keep the two API paths (POST /api/v1/...) as they are.
+        gettext_lazy(
+            "Supervisors and administrators need an authenticator app: enrol one with your username "
+            "and password (POST /api/v1/auth/totp/), then confirm it with its code "
+            "(POST /api/v1/auth/totp/confirm/)."
+        ),
     ),
 }
 ENROLMENT_REFUSED = {
-    "otp_not_required": "Operators and agency users sign in without an authenticator app.",
-    "already_enrolled": "You have an authenticator already; an administrator can reset it if it is lost.",
+    "otp_not_required": gettext_lazy("Operators and agency users sign in without an authenticator app."),
+    "already_enrolled": gettext_lazy(
+        "You have an authenticator already; an administrator can reset it if it is lost."
+    ),
 }
 LINK_REFUSED = {
-    "invalid": "This set-password link is not valid.",
-    "used": "This set-password link has been used already; ask an administrator for a new one.",
-    "revoked": "A newer set-password link replaced this one.",
-    "expired": "This set-password link has expired; ask an administrator for a new one.",
+    "invalid": gettext_lazy("This set-password link is not valid."),
+    "used": gettext_lazy("This set-password link has been used already; ask an administrator for a new one."),
+    "revoked": gettext_lazy("A newer set-password link replaced this one."),
+    "expired": gettext_lazy("This set-password link has expired; ask an administrator for a new one."),
 }
 
 
@@ -472,7 +483,7 @@ class HelplineListView(APIView):
     )
     def post(self, request: Request) -> Response:
         if not policy.can(request.user, PolicyAction.HELPLINE_CREATE):
-            raise PermissionDenied("Only platform administrators create helplines.")
+            raise PermissionDenied(_("Only platform administrators create helplines."))
         data = HelplineCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         helpline = services.helpline_create(actor=request.user, **data.validated_data)
@@ -480,6 +491,7 @@ class HelplineListView(APIView):
 
 
 @_chat_settings_errors(["patch"])
+@extend_validation_errors(["invalid"], field_name="label_overrides", methods=["patch"])
 class HelplineDetailView(APIView):
     audit_actions = {
         "get": (AuditAction.HELPLINE_READ, "helpline.helpline"),

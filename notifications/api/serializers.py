@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 from helpline.api.fields import OwnHelplinePrimaryKeyRelatedField
@@ -75,7 +76,9 @@ class PerKindField(serializers.DictField):
         if isinstance(data, dict) and any(kind not in STAFF_KINDS for kind in data):
             unknown = next(kind for kind in data if kind not in STAFF_KINDS)
             raise serializers.ValidationError(
-                f"Unknown kind {str(unknown)[:40]!r}. Known: {', '.join(STAFF_KINDS)}.", code="invalid"
+                _("Unknown kind %(kind)r. Known: %(known)s.")
+                % {"kind": str(unknown)[:40], "known": ", ".join(STAFF_KINDS)},
+                code="invalid",
             )
         return super().to_internal_value(data)
 
@@ -145,10 +148,10 @@ class RequirementsInput(serializers.Serializer):
     def validate_requirements(self, value: dict) -> dict:
         if any(kind not in STAFF_KINDS for kind in value):
             raise serializers.ValidationError(
-                f"Unknown kind. Known: {', '.join(STAFF_KINDS)}.", code="invalid"
+                _("Unknown kind. Known: %(known)s.") % {"known": ", ".join(STAFF_KINDS)}, code="invalid"
             )
         refused = {
-            kind: f"Unknown requirement. Known: {', '.join(Requirement.values)}."
+            kind: _("Unknown requirement. Known: %(known)s.") % {"known": ", ".join(Requirement.values)}
             for kind, rule in value.items()
             if not isinstance(rule, str) or rule not in Requirement.values
         }

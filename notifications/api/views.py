@@ -5,6 +5,7 @@ through selectors, writes through services."""
 from __future__ import annotations
 
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
@@ -115,7 +116,7 @@ class EventStreamRenderer(BaseRenderer):
 
 
 class StreamsFull(ServiceUnavailable):
-    default_detail = "Too many live streams are open; read the inbox, or retry later."
+    default_detail = gettext_lazy("Too many live streams are open; read the inbox, or retry later.")
     wait = 30
 
 

@@ -1,3 +1,4 @@
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -163,7 +164,7 @@ class _AgencyFieldsInput(serializers.Serializer):
         url = attrs.get("webhook_url", url)
         secret = attrs.get("webhook_secret", secret)
         if url and not secret:
-            raise serializers.ValidationError({"webhook_secret": "A webhook URL needs a signing secret."})  # nosec B105
+            raise serializers.ValidationError({"webhook_secret": _("A webhook URL needs a signing secret.")})
         return attrs
 
 
@@ -255,7 +256,7 @@ class ReferralCompleteInput(ReferralTransitionInput):
 
     def validate(self, attrs: dict) -> dict:
         if attrs["outcome"] == Outcome.OTHER and not attrs.get("outcome_note"):
-            raise serializers.ValidationError({"outcome_note": "Describe the outcome."})
+            raise serializers.ValidationError({"outcome_note": _("Describe the outcome.")})
         return attrs
 
 

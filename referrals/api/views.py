@@ -3,6 +3,7 @@
 Staff and agency users share the referral endpoints; the selectors scope what each sees and the
 output differs (an agency gets the frozen packet, never the case)."""
 
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from drf_standardized_errors.openapi_serializers import ErrorResponse403Serializer
@@ -120,7 +121,7 @@ class AgencyListView(APIView):
         fields = dict(data.validated_data)
         helpline = fields.pop("helpline", None) or request.user.helpline
         if helpline is None:
-            raise ValidationError({"helpline": "Platform administrators name the helpline."})
+            raise ValidationError({"helpline": _("Platform administrators name the helpline.")})
         agency = services.agency_create(actor=request.user, helpline=helpline, **fields)
         return Response(AgencyOutput(agency).data, status=status.HTTP_201_CREATED)
 
@@ -298,7 +299,7 @@ class CaseReferralsView(APIView):
         fields = dict(data.validated_data)
         agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
         if agency is None:
-            raise ValidationError({"agency": "Unknown or inactive agency."})
+            raise ValidationError({"agency": _("Unknown or inactive agency.")})
         referral = services.referral_create(actor=request.user, case=self.object, agency=agency, **fields)
         return Response(
             ReferralCreatedOutput(referral, context={"request": request}).data, status=status.HTTP_201_CREATED
@@ -543,7 +544,7 @@ class ReferralResendView(APIView):
         fields = dict(data.validated_data)
         agency = selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
         if agency is None:
-            raise ValidationError({"agency": "Unknown or inactive agency."})
+            raise ValidationError({"agency": _("Unknown or inactive agency.")})
         new = services.referral_resend(actor=request.user, referral=self.object, agency=agency, **fields)
         return Response(
             ReferralCreatedOutput(new, context={"request": request}).data, status=status.HTTP_201_CREATED
