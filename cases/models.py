@@ -343,7 +343,7 @@ class Contact(models.Model):
 
     def clean(self) -> None:
         if self.ended_at and self.started_at and self.ended_at < self.started_at:
-            raise ValidationError({"ended_at": "A contact cannot end before it started."})
+            raise ValidationError({"ended_at": _("A contact cannot end before it started.")})
 
 
 @tracked(personal={"body"})

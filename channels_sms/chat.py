@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 from rest_framework.exceptions import NotFound
 
 from cases.models import Channel, Direction
@@ -44,7 +45,7 @@ class NewSession:
     secret: str
 
 
-def chat_session_create(*, helpline_code: str, language: str, browser_language: str = "") -> NewSession:
+def chat_session_create(*, helpline_code: str, language: str, accept_language: str = "") -> NewSession:
     """Opens a session for an active helpline (unknown or inactive: 404). The secret is returned
     here once and never stored. The child is shown the helpline's greeting, and outside its
     opening hours its out-of-hours notice: both are kept on the session (and written into the
@@ -56,7 +57,7 @@ def chat_session_create(*, helpline_code: str, language: str, browser_language: 
         raise NotFound(_("No such helpline."))
     secret = secrets.token_urlsafe(32)
     now = timezone.now()
-    language = chat_language(helpline, language, browser_language)
+    language = chat_language(helpline, language, accept_language)
     with transaction.atomic():
         session = ChatSession(
             helpline=helpline,
@@ -83,11 +84,13 @@ def chat_session_create(*, helpline_code: str, language: str, browser_language: 
     return NewSession(session, secret)
 
 
-def chat_language(helpline: Helpline, chosen: str, browser: str = "") -> str:
+def chat_language(helpline: Helpline, chosen: str, accept_language: str = "") -> str:
     """The chat's language: the child's choice when the helpline speaks it (`es-MX` as `es`), else
-    their browser's when it does, else the helpline's default. Never guessed from what they write."""
+    the first language of their browser's `Accept-Language` it speaks (by quality), else the
+    helpline's default. Never guessed from what they write."""
     spoken = helpline.children_languages
-    for candidate in (chosen, browser):
+    browser = [code for code, quality in parse_accept_lang_header(accept_language or "") if quality > 0]
+    for candidate in (chosen, *browser):
         code = (candidate or "").lower()
         for option in (code, code.split("-")[0]):
             if option in spoken:
@@ -96,12 +99,16 @@ def chat_language(helpline: Helpline, chosen: str, browser: str = "") -> str:
 
 
 def _helpline_text(helpline: Helpline, configured: dict[str, str], language: str, default: str) -> str:
-    """The helpline's own text in the chat's language (else its default language), else ours: in the
-    chat's language when we speak it, else in the request's."""
-    text = text_for(configured, language=language, default_language=helpline.default_language)
-    if not text:
-        with translation.override(supported(language) or translation.get_language()):
+    """The helpline's own text in the chat's language, else ours in it when we speak it, else the
+    helpline's own in its default language, else ours in the request's language."""
+    text = configured.get(language, "")
+    if not text and supported(language):
+        with translation.override(supported(language)):
             text = str(default)
+    if not text:
+        text = text_for(configured, language=language, default_language=helpline.default_language)
+    if not text:
+        text = str(default)
     return fill_placeholders(text, helpline_name=helpline.name)
 
 

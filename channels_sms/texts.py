@@ -45,7 +45,10 @@ def number_language(number: PhoneNumber | None) -> str:
     default ("" without a number)."""
     if number is None:
         return ""
-    return number.language or number.helpline.default_language
+    helpline = number.helpline
+    # A language the helpline stopped speaking after the number was set: its default again.
+    spoken = number.language and number.language in helpline.children_languages
+    return number.language if spoken else helpline.default_language
 
 
 def contact_language(number: PhoneNumber | None) -> str:

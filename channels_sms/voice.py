@@ -7,7 +7,7 @@ one transaction with its audit entry; no number ever goes into a log or audit en
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -56,6 +56,8 @@ class Prompts:
     emergency: str  # "{digit}" stands for the emergency digit
     connecting: str
     language: str | None  # the language of Twilio's <Say>; None: Twilio's default voice
+    # Recordings played instead (settings.VOICE_RECORDINGS), by prompt: greeting, emergency, connecting.
+    recordings: dict[str, str] = field(default_factory=dict)
 
 
 # The prompts in the languages of this installation, translated (gettext) into the language of the
@@ -69,11 +71,13 @@ TRANSLATED = (
     gettext_lazy("Please stay on the line, a counsellor will talk with you soon."),
 )
 # Twilio's <Say> voice per language (a regional one where the helpline's country has it). Twilio
-# speaks no Mongolian: a Mongolian number should greet with a recording (docs/languages.md); its
-# prompts are sent in Cyrillic without a language, for Twilio's default voice.
+# speaks no Mongolian: a Mongolian deployment plays recordings (settings.VOICE_RECORDINGS); without
+# them the prompts are sent in Cyrillic without a language, which Twilio's default voice reads
+# poorly (docs/languages.md).
 SAY_LANGUAGES = {"en": "en-GB", "es": "es-ES", "mn": None}
 REGIONAL_VOICES = {"en-US", "en-AU", "en-IN", "es-MX", "es-US"}
-# Languages this installation has no catalogue for, spoken as written here.
+# Languages this installation has no catalogue for, spoken as written here: helplines stored with
+# them before a helpline's languages were checked keep their prompts.
 PROMPTS: dict[str, Prompts] = {
     "sw": Prompts(
         "Asante kwa kupiga simu ya msaada kwa watoto. Hauko peke yako.",
@@ -105,7 +109,11 @@ def prompts_for(language: str, country: str = "") -> Prompts:
     spoken = translation.get_language() or settings.LANGUAGE_CODE
     voice = SAY_LANGUAGES.get(spoken, SAY_LANGUAGES[settings.LANGUAGE_CODE])
     regional = f"{spoken}-{(country or '').upper()}"
-    return Prompts(*(str(text) for text in TRANSLATED), regional if regional in REGIONAL_VOICES else voice)
+    return Prompts(
+        *(str(text) for text in TRANSLATED),
+        regional if regional in REGIONAL_VOICES else voice,
+        recordings=dict(settings.VOICE_RECORDINGS.get(spoken) or {}),
+    )
 
 
 def voice_route_of(number: PhoneNumber) -> VoiceRoute:
@@ -121,8 +129,11 @@ def _url(name: str) -> str:
     return settings.PUBLIC_BASE_URL + reverse(name)
 
 
-def _say(response: VoiceResponse, text: str, prompts: Prompts) -> None:
-    if prompts.language:
+def _say(response, text: str, prompts: Prompts, recording: str = "") -> None:
+    """A prompt: its recording when the deployment has one for the language, else spoken."""
+    if recording and prompts.recordings.get(recording):
+        response.play(prompts.recordings[recording])
+    elif prompts.language:
         response.say(str(text), language=prompts.language)
     else:
         response.say(str(text))
@@ -147,12 +158,10 @@ def answer_twiml(number: PhoneNumber) -> str:
     response = VoiceResponse()
     with translation.override(texts.contact_language(number)):
         prompts = prompts_for(texts.number_language(number), number.helpline.country)
-        _say(response, route.greeting or prompts.greeting, prompts)
+        # The helpline's own greeting text for the route wins over ours, spoken or recorded.
+        _say(response, route.greeting or prompts.greeting, prompts, "" if route.greeting else "greeting")
         gather = response.gather(num_digits=1, action=_url("twilio-voice-gather"), method="POST", timeout=5)
-        if prompts.language:
-            gather.say(prompts.emergency.format(digit=route.emergency_digit), language=prompts.language)
-        else:
-            gather.say(prompts.emergency.format(digit=route.emergency_digit))
+        _say(gather, prompts.emergency.format(digit=route.emergency_digit), prompts, "emergency")
     _connect(response, number, route)
     return str(response)
 
@@ -163,7 +172,7 @@ def connect_twiml(number: PhoneNumber) -> str:
     response = VoiceResponse()
     with translation.override(texts.contact_language(number)):
         prompts = prompts_for(texts.number_language(number), number.helpline.country)
-        _say(response, prompts.connecting, prompts)
+        _say(response, prompts.connecting, prompts, "connecting")
     _connect(response, number, route)
     return str(response)
 
@@ -174,7 +183,7 @@ def outage_twiml() -> str:
     response = VoiceResponse()
     with translation.override(texts.contact_language(None)):
         prompts = prompts_for(settings.LANGUAGE_CODE)
-        _say(response, prompts.greeting, prompts)
+        _say(response, prompts.greeting, prompts, "greeting")
     response.enqueue(settings.VOICE_OUTAGE_QUEUE, action=_url("twilio-voice-status"), method="POST")
     return str(response)
 

@@ -72,12 +72,15 @@ class LanguageMiddleware:
         return response
 
 
-def language_of(user) -> str:
-    """The language a staff user reads: their own choice, else their helpline's default, else
-    English (notifications are written in it; the API too, when the request names none)."""
+def language_of(user, *, helpline=None) -> str:
+    """The language a person reads: their own choice, else their helpline's default (`helpline`
+    for a reader with no account, a partner agency), else English. Notifications are written in
+    it; the API too, when the request names none of ours."""
     chosen = supported(getattr(user, "language", "")) if user is not None else None
     if not chosen and getattr(user, "helpline_id", None):
-        chosen = supported(user.helpline.default_language)
+        helpline = user.helpline
+    if not chosen and helpline is not None:
+        chosen = supported(helpline.default_language)
     return chosen or settings.LANGUAGE_CODE
 
 

@@ -18,7 +18,7 @@ from .vocabulary import AuditAction
 
 def _validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"{value!r} is not a known IANA timezone.")
+        raise ValidationError(_("%(value)r is not a known IANA time zone.") % {"value": value})
 
 
 class Helpline(models.Model):
@@ -129,9 +129,9 @@ class User(AbstractUser):
     def clean(self) -> None:
         super().clean()
         if self.team_id and self.team.helpline_id != self.helpline_id:
-            raise ValidationError({"team": "The team belongs to another helpline."})
+            raise ValidationError({"team": _("The team belongs to another helpline.")})
         if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:
-            raise ValidationError({"helpline": "Helpline staff and agency users belong to a helpline."})
+            raise ValidationError({"helpline": _("Helpline staff and agency users belong to a helpline.")})
 
 
 class AuditOutcome(models.TextChoices):

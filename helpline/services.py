@@ -359,6 +359,8 @@ def user_update(*, actor: User, user: User, **fields) -> User:
 
 
 def helpline_create(*, actor: User, **fields) -> Helpline:
+    if "languages" in fields:
+        fields["languages"] = sorted(set(fields["languages"]))
     with transaction.atomic():
         helpline = Helpline(**fields)
         helpline.full_clean()

@@ -62,7 +62,8 @@ def team_update(*, actor: User, team: Team, **fields: Any) -> Team:
     helpline's intake cases."""
     unknown = set(fields) - set(TEAM_FIELDS)
     if unknown:
-        raise ModelValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+        refused = _("This field cannot be changed here.")
+        raise ModelValidationError({name: refused for name in sorted(unknown)})
     _may_manage(actor, team)
     with transaction.atomic():
         locked = Team.objects.select_for_update().get(pk=team.pk)

@@ -98,7 +98,7 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
     with transaction.atomic():
         delivery = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("notification__user__helpline")
+            .select_related("notification__user__helpline", "notification__helpline")
             .filter(pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now)
             .first()
         )
@@ -116,8 +116,11 @@ def _attempt_start(delivery_id: int) -> _Attempt | str:
         delivery.in_flight_since = now
         delivery.next_attempt_at = now + timedelta(seconds=settings.NOTIFICATION_SEND_LEASE_SECONDS)
         delivery.save(update_fields=["attempts", "in_flight_since", "next_attempt_at", "last_error"])
-    # In the recipient's language: their own, else their helpline's (helpline.i18n).
-    with translation.override(language_of(delivery.notification.user)):
+    # In the recipient's language: their own, else their helpline's (helpline.i18n); an agency's
+    # (no user) in the helpline's.
+    notification = delivery.notification
+    reader = notification.user if notification.user_id else None
+    with translation.override(language_of(reader, helpline=notification.helpline)):
         subject, body = message_text(delivery.notification)
     return _Attempt(delivery.pk, delivery.attempts, delivery.channel, delivery.address, subject, body)
 

@@ -185,3 +185,47 @@ def test_a_number_speaks_only_a_language_of_its_helpline(api, admin_user, helpli
     )
     assert created.status_code == 201, created.content
     assert created.json()["language"] == "mn"
+
+
+def test_a_deployment_plays_recordings_for_a_language_twilio_cannot_speak(db, settings):
+    settings.VOICE_RECORDINGS = {
+        "mn": {
+            "greeting": "https://audio.example.mn/greeting.mp3",
+            "emergency": "https://audio.example.mn/press-9.mp3",
+            "connecting": "https://audio.example.mn/wait.mp3",
+        }
+    }
+    mongolia = factories.HelplineFactory(code="UB108", country="MN", default_language="mn")
+    PhoneNumber.objects.create(helpline=mongolia, channel="voice", number="+97670000108")
+    root = call("+97670000108")
+    assert [(e.tag, e.text) for e in root.iter() if e.tag in ("Say", "Play")] == [
+        ("Play", "https://audio.example.mn/greeting.mp3"),
+        ("Play", "https://audio.example.mn/press-9.mp3"),
+    ]
+    # Spanish has a voice: spoken, never the Mongolian recordings.
+    mexico = factories.HelplineFactory(code="MX911", country="MX", default_language="es")
+    PhoneNumber.objects.create(helpline=mexico, channel="voice", number="+525500000911")
+    assert {e.tag for e in call("+525500000911", sid="CA" + "c" * 32).iter()} >= {"Say"}
+
+
+def test_our_greeting_in_the_childs_language_beats_the_helplines_own_in_another(db):
+    helpline = factories.HelplineFactory(
+        code="UB108", name="108", default_language="mn", languages=["es"], chat_greeting={"mn": "Сайн уу!"}
+    )
+    assert start_chat(helpline)["notices"][0]["body"] == "Сайн уу!"
+    spanish = start_chat(helpline, "es")["notices"][0]["body"]
+    assert spanish == translated("es", str(texts.DEFAULT_GREETING)).replace("{helpline}", "108")
+
+
+def test_the_browsers_first_language_the_helpline_speaks_is_taken(db):
+    helpline = factories.HelplineFactory(code="MX911", default_language="en", languages=["es"])
+    # Mongolian is a language of ours, but not of this helpline: the next one the browser names.
+    assert start_chat(helpline, HTTP_ACCEPT_LANGUAGE="mn, es;q=0.9")["language"] == "es"
+
+
+def test_a_number_whose_language_the_helpline_stopped_speaking_answers_in_its_default(db):
+    helpline = factories.HelplineFactory(code="MX911", default_language="en", languages=["es"])
+    PhoneNumber.objects.create(helpline=helpline, channel="sms", number="+525500000911", language="es")
+    helpline.languages = []
+    helpline.save()
+    assert sms("+525500000911") == [ENGLISH_ACK]

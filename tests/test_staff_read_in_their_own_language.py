@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 from helpline.models import AuditEntry, User
 from notifications import outbox
-from notifications.models import Delivery, NotificationKind, Preference
+from notifications.models import Delivery, Notification, NotificationKind, Preference
 from tests.fake_twilio import FakeTwilio
 from tests.smtp_server import SmtpServer
 
@@ -105,3 +105,23 @@ def test_notifications_are_written_in_the_recipients_language(
     assert sms["Body"].startswith(f"{kind}: {case['reference']}")
     if expected == "mn":
         assert CYRILLIC.search(mail.subject)
+
+
+@pytest.mark.django_db
+def test_an_agencys_notification_is_in_its_helplines_language(outbound, smtp, helpline):
+    helpline.default_language = "es"
+    helpline.save()
+    notification = Notification.objects.create(
+        helpline=helpline, kind=NotificationKind.AGENCY_REFERRAL, reference="referral 7 (urgent)", link="/x/"
+    )
+    delivery = Delivery.objects.create(
+        notification=notification,
+        channel="email",
+        address="duty@police.example",
+        next_attempt_at=timezone.now(),
+    )
+    assert outbox.delivery_attempt(delivery_id=delivery.pk) == "sent"
+    [mail] = smtp.to("duty@police.example")
+    kind = in_language("es", NotificationKind.AGENCY_REFERRAL.label)
+    assert kind != NotificationKind.AGENCY_REFERRAL.label
+    assert mail.subject.strip() == f"[Lifeline] {kind}: referral 7 (urgent)"

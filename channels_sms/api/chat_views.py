@@ -6,7 +6,7 @@ import hashlib
 import uuid
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,6 +22,7 @@ from helpline.api.base import APIView, Fetch, NoObject
 from helpline.api.errors import DATABASE_UNAVAILABLE
 from helpline.api.schema import ErrorResponse409Serializer
 from helpline.errors import Conflict
+from helpline.i18n import supported
 
 from .. import chat, selectors
 from ..models import Message
@@ -184,6 +185,14 @@ class _AnonymousChatView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A request naming none of our languages is answered in the chat's (the child chose it),
+        # not in English: an ended chat's 409, a refused message.
+        language = supported(getattr(self.object, "language", None))
+        if language and not getattr(request._request, "language_requested", None):
+            translation.activate(language)
+
 
 class ChatSessionCreateView(_AnonymousChatView):
     serializer_class = ChatSessionInput
@@ -219,7 +228,7 @@ class ChatSessionCreateView(_AnonymousChatView):
         new = chat.chat_session_create(
             helpline_code=data.validated_data["helpline"],
             language=data.validated_data["language"],
-            browser_language=getattr(request._request, "language_requested", None) or "",
+            accept_language=request.headers.get("Accept-Language", ""),
         )
         body = {
             "id": new.session.pk,

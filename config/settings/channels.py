@@ -34,6 +34,11 @@ INBOUND_ACKNOWLEDGEMENT = env(
     "INBOUND_ACKNOWLEDGEMENT",
     default="Thank you for contacting the child helpline. A counsellor will reply to you soon.",
 )
+# Recorded voice prompts per language, played instead of Twilio's text-to-speech: required for a
+# language Twilio cannot speak (Mongolian), e.g. {"mn": {"greeting": "https://...mp3",
+# "emergency": "https://...", "connecting": "https://..."}} (the emergency recording names the
+# digit the numbers use, 9 by default). HTTPS URLs Twilio fetches; we never fetch them.
+VOICE_RECORDINGS = env.json("VOICE_RECORDINGS", default={})
 # Web chat (channels_sms.chat): how long a session lives, and the rate limits (DRF throttles in the
 # Redis cache) per session and per client address.
 CHAT_SESSION_HOURS = env.int("CHAT_SESSION_HOURS", default=12)

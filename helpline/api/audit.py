@@ -2,6 +2,8 @@
 
 import csv
 import io
+import zoneinfo
+from datetime import UTC, datetime
 
 from django.http import HttpResponse
 from django.utils.translation import gettext as _
@@ -106,9 +108,13 @@ class AuditExportView(APIView):
         writer.writerow(EXPORT_COLUMNS)
         sealed = {e.case_id for e in rows if any(crypto.is_sealed(v) for v in (e.extra or {}).values())}
         keys = crypto.case_keys(sealed)  # in one query
+        # Times as the supervisor reads them: in their helpline's zone (ISO 8601, with its offset).
+        helpline = request.user.helpline
+        zone = zoneinfo.ZoneInfo(helpline.timezone) if helpline is not None else UTC
         for entry in rows:
             # Reasons sealed under their case's key are opened, as in the list (helpline.crypto).
             entry.extra = crypto.unsealed(entry.extra or {}, case_id=entry.case_id, keys=keys)
+            entry.at = entry.at.astimezone(zone)
             writer.writerow([_cell(getattr(entry, column)) for column in EXPORT_COLUMNS])
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
@@ -119,7 +125,10 @@ def _cell(value) -> str:
     import json
 
     if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
+        # As written (Cyrillic, accents), not as \u escapes: a person reads the file.
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    if isinstance(value, datetime):
+        return value.isoformat()
     text = "" if value is None else str(value)
     # Spreadsheet formula injection: a cell must never start as a formula (OWASP's six characters).
     return "'" + text if text[:1] in FORMULA_STARTS else text
