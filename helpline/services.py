@@ -326,6 +326,19 @@ def _team_receives_members(team: Team | None) -> None:
         raise RefusedInput({"team": [_("This team is retired.")]}, code="retired")
 
 
+def own_language_set(*, user: User, language: str) -> User:
+    """A person chooses the language they read ("": their helpline's), on the record like any
+    change to their account."""
+    return audited_update(
+        actor=user,
+        instance=user,
+        fields={"language": language},
+        tracked=("language",),
+        action=AuditAction.USER_UPDATE,
+        helpline=user.helpline_id,
+    )
+
+
 def user_update(*, actor: User, user: User, **fields) -> User:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)

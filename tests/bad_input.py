@@ -177,6 +177,7 @@ TOTP_ENROL = Op("anon", "post", "/api/v1/auth/totp/", {"username": "supervisor1"
 CONFIRMATION = {"username": "supervisor1", "password": PASSWORD, "otp": "123456"}
 TOTP_CONFIRM = Op("anon", "post", "/api/v1/auth/totp/confirm/", CONFIRMATION)
 UPDATE_USER = Op("admin", "patch", "/api/v1/users/{operator}/", {"first_name": "Amina"})
+OWN_LANGUAGE = Op("operator", "patch", "/api/v1/auth/me/", {"language": "es"})
 CREATE_HELPLINE = Op("platform_admin", "post", "/api/v1/helplines/", NEW_HELPLINE)
 UPDATE_HELPLINE = Op("admin", "patch", "/api/v1/helplines/{helpline}/", {"name": "Renamed"})
 CREATE_CASE = Op("operator", "post", "/api/v1/cases/", CHILD)
@@ -287,6 +288,7 @@ BODY_OPS = [
     LOGIN,
     CREATE_USER,
     UPDATE_USER,
+    OWN_LANGUAGE,
     CREATE_HELPLINE,
     UPDATE_HELPLINE,
     CREATE_CASE,

@@ -367,6 +367,8 @@ REQUESTS = [
     # one's own account, of staff, helplines, agencies and categories are no case data and write none..
     Req("own tokens", "operator", "get", "auth/tokens/", None, 200, []),
     Req("me", "operator", "get", "auth/me/", None, 200, []),
+    Req("own language", "operator", "patch", "auth/me/", {"language": "mn"}, 200,
+        [("user.update", ALLOWED, USER, None)]),
     Req("own security events", "operator", "get", "auth/security-events/", None, 200, []),
     Req("authenticator confirmation failure", "anonymous", "post", "auth/totp/confirm/",
         {"username": "supervisor1", "password": factories.PASSWORD, "otp": "123456"}, 401,

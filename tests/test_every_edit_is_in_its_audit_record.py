@@ -19,7 +19,7 @@ from cases.models import Case, Contact
 from channels_sms.api.number_views import PhoneNumberUpdateInput, _VoiceRouteFieldsInput
 from channels_sms.api.serializers import CannedReplyUpdateInput
 from channels_sms.models import CannedReply, PhoneNumber, VoiceRoute
-from helpline.api.serializers import HelplineUpdateInput, TeamUpdateInput, UserUpdateInput
+from helpline.api.serializers import HelplineUpdateInput, MeUpdateInput, TeamUpdateInput, UserUpdateInput
 from helpline.audit import REDACTED
 from helpline.models import AuditEntry, Helpline, Team, User
 from referrals.api.serializers import AgencyUpdateInput
@@ -61,6 +61,7 @@ class Edit(NamedTuple):
 EDITS = [
     Edit("helpline.update", HelplineUpdateInput, "admin", "/api/v1/helplines/{pk}/", Helpline),
     Edit("user.update", UserUpdateInput, "admin", "/api/v1/users/{pk}/", User),
+    Edit("user.update", MeUpdateInput, "supervisor", "/api/v1/auth/me/", User),  # their own
     Edit("case.update", CaseUpdateInput, "supervisor", "/api/v1/cases/{pk}/", Case),
     Edit("contact.update", ContactUpdateInput, "supervisor", "/api/v1/contacts/{pk}/", Contact),
     Edit("agency.update", AgencyUpdateInput, "admin", "/api/v1/agencies/{pk}/", Agency),
@@ -95,6 +96,8 @@ class World:
         if edit.model is Helpline:
             return self.helpline
         if edit.model is User:
+            if edit.path == "/api/v1/auth/me/":
+                return self.who[edit.who]
             if field == "agency":  # only agency users belong to an agency
                 return factories.AgencyUserFactory(helpline=self.helpline)
             return factories.OperatorFactory(helpline=self.helpline)

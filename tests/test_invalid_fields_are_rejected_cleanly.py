@@ -41,6 +41,7 @@ from .bad_input import (
     NEW_PASSWORD,
     NEW_USER,
     ON_CALL,
+    OWN_LANGUAGE,
     PASSWORD,
     PREFERENCES,
     RECORD_CONSENT,
@@ -89,6 +90,12 @@ NEW_NUMBER = {"channel": "sms", "number": "+254700000124"}
 
 # operation -> [(body, {attr: code} the answer must name, exactly)]
 INVALID_FIELDS = {
+    OWN_LANGUAGE: [
+        ({}, {"language": "required"}),
+        ({"language": None}, {"language": "null"}),
+        ({"language": "fr"}, {"language": "invalid_choice"}),
+        ({"language": ["es"]}, {"language": "invalid_choice"}),
+    ],
     LINK: [
         ({}, {"case": "required", "kind": "required"}),
         ({"case": "{sibling}"}, {"kind": "required"}),
@@ -107,6 +114,8 @@ INVALID_FIELDS = {
         ({"into": "{case}", "reason": "Same child."}, {"into": "invalid"}),  # the case itself
     ],
     CREATE_NUMBER: [
+        ({**NEW_NUMBER, "language": "fr"}, {"language": "invalid_choice"}),
+        ({**NEW_NUMBER, "language": "mn"}, {"language": "not_spoken"}),  # not one of its helpline's
         ({}, {"channel": "required", "number": "required"}),
         ({"channel": "fax", "number": "+254700000123"}, {"channel": "invalid_choice"}),
         ({"channel": "sms", "number": "0700 000 123"}, {"number": "invalid"}),
@@ -123,6 +132,8 @@ INVALID_FIELDS = {
         ),
     ],
     UPDATE_NUMBER: [
+        ({"language": "mn"}, {"language": "not_spoken"}),
+        ({"language": None}, {"language": "null"}),
         ({"acknowledgement": "a" * 481}, {"acknowledgement": "max_length"}),
         ({"acknowledgement": None}, {"acknowledgement": "null"}),
         ({"is_active": "maybe"}, {"is_active": "invalid"}),
@@ -210,6 +221,7 @@ INVALID_FIELDS = {
         ({"username": "supervisor1", "password": PASSWORD, "otp": "12ab56"}, {"otp": "invalid"}),
     ],
     UPDATE_USER: [
+        ({"language": "fr"}, {"language": "invalid_choice"}),
         ({"role": "god"}, {"role": "invalid_choice"}),
         ({"role": "agency"}, {"agency": "invalid"}),
         ({"is_active": "sometimes"}, {"is_active": "invalid"}),
@@ -219,6 +231,9 @@ INVALID_FIELDS = {
         ({"team": "{outsider_team}"}, {"team": "does_not_exist"}),
     ],
     CREATE_HELPLINE: [
+        ({**NEW_HELPLINE, "default_language": "sw"}, {"default_language": "invalid_choice"}),
+        ({**NEW_HELPLINE, "languages": "es"}, {"languages": "not_a_list"}),
+        ({**NEW_HELPLINE, "languages": ["es", "xx"]}, {"languages.1": "invalid_choice"}),
         ({}, {"code": "required", "name": "required", "country": "required"}),
         ({**NEW_HELPLINE, "code": "a b"}, {"code": "invalid"}),
         ({**NEW_HELPLINE, "code": "DEMO"}, {"code": "invalid"}),
@@ -233,6 +248,11 @@ INVALID_FIELDS = {
         ({**NEW_HELPLINE, "due_policy": {"intake": 15}}, {"due_policy": "invalid"}),
     ],
     UPDATE_HELPLINE: [
+        ({"default_language": "sw"}, {"default_language": "invalid_choice"}),
+        ({"languages": ["xx"]}, {"languages.0": "invalid_choice"}),
+        ({"languages": ["es"] * 21}, {"languages": "max_length"}),
+        ({"label_overrides": {"es": {"channel.fax": "Fax"}}}, {"label_overrides": "invalid"}),
+        ({"label_overrides": {"es": {"category.nothing": "Nada"}}}, {"label_overrides": "invalid"}),
         ({"name": ""}, {"name": "blank"}),
         ({"country": "K1"}, {"country": "invalid"}),
         ({"timezone": "Africa/Atlantis"}, {"timezone": "invalid"}),

@@ -112,6 +112,7 @@ TABLE = [
     Line("delete", "auth/tokens/{id}/",             IN,             401, 204,    204,    204,    204,    204),
     Line("delete", "auth/tokens/{id}/",             OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
     Line("get",    "auth/me/",                      NONE,           401, 200,    200,    200,    200,    200),
+    Line("patch",  "auth/me/",                      NONE,           401, 200,    200,    200,    200,    200),
     Line("get",    "auth/security-events/",         NONE,           401, 200,    200,    200,    200,    200),
     # Public: a set-password link's token, or the caller's own password, is what counts (here an
     # unknown token and a wrong password, whoever sends them).
@@ -525,7 +526,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "auth/logout/": {NONE: Spec()},
     "auth/tokens/": {NONE: Spec()},
     "auth/tokens/{id}/": {IN: Spec("own token"), OUT_HELPLINE: Spec("else_token")},
-    "auth/me/": {NONE: Spec()},
+    "auth/me/": {NONE: Spec(body={"language": "es"})},
     "auth/security-events/": {NONE: Spec()},
     "auth/password/": {NONE: Spec(body={"token": "x" * 43, "password": "Their-own-passphrase-42"})},
     "auth/totp/": {NONE: Spec(body={"username": "supervisor1", "password": "Wrong-password-1"})},

@@ -1,6 +1,6 @@
-"""Each staff user has a preferred language (issue #16), set by an administrator: their
-notifications' e-mail and SMS are written in it (else in their helpline's), and the API answers them
-in it when the request names no language of ours."""
+"""Each staff user has a preferred language (issue #16), set by an administrator or chosen by
+themselves: their notifications' e-mail and SMS are written in it (else in their helpline's), and
+the API answers them in it when the request names no language of ours."""
 
 import re
 from collections.abc import Iterator
@@ -58,6 +58,23 @@ def test_an_administrator_sets_a_persons_language_on_the_record(api, admin_user,
     assert refused.status_code == 400, refused.content
     assert [(e["attr"], e["code"]) for e in refused.json()["errors"]] == [("language", "invalid_choice")]
     assert User.objects.get(pk=supervisor.pk).language == "mn"
+
+
+@pytest.mark.django_db
+def test_a_person_chooses_their_own_language_on_the_record(api, operator):
+    client = api(operator)
+    chosen = client.patch("/api/v1/auth/me/", {"language": "es"}, format="json")
+    assert chosen.status_code == 200, chosen.content
+    assert chosen.json()["language"] == "es" and chosen["Content-Language"] == "es"
+    entry = AuditEntry.objects.filter(action="user.update").latest("id")
+    assert (entry.actor_id, entry.object_id) == (operator.pk, str(operator.pk))
+    assert entry.changes["language"] == {"before": "", "after": "es"}
+    assert client.get("/api/v1/cases/999999/")["Content-Language"] == "es"
+    refused = client.patch("/api/v1/auth/me/", {"language": "fr", "role": "admin"}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert User.objects.get(pk=operator.pk).language == "es"
+    back = client.patch("/api/v1/auth/me/", {"language": ""}, format="json")
+    assert back.json()["language"] == "" and back["Content-Language"] == "en"  # the helpline's
 
 
 @pytest.mark.django_db

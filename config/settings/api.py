@@ -58,7 +58,8 @@ API_TAGS = {
     "administration": "Helplines, people (users) and partner agencies: administrators create and change "
     "them; staff may list their helpline's active agencies and an agency user its own agency.",
     "authentication": "Sign in for a token, list and revoke your tokens, enrol your authenticator (TOTP; "
-    "supervisors and administrators), set your password with a set-password link.",
+    "supervisors and administrators), set your password with a set-password link, choose the language "
+    "you read.",
     "notifications": "Your in-app notifications: unread count, marking read, the live stream.",
     "reference": "The labels of the codes the API stores and answers (states, channels, risk levels, "
     "sectors...), in the caller's language with the helpline's own wording. Any signed-in user.",

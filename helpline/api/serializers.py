@@ -78,6 +78,13 @@ class UserOutput(serializers.ModelSerializer):
         return agency.code if agency is not None else None
 
 
+class MeUpdateInput(serializers.Serializer):
+    language = serializers.ChoiceField(
+        [*LANGUAGE_CHOICES, ""],
+        help_text="The language you read notifications (and the console) in; empty: your helpline's.",
+    )
+
+
 class UserCreateInput(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]{3,150}$")
     first_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
