@@ -14,6 +14,7 @@ missing. `config/locale/` (the libraries' messages) is not rewritten."""
 import argparse
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -75,15 +76,25 @@ def update(app: Path, language: str, template: Catalog) -> Path:
             catalogue = read_po(source, locale=language)
     else:
         po.parent.mkdir(parents=True, exist_ok=True)
-        catalogue = Catalog(
-            locale=language,
-            project="Lifeline",
-            version="",
-            copyright_holder="the Lifeline contributors",
-            fuzzy=False,
-        )
+        catalogue = Catalog(locale=language, fuzzy=False)
+    first_extracted = catalogue.creation_date if po.exists() else template.creation_date
     catalogue.update(template, no_fuzzy_matching=True)
     catalogue.obsolete.clear()  # texts gone from the code
+    # The header names the project, not gettext's placeholders; its dates move only when
+    # translators' tools set them (no churn from re-running this).
+    catalogue.project, catalogue.version = "Lifeline", app.name
+    catalogue.header_comment = (
+        f"# {language} translations of the texts of Lifeline's {app.name} app.\n"
+        "# Glossaries, and how a language is added: docs/languages.md.\n"
+        "# This file is distributed under the same license as the Lifeline project.\n#"
+    )
+    catalogue.msgid_bugs_address = ""
+    catalogue.copyright_holder = "the Lifeline contributors"
+    catalogue.last_translator = "Lifeline contributors"
+    catalogue.language_team = f"{language} (docs/languages.md)"
+    catalogue.creation_date = first_extracted
+    if not isinstance(catalogue.revision_date, datetime):
+        catalogue.revision_date = first_extracted
     with po.open("wb") as target:
         write_po(
             target,

@@ -14,7 +14,8 @@ import rest_framework
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from config.catalogues import catalogues
+from config import messages
+from config.catalogues import ROOT, catalogues
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdifr]|%[sdifr]|\{(\w*)\}")
 SAME_EVERYWHERE = "same in every language"
@@ -92,3 +93,15 @@ def test_every_message_of_django_rest_framework_is_translated(language):
     }
     missing = sorted(str(i) for i in theirs - shipped - ours - NEVER_ANSWERED)
     assert not missing, missing
+
+
+@pytest.mark.parametrize("app", messages.APPS)
+def test_every_text_marked_in_the_code_is_in_each_languages_catalogue(app):
+    """A text marked for translation but never extracted (`make messages` not run) is caught here."""
+    marked = {(m.context, m.id) for m in messages.template_for(ROOT / app) if m.id}
+    for language in messages.languages():
+        path = ROOT / app / "locale" / language / "LC_MESSAGES" / "django.po"
+        assert path.exists() or not marked, f"{path}: run make messages"
+        listed = {(m.context, m.id) for m in _read(path) if m.id} if path.exists() else set()
+        missing = sorted(str(message_id)[:80] for _context, message_id in marked - listed)
+        assert not missing, f"{app}/{language}: not in the catalogue (run make messages): {missing}"
