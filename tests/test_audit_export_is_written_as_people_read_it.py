@@ -34,3 +34,23 @@ def test_every_script_and_the_helplines_time_come_out_as_written(api, helpline, 
     assert json.loads(row["extra"]) == WORDS
     at = datetime.fromisoformat(row["at"])
     assert at.utcoffset().total_seconds() == 8 * 3600  # Ulaanbaatar, all year
+
+
+@pytest.mark.django_db
+# Django's conventions per language: a non-breaking space groups Spanish thousands (as the RAE
+# recommends), a comma English and Mongolian ones.
+@pytest.mark.parametrize(("language", "written"), [("en", "1,200"), ("es", "1\xa0200"), ("mn", "1,200")])
+def test_a_number_in_a_refusal_is_written_as_the_reader_writes_numbers(
+    api, supervisor, monkeypatch, language, written
+):
+    monkeypatch.setattr("helpline.api.audit.EXPORT_LIMIT", 1200)
+    with transaction.atomic():
+        for n in range(1201):
+            audit_record(actor=supervisor, action=AuditAction.BENCH_ENTRY, object_type="x", object_id=str(n))
+
+    response = api(supervisor).get(
+        "/api/v1/audit/export/", {"action": "bench.entry"}, HTTP_ACCEPT_LANGUAGE=language
+    )
+
+    assert response.status_code == 400, response.content
+    assert written in response.json()["errors"][0]["detail"]

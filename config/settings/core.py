@@ -84,6 +84,8 @@ LANGUAGE_CODE = "en"
 # The languages the API answers in (helpline.i18n; issue #16): each has a catalogue in the apps'
 # locale/ directories (docs/languages.md). English is also the fallback.
 LANGUAGES = [("en", "English"), ("es", "Español"), ("mn", "Монгол")]
+# Our additions to Django's formats per language (numbers in Mongolian: config/formats/mn/).
+FORMAT_MODULE_PATH = ["config.formats"]
 # Translations of the libraries' own messages that they do not ship (Django REST Framework has no
 # Mongolian): first in Django's search, and never rewritten by `make messages`.
 LOCALE_PATHS = [BASE_DIR / "config" / "locale"]

@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django.http import HttpResponse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -97,7 +98,9 @@ class AuditExportView(APIView):
         rows = list(entries[: EXPORT_LIMIT + 1])
         if len(rows) > EXPORT_LIMIT:
             raise ValidationError(
-                _("More than %(limit)s entries match; narrow the time range.") % {"limit": EXPORT_LIMIT}
+                # The number as the reader's language groups digits (100 000 in Spanish, 100,000 in English).
+                _("More than %(limit)s entries match; narrow the time range.")
+                % {"limit": number_format(EXPORT_LIMIT, force_grouping=True)}
             )
         selectors.record_audit_read(
             user=request.user, action=AuditAction.AUDIT_EXPORT, filters=request.query_params, count=len(rows)
