@@ -35,11 +35,13 @@ chance.
 
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
+from django.utils.translation import gettext as _
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.response import Response
 
@@ -143,13 +145,13 @@ def twilio_webhooks_configure(*, apply: bool = False) -> WebhooksReport:
     )
     if report.fallback_base == report.primary_base:
         report.notes.append(
-            "The Fallback URLs point at PUBLIC_BASE_URL, the same node as the webhooks: they help when "
-            "its database is away, not when the node is. Set TWILIO_FALLBACK_BASE_URL to a second node."
+            _(
+                "The Fallback URLs point at PUBLIC_BASE_URL, the same node as the webhooks: they help when "
+                "its database is away, not when the node is. Set TWILIO_FALLBACK_BASE_URL to a second node."
+            )
         )
     client = twilio_client()
-    at_twilio = _twilio_call(
-        lambda: client.incoming_phone_numbers.list(page_size=PAGE_SIZE), "Listing the account's numbers"
-    )
+    at_twilio = _twilio_call(lambda: client.incoming_phone_numbers.list(page_size=PAGE_SIZE), _listing_failed)
 
     ours: dict[str, set[str]] = {}
     for number in phone_numbers_active():
@@ -177,8 +179,7 @@ def twilio_webhooks_configure(*, apply: bool = False) -> WebhooksReport:
                 lambda plan=plan: client.incoming_phone_numbers(plan.sid).update(
                     **{change.field: change.after for change in plan.changes}
                 ),
-                f"Updating {plan.phone_number}",
-                applied=report.applied,
+                lambda problem, plan=plan: _update_failed(plan.phone_number, problem, report.applied),
             )
             report.applied.append(plan.phone_number)
     return report
@@ -195,41 +196,70 @@ def _plan(resource, channels: tuple[str, ...]) -> NumberPlan:
     # purpose, and clearing them changes more than webhooks).
     if NumberChannel.SMS in channels and resource.sms_application_sid:
         plan.notes.append(
-            f"sms_application_sid {resource.sms_application_sid} is set: Twilio uses that TwiML app's "
-            "URLs for messages, not the number's. Clear it, or give the app the same URLs."
+            # Translators: sms_application_sid is the name of a field at Twilio: keep it as it is.
+            _(
+                "sms_application_sid %(sid)s is set: Twilio uses that TwiML app's URLs for messages, not the "
+                "number's. Clear it, or give the app the same URLs."
+            )
+            % {"sid": resource.sms_application_sid}
         )
     if NumberChannel.VOICE in channels and (resource.voice_application_sid or resource.trunk_sid):
-        which = (
-            f"voice_application_sid {resource.voice_application_sid}"
+        which, sid = (
+            ("voice_application_sid", resource.voice_application_sid)
             if resource.voice_application_sid
-            else f"trunk_sid {resource.trunk_sid}"
+            else ("trunk_sid", resource.trunk_sid)
         )
         plan.notes.append(
-            f"{which} is set: Twilio uses its URLs for calls, not the number's. Clear it, or give it "
-            "the same URLs."
+            # Translators: %(field)s is the name of a field at Twilio (voice_application_sid, trunk_sid).
+            _(
+                "%(field)s %(sid)s is set: Twilio uses its URLs for calls, not the number's. Clear it, or "
+                "give it the same URLs."
+            )
+            % {"field": which, "sid": sid}
         )
     return plan
 
 
 def _check_configuration() -> None:
     missing = [name for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN") if not getattr(settings, name)]
+    if len(missing) == 2:
+        raise TwilioWebhooksError(
+            # Translators: %(first)s and %(second)s are names of settings (TWILIO_ACCOUNT_SID).
+            _(
+                "Twilio credentials are missing: set %(first)s and %(second)s (the account whose numbers "
+                "to configure)."
+            )
+            % {"first": missing[0], "second": missing[1]}
+        )
     if missing:
         raise TwilioWebhooksError(
-            f"Twilio credentials are missing: set {' and '.join(missing)} (the account whose numbers "
-            "to configure)."
+            # Translators: %(setting)s is the name of a setting (TWILIO_AUTH_TOKEN).
+            _("Twilio credentials are missing: set %(setting)s (the account whose numbers to configure).")
+            % {"setting": missing[0]}
         )
-    for name, url in (
-        ("PUBLIC_BASE_URL", settings.PUBLIC_BASE_URL),
-        ("the fallback base", fallback_base_url()),
+    for url, not_http, local in (
+        (
+            settings.PUBLIC_BASE_URL,
+            _("PUBLIC_BASE_URL (%(url)r) is not an http(s) URL Twilio can call."),
+            _(
+                "PUBLIC_BASE_URL (%(url)s) names this machine only: Twilio cannot reach it. Set "
+                "PUBLIC_BASE_URL (and TWILIO_FALLBACK_BASE_URL) to the addresses Twilio calls."
+            ),
+        ),
+        (
+            fallback_base_url(),
+            _("the fallback base (%(url)r) is not an http(s) URL Twilio can call."),
+            _(
+                "the fallback base (%(url)s) names this machine only: Twilio cannot reach it. Set "
+                "PUBLIC_BASE_URL (and TWILIO_FALLBACK_BASE_URL) to the addresses Twilio calls."
+            ),
+        ),
     ):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TwilioWebhooksError(f"{name} ({url!r}) is not an http(s) URL Twilio can call.")
+            raise TwilioWebhooksError(not_http % {"url": url})
         if _is_local(parts.hostname):
-            raise TwilioWebhooksError(
-                f"{name} ({url}) names this machine only: Twilio cannot reach it. Set PUBLIC_BASE_URL "
-                "(and TWILIO_FALLBACK_BASE_URL) to the addresses Twilio calls."
-            )
+            raise TwilioWebhooksError(local % {"url": url})
 
 
 def _is_local(host: str) -> bool:
@@ -242,17 +272,32 @@ def _is_local(host: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
-def _twilio_call(call, what: str, applied: list[str] | None = None):
+def _twilio_call(call, failed: Callable[[str], str]):
+    """`call()`, or TwilioWebhooksError with `failed(what went wrong)` as its message."""
     try:
         return call()
     except (TwilioException, requests.RequestException) as exc:
-        message = f"{what} at Twilio failed: {_describe(exc)}"
-        if applied is not None:
-            message += (
-                f". Updated before it: {', '.join(applied) if applied else 'none'}; run again to finish "
-                "(numbers already right are left alone)"
-            )
-        raise TwilioWebhooksError(_without_token(message)) from None
+        raise TwilioWebhooksError(_without_token(failed(_describe(exc)))) from None
+
+
+def _listing_failed(problem: str) -> str:
+    # Translators: %(problem)s says what Twilio answered, or why it could not be reached.
+    return _("Listing the account's numbers at Twilio failed: %(problem)s") % {"problem": problem}
+
+
+def _update_failed(phone_number: str, problem: str, applied: list[str]) -> str:
+    if applied:
+        # Translators: %(problem)s says what Twilio answered, or why it could not be reached;
+        # %(updated)s lists phone numbers.
+        return _(
+            "Updating %(number)s at Twilio failed: %(problem)s. Updated before it: %(updated)s; run again to "
+            "finish (numbers already right are left alone)"
+        ) % {"number": phone_number, "problem": problem, "updated": ", ".join(applied)}
+    # Translators: %(problem)s says what Twilio answered, or why it could not be reached.
+    return _(
+        "Updating %(number)s at Twilio failed: %(problem)s. Updated before it: none; run again to finish "
+        "(numbers already right are left alone)"
+    ) % {"number": phone_number, "problem": problem}
 
 
 def _describe(exc: Exception) -> str:
@@ -269,17 +314,30 @@ def _describe(exc: Exception) -> str:
             body = {}
         return _status_text(response.status_code, body.get("code"), body.get("message") or "")
     if isinstance(exc, requests.Timeout):
-        return f"no answer within TWILIO_HTTP_TIMEOUT_SECONDS ({settings.TWILIO_HTTP_TIMEOUT_SECONDS} s)"
+        # Translators: TWILIO_HTTP_TIMEOUT_SECONDS is the name of a setting: keep it as it is.
+        return _("no answer within TWILIO_HTTP_TIMEOUT_SECONDS (%(seconds)s s)") % {
+            "seconds": settings.TWILIO_HTTP_TIMEOUT_SECONDS
+        }
     if isinstance(exc, requests.ConnectionError):
-        return f"could not connect to {settings.TWILIO_API_BASE_URL}"
+        return _("could not connect to %(url)s") % {"url": settings.TWILIO_API_BASE_URL}
     return type(exc).__name__
 
 
 def _status_text(status, code, message: str) -> str:
-    text = f"Twilio answered HTTP {status}"
+    """What Twilio answered; `message` is Twilio's own text (English)."""
+    values = {
+        "status": status,
+        "code": code,
+        "url": f"https://www.twilio.com/docs/errors/{code}",
+        "message": message,
+    }
+    if code and message:
+        return _("Twilio answered HTTP %(status)s (error %(code)s: %(url)s): %(message)s") % values
     if code:
-        text += f" (error {code}: https://www.twilio.com/docs/errors/{code})"
-    return f"{text}: {message}" if message else text
+        return _("Twilio answered HTTP %(status)s (error %(code)s: %(url)s)") % values
+    if message:
+        return _("Twilio answered HTTP %(status)s: %(message)s") % values
+    return _("Twilio answered HTTP %(status)s") % values
 
 
 def _without_token(text: str) -> str:

@@ -1,8 +1,16 @@
+import os
+
 import pytest
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from . import factories
+
+# The project's commands speak the shell's language (helpline.management.base): the suite runs them,
+# and the processes it starts, in a shell that names none, whatever the developer's terminal says.
+for _name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 @pytest.fixture

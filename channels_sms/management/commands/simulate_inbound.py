@@ -14,8 +14,12 @@ import urllib.parse
 import urllib.request
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from twilio.request_validator import RequestValidator
+
+from helpline.management.base import Command as LifelineCommand
 
 PATHS = {
     "sms": "/webhooks/twilio/sms/",
@@ -70,23 +74,31 @@ def build_params(channel: str, *, sender: str, to: str, body: str) -> dict[str, 
     return params
 
 
-class Command(BaseCommand):
-    help = "Sign and post a realistic Twilio webhook (sms, whatsapp or voice) to a running server."
+class Command(LifelineCommand):
+    help = gettext_lazy(
+        "Sign and post a realistic Twilio webhook (sms, whatsapp or voice) to a running server."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser):
         parser.add_argument("channel", choices=sorted(PATHS))
-        parser.add_argument("--from", dest="sender", required=True, help="The sender, +E.164.")
-        parser.add_argument("--body", default="Hello, I need help", help="The message text (not for voice).")
-        parser.add_argument("--to", default="", help="Our number (default: the demo helpline's).")
+        parser.add_argument("--from", dest="sender", required=True, help=gettext_lazy("The sender, +E.164."))
         parser.add_argument(
-            "--url", default="", help="Where the server listens (default: settings.PUBLIC_BASE_URL)."
+            "--body", default="Hello, I need help", help=gettext_lazy("The message text (not for voice).")
+        )
+        parser.add_argument(
+            "--to", default="", help=gettext_lazy("Our number (default: the demo helpline's).")
+        )
+        parser.add_argument(
+            "--url",
+            default="",
+            help=gettext_lazy("Where the server listens (default: settings.PUBLIC_BASE_URL)."),
         )
 
     def handle(self, *args, channel, sender, body, to, url, **options):
         token = settings.TWILIO_AUTH_TOKEN
         if not token:
-            raise CommandError("TWILIO_AUTH_TOKEN is not set: the server would refuse the webhook.")
+            raise CommandError(_("TWILIO_AUTH_TOKEN is not set: the server would refuse the webhook."))
         if channel == "whatsapp" and not sender.startswith("whatsapp:"):
             sender = "whatsapp:" + sender
         to = to or DEFAULT_TO[channel]
@@ -98,7 +110,9 @@ class Command(BaseCommand):
         signature = RequestValidator(token).compute_signature(settings.PUBLIC_BASE_URL + path, params)
         target = (url or settings.PUBLIC_BASE_URL).rstrip("/") + path
         if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
-            raise CommandError(f"The server's address must be http:// or https://, not {target!r}.")
+            raise CommandError(
+                _("The server's address must be http:// or https://, not %(address)r.") % {"address": target}
+            )
         request = urllib.request.Request(
             target,
             data=urllib.parse.urlencode(params).encode(),
@@ -115,9 +129,11 @@ class Command(BaseCommand):
         except urllib.error.HTTPError as exc:
             status, answer = exc.code, exc.read().decode()
         except urllib.error.URLError as exc:
-            raise CommandError(f"Could not reach {target}: {exc.reason}") from None
+            raise CommandError(
+                _("Could not reach %(address)s: %(reason)s") % {"address": target, "reason": exc.reason}
+            ) from None
         sid = params.get("MessageSid") or params["CallSid"]
         self.stdout.write(f"POST {target} ({channel}, {sid}) -> {status}")
         self.stdout.write(answer)
         if status >= 400:
-            raise CommandError(f"The server answered {status}.")
+            raise CommandError(_("The server answered %(status)s.") % {"status": status})

@@ -2,13 +2,16 @@
 says what and why). Dry run by default: it reports each change (field, before, after); --apply makes
 them. A second run finds nothing to change."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from channels_sms.twilio_numbers import CONNECTION_OVERRIDES, TwilioWebhooksError, twilio_webhooks_configure
+from helpline.management.base import Command as LifelineCommand
 
 
-class Command(BaseCommand):
-    help = (
+class Command(LifelineCommand):
+    help = gettext_lazy(
         "Set each helpline number's SMS and voice webhooks at Twilio: connection overrides that retry on "
         "connection failures, 5xx and read timeouts, and Fallback URLs on TWILIO_FALLBACK_BASE_URL. "
         "Reports what it would change; changes nothing without --apply."
@@ -16,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--apply", action="store_true", help="Make the changes (default: only report them)."
+            "--apply", action="store_true", help=gettext_lazy("Make the changes (default: only report them).")
         )
 
     def handle(self, *args, apply: bool = False, **options):
@@ -25,32 +28,61 @@ class Command(BaseCommand):
         except TwilioWebhooksError as exc:
             raise CommandError(str(exc)) from None
         write = self.stdout.write
-        write(f"Webhooks on {report.primary_base}, fallbacks on {report.fallback_base}")
-        write(f"Connection overrides: #{CONNECTION_OVERRIDES}")
+        write(
+            _("Webhooks on %(primary)s, fallbacks on %(fallback)s")
+            % {"primary": report.primary_base, "fallback": report.fallback_base}
+        )
+        # Translators: %(overrides)s is Twilio's fragment (rc=3&rp=...): keep the "#" before it.
+        write(_("Connection overrides: #%(overrides)s") % {"overrides": CONNECTION_OVERRIDES})
         for number in report.numbers:
             heading = f"{number.phone_number} ({', '.join(number.channels)}) {number.sid}"
-            write(f"{heading}:" if number.changes else f"{heading}: nothing to change")
+            if number.changes:
+                write(f"{heading}:")
+            else:
+                # Translators: %(number)s is a phone number, its channels' codes and its Twilio SID.
+                write(_("%(number)s: nothing to change") % {"number": heading})
             for change in number.changes:
-                write(f"    {change.field}: {change.before or '(empty)'} -> {change.after}")
+                if change.before:
+                    write(f"    {change.field}: {change.before} -> {change.after}")
+                else:
+                    # Translators: %(field)s is the name of a field at Twilio (sms_url);
+                    # %(after)s its new value.
+                    write(
+                        "    "
+                        + _("%(field)s: (empty) -> %(after)s")
+                        % {"field": change.field, "after": change.after}
+                    )
             for note in number.notes:
-                write(f"    attention: {note}")
+                write("    " + _("attention: %(note)s") % {"note": note})
         if report.not_ours:
-            write(f"Not an active number of ours, left untouched: {', '.join(report.not_ours)}")
+            write(
+                _("Not an active number of ours, left untouched: %(numbers)s")
+                % {"numbers": ", ".join(report.not_ours)}
+            )
         if report.missing:
             listed = ", ".join(f"{number} ({channel})" for number, channel in report.missing)
-            write(f"Ours but not in this Twilio account: {listed}")
+            write(_("Ours but not in this Twilio account: %(numbers)s") % {"numbers": listed})
         if report.whatsapp:
             write(
-                f"WhatsApp senders, not configurable here (their webhooks are set on the WhatsApp sender "
-                f"at Twilio): {', '.join(report.whatsapp)}"
+                _(
+                    "WhatsApp senders, not configurable here (their webhooks are set on the WhatsApp sender "
+                    "at Twilio): %(senders)s"
+                )
+                % {"senders": ", ".join(report.whatsapp)}
             )
         for note in report.notes:
-            write(f"Note: {note}")
+            write(_("Note: %(note)s") % {"note": note})
         changed = [number for number in report.numbers if number.changes]
-        summary = f"{report.changes} change(s) on {len(changed)} number(s)"
+        counts = {"changes": report.changes, "numbers": len(changed)}
         if not changed:
-            write("Nothing to change.")
+            write(_("Nothing to change."))
         elif apply:
-            write(self.style.SUCCESS(f"Applied: {summary}."))
+            write(self.style.SUCCESS(_("Applied: %(changes)s change(s) on %(numbers)s number(s).") % counts))
         else:
-            write(f"Dry run: {summary}; nothing was changed. Run again with --apply to make them.")
+            write(
+                _(
+                    "Dry run: %(changes)s change(s) on %(numbers)s number(s); nothing was changed. Run again "
+                    "with --apply to make them."
+                )
+                % counts
+            )
