@@ -199,7 +199,7 @@ WRONG_METHODS = [
     Op("anon", "delete", "/api/v1/auth/token/"),
     Op("operator", "get", "/api/v1/auth/logout/"),
     Op("operator", "post", "/api/v1/auth/me/"),
-    Op("operator", "patch", "/api/v1/auth/me/"),
+    Op("operator", "put", "/api/v1/auth/me/"),
     Op("admin", "put", "/api/v1/users/"),
     Op("admin", "delete", "/api/v1/users/{operator}/"),
     Op("admin", "put", "/api/v1/users/{operator}/"),
