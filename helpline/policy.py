@@ -196,6 +196,7 @@ _STAFF = {OPERATOR: [["is_helpline_member"]], SUPERVISOR: [["is_helpline_member"
 
 RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     PolicyAction.CASE_VIEW: {OPERATOR: _SEE_CASE_OPERATOR, SUPERVISOR: _SEE_CASE_SUPERVISOR},
+    PolicyAction.CASE_LIST: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     PolicyAction.CASE_CREATE: {OPERATOR: [["has_helpline"]], SUPERVISOR: [["has_helpline"]]},
     PolicyAction.CASE_UPDATE: _STAFF,
     PolicyAction.CASE_RESTRICT: {SUPERVISOR: [["is_helpline_member"]]},
@@ -262,6 +263,7 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     PolicyAction.REFERRAL_POST_UPDATE: {**_STAFF, AGENCY: [["is_referral_agency"]]},
     PolicyAction.REFERRAL_DELIVERIES: {**_STAFF, AGENCY: [["is_referral_agency"]]},
     PolicyAction.AUDIT_READ: {SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.DASHBOARD_VIEW: {SUPERVISOR: [["has_helpline"]]},
     PolicyAction.USER_ACTIVITY: {SUPERVISOR: [["is_helpline_member"]]},
     PolicyAction.USER_MANAGE: {ADMIN: [["is_in_admin_scope"]]},
     PolicyAction.HELPLINE_MANAGE: {ADMIN: [["is_in_admin_scope"]]},

@@ -10,12 +10,15 @@ from typing import NoReturn
 from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from knox.models import AuthToken
 from rest_framework.exceptions import ValidationError as RefusedInput  # keeps its code in the answer
@@ -130,17 +133,61 @@ def token_login(
 
 
 def _second_factor_problem(user: User, otp: str) -> str:
-    """'' if `otp` is the current code of one of the user's confirmed TOTP devices, else why not.
-    django-otp refuses a code already used and slows down repeated wrong codes."""
+    """'' if `otp` is the current code of one of the user's confirmed TOTP devices, else why not."""
+    return _second_factor_check(user, otp)[0]
+
+
+def _second_factor_check(user: User, otp: str) -> tuple[str, TOTPDevice | None]:
+    """('', the device) if `otp` is the current code of one of the user's confirmed TOTP devices,
+    else (why not, None). django-otp refuses a code already used and slows down repeated wrong
+    codes."""
     with transaction.atomic():
         devices = list(TOTPDevice.objects.devices_for_user(user, confirmed=True).select_for_update())
         if not devices:
-            return "otp_not_configured"
+            return "otp_not_configured", None
         if not otp:
-            return "otp_required"
-        if any(device.verify_token(otp) for device in devices):
-            return ""
-    return "otp_invalid"
+            return "otp_required", None
+        for device in devices:
+            if device.verify_token(otp):
+                return "", device
+    return "otp_invalid", None
+
+
+def session_login(*, username: str, password: str, otp: str = "", request: HttpRequest) -> User:
+    """Signs a person in to the web console (a session cookie): the same checks, lockouts and
+    audit entries as `token_login`. A supervisor's or administrator's session is marked as having
+    passed the second factor (django-otp), which the admin site also requires."""
+    user = _authenticated(username=username, password=password, request=request)
+    device = None
+    if second_factor_required(user):
+        problem, device = _second_factor_check(user, otp)
+        if problem == "otp_invalid":
+            _wrong_code(username, request)
+        if problem:
+            _refuse(username, problem, request)
+    with transaction.atomic():
+        # django.contrib.auth.login sends user_logged_in (last_login) and renews the session key.
+        auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if device is not None:
+            otp_login(request, device)
+        audit_record(
+            actor=user,
+            action=AuditAction.AUTH_LOGIN,
+            obj=user,
+            extra={"session": True, "second_factor": second_factor_required(user)},
+        )
+    return user
+
+
+def session_logout(*, request: HttpRequest, idle: bool = False) -> None:
+    """Ends the console session of the person signed in (also after the idle timeout)."""
+    user = request.user
+    with transaction.atomic():
+        if user.is_authenticated:
+            audit_record(
+                actor=user, action=AuditAction.AUTH_LOGOUT, obj=user, extra={"session": True, "idle": idle}
+            )
+        auth_logout(request)
 
 
 def _refuse(username: str, reason: str, request: HttpRequest) -> NoReturn:

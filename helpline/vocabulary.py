@@ -161,6 +161,8 @@ class PolicyAction(StrEnum):
     rule that allows an act, not the record of it."""
 
     CASE_VIEW = "case.view"
+    # The console's queue and search of cases (what they list is still each case's "case.view").
+    CASE_LIST = "case.list"
     CASE_CREATE = "case.create"
     CASE_UPDATE = "case.update"
     CASE_RESTRICT = "case.restrict"
@@ -200,6 +202,8 @@ class PolicyAction(StrEnum):
     REFERRAL_POST_UPDATE = "referral.post_update"
     REFERRAL_DELIVERIES = "referral.deliveries"
     AUDIT_READ = "audit.read"
+    # The console's live dashboard of the helpline's floor (counts, not case data).
+    DASHBOARD_VIEW = "dashboard.view"
     USER_ACTIVITY = "user.activity"
     USER_MANAGE = "user.manage"
     HELPLINE_MANAGE = "helpline.manage"

@@ -192,3 +192,24 @@ def packet_warnings(referral: Referral, packet: dict[str, Any]) -> list[dict[str
             "missing": list(needs),
         }
     ]
+
+
+def packet_preview(*, case: Any, agency: Any, service_type: str, urgency: str, summary: str) -> dict[str, Any]:
+    """The packet `agency` would be sent if the case were referred now on its recorded consent
+    (the console's preview before sending): packet_build's own rules on a referral not yet made, so
+    the preview cannot differ from what is sent; its id and times are not known yet."""
+    from .models import Consent, Referral
+
+    consent = (
+        Consent.objects.filter(case=case, withdrawn_at__isnull=True).order_by("-recorded_at", "-id").first()
+    )
+    referral = Referral(
+        case=case,
+        agency=agency,
+        service_type=service_type,
+        urgency=urgency,
+        summary=summary,
+        consent=consent,
+        consent_basis=ConsentBasis.CONSENT,
+    )
+    return packet_build(referral)

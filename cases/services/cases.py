@@ -32,10 +32,17 @@ from ..models import (
     Direction,
 )
 from ..search import case_tokens
-from ..workflow import CONDITION_MESSAGES, TRANSITION_FIELDS, CaseState, RiskLevel, next_action_due
+from ..workflow import (
+    CONDITION_MESSAGES,
+    NON_CASE_CALL_TYPES,
+    TRANSITION_FIELDS,
+    CaseState,
+    RiskLevel,
+    next_action_due,
+)
 from .access import grant_need_to_know, revoke_access
 from .categories import validate_categories
-from .contacts import contact_create_inbound
+from .contacts import contact_create_inbound, contact_update
 
 CASE_EDITABLE_FIELDS = (
     "risk_level",
@@ -411,3 +418,19 @@ def _plain(value: Any, *, case_id: int) -> Any:
     if isinstance(value, str):
         return crypto.seal(value, case_id=case_id)
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def case_dismiss_as(*, actor: User, case: Case, call_type: str) -> Case:
+    """Dismisses a case that is not one (the console's one-click "Silent", "Prank", "Wrong
+    number"...): its contacts not yet classified become `call_type`, then the case is dismissed
+    with that call type as its reason; all of it or nothing."""
+    if call_type not in NON_CASE_CALL_TYPES:
+        raise RefusedInput(
+            {"call_type": [_("Only a contact that is not a case (silent, prank, wrong number...) is dismissed.")]},
+            code="not_a_non_case",
+        )
+    with transaction.atomic():
+        for contact in case.contacts.filter(call_type=""):
+            contact_update(actor=actor, contact=contact, call_type=call_type)
+        return case_transition(actor=actor, case=case, name="dismiss", reason=call_type)
+

@@ -11,6 +11,7 @@ per deployment comes from the environment (12-factor, config/settings/environmen
     channels          Twilio, inbound threading, replies, web chat
     referrals         agency webhooks
     notifications     staff notifications: e-mail, SMS, the live stream
+    console           the web console: session, idle timeout, Content-Security-Policy
     logs              logging
 
 Profiles: this one (`make run`, the launcher's processes), `test` (pytest) and `production`
@@ -24,6 +25,7 @@ from .api import *  # noqa: F403
 from .auth import *  # noqa: F403
 from .cache_and_celery import *  # noqa: F403
 from .channels import *  # noqa: F403
+from .console import *  # noqa: F403
 from .core import *  # noqa: F403
 from .database import *  # noqa: F403
 from .encryption import *  # noqa: F403

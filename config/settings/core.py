@@ -28,11 +28,15 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "pgtrigger",
     "pghistory",
+    "django_htmx",
+    "csp",
     "helpline",
     "notifications",
     "cases",
     "referrals",
     "channels_sms",
+    # The web console: pages for every role over the apps' services and selectors.
+    "console",
     # Demo data (seed_demo) uses every app above: it sits on top of them.
     "demo",
 ]
@@ -53,6 +57,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     # Last: turns a django-axes lockout into our 429 answer (AXES_LOCKOUT_CALLABLE).
     "axes.middleware.AxesMiddleware",
 ]
@@ -73,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.context.console",
             ],
         },
     },

@@ -1,0 +1,155 @@
+"""The operator's lists: the queue (live), search, callbacks and the notification inbox."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils.translation import gettext as _
+
+from cases import selectors as case_selectors
+from cases.selectors import CASE_ORDERINGS
+from cases.workflow import NON_CASE_CALL_TYPES, CallType, CaseState, RiskLevel
+from channels_sms import selectors as channel_selectors
+from helpline import policy
+from helpline.vocabulary import AuditAction, PolicyAction
+from notifications import selectors as notification_selectors
+from cases.models import Channel
+
+from ..base import ConsoleView, Refused, Scoped
+
+QUEUE_LENGTH = 50
+OPEN_STATES = [CaseState.INTAKE, CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP]
+# The one-click dismissals offered in the queue, most frequent first.
+QUICK_DISMISSALS = [CallType.SILENT, CallType.PRANK, CallType.WRONG_NUMBER, CallType.HANG_UP]
+assert set(QUICK_DISMISSALS) <= NON_CASE_CALL_TYPES
+
+
+def _record_once(request: HttpRequest, key: str, ids: list[int], record) -> None:
+    """Records a list read, except when the same rows were recorded for this page of this session
+    already (the queue refreshes itself every few seconds: the same rows shown again are not a new
+    read; any change of rows is)."""
+    digest = hashlib.blake2b(repr(ids).encode(), digest_size=8).hexdigest()
+    if request.session.get(key) != digest:
+        record()
+        request.session[key] = digest
+
+
+class QueueView(ConsoleView):
+    """Open cases in the caller's scope, most urgent first, with filters; the rows refresh
+    themselves (QueueRowsView)."""
+
+    template_name = "console/queue.html"
+    page = PolicyAction.CASE_LIST
+    scope = {"get": Scoped(case_selectors.case_list)}
+    query_fields = frozenset({"state", "risk_level", "channel", "overdue"})
+
+    def filters(self, request: HttpRequest) -> QueryDict:
+        filters = QueryDict(mutable=True)
+        for name in ("state", "risk_level"):
+            filters.setlist(name, request.GET.getlist(name) or (OPEN_STATES if name == "state" else []))
+        for name in ("channel", "overdue"):
+            if request.GET.get(name):
+                filters[name] = request.GET[name]
+        return filters
+
+    def rows(self, request: HttpRequest) -> dict:
+        filters = self.filters(request)
+        cases = list(self.scoped(filters=filters).order_by(*CASE_ORDERINGS["urgency"])[:QUEUE_LENGTH])
+        _record_once(
+            request,
+            "console_queue_read",
+            [c.pk for c in cases],
+            lambda: case_selectors.record_case_list_read(user=request.user, cases=cases, filters=filters),
+        )
+        user = request.user
+        rows = [
+            {
+                "case": case,
+                "quick_dismiss": case.state == CaseState.INTAKE
+                and policy.can(user, PolicyAction.CASE_TRANSITION_DISMISS, case),
+            }
+            for case in cases
+        ]
+        return {
+            "rows": rows,
+            "quick_dismissals": [(t.value, t.label) for t in QUICK_DISMISSALS],
+            "query": request.GET.urlencode(),
+        }
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        context = self.rows(request)
+        context.update(
+            {
+                "states": CaseState.choices,
+                "risk_levels": RiskLevel.choices,
+                "channels": Channel.choices,
+                "chosen": {
+                    "state": request.GET.getlist("state") or [str(s) for s in OPEN_STATES],
+                    "risk_level": request.GET.getlist("risk_level"),
+                    "channel": request.GET.get("channel", ""),
+                    "overdue": request.GET.get("overdue", ""),
+                },
+            }
+        )
+        return self.render(context)
+
+
+class QueueRowsView(QueueView):
+    """The queue's rows alone: what the page asks for every few seconds."""
+
+    template_name = "console/_queue_rows.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(self.rows(request))
+
+
+class SearchView(ConsoleView):
+    """Search by name, number or reference. The words go in a POST, never in the address (it
+    would keep a child's name in the browser's history and the servers' logs)."""
+
+    template_name = "console/search.html"
+    page = PolicyAction.CASE_LIST
+    scope = {"get": Scoped(case_selectors.case_list), "post": Scoped(case_selectors.case_list)}
+    fields = {"post": frozenset({"q"})}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render({})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        text = request.POST.get("q", "").strip()
+        if not text:
+            raise Refused(400, [_("Enter a name, a number or a case reference.")], {"q": []})
+        filters = {"q": text}
+        cases = list(self.scoped(filters=filters).order_by("-created_at")[:QUEUE_LENGTH])
+        case_selectors.record_case_list_read(user=request.user, cases=cases, filters=filters)
+        return self.render({"q": text, "cases": cases, "searched": True})
+
+
+class CallbacksView(ConsoleView):
+    template_name = "console/callbacks.html"
+    page = PolicyAction.CALLBACK_VIEW
+    scope = {"get": Scoped(channel_selectors.callback_list)}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        callbacks = list(self.scoped(done=False)[:QUEUE_LENGTH])
+        case_selectors.record_page_read(
+            user=request.user,
+            action=AuditAction.CALLBACK_LIST,
+            object_type="channels_sms.callback",
+            rows=callbacks,
+        )
+        return self.render({"callbacks": callbacks})
+
+
+class NotificationsView(ConsoleView):
+    template_name = "console/notifications.html"
+    page = PolicyAction.NOTIFICATION_RECEIVE
+    scope = {"get": Scoped(notification_selectors.notification_list)}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        rows = list(self.scoped()[:QUEUE_LENGTH])
+        notification_selectors.record_page_read(
+            user=request.user, action=AuditAction.NOTIFICATION_LIST, rows=rows
+        )
+        return self.render({"notifications": rows})
