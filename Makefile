@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install catalogues messages run test lint fmt schema clean totp manage bench chaos soak fuzz security migrations-history
+.PHONY: install catalogues messages run test browser lint fmt schema clean totp manage bench chaos soak fuzz security migrations-history
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ PIP_AUDIT_OFFLINE_OK ?= 1
 security: $(STAMP)
 	PIP_AUDIT_OFFLINE_OK=$(PIP_AUDIT_OFFLINE_OK) $(BIN)/python -m config.checks
 
-test: $(STAMP) catalogues security
+# The console's browser tests drive Debian's Chromium (config/browser.py): installed here when missing
+# (as root or with password-less sudo), else this fails naming the command to run.
+browser: $(STAMP)
+	$(BIN)/python -m config.browser
+
+test: $(STAMP) catalogues security browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m config.launcher test -m "not migration_history"
 

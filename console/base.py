@@ -38,7 +38,7 @@ from helpline.i18n import language_of
 from helpline.services import second_factor_required, session_logout
 from helpline.vocabulary import PolicyAction
 
-__all__ = ["ConsoleView", "Fetch", "NoObject", "Own", "Scoped", "POLL_HEADER"]
+__all__ = ["POLL_HEADER", "ConsoleView", "Fetch", "NoObject", "Own", "Scoped"]
 
 HANDLER_METHODS = ("get", "post")
 # The live parts of a page ask for news with this header: it is not the person's activity.
@@ -102,7 +102,9 @@ class ConsoleView(View):
         super().__init_subclass__(**kwargs)
         for method in HANDLER_METHODS:
             if callable(getattr(cls, method, None)) and not isinstance(cls.scope.get(method), Scope):
-                raise ImproperlyConfigured(f"{cls.__qualname__} implements {method} but declares no scope for it.")
+                raise ImproperlyConfigured(
+                    f"{cls.__qualname__} implements {method} but declares no scope for it."
+                )
         if "post" in cls.scope and "post" not in cls.fields:
             raise ImproperlyConfigured(f"{cls.__qualname__} takes POSTs but declares no `fields` for them.")
 
@@ -205,4 +207,3 @@ class ConsoleView(View):
             response.headers["HX-Reswap"] = "innerHTML"
             return response
         return render(request, "console/error.html", context, status=refused.status)
-

@@ -194,7 +194,9 @@ def packet_warnings(referral: Referral, packet: dict[str, Any]) -> list[dict[str
     ]
 
 
-def packet_preview(*, case: Any, agency: Any, service_type: str, urgency: str, summary: str) -> dict[str, Any]:
+def packet_preview(
+    *, case: Any, agency: Any, service_type: str, urgency: str, summary: str
+) -> dict[str, Any]:
     """The packet `agency` would be sent if the case were referred now on its recorded consent
     (the console's preview before sending): packet_build's own rules on a referral not yet made, so
     the preview cannot differ from what is sent; its id and times are not known yet."""

@@ -3,6 +3,7 @@ dismissal of a contact that is not a case, the workspace's steps, notes, replies
 categories, consent and a referral whose preview is exactly the packet the agency receives."""
 
 import pytest
+
 from cases.models import Case, Contact, Note
 from helpline.models import AuditEntry
 from referrals.models import Referral
@@ -47,7 +48,9 @@ def test_a_silent_contact_is_dismissed_in_one_click(operator, helpline):
     client = sign_in(operator)
     page = client.get("/console/queue/").content.decode()
     assert f'action="/console/cases/{case.pk}/dismiss/"' in page
-    answer = client.post(f"/console/cases/{case.pk}/dismiss/", {"call_type": "silent"}, headers={"HX-Request": "true"})
+    answer = client.post(
+        f"/console/cases/{case.pk}/dismiss/", {"call_type": "silent"}, headers={"HX-Request": "true"}
+    )
     assert answer.status_code == 200
     case.refresh_from_db()
     assert case.state == "closed"
@@ -72,7 +75,10 @@ def test_the_workspace_offers_only_the_steps_the_person_may_take(operator, walk_
     html = client.get(f"/console/cases/{case['id']}/").content.decode()
     assert 'name="name" value="start_assessment"' in html
     assert 'value="reopen"' not in html
-    assert client.post(f"/console/cases/{case['id']}/transition/", {"name": "start_assessment"}).status_code == 302
+    assert (
+        client.post(f"/console/cases/{case['id']}/transition/", {"name": "start_assessment"}).status_code
+        == 302
+    )
     assert Case.objects.get(pk=case["id"]).state == "assessment"
     # A step the operator may not take is refused like the API refuses it (409: not from here).
     refused = client.post(f"/console/cases/{case['id']}/transition/", {"name": "reopen", "reason": "x"})
@@ -82,9 +88,14 @@ def test_the_workspace_offers_only_the_steps_the_person_may_take(operator, walk_
 def test_notes_risk_and_categories_are_written_by_the_services(operator, walk_in):
     case = walk_in()
     client = sign_in(operator)
-    assert client.post(f"/console/cases/{case['id']}/notes/", {"body": "Spoke with her teacher."}).status_code == 302
+    assert (
+        client.post(f"/console/cases/{case['id']}/notes/", {"body": "Spoke with her teacher."}).status_code
+        == 302
+    )
     assert Note.objects.get(case_id=case["id"]).body == "Spoke with her teacher."
-    answer = client.post(f"/console/cases/{case['id']}/details/", {"risk_level": "high", "categories": ["violence"]})
+    answer = client.post(
+        f"/console/cases/{case['id']}/details/", {"risk_level": "high", "categories": ["violence"]}
+    )
     assert answer.status_code == 302, answer.content.decode()[:3000]
     stored = Case.objects.get(pk=case["id"])
     assert (stored.risk_level, stored.categories) == ("high", ["violence"])
@@ -139,12 +150,16 @@ def test_a_childs_sms_is_answered_from_the_workspace(operator, sms_number, setti
     settings.TWILIO_AUTH_TOKEN, settings.PUBLIC_BASE_URL = TOKEN, PUBLIC
     params = sms_params("SM" + "1" * 32, "+254712345678", "help me")
     path = "/webhooks/twilio/sms/"
-    assert Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=twilio_signature(path, params)).status_code == 200
+    assert (
+        Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=twilio_signature(path, params)).status_code == 200
+    )
     inbound_event_process(event_id=InboundEvent.objects.get().pk)
     case = Message.objects.get().case
     client = sign_in(operator)
     assert "help me" in client.get(f"/console/cases/{case.pk}/").content.decode()
-    answer = client.post(f"/console/cases/{case.pk}/reply/", {"body": "We are here."}, headers={"HX-Request": "true"})
+    answer = client.post(
+        f"/console/cases/{case.pk}/reply/", {"body": "We are here."}, headers={"HX-Request": "true"}
+    )
     assert answer.status_code == 200, answer.content.decode()[:2000]
     assert "We are here." in answer.content.decode()
     assert [m.body for m in Message.objects.filter(case=case, direction="outbound")] == ["We are here."]

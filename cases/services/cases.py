@@ -426,11 +426,14 @@ def case_dismiss_as(*, actor: User, case: Case, call_type: str) -> Case:
     with that call type as its reason; all of it or nothing."""
     if call_type not in NON_CASE_CALL_TYPES:
         raise RefusedInput(
-            {"call_type": [_("Only a contact that is not a case (silent, prank, wrong number...) is dismissed.")]},
+            {
+                "call_type": [
+                    _("Only a contact that is not a case (silent, prank, wrong number...) is dismissed.")
+                ]
+            },
             code="not_a_non_case",
         )
     with transaction.atomic():
         for contact in case.contacts.filter(call_type=""):
             contact_update(actor=actor, contact=contact, call_type=call_type)
         return case_transition(actor=actor, case=case, name="dismiss", reason=call_type)
-

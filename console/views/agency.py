@@ -58,7 +58,9 @@ class ReferralView(ConsoleView):
             {
                 "referral": referral,
                 "packet": referral.packet,
-                "available": referral_services.referral_available_transitions(referral=referral, user=request.user),
+                "available": referral_services.referral_available_transitions(
+                    referral=referral, user=request.user
+                ),
                 "updates": list(referral_selectors.referral_updates(referral=referral)),
                 "outcomes": Outcome.choices,
             }
@@ -66,14 +68,18 @@ class ReferralView(ConsoleView):
 
     def post(self, request: HttpRequest, referral_id: int) -> HttpResponse:
         answer = request.POST.get("answer", "")
-        data = {k: v for k, v in request.POST.items() if k in self.fields["post"] and k != "answer" and v != ""}
+        data = {
+            k: v for k, v in request.POST.items() if k in self.fields["post"] and k != "answer" and v != ""
+        }
         if answer == "update":
             fields = _valid(ReferralUpdateInput, {"body": data.get("body", "")})
             referral_services.referral_update_post(actor=request.user, referral=self.object, **fields)
         elif answer in ANSWERS:
             data.pop("body", None)
             fields = _valid(ANSWERS[answer], data)
-            referral_services.referral_transition(actor=request.user, referral=self.object, name=answer, **fields)
+            referral_services.referral_transition(
+                actor=request.user, referral=self.object, name=answer, **fields
+            )
         else:
             raise Refused(400, [_("Choose one of the answers offered.")], {"answer": []})
         return HttpResponseRedirect(reverse("console:referral", args=[referral_id]))

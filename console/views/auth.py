@@ -13,11 +13,17 @@ from ..navigation import home_of
 
 SIGN_IN_REFUSED = {
     "invalid_credentials": (401, _("Unable to sign in with this username and password.")),
-    "otp_required": (401, _("Supervisors and administrators also give the authentication code of their app.")),
+    "otp_required": (
+        401,
+        _("Supervisors and administrators also give the authentication code of their app."),
+    ),
     "otp_invalid": (401, _("The authentication code is wrong, expired or already used.")),
     "otp_not_configured": (
         401,
-        _("You need an authenticator app before you can sign in: ask an administrator to set one up with you."),
+        _(
+            "You need an authenticator app before you can sign in: ask an administrator to set "
+            "one up with you."
+        ),
     ),
     "locked_out": (429, _("Too many failed attempts: signing in is locked for 30 minutes.")),
 }
@@ -104,5 +110,3 @@ class HomeView(ConsoleView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(home_of(request.user))
-
-

@@ -8,13 +8,13 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.utils.translation import gettext as _
 
 from cases import selectors as case_selectors
+from cases.models import Channel
 from cases.selectors import CASE_ORDERINGS
 from cases.workflow import NON_CASE_CALL_TYPES, CallType, CaseState, RiskLevel
 from channels_sms import selectors as channel_selectors
 from helpline import policy
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications import selectors as notification_selectors
-from cases.models import Channel
 
 from ..base import ConsoleView, Refused, Scoped
 

@@ -36,7 +36,10 @@ class EscalationsView(ConsoleView):
     def get(self, request: HttpRequest) -> HttpResponse:
         escalations = list(self.scoped(acknowledged=False)[:LIST_LENGTH])
         case_selectors.record_page_read(
-            user=request.user, action=AuditAction.ESCALATION_LIST, object_type="cases.escalation", rows=escalations
+            user=request.user,
+            action=AuditAction.ESCALATION_LIST,
+            object_type="cases.escalation",
+            rows=escalations,
         )
         return self.render({"escalations": escalations})
 

@@ -129,7 +129,9 @@ class DismissView(_CaseWrite):
     fields = {"post": frozenset({"call_type"})}
 
     def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
-        case_services.case_dismiss_as(actor=request.user, case=self.object, call_type=request.POST.get("call_type", ""))
+        case_services.case_dismiss_as(
+            actor=request.user, case=self.object, call_type=request.POST.get("call_type", "")
+        )
         if getattr(request, "htmx", False):
             return HttpResponse("")  # the queue's row goes away
         return HttpResponseRedirect(reverse("console:queue"))
@@ -186,7 +188,9 @@ class ReplyView(_CaseWrite):
             raise Refused(400, [_("Choose one of the canned replies offered.")], {"canned_reply": []})
         if not body and not canned:
             raise Refused(400, [_("Write a reply or choose a canned one.")], {"body": []})
-        message_send(actor=request.user, case=self.object, body=body, canned_reply=int(canned) if canned else None)
+        message_send(
+            actor=request.user, case=self.object, body=body, canned_reply=int(canned) if canned else None
+        )
         if getattr(request, "htmx", False):
             thread = channel_selectors.case_message_list(user=request.user, case_id=case_id)
             return self.render({"messages_": list(thread)}, template="console/_conversation.html")
@@ -215,7 +219,10 @@ class ReferView(_CaseWrite):
     fields = {"post": frozenset({"agency", "service_type", "urgency", "reason", "summary", "step"})}
 
     def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
-        data = {name: request.POST.get(name, "") for name in ("agency", "service_type", "urgency", "reason", "summary")}
+        data = {
+            name: request.POST.get(name, "")
+            for name in ("agency", "service_type", "urgency", "reason", "summary")
+        }
         fields = _valid(ReferralCreateInput, data)
         agency = referral_selectors.referable_agency_get(user=request.user, agency_id=fields.pop("agency"))
         if agency is None:
@@ -229,7 +236,9 @@ class ReferView(_CaseWrite):
                 summary=fields["summary"],
             )
             return self.render(
-                workspace_context(request, self.object, preview=packet, preview_form=data, preview_agency=agency),
+                workspace_context(
+                    request, self.object, preview=packet, preview_form=data, preview_agency=agency
+                ),
                 template="console/case.html",
             )
         referral_services.referral_create(actor=request.user, case=self.object, agency=agency, **fields)
