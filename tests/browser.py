@@ -65,7 +65,8 @@ def page_weight(page) -> int:
     """Bytes transferred for the document and everything it loaded (as the browser counts them)."""
     return int(
         page.evaluate(
-            """() => performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+            """() => performance.getEntriesByType('navigation')
+                 .concat(performance.getEntriesByType('resource'))
                  .reduce((sum, e) => sum + (e.transferSize || e.encodedBodySize || 0), 0)"""
         )
     )
