@@ -2,7 +2,8 @@
 
     python -m config.messages
 
-For each app, its translatable texts (Django's gettext calls, and the labels of the default
+For each app, its translatable texts (Django's gettext calls, its templates' {% translate %} and
+{% blocktranslate %}, and the labels of the default
 category list, `cases/data/contact-categories.yaml`, under the message context "category") are
 merged into `<app>/locale/<language>/LC_MESSAGES/django.po` for each language of
 settings.LANGUAGES but English: new texts are added untranslated, texts gone from the code are
@@ -23,7 +24,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications")
+APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications", "console")
 # Django's translation functions (django.utils.translation) and their arguments.
 KEYWORDS = {
     "_": None,
@@ -41,6 +42,7 @@ METHODS = [
     ("**/migrations/**", "ignore"),
     ("**/examples/**", "ignore"),  # an example client program, not the application
     ("**.py", "python"),
+    ("**/templates/**.html", "config.messages:extract_django_template"),
     ("**/data/contact-categories.yaml", "config.messages:extract_category_labels"),
 ]
 LINE_WIDTH = 100
@@ -52,6 +54,19 @@ def extract_category_labels(fileobj, keywords, comment_tags, options) -> Iterato
     for top in data["categories"]:
         for item in [top, *(top.get("subcategories") or [])]:
             yield 0, "pgettext", ("category", item["label"]), [f"Category label ({item['code']})"]
+
+
+def extract_django_template(fileobj, keywords, comment_tags, options) -> Iterator[tuple]:
+    """Babel extractor: a Django template's {% translate %} and {% blocktranslate %} texts, turned
+    into gettext calls by Django's own `templatize` (what `makemessages` does), then read as Python."""
+    import io
+
+    from babel.messages.extract import extract_python
+    from django.utils.translation.template import templatize
+
+    source = fileobj.read().decode("utf-8")
+    python = templatize(source)
+    yield from extract_python(io.BytesIO(python.encode("utf-8")), keywords, comment_tags, options)
 
 
 def template_for(app: Path) -> Catalog:

@@ -28,6 +28,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
+from django.utils.functional import LazyObject
 from django.utils.translation import gettext as _
 from django.views import View
 from rest_framework.exceptions import APIException, NotFound
@@ -121,6 +122,12 @@ class ConsoleView(View):
         return response
 
     def _answer(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # The person themselves, not the lazy stand-ins of Django and django-otp (one inside the
+        # other): services record them in the audit log.
+        user = request.user
+        while isinstance(user, LazyObject) and user.is_authenticated:
+            user = user._wrapped
+        request.user = user
         try:
             early = None if self.public else self._signed_in(request)
             if early is not None:

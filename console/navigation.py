@@ -17,7 +17,7 @@ from helpline.vocabulary import PolicyAction
 class Entry:
     url_name: str
     label: Promise
-    action: PolicyAction
+    action: PolicyAction | None  # None: everyone signed in has the page
     key: str  # the keyboard shortcut (g then this key): console.js
 
 
@@ -26,9 +26,10 @@ MENU = [
     Entry("console:search", _("Search"), PolicyAction.CASE_LIST, "s"),
     Entry("console:callbacks", _("Callbacks"), PolicyAction.CALLBACK_VIEW, "c"),
     Entry("console:dashboard", _("Dashboard"), PolicyAction.DASHBOARD_VIEW, "d"),
-    Entry("console:escalations", _("Escalations"), PolicyAction.ESCALATION_ACKNOWLEDGE, "e"),
+    Entry("console:escalations", _("Escalations"), PolicyAction.DASHBOARD_VIEW, "e"),
     Entry("console:inbox", _("Referrals"), PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY, "r"),
-    Entry("console:notifications", _("Notifications"), PolicyAction.NOTIFICATION_RECEIVE, "n"),
+    # Everyone's own notifications (notifications.selectors.notification_list keeps them to their own).
+    Entry("console:notifications", _("Notifications"), None, "n"),
 ]
 
 
@@ -36,7 +37,7 @@ def menu_for(user) -> list[dict]:
     return [
         {"url": reverse(e.url_name), "label": e.label, "key": e.key, "name": e.url_name.split(":")[1]}
         for e in MENU
-        if policy.can(user, e.action)
+        if e.action is None or policy.can(user, e.action)
     ]
 
 

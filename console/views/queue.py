@@ -144,7 +144,7 @@ class CallbacksView(ConsoleView):
 
 class NotificationsView(ConsoleView):
     template_name = "console/notifications.html"
-    page = PolicyAction.NOTIFICATION_RECEIVE
+    page = None  # everyone's own (the selector keeps them to their own)
     scope = {"get": Scoped(notification_selectors.notification_list)}
 
     def get(self, request: HttpRequest) -> HttpResponse:

@@ -30,7 +30,7 @@ class DashboardFiguresView(DashboardView):
 
 class EscalationsView(ConsoleView):
     template_name = "console/escalations.html"
-    page = PolicyAction.ESCALATION_ACKNOWLEDGE
+    page = PolicyAction.DASHBOARD_VIEW
     scope = {"get": Scoped(case_selectors.escalation_list)}
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -45,7 +45,7 @@ class EscalationsView(ConsoleView):
 
 
 class AcknowledgeView(ConsoleView):
-    page = PolicyAction.ESCALATION_ACKNOWLEDGE
+    page = PolicyAction.DASHBOARD_VIEW
     scope = {"post": Fetch(case_selectors.escalation_get, "escalation_id")}
     fields = {"post": frozenset()}
 
