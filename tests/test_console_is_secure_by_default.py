@@ -9,6 +9,7 @@ from django.test import Client
 
 from tests import factories
 from tests.console import sign_in
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def test_no_page_has_inline_script_or_style_and_every_page_has_the_headers(
 ):
     user = {"operator": operator, "supervisor": supervisor, "agency": agency_user, "admin": admin_user}[role]
     client = sign_in(user)
-    for path in pages_of(user, helpline) + ["/console/sign-in/"]:
+    for path in [*pages_of(user, helpline), "/console/sign-in/"]:
         answer = client.get(path)
         assert answer.status_code in (200, 302), path
         if answer.status_code != 200:
@@ -74,12 +75,10 @@ def test_the_session_and_csrf_cookies_are_out_of_scripts_reach(operator):
 
 def test_a_form_without_the_csrf_token_is_refused(operator, walk_in):
     case = walk_in()
-    client = sign_in(operator, enforce_csrf_checks=True) if False else None  # signing in needs the token too
+    # Signing in needs the token too.
     client = Client(enforce_csrf_checks=True)
     page = client.get("/console/sign-in/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    from tests.factories import PASSWORD
-
     signed = client.post(
         "/console/sign-in/", {"username": "operator1", "password": PASSWORD, "csrfmiddlewaretoken": token}
     )
