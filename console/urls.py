@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import agency, auth, queue, supervision, workspace
 
@@ -35,4 +35,6 @@ urlpatterns = [
     ),
     path("referrals/", agency.InboxView.as_view(), name="inbox"),
     path("referrals/<int:referral_id>/", agency.ReferralView.as_view(), name="referral"),
+    path("admin/", include("console.urls_admin")),
+    path("oversight/", include("console.urls_oversight")),
 ]

@@ -1,0 +1,3 @@
+"""The administrators' pages of the console (console/views/administration.py)."""
+
+urlpatterns: list = []

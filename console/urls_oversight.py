@@ -1,0 +1,3 @@
+"""The supervisors' oversight pages of the console (console/views/oversight.py)."""
+
+urlpatterns: list = []
