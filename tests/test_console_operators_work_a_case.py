@@ -163,3 +163,47 @@ def test_a_childs_sms_is_answered_from_the_workspace(operator, sms_number, setti
     assert answer.status_code == 200, answer.content.decode()[:2000]
     assert "We are here." in answer.content.decode()
     assert [m.body for m in Message.objects.filter(case=case, direction="outbound")] == ["We are here."]
+
+
+def test_a_contact_is_classified_from_the_timeline(operator, helpline):
+    case = factories.CaseFactory(helpline=helpline, assigned_to=operator, state="assessment")
+    contact = factories.ContactFactory(case=case, channel="sms", call_type="")
+    client = sign_in(operator)
+    answer = client.post(f"/console/cases/{case.pk}/contacts/{contact.pk}/", {"call_type": "child"})
+    assert answer.status_code == 302
+    contact.refresh_from_db()
+    assert contact.call_type == "child"
+    other = factories.CaseFactory(helpline=helpline, assigned_to=operator)
+    # A contact named under another case's address is not found there.
+    assert (
+        client.post(f"/console/cases/{other.pk}/contacts/{contact.pk}/", {"call_type": "silent"}).status_code
+        == 404
+    )
+
+
+def test_a_case_is_handed_over_with_a_note(operator, other_operator, walk_in):
+    case = walk_in()
+    client = sign_in(operator)
+    client.post(f"/console/cases/{case['id']}/transition/", {"name": "start_assessment"})
+    page = client.get(f"/console/cases/{case['id']}/").content.decode()
+    assert f'<option value="{other_operator.pk}">operator2</option>' in page
+    answer = client.post(
+        f"/console/cases/{case['id']}/transfer/", {"to_user": other_operator.pk, "note": "Call her at 5"}
+    )
+    assert answer.status_code == 302
+    assert Case.objects.get(pk=case["id"]).assigned_to == other_operator
+    assert Note.objects.get(case_id=case["id"]).body == "Call her at 5"
+    refused = client.post(f"/console/cases/{case['id']}/transfer/", {"note": "nobody named"})
+    assert refused.status_code in (400, 404)
+
+
+def test_two_cases_are_linked_by_reference(operator, walk_in):
+    first, second = walk_in(), walk_in()
+    client = sign_in(operator)
+    answer = client.post(
+        f"/console/cases/{first['id']}/links/", {"reference": second["reference"], "kind": "sibling"}
+    )
+    assert answer.status_code == 302
+    assert second["reference"] in client.get(f"/console/cases/{first['id']}/").content.decode()
+    unknown = client.post(f"/console/cases/{first['id']}/links/", {"reference": "NOPE-1", "kind": "sibling"})
+    assert unknown.status_code == 400

@@ -46,6 +46,11 @@ MATRIX = {
     "refer": ("post", {"operator", "supervisor"}),
     "acknowledge": ("post", {"supervisor"}),
     "referral": ("get", {"agency"}),
+    "contact": ("post", {"operator", "supervisor"}),
+    "transfer": ("post", {"operator", "supervisor"}),
+    "link": ("post", {"operator", "supervisor"}),
+    "callback-done": ("post", {"operator", "supervisor"}),
+    "notification-rows": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
 }
 
 
@@ -59,6 +64,7 @@ def test_the_matrix_names_every_route():
 @pytest.fixture
 def world(helpline, operator, supervisor, agency_user, admin_user):
     from cases.models import Escalation
+    from channels_sms.models import Callback
     from referrals.models import AgencyMembership
 
     case = factories.CaseFactory(helpline=helpline, assigned_to=operator, state="assessment")
@@ -77,7 +83,17 @@ def world(helpline, operator, supervisor, agency_user, admin_user):
         "admin": admin_user,
         "stranger": stranger,
     }
-    kwargs = {"case_id": case.pk, "referral_id": referral.pk, "escalation_id": escalation.pk}
+    contact = case.contacts.get()
+    callback = Callback.objects.create(
+        helpline=helpline, contact=contact, case=case, reason="no-answer", requested_at=case.state_changed_at
+    )
+    kwargs = {
+        "case_id": case.pk,
+        "referral_id": referral.pk,
+        "escalation_id": escalation.pk,
+        "contact_id": contact.pk,
+        "callback_id": callback.pk,
+    }
     return people, kwargs, case
 
 
@@ -113,7 +129,12 @@ def test_a_case_outside_scope_is_not_found_and_not_written(world, helpline):
     client = sign_in(people["operator"])
     assert client.get(f"/console/cases/{restricted.pk}/").status_code == 404
     assert client.post(f"/console/cases/{restricted.pk}/notes/", {"body": "x"}).status_code == 404
-    assert client.post(f"/console/cases/{restricted.pk}/transition/", {"name": "close", "reason": "x"}).status_code == 404
+    assert (
+        client.post(
+            f"/console/cases/{restricted.pk}/transition/", {"name": "close", "reason": "x"}
+        ).status_code
+        == 404
+    )
     assert not Note.objects.filter(case=restricted).exists()
     assert Case.objects.get(pk=restricted.pk).state == "assessment"
     assert client.get("/console/cases/999999999/").status_code == 404

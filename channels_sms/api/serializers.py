@@ -89,3 +89,7 @@ class CannedReplyCreateInput(CannedReplyUpdateInput):
         help_text="Platform administrators name the helpline; everyone else writes for their own.",
     )
     is_active = None
+
+
+class CallbackDoneInput(serializers.Serializer):
+    outcome = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")

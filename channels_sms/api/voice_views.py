@@ -27,6 +27,7 @@ from .. import selectors, services, voice
 from ..models import Callback, NumberChannel, PhoneNumber
 from ..spool import SpoolKind
 from . import spooling
+from .serializers import CallbackDoneInput
 from .views import TWIML, _signed_params
 
 
@@ -116,10 +117,6 @@ class CallbackOutput(serializers.ModelSerializer):
 
     def get_done(self, obj: Callback) -> bool:
         return obj.done_at is not None
-
-
-class CallbackDoneInput(serializers.Serializer):
-    outcome = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
 
 class CallbackPagination(Pagination):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from cases import selectors as case_selectors
@@ -16,7 +17,7 @@ from helpline import policy
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications import selectors as notification_selectors
 
-from ..base import ConsoleView, Refused, Scoped
+from ..base import ConsoleView, Fetch, Refused, Scoped
 
 QUEUE_LENGTH = 50
 OPEN_STATES = [CaseState.INTAKE, CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP]
@@ -151,5 +152,41 @@ class NotificationsView(ConsoleView):
         rows = list(self.scoped()[:QUEUE_LENGTH])
         notification_selectors.record_page_read(
             user=request.user, action=AuditAction.NOTIFICATION_LIST, rows=rows
+        )
+        return self.render({"notifications": rows})
+
+
+class CallbackDoneView(ConsoleView):
+    """An operator called the child back (or tried), with what came of it."""
+
+    page = PolicyAction.CALLBACK_VIEW
+    scope = {"post": Fetch(channel_selectors.callback_get, "callback_id")}
+    fields = {"post": frozenset({"outcome"})}
+
+    def post(self, request: HttpRequest, callback_id: int) -> HttpResponse:
+        from channels_sms.api.serializers import CallbackDoneInput
+        from channels_sms.voice import callback_complete
+
+        from .workspace import _valid
+
+        fields = _valid(CallbackDoneInput, {"outcome": request.POST.get("outcome", "")})
+        callback_complete(actor=request.user, callback=self.object, **fields)
+        return HttpResponseRedirect(reverse("console:callbacks"))
+
+
+class NotificationRowsView(NotificationsView):
+    """The inbox's rows alone: what the page asks for every few seconds."""
+
+    template_name = "console/_notification_rows.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        rows = list(self.scoped()[:QUEUE_LENGTH])
+        _record_once(
+            request,
+            "console_inbox_read",
+            [r.pk for r in rows],
+            lambda: notification_selectors.record_page_read(
+                user=request.user, action=AuditAction.NOTIFICATION_LIST, rows=rows
+            ),
         )
         return self.render({"notifications": rows})

@@ -18,10 +18,12 @@ from rest_framework.exceptions import ValidationError
 from cases import selectors as case_selectors
 from cases import services as case_services
 from cases.api.serializers import NoteInput, TransitionInput
-from cases.workflow import TRANSITION_FIELDS, RiskLevel
+from cases.models import CaseLinkKind
+from cases.workflow import TRANSITION_FIELDS, CallType, RiskLevel
 from channels_sms import selectors as channel_selectors
 from channels_sms.outbound import message_send
 from helpline import policy
+from helpline.selectors import team_queryset_for
 from helpline.vocabulary import AuditAction, PolicyAction
 from referrals import selectors as referral_selectors
 from referrals import services as referral_services
@@ -94,6 +96,14 @@ def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
         "agencies": list(referral_selectors.agency_queryset_for(user)),
         "urgencies": Urgency.choices,
         "now": timezone.now(),
+        "call_types": CallType.choices,
+        "may_transfer": policy.can(user, PolicyAction.CASE_TRANSFER, case),
+        "teams": list(team_queryset_for(user).filter(is_active=True))
+        if policy.can(user, PolicyAction.CASE_TRANSFER, case)
+        else [],
+        "links": case_selectors.case_link_list(user=user, case_id=case.pk),
+        "link_kinds": CaseLinkKind.choices,
+        "may_link": policy.can(user, PolicyAction.CASE_LINK, case),
     }
     context.update(more)
     return context
@@ -243,3 +253,66 @@ class ReferView(_CaseWrite):
             )
         referral_services.referral_create(actor=request.user, case=self.object, agency=agency, **fields)
         return self.done(case_id, "referral")
+
+
+class ContactView(ConsoleView):
+    """Classifying one contact of the case (its call type), as `PATCH /api/v1/contacts/{id}/`."""
+
+    page = PolicyAction.CASE_LIST
+    scope = {
+        "post": Fetch(
+            case_selectors.contact_get, "contact_id", action=AuditAction.CONTACT_UPDATE, for_write=True
+        )
+    }
+    fields = {"post": frozenset({"call_type"})}
+
+    def post(self, request: HttpRequest, case_id: int, contact_id: int) -> HttpResponse:
+        from cases.api.serializers import ContactUpdateInput
+
+        if self.object.case_id != case_id:
+            raise Refused(404, [_("Not found.")])
+        fields = _valid(ContactUpdateInput, {"call_type": request.POST.get("call_type", "")})
+        case_services.contact_update(actor=request.user, contact=self.object, **fields)
+        return HttpResponseRedirect(_case_url(case_id, "contacts"))
+
+
+class TransferView(_CaseWrite):
+    """Handing the case over to a colleague or a team, with a note."""
+
+    action = AuditAction.CASE_TRANSFER
+    fields = {"post": frozenset({"to_user", "to_team", "note"})}
+
+    def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        from cases.api.serializers import TransferInput
+
+        data = {k: v for k, v in request.POST.items() if k in self.fields["post"] and v != ""}
+        fields = _valid(TransferInput, data, context={"request": request})
+        case_services.case_transfer(actor=request.user, case=self.object, **fields)
+        if not policy.visible_case_ids(request.user, [case_id]):
+            return HttpResponseRedirect(reverse("console:queue"))
+        return self.done(case_id)
+
+
+class LinkView(_CaseWrite):
+    """Linking the case to another one the person can see, named by its reference."""
+
+    action = AuditAction.CASE_LINK_CREATE
+    fields = {"post": frozenset({"reference", "kind"})}
+
+    def post(self, request: HttpRequest, case_id: int) -> HttpResponse:
+        from cases.api.serializers import CaseLinkInput
+
+        reference = request.POST.get("reference", "").strip()[:40]
+        found = (
+            list(case_selectors.case_list(user=request.user, filters={"reference": reference})[:1])
+            if reference
+            else []
+        )
+        if not found:
+            raise Refused(400, [_("No case you may see has this reference.")], {"reference": []})
+        fields = _valid(CaseLinkInput, {"case": found[0].pk, "kind": request.POST.get("kind", "")})
+        other = case_selectors.case_get(
+            user=request.user, case_id=fields["case"], action=AuditAction.CASE_LINK_CREATE, for_write=True
+        )
+        case_services.case_link_create(actor=request.user, case=self.object, other=other, kind=fields["kind"])
+        return self.done(case_id, "links")
