@@ -28,7 +28,9 @@ CASES, AUDIT, REFERRALS = "cases_case", "helpline_auditentry", "referrals_referr
 class Read:
     key: str
     label: str
-    role: str  # operator, supervisor or agency: whose token it is sent with
+    # operator, supervisor or agency: whose token it is sent with; operator_console: the operator's
+    # console session (the page as the browser asks for it, rendered HTML)
+    role: str
     path: str
     table: str  # the table of its main query: the slowest SELECT from it is the one explained
 
@@ -174,24 +176,45 @@ def reads(who: dict[str, Any]) -> list[Read]:
         Read("search_reference", "search: a reference", "operator", search(who["search_reference"]), CASES),
         Read("search_phone", "search: a phone number", "supervisor", search(who["search_phone"]), CASES),
         Read("search_name", "search: a common first name", "supervisor", search(who["search_name"]), CASES),
+        # The console's pages as an operator's browser asks for them (issue #17): the queue (open
+        # cases in scope, by urgency, 50 rows rendered) and a case's workspace.
+        Read("console_queue", "console: the queue page", "operator_console", "/console/queue/", CASES),
+        Read(
+            "console_case", "console: a case's page", "operator_console", f"/console/cases/{case_id}/", CASES
+        ),
     ]
 
 
 def tokens(who: dict[str, Any]) -> dict[str, str]:
     """A knox token per role (as signing in would make; supervisors' second factor is checked at
-    sign-in, not per request)."""
+    sign-in, not per request), and the operator's console session."""
+    from django.conf import settings
+    from django.test import Client
     from knox.models import AuthToken
 
-    return {
+    keys = {
         role: AuthToken.objects.create(user=who[role])[1] for role in ("operator", "supervisor", "agency")
     }
+    browser = Client()
+    browser.force_login(who["operator"], backend="django.contrib.auth.backends.ModelBackend")
+    keys["operator_console"] = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    return keys
+
+
+def credentials(read: Read, key: str) -> dict[str, str]:
+    """The request headers that sign `read` in: a token, or the console's session cookie."""
+    if read.role.endswith("_console"):
+        from django.conf import settings
+
+        return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={key}"}
+    return {"Authorization": f"Token {key}"}
 
 
 def measure(base_url: str, read: Read, token: str, *, repeats: int, warmup: int = 2) -> Result:
     """`repeats` sequential requests on one keep-alive connection; non-200 answers are errors."""
     parsed = urllib.parse.urlsplit(base_url)
     result = Result(read.label)
-    headers = {"Authorization": f"Token {token}"}
+    headers = credentials(read, token)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     start = time.monotonic()
     try:
@@ -227,7 +250,7 @@ def repeat_for(base_url: str, read: Read, token: str, *, seconds: float) -> int:
     try:
         while time.monotonic() < deadline:
             try:
-                conn.request("GET", read.path, headers={"Authorization": f"Token {token}"})
+                conn.request("GET", read.path, headers=credentials(read, token))
                 conn.getresponse().read()
                 count += 1
             except (OSError, http.client.HTTPException):
@@ -250,8 +273,15 @@ def explain(read: Read, token: str, directory: Path) -> str:
     from django.test.utils import CaptureQueriesContext
     from rest_framework.test import APIClient
 
-    client = APIClient(HTTP_HOST="127.0.0.1")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    if read.role.endswith("_console"):
+        from django.conf import settings
+        from django.test import Client
+
+        client = Client(HTTP_HOST="127.0.0.1")
+        client.cookies[settings.SESSION_COOKIE_NAME] = token
+    else:
+        client = APIClient(HTTP_HOST="127.0.0.1")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     with warnings.catch_warnings(), CaptureQueriesContext(connection) as captured:
         warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic
         response = client.get(read.path)

@@ -333,6 +333,9 @@ def run(
         results["reads"] = step(
             "(5) reads", lambda: reads(web.url, args.repeats, run_dir / "explain", bench_helplines)
         )
+        results["console_throttled"] = step(
+            "(5) the console's queue on a slow connection", lambda: throttled(web.url, bench_helplines)
+        )
         results["audit"] = step("(6) audit", verify_audit)
         _close_django_connections()
         if args.profile_seconds:
@@ -519,6 +522,18 @@ def reads(base_url: str, repeats: int, explain_dir: Path, exclude: tuple[int, ..
     return figures
 
 
+def throttled(base_url: str, exclude: tuple[int, ...], *, runs: int) -> dict[str, Any]:
+    """The operator's queue page through a slow mobile connection (bench/console.py)."""
+    from bench import console
+
+    keys = read_bench.tokens(read_bench.subjects(exclude))
+    _close_django_connections()
+    try:
+        return console.throttled_queue(base_url, keys["operator_console"], runs=runs)
+    except Exception as exc:  # a browser that cannot start is a figure missing, not a failed run
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:500]}
+
+
 def profile(
     args: argparse.Namespace,
     web: Any,
@@ -670,6 +685,17 @@ def table(report: dict[str, Any]) -> str:
             f"(4) the last message was threaded {e2e['drain_seconds_after_last_webhook']:.1f}s "
             "after the last webhook"
         )
+    slow = results.get("console_throttled")
+    if slow and not slow.get("error"):
+        profile = slow["profile"]
+        lines.append(
+            f"(5) the console's queue page, cold, at {profile['latency_ms']} ms and "
+            f"{profile['down_kbit']} kbit/s: loaded in {slow['load_ms_median']:.0f} ms (median of "
+            f"{slow['runs']}, worst {slow['load_ms_max']:.0f}), usable after "
+            f"{slow['dom_ready_ms_median']:.0f} ms, {slow['transferred_bytes'] / 1024:.0f} KiB"
+        )
+    elif slow:
+        lines.append(f"(5) the console's queue page on a slow connection: not measured ({slow['error']})")
     audit = results.get("audit")
     if audit:
         lines.append(

@@ -30,6 +30,8 @@ READS = [
     "search_reference",
     "search_phone",
     "search_name",
+    "console_queue",
+    "console_case",
 ]
 
 
@@ -78,7 +80,10 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
     assert report["database"] == {"name": database, "dropped": True}
     assert {"cpu_count", "load_average_before", "load_average_after"} <= set(report["machine"])
     figures = report["results"]
-    assert set(figures) == {"ceiling", "floor", "ingest", "end_to_end", "reads", "audit"}
+    assert set(figures) == {"ceiling", "floor", "ingest", "end_to_end", "reads", "console_throttled", "audit"}
+    slow = figures["console_throttled"]
+    assert slow.get("error") is None, slow
+    assert slow["load_ms_median"] > slow["profile"]["latency_ms"] and slow["transferred_bytes"] > 0
     for name in ("ceiling", "floor", "ingest", "end_to_end", "audit"):
         assert figures[name]["count"] > 0, name
         assert {"per_second", "x_ceiling", "x_floor"} <= set(figures[name]), name
