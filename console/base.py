@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -93,6 +93,9 @@ class ConsoleView(View):
 
     template_name = ""
     page: PolicyAction | None = None
+    # The object the page's rule is decided on, when the rule needs one: a row of the caller's own
+    # helpline (e.g. `staticmethod(lambda user: CannedReply(helpline_id=user.helpline_id))`).
+    page_probe: Callable[[Any], Any] | None = None
     public = False  # the sign-in page: no one is signed in yet
     scope: Mapping[str, Scope] = {}
     fields: Mapping[str, frozenset[str]] = {}
@@ -167,7 +170,8 @@ class ConsoleView(View):
         # Times as the helpline's people read them (storage stays UTC).
         if user.helpline_id is not None:
             timezone.activate(zoneinfo.ZoneInfo(user.helpline.timezone))
-        if self.page is not None and not policy.can(user, self.page):
+        probe = type(self).page_probe
+        if self.page is not None and not policy.can(user, self.page, probe(user) if probe else None):
             raise Http404
         return None
 
@@ -191,6 +195,11 @@ class ConsoleView(View):
             )
 
     query_fields: frozenset[str] = frozenset()
+
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = self.refusal(request, Refused(405, [_("This address does not take this method.")]))
+        response.headers["Allow"] = ", ".join(m.upper() for m in self._allowed_methods())
+        return response
 
     def scoped(self, **more: Any) -> Any:
         """The read the method's `Scoped` scope declares, for the caller."""

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from channels_sms.models import CannedReply
 from helpline import policy
 from helpline.vocabulary import PolicyAction
 
@@ -19,6 +22,8 @@ class Entry:
     label: Promise
     action: PolicyAction | None  # None: everyone signed in has the page
     key: str  # the keyboard shortcut (g then this key): console.js
+    # The object the rule is decided on when it needs one (as the page's `page_probe`).
+    probe: Callable[[Any], Any] | None = None
 
 
 MENU = [
@@ -28,8 +33,26 @@ MENU = [
     Entry("console:dashboard", _("Dashboard"), PolicyAction.DASHBOARD_VIEW, "d"),
     Entry("console:escalations", _("Escalations"), PolicyAction.DASHBOARD_VIEW, "e"),
     Entry("console:inbox", _("Referrals"), PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY, "r"),
+    # The administrators' pages (console/views/administration.py), before Notifications so that an
+    # administrator lands on People (home_of). Canned replies are decided on a reply of the
+    # person's own helpline: administrators and supervisors manage them.
+    Entry("console:admin-users", _("People"), PolicyAction.USER_MANAGE, "p"),
+    Entry("console:admin-teams", _("Teams"), PolicyAction.TEAM_MANAGE, "t"),
+    Entry(
+        "console:admin-canned-replies",
+        _("Canned replies"),
+        PolicyAction.CANNED_REPLY_MANAGE,
+        "m",
+        probe=lambda user: CannedReply(helpline_id=user.helpline_id),
+    ),
+    Entry("console:admin-agencies", _("Agencies"), PolicyAction.AGENCY_MANAGE, "o"),
+    Entry("console:admin-helplines", _("Settings"), PolicyAction.HELPLINE_MANAGE, "h"),
     # Everyone's own notifications (notifications.selectors.notification_list keeps them to their own).
     Entry("console:notifications", _("Notifications"), None, "n"),
+    # The supervisors' oversight pages (console/views/oversight.py).
+    Entry("console:oversight-audit", _("Audit"), PolicyAction.AUDIT_READ, "a"),
+    Entry("console:oversight-workload", _("Workload"), PolicyAction.DASHBOARD_VIEW, "w"),
+    Entry("console:oversight-break-glass", _("Break-glass"), PolicyAction.AUDIT_READ, "b"),
 ]
 
 
@@ -37,7 +60,7 @@ def menu_for(user) -> list[dict]:
     return [
         {"url": reverse(e.url_name), "label": e.label, "key": e.key, "name": e.url_name.split(":")[1]}
         for e in MENU
-        if e.action is None or policy.can(user, e.action)
+        if e.action is None or policy.can(user, e.action, e.probe(user) if e.probe else None)
     ]
 
 

@@ -153,9 +153,20 @@ def test_the_menu_offers_only_the_persons_pages(world):
     people, _kwargs, _case = world
     expected = {
         "operator": ["Queue", "Search", "Callbacks", "Notifications"],
-        "supervisor": ["Queue", "Search", "Callbacks", "Dashboard", "Escalations", "Notifications"],
+        "supervisor": [
+            "Queue",
+            "Search",
+            "Callbacks",
+            "Dashboard",
+            "Escalations",
+            "Canned replies",
+            "Notifications",
+            "Audit",
+            "Workload",
+            "Break-glass",
+        ],
         "agency": ["Referrals", "Notifications"],
-        "admin": ["Notifications"],
+        "admin": ["People", "Teams", "Canned replies", "Agencies", "Settings", "Notifications"],
     }
     import re
 

@@ -1,10 +1,5 @@
 """The audit log for supervisors: search it, export it, verify its chain, see one user's activity."""
 
-import csv
-import io
-import zoneinfo
-from datetime import UTC, datetime
-
 from django.http import HttpResponse
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -18,32 +13,13 @@ from rest_framework.response import Response
 
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from .. import crypto, policy, selectors
+from .. import policy, selectors
 from ..audit import verify_chain
+from ..audit_export import EXPORT_LIMIT, audit_csv
 from ..models import AuditEntry
 from .base import APIView, Own, Scoped
 from .pagination import OldestFirstPagination
 from .serializers import AuditEntryOutput
-
-EXPORT_LIMIT = 100_000
-FORMULA_STARTS = frozenset("=+-@\t\r")
-EXPORT_COLUMNS = [
-    "id",
-    "at",
-    "actor_username",
-    "actor_role",
-    "action",
-    "object_type",
-    "object_id",
-    "case_id",
-    "outcome",
-    "request_id",
-    "client_ip",
-    "user_agent",
-    "changes",
-    "extra",
-    "hash",
-]
 
 
 class AuditListView(APIView):
@@ -106,35 +82,11 @@ class AuditExportView(APIView):
             user=request.user, action=AuditAction.AUDIT_EXPORT, filters=request.query_params, count=len(rows)
         )
         rows = selectors.audit_entries_for_reader(user=request.user, entries=rows)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(EXPORT_COLUMNS)
-        sealed = {e.case_id for e in rows if any(crypto.is_sealed(v) for v in (e.extra or {}).values())}
-        keys = crypto.case_keys(sealed)  # in one query
-        # Times as the supervisor reads them: in their helpline's zone (ISO 8601, with its offset).
-        helpline = request.user.helpline
-        zone = zoneinfo.ZoneInfo(helpline.timezone) if helpline is not None else UTC
-        for entry in rows:
-            # Reasons sealed under their case's key are opened, as in the list (helpline.crypto).
-            entry.extra = crypto.unsealed(entry.extra or {}, case_id=entry.case_id, keys=keys)
-            entry.at = entry.at.astimezone(zone)
-            writer.writerow([_cell(getattr(entry, column)) for column in EXPORT_COLUMNS])
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(
+            audit_csv(reader=request.user, rows=rows), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = 'attachment; filename="audit.csv"'
         return response
-
-
-def _cell(value) -> str:
-    import json
-
-    if isinstance(value, dict | list):
-        # As written (Cyrillic, accents), not as \u escapes: a person reads the file.
-        return json.dumps(value, sort_keys=True, ensure_ascii=False)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    text = "" if value is None else str(value)
-    # Spreadsheet formula injection: a cell must never start as a formula (OWASP's six characters).
-    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 class ChainStatus(serializers.Serializer):
