@@ -44,7 +44,7 @@ def console_routes() -> list[tuple[str, URLPattern]]:
     return found
 
 
-def objects() -> dict[str, int]:
+def objects() -> dict[str, int | str]:
     """An object of the demo data for each path parameter a console page takes."""
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -79,10 +79,12 @@ def objects() -> dict[str, int]:
         "callback_id": Callback.objects.order_by("id").first(),
         "device_id": TOTPDevice.objects.order_by("id").first(),
     }
-    return {name: obj.pk for name, obj in found.items() if obj is not None}
+    known: dict[str, int | str] = {name: obj.pk for name, obj in found.items() if obj is not None}
+    known["token"] = "not-a-token"  # a set-password link: kept in the session, the form shown
+    return known
 
 
-def path_of(route: str, pattern: URLPattern, known: dict[str, int]) -> str | None:
+def path_of(route: str, pattern: URLPattern, known: dict[str, int | str]) -> str | None:
     names = list(pattern.pattern.converters)
     if any(name not in known for name in names):
         return None

@@ -23,6 +23,8 @@ MATRIX = {
     "sign-out": ("post", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "language": ("post", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "account": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
+    "password": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
+    "password-link": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "notifications": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "queue": ("get", {"operator", "supervisor", "stranger"}),
     "queue-rows": ("get", {"operator", "supervisor", "stranger"}),
@@ -93,6 +95,7 @@ def world(helpline, operator, supervisor, agency_user, admin_user):
         "escalation_id": escalation.pk,
         "contact_id": contact.pk,
         "callback_id": callback.pk,
+        "token": "not-a-token",
     }
     return people, kwargs, case
 

@@ -93,8 +93,14 @@ def _people_choices(user: Any) -> dict[str, Any]:
     }
 
 
-# The answer to a creation and to a new link: the set-password link's token, shown once.
+# The answer to a creation and to a new link: the set-password link, shown once.
 LINK_TEMPLATE = "console/admin_password_link.html"
+
+
+def link_url(link: Any) -> str:
+    """The address the person opens (console/views/auth.PasswordLinkView): the installation's
+    public address and the link's token."""
+    return settings.PUBLIC_BASE_URL + reverse("console:password-link", args=[link.token])
 
 
 class UsersView(ConsoleView):
@@ -126,7 +132,10 @@ class UsersView(ConsoleView):
             fields["helpline"] = request.user.helpline
         person, link = helpline_services.user_create(actor=request.user, **fields)
         # The link's token exists only in this answer (the database keeps its hash).
-        return self.render({"person": person, "link": link, "created": True}, template=LINK_TEMPLATE)
+        return self.render(
+            {"person": person, "link": link, "link_url": link_url(link), "created": True},
+            template=LINK_TEMPLATE,
+        )
 
 
 class UserView(ConsoleView):
@@ -177,7 +186,9 @@ class UserPasswordLinkView(ConsoleView):
 
     def post(self, request: HttpRequest, user_id: int) -> HttpResponse:
         link = helpline_services.user_password_link_issue(actor=request.user, user=self.object)
-        return self.render({"person": self.object, "link": link, "created": False})
+        return self.render(
+            {"person": self.object, "link": link, "link_url": link_url(link), "created": False}
+        )
 
 
 class UserSecondFactorView(ConsoleView):

@@ -37,14 +37,16 @@ class SignInView(ConsoleView):
         "post": NoObject("signing in: the credentials in the form are the caller"),
     }
     fields = {"post": frozenset({"username", "password", "otp"})}
-    query_fields = frozenset({"idle"})
+    query_fields = frozenset({"idle", "password"})
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated and (
             not services.second_factor_required(request.user) or request.user.is_verified()
         ):
             return HttpResponseRedirect(home_of(request.user))
-        return self.render({"idle": request.GET.get("idle") == "1"})
+        return self.render(
+            {"idle": request.GET.get("idle") == "1", "password_set": request.GET.get("password") == "1"}
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         username = request.POST.get("username", "").strip()[:150]
@@ -110,3 +112,59 @@ class HomeView(ConsoleView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(home_of(request.user))
+
+
+LINK_REFUSED = {
+    "invalid": _("This set-password link is not valid."),
+    "used": _("This set-password link has been used already; ask an administrator for a new one."),
+    "revoked": _("A newer set-password link replaced this one."),
+    "expired": _("This set-password link has expired; ask an administrator for a new one."),
+}
+LINK_KEY = "console_set_password_link"
+
+
+class PasswordLinkView(ConsoleView):
+    """A set-password link as an administrator hands it over: its token is kept in the session and
+    the browser sent on to an address without it (not left in the history or a Referer)."""
+
+    public = True
+    scope = {"get": NoObject("the token in the address is the caller's credential")}
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        request.session[LINK_KEY] = token[:200]
+        return HttpResponseRedirect(reverse("console:password"))
+
+
+class PasswordView(ConsoleView):
+    """The holder of a set-password link chooses their password (as `POST /api/v1/auth/password/`)."""
+
+    template_name = "console/password.html"
+    public = True
+    scope = {
+        "get": NoObject("the set-password form"),
+        "post": NoObject("the link's token kept in the session is the caller's credential"),
+    }
+    fields = {"post": frozenset({"password", "password_again"})}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render({"has_link": bool(request.session.get(LINK_KEY))})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from django.core.exceptions import ValidationError as PasswordRefused
+
+        token = request.session.get(LINK_KEY, "")
+        password = request.POST.get("password", "")
+        if not token:
+            return self.render({"error": LINK_REFUSED["invalid"]}, status=400)
+        if password != request.POST.get("password_again", ""):
+            return self.render({"has_link": True, "error": _("The two passwords differ.")}, status=400)
+        try:
+            services.password_set_with_link(token=token, password=password)
+        except services.LinkRefused as refused:
+            request.session.pop(LINK_KEY, None)
+            return self.render({"error": LINK_REFUSED[refused.reason]}, status=400)
+        except (PasswordRefused, ValidationError) as refused:
+            problems = refused.messages if hasattr(refused, "messages") else [str(m) for m in refused.detail]
+            return self.render({"has_link": True, "problems": problems}, status=400)
+        request.session.pop(LINK_KEY, None)
+        return HttpResponseRedirect(reverse("console:sign-in") + "?password=1")
