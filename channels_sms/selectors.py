@@ -286,3 +286,18 @@ def phone_numbers_active() -> QuerySet[PhoneNumber]:
     """Every number webhooks can reach (active, of an active helpline), all helplines: the numbers
     `manage.py twilio_webhooks` configures at Twilio."""
     return PhoneNumber.objects.filter(is_active=True, helpline__is_active=True).order_by("number", "channel")
+
+
+def unthreaded_inbound(*, helpline_id: int | None) -> tuple[int, float]:
+    """How many of the helpline's stored inbound messages and calls no worker has threaded yet, and
+    the oldest one's age in seconds (the workers' health as the floor sees it; one partial index)."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    if helpline_id is None:
+        return 0, 0.0
+    found = InboundEvent.objects.filter(helpline_id=helpline_id, processed_at__isnull=True).aggregate(
+        count=Count("id"), oldest=Min("received_at")
+    )
+    oldest = found["oldest"]
+    return found["count"], (timezone.now() - oldest).total_seconds() if oldest else 0.0

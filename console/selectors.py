@@ -14,7 +14,7 @@ from cases.models import Case, CaseAccess
 from cases.selectors import break_glass_get, case_queryset_for, escalation_list
 from cases.workflow import CaseState, RiskLevel
 from channels_sms import spool
-from channels_sms.selectors import outbox_list
+from channels_sms.selectors import outbox_list, unthreaded_inbound
 from helpline import policy
 from helpline.audit import audit_record
 from helpline.models import AuditOutcome, Role, Team, User
@@ -32,11 +32,14 @@ class Floor:
     spooled: int
     spool_oldest_seconds: float
     unsent_replies: int
+    waiting_for_worker: int
+    worker_lag_seconds: float
 
 
 def floor_figures(*, user: User) -> Floor:
     cases = case_queryset_for(user)
     figures = spool.counted()
+    waiting, lag = unthreaded_inbound(helpline_id=user.helpline_id)
     return Floor(
         waiting=cases.filter(state=CaseState.INTAKE).count(),
         overdue=cases.filter(overdue_since__isnull=False).exclude(state=CaseState.CLOSED).count(),
@@ -45,6 +48,8 @@ def floor_figures(*, user: User) -> Floor:
         spooled=figures.pending,
         spool_oldest_seconds=round(spool.oldest_seconds(figures) or 0),
         unsent_replies=outbox_list().filter(case__in=cases).count(),
+        waiting_for_worker=waiting,
+        worker_lag_seconds=round(lag),
     )
 
 

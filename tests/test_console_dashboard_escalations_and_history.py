@@ -1,6 +1,8 @@
 """Supervisors watch the floor in the console: the dashboard's live figures count what they may
 see, escalations are acknowledged from their list, and a case's history reads as a timeline."""
 
+import re
+
 import pytest
 from django.utils import timezone
 
@@ -44,3 +46,23 @@ def test_a_cases_history_is_a_timeline(supervisor, operator, walk_in):
     page = sign_in(supervisor).get(f"/console/cases/{case['id']}/history/").content.decode()
     assert page.index("case.create") < page.index("case.transition.start_assessment")
     assert AuditEntry.objects.filter(actor=supervisor, action="case.history", case_id=case["id"]).exists()
+
+
+def test_the_dashboard_shows_what_waits_for_a_worker(supervisor, helpline):
+    from datetime import timedelta
+
+    from channels_sms.models import InboundEvent
+
+    InboundEvent.objects.create(
+        helpline=helpline,
+        channel="sms",
+        external_id="SM" + "5" * 32,
+        params="{}",
+        received_at=timezone.now() - timedelta(minutes=3),
+    )
+    page = sign_in(supervisor).get("/console/dashboard/").content.decode()
+    shown = re.search(
+        r'<span class="figure alarm">1</span> messages and calls waiting for a worker \(oldest (\d+) s\)',
+        page,
+    )
+    assert shown and 180 <= int(shown.group(1)) < 200
