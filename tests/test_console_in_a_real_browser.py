@@ -90,6 +90,15 @@ def test_an_sms_is_worked_from_the_queue_to_the_agency_and_the_supervisors_timel
         sign_in(page, "operator1")
         page.goto("/console/queue/")
         checked(page, "queue", first_load=True)
+        # The keyboard: j moves to the first case of the list, g then s opens search, g then q the queue.
+        page.keyboard.press("j")
+        assert page.evaluate("document.activeElement.closest('[data-row]') !== null")
+        page.keyboard.press("g")
+        page.keyboard.press("s")
+        expect(page).to_have_url(re.compile(r"/console/search/$"))
+        page.keyboard.press("g")
+        page.keyboard.press("q")
+        expect(page).to_have_url(re.compile(r"/console/queue/$"))
         page.evaluate("window.stillTheSamePage = true")
 
         post_sms(demo, sms_params("SM" + "7" * 32, CHILD, "my stepfather hits me"))
