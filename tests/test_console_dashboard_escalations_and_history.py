@@ -45,6 +45,7 @@ def test_a_cases_history_is_a_timeline(supervisor, operator, walk_in):
     sign_in(operator).post(f"/console/cases/{case['id']}/transition/", {"name": "start_assessment"})
     page = sign_in(supervisor).get(f"/console/cases/{case['id']}/history/").content.decode()
     assert page.index("case.create") < page.index("case.transition.start_assessment")
+    assert page.index("Case opened") < page.index("Assessment started")
     assert AuditEntry.objects.filter(actor=supervisor, action="case.history", case_id=case["id"]).exists()
 
 

@@ -72,3 +72,11 @@ def category_label(context, category) -> str:
     user = getattr(request, "user", None)
     helpline = getattr(user, "helpline", None) if getattr(user, "helpline_id", None) else None
     return labeller(helpline).label(CATEGORY, category.code, category.label)
+
+
+@register.filter
+def action_label(action: str) -> str:
+    """An audit action in the reader's words (console.history), or its code."""
+    from ..history import action_label as label
+
+    return label(action)
