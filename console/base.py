@@ -88,14 +88,18 @@ def refused_from(exc: APIException) -> Refused:
 
 class ConsoleView(View):
     """The base of every console page. Subclasses set `template_name`, `page` (the PolicyAction
-    deciding who has the page; None only for pages every signed-in person has), `scope` per
-    method and `fields` per method (the form fields a POST takes)."""
+    deciding who has the page; None only for pages every signed-in person has; `post_page` when
+    fewer people may POST to it), `scope` per method and `fields` per method (the form fields a
+    POST takes)."""
 
     template_name = ""
     page: PolicyAction | None = None
     # The object the page's rule is decided on, when the rule needs one: a row of the caller's own
     # helpline (e.g. `staticmethod(lambda user: CannedReply(helpline_id=user.helpline_id))`).
     page_probe: Callable[[Any], Any] | None = None
+    # Who may POST to the page, when fewer people change what it shows than read it (e.g. numbers:
+    # supervisors read them, administrators change them); None: `page` decides POSTs too.
+    post_page: PolicyAction | None = None
     public = False  # the sign-in page: no one is signed in yet
     scope: Mapping[str, Scope] = {}
     fields: Mapping[str, frozenset[str]] = {}
@@ -171,7 +175,8 @@ class ConsoleView(View):
         if user.helpline_id is not None:
             timezone.activate(zoneinfo.ZoneInfo(user.helpline.timezone))
         probe = type(self).page_probe
-        if self.page is not None and not policy.can(user, self.page, probe(user) if probe else None):
+        page = self.post_page if request.method == "POST" and self.post_page is not None else self.page
+        if page is not None and not policy.can(user, page, probe(user) if probe else None):
             raise Http404
         return None
 

@@ -33,7 +33,7 @@ MENU = [
     Entry("console:dashboard", _("Dashboard"), PolicyAction.DASHBOARD_VIEW, "d"),
     Entry("console:escalations", _("Escalations"), PolicyAction.DASHBOARD_VIEW, "e"),
     Entry("console:inbox", _("Referrals"), PolicyAction.REFERRAL_LIST_SENT_TO_AGENCY, "r"),
-    # The administrators' pages (console/views/administration.py), before Notifications so that an
+    # The administrators' pages (console/urls_admin.py), before Notifications so that an
     # administrator lands on People (home_of). Canned replies are decided on a reply of the
     # person's own helpline: administrators and supervisors manage them.
     Entry("console:admin-users", _("People"), PolicyAction.USER_MANAGE, "p"),
@@ -47,6 +47,10 @@ MENU = [
     ),
     Entry("console:admin-agencies", _("Agencies"), PolicyAction.AGENCY_MANAGE, "o"),
     Entry("console:admin-helplines", _("Settings"), PolicyAction.HELPLINE_MANAGE, "h"),
+    # The helpline's numbers and voice routes (console/views/numbers.py): supervisors read them.
+    Entry("console:admin-numbers", _("Numbers"), PolicyAction.PHONE_NUMBER_VIEW, "u"),
+    # The on-call rota (console/views/on_call.py): supervisors and administrators keep it.
+    Entry("console:admin-on-call", _("On-call rota"), PolicyAction.ON_CALL_MANAGE, "l"),
     # Everyone's own notifications (notifications.selectors.notification_list keeps them to their own).
     Entry("console:notifications", _("Notifications"), None, "n"),
     # The supervisors' oversight pages (console/views/oversight.py).

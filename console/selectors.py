@@ -19,6 +19,7 @@ from helpline import policy
 from helpline.audit import audit_record
 from helpline.models import AuditOutcome, Role, Team, User
 from helpline.vocabulary import AuditAction, PolicyAction
+from notifications.models import OnCallShift
 from referrals.models import ReferralState
 from referrals.selectors import referral_queryset_for
 
@@ -193,3 +194,13 @@ def need_to_know_candidates(*, user: User) -> QuerySet[User]:
         .select_related("team")
         .order_by("username")
     )
+
+
+def on_call_candidates(*, user: User) -> list[User]:
+    """Who may be put on the on-call rota of the caller's helpline (notifications.services.
+    on_call_set refuses anyone else): its active people the policy lets be on call."""
+    if user.helpline_id is None or not policy.can(user, PolicyAction.ON_CALL_MANAGE):
+        return []
+    probe = OnCallShift(helpline_id=user.helpline_id)
+    people = User.objects.filter(helpline_id=user.helpline_id, is_active=True).order_by("username", "id")
+    return [person for person in people if policy.can(person, PolicyAction.NOTIFICATION_ON_CALL, probe)]

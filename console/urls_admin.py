@@ -1,8 +1,11 @@
-"""The administrators' pages of the console (console/views/administration.py)."""
+"""The administrators' pages of the console (console/views/administration.py: people and teams;
+configuration.py: canned replies, agencies, languages and web chat; numbers.py: numbers and voice
+routes; on_call.py: the on-call rota)."""
 
 from django.urls import path
 
 from .views import administration as admin
+from .views import configuration, numbers, on_call
 
 urlpatterns = [
     path("people/", admin.UsersView.as_view(), name="admin-users"),
@@ -19,15 +22,42 @@ urlpatterns = [
     ),
     path("teams/", admin.TeamsView.as_view(), name="admin-teams"),
     path("teams/<int:team_id>/", admin.TeamView.as_view(), name="admin-team"),
-    path("canned-replies/", admin.CannedRepliesView.as_view(), name="admin-canned-replies"),
-    path("canned-replies/<int:reply_id>/", admin.CannedReplyView.as_view(), name="admin-canned-reply"),
-    path("agencies/", admin.AgenciesView.as_view(), name="admin-agencies"),
-    path("agencies/<int:agency_id>/", admin.AgencyView.as_view(), name="admin-agency"),
-    path("helplines/", admin.HelplinesView.as_view(), name="admin-helplines"),
+    path("canned-replies/", configuration.CannedRepliesView.as_view(), name="admin-canned-replies"),
+    path(
+        "canned-replies/<int:reply_id>/",
+        configuration.CannedReplyView.as_view(),
+        name="admin-canned-reply",
+    ),
+    path("agencies/", configuration.AgenciesView.as_view(), name="admin-agencies"),
+    path("agencies/<int:agency_id>/", configuration.AgencyView.as_view(), name="admin-agency"),
+    path("helplines/", configuration.HelplinesView.as_view(), name="admin-helplines"),
     path(
         "helplines/<int:helpline_id>/languages/",
-        admin.HelplineLanguagesView.as_view(),
+        configuration.HelplineLanguagesView.as_view(),
         name="admin-helpline-languages",
     ),
-    path("helplines/<int:helpline_id>/chat/", admin.HelplineChatView.as_view(), name="admin-helpline-chat"),
+    path(
+        "helplines/<int:helpline_id>/chat/",
+        configuration.HelplineChatView.as_view(),
+        name="admin-helpline-chat",
+    ),
+    path("numbers/", numbers.NumbersView.as_view(), name="admin-numbers"),
+    path("numbers/<int:number_id>/", numbers.NumberView.as_view(), name="admin-number"),
+    path(
+        "numbers/<int:number_id>/remove/",
+        numbers.NumberRemoveView.as_view(),
+        name="admin-number-remove",
+    ),
+    path("voice-routes/", numbers.VoiceRoutesView.as_view(), name="admin-voice-routes"),
+    path(
+        "voice-routes/<int:voice_route_id>/",
+        numbers.VoiceRouteView.as_view(),
+        name="admin-voice-route",
+    ),
+    path(
+        "voice-routes/<int:voice_route_id>/remove/",
+        numbers.VoiceRouteRemoveView.as_view(),
+        name="admin-voice-route-remove",
+    ),
+    path("on-call/", on_call.OnCallView.as_view(), name="admin-on-call"),
 ]

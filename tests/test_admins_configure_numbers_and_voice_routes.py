@@ -263,3 +263,19 @@ def test_only_a_voice_number_has_one_voice_route(api, admin_user, helpline):
     second = client.post(ROUTES, {"number": voice.pk}, format="json")
     assert second.status_code == 400 and errors(second) == {"number": "unique"}
     assert VoiceRoute.objects.count() == 1
+
+
+def test_a_voice_route_rings_several_on_duty_numbers_and_counts_them_not_their_characters(
+    api, admin_user, helpline
+):
+    number = PhoneNumber.objects.create(helpline=helpline, channel="voice", number=NEW)
+    on_duty = [f"+254 700 000 {n:03d}" for n in range(1, 6)]
+    client = api(admin_user)
+    response = client.post(
+        ROUTES, {"number": number.pk, "mode": "dial", "dial_numbers": on_duty}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert len(response.json()["dial_numbers"]) == 5
+    too_many = [f"+254 700 001 {n:03d}" for n in range(21)]
+    refused = client.patch(f"{ROUTES}{response.json()['id']}/", {"dial_numbers": too_many}, format="json")
+    assert refused.status_code == 400 and errors(refused) == {"dial_numbers": "max_length"}

@@ -1,7 +1,8 @@
 """The administrators' pages of the console (console/urls_admin.py) stay within the policy and the
 administrator's helpline: every route answers 404 to a role that does not have it (operators,
-partner-agency users, supervisors except for canned replies) and to an administrator of another
-helpline for this helpline's objects, and writes nothing. Their forms refuse fields they do not take
+partner-agency users, supervisors except for canned replies, the on-call rota and reading the
+numbers) and to an administrator of another helpline for this helpline's objects, and writes
+nothing. Their forms refuse fields they do not take
 (400, nothing written), and no page carries inline script or style. The matrix names every route:
 a new one fails here until it is given its row."""
 
@@ -11,9 +12,10 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
 
-from channels_sms.models import CannedReply
+from channels_sms.models import CannedReply, PhoneNumber, VoiceRoute
 from console import urls_admin
 from helpline.models import AuditEntry, Helpline, Team, User
+from notifications.models import OnCallShift
 from referrals.models import Agency
 from tests import factories
 from tests.console import authenticator, current_code, sign_in
@@ -42,6 +44,15 @@ MATRIX = {
     "admin-helplines": ("get", LIST_ROLES),
     "admin-helpline-languages": ("post", ADMINS),
     "admin-helpline-chat": ("get", ADMINS),
+    # Supervisors read the numbers and voice routes; administrators change them.
+    "admin-numbers": ("get", LIST_ROLES | {"supervisor"}),
+    "admin-number": ("get", ADMINS | {"supervisor"}),
+    "admin-number-remove": ("post", ADMINS),
+    "admin-voice-routes": ("get", LIST_ROLES | {"supervisor"}),
+    "admin-voice-route": ("get", ADMINS | {"supervisor"}),
+    "admin-voice-route-remove": ("post", ADMINS),
+    # Each helpline's supervisors and administrators keep its own rota.
+    "admin-on-call": ("get", LIST_ROLES | {"supervisor"}),
 }
 # Every route that takes a POST, with the roles it answers; an empty form is refused for what it
 # lacks (400), never for scope.
@@ -58,6 +69,13 @@ POSTS = {
     "admin-agency": ADMINS,
     "admin-helpline-languages": ADMINS,
     "admin-helpline-chat": ADMINS,
+    "admin-numbers": LIST_ROLES,
+    "admin-number": ADMINS,
+    "admin-number-remove": ADMINS,
+    "admin-voice-routes": LIST_ROLES,
+    "admin-voice-route": ADMINS,
+    "admin-voice-route-remove": ADMINS,
+    "admin-on-call": LIST_ROLES | {"supervisor"},
 }
 # A filled-in form for each.
 FORMS = {
@@ -79,6 +97,18 @@ FORMS = {
         "opens_0": "08:00",
         "closes_0": "20:00",
     },
+    "admin-numbers": {"channel": "sms", "number": "+15005550007"},
+    "admin-number": {"acknowledgement": "Hello", "is_active": "false"},
+    "admin-number-remove": {"confirm": "yes"},
+    "admin-voice-routes": {"number": "{unrouted_id}", "mode": "enqueue"},
+    "admin-voice-route": {"mode": "dial", "dial_numbers": "+254712345678"},
+    "admin-voice-route-remove": {"confirm": "yes"},
+    "admin-on-call": {
+        "user_0": "{operator_id}",
+        "weekdays_0": ["1", "2"],
+        "starts_0": "18:00",
+        "ends_0": "08:00",
+    },
 }
 # What a write through these pages leaves in the audit log.
 WRITES = (
@@ -94,6 +124,13 @@ WRITES = (
     "agency.update",
     "agency.webhook_propose",
     "helpline.update",
+    "phone_number.create",
+    "phone_number.update",
+    "phone_number.delete",
+    "voice_route.create",
+    "voice_route.update",
+    "voice_route.delete",
+    "notification.on_call_set",
 )
 
 
@@ -114,6 +151,9 @@ def world(helpline, team, operator, supervisor, agency_user, admin_user):
     agency = AgencyMembership.objects.get(user=agency_user).agency
     elsewhere = factories.HelplineFactory(code="ELSEWHERE")
     other_admin = factories.AdminFactory(username="admin-elsewhere", helpline=elsewhere)
+    number = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+15005550006")
+    route = VoiceRoute.objects.create(number=number)
+    unrouted = PhoneNumber.objects.create(helpline=helpline, channel="voice", number="+15005550008")
     people = {
         "operator": operator,
         "supervisor": supervisor,
@@ -127,6 +167,11 @@ def world(helpline, team, operator, supervisor, agency_user, admin_user):
         "reply_id": reply.pk,
         "agency_id": agency.pk,
         "helpline_id": helpline.pk,
+        "number_id": number.pk,
+        "voice_route_id": route.pk,
+        # Named in forms (_form).
+        "unrouted_id": unrouted.pk,
+        "operator_id": operator.pk,
     }
     return people, kwargs
 
@@ -135,6 +180,13 @@ def _path(name: str, kwargs: dict) -> str:
     pattern = next(p for p in urls_admin.urlpatterns if p.name == name)
     wanted = {k: v for k, v in kwargs.items() if k in pattern.pattern.converters}
     return reverse(f"console:{name}", kwargs=wanted)
+
+
+def _form(name: str, kwargs: dict) -> dict:
+    """The filled-in form of a route, naming the world's rows where it says {...}."""
+    return {
+        key: value.format(**kwargs) if isinstance(value, str) else value for key, value in FORMS[name].items()
+    }
 
 
 def _state() -> tuple:
@@ -149,6 +201,9 @@ def _state() -> tuple:
                 "pk", "default_language", "languages", "timezone", "opening_hours", "chat_greeting"
             )
         ),
+        sorted(PhoneNumber.objects.values_list("pk", "number", "acknowledgement", "language", "is_active")),
+        sorted(VoiceRoute.objects.values_list("pk", "mode", "greeting", "dial_numbers", "emergency_digit")),
+        sorted(OnCallShift.objects.values_list("pk", "user_id", "weekdays", "starts", "ends")),
         AuditEntry.objects.filter(action__in=WRITES).count(),
     )
 
@@ -176,10 +231,10 @@ def test_every_form_refused_by_scope_writes_nothing(world, role):
     before = _state()
     assert set(FORMS) == set(POSTS)
     posted = 0
-    for name, form in FORMS.items():
+    for name in FORMS:
         if role in POSTS[name]:
-            continue  # theirs (a supervisor's canned replies, another administrator's own lists)
-        answer = client.post(_path(name, kwargs), form)
+            continue  # theirs (a supervisor's canned replies and rota, another administrator's lists)
+        answer = client.post(_path(name, kwargs), _form(name, kwargs))
         assert answer.status_code == 404, (role, name, answer.status_code)
         posted += 1
     assert posted
@@ -190,12 +245,20 @@ def test_another_helplines_objects_are_not_found_for_an_administrator(world):
     people, kwargs = world
     client = sign_in(people["other_admin"])
     before = _state()
-    for name in ("admin-user", "admin-team", "admin-canned-reply", "admin-agency", "admin-helpline-chat"):
+    for name in (
+        "admin-user",
+        "admin-team",
+        "admin-canned-reply",
+        "admin-agency",
+        "admin-helpline-chat",
+        "admin-number",
+        "admin-voice-route",
+    ):
         assert client.get(_path(name, kwargs)).status_code == 404, name
     for name in POSTS:
-        if MATRIX[name][1] == LIST_ROLES or name == "admin-canned-replies":
-            continue
-        assert client.post(_path(name, kwargs), FORMS[name]).status_code == 404, name
+        if "other_admin" in POSTS[name]:
+            continue  # their own lists and rota
+        assert client.post(_path(name, kwargs), _form(name, kwargs)).status_code == 404, name
     assert _state() == before
     # Their lists hold their own helpline's rows only.
     people_page = client.get(reverse("console:admin-users")).content.decode()
@@ -204,6 +267,10 @@ def test_another_helplines_objects_are_not_found_for_an_administrator(world):
     assert "Safe?" not in client.get(reverse("console:admin-canned-replies")).content.decode()
     languages = client.get(reverse("console:admin-helplines")).content.decode()
     assert "ELSEWHERE" in languages and "DEMO" not in languages
+    assert _path("admin-number", kwargs) not in client.get(reverse("console:admin-numbers")).content.decode()
+    routes = client.get(reverse("console:admin-voice-routes")).content.decode()
+    assert _path("admin-voice-route", kwargs) not in routes and "+15005550008" not in routes
+    assert "operator1" not in client.get(reverse("console:admin-on-call")).content.decode()
 
 
 def test_an_id_of_another_helpline_in_a_form_is_refused_and_nothing_written(world):
@@ -285,12 +352,16 @@ def test_an_administrator_lands_on_people_and_sees_the_pages_in_the_menu(world):
         "Canned replies",
         "Agencies",
         "Settings",
+        "Numbers",
+        "On-call rota",
         "Notifications",
     ]
-    # Nobody else is offered them, but the supervisors the canned replies they also manage.
+    # Nobody else is offered them, but the supervisors the canned replies and the rota they also
+    # keep, and the numbers they read.
+    supervisors = ["/console/admin/canned-replies/", "/console/admin/numbers/", "/console/admin/on-call/"]
     for role in ("operator", "supervisor", "agency"):
         html = sign_in(people[role]).get("/console/account/").content.decode()
         offered = re.findall(
             r'href="(/console/admin/[^"]*)"', html[html.index("<nav") : html.index("</nav>")]
         )
-        assert offered == (["/console/admin/canned-replies/"] if role == "supervisor" else []), role
+        assert offered == (supervisors if role == "supervisor" else []), role

@@ -49,7 +49,7 @@ def objects() -> dict[str, int | str]:
     from django_otp.plugins.otp_totp.models import TOTPDevice
 
     from cases.models import Case, Escalation
-    from channels_sms.models import Callback, CannedReply, PhoneNumber
+    from channels_sms.models import Callback, CannedReply, PhoneNumber, VoiceRoute
     from helpline.models import Team, User
     from referrals.models import Agency, Referral
 
@@ -64,6 +64,9 @@ def objects() -> dict[str, int | str]:
             body="Are you safe now?",
             created_by=User.objects.get(username="admin1"),
         )
+    if not VoiceRoute.objects.exists():
+        voice = PhoneNumber.objects.filter(helpline=helpline, channel="voice").order_by("id").first()
+        VoiceRoute.objects.create(number=voice, mode="dial", dial_numbers="+254700000001")
     found = {
         "helpline_id": helpline,
         "contact_id": case.contacts.order_by("id").first(),
@@ -76,6 +79,7 @@ def objects() -> dict[str, int | str]:
         "reply_id": CannedReply.objects.order_by("id").first(),
         "canned_reply_id": CannedReply.objects.order_by("id").first(),
         "number_id": PhoneNumber.objects.order_by("id").first(),
+        "voice_route_id": VoiceRoute.objects.order_by("id").first(),
         "callback_id": Callback.objects.order_by("id").first(),
         "device_id": TOTPDevice.objects.order_by("id").first(),
     }

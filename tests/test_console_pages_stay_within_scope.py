@@ -163,13 +163,24 @@ def test_the_menu_offers_only_the_persons_pages(world):
             "Dashboard",
             "Escalations",
             "Canned replies",
+            "Numbers",
+            "On-call rota",
             "Notifications",
             "Audit",
             "Workload",
             "Break-glass",
         ],
         "agency": ["Referrals", "Notifications"],
-        "admin": ["People", "Teams", "Canned replies", "Agencies", "Settings", "Notifications"],
+        "admin": [
+            "People",
+            "Teams",
+            "Canned replies",
+            "Agencies",
+            "Settings",
+            "Numbers",
+            "On-call rota",
+            "Notifications",
+        ],
     }
     import re
 
