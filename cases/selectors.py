@@ -482,7 +482,12 @@ def break_glass_get(*, user: User, grant_id: int) -> CaseAccess:
 def reporter_phone_for(*, user: User, case: Case) -> str:
     """The reporter's number as this user may see it: in full with the policy's
     "case.view_reporter_phone", otherwise only its last 3 digits."""
-    number = case.reporter_phone or ""
+    return phone_as_seen_by(user=user, case=case, number=case.reporter_phone or "")
+
+
+def phone_as_seen_by(*, user: User, case: Case, number: str) -> str:
+    """A reporter's number of `case` (also a copy of it, as a referral's packet holds) as this user
+    may see it: in full with "case.view_reporter_phone", otherwise only its last 3 digits."""
     if not number or policy.can(user, PolicyAction.CASE_VIEW_REPORTER_PHONE, case):
         return number
     return "*" * max(len(number) - 3, 0) + number[-3:]

@@ -301,3 +301,12 @@ def unthreaded_inbound(*, helpline_id: int | None) -> tuple[int, float]:
     )
     oldest = found["oldest"]
     return found["count"], (timezone.now() - oldest).total_seconds() if oldest else 0.0
+
+
+def case_message_refresh(*, user: User, case_id: int) -> list[Message]:
+    """The conversation again, for a page that shows it already and asks for news every few seconds
+    (the console's workspace): the case fetched in the caller's scope (404 outside it, the refusal
+    recorded); the read itself is recorded by the caller when the messages it shows change, not
+    on every refresh."""
+    case = case_get(user=user, case_id=case_id, action=AuditAction.MESSAGE_LIST, for_write=True)
+    return list(Message.objects.filter(case=case).order_by("at", "id"))

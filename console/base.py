@@ -15,6 +15,7 @@ the page does not take (400), answers refusals of the services in the console's 
 
 from __future__ import annotations
 
+import hashlib
 import time
 import zoneinfo
 from collections.abc import Callable, Mapping
@@ -39,11 +40,12 @@ from helpline.i18n import language_of
 from helpline.services import second_factor_required, session_logout
 from helpline.vocabulary import PolicyAction
 
-__all__ = ["POLL_HEADER", "ConsoleView", "Fetch", "NoObject", "Own", "Scoped"]
+__all__ = ["POLL", "ConsoleView", "Fetch", "NoObject", "Own", "Scoped"]
 
 HANDLER_METHODS = ("get", "post")
-# The live parts of a page ask for news with this header: it is not the person's activity.
-POLL_HEADER = "X-Console-Poll"
+# The live parts of a page ask for news with `?poll=1` in their own address (never an inherited
+# header: a form inside a live part is the person's activity): it is not the person's activity.
+POLL = "poll"
 # Sent with every form; never a field of the page's own.
 ALWAYS_ACCEPTED = frozenset({"csrfmiddlewaretoken"})
 SEEN_KEY = "console_seen"
@@ -55,6 +57,26 @@ class Refused(Exception):
     def __init__(self, status: int, messages: list[str], fields: Mapping[str, list[str]] | None = None):
         super().__init__(status, messages)
         self.status, self.messages, self.fields = status, messages, dict(fields or {})
+
+
+def is_poll(request: HttpRequest) -> bool:
+    """An automatic refresh of a live part, not the person's own action."""
+    return request.method == "GET" and request.GET.get(POLL) == "1"
+
+
+def mark_seen(request: HttpRequest) -> None:
+    """The person acted now (signing in starts the idle clock)."""
+    request.session[SEEN_KEY] = time.time()
+
+
+def record_once(request: HttpRequest, key: str, ids: list[int], record) -> None:
+    """Records a list read, except when the same rows were recorded for this page of this session
+    already (the queue refreshes itself every few seconds: the same rows shown again are not a new
+    read; any change of rows is)."""
+    digest = hashlib.blake2b(repr(ids).encode(), digest_size=8).hexdigest()
+    if request.session.get(key) != digest:
+        record()
+        request.session[key] = digest
 
 
 def _flatten(detail: Any) -> tuple[list[str], dict[str, list[str]]]:
@@ -162,11 +184,12 @@ class ConsoleView(View):
             # A session without the second factor (the admin site's half sign-in) is not enough.
             return self.to_sign_in(request)
         now = time.time()
-        seen = request.session.get(SEEN_KEY, now)
+        # A session that never saw the console's sign-in (the admin site's) counts as idle.
+        seen = request.session.get(SEEN_KEY, 0)
         if now - seen > settings.CONSOLE_IDLE_MINUTES * 60:
             session_logout(request=request, idle=True)
             return self.to_sign_in(request, idle=True)
-        if POLL_HEADER not in request.headers:
+        if not is_poll(request):
             request.session[SEEN_KEY] = now
         # The person's own language (their choice, else their helpline's) for every word.
         translation.activate(language_of(user))
@@ -190,7 +213,7 @@ class ConsoleView(View):
 
     def _accepts(self, request: HttpRequest) -> None:
         if request.method != "POST":
-            unknown = sorted(set(request.GET) - set(self.query_fields))
+            unknown = sorted(set(request.GET) - set(self.query_fields) - {POLL})
         else:
             unknown = sorted(set(request.POST) - ALWAYS_ACCEPTED - set(self.fields.get("post", ())))
         if unknown:

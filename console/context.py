@@ -15,5 +15,4 @@ def console(request: HttpRequest) -> dict:
         "menu": menu_for(user) if signed_in else [],
         "languages": settings.LANGUAGES,
         "poll_seconds": settings.CONSOLE_POLL_SECONDS,
-        "poll_header": '{"X-Console-Poll": "1"}',
     }

@@ -215,3 +215,15 @@ def packet_preview(
         consent_basis=ConsentBasis.CONSENT,
     )
     return packet_build(referral)
+
+
+def packet_for_reader(packet: dict[str, Any], *, user: Any, case: Any) -> dict[str, Any]:
+    """A packet as helpline staff read it: the reporter's number masked for those who may not see
+    it in full (as on the case itself); the agency reads its packet as it was sent."""
+    from cases.selectors import phone_as_seen_by
+
+    reporter = packet.get("reporter")
+    if not isinstance(reporter, dict) or not reporter.get("phone"):
+        return packet
+    seen = phone_as_seen_by(user=user, case=case, number=str(reporter["phone"]))
+    return {**packet, "reporter": {**reporter, "phone": seen}}

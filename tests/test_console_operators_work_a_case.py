@@ -3,6 +3,7 @@ dismissal of a contact that is not a case, the workspace's steps, notes, replies
 categories, consent and a referral whose preview is exactly the packet the agency receives."""
 
 import pytest
+from django.utils import timezone
 
 from cases.models import Case, Contact, Note
 from helpline.models import AuditEntry
@@ -35,10 +36,10 @@ def test_the_queue_refreshing_itself_records_a_read_only_when_the_rows_change(op
     client.get("/console/queue/")
     before = AuditEntry.objects.filter(actor=operator, action="case.list").count()
     for _ in range(3):
-        assert client.get("/console/queue/rows/", headers={"X-Console-Poll": "1"}).status_code == 200
+        assert client.get("/console/queue/rows/?poll=1").status_code == 200
     assert AuditEntry.objects.filter(actor=operator, action="case.list").count() == before
     walk_in()
-    client.get("/console/queue/rows/", headers={"X-Console-Poll": "1"})
+    client.get("/console/queue/rows/?poll=1")
     assert AuditEntry.objects.filter(actor=operator, action="case.list").count() == before + 1
 
 
@@ -207,3 +208,51 @@ def test_two_cases_are_linked_by_reference(operator, walk_in):
     assert second["reference"] in client.get(f"/console/cases/{first['id']}/").content.decode()
     unknown = client.post(f"/console/cases/{first['id']}/links/", {"reference": "NOPE-1", "kind": "sibling"})
     assert unknown.status_code == 400
+
+
+def test_the_preview_masks_the_reporters_number_and_is_on_record(operator, walk_in, police):
+    case = walk_in(reporter_name="Aunt", reporter_phone="+97699112233", reporter_relation="other_family")
+    client = sign_in(operator)
+    client.post(f"/console/cases/{case['id']}/transition/", {"name": "start_assessment"})
+    refer = {
+        "agency": police.pk,
+        "service_type": "investigation",
+        "urgency": "urgent",
+        "reason": "r",
+        "summary": "s",
+    }
+    # Without consent to a referral there is no preview either.
+    assert client.post(f"/console/cases/{case['id']}/refer/", {**refer, "step": "preview"}).status_code == 409
+    consent = {"given_by": "child", "scope": ["referral", "information_sharing", "reporter_identity"]}
+    client.post(f"/console/cases/{case['id']}/consent/", consent)
+    reads = AuditEntry.objects.filter(actor=operator, action="case.read", case_id=case["id"]).count()
+    html = client.post(f"/console/cases/{case['id']}/refer/", {**refer, "step": "preview"}).content.decode()
+    assert "+97699112233" not in html and "*********233" in html
+    assert (
+        AuditEntry.objects.filter(actor=operator, action="case.read", case_id=case["id"]).count() == reads + 1
+    )
+
+
+def test_the_conversation_refreshing_itself_is_recorded_only_when_it_changes(operator, helpline):
+    from channels_sms.models import Message
+
+    case = factories.CaseFactory(helpline=helpline, assigned_to=operator)
+    contact = factories.ContactFactory(case=case, channel="sms", call_type="child")
+    client = sign_in(operator)
+    client.get(f"/console/cases/{case.pk}/")
+    reads = AuditEntry.objects.filter(action="message.list", case_id=case.pk)
+    before = reads.count()
+    for _ in range(4):
+        assert client.get(f"/console/cases/{case.pk}/conversation/?poll=1").status_code == 200
+    assert reads.count() == before
+    Message.objects.create(
+        helpline=helpline,
+        case=case,
+        contact=contact,
+        channel="sms",
+        direction="inbound",
+        body="are you there",
+        at=timezone.now(),
+    )
+    assert "are you there" in client.get(f"/console/cases/{case.pk}/conversation/?poll=1").content.decode()
+    assert AuditEntry.objects.filter(action="message.list", extra__case_ids=[case.pk]).count() == 1

@@ -83,7 +83,7 @@ def test_the_idle_timeout_signs_out_and_refreshes_do_not_count(operator, setting
         assert client.get("/console/queue/").status_code == 200
         for _ in range(3):  # the queue refreshing itself for 15 minutes
             clock.shift(300)
-            client.get("/console/queue/rows/", headers={"X-Console-Poll": "1", "HX-Request": "true"})
+            client.get("/console/queue/rows/?poll=1", headers={"HX-Request": "true"})
         clock.shift(60)
         answer = client.get("/console/queue/")
         assert (answer.status_code, answer["Location"]) == (302, "/console/sign-in/?idle=1")
@@ -119,3 +119,27 @@ def test_a_language_switch_goes_back_only_to_the_console(operator):
     assert answer["Location"] == "/console/queue/"
     answer = client.post("/console/language/", {"language": "mn", "back": "/console//evil.example"})
     assert answer["Location"] == "/console/queue/"
+
+
+def test_a_dismissal_from_the_live_queue_is_the_persons_activity(operator, helpline, settings):
+    from tests import factories
+
+    settings.CONSOLE_IDLE_MINUTES = 15
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        client = sign_in(operator)
+        for _ in range(4):
+            clock.shift(600)
+            case = factories.CaseFactory(helpline=helpline)
+            factories.ContactFactory(case=case, channel="sms", call_type="")
+            dismissed = client.post(
+                f"/console/cases/{case.pk}/dismiss/", {"call_type": "silent"}, headers={"HX-Request": "true"}
+            )
+            assert dismissed.status_code == 200
+        assert client.get("/console/queue/").status_code == 200
+
+
+def test_a_session_the_console_did_not_start_counts_as_idle(operator):
+    client = Client()
+    client.force_login(operator)  # as the admin site's sign-in would leave it
+    answer = client.get("/console/queue/")
+    assert answer["Location"] == "/console/sign-in/?idle=1"

@@ -525,9 +525,15 @@ def test_packet_is_frozen_when_sent_and_later_case_changes_do_not_reach_it(api, 
     assert after["packet"]["child"]["location"] == CHILD_LOCATION
     assert after["packet"]["risk_level"] == "high"
     assert_absent(text, moved, "Songinokhairkhan", "Saraa", "school nurse", "physical_violence")
-    # Staff see the same frozen packet (what the agency was sent).
+    # Staff see the same frozen packet (what the agency was sent), the reporter's number as they
+    # may see it on the case (an operator: its last 3 digits).
     staff = client.get(f"/api/v1/referrals/{referral_id}/")
-    assert staff.json()["packet"] == before["packet"]
+    phone = before["packet"]["reporter"]["phone"]
+    masked = {
+        **before["packet"],
+        "reporter": {**before["packet"]["reporter"], "phone": "*" * (len(phone) - 3) + phone[-3:]},
+    }
+    assert staff.json()["packet"] == masked
     assert staff.json()["reason"] == REASON, "staff see the helpline-internal reason"
 
 
@@ -555,3 +561,26 @@ def test_staff_only_fields_never_reach_the_agency_whatever_the_basis(
         text, body = read_as_agency(api, police_user, created.json()["id"])
         assert_nothing_internal(text, body, case)
         assert_absent(text, OVERRIDE_REASON, supervisor.username, operator.username)
+
+
+def test_staff_read_the_reporters_number_in_a_packet_as_on_the_case(
+    api, helpline, operator, supervisor, walk_in
+):
+    agency, agency_user = agency_with_user(helpline, "police")
+    case = open_case(api, operator, walk_in)
+    client = api(operator)
+    record_consent(client, case["id"], ["referral", "information_sharing", "reporter_identity"])
+    created = refer(client, case["id"], agency)
+    assert created.status_code == 201, created.json()
+    referral_id = created.json()["id"]
+    full = read_as_agency(api, agency_user, referral_id)[1]["packet"]["reporter"]["phone"]
+    assert full.endswith("712345678")
+    as_operator = api(operator).get(f"/api/v1/referrals/{referral_id}/").json()["packet"]["reporter"]["phone"]
+    listed = (
+        api(operator).get(f"/api/v1/cases/{case['id']}/referrals/").json()[0]["packet"]["reporter"]["phone"]
+    )
+    assert as_operator == listed == "*" * (len(full) - 3) + full[-3:]
+    as_supervisor = (
+        api(supervisor).get(f"/api/v1/referrals/{referral_id}/").json()["packet"]["reporter"]["phone"]
+    )
+    assert as_supervisor == full

@@ -8,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from helpline import services
 from helpline.i18n import language_codes
 
-from ..base import ConsoleView, NoObject, Own, Refused
+from ..base import ConsoleView, NoObject, Own, Refused, mark_seen
 from ..navigation import home_of
 
 SIGN_IN_REFUSED = {
@@ -58,6 +58,7 @@ class SignInView(ConsoleView):
             )
         try:
             user = services.session_login(username=username, password=password, otp=otp, request=request)
+            mark_seen(request)
         except services.LoginLockedOut:
             status, message = SIGN_IN_REFUSED["locked_out"]
             return self.render({"username": username, "error": message}, status=status)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,7 +15,7 @@ from helpline import policy
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications import selectors as notification_selectors
 
-from ..base import ConsoleView, Fetch, Refused, Scoped
+from ..base import ConsoleView, Fetch, Refused, Scoped, record_once
 
 QUEUE_LENGTH = 50
 OPEN_STATES = [CaseState.INTAKE, CaseState.ASSESSMENT, CaseState.REFERRAL, CaseState.FOLLOW_UP]
@@ -26,14 +24,11 @@ QUICK_DISMISSALS = [CallType.SILENT, CallType.PRANK, CallType.WRONG_NUMBER, Call
 assert set(QUICK_DISMISSALS) <= NON_CASE_CALL_TYPES
 
 
-def _record_once(request: HttpRequest, key: str, ids: list[int], record) -> None:
-    """Records a list read, except when the same rows were recorded for this page of this session
-    already (the queue refreshes itself every few seconds: the same rows shown again are not a new
-    read; any change of rows is)."""
-    digest = hashlib.blake2b(repr(ids).encode(), digest_size=8).hexdigest()
-    if request.session.get(key) != digest:
-        record()
-        request.session[key] = digest
+def _without_poll(query: QueryDict) -> str:
+    """The page's filters for its live part's address (which adds `poll=1` itself)."""
+    filters = query.copy()
+    filters.pop("poll", None)
+    return filters.urlencode()
 
 
 class QueueView(ConsoleView):
@@ -57,7 +52,7 @@ class QueueView(ConsoleView):
     def rows(self, request: HttpRequest) -> dict:
         filters = self.filters(request)
         cases = list(self.scoped(filters=filters).order_by(*CASE_ORDERINGS["urgency"])[:QUEUE_LENGTH])
-        _record_once(
+        record_once(
             request,
             "console_queue_read",
             [c.pk for c in cases],
@@ -75,7 +70,7 @@ class QueueView(ConsoleView):
         return {
             "rows": rows,
             "quick_dismissals": [(t.value, t.label) for t in QUICK_DISMISSALS],
-            "query": request.GET.urlencode(),
+            "query": _without_poll(request.GET),
         }
 
     def get(self, request: HttpRequest) -> HttpResponse:
@@ -181,7 +176,7 @@ class NotificationRowsView(NotificationsView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         rows = list(self.scoped()[:QUEUE_LENGTH])
-        _record_once(
+        record_once(
             request,
             "console_inbox_read",
             [r.pk for r in rows],

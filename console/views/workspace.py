@@ -29,9 +29,9 @@ from referrals import selectors as referral_selectors
 from referrals import services as referral_services
 from referrals.api.serializers import ConsentInput, ReferralCreateInput
 from referrals.models import ConsentGiver, ConsentScope, Urgency
-from referrals.packets import packet_preview
+from referrals.packets import packet_for_reader, packet_preview
 
-from ..base import ConsoleView, Fetch, Refused, Scoped, refused_from
+from ..base import ConsoleView, Fetch, Refused, Scoped, record_once, refused_from
 
 TRANSITION_LABELS = {
     "start_assessment": gettext_lazy("Start assessment"),
@@ -67,11 +67,13 @@ class CaseView(ConsoleView):
 def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
     user = request.user
     transitions = case_services.case_available_transitions(case=case, user=user)
+    thread = list(channel_selectors.case_message_list(user=user, case_id=case.pk))
+    record_thread_read(request, case.pk, thread, recorded=True)
     consent = referral_services.current_consent(case)
     context = {
         "case": case,
         "reporter_phone": case_selectors.reporter_phone_for(user=user, case=case),
-        "messages_": list(channel_selectors.case_message_list(user=user, case_id=case.pk)),
+        "messages_": thread,
         "contacts": list(case.contacts.order_by("started_at", "id")),
         "notes": list(case_selectors.note_list(user=user, case_id=case.pk)),
         "transitions": [
@@ -114,10 +116,34 @@ class ConversationView(ConsoleView):
 
     template_name = "console/_conversation.html"
     page = PolicyAction.CASE_LIST
-    scope = {"get": Scoped(channel_selectors.case_message_list, kwarg="case_id")}
+    scope = {"get": Scoped(channel_selectors.case_message_refresh, kwarg="case_id")}
 
     def get(self, request: HttpRequest, case_id: int) -> HttpResponse:
-        return self.render({"messages_": list(self.scoped())})
+        thread = self.scoped()
+        record_thread_read(request, case_id, thread)
+        return self.render({"messages_": thread})
+
+
+def record_thread_read(request: HttpRequest, case_id: int, thread: list, *, recorded: bool = False) -> None:
+    """A conversation shown: recorded when its messages change since this session last recorded
+    them (the workspace refreshes it every few seconds); `recorded`: the read was recorded already
+    (the workspace's own read of it)."""
+    ids = [m.pk for m in thread]
+    key = f"console_thread_read_{case_id}"
+    if recorded:
+        record_once(request, key, ids, lambda: None)
+        return
+    record_once(
+        request,
+        key,
+        ids,
+        lambda: case_selectors.record_page_read(
+            user=request.user,
+            action=AuditAction.MESSAGE_LIST,
+            object_type="channels_sms.message",
+            rows=thread,
+        ),
+    )
 
 
 class _CaseWrite(ConsoleView):
@@ -238,12 +264,21 @@ class ReferView(_CaseWrite):
         if agency is None:
             raise Refused(400, [_("Unknown or inactive agency.")], {"agency": []})
         if request.POST.get("step") == "preview":
-            packet = packet_preview(
+            consent = referral_services.current_consent(self.object)
+            if consent is None or ConsentScope.REFERRAL not in consent.scope:
+                raise Refused(409, [_("Record the child's consent to a referral first.")])
+            # What the preview shows of the case is a read of it, on record.
+            case_selectors.case_get(user=request.user, case_id=case_id)
+            packet = packet_for_reader(
+                packet_preview(
+                    case=self.object,
+                    agency=agency,
+                    service_type=fields["service_type"],
+                    urgency=fields["urgency"],
+                    summary=fields["summary"],
+                ),
+                user=request.user,
                 case=self.object,
-                agency=agency,
-                service_type=fields["service_type"],
-                urgency=fields["urgency"],
-                summary=fields["summary"],
             )
             return self.render(
                 workspace_context(

@@ -20,6 +20,7 @@ from ..models import (
     Urgency,
     WebhookChange,
 )
+from ..packets import packet_for_reader
 from ..webhooks import webhook_target
 from ..workflow import TRANSITION_NAMES, ReferralState
 
@@ -321,7 +322,10 @@ class ReferralOutput(_AvailableTransitions, serializers.ModelSerializer):
 
     agency = AgencyBrief()
     case_reference = serializers.CharField(source="case.reference")
-    packet = serializers.JSONField(help_text="What the agency sees (empty until sent).")
+    packet = serializers.JSONField(
+        help_text="What the agency sees (empty until sent); the reporter's number masked to its last 3 "
+        "digits for staff who may not see it in full."
+    )
     response_minutes = serializers.SerializerMethodField(
         help_text="Minutes from sending to the agency's accept or reject (null while unanswered)."
     )
@@ -364,6 +368,14 @@ class ReferralOutput(_AvailableTransitions, serializers.ModelSerializer):
         if referral.responded_at is None or referral.sent_at is None:
             return None
         return int((referral.responded_at - referral.sent_at).total_seconds() // 60)
+
+    def to_representation(self, referral: Referral) -> dict:
+        data = super().to_representation(referral)
+        # The reporter's number as the reader may see it (masked as on the case itself).
+        data["packet"] = packet_for_reader(
+            data["packet"] or {}, user=self.context["request"].user, case=referral.case
+        )
+        return data
 
 
 class ReferralDetailOutput(ReferralOutput):
