@@ -11,7 +11,6 @@ urlpatterns = [
     path("language/", auth.LanguageView.as_view(), name="language"),
     path("account/", auth.AccountView.as_view(), name="account"),
     path("password/", auth.PasswordView.as_view(), name="password"),
-    path("password/<str:token>/", auth.PasswordLinkView.as_view(), name="password-link"),
     path("queue/", queue.QueueView.as_view(), name="queue"),
     path("queue/rows/", queue.QueueRowsView.as_view(), name="queue-rows"),
     path("search/", queue.SearchView.as_view(), name="search"),

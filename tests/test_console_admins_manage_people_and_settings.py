@@ -19,7 +19,7 @@ from tests.console import authenticator, sign_in
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = re.compile(r'id="set-password-token" value="http://[^"]+/console/password/([^/"]+)/"')
+TOKEN = re.compile(r'id="set-password-token" value="http://[^"]+/console/password/#([^"]+)"')
 
 
 def _entries(action: str, **more) -> list[AuditEntry]:

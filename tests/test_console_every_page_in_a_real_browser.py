@@ -84,7 +84,6 @@ def objects() -> dict[str, int | str]:
         "device_id": TOTPDevice.objects.order_by("id").first(),
     }
     known: dict[str, int | str] = {name: obj.pk for name, obj in found.items() if obj is not None}
-    known["token"] = "not-a-token"  # a set-password link: kept in the session, the form shown
     return known
 
 

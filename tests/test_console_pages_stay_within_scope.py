@@ -24,7 +24,6 @@ MATRIX = {
     "language": ("post", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "account": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "password": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
-    "password-link": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "notifications": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "queue": ("get", {"operator", "supervisor", "stranger"}),
     "queue-rows": ("get", {"operator", "supervisor", "stranger"}),
@@ -95,7 +94,6 @@ def world(helpline, operator, supervisor, agency_user, admin_user):
         "escalation_id": escalation.pk,
         "contact_id": contact.pk,
         "callback_id": callback.pk,
-        "token": "not-a-token",
     }
     return people, kwargs, case
 

@@ -82,9 +82,9 @@ LINK_TEMPLATE = "console/admin_password_link.html"
 
 
 def link_url(link: Any) -> str:
-    """The address the person opens (console/views/auth.PasswordLinkView): the installation's
-    public address and the link's token."""
-    return settings.PUBLIC_BASE_URL + reverse("console:password-link", args=[link.token])
+    """The address the person opens (console/views/auth.PasswordView): the installation's public
+    address, and the link's token after `#` (never sent to a server, so never in a log)."""
+    return settings.PUBLIC_BASE_URL + reverse("console:password") + "#" + link.token
 
 
 class UsersView(ConsoleView):

@@ -121,51 +121,38 @@ LINK_REFUSED = {
     "revoked": _("A newer set-password link replaced this one."),
     "expired": _("This set-password link has expired; ask an administrator for a new one."),
 }
-LINK_KEY = "console_set_password_link"
-
-
-class PasswordLinkView(ConsoleView):
-    """A set-password link as an administrator hands it over: its token is kept in the session and
-    the browser sent on to an address without it (not left in the history or a Referer)."""
-
-    public = True
-    scope = {"get": NoObject("the token in the address is the caller's credential")}
-
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
-        request.session[LINK_KEY] = token[:200]
-        return HttpResponseRedirect(reverse("console:password"))
 
 
 class PasswordView(ConsoleView):
-    """The holder of a set-password link chooses their password (as `POST /api/v1/auth/password/`)."""
+    """The holder of a set-password link chooses their password (as `POST /api/v1/auth/password/`).
+    The link carries its token after `#`, which browsers never send: console.js moves it into the
+    form's code field and takes it off the address, so no server or proxy log ever holds it."""
 
     template_name = "console/password.html"
     public = True
     scope = {
         "get": NoObject("the set-password form"),
-        "post": NoObject("the link's token kept in the session is the caller's credential"),
+        "post": NoObject("the link's token in the form is the caller's credential"),
     }
-    fields = {"post": frozenset({"password", "password_again"})}
+    fields = {"post": frozenset({"token", "password", "password_again"})}
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self.render({"has_link": bool(request.session.get(LINK_KEY))})
+        return self.render({})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         from django.core.exceptions import ValidationError as PasswordRefused
 
-        token = request.session.get(LINK_KEY, "")
+        token = request.POST.get("token", "").strip()[:200]
         password = request.POST.get("password", "")
         if not token:
             return self.render({"error": LINK_REFUSED["invalid"]}, status=400)
         if password != request.POST.get("password_again", ""):
-            return self.render({"has_link": True, "error": _("The two passwords differ.")}, status=400)
+            return self.render({"error": _("The two passwords differ.")}, status=400)
         try:
             services.password_set_with_link(token=token, password=password)
         except services.LinkRefused as refused:
-            request.session.pop(LINK_KEY, None)
             return self.render({"error": LINK_REFUSED[refused.reason]}, status=400)
         except (PasswordRefused, ValidationError) as refused:
             problems = refused.messages if hasattr(refused, "messages") else [str(m) for m in refused.detail]
-            return self.render({"has_link": True, "problems": problems}, status=400)
-        request.session.pop(LINK_KEY, None)
+            return self.render({"problems": problems}, status=400)
         return HttpResponseRedirect(reverse("console:sign-in") + "?password=1")

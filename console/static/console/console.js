@@ -5,6 +5,14 @@
   "use strict";
   var pendingG = false;
 
+  // A set-password link carries its token after "#" (never sent to a server): into the form's code
+  // field, and off the address bar and the history.
+  var code = document.getElementById("link-code");
+  if (code && window.location.hash.length > 1) {
+    code.value = decodeURIComponent(window.location.hash.slice(1));
+    window.history.replaceState(null, "", window.location.pathname);
+  }
+
   function typing(target) {
     var name = target && target.tagName;
     return name === "INPUT" || name === "TEXTAREA" || name === "SELECT" || (target && target.isContentEditable);
