@@ -68,3 +68,13 @@ def test_an_answer_on_a_referral_that_moved_on_is_refused(agency_user, referral)
     again = client.post(path, {"answer": "accept", "expected_state": "sent"})
     assert again.status_code == 409
     assert client.post(path, {"answer": "shrug"}).status_code == 400
+
+
+def test_progress_reads_as_from_the_agency_or_the_helpline(agency_user, referral):
+    client = sign_in(agency_user)
+    path = f"/console/referrals/{referral.pk}/"
+    client.post(path, {"answer": "accept", "expected_state": "sent"})
+    client.post(path, {"answer": "update", "body": "Visited today"})
+    page = client.get(path).content.decode()
+    assert "The agency: Visited today" in page
+    assert f"{agency_user.username}: Visited today" not in page
