@@ -334,7 +334,8 @@ def run(
             "(5) reads", lambda: reads(web.url, args.repeats, run_dir / "explain", bench_helplines)
         )
         results["console_throttled"] = step(
-            "(5) the console's queue on a slow connection", lambda: throttled(web.url, bench_helplines)
+            "(5) the console's queue on a slow connection",
+            lambda: throttled(web.url, bench_helplines, runs=2 if args.smoke else 5),
         )
         results["audit"] = step("(6) audit", verify_audit)
         _close_django_connections()
