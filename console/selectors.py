@@ -20,8 +20,8 @@ from helpline.audit import audit_record
 from helpline.models import AuditOutcome, Role, Team, User
 from helpline.vocabulary import AuditAction, PolicyAction
 from notifications.models import OnCallShift
-from referrals.models import ReferralState
-from referrals.selectors import referral_queryset_for
+from referrals.models import ReferralState, WebhookChange, WebhookChangeState
+from referrals.selectors import agency_queryset_for, referral_queryset_for
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Floor:
     unsent_replies: int
     waiting_for_worker: int
     worker_lag_seconds: float
+    webhook_changes: int
 
 
 def floor_figures(*, user: User) -> Floor:
@@ -51,6 +52,9 @@ def floor_figures(*, user: User) -> Floor:
         unsent_replies=outbox_list().filter(case__in=cases).count(),
         waiting_for_worker=waiting,
         worker_lag_seconds=round(lag),
+        webhook_changes=WebhookChange.objects.filter(
+            agency__in=agency_queryset_for(user), state=WebhookChangeState.PENDING
+        ).count(),
     )
 
 

@@ -17,4 +17,10 @@ urlpatterns = [
     path("restricted/", oversight.RestrictedView.as_view(), name="oversight-restricted"),
     path("cases/<int:case_id>/access/", oversight.CaseAccessView.as_view(), name="oversight-case-access"),
     path("workload/", oversight.WorkloadView.as_view(), name="oversight-workload"),
+    path("webhooks/", oversight.WebhookChangesView.as_view(), name="oversight-webhooks"),
+    path(
+        "agencies/<int:agency_id>/webhook/approve/",
+        oversight.WebhookApproveView.as_view(),
+        name="oversight-webhook-approve",
+    ),
 ]

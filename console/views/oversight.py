@@ -30,6 +30,10 @@ from helpline.audit import verify_chain
 from helpline.audit_export import EXPORT_LIMIT, audit_csv
 from helpline.models import AuditEntry, AuditOutcome
 from helpline.vocabulary import AuditAction, PolicyAction
+from referrals import selectors as referral_selectors
+from referrals import webhooks
+from referrals.api.serializers import WebhookApproveInput
+from referrals.models import Agency, WebhookChangeState
 
 from ..base import ConsoleView, Fetch, NoObject, Own, Refused, Scoped
 from ..selectors import (
@@ -350,3 +354,38 @@ class WorkloadView(ConsoleView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.render({"workload": self.scoped()})
+
+
+# --- agencies' webhook changes ---------------------------------------------------------------------
+
+
+class WebhookChangesView(ConsoleView):
+    """Changes of agencies' webhook addresses an administrator proposed, waiting for a supervisor
+    (not the proposer) to approve them, then for the endpoint to answer its challenge (mirrors
+    `POST /api/v1/agencies/{id}/webhook/approve/`)."""
+
+    template_name = "console/oversight_webhooks.html"
+    page = PolicyAction.AGENCY_APPROVE_WEBHOOK
+    page_probe = staticmethod(lambda user: Agency(helpline_id=user.helpline_id))
+    scope = {"get": Scoped(referral_selectors.agency_queryset_for)}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        waiting = [
+            (agency, change)
+            for agency in self.scoped()
+            for change in agency.webhook_changes.all()
+            if change.state in (WebhookChangeState.PENDING, WebhookChangeState.APPROVED)
+        ]
+        return self.render({"waiting": waiting})
+
+
+class WebhookApproveView(ConsoleView):
+    page = PolicyAction.AGENCY_APPROVE_WEBHOOK
+    page_probe = staticmethod(lambda user: Agency(helpline_id=user.helpline_id))
+    scope = {"post": Fetch(referral_selectors.agency_get, "agency_id")}
+    fields = {"post": frozenset({"change"})}
+
+    def post(self, request: HttpRequest, agency_id: int) -> HttpResponse:
+        fields = _valid(WebhookApproveInput, {"change": request.POST.get("change", "")})
+        webhooks.webhook_change_approve(actor=request.user, agency=self.object, change_id=fields["change"])
+        return HttpResponseRedirect(reverse("console:oversight-webhooks"))
