@@ -243,6 +243,13 @@ class Case(FSMModelMixin, CaseWorkflow):
             models.Index(
                 fields=["helpline", "state", "next_action_due_sort", "id"], name="case_queue_by_due"
             ),
+            # The console's queue: every open case in urgency order, walked until a page of the
+            # ones the person may see (the states one by one would each sort all their rows).
+            models.Index(
+                fields=["helpline", "risk_rank", "next_action_due_sort", "created_at", "id"],
+                condition=~models.Q(state="closed"),
+                name="case_open_by_urgency",
+            ),
         ]
         permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [

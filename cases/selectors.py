@@ -372,6 +372,14 @@ def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
     return Note.objects.filter(case_id__in=case_ids).select_related("author").order_by("created_at", "id")
 
 
+def case_notes(*, user: User, case: Case) -> QuerySet[Note]:
+    """Notes of a case the caller already fetched in their scope, its read on record (the
+    console's case page: one read of the case shows its notes with it); with the notes of the
+    cases merged into it."""
+    case_ids = [case.pk, *merged_case_ids(user, case.pk)]
+    return Note.objects.filter(case_id__in=case_ids).select_related("author").order_by("created_at", "id")
+
+
 def escalation_list(*, user: User, acknowledged: bool | None = None) -> QuerySet[Escalation]:
     """Escalations of the cases the user can see (for supervisors, the whole helpline but for
     restricted cases they are not on the list of)."""

@@ -12,7 +12,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import NotFound
 
-from cases.models import Channel, Direction
+from cases.models import Case, Channel, Direction
 from cases.selectors import case_get, case_queryset_for
 from cases.workflow import CaseState
 from helpline import policy
@@ -309,4 +309,10 @@ def case_message_refresh(*, user: User, case_id: int) -> list[Message]:
     recorded); the read itself is recorded by the caller when the messages it shows change, not
     on every refresh."""
     case = case_get(user=user, case_id=case_id, action=AuditAction.MESSAGE_LIST, for_write=True)
+    return list(Message.objects.filter(case=case).order_by("at", "id"))
+
+
+def case_messages(*, case: Case) -> list[Message]:
+    """The conversation of a case the caller already fetched in their scope, its read on record
+    (the console's case page: one read of the case shows its conversation with it)."""
     return list(Message.objects.filter(case=case).order_by("at", "id"))

@@ -33,6 +33,20 @@ def register(name: str, choices: type[models.TextChoices]) -> None:
     _vocabularies[name] = choices
 
 
+def vocabulary_choices(name: str) -> dict[str, str] | None:
+    """{code: default label} of one vocabulary (None for an unknown one), read once per process."""
+    choices = _vocabularies.get(name)
+    if choices is None:
+        return None
+    found = _choices_cache.get(name)
+    if found is None:
+        found = _choices_cache[name] = dict(choices.choices)
+    return found
+
+
+_choices_cache: dict[str, dict[str, str]] = {}
+
+
 def vocabularies() -> dict[str, type[models.TextChoices]]:
     return dict(sorted(_vocabularies.items()))
 

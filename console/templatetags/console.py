@@ -10,22 +10,30 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from helpline.labels import labeller
+from helpline.labels import labeller, vocabulary_choices
 
 register = template.Library()
+
+
+def _labeller(context):
+    """The reader's labeller, made once per request (a page labels hundreds of codes)."""
+    request = context.get("request")
+    made = getattr(request, "_console_labeller", None)
+    if made is None:
+        user = getattr(request, "user", None)
+        helpline = getattr(user, "helpline", None) if getattr(user, "helpline_id", None) else None
+        made = labeller(helpline)
+        if request is not None:
+            request._console_labeller = made
+    return made
 
 
 @register.simple_tag(takes_context=True)
 def label(context, vocabulary: str, code: str) -> str:
     """The label of `code` in `vocabulary` (helpline.labels), or the code itself if unknown."""
-    from helpline.labels import vocabularies
-
-    choices = vocabularies().get(vocabulary)
-    default = dict(choices.choices).get(code, code) if choices else code
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    helpline = getattr(user, "helpline", None) if getattr(user, "helpline_id", None) else None
-    return labeller(helpline).label(vocabulary, code, default)
+    choices = vocabulary_choices(vocabulary)
+    default = choices.get(code, code) if choices is not None else code
+    return _labeller(context).label(vocabulary, code, default)
 
 
 def _minutes(delta_seconds: float) -> str:
@@ -68,10 +76,7 @@ def category_label(context, category) -> str:
     """A category's label in the reader's language, or as the helpline wrote it."""
     from helpline.labels import CATEGORY
 
-    request = context.get("request")
-    user = getattr(request, "user", None)
-    helpline = getattr(user, "helpline", None) if getattr(user, "helpline_id", None) else None
-    return labeller(helpline).label(CATEGORY, category.code, category.label)
+    return _labeller(context).label(CATEGORY, category.code, category.label)
 
 
 @register.filter

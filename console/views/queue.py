@@ -59,9 +59,14 @@ class QueueView(ConsoleView):
             lambda: case_selectors.record_case_list_read(user=request.user, cases=cases, filters=filters),
         )
         user = request.user
+        # The addresses made once and filled in per row: a queue refreshes itself all day.
+        case_url = reverse("console:case", args=[0]).replace("/0/", "/{}/")
+        dismiss_url = reverse("console:dismiss", args=[0]).replace("/0/", "/{}/")
         rows = [
             {
                 "case": case,
+                "url": case_url.format(case.pk),
+                "dismiss_url": dismiss_url.format(case.pk),
                 "quick_dismiss": case.state == CaseState.INTAKE
                 and policy.can(user, PolicyAction.CASE_TRANSITION_DISMISS, case),
             }
@@ -69,7 +74,7 @@ class QueueView(ConsoleView):
         ]
         return {
             "rows": rows,
-            "quick_dismissals": [(t.value, t.label) for t in QUICK_DISMISSALS],
+            "quick_dismissals": [(t.value, str(t.label)) for t in QUICK_DISMISSALS],
             "query": _without_poll(request.GET),
         }
 

@@ -67,7 +67,8 @@ class CaseView(ConsoleView):
 def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
     user = request.user
     transitions = case_services.case_available_transitions(case=case, user=user)
-    thread = list(channel_selectors.case_message_list(user=user, case_id=case.pk))
+    # One read of the case (the page's fetch, on record) shows its parts with it.
+    thread = channel_selectors.case_messages(case=case)
     record_thread_read(request, case.pk, thread, recorded=True)
     consent = referral_services.current_consent(case)
     context = {
@@ -75,7 +76,7 @@ def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
         "reporter_phone": case_selectors.reporter_phone_for(user=user, case=case),
         "messages_": thread,
         "contacts": list(case.contacts.order_by("started_at", "id")),
-        "notes": list(case_selectors.note_list(user=user, case_id=case.pk)),
+        "notes": list(case_selectors.case_notes(user=user, case=case)),
         "transitions": [
             {"name": name, "label": TRANSITION_LABELS[name], "fields": TRANSITION_FIELDS[name]}
             for name in transitions
