@@ -22,7 +22,7 @@ NOT_ACCESS_DECISIONS = {
         "if self.role in (Role.OPERATOR, Role.SUPERVISOR, Role.AGENCY) and not self.helpline_id:",
     ),
     # Who must sign in with a second factor: authentication strength, not what they may do.
-    ("helpline/services.py", "return user.role in SECOND_FACTOR_ROLES"),
+    ("helpline/sign_in.py", "return user.role in SECOND_FACTOR_ROLES"),
     ("demo/management/commands/seed_demo.py", "if user.role not in SECOND_FACTOR_ROLES:"),
     (
         "demo/management/commands/seed_demo.py",
