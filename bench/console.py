@@ -68,3 +68,18 @@ def throttled_queue(base_url: str, session_key: str, *, runs: int = 5) -> dict[s
         "dom_ready_ms_median": statistics.median(usable),
         "transferred_bytes": max(weights),
     }
+
+
+def throttled(base_url: str, exclude: tuple[int, ...], *, runs: int) -> dict[str, Any]:
+    """The seeded operator's queue page through a slow mobile connection (bench/run.py's step
+    (5)); a browser that cannot start is a figure missing, not a failed run."""
+    from django.db import connections
+
+    from bench import reads as read_bench
+
+    keys = read_bench.tokens(read_bench.subjects(exclude))
+    connections.close_all()  # Playwright's event loop runs in this thread next
+    try:
+        return throttled_queue(base_url, keys["operator_console"], runs=runs)
+    except Exception as exc:
+        return {"error": f"{exc.__class__.__name__}: {exc}"[:500]}

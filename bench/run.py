@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ceiling, profiles
+from bench import console as console_bench
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
 from tests.processes import (
@@ -335,7 +336,7 @@ def run(
         )
         results["console_throttled"] = step(
             "(5) the console's queue on a slow connection",
-            lambda: throttled(web.url, bench_helplines, runs=2 if args.smoke else 5),
+            lambda: console_bench.throttled(web.url, bench_helplines, runs=2 if args.smoke else 5),
         )
         results["audit"] = step("(6) audit", verify_audit)
         _close_django_connections()
@@ -521,18 +522,6 @@ def reads(base_url: str, repeats: int, explain_dir: Path, exclude: tuple[int, ..
         }
     _close_django_connections()
     return figures
-
-
-def throttled(base_url: str, exclude: tuple[int, ...], *, runs: int) -> dict[str, Any]:
-    """The operator's queue page through a slow mobile connection (bench/console.py)."""
-    from bench import console
-
-    keys = read_bench.tokens(read_bench.subjects(exclude))
-    _close_django_connections()
-    try:
-        return console.throttled_queue(base_url, keys["operator_console"], runs=runs)
-    except Exception as exc:  # a browser that cannot start is a figure missing, not a failed run
-        return {"error": f"{exc.__class__.__name__}: {exc}"[:500]}
 
 
 def profile(
