@@ -49,6 +49,8 @@ POLL = "poll"
 # Sent with every form; never a field of the page's own.
 ALWAYS_ACCEPTED = frozenset({"csrfmiddlewaretoken"})
 SEEN_KEY = "console_seen"
+# The idle clock's grain: a session may time out up to this much before its full idle time.
+SEEN_GRAIN_SECONDS = 30
 
 
 class Refused(Exception):
@@ -189,7 +191,9 @@ class ConsoleView(View):
         if now - seen > settings.CONSOLE_IDLE_MINUTES * 60:
             session_logout(request=request, idle=True)
             return self.to_sign_in(request, idle=True)
-        if not is_poll(request):
+        if not is_poll(request) and now - seen > SEEN_GRAIN_SECONDS:
+            # Written at most every SEEN_GRAIN_SECONDS: a session is saved (a database write) only
+            # when something in it changed, and a person at work opens pages every few seconds.
             request.session[SEEN_KEY] = now
         # The person's own language (their choice, else their helpline's) for every word.
         translation.activate(language_of(user))

@@ -37,6 +37,11 @@ def agency_queryset_for(user: User) -> QuerySet[Agency]:
     )
 
 
+def agency_choices_for(user: User) -> QuerySet[Agency]:
+    """The agencies the user may see, without their webhook changes: what a referral form offers."""
+    return _agencies_for(user)
+
+
 def _agencies_for(user: User) -> QuerySet[Agency]:
     if policy.can(user, PolicyAction.AGENCY_MANAGE):
         agencies = Agency.objects.all()
@@ -147,8 +152,8 @@ def case_consents(*, case: Case) -> QuerySet[Consent]:
 
 
 def case_referrals(*, case: Case) -> QuerySet[Referral]:
-    return (
-        Referral.objects.filter(case=case)
-        .select_related("agency", "case", "case__helpline")
-        .prefetch_related(Prefetch("updates", ReferralUpdate.objects.select_related("author")))
+    # Through the case's own manager: each referral's `.case` is this case object (its helpline
+    # with it), not a join of every column of the case again.
+    return case.referrals.select_related("agency").prefetch_related(
+        Prefetch("updates", ReferralUpdate.objects.select_related("author"))
     )

@@ -75,7 +75,7 @@ def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
         "case": case,
         "reporter_phone": case_selectors.reporter_phone_for(user=user, case=case),
         "messages_": thread,
-        "contacts": list(case.contacts.order_by("started_at", "id")),
+        "contacts": list(case_selectors.case_contacts(case=case)),
         "notes": list(case_selectors.case_notes(user=user, case=case)),
         "transitions": [
             {"name": name, "label": TRANSITION_LABELS[name], "fields": TRANSITION_FIELDS[name]}
@@ -96,7 +96,7 @@ def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
         "consent_givers": ConsentGiver.choices,
         "consent_scopes": ConsentScope.choices,
         "referrals": list(referral_selectors.case_referrals(case=case)),
-        "agencies": list(referral_selectors.agency_queryset_for(user)),
+        "agencies": list(referral_selectors.agency_choices_for(user)),
         "urgencies": Urgency.choices,
         "now": timezone.now(),
         "call_types": CallType.choices,
@@ -104,7 +104,7 @@ def workspace_context(request: HttpRequest, case: Any, **more: Any) -> dict:
         "teams": list(team_queryset_for(user).filter(is_active=True))
         if policy.can(user, PolicyAction.CASE_TRANSFER, case)
         else [],
-        "links": case_selectors.case_link_list(user=user, case_id=case.pk),
+        "links": case_selectors.case_link_list(user=user, case_id=case.pk, case=case),
         "link_kinds": CaseLinkKind.choices,
         "may_link": policy.can(user, PolicyAction.CASE_LINK, case),
     }
