@@ -192,7 +192,7 @@ def tokens(who: dict[str, Any]) -> dict[str, str]:
     from django.test import Client
     from knox.models import AuthToken
 
-    from console.base import SEEN_KEY
+    from helpline.sign_in import SEEN_KEY
 
     keys = {
         role: AuthToken.objects.create(user=who[role])[1] for role in ("operator", "supervisor", "agency")

@@ -193,16 +193,12 @@ def chat_notices(session: ChatSession) -> list[dict]:
     return [{"kind": kind, "body": body, "at": session.created_at} for kind, body in shown if body]
 
 
-def chat_queue_position(session: ChatSession, *, now: datetime | None = None) -> int | None:
-    """Where the child's chat is among the helpline's chats waiting for an operator (1: next),
-    ordered by when each child first wrote. None when not waiting: before the first message (no
-    conversation yet), once an operator has replied, or when the chat is over."""
-    now = now or timezone.now()
-    if session.contact_id is None or chat_session_ended_reason(session, at=now):
-        return None
-    waiting = (
+def _chats_waiting(helpline_id: int, now: datetime) -> QuerySet[ChatSession]:
+    """A helpline's web chats waiting for an operator: open, the child has written, and nobody
+    has replied yet (and the case is not closed)."""
+    return (
         ChatSession.objects.filter(
-            helpline_id=session.helpline_id, ended_at__isnull=True, contact__isnull=False, expires_at__gt=now
+            helpline_id=helpline_id, ended_at__isnull=True, contact__isnull=False, expires_at__gt=now
         )
         .exclude(contact__case__state=CaseState.CLOSED)
         .exclude(
@@ -213,6 +209,42 @@ def chat_queue_position(session: ChatSession, *, now: datetime | None = None) ->
             )
         )
     )
+
+
+# The order children wait in (chat_queue_position counts the same order).
+WAITING_ORDER = ("contact__started_at", "created_at")
+WAITING_SHOWN = 50  # rows of the console's page of waiting chats
+
+
+def chat_waiting_list(*, user: User, now: datetime | None = None) -> list[dict]:
+    """The web chats of the caller's helpline waiting for an operator, in the order the children
+    wait (`position`: 1 is next, the number each child is shown), those whose case the caller may
+    see: `{"position", "session", "case"}`. A chat whose case is hidden from the caller keeps its
+    place (the numbers stay the children's own) but is left out."""
+    if user.helpline_id is None or not policy.can(user, PolicyAction.CASE_LIST):
+        return []
+    now = now or timezone.now()
+    places = list(
+        _chats_waiting(user.helpline_id, now).order_by(*WAITING_ORDER).values_list("pk", "contact__case_id")
+    )
+    shown = policy.visible_case_ids(user, {case_id for _, case_id in places if case_id is not None})
+    positions = {pk: place for place, (pk, case_id) in enumerate(places, start=1) if case_id in shown}
+    chosen = sorted(positions, key=positions.__getitem__)[:WAITING_SHOWN]
+    sessions = ChatSession.objects.filter(pk__in=chosen).select_related("contact__case")
+    return sorted(
+        ({"position": positions[s.pk], "session": s, "case": s.contact.case} for s in sessions),
+        key=lambda row: row["position"],
+    )
+
+
+def chat_queue_position(session: ChatSession, *, now: datetime | None = None) -> int | None:
+    """Where the child's chat is among the helpline's chats waiting for an operator (1: next),
+    ordered by when each child first wrote. None when not waiting: before the first message (no
+    conversation yet), once an operator has replied, or when the chat is over."""
+    now = now or timezone.now()
+    if session.contact_id is None or chat_session_ended_reason(session, at=now):
+        return None
+    waiting = _chats_waiting(session.helpline_id, now)
     mine = waiting.filter(pk=session.pk).values_list("contact__started_at", flat=True).first()
     if mine is None:
         return None  # an operator has replied

@@ -1,12 +1,12 @@
 from django.contrib import admin
 from django.urls import include, path
-from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import healthz, readyz
+from helpline.admin import AdminSite
 
-# The Django admin asks for the TOTP code too: otherwise it would be a way around two-factor sign-in.
-admin.site.__class__ = OTPAdminSite
+# The Django admin asks for the TOTP code too, and signs an idle browser out (helpline.admin).
+admin.site.__class__ = AdminSite
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -21,7 +21,6 @@ import zoneinfo
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -38,6 +37,7 @@ from helpline import policy
 from helpline.api.base import Fetch, NoObject, Own, Scope, Scoped
 from helpline.i18n import language_of
 from helpline.services import second_factor_required, session_logout
+from helpline.sign_in import session_active, session_idle
 from helpline.vocabulary import PolicyAction
 
 __all__ = ["POLL", "ConsoleView", "Fetch", "NoObject", "Own", "Scoped"]
@@ -48,9 +48,6 @@ HANDLER_METHODS = ("get", "post")
 POLL = "poll"
 # Sent with every form; never a field of the page's own.
 ALWAYS_ACCEPTED = frozenset({"csrfmiddlewaretoken"})
-SEEN_KEY = "console_seen"
-# The idle clock's grain: a session may time out up to this much before its full idle time.
-SEEN_GRAIN_SECONDS = 30
 
 
 class Refused(Exception):
@@ -64,11 +61,6 @@ class Refused(Exception):
 def is_poll(request: HttpRequest) -> bool:
     """An automatic refresh of a live part, not the person's own action."""
     return request.method == "GET" and request.GET.get(POLL) == "1"
-
-
-def mark_seen(request: HttpRequest) -> None:
-    """The person acted now (signing in starts the idle clock)."""
-    request.session[SEEN_KEY] = time.time()
 
 
 def record_once(request: HttpRequest, key: str, ids: list[int], record) -> None:
@@ -186,15 +178,12 @@ class ConsoleView(View):
             # A session without the second factor (the admin site's half sign-in) is not enough.
             return self.to_sign_in(request)
         now = time.time()
-        # A session that never saw the console's sign-in (the admin site's) counts as idle.
-        seen = request.session.get(SEEN_KEY, 0)
-        if now - seen > settings.CONSOLE_IDLE_MINUTES * 60:
+        # A session that never saw our sign-in (an admin site's half sign-in) counts as idle.
+        if session_idle(request, now=now):
             session_logout(request=request, idle=True)
             return self.to_sign_in(request, idle=True)
-        if not is_poll(request) and now - seen > SEEN_GRAIN_SECONDS:
-            # Written at most every SEEN_GRAIN_SECONDS: a session is saved (a database write) only
-            # when something in it changed, and a person at work opens pages every few seconds.
-            request.session[SEEN_KEY] = now
+        if not is_poll(request):
+            session_active(request, now=now)
         # The person's own language (their choice, else their helpline's) for every word.
         translation.activate(language_of(user))
         request.LANGUAGE_CODE = translation.get_language()

@@ -28,6 +28,8 @@ class Entry:
 
 MENU = [
     Entry("console:queue", _("Queue"), PolicyAction.CASE_LIST, "q"),
+    # The web chats waiting for an operator's first reply, with the place each child is shown.
+    Entry("console:chats", _("Waiting chats"), PolicyAction.CASE_LIST, "i"),
     Entry("console:search", _("Search"), PolicyAction.CASE_LIST, "s"),
     Entry("console:callbacks", _("Callbacks"), PolicyAction.CALLBACK_VIEW, "c"),
     Entry("console:dashboard", _("Dashboard"), PolicyAction.DASHBOARD_VIEW, "d"),
@@ -49,8 +51,9 @@ MENU = [
     Entry("console:admin-helplines", _("Settings"), PolicyAction.HELPLINE_MANAGE, "h"),
     # The helpline's numbers and voice routes (console/views/numbers.py): supervisors read them.
     Entry("console:admin-numbers", _("Numbers"), PolicyAction.PHONE_NUMBER_VIEW, "u"),
-    # The on-call rota (console/views/on_call.py): supervisors and administrators keep it.
-    Entry("console:admin-on-call", _("On-call rota"), PolicyAction.ON_CALL_MANAGE, "l"),
+    # The on-call rota (console/views/on_call.py): operators read it; supervisors and
+    # administrators keep it.
+    Entry("console:admin-on-call", _("On-call rota"), PolicyAction.ON_CALL_VIEW, "l"),
     # Everyone's own notifications (notifications.selectors.notification_list keeps them to their own).
     Entry("console:notifications", _("Notifications"), None, "n"),
     # The supervisors' oversight pages (console/views/oversight.py).

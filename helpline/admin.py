@@ -1,12 +1,39 @@
+import time
+
 from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy
+from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import AuditEntry, Helpline, Team, User
+from .sign_in import session_active, session_idle, session_logout, session_seen
+
+
+class AdminSite(OTPAdminSite):
+    """The Django admin site with the second factor (django-otp: otherwise it would be a way around
+    two-factor sign-in) and the console's idle timeout (`CONSOLE_IDLE_MINUTES`): a browser left
+    signed in is signed out here as it is in the console, whichever of the two it was left on."""
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        if not super().has_permission(request):
+            return False
+        now = time.time()
+        if session_idle(request, now=now):
+            session_logout(request=request, idle=True)  # on record; the admin shows its sign-in
+            return False
+        session_active(request, now=now)
+        return True
+
+    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        answer = super().login(request, extra_context)
+        if request.method == "POST" and request.user.is_authenticated:
+            session_seen(request)  # signing in starts the idle clock
+        return answer
 
 
 @admin.register(Helpline)

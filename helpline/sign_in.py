@@ -3,9 +3,11 @@ token or a console session; lockouts (django-axes) and refusals on record; signi
 tokens; enrolling an authenticator. `helpline.services` re-exports every public name."""
 
 import re
+import time
 from typing import NoReturn
 
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -26,6 +28,31 @@ _TOKEN_ID = re.compile(r"[0-9a-f]{16}")
 # should look at: supervisors filter on it (GET /api/v1/audit/?review=true) and the person sees
 # their own (GET /api/v1/auth/security-events/).
 REVIEW = {"review": True}
+
+
+# The idle clock of a browser session (the console's and the admin site's): when the person last
+# opened a page, kept in the session. A session without it (never signed in by us) counts as idle.
+SEEN_KEY = "console_seen"
+# Written at most this often: a session is saved (a database write) only when something in it
+# changed, and a person at work opens a page every few seconds. A session may therefore end up to
+# this much before its full idle time, never after.
+SEEN_GRAIN_SECONDS = 30
+
+
+def session_seen(request: HttpRequest, *, now: float | None = None) -> None:
+    """The person acted now (signing in starts the idle clock)."""
+    request.session[SEEN_KEY] = time.time() if now is None else now
+
+
+def session_idle(request: HttpRequest, *, now: float) -> bool:
+    """Has the session gone `CONSOLE_IDLE_MINUTES` without the person's own action?"""
+    return now - request.session.get(SEEN_KEY, 0) > settings.CONSOLE_IDLE_MINUTES * 60
+
+
+def session_active(request: HttpRequest, *, now: float) -> None:
+    """The person opened a page (not a page's own refresh): the idle clock restarts."""
+    if now - request.session.get(SEEN_KEY, 0) > SEEN_GRAIN_SECONDS:
+        session_seen(request, now=now)
 
 
 class LoginFailed(Exception):
@@ -140,6 +167,7 @@ def session_login(*, username: str, password: str, otp: str = "", request: HttpR
         auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         if device is not None:
             otp_login(request, device)
+        session_seen(request)
         audit_record(
             actor=user,
             action=AuditAction.AUTH_LOGIN,

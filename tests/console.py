@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
 from django.test import Client
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.services import second_factor_required
 from tests.factories import PASSWORD
+
+
+def an_address() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
 
 
 def authenticator(user) -> TOTPDevice:
@@ -21,6 +27,9 @@ def current_code(device: TOTPDevice) -> str:
 
 def sign_in(user, *, client: Client | None = None, **client_options) -> Client:
     """A test client signed in to the console as `user` through the sign-in form."""
+    # Sign-in is throttled per address in the shared Redis cache (helpline.throttles): each client
+    # signs in from an address of its own, so tests never throttle one another.
+    client_options.setdefault("REMOTE_ADDR", an_address())
     client = client or Client(**client_options)
     body = {"username": user.username, "password": PASSWORD}
     if second_factor_required(user):

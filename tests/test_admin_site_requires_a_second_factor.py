@@ -1,10 +1,15 @@
 """The Django admin site cannot be used to get around two-factor sign-in."""
 
+from datetime import timedelta
+
+import time_machine
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from helpline.models import AuditEntry
 from tests.factories import PASSWORD
 
 
@@ -34,3 +39,32 @@ def test_admin_login_with_the_code_gets_in(db, admin_user):
     response = login(client, admin_user.username, otp_device=device.persistent_id, otp_token=code)
     assert response.status_code == 302
     assert client.get("/admin/helpline/auditentry/").status_code == 200
+
+
+def test_an_idle_admin_session_is_signed_out_and_on_record(db, admin_user, settings):
+    device = _staff_admin(admin_user)
+    client = Client()
+    code = f"{totp(device.bin_key):06d}"
+    assert (
+        login(client, admin_user.username, otp_device=device.persistent_id, otp_token=code).status_code == 302
+    )
+    assert client.get("/admin/helpline/auditentry/").status_code == 200
+    later = timezone.now() + timedelta(minutes=settings.CONSOLE_IDLE_MINUTES + 1)
+    with time_machine.travel(later, tick=False):
+        answer = client.get("/admin/helpline/auditentry/")
+        assert answer.status_code == 302 and answer["Location"].startswith("/admin/login/")
+        assert client.get("/admin/helpline/auditentry/").status_code == 302  # signed out for good
+    logout = AuditEntry.objects.get(action="auth.logout", actor=admin_user)
+    assert logout.extra["idle"] is True
+
+
+def test_the_admin_site_does_not_take_a_session_it_did_not_sign_in(db, admin_user):
+    """A session without the idle clock (signed in by some other way than our two sign-ins) is
+    idle from its first request, as in the console."""
+    device = _staff_admin(admin_user)
+    client = Client()
+    client.force_login(admin_user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    assert client.get("/admin/helpline/auditentry/").status_code == 302

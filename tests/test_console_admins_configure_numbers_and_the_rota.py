@@ -297,6 +297,7 @@ def test_supervisors_read_the_numbers_and_routes_without_changing_them(superviso
 
 @pytest.mark.parametrize("role", ["operator", "agency"])
 def test_other_roles_get_404_for_the_numbers_and_the_rota(role, operator, agency_user, voice):
+    """(Operators read the rota, below, and may not change it.)"""
     route = VoiceRoute.objects.create(number=voice)
     client = sign_in({"operator": operator, "agency": agency_user}[role])
     gets = [
@@ -304,7 +305,7 @@ def test_other_roles_get_404_for_the_numbers_and_the_rota(role, operator, agency
         reverse("console:admin-number", args=[voice.pk]),
         ROUTES,
         reverse("console:admin-voice-route", args=[route.pk]),
-        ROTA,
+        *([ROTA] if role == "agency" else []),
     ]
     for url in gets:
         assert client.get(url).status_code == 404, url
@@ -556,3 +557,18 @@ def test_the_pages_have_no_inline_script_or_style_and_label_every_field(
         ), url
         for table in re.findall(r"<table\b.*?</table>", html, re.S):
             assert "<caption>" in table and 'scope="col"' in table, url
+
+
+def test_operators_read_the_rota_and_cannot_change_it(helpline, operator, supervisor):
+    shift = OnCallShift.objects.create(
+        helpline=helpline, user=supervisor, weekdays=[6, 7], starts="18:00", ends="08:00"
+    )
+    client = sign_in(operator)
+    page = client.get(ROTA).content.decode()
+    assert "supervisor1" in page and "Saturday, Sunday" in page
+    assert "<form" not in page.split("<main", 1)[1].split("</main>", 1)[0]  # no form to change it
+    assert "On-call rota" in page.split("<nav", 1)[1].split("</nav>", 1)[0]
+    answer = client.post(ROTA, {"user_0": str(operator.pk), "starts_0": "18:00", "ends_0": "08:00"})
+    assert answer.status_code == 404
+    assert list(OnCallShift.objects.filter(helpline=helpline)) == [shift]
+    assert not _entries("notification.on_call_set")

@@ -1,10 +1,10 @@
 """The administrators' pages of the console (console/urls_admin.py) stay within the policy and the
-administrator's helpline: every route answers 404 to a role that does not have it (operators,
-partner-agency users, supervisors except for canned replies, the on-call rota and reading the
-numbers) and to an administrator of another helpline for this helpline's objects, and writes
-nothing. Their forms refuse fields they do not take
-(400, nothing written), and no page carries inline script or style. The matrix names every route:
-a new one fails here until it is given its row."""
+administrator's helpline: every route answers 404 to a role that does not have it (operators but
+for reading the on-call rota, partner-agency users, supervisors but for canned replies, the rota
+and reading the numbers) and to an administrator of another helpline for this helpline's objects,
+and writes nothing. Their forms refuse fields they do not take (400, nothing written), and no page
+carries inline script or style. The matrix names every route: a new one fails here until it is
+given its row."""
 
 import re
 
@@ -18,7 +18,7 @@ from helpline.models import AuditEntry, Helpline, Team, User
 from notifications.models import OnCallShift
 from referrals.models import Agency
 from tests import factories
-from tests.console import authenticator, current_code, sign_in
+from tests.console import an_address, authenticator, current_code, sign_in
 from tests.factories import PASSWORD
 from tests.test_console_is_secure_by_default import INLINE_HANDLER, INLINE_SCRIPT, INLINE_STYLE
 
@@ -51,8 +51,8 @@ MATRIX = {
     "admin-voice-routes": ("get", LIST_ROLES | {"supervisor"}),
     "admin-voice-route": ("get", ADMINS | {"supervisor"}),
     "admin-voice-route-remove": ("post", ADMINS),
-    # Each helpline's supervisors and administrators keep its own rota.
-    "admin-on-call": ("get", LIST_ROLES | {"supervisor"}),
+    # Each helpline's supervisors and administrators keep its own rota; its operators read it.
+    "admin-on-call": ("get", LIST_ROLES | {"supervisor", "operator"}),
 }
 # Every route that takes a POST, with the roles it answers; an empty form is refused for what it
 # lacks (400), never for scope.
@@ -337,7 +337,7 @@ def test_the_administrators_pages_have_no_inline_script_or_style(world, helpline
 def test_an_administrator_lands_on_people_and_sees_the_pages_in_the_menu(world):
     people, _kwargs = world
     admin = people["admin"]
-    client = Client()
+    client = Client(REMOTE_ADDR=an_address())
     answer = client.post(
         "/console/sign-in/",
         {"username": admin.username, "password": PASSWORD, "otp": current_code(authenticator(admin))},
@@ -357,11 +357,19 @@ def test_an_administrator_lands_on_people_and_sees_the_pages_in_the_menu(world):
         "Notifications",
     ]
     # Nobody else is offered them, but the supervisors the canned replies and the rota they also
-    # keep, and the numbers they read.
-    supervisors = ["/console/admin/canned-replies/", "/console/admin/numbers/", "/console/admin/on-call/"]
-    for role in ("operator", "supervisor", "agency"):
+    # keep, and the numbers they read; and the operators the rota they read.
+    offers = {
+        "operator": ["/console/admin/on-call/"],
+        "supervisor": [
+            "/console/admin/canned-replies/",
+            "/console/admin/numbers/",
+            "/console/admin/on-call/",
+        ],
+        "agency": [],
+    }
+    for role, expected in offers.items():
         html = sign_in(people[role]).get("/console/account/").content.decode()
         offered = re.findall(
             r'href="(/console/admin/[^"]*)"', html[html.index("<nav") : html.index("</nav>")]
         )
-        assert offered == (supervisors if role == "supervisor" else []), role
+        assert offered == expected, role

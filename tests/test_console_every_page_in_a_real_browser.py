@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 # Parts of pages (what the live regions ask for), not pages: checked inside their page.
-PARTS = {"queue-rows", "conversation", "notification-rows", "dashboard-figures"}
+PARTS = {"queue-rows", "chat-rows", "conversation", "notification-rows", "dashboard-figures"}
 PEOPLE = ("operator1", "supervisor1", "police1", "admin1")
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from tests import factories
-from tests.console import sign_in
+from tests.console import an_address, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_the_session_and_csrf_cookies_are_out_of_scripts_reach(operator):
 def test_a_form_without_the_csrf_token_is_refused(operator, walk_in):
     case = walk_in()
     # Signing in needs the token too.
-    client = Client(enforce_csrf_checks=True)
+    client = Client(enforce_csrf_checks=True, REMOTE_ADDR=an_address())
     page = client.get("/console/sign-in/").content.decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
     signed = client.post(

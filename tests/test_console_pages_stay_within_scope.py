@@ -27,6 +27,8 @@ MATRIX = {
     "notifications": ("get", {"operator", "supervisor", "agency", "admin", "stranger"}),
     "queue": ("get", {"operator", "supervisor", "stranger"}),
     "queue-rows": ("get", {"operator", "supervisor", "stranger"}),
+    "chats": ("get", {"operator", "supervisor", "stranger"}),
+    "chat-rows": ("get", {"operator", "supervisor", "stranger"}),
     "search": ("get", {"operator", "supervisor", "stranger"}),
     "callbacks": ("get", {"operator", "supervisor", "stranger"}),
     "dashboard": ("get", {"supervisor"}),
@@ -153,9 +155,10 @@ def test_another_agencys_referral_is_not_found(world, helpline):
 def test_the_menu_offers_only_the_persons_pages(world):
     people, _kwargs, _case = world
     expected = {
-        "operator": ["Queue", "Search", "Callbacks", "Notifications"],
+        "operator": ["Queue", "Waiting chats", "Search", "Callbacks", "On-call rota", "Notifications"],
         "supervisor": [
             "Queue",
+            "Waiting chats",
             "Search",
             "Callbacks",
             "Dashboard",

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from helpline.models import AuditEntry
-from tests.console import authenticator, current_code, sign_in
+from tests.console import an_address, authenticator, current_code, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -23,14 +23,18 @@ def test_the_sign_in_form_has_labelled_fields():
 
 
 def test_an_operator_signs_in_with_a_password_and_lands_on_the_queue(operator):
-    answer = Client().post("/console/sign-in/", {"username": "operator1", "password": PASSWORD})
+    answer = Client(REMOTE_ADDR=an_address()).post(
+        "/console/sign-in/", {"username": "operator1", "password": PASSWORD}
+    )
     assert (answer.status_code, answer["Location"]) == (302, "/console/queue/")
     entry = AuditEntry.objects.filter(actor=operator, action="auth.login").last()
     assert entry.extra["session"] is True
 
 
 def test_a_wrong_password_is_refused_and_recorded(operator):
-    answer = Client().post("/console/sign-in/", {"username": "operator1", "password": "wrong"})
+    answer = Client(REMOTE_ADDR=an_address()).post(
+        "/console/sign-in/", {"username": "operator1", "password": "wrong"}
+    )
     assert answer.status_code == 401
     assert "Unable to sign in" in answer.content.decode()
     assert AuditEntry.objects.filter(action="auth.login", outcome="denied").exists()
@@ -38,7 +42,7 @@ def test_a_wrong_password_is_refused_and_recorded(operator):
 
 def test_a_supervisor_needs_the_authentication_code(supervisor):
     device = authenticator(supervisor)
-    client = Client()
+    client = Client(REMOTE_ADDR=an_address())
     without = client.post("/console/sign-in/", {"username": "supervisor1", "password": PASSWORD})
     assert without.status_code == 401
     wrong = client.post(
@@ -54,7 +58,7 @@ def test_a_supervisor_needs_the_authentication_code(supervisor):
 
 
 def test_five_failures_lock_signing_in(operator):
-    client = Client()
+    client = Client(REMOTE_ADDR=an_address())
     for _ in range(5):
         client.post("/console/sign-in/", {"username": "operator1", "password": "wrong"})
     locked = client.post("/console/sign-in/", {"username": "operator1", "password": PASSWORD})
@@ -139,7 +143,27 @@ def test_a_dismissal_from_the_live_queue_is_the_persons_activity(operator, helpl
 
 
 def test_a_session_the_console_did_not_start_counts_as_idle(operator):
-    client = Client()
+    client = Client(REMOTE_ADDR=an_address())
     client.force_login(operator)  # as the admin site's sign-in would leave it
     answer = client.get("/console/queue/")
     assert answer["Location"] == "/console/sign-in/?idle=1"
+
+
+def test_one_address_is_throttled_across_the_console_and_the_api(api, operator, settings):
+    settings.SIGN_IN_RATE = "3/min"
+    address = an_address()
+    wrong = {"username": "nobody-here", "password": "wrong"}
+    assert api().post("/api/v1/auth/token/", wrong, format="json", REMOTE_ADDR=address).status_code == 401
+    client = Client(REMOTE_ADDR=address)
+    assert client.post("/console/sign-in/", wrong).status_code == 401
+    assert client.post("/console/sign-in/", wrong).status_code == 401
+    # The fourth attempt from the address, right password or not: refused before it is checked.
+    throttled = client.post("/console/sign-in/", {"username": "operator1", "password": PASSWORD})
+    assert throttled.status_code == 429
+    assert int(throttled["Retry-After"]) >= 1
+    assert "Too many sign-in attempts from this address" in throttled.content.decode()
+    assert client.get("/console/queue/").status_code == 302  # not signed in
+    assert not AuditEntry.objects.filter(actor=operator, action="auth.login").exists()
+    assert api().post("/api/v1/auth/token/", wrong, format="json", REMOTE_ADDR=address).status_code == 429
+    # Another address is not held back.
+    assert sign_in(operator).get("/console/queue/").status_code == 200

@@ -19,6 +19,10 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
+# Sign-in attempts per address (helpline.throttles.SignInThrottle): the API's and the console's
+# counted together. DRF's rate format: "30/min", "5/s", "500/hour".
+SIGN_IN_RATE = env("SIGN_IN_RATE", default="30/min")
+
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "helpline.api.errors.ExceptionHandler",
     "ENABLE_IN_DEBUG_FOR_UNHANDLED_EXCEPTIONS": True,

@@ -7,8 +7,9 @@ from rest_framework.exceptions import ValidationError
 
 from helpline import services
 from helpline.i18n import language_codes
+from helpline.throttles import SignInThrottle
 
-from ..base import ConsoleView, NoObject, Own, Refused, mark_seen
+from ..base import ConsoleView, NoObject, Own, Refused
 from ..navigation import home_of
 
 SIGN_IN_REFUSED = {
@@ -27,6 +28,7 @@ SIGN_IN_REFUSED = {
     ),
     "locked_out": (429, _("Too many failed attempts: signing in is locked for 30 minutes.")),
 }
+TOO_MANY_ATTEMPTS = _("Too many sign-in attempts from this address: wait a minute and try again.")
 
 
 class SignInView(ConsoleView):
@@ -52,13 +54,18 @@ class SignInView(ConsoleView):
         username = request.POST.get("username", "").strip()[:150]
         password = request.POST.get("password", "")
         otp = request.POST.get("otp", "").strip()[:16]
+        throttle = SignInThrottle()
+        if not throttle.allow_request(request, self):
+            # Counted with the API's sign-in from the same address (helpline.throttles).
+            answer = self.render({"username": username, "error": TOO_MANY_ATTEMPTS}, status=429)
+            answer["Retry-After"] = str(max(1, round(throttle.wait() or 1)))
+            return answer
         if not username or not password:
             return self.render(
                 {"username": username, "error": _("Enter your username and password.")}, status=400
             )
         try:
             user = services.session_login(username=username, password=password, otp=otp, request=request)
-            mark_seen(request)
         except services.LoginLockedOut:
             status, message = SIGN_IN_REFUSED["locked_out"]
             return self.render({"username": username, "error": message}, status=status)

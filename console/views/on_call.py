@@ -16,6 +16,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.dates import WEEKDAYS as WEEKDAY_NAMES
 from django.utils.translation import gettext as _
 
+from helpline import policy
 from helpline.models import Helpline
 from helpline.vocabulary import PolicyAction
 from notifications import selectors as notification_selectors
@@ -97,7 +98,10 @@ class OnCallView(ConsoleView):
     what the other rows say, and nothing when none is filled in."""
 
     template_name = "console/admin_on_call.html"
-    page = PolicyAction.ON_CALL_MANAGE
+    # Operators read the rota (who is paged tonight) as the API lets them; supervisors and
+    # administrators also replace it.
+    page = PolicyAction.ON_CALL_VIEW
+    post_page = PolicyAction.ON_CALL_MANAGE
     scope = {
         "get": Scoped(notification_selectors.on_call_shifts),
         "post": Own("replaces the rota of the caller's own helpline (the service asks the policy)"),
@@ -110,13 +114,15 @@ class OnCallView(ConsoleView):
             # A platform administrator: each helpline's own people keep its rota.
             return self.render({"no_helpline": True})
         shifts = list(self.scoped())
-        people = on_call_candidates(user=user)
+        may_manage = policy.can(user, PolicyAction.ON_CALL_MANAGE, user.helpline)
+        people = on_call_candidates(user=user) if may_manage else []
         rows = [_row(shift) for shift in shifts] + [_row()] * EMPTY_ROWS
         return self.render(
             {
                 "helpline": user.helpline,
                 "shifts": shifts,
-                "rows": rows[:MAX_SHIFTS],
+                "may_manage": may_manage,
+                "rows": rows[:MAX_SHIFTS] if may_manage else [],
                 "people": people,
                 "weekdays": ISO_WEEKDAYS,
                 "weekday_names": dict(ISO_WEEKDAYS),

@@ -1,4 +1,5 @@
-"""The operator's lists: the queue (live), search, callbacks and the notification inbox."""
+"""The operator's lists: the queue (live), the web chats waiting (live), search, callbacks and the
+notification inbox."""
 
 from __future__ import annotations
 
@@ -103,6 +104,37 @@ class QueueRowsView(QueueView):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self.render(self.rows(request))
+
+
+class ChatsView(ConsoleView):
+    """The helpline's web chats waiting for an operator's first reply, in the order the children
+    wait, each with the place the child is shown; the rows refresh themselves (ChatRowsView)."""
+
+    template_name = "console/chats.html"
+    page = PolicyAction.CASE_LIST
+    scope = {"get": Scoped(channel_selectors.chat_waiting_list)}
+
+    def rows(self, request: HttpRequest) -> dict:
+        rows = self.scoped()
+        cases = [row["case"] for row in rows]
+        record_once(
+            request,
+            "console_chats_read",
+            [c.pk for c in cases],
+            lambda: case_selectors.record_case_list_read(
+                user=request.user, cases=cases, filters={"channel": Channel.CHAT, "waiting": True}
+            ),
+        )
+        return {"rows": rows}
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self.render(self.rows(request))
+
+
+class ChatRowsView(ChatsView):
+    """The waiting chats' rows alone: what the page asks for every few seconds."""
+
+    template_name = "console/_chat_rows.html"
 
 
 class SearchView(ConsoleView):

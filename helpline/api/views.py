@@ -10,13 +10,13 @@ from rest_framework.exceptions import AuthenticationFailed, NotFound, Validation
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 
 from helpline.vocabulary import AuditAction
 
 from .. import selectors, services
 from ..i18n import language_of
 from ..models import AuditEntry
+from ..throttles import SignInThrottle
 from .base import APIView, NoObject, Own, Scoped
 from .errors import Conflict, LockedOut
 from .pagination import Pagination
@@ -37,11 +37,6 @@ from .serializers import (
     TotpEnrolmentOutput,
     UserOutput,
 )
-
-
-class LoginThrottle(AnonRateThrottle):
-    rate = "30/min"
-
 
 SIGN_IN_REFUSED = {
     "invalid_credentials": (
@@ -82,7 +77,7 @@ class TokenLoginView(APIView):
     scope = {"post": NoObject("signing in: the credentials in the body are the caller")}
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [SignInThrottle]
     serializer_class = LoginInput
 
     def get_authenticate_header(self, request):
@@ -137,7 +132,7 @@ class PublicAuthView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [SignInThrottle]
 
     def get_authenticate_header(self, request):
         return "Token"
