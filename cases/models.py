@@ -344,6 +344,8 @@ class Contact(models.Model):
                 name="contact_ends_after_start",
             ),
         ]
+        # A helpline's contacts in a period: what the roll-ups recount an hour from (reports.rollups).
+        indexes = [models.Index(fields=["helpline", "started_at"], name="contact_by_helpline_started")]
 
     def __str__(self) -> str:
         return f"{self.channel} contact {self.pk}"

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 # The project's own apps; a catalogue anywhere else (the virtualenv) is not ours to compile.
-APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications", "console", "config")
+APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications", "reports", "console", "config")
 
 
 def catalogues() -> list[Path]:

@@ -24,7 +24,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications", "console")
+APPS = ("helpline", "cases", "referrals", "channels_sms", "notifications", "reports", "console")
 # Django's translation functions (django.utils.translation) and their arguments.
 KEYWORDS = {
     "_": None,

@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("referrals.api.urls")),
     path("api/v1/", include("channels_sms.api.urls")),
     path("api/v1/", include("notifications.api.urls")),
+    path("api/v1/", include("reports.api.urls")),
     path("webhooks/", include("channels_sms.api.webhook_urls")),
     path("console/", include("console.urls")),
     path("admin/", admin.site.urls),

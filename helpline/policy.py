@@ -289,6 +289,9 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
         ADMIN: [["is_in_admin_scope"]],
     },
     PolicyAction.ON_CALL_MANAGE: {SUPERVISOR: [["has_helpline"]], ADMIN: [["is_in_admin_scope"]]},
+    # The helpline's numbers (reports; the object is the helpline): its supervisors, who answer for
+    # them to its ministry, donors and Child Helpline International.
+    PolicyAction.REPORT_VIEW: {SUPERVISOR: [["has_helpline"]]},
     # Which channels the helpline's staff must keep per kind (the object is the helpline): its
     # staff read the rules their preferences must meet; its administrators set them.
     PolicyAction.NOTIFICATION_REQUIREMENTS_VIEW: {

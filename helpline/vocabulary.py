@@ -107,6 +107,8 @@ class AuditAction(StrEnum):
     NOTIFICATION_REQUIREMENTS_SET = "notification.requirements_set"
     NOTIFICATION_STREAM = "notification.stream"
     PHONE_NUMBER_CREATE = "phone_number.create"
+    # A report of the helpline's numbers read (reports.selectors): which, for what period.
+    REPORT_READ = "report.read"
     PHONE_NUMBER_DELETE = "phone_number.delete"
     PHONE_NUMBER_LIST = "phone_number.list"
     PHONE_NUMBER_READ = "phone_number.read"
@@ -217,6 +219,8 @@ class PolicyAction(StrEnum):
     NOTIFICATION_ON_CALL = "notification.on_call"
     ON_CALL_VIEW = "on_call.view"
     ON_CALL_MANAGE = "on_call.manage"
+    # The helpline's statistics and reports (reports.selectors): its supervisors.
+    REPORT_VIEW = "report.view"
     NOTIFICATION_REQUIREMENTS_VIEW = "notification.requirements_view"
     NOTIFICATION_REQUIREMENTS_MANAGE = "notification.requirements_manage"
     # A helpline's Twilio numbers and their voice routes (channels_sms.numbers).

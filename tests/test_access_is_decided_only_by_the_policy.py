@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-APPS = ("helpline", "cases", "referrals", "channels_sms", "demo")
+APPS = ("helpline", "cases", "referrals", "channels_sms", "reports", "demo")
 ROLE_CHECK = re.compile(
     r"\.role\s*(==|!=|in\b|not\s+in\b)|\bis_(operator|supervisor|agency_user|helpline_admin)\b"
 )

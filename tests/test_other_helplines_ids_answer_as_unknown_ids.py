@@ -17,7 +17,7 @@ from referrals.models import Agency
 
 from . import factories
 
-APPS = ("helpline.", "cases.", "referrals.", "channels_sms.", "notifications.")
+APPS = ("helpline.", "cases.", "referrals.", "channels_sms.", "notifications.", "reports.")
 
 
 def _subclasses(cls: type) -> list[type]:

@@ -23,6 +23,7 @@ import random
 import re
 from datetime import time, timedelta
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps
@@ -402,6 +403,9 @@ TABLE = [
     Line("get",    "notifications/requirements/",   NONE,           401, 200,    200,    200,    404,    404),
     Line("put",    "notifications/requirements/",   NONE,           401, 403,    403,    200,    403,    404),
 
+    # The helpline's numbers: its supervisors only; the report is of the caller's own helpline.
+    Line("get",    "reports/contacts/",             NONE,           401, 404,    200,    404,    404,    404),
+
     # The helpline's Twilio numbers and voice routes: its administrators configure them, its
     # supervisors read them, everyone else is refused the whole endpoint (403, whatever the id).
     Line("get",    "phone-numbers/",                IN,             401, 403,    SHOWN,  SHOWN,  403,    SHOWN),
@@ -456,6 +460,7 @@ class Spec(NamedTuple):
 
     obj: str | None = None
     body: Any = None
+    query: dict | None = None  # a read's query string (a report's period)
 
 
 NOTIFICATIONS = {IN: "notification", OUT_HELPLINE: "else_notification"}
@@ -647,6 +652,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
     # Clears the rota (the world has one slot), a change for whoever may make it.
     "notifications/on-call/": {NONE: Spec(body={"shifts": []})},
     "notifications/requirements/": {NONE: Spec(body={"requirements": {"overdue": "email"}})},
+    "reports/contacts/": {NONE: Spec(query={"date_from": "2026-11-01", "date_to": "2026-11-30"})},
     # The helpline is named for the platform administrator (a helpline's own is always its own).
     "phone-numbers/": {
         **by_scope(PHONE_NUMBERS),
@@ -1073,6 +1079,8 @@ def resolve(w: World, route: str, scope: str, me: User | None) -> Target:
                 filled[field] = value
         body = filled
     url = API + (route.format(id=key_of(obj)) if "{id}" in route else route)
+    if spec.query:
+        url += "?" + urlencode(spec.query, doseq=True)
     return Target(url, key_of(obj) if obj is not None else None, body, marks)
 
 

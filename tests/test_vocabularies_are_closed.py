@@ -15,7 +15,7 @@ from helpline.models import AuditEntry, SignInChange
 from helpline.vocabulary import AuditAction, PolicyAction
 from referrals.models import Referral
 
-APPS = ("helpline", "notifications", "cases", "referrals", "channels_sms", "demo", "bench")
+APPS = ("helpline", "notifications", "cases", "referrals", "channels_sms", "reports", "demo", "bench")
 
 
 def transitions(model) -> set[str]:

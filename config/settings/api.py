@@ -65,10 +65,13 @@ API_TAGS = {
     "supervisors and administrators), set your password with a set-password link, choose the language "
     "you read.",
     "notifications": "Your in-app notifications: unread count, marking read, the live stream.",
+    "reports": "The helpline's numbers for its supervisors: contacts by channel, call type, language, "
+    "day, hour and weekday on the helpline's clock, read from roll-ups kept up to date within seconds.",
     "reference": "The labels of the codes the API stores and answers (states, channels, risk levels, "
     "sectors...), in the caller's language with the helpline's own wording. Any signed-in user.",
 }
 API_TAGS_BY_PATH = {
+    "/api/v1/reports/": ("reports",),
     "/api/v1/cases/": ("cases",),
     "/api/v1/case-links/": ("cases",),
     "/api/v1/escalations/": ("cases",),

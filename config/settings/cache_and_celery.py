@@ -29,7 +29,13 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 2,
     "socket_connect_timeout": 2,
 }
+# How often the reports' roll-ups take in the changes (reports.tasks.refresh_rollups): their lag.
+ROLLUP_SWEEP_SECONDS = env.int("ROLLUP_SWEEP_SECONDS", default=2)
 CELERY_BEAT_SCHEDULE = {
+    "refresh-report-rollups": {
+        "task": "reports.tasks.refresh_rollups",
+        "schedule": ROLLUP_SWEEP_SECONDS,
+    },
     "escalate-overdue-cases": {
         "task": "cases.tasks.escalate_overdue_cases",
         "schedule": env.int("ESCALATION_SWEEP_SECONDS", default=60),

@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "cases",
     "referrals",
     "channels_sms",
+    # The helpline's numbers: roll-ups, reports and exports over every app below.
+    "reports",
     # The web console: pages for every role over the apps' services and selectors.
     "console",
     # Demo data (seed_demo) uses every app above: it sits on top of them.

@@ -1,0 +1,117 @@
+"""What the reports API takes and answers (OpenAPI: /api/schema/)."""
+
+from datetime import timedelta
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from cases.models import Channel
+from cases.workflow import CallType
+
+from ..selectors import CONTACT_GROUPS, MAX_DAYS
+
+UNCLASSIFIED = "unclassified"  # a contact no one has given a call type yet
+
+
+class ContactReportQuery(serializers.Serializer):
+    date_from = serializers.DateField(
+        help_text="The period's first day, on the helpline's clock (YYYY-MM-DD)."
+    )
+    date_to = serializers.DateField(
+        help_text="The period's last day, included, on the helpline's clock (YYYY-MM-DD)."
+    )
+    by = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=f"Group by one or two of {', '.join(CONTACT_GROUPS)}, in order (repeat the parameter); "
+        "none: the total.",
+    )
+    channel = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=f"Only contacts of these channels: {', '.join(Channel.values)} (repeat the parameter).",
+    )
+    call_type = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=f"Only contacts of these call types: {', '.join(CallType.values)}, or `{UNCLASSIFIED}` "
+        "for none given yet (repeat the parameter).",
+    )
+
+    def validate_by(self, value: list[str]) -> list[str]:
+        _choices(value, list(CONTACT_GROUPS))
+        if len(value) > 2:
+            raise serializers.ValidationError(_("Group by at most two."), code="max_length")
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError(_("Group by each at most once."), code="duplicate")
+        return value
+
+    def validate_channel(self, value: list[str]) -> list[str]:
+        return _choices(value, Channel.values)
+
+    def validate_call_type(self, value: list[str]) -> list[str]:
+        return _choices(value, [*CallType.values, UNCLASSIFIED])
+
+    def validate(self, attrs):
+        if attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError(
+                {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
+            )
+        if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
+            raise serializers.ValidationError(
+                {"date_to": [_("A report covers at most %(days)d days.") % {"days": MAX_DAYS}]},
+                code="period_too_long",
+            )
+        return attrs
+
+
+# The 400s the query can answer, by parameter (drf-standardized-errors documents them).
+QUERY_ERRORS = {
+    "date_from": ["required", "invalid", "null"],
+    "date_to": ["required", "invalid", "null", "period_reversed", "period_too_long"],
+    "by": ["invalid_choice", "max_length", "duplicate"],
+    "channel": ["invalid_choice"],
+    "call_type": ["invalid_choice"],
+}
+
+
+def _choices(value: list[str], allowed: list[str]) -> list[str]:
+    wrong = [item for item in value if item not in allowed]
+    if wrong:
+        raise serializers.ValidationError(
+            _("%(value)r is not one of: %(choices)s.") % {"value": wrong[0], "choices": ", ".join(allowed)},
+            code="invalid_choice",
+        )
+    return value
+
+
+class Figures(serializers.Serializer):
+    contacts = serializers.IntegerField(help_text="Contacts that started in the period (or group).")
+    ended = serializers.IntegerField(help_text="Of those, the ones that have ended.")
+    handle_seconds_mean = serializers.FloatField(
+        allow_null=True, help_text="The ended ones' mean length in seconds (null: none ended)."
+    )
+
+
+class ContactReportRow(Figures):
+    channel = serializers.CharField(required=False)
+    channel_label = serializers.CharField(required=False)
+    direction = serializers.CharField(required=False)
+    direction_label = serializers.CharField(required=False)
+    call_type = serializers.CharField(required=False, help_text=f"`{UNCLASSIFIED}`: none given yet.")
+    call_type_label = serializers.CharField(required=False)
+    language = serializers.CharField(required=False, help_text='"": contacts recorded by staff.')
+    language_label = serializers.CharField(required=False)
+    day = serializers.DateField(required=False)
+    hour_of_day = serializers.IntegerField(required=False, help_text="0-23, on the helpline's clock.")
+    day_of_week = serializers.IntegerField(required=False, help_text="1 Monday ... 7 Sunday.")
+
+
+class ContactReportOutput(serializers.Serializer):
+    helpline = serializers.CharField(help_text="The helpline's code.")
+    timezone = serializers.CharField(help_text="The helpline's clock, which every day and hour is on.")
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    by = serializers.ListField(child=serializers.CharField())
+    rows = ContactReportRow(many=True, help_text="One per group with contacts, in the groups' order.")
+    total = Figures(help_text="The whole period (within the filters).")

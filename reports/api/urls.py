@@ -1,0 +1,7 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("reports/contacts/", views.ContactReportView.as_view(), name="report-contacts"),
+]

@@ -1,0 +1,56 @@
+"""The helpline's numbers (issue #18): reports read from the roll-ups. Thin: the query validated
+here, the report read (and recorded) by reports.selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from helpline.api.base import APIView, Scoped
+
+from .. import selectors
+from .serializers import QUERY_ERRORS, ContactReportOutput, ContactReportQuery
+
+
+def _query_errors(view):
+    for name, codes in QUERY_ERRORS.items():
+        view = extend_validation_errors(codes, field_name=name, methods=["get"])(view)
+    return view
+
+
+@_query_errors
+class ContactReportView(APIView):
+    # The helpline the caller may read the numbers of, first: anyone else gets 404 whatever the
+    # query (then the query is checked, then the report read, by the same rule again).
+    scope = {"get": Scoped(selectors.report_helpline)}
+    serializer_class = ContactReportOutput
+
+    @extend_schema(
+        operation_id="reports_contacts",
+        summary="Contacts in a period, grouped (supervisors)",
+        description=(
+            "The caller's helpline's contacts that started between `date_from` and `date_to` (both "
+            "included, on the helpline's clock), grouped by up to two of channel, direction, call "
+            "type, language, day, hour of the day and day of the week, with how many have ended and "
+            "their mean length. Read from roll-ups kept up to date within seconds of each change, "
+            "never from the raw contacts. Supervisors of the helpline; 404 otherwise. On record."
+        ),
+        parameters=[ContactReportQuery],
+        responses=ContactReportOutput,
+    )
+    def get(self, request: Request) -> Response:
+        self.scoped()
+        query = ContactReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = selectors.ContactFilters(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            by=tuple(data.get("by", ())),
+            channel=tuple(data.get("channel", ())),
+            call_type=tuple(data.get("call_type", ())),
+        )
+        report = selectors.contact_report(user=request.user, filters=filters)
+        return Response(ContactReportOutput(report).data)

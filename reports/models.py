@@ -1,0 +1,51 @@
+"""The roll-ups reports read instead of the raw tables (issue #18): a helpline's contacts per hour of
+its own clock, by what a report groups on, kept up to date from a queue of hours to recount
+(`RollupDirty`) that a trigger on `cases_contact` fills in the same transaction as each change.
+
+Why hours of the helpline's clock and not of UTC: a helpline's day, hour of day and weekday are its
+own, and some time zones are not a whole number of hours from UTC (India +5:30, Nepal +5:45), so
+UTC hours cannot be summed into their days. A change of a helpline's time zone recounts it whole
+(`manage.py rollups_rebuild`)."""
+
+from django.db import models
+from django.db.models.functions import Now
+
+
+class ContactHour(models.Model):
+    """How many contacts a helpline had in one hour of its clock (`day`, `hour` 0-23: the date and
+    hour on the helpline's wall clock), for one combination of the contact's channel, direction,
+    call type and language; with how many have ended and their total length (handle time), so that
+    means are computed from sums, never averaged twice."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=10)
+    call_type = models.CharField(max_length=24)
+    language = models.CharField(max_length=16)
+    contacts = models.PositiveIntegerField()
+    ended = models.PositiveIntegerField()
+    handle_seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["helpline", "day", "hour"], name="contact_hour_by_helpline")]
+
+    def __str__(self) -> str:
+        return f"{self.helpline_id} {self.day} {self.hour:02d}:00 {self.channel}: {self.contacts}"
+
+
+class RollupDirty(models.Model):
+    """An hour of a helpline to recount: appended by the trigger on `cases_contact` (the instant the
+    change touched, UTC), taken and deleted by `reports.rollups.rollups_refresh` in the transaction
+    that recounts it. Append-only and without a unique key, so that two transactions marking the
+    same hour never wait on each other."""
+
+    id = models.BigAutoField(primary_key=True)
+    helpline_id = models.BigIntegerField()
+    at = models.DateTimeField()  # the instant whose hour to recount (a contact's start)
+    # When the change was made (its transaction's time): the oldest mark's age is the roll-ups' lag.
+    marked_at = models.DateTimeField(db_default=Now())
+
+    def __str__(self) -> str:
+        return f"{self.helpline_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,138 @@
+"""Keeping the roll-ups (reports.models) equal to the raw tables, never scanning them per request.
+
+- `rollups_refresh`: takes the hours a trigger marked (RollupDirty) and recounts each from the raw
+  contacts of that hour, deleting the marks in the same transaction: a crash loses nothing (the
+  marks come back with the rollback) and counts nothing twice (an hour is recounted whole, never
+  added to). One runner at a time (a PostgreSQL advisory lock); Celery beat calls it every
+  `ROLLUP_SWEEP_SECONDS`.
+- `rollups_rebuild`: recounts a helpline (or all) from scratch: after a change of time zone, a
+  restore, or to check (`manage.py rollups_rebuild`).
+- `rollups_differences`: what the roll-ups say that a recount would not (tests, `--check`).
+
+Each hour is the helpline's own (its date and hour on its wall clock): `started_at AT TIME ZONE` the
+helpline's zone, which PostgreSQL computes with the same tz database for every row."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from django.db import connection, transaction
+
+# pg_advisory_xact_lock key: one roll-up runner at a time ("LFRU" in ASCII).
+ROLLUP_LOCK = 0x4C465255
+REFRESH_BATCH = 20_000  # marks taken per run; the rest wait for the next run
+
+# A contact's hour on its helpline's clock, and that hour's bounds in UTC widened by an hour on each
+# side (a shift of daylight saving time moves local hours against UTC by at most that), so that the
+# recount reads the helpline's (helpline_id, started_at) index and not the whole table.
+LOCAL = "(c.started_at AT TIME ZONE h.timezone)"
+COUNTED = f"""
+    SELECT c.helpline_id, {LOCAL}::date AS day, extract(hour FROM {LOCAL})::int AS hour,
+           c.channel, c.direction, c.call_type, c.language,
+           count(*) AS contacts, count(c.ended_at) AS ended,
+           coalesce(sum(extract(epoch FROM c.ended_at - c.started_at)), 0)::float8 AS handle_seconds
+    FROM cases_contact c JOIN helpline_helpline h ON h.id = c.helpline_id
+"""
+GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7"  # by position: the marked hours (m) have columns of the same names
+COLUMNS = "helpline_id, day, hour, channel, direction, call_type, language, contacts, ended, handle_seconds"
+
+
+def rollups_refresh(*, limit: int = REFRESH_BATCH) -> int:
+    """Recounts the hours marked since the last run (at most `limit` marks); returns how many
+    hours were recounted (0 when another runner holds the lock, or nothing changed)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute(
+            """
+            WITH taken AS (
+                DELETE FROM reports_rollupdirty
+                WHERE id IN (SELECT id FROM reports_rollupdirty ORDER BY id LIMIT %s)
+                RETURNING helpline_id, at
+            )
+            SELECT DISTINCT t.helpline_id, (t.at AT TIME ZONE h.timezone)::date,
+                   extract(hour FROM t.at AT TIME ZONE h.timezone)::int
+            FROM taken t JOIN helpline_helpline h ON h.id = t.helpline_id
+            """,
+            [limit],
+        )
+        hours = cursor.fetchall()
+        if hours:
+            _recount(cursor, hours)
+        return len(hours)
+
+
+def _recount(cursor, hours: list[tuple[int, date, int]]) -> None:
+    helplines, days, numbers = (list(column) for column in zip(*hours, strict=True))
+    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[], %s::int[]) AS m(helpline_id, day, hour)"
+    cursor.execute(
+        f"""
+        DELETE FROM reports_contacthour r USING ({marked}) m
+        WHERE r.helpline_id = m.helpline_id AND r.day = m.day AND r.hour = m.hour
+        """,
+        [helplines, days, numbers],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO reports_contacthour ({COLUMNS})
+        {COUNTED}
+        JOIN ({marked}) m ON m.helpline_id = c.helpline_id
+        WHERE c.started_at >= ((m.day + make_interval(hours => m.hour - 1)) AT TIME ZONE h.timezone)
+          AND c.started_at < ((m.day + make_interval(hours => m.hour + 2)) AT TIME ZONE h.timezone)
+          AND {LOCAL}::date = m.day AND extract(hour FROM {LOCAL}) = m.hour
+        {GROUPED}
+        """,
+        [helplines, days, numbers],
+    )
+
+
+def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
+    """Recounts these helplines (all when None) from scratch; returns the roll-up rows written.
+    Waits for a running refresh; marks of these helplines are dropped, as the recount reads every
+    change committed before it (a change committed later leaves its own mark)."""
+    ids = None if helpline_ids is None else sorted(set(helpline_ids))
+    where, params = ("", []) if ids is None else ("WHERE helpline_id = ANY(%s)", [ids])
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+        cursor.execute(f"DELETE FROM reports_rollupdirty {where}", params)
+        cursor.execute(f"DELETE FROM reports_contacthour {where}", params)
+        raw_where = "" if ids is None else "WHERE c.helpline_id = ANY(%s)"
+        cursor.execute(f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} {raw_where} {GROUPED}", params)
+        return cursor.rowcount
+
+
+def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tuple]:
+    """Roll-up rows that differ from a recount of the raw contacts, both ways ("rollup" rows that
+    should not be there or are wrong, "recount" rows missing): empty when they agree."""
+    ids = None if helpline_ids is None else sorted(set(helpline_ids))
+    rollup_where, raw_where = ("", "")
+    if ids is not None:
+        rollup_where, raw_where = "WHERE helpline_id = ANY(%s)", "WHERE c.helpline_id = ANY(%s)"
+    params = [] if ids is None else [ids]
+    # Sums of seconds as floats may differ in their last bits by the order they were added in.
+    rounded = COLUMNS.replace("handle_seconds", "round(handle_seconds::numeric, 3)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH rollup AS (SELECT {rounded} FROM reports_contacthour {rollup_where}),
+                 recount AS (SELECT {rounded} FROM ({COUNTED} {raw_where} {GROUPED}) AS counted)
+            (SELECT 'rollup', * FROM (SELECT * FROM rollup EXCEPT ALL SELECT * FROM recount) AS extra)
+            UNION ALL
+            (SELECT 'recount', * FROM (SELECT * FROM recount EXCEPT ALL SELECT * FROM rollup) AS missing)
+            """,
+            params * 2,
+        )
+        return cursor.fetchall()
+
+
+def rollups_waiting() -> tuple[int, float | None]:
+    """How many marks wait for a run, and the age in seconds of the oldest (the roll-ups' lag:
+    the oldest change not yet counted); (0, None) when none waits."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), extract(epoch FROM clock_timestamp() - min(marked_at)) FROM reports_rollupdirty"
+        )
+        count, age = cursor.fetchone()
+        return count, (float(age) if age is not None else None)

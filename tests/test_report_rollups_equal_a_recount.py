@@ -1,0 +1,132 @@
+"""The reports' roll-ups stay equal to a recount of the raw contacts: after random inserts, changes
+of what they count (call type, end, channel, start, even another helpline), deletes, and time zones
+with half and three-quarter hours; a refresh that fails loses no change; a rebuild gives the same
+rows; the hours are marked by the change's own transaction (a rolled-back change marks nothing)."""
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+
+from cases.models import Contact
+from cases.workflow import CallType
+from reports import rollups
+from reports.models import ContactHour, RollupDirty
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+CHANNELS = ["voice", "sms", "whatsapp", "chat", "walk_in"]
+CALL_TYPES = ["", *CallType.values]
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def a_time(rng: random.Random) -> datetime:
+    # Across a European daylight-saving change (29 March 2026) and many days and hours.
+    return START + timedelta(minutes=rng.randrange(60 * 24 * 45))
+
+
+def test_random_changes_leave_the_rollups_equal_to_a_recount():
+    rng = random.Random(18)
+    helplines = [
+        factories.HelplineFactory(code="KATHMANDU", timezone="Asia/Kathmandu"),  # +5:45
+        factories.HelplineFactory(code="DELHI", timezone="Asia/Kolkata"),  # +5:30
+        factories.HelplineFactory(code="MADRID", timezone="Europe/Madrid"),  # DST
+        factories.HelplineFactory(code="CDMX", timezone="America/Mexico_City"),
+    ]
+    contacts = []
+    for _ in range(300):
+        contacts.append(
+            factories.ContactFactory(
+                helpline=rng.choice(helplines),
+                channel=rng.choice(CHANNELS),
+                call_type=rng.choice(CALL_TYPES),
+                language=rng.choice(["", "en", "es", "mn"]),
+                started_at=a_time(rng),
+            )
+        )
+    rollups.rollups_refresh()
+    assert rollups.rollups_differences() == []
+    for round_ in range(3):
+        for contact in rng.sample(contacts, 60):
+            change = rng.choice(["call_type", "ended_at", "channel", "started_at", "helpline", "summary"])
+            if change == "call_type":
+                contact.call_type = rng.choice(CALL_TYPES)
+            elif change == "ended_at":
+                contact.ended_at = contact.started_at + timedelta(seconds=rng.randrange(1, 3600))
+            elif change == "channel":
+                contact.channel = rng.choice(CHANNELS)
+            elif change == "started_at":
+                contact.started_at = a_time(rng)
+                contact.ended_at = None
+            elif change == "helpline":
+                contact.helpline = rng.choice(helplines)
+            else:
+                contact.summary = "nothing the roll-ups count"
+            contact.save()
+        for contact in rng.sample(contacts, 10):
+            contacts.remove(contact)
+            contact.delete()
+        if round_ == 1:
+            # Not yet refreshed: the roll-ups are behind, and say so.
+            waiting, lag = rollups.rollups_waiting()
+            assert waiting > 0 and lag is not None
+            assert rollups.rollups_differences() != []
+        while rollups.rollups_refresh(limit=25):
+            pass
+        assert rollups.rollups_differences() == [], f"round {round_}"
+    assert rollups.rollups_waiting() == (0, None)
+    before = sorted(ContactHour.objects.values_list("helpline_id", "day", "hour", "channel", "contacts"))
+    call_command("rollups_rebuild")
+    after = sorted(ContactHour.objects.values_list("helpline_id", "day", "hour", "channel", "contacts"))
+    assert after == before
+    call_command("rollups_rebuild", "--check")
+
+
+def test_a_refresh_that_fails_loses_no_change(helpline):
+    contact = factories.ContactFactory(helpline=helpline, started_at=START)
+    marks = RollupDirty.objects.count()
+    assert marks == 1
+
+    class Crash(Exception):
+        pass
+
+    with pytest.raises(Crash), transaction.atomic():
+        rollups.rollups_refresh()
+        assert not RollupDirty.objects.exists()  # taken...
+        raise Crash  # ...and the worker dies before its commit
+    assert RollupDirty.objects.count() == marks  # the marks are back
+    assert not ContactHour.objects.exists()
+    rollups.rollups_refresh()
+    assert ContactHour.objects.get().contacts == 1
+    Contact.objects.filter(pk=contact.pk).update(call_type="silent")
+    rollups.rollups_refresh()
+    assert ContactHour.objects.get().call_type == "silent"
+
+
+def test_a_rolled_back_change_marks_nothing(helpline):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        factories.ContactFactory(helpline=helpline, started_at=START)
+        raise RuntimeError
+    assert not RollupDirty.objects.exists()
+
+
+def test_a_change_the_rollups_do_not_count_marks_nothing(helpline):
+    contact = factories.ContactFactory(helpline=helpline, started_at=START)
+    rollups.rollups_refresh()
+    contact.summary = "a note on the contact"
+    contact.save()
+    assert not RollupDirty.objects.exists()
+
+
+def test_a_change_of_time_zone_is_recounted_by_a_rebuild(helpline):
+    factories.ContactFactory(helpline=helpline, started_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
+    rollups.rollups_refresh()
+    assert ContactHour.objects.get().day.isoformat() == "2026-03-02"  # Nairobi: 01:30 the next day
+    helpline.timezone = "America/Mexico_City"
+    helpline.save()
+    assert rollups.rollups_differences() != []
+    call_command("rollups_rebuild", "--helpline", str(helpline.pk))
+    assert ContactHour.objects.get().day.isoformat() == "2026-03-01"  # 16:30 the same day
