@@ -4,14 +4,19 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as BaseTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from .audit import audit_record
 from .models import AuditEntry, Helpline, Team, User
 from .sign_in import session_active, session_idle, session_logout, session_seen
+from .throttles import SignInThrottle
+from .vocabulary import AuditAction
 
 
 class AdminSite(OTPAdminSite):
@@ -30,9 +35,39 @@ class AdminSite(OTPAdminSite):
         return True
 
     def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        """Django's admin sign-in, with the console's rules around it: a browser left idle is
+        signed out before the form (so a post cannot restart its clock), attempts count against
+        the address with the console's and the API's (helpline.throttles), and a sign-in starts the
+        idle clock and is on record like theirs."""
+        if request.user.is_authenticated and session_idle(request, now=time.time()):
+            session_logout(request=request, idle=True)
+        if request.method == "POST":
+            throttle = SignInThrottle()
+            if not throttle.allow_request(request, None):
+                refused = HttpResponse(
+                    _("Too many sign-in attempts from this address: wait a minute and try again."),
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                refused["Retry-After"] = str(max(1, round(throttle.wait() or 1)))
+                return refused
+        before = request.session.session_key
         answer = super().login(request, extra_context)
-        if request.method == "POST" and request.user.is_authenticated:
-            session_seen(request)  # signing in starts the idle clock
+        # Signed in by this request: Django's login() renews the session's key.
+        if (
+            request.method == "POST"
+            and answer.status_code == 302
+            and request.user.is_authenticated
+            and request.session.session_key != before
+        ):
+            session_seen(request)
+            with transaction.atomic():
+                audit_record(
+                    actor=request.user,
+                    action=AuditAction.AUTH_LOGIN,
+                    obj=request.user,
+                    extra={"session": True, "admin_site": True, "second_factor": True},
+                )
         return answer
 
 

@@ -4,8 +4,8 @@ its own clock, by what a report groups on, kept up to date from a queue of hours
 
 Why hours of the helpline's clock and not of UTC: a helpline's day, hour of day and weekday are its
 own, and some time zones are not a whole number of hours from UTC (India +5:30, Nepal +5:45), so
-UTC hours cannot be summed into their days. A change of a helpline's time zone recounts it whole
-(`manage.py rollups_rebuild`)."""
+UTC hours cannot be summed into their days. A change of a helpline's time zone marks the whole
+helpline, which the next refresh recounts."""
 
 from django.db import models
 from django.db.models.functions import Now
@@ -43,7 +43,9 @@ class RollupDirty(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     helpline_id = models.BigIntegerField()
-    at = models.DateTimeField()  # the instant whose hour to recount (a contact's start)
+    # The instant whose hour to recount (a contact's start); none: the whole helpline (its time
+    # zone changed, so every hour of it moved).
+    at = models.DateTimeField(null=True)
     # When the change was made (its transaction's time): the oldest mark's age is the roll-ups' lag.
     marked_at = models.DateTimeField(db_default=Now())
 

@@ -5,8 +5,9 @@
   marks come back with the rollback) and counts nothing twice (an hour is recounted whole, never
   added to). One runner at a time (a PostgreSQL advisory lock); Celery beat calls it every
   `ROLLUP_SWEEP_SECONDS`.
-- `rollups_rebuild`: recounts a helpline (or all) from scratch: after a change of time zone, a
-  restore, or to check (`manage.py rollups_rebuild`).
+- `rollups_rebuild`: recounts a helpline (or all) from scratch: after a restore, or to check
+  (`manage.py rollups_rebuild`). A change of a helpline's time zone needs none: a trigger on
+  `helpline_helpline` marks the whole helpline, which the next refresh recounts.
 - `rollups_differences`: what the roll-ups say that a recount would not (tests, `--check`).
 
 Each hour is the helpline's own (its date and hour on its wall clock): `started_at AT TIME ZONE` the
@@ -38,13 +39,18 @@ GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7"  # by position: the marked hours (m) ha
 COLUMNS = "helpline_id, day, hour, channel, direction, call_type, language, contacts, ended, handle_seconds"
 
 
-def rollups_refresh(*, limit: int = REFRESH_BATCH) -> int:
-    """Recounts the hours marked since the last run (at most `limit` marks); returns how many
-    hours were recounted (0 when another runner holds the lock, or nothing changed)."""
+def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
+    """Recounts the hours marked since the last run (at most `limit` marks), and whole helplines
+    whose time zone changed; returns how many hours and helplines were recounted (0 when nothing
+    changed, or another runner holds the lock and `wait` is False)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK])
-        if not cursor.fetchone()[0]:
-            return 0
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+        else:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [ROLLUP_LOCK])
+            if not cursor.fetchone()[0]:
+                return 0
+        # A mark without an instant (at IS NULL) is a whole helpline: its day and hour are NULL.
         cursor.execute(
             """
             WITH taken AS (
@@ -58,10 +64,23 @@ def rollups_refresh(*, limit: int = REFRESH_BATCH) -> int:
             """,
             [limit],
         )
-        hours = cursor.fetchall()
+        marked = cursor.fetchall()
+        whole = sorted({helpline for helpline, day, _hour in marked if day is None})
+        hours = [mark for mark in marked if mark[1] is not None and mark[0] not in whole]
+        if whole:
+            _recount_helplines(cursor, whole)
         if hours:
             _recount(cursor, hours)
-        return len(hours)
+        return len(whole) + len(hours)
+
+
+def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
+    cursor.execute("DELETE FROM reports_contacthour WHERE helpline_id = ANY(%s)", [helpline_ids])
+    cursor.execute(
+        f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} WHERE c.helpline_id = ANY(%s) {GROUPED}",
+        [helpline_ids],
+    )
+    return cursor.rowcount
 
 
 def _recount(cursor, hours: list[tuple[int, date, int]]) -> None:
@@ -92,15 +111,16 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
     """Recounts these helplines (all when None) from scratch; returns the roll-up rows written.
     Waits for a running refresh; marks of these helplines are dropped, as the recount reads every
     change committed before it (a change committed later leaves its own mark)."""
-    ids = None if helpline_ids is None else sorted(set(helpline_ids))
-    where, params = ("", []) if ids is None else ("WHERE helpline_id = ANY(%s)", [ids])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROLLUP_LOCK])
-        cursor.execute(f"DELETE FROM reports_rollupdirty {where}", params)
-        cursor.execute(f"DELETE FROM reports_contacthour {where}", params)
-        raw_where = "" if ids is None else "WHERE c.helpline_id = ANY(%s)"
-        cursor.execute(f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} {raw_where} {GROUPED}", params)
-        return cursor.rowcount
+        if helpline_ids is None:
+            cursor.execute("DELETE FROM reports_rollupdirty")
+            cursor.execute("DELETE FROM reports_contacthour")
+            cursor.execute(f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} {GROUPED}")
+            return cursor.rowcount
+        ids = sorted(set(helpline_ids))
+        cursor.execute("DELETE FROM reports_rollupdirty WHERE helpline_id = ANY(%s)", [ids])
+        return _recount_helplines(cursor, ids)
 
 
 def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tuple]:

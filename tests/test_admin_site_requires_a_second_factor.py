@@ -10,6 +10,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from helpline.models import AuditEntry
+from tests.console import an_address
 from tests.factories import PASSWORD
 
 
@@ -68,3 +69,36 @@ def test_the_admin_site_does_not_take_a_session_it_did_not_sign_in(db, admin_use
     session["otp_device_id"] = device.persistent_id
     session.save()
     assert client.get("/admin/helpline/auditentry/").status_code == 302
+
+
+def test_a_post_to_the_admin_sign_in_does_not_wake_an_idle_session(db, admin_user, settings):
+    """An idle browser is signed out before the admin's form: posting it (even empty) cannot
+    restart the idle clock that the console shares."""
+    device = _staff_admin(admin_user)
+    client = Client()
+    code = f"{totp(device.bin_key):06d}"
+    assert (
+        login(client, admin_user.username, otp_device=device.persistent_id, otp_token=code).status_code == 302
+    )
+    later = timezone.now() + timedelta(minutes=settings.CONSOLE_IDLE_MINUTES + 1)
+    with time_machine.travel(later, tick=False):
+        assert client.post("/admin/login/?next=/admin/", {}).status_code == 200  # the form again
+        assert client.get("/console/account/").status_code == 302  # to the console's sign-in
+        assert client.get("/admin/helpline/auditentry/").status_code == 302
+    assert AuditEntry.objects.get(action="auth.logout", actor=admin_user).extra["idle"] is True
+
+
+def test_an_admin_sign_in_is_on_record_and_throttled_with_the_others(db, admin_user, settings):
+    device = _staff_admin(admin_user)
+    client = Client(REMOTE_ADDR=an_address())
+    code = f"{totp(device.bin_key):06d}"
+    assert (
+        login(client, admin_user.username, otp_device=device.persistent_id, otp_token=code).status_code == 302
+    )
+    entry = AuditEntry.objects.get(action="auth.login", actor=admin_user)
+    assert entry.extra["admin_site"] is True
+    settings.SIGN_IN_RATE = "1/min"
+    other = Client(REMOTE_ADDR=an_address())
+    assert login(other, admin_user.username, password="wrong").status_code == 200
+    refused = login(other, admin_user.username)
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 1

@@ -121,12 +121,25 @@ def test_a_change_the_rollups_do_not_count_marks_nothing(helpline):
     assert not RollupDirty.objects.exists()
 
 
-def test_a_change_of_time_zone_is_recounted_by_a_rebuild(helpline):
+def test_a_change_of_time_zone_recounts_the_helpline_at_the_next_refresh(helpline):
+    other = factories.HelplineFactory(code="OTHER")
     factories.ContactFactory(helpline=helpline, started_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
+    factories.ContactFactory(helpline=other, started_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
     rollups.rollups_refresh()
-    assert ContactHour.objects.get().day.isoformat() == "2026-03-02"  # Nairobi: 01:30 the next day
+    assert ContactHour.objects.get(helpline=helpline).day.isoformat() == "2026-03-02"  # Nairobi: 01:30
     helpline.timezone = "America/Mexico_City"
     helpline.save()
-    assert rollups.rollups_differences() != []
+    assert RollupDirty.objects.filter(helpline_id=helpline.pk, at__isnull=True).exists()
+    # A contact of the same helpline changed meanwhile: counted once, in the new zone.
+    Contact.objects.filter(helpline=helpline).update(call_type="silent")
+    assert rollups.rollups_refresh() == 1  # the helpline, whole
+    assert ContactHour.objects.get(helpline=helpline).day.isoformat() == "2026-03-01"  # 16:30 the same day
+    assert ContactHour.objects.get(helpline=helpline).call_type == "silent"
+    assert ContactHour.objects.get(helpline=other).day.isoformat() == "2026-03-02"
+    assert rollups.rollups_differences() == []
+    # A change that leaves the zone as it was marks nothing.
+    helpline.name = "Renamed"
+    helpline.save()
+    assert not RollupDirty.objects.exists()
     call_command("rollups_rebuild", "--helpline", str(helpline.pk))
-    assert ContactHour.objects.get().day.isoformat() == "2026-03-01"  # 16:30 the same day
+    assert rollups.rollups_differences() == []

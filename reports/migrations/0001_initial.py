@@ -6,7 +6,8 @@ from django.db import migrations, models
 
 
 # The marks of the hours to recount (reports.rollups), made by the change itself: a contact inserted,
-# deleted, or changed in what the roll-ups count marks its hour (both hours when it moves).
+# deleted, or changed in what the roll-ups count marks its hour (both hours when it moves); a
+# helpline whose time zone changes is marked whole.
 MARK_CONTACT_HOURS = """
 CREATE FUNCTION reports_mark_contact_hours() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -28,6 +29,17 @@ CREATE TRIGGER reports_contact_hours_changed AFTER UPDATE ON cases_contact FOR E
           IS DISTINCT FROM (NEW.helpline_id, NEW.started_at, NEW.ended_at, NEW.channel, NEW.direction,
            NEW.call_type, NEW.language))
     EXECUTE FUNCTION reports_mark_contact_hours();
+
+-- A helpline's new time zone moves every one of its hours: the whole helpline is marked (no instant).
+CREATE FUNCTION reports_mark_helpline() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO reports_rollupdirty (helpline_id, at) VALUES (NEW.id, NULL);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER reports_helpline_clock_changed AFTER UPDATE ON helpline_helpline FOR EACH ROW
+    WHEN (OLD.timezone IS DISTINCT FROM NEW.timezone)
+    EXECUTE FUNCTION reports_mark_helpline();
 """
 # The contacts already there, counted once (as reports.rollups.rollups_rebuild does).
 COUNT_EXISTING = """
@@ -41,6 +53,8 @@ FROM cases_contact c JOIN helpline_helpline h ON h.id = c.helpline_id
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
 """
 UNMARK_CONTACT_HOURS = """
+DROP TRIGGER IF EXISTS reports_helpline_clock_changed ON helpline_helpline;
+DROP FUNCTION IF EXISTS reports_mark_helpline();
 DROP TRIGGER IF EXISTS reports_contact_hours_changed ON cases_contact;
 DROP TRIGGER IF EXISTS reports_contact_hours_added_or_removed ON cases_contact;
 DROP FUNCTION IF EXISTS reports_mark_contact_hours();
@@ -50,6 +64,10 @@ DROP FUNCTION IF EXISTS reports_mark_contact_hours();
 class Migration(migrations.Migration):
 
     initial = True
+    # Each step commits on its own: the triggers' lock on cases_contact is held for an instant, not
+    # for the count of every contact already there (which then blocks no write). A contact written
+    # between the two is both marked and counted: the refresh recounts its hour whole, never twice.
+    atomic = False
 
     dependencies = [
         ('helpline', '0011_languages'),
@@ -62,7 +80,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(primary_key=True, serialize=False)),
                 ('helpline_id', models.BigIntegerField()),
-                ('at', models.DateTimeField()),
+                ('at', models.DateTimeField(null=True)),
                 ('marked_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
             ],
         ),

@@ -1,5 +1,5 @@
-"""Recount the reports' roll-ups from the raw tables (after a helpline changes its time zone, after
-a restore), or check them against a recount (`--check`: exit 1 and name what differs)."""
+"""Recount the reports' roll-ups from the raw tables (after a restore), or check them against a
+recount (`--check`: first take in the changes waiting, then exit 1 naming what differs)."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -12,12 +12,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--helpline", type=int, action="append", help="a helpline's id (repeatable)")
         parser.add_argument(
-            "--check", action="store_true", help="only compare the roll-ups with a recount; change nothing"
+            "--check",
+            action="store_true",
+            help="take in the changes waiting (as the beat task does), then compare with a recount",
         )
 
     def handle(self, *args, helpline=None, check=False, **options):
         if check:
-            rollups.rollups_refresh()
+            while rollups.rollups_refresh(wait=True):
+                pass
             differences = rollups.rollups_differences(helpline_ids=helpline)
             for difference in differences[:50]:
                 self.stdout.write(f"{difference[0]}: {difference[1:]}")
