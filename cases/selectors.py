@@ -373,8 +373,7 @@ def note_list(*, user: User, case_id: int) -> QuerySet[Note]:
 
 
 def case_contacts(*, case: Case) -> QuerySet[Contact]:
-    """Contacts of a case the caller already fetched in their scope, oldest first: every column
-    (a fresh query, not the page's prefetch of the few that transitions need)."""
+    """Contacts (every column) of a case the caller already fetched in their scope, oldest first."""
     return Contact.objects.filter(case_id=case.pk).order_by("started_at", "id")
 
 
@@ -522,8 +521,7 @@ def case_access_get(*, user: User, case_id: int) -> tuple[Case, list[CaseAccess]
 def merged_case_ids(user: User, case_id: int) -> list[int]:
     """Ids of the cases merged into this one (and into those, and so on) that the user may see:
     the survivor of a merge reads their notes, contacts and history through it."""
-    # Most cases have had nothing merged into them: one look by the merged-into index says so
-    # without building the caller's scope (what the walk below does, and what costs the time).
+    # Most cases have none: one look by the merged-into index, without building the caller's scope.
     if not Case.objects.filter(merged_into_id=case_id).exists():
         return []
     visible = case_queryset_for(user)
@@ -548,23 +546,17 @@ def _with_other(links: list[CaseLink], case_id: int) -> list[CaseLink]:
 def case_link_list(*, user: User, case_id: int, case: Case | None = None) -> list[CaseLink]:
     """The links of a case the caller may see, each to a case they may see too (`.other`): a link
     to a case hidden from them (restricted, another team's) is left out altogether, so nothing
-    tells them it exists. The read is recorded, naming the linked cases shown.
-
-    `case`: the case, when the caller has just fetched it in their scope and recorded that read
-    (the console's case page); then an empty list is not recorded again, as it shows nothing the
-    case's own read did not."""
+    tells them it exists. The read is recorded, naming the linked cases shown. `case`: the case the
+    caller has just fetched in their scope, its read on record (the console's case page); an empty
+    list then shows nothing that read did not, and is not recorded again."""
     case_read_recorded = case is not None and case.pk == case_id
     if not case_read_recorded:
         case = case_queryset_for(user).filter(pk=case_id).first()
     links: list[CaseLink] = []
     if case is not None:
-        links = list(
-            CaseLink.objects.filter(Q(case_low=case) | Q(case_high=case), removed_at__isnull=True).order_by(
-                "created_at", "id"
-            )
-        )
-        # Their cases and authors only when there are links (most cases have none): a join of two
-        # cases' every column costs more to build than the look itself.
+        linked = CaseLink.objects.filter(Q(case_low=case) | Q(case_high=case), removed_at__isnull=True)
+        links = list(linked.order_by("created_at", "id"))
+        # Their cases and authors only when there are links (most cases have none).
         prefetch_related_objects(links, "case_low", "case_high", "created_by")
         others = {link.case_high_id if link.case_low_id == case.pk else link.case_low_id for link in links}
         shown = policy.visible_case_ids(user, others)
