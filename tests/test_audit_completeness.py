@@ -100,6 +100,9 @@ WEBHOOK_CHANGE = {
 }
 
 
+MONTH = {"date_from": "2026-11-01", "date_to": "2026-11-30"}  # a report's period (a GET's query)
+
+
 class Req(NamedTuple):
     """A request (as `who`; "{name}" in the path and "@name" in the body are objects of the world)
     and the entries it must leave: (action, outcome, object type, the case it names or None)."""
@@ -461,6 +464,10 @@ REQUESTS = [
         [("notification.on_call_set", ALLOWED, HELPLINE, None)]),
     Req("on-call rota set by an operator", "operator", "put", "notifications/on-call/", {"shifts": []}, 403,
         [("notification.on_call_set", DENIED, HELPLINE, None)]),
+    Req("contacts report", "supervisor", "get", "reports/contacts/", MONTH, 200,
+        [("report.read", ALLOWED, HELPLINE, None)]),
+    Req("contacts report by an operator", "operator", "get", "reports/contacts/", MONTH, 404,
+        [("report.read", DENIED, HELPLINE, None)]),
     Req("notification requirements", "operator", "get", "notifications/requirements/", None, 200, []),
     Req("notification requirements set", "admin", "put", "notifications/requirements/",
         {"requirements": {"overdue": "email"}}, 200,

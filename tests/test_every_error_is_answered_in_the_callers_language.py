@@ -239,6 +239,13 @@ SITUATIONS = [
                                                  "language": "mn"}, {"not_spoken"}),
     ("admin", "patch", "/api/v1/helplines/{helpline}/", {"opening_hours": []}, {"empty"}),
     ("operator", "patch", "/api/v1/cases/{case}/", {"child_age": "1" * 1001}, {"max_string_length"}),
+    # A report's period and groups (reports.api.serializers).
+    ("supervisor", "get", "/api/v1/reports/contacts/?date_from=2026-11-30&date_to=2026-11-01", None,
+     {"period_reversed"}),
+    ("supervisor", "get", "/api/v1/reports/contacts/?date_from=2000-01-01&date_to=2026-11-30", None,
+     {"period_too_long"}),
+    ("supervisor", "get", "/api/v1/reports/contacts/?date_from=2026-11-01&date_to=2026-11-30&by=day&by=day",
+     None, {"duplicate"}),
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from helpline.api.base import APIView, Scoped
+from helpline.vocabulary import AuditAction
 
 from .. import selectors
 from .serializers import QUERY_ERRORS, ContactReportOutput, ContactReportQuery
@@ -25,6 +26,8 @@ class ContactReportView(APIView):
     # The helpline the caller may read the numbers of, first: anyone else gets 404 whatever the
     # query (then the query is checked, then the report read, by the same rule again).
     scope = {"get": Scoped(selectors.report_helpline)}
+    # A refusal (404, a bad query) is on record under the report's own action (helpline.api.errors).
+    audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
     serializer_class = ContactReportOutput
 
     @extend_schema(
