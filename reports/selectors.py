@@ -44,6 +44,7 @@ class ContactFilters:
     by: tuple[str, ...] = ()
     channel: tuple[str, ...] = ()
     call_type: tuple[str, ...] = ()
+    file: str = ""  # "csv" or "xlsx" when the report is downloaded as a file (on record)
 
 
 def report_helpline(*, user: User) -> Helpline:
@@ -100,6 +101,7 @@ def contact_report(*, user: User, filters: ContactFilters) -> dict:
                 "by": list(filters.by),
                 "channel": list(filters.channel),
                 "call_type": list(filters.call_type),
+                **({"file": filters.file} if filters.file else {}),
             },
         )
     return result
@@ -111,6 +113,7 @@ def _figures(sums: dict) -> dict:
         "contacts": contacts,
         "ended": ended,
         "handle_seconds_mean": round(seconds / ended, 1) if ended else None,
+        "handle_seconds": seconds,  # for the shared file's subtotals (reports.sharing); not in the JSON
     }
 
 

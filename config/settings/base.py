@@ -10,6 +10,7 @@ per deployment comes from the environment (12-factor, config/settings/environmen
     api               DRF, the error shape, the OpenAPI schema
     channels          Twilio, inbound threading, replies, web chat
     referrals         agency webhooks
+    reports           the helpline's numbers: small-cell suppression
     notifications     staff notifications: e-mail, SMS, the live stream
     console           the web console: session, idle timeout, Content-Security-Policy
     logs              logging
@@ -32,4 +33,5 @@ from .encryption import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .notifications import *  # noqa: F403
 from .referrals import *  # noqa: F403
+from .reports import *  # noqa: F403
 from .security import *  # noqa: F403

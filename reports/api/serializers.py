@@ -8,6 +8,7 @@ from rest_framework import serializers
 from cases.models import Channel
 from cases.workflow import CallType
 
+from ..files import FileFormat
 from ..selectors import CONTACT_GROUPS, MAX_DAYS
 
 UNCLASSIFIED = "unclassified"  # a contact no one has given a call type yet
@@ -36,6 +37,15 @@ class ContactReportQuery(serializers.Serializer):
         required=False,
         help_text=f"Only contacts of these call types: {', '.join(CallType.values)}, or `{UNCLASSIFIED}` "
         "for none given yet (repeat the parameter).",
+    )
+
+    file = serializers.ChoiceField(
+        choices=[f.value for f in FileFormat],
+        required=False,
+        help_text="Download the report as a file to share (`csv` or `xlsx`): counts below "
+        "`REPORT_SUPPRESS_BELOW` (5) are shown as `<5`, and others as `c` where a total would reveal "
+        "them; a mean handle time only where at least as many contacts ended. Without it: JSON, "
+        "every figure, for the supervisor's own screen.",
     )
 
     def validate_by(self, value: list[str]) -> list[str]:
@@ -72,6 +82,7 @@ QUERY_ERRORS = {
     "by": ["invalid_choice", "max_length", "duplicate"],
     "channel": ["invalid_choice"],
     "call_type": ["invalid_choice"],
+    "file": ["invalid_choice"],
 }
 
 

@@ -3,6 +3,8 @@ here, the report read (and recorded) by reports.selectors."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework.request import Request
@@ -12,6 +14,8 @@ from helpline.api.base import APIView, Scoped
 from helpline.vocabulary import AuditAction
 
 from .. import selectors
+from ..files import CONTENT_TYPES, FileFormat, table_file
+from ..sharing import contact_report_table
 from .serializers import QUERY_ERRORS, ContactReportOutput, ContactReportQuery
 
 
@@ -38,12 +42,18 @@ class ContactReportView(APIView):
             "included, on the helpline's clock), grouped by up to two of channel, direction, call "
             "type, language, day, hour of the day and day of the week, with how many have ended and "
             "their mean length. Read from roll-ups kept up to date within seconds of each change, "
-            "never from the raw contacts. Supervisors of the helpline; 404 otherwise. On record."
+            "never from the raw contacts. With `file=csv` or `file=xlsx`, the report as a file to "
+            "share, small counts suppressed (docs/reports.md). Supervisors of the helpline; 404 "
+            "otherwise. On record."
         ),
         parameters=[ContactReportQuery],
-        responses=ContactReportOutput,
+        responses={
+            (200, "application/json"): ContactReportOutput,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
+        },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
         self.scoped()
         query = ContactReportQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -54,6 +64,15 @@ class ContactReportView(APIView):
             by=tuple(data.get("by", ())),
             channel=tuple(data.get("channel", ())),
             call_type=tuple(data.get("call_type", ())),
+            file=data.get("file", ""),
         )
         report = selectors.contact_report(user=request.user, filters=filters)
-        return Response(ContactReportOutput(report).data)
+        if not filters.file:
+            return Response(ContactReportOutput(report).data)
+        file_format = FileFormat(filters.file)
+        response = HttpResponse(
+            table_file(contact_report_table(report), file_format), content_type=CONTENT_TYPES[file_format]
+        )
+        name = f"contacts-{report['helpline']}-{report['date_from']}-{report['date_to']}.{file_format}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
