@@ -38,6 +38,22 @@ COUNTED = f"""
 GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7"  # by position: the marked hours (m) have columns of the same names
 COLUMNS = "helpline_id, day, hour, channel, direction, call_type, language, contacts, ended, handle_seconds"
 
+# The CHI report's day roll-up (ContactProfileDay): inbound contacts with their case's child and
+# categories (sorted, so that one set is one group whatever order it was picked in).
+PROFILE_COUNTED = f"""
+    SELECT c.helpline_id, {LOCAL}::date AS day, c.call_type, c.channel, k.child_age,
+           coalesce(k.child_age_range, 'unknown'), coalesce(k.child_gender, 'unknown'),
+           coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(k.categories) AS x), '{{}}'),
+           count(*) AS contacts
+    FROM cases_contact c JOIN helpline_helpline h ON h.id = c.helpline_id
+    LEFT JOIN cases_case k ON k.id = c.case_id
+"""
+PROFILE_WHERE = "c.direction = 'inbound'"
+PROFILE_GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
+PROFILE_COLUMNS = (
+    "helpline_id, day, call_type, channel, child_age, child_age_range, child_gender, categories, contacts"
+)
+
 
 def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
     """Recounts the hours marked since the last run (at most `limit` marks), and whole helplines
@@ -71,6 +87,7 @@ def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
             _recount_helplines(cursor, whole)
         if hours:
             _recount(cursor, hours)
+            _recount_profile_days(cursor, sorted({(helpline, day) for helpline, day, _hour in hours}))
         return len(whole) + len(hours)
 
 
@@ -80,7 +97,42 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
         f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} WHERE c.helpline_id = ANY(%s) {GROUPED}",
         [helpline_ids],
     )
-    return cursor.rowcount
+    written = cursor.rowcount
+    cursor.execute("DELETE FROM reports_contactprofileday WHERE helpline_id = ANY(%s)", [helpline_ids])
+    cursor.execute(
+        f"""
+        INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED}
+        WHERE c.helpline_id = ANY(%s) AND {PROFILE_WHERE} {PROFILE_GROUPED}
+        """,
+        [helpline_ids],
+    )
+    return written + cursor.rowcount
+
+
+def _recount_profile_days(cursor, days: list[tuple[int, date]]) -> None:
+    """Recounts these days of the CHI roll-up whole (a day's inbound contacts, from the
+    helpline's midnight to the next, read by the contacts' (helpline, started_at) index)."""
+    helplines, dates = (list(column) for column in zip(*days, strict=True))
+    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
+    cursor.execute(
+        f"""
+        DELETE FROM reports_contactprofileday r USING ({marked}) m
+        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
+        """,
+        [helplines, dates],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS})
+        {PROFILE_COUNTED}
+        JOIN ({marked}) m ON m.helpline_id = c.helpline_id
+        WHERE c.started_at >= (m.day::timestamp AT TIME ZONE h.timezone)
+          AND c.started_at < ((m.day + 1)::timestamp AT TIME ZONE h.timezone)
+          AND {PROFILE_WHERE}
+        {PROFILE_GROUPED}
+        """,
+        [helplines, dates],
+    )
 
 
 def _recount(cursor, hours: list[tuple[int, date, int]]) -> None:
@@ -117,7 +169,13 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
             cursor.execute("DELETE FROM reports_rollupdirty")
             cursor.execute("DELETE FROM reports_contacthour")
             cursor.execute(f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} {GROUPED}")
-            return cursor.rowcount
+            written = cursor.rowcount
+            cursor.execute("DELETE FROM reports_contactprofileday")
+            cursor.execute(
+                f"INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED} "
+                f"WHERE {PROFILE_WHERE} {PROFILE_GROUPED}"
+            )
+            return written + cursor.rowcount
         ids = sorted(set(helpline_ids))
         cursor.execute("DELETE FROM reports_rollupdirty WHERE helpline_id = ANY(%s)", [ids])
         return _recount_helplines(cursor, ids)
@@ -125,24 +183,41 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
 
 def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tuple]:
     """Roll-up rows that differ from a recount of the raw contacts, both ways ("rollup" rows that
-    should not be there or are wrong, "recount" rows missing): empty when they agree."""
+    should not be there or are wrong, "recount" rows missing; the CHI day roll-up's prefixed
+    "profile"): empty when they agree."""
     ids = None if helpline_ids is None else sorted(set(helpline_ids))
-    rollup_where, raw_where = ("", "")
-    if ids is not None:
-        rollup_where, raw_where = "WHERE helpline_id = ANY(%s)", "WHERE c.helpline_id = ANY(%s)"
-    params = [] if ids is None else [ids]
+    only = "" if ids is None else "helpline_id = ANY(%(ids)s)"
+    raw_only = "" if ids is None else "c.helpline_id = ANY(%(ids)s)"
     # Sums of seconds as floats may differ in their last bits by the order they were added in.
     rounded = COLUMNS.replace("handle_seconds", "round(handle_seconds::numeric, 3)")
+    hours = _differences(
+        rollup=f"SELECT {rounded} FROM reports_contacthour {_where(only)}",
+        recount=f"SELECT {rounded} FROM ({COUNTED} {_where(raw_only)} {GROUPED}) AS counted",
+        ids=ids,
+    )
+    profile = _differences(
+        rollup=f"SELECT {PROFILE_COLUMNS} FROM reports_contactprofileday {_where(only)}",
+        recount=f"{PROFILE_COUNTED} {_where(raw_only, PROFILE_WHERE)} {PROFILE_GROUPED}",
+        ids=ids,
+    )
+    return hours + [(f"profile {side}", *rest) for side, *rest in profile]
+
+
+def _where(*conditions: str) -> str:
+    present = [c for c in conditions if c]
+    return f"WHERE {' AND '.join(present)}" if present else ""
+
+
+def _differences(*, rollup: str, recount: str, ids: list[int] | None) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH rollup AS (SELECT {rounded} FROM reports_contacthour {rollup_where}),
-                 recount AS (SELECT {rounded} FROM ({COUNTED} {raw_where} {GROUPED}) AS counted)
+            WITH rollup AS ({rollup}), recount AS ({recount})
             (SELECT 'rollup', * FROM (SELECT * FROM rollup EXCEPT ALL SELECT * FROM recount) AS extra)
             UNION ALL
             (SELECT 'recount', * FROM (SELECT * FROM recount EXCEPT ALL SELECT * FROM rollup) AS missing)
             """,
-            params * 2,
+            {"ids": ids},
         )
         return cursor.fetchall()
 

@@ -16,12 +16,15 @@ from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import NotFound
 
+from cases.models import Category
 from helpline import labels, policy
 from helpline.audit import audit_record
 from helpline.models import Helpline, User
 from helpline.vocabulary import AuditAction, PolicyAction
 
-from .models import ContactHour
+from .chi import chi_figures, chi_mapping
+from .models import ContactHour, ContactProfileDay
+from .suppression import threshold
 
 # What a contacts report groups by: the roll-up's expression, and the vocabulary of its labels
 # (helpline.labels; None: a number, or a language named in the reader's language).
@@ -145,3 +148,36 @@ def _language_name(code: str) -> str:
         return str(get_language_info(code)["name_translated"])
     except KeyError:
         return code
+
+
+def chi_report(*, user: User, year: int, file: str = "") -> dict:
+    """Child Helpline International's figures for the caller's helpline's year (on its clock),
+    suppressed (reports.chi), from the day roll-up. The read is on record."""
+    helpline = report_helpline(user=user)
+    rows = (
+        ContactProfileDay.objects.filter(
+            helpline=helpline, day__gte=date(year, 1, 1), day__lte=date(year, 12, 31)
+        )
+        .values_list("call_type", "channel", "child_age", "child_age_range", "child_gender", "categories")
+        .annotate(contacts=Sum("contacts"))
+        .order_by()
+    )
+    parent_of = dict(Category.objects.filter(helpline=helpline).values_list("code", "parent_code"))
+    mapping = chi_mapping()
+    result = {
+        "helpline": helpline.code,
+        "year": year,
+        "timezone": helpline.timezone,
+        "mapping_version": mapping.version,
+        "framework": mapping.framework,
+        "suppressed_below": threshold(),
+        "figures": chi_figures(rows, parent_of=parent_of),
+    }
+    with transaction.atomic():
+        audit_record(
+            actor=user,
+            action=AuditAction.REPORT_READ,
+            obj=helpline,
+            extra={"report": "chi", "year": year, **({"file": file} if file else {})},
+        )
+    return result

@@ -110,3 +110,26 @@ def _pairs(report: dict, below: int) -> list[list[object]]:
 
 def _sum(rows: list[dict]) -> dict:
     return {key: sum(row[key] for row in rows) for key in ("contacts", "ended", "handle_seconds")}
+
+
+def chi_report_table(report: dict) -> Table:
+    """The CHI report (reports.selectors.chi_report, already suppressed) as the file a helpline
+    submits: what it is first (section `about`: the helpline, the year, the mapping's version),
+    then every figure, one per row."""
+    about = [
+        ("helpline", report["helpline"]),
+        ("year", str(report["year"])),
+        ("timezone", report["timezone"]),
+        ("mapping_version", report["mapping_version"]),
+        ("framework", report["framework"]),
+        (
+            "suppressed_below",
+            f"counts below {report['suppressed_below']} read <{report['suppressed_below']}; "
+            "c: hidden so that no total reveals them",
+        ),
+    ]
+    rows: list[list[object]] = [["about", code, "", value] for code, value in about]
+    for figure in report["figures"]:
+        value: object = figure.count if figure.shown == str(figure.count) else figure.shown
+        rows.append([figure.section, figure.code, figure.label, value])
+    return Table(header=["section", "code", "label", "figure"], rows=rows)

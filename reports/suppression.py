@@ -60,21 +60,31 @@ class SuppressedList:
     total: Hidden | None
 
 
-def suppress_list(values: Sequence[int], *, below: int | None = None) -> SuppressedList:
-    """Which of `values` (and their total) to hide: none of the hidden ones follows from the rest."""
+def suppress_list(
+    values: Sequence[int],
+    *,
+    below: int | None = None,
+    keep: frozenset[int] = frozenset(),
+    keep_total: bool = False,
+) -> SuppressedList:
+    """Which of `values` (and their total) to hide: none of the hidden ones follows from the rest.
+    `keep` (positions) and `keep_total`: figures published elsewhere too, which a complement must
+    not be, or that place would give it away (hidden there only when small themselves)."""
     below = below or threshold()
     cells = [_primary(v, below) for v in values]
     total = _primary(sum(values), below)
     hidden = sum(1 for mark in cells if mark) + (1 if total else 0)
     if hidden == 1:
-        # One unknown in "cells add up to the total": hide the next smallest, or else the total.
-        candidates = sorted(
-            (i for i, mark in enumerate(cells) if mark is None and values[i] > 0), key=lambda i: values[i]
-        ) or sorted((i for i, mark in enumerate(cells) if mark is None), key=lambda i: values[i])
+        # One unknown in "cells add up to the total": hide the next smallest, an empty cell, or
+        # else the total.
+        free = [i for i, mark in enumerate(cells) if mark is None and i not in keep]
+        candidates = sorted((i for i in free if values[i] > 0), key=lambda i: values[i]) or free
         if candidates:
             cells[candidates[0]] = Hidden.COMPLEMENTARY
-        elif total is None:
+        elif total is None and not keep_total:
             total = Hidden.COMPLEMENTARY
+        else:
+            raise ValueError("nothing left to hide with the one small figure")
     return SuppressedList(cells=cells, total=total)
 
 

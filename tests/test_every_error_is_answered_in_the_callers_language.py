@@ -246,6 +246,7 @@ SITUATIONS = [
      {"period_too_long"}),
     ("supervisor", "get", "/api/v1/reports/contacts/?date_from=2026-11-01&date_to=2026-11-30&by=day&by=day",
      None, {"duplicate"}),
+    ("supervisor", "get", "/api/v1/reports/chi/?year=9999", None, {"year_in_future"}),
 ]  # fmt: skip
 
 

@@ -1,6 +1,7 @@
-"""The reports' roll-ups stay equal to a recount of the raw contacts: after random inserts, changes
-of what they count (call type, end, channel, start, even another helpline), deletes, and time zones
-with half and three-quarter hours; a refresh that fails loses no change; a rebuild gives the same
+"""The reports' roll-ups (the hours, and the CHI report's days) stay equal to a recount of the raw
+contacts and their cases: after random inserts, changes of what they count (call type, end,
+channel, start, direction, case, even another helpline; a case's child and categories), deletes,
+and time zones with half and three-quarter hours; a refresh that fails loses no change; a rebuild gives the same
 rows; the hours are marked by the change's own transaction (a rolled-back change marks nothing)."""
 
 import random
@@ -10,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from cases.models import Contact
+from cases.models import AgeRange, Case, Contact, Gender
 from cases.workflow import CallType
 from reports import rollups
 from reports.models import ContactHour, RollupDirty
@@ -20,6 +21,16 @@ pytestmark = pytest.mark.django_db
 
 CHANNELS = ["voice", "sms", "whatsapp", "chat", "walk_in"]
 CALL_TYPES = ["", *CallType.values]
+CATEGORIES = ["bullying", "neglect", "anxiety", "runaway", "school_violence", "information_request"]
+
+
+def a_child(rng: random.Random) -> dict:
+    return {
+        "child_age": rng.choice([None, 3, 8, 12, 15, 17]),
+        "child_age_range": rng.choice(AgeRange.values),
+        "child_gender": rng.choice(Gender.values),
+        "categories": rng.sample(CATEGORIES, rng.randrange(3)),
+    }
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 
@@ -36,11 +47,14 @@ def test_random_changes_leave_the_rollups_equal_to_a_recount():
         factories.HelplineFactory(code="MADRID", timezone="Europe/Madrid"),  # DST
         factories.HelplineFactory(code="CDMX", timezone="America/Mexico_City"),
     ]
+    cases = [factories.CaseFactory(helpline=rng.choice(helplines), **a_child(rng)) for _ in range(40)]
     contacts = []
     for _ in range(300):
+        case = rng.choice([None, *cases])
         contacts.append(
             factories.ContactFactory(
-                helpline=rng.choice(helplines),
+                helpline=case.helpline if case else rng.choice(helplines),
+                case=case,
                 channel=rng.choice(CHANNELS),
                 call_type=rng.choice(CALL_TYPES),
                 language=rng.choice(["", "en", "es", "mn"]),
@@ -51,7 +65,9 @@ def test_random_changes_leave_the_rollups_equal_to_a_recount():
     assert rollups.rollups_differences() == []
     for round_ in range(3):
         for contact in rng.sample(contacts, 60):
-            change = rng.choice(["call_type", "ended_at", "channel", "started_at", "helpline", "summary"])
+            change = rng.choice(
+                ["call_type", "ended_at", "channel", "started_at", "helpline", "summary", "direction", "case"]
+            )
             if change == "call_type":
                 contact.call_type = rng.choice(CALL_TYPES)
             elif change == "ended_at":
@@ -63,9 +79,15 @@ def test_random_changes_leave_the_rollups_equal_to_a_recount():
                 contact.ended_at = None
             elif change == "helpline":
                 contact.helpline = rng.choice(helplines)
+            elif change == "direction":
+                contact.direction = rng.choice(["inbound", "outbound"])
+            elif change == "case":
+                contact.case = rng.choice([None, *cases])
             else:
                 contact.summary = "nothing the roll-ups count"
             contact.save()
+        for case in rng.sample(cases, 10):
+            Case.objects.filter(pk=case.pk).update(**a_child(rng))
         for contact in rng.sample(contacts, 10):
             contacts.remove(contact)
             contact.delete()

@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -126,3 +127,48 @@ class ContactReportOutput(serializers.Serializer):
     by = serializers.ListField(child=serializers.CharField())
     rows = ContactReportRow(many=True, help_text="One per group with contacts, in the groups' order.")
     total = Figures(help_text="The whole period (within the filters).")
+
+
+FIRST_YEAR = 2000
+
+
+class ChiReportQuery(serializers.Serializer):
+    year = serializers.IntegerField(
+        min_value=FIRST_YEAR, help_text="The year, on the helpline's clock (1 January to 31 December)."
+    )
+    file = serializers.ChoiceField(
+        choices=[f.value for f in FileFormat],
+        required=False,
+        help_text="`csv` or `xlsx`: the report as a file to submit. Without it: the same figures as JSON.",
+    )
+
+    def validate_year(self, value: int) -> int:
+        if value > timezone.now().year:
+            raise serializers.ValidationError(_("That year has not begun."), code="year_in_future")
+        return value
+
+
+CHI_QUERY_ERRORS = {
+    "year": ["required", "invalid", "null", "min_value", "max_string_length", "year_in_future"],
+    "file": ["invalid_choice"],
+}
+
+
+class ChiFigure(serializers.Serializer):
+    section = serializers.CharField(
+        help_text="contact_types, non_counselling, channel, age, gender, reason:<CHI category>, "
+        "reasons_unmapped."
+    )
+    code = serializers.CharField(help_text="CHI's code of the figure (a list's total: the list's own code).")
+    label = serializers.CharField(help_text="CHI's English label (the questionnaire's language).")
+    shown = serializers.CharField(help_text="The figure as submitted: a count, `<5` or `c` (suppressed).")
+
+
+class ChiReportOutput(serializers.Serializer):
+    helpline = serializers.CharField()
+    year = serializers.IntegerField()
+    timezone = serializers.CharField(help_text="The helpline's clock, which the year is on.")
+    mapping_version = serializers.CharField(help_text="The version of reports/data/chi-mapping.yaml used.")
+    framework = serializers.CharField()
+    suppressed_below = serializers.IntegerField(help_text="Counts below this are shown as `<N`.")
+    figures = ChiFigure(many=True)

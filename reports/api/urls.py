@@ -4,4 +4,5 @@ from . import views
 
 urlpatterns = [
     path("reports/contacts/", views.ContactReportView.as_view(), name="report-contacts"),
+    path("reports/chi/", views.ChiReportView.as_view(), name="report-chi"),
 ]

@@ -15,17 +15,33 @@ from helpline.vocabulary import AuditAction
 
 from .. import selectors
 from ..files import CONTENT_TYPES, FileFormat, table_file
-from ..sharing import contact_report_table
-from .serializers import QUERY_ERRORS, ContactReportOutput, ContactReportQuery
+from ..sharing import chi_report_table, contact_report_table
+from .serializers import (
+    CHI_QUERY_ERRORS,
+    QUERY_ERRORS,
+    ChiReportOutput,
+    ChiReportQuery,
+    ContactReportOutput,
+    ContactReportQuery,
+)
 
 
-def _query_errors(view):
-    for name, codes in QUERY_ERRORS.items():
-        view = extend_validation_errors(codes, field_name=name, methods=["get"])(view)
-    return view
+def _query_errors(errors: dict[str, list[str]]):
+    def documented(view):
+        for name, codes in errors.items():
+            view = extend_validation_errors(codes, field_name=name, methods=["get"])(view)
+        return view
+
+    return documented
 
 
-@_query_errors
+def _file(table, file_format: FileFormat, name: str) -> HttpResponse:
+    response = HttpResponse(table_file(table, file_format), content_type=CONTENT_TYPES[file_format])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
+    return response
+
+
+@_query_errors(QUERY_ERRORS)
 class ContactReportView(APIView):
     # The helpline the caller may read the numbers of, first: anyone else gets 404 whatever the
     # query (then the query is checked, then the report read, by the same rule again).
@@ -69,10 +85,41 @@ class ContactReportView(APIView):
         report = selectors.contact_report(user=request.user, filters=filters)
         if not filters.file:
             return Response(ContactReportOutput(report).data)
-        file_format = FileFormat(filters.file)
-        response = HttpResponse(
-            table_file(contact_report_table(report), file_format), content_type=CONTENT_TYPES[file_format]
-        )
-        name = f"contacts-{report['helpline']}-{report['date_from']}-{report['date_to']}.{file_format}"
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
-        return response
+        name = f"contacts-{report['helpline']}-{report['date_from']}-{report['date_to']}"
+        return _file(contact_report_table(report), FileFormat(filters.file), name)
+
+
+@_query_errors(CHI_QUERY_ERRORS)
+class ChiReportView(APIView):
+    scope = {"get": Scoped(selectors.report_helpline)}  # as the contacts report: 404 first
+    audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
+    serializer_class = ChiReportOutput
+
+    @extend_schema(
+        operation_id="reports_chi",
+        summary="Child Helpline International's annual figures (supervisors)",
+        description=(
+            "The year's inbound contacts in the terms of Child Helpline International's data "
+            "framework: contact types (counselling, each non-counselling type), counselling "
+            "contacts by channel, age band and gender, and reasons for contact (CHI's ten "
+            "categories and their subcategories; a contact counts under each of its reasons). "
+            "Mapped by reports/data/chi-mapping.yaml, whose version every answer names; every "
+            "figure suppressed as for sharing (`<5`, `c`). `file=csv` or `file=xlsx` for the file "
+            "to submit. Supervisors of the helpline; 404 otherwise. On record."
+        ),
+        parameters=[ChiReportQuery],
+        responses={
+            (200, "application/json"): ChiReportOutput,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
+        },
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        self.scoped()
+        query = ChiReportQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        year, file = query.validated_data["year"], query.validated_data.get("file", "")
+        report = selectors.chi_report(user=request.user, year=year, file=file)
+        if not file:
+            return Response(ChiReportOutput(report).data)
+        return _file(chi_report_table(report), FileFormat(file), f"chi-{report['helpline']}-{year}")

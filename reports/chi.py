@@ -1,0 +1,212 @@
+"""Child Helpline International's annual report: a year's inbound contacts in CHI's terms, from the
+day roll-up (reports.models.ContactProfileDay) through the mapping in `data/chi-mapping.yaml`
+(versioned data: its version is printed in every file).
+
+What is counted (docs/reports.md, "The CHI report"):
+- every inbound contact that started in the year on the helpline's clock, by contact type:
+  counselling (a child, or someone about a child), each non-counselling type, and unclassified;
+- counselling contacts by channel, by the child's age band and by gender (their case's child);
+- reasons for contact of counselling contacts: a contact counts once under each CHI subcategory
+  its case's categories map to (a contact with two reasons counts under both: reasons are
+  mentions, and a category's figure is the sum of its subcategories').
+
+Everything here leaves the supervisor's screen (it is submitted), so every figure is suppressed
+(reports.suppression); a figure published in two places (the counselling contacts are also the
+total of the channel, age and gender lists) is never chosen as a complement, so that the other
+place cannot give it away."""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .suppression import shown, suppress_list
+
+MAPPING_FILE = Path(__file__).parent / "data" / "chi-mapping.yaml"
+UNKNOWN = "unknown"
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    version: str
+    framework: str
+    counselling: frozenset[str]
+    non_counselling: dict[str, tuple[str, str]]  # our call type -> (CHI type, label)
+    channels: dict[str, tuple[str, str]]
+    age_bands: list[tuple[str, str, int | None, int | None]]  # (CHI band, label, from, to)
+    age_ranges: dict[str, str]  # our age range -> CHI band, where the range lies inside one
+    genders: dict[str, tuple[str, str]]
+    reasons: dict[str, tuple[str, dict[str, tuple[str, str]]]]  # CHI category -> (label, ours -> sub)
+    parents: dict[str, str]  # our top-level category -> CHI category (a helpline's own: "other")
+    not_reasons: frozenset[str]
+
+    def age_band(self, age: int | None, age_range: str) -> str:
+        if age is not None:
+            for band, _label, low, high in self.age_bands:
+                if low is not None and age >= low and (high is None or age <= high):
+                    return band
+        return self.age_ranges.get(age_range, UNKNOWN)
+
+    def reasons_of(self, codes: Iterable[str], parent_of: dict[str, str]) -> tuple[set[tuple[str, str]], int]:
+        """The (CHI category, subcategory) pairs these categories map to, and how many of them map
+        to nothing (a helpline's own category whose parent CHI does not know)."""
+        pairs: set[tuple[str, str]] = set()
+        unmapped = 0
+        for code in codes:
+            if code in self.not_reasons:
+                continue
+            found = self._subcategory.get(code)
+            if found is None:
+                category = self.parents.get(code) or self.parents.get(parent_of.get(code, ""))
+                found = (category, OTHER) if category else None
+            if found is None:
+                unmapped += 1
+            else:
+                pairs.add(found)
+        return pairs, unmapped
+
+    @functools.cached_property
+    def _subcategory(self) -> dict[str, tuple[str, str]]:
+        return {
+            ours: (category, sub)
+            for category, (_l, subs) in self.reasons.items()
+            for ours, (sub, _) in subs.items()
+        }
+
+
+@functools.cache
+def chi_mapping() -> Mapping:
+    data = yaml.safe_load(MAPPING_FILE.read_text(encoding="utf-8"))
+    types = data["contact_types"]
+
+    def pairs(section: dict) -> dict[str, tuple[str, str]]:
+        return {ours: (theirs["chi"], theirs["label"]) for ours, theirs in section.items()}
+
+    return Mapping(
+        version=str(data["version"]),
+        framework=data["framework"],
+        counselling=frozenset(types["counselling"]),
+        non_counselling=pairs(types["non_counselling"]),
+        channels=pairs(data["channels"]),
+        age_bands=[(b["chi"], b["label"], b.get("from"), b.get("to")) for b in data["age_bands"]],
+        age_ranges=dict(data["age_ranges"]),
+        genders=pairs(data["genders"]),
+        reasons={chi: (c["label"], pairs(c["subcategories"])) for chi, c in data["reasons"].items()},
+        parents=dict(data["parents"]),
+        not_reasons=frozenset(data["not_reasons"]),
+    )
+
+
+@dataclass(frozen=True)
+class Figure:
+    section: str
+    code: str
+    label: str
+    count: int
+    shown: str  # as the file writes it: the count, "<5" or "c"
+
+
+def chi_figures(
+    rows: Iterable[tuple], *, parent_of: dict[str, str], below: int | None = None
+) -> list[Figure]:
+    """The year's figures, suppressed, from roll-up rows summed over the year:
+    (call_type, channel, child_age, child_age_range, child_gender, categories, contacts)."""
+    mapping = chi_mapping()
+    types: Counter[str] = Counter()
+    non_counselling: Counter[str] = Counter()
+    channels: Counter[str] = Counter()
+    ages: Counter[str] = Counter()
+    genders: Counter[str] = Counter()
+    reasons: Counter[tuple[str, str]] = Counter()
+    unmapped = 0
+    for call_type, channel, age, age_range, gender, categories, contacts in rows:
+        if call_type in mapping.counselling:
+            types["counselling"] += contacts
+            channels[mapping.channels.get(channel, (OTHER, ""))[0]] += contacts
+            ages[mapping.age_band(age, age_range)] += contacts
+            genders[mapping.genders.get(gender, (UNKNOWN, ""))[0]] += contacts
+            pairs, lost = mapping.reasons_of(categories, parent_of)
+            for pair in pairs:
+                reasons[pair] += contacts
+            unmapped += lost * contacts
+        elif call_type in mapping.non_counselling:
+            types["non_counselling"] += contacts
+            non_counselling[mapping.non_counselling[call_type][0]] += contacts
+        else:
+            types["unclassified"] += contacts
+
+    figures: list[Figure] = []
+
+    def listed(section, items, counts, *, total_code, total_label, keep=frozenset(), keep_total=False):
+        values = [counts.get(code, 0) for code, _label in items]
+        marks = suppress_list(values, below=below, keep=keep, keep_total=keep_total)
+        for (code, label), value, mark in zip(items, values, marks.cells, strict=True):
+            figures.append(Figure(section, code, label, value, shown(value, mark, below=below)))
+        total = sum(values)
+        figures.append(
+            Figure(section, total_code, total_label, total, shown(total, marks.total, below=below))
+        )
+
+    # The counselling and non-counselling figures are published again as the totals of the lists
+    # below: never complements here.
+    listed(
+        "contact_types",
+        [
+            ("counselling", "Counselling contacts"),
+            ("non_counselling", "Non-counselling contacts"),
+            ("unclassified", "Not classified"),
+        ],
+        types,
+        total_code="total",
+        total_label="All contacts",
+        keep=frozenset({0, 1}),
+    )
+    own = {"total": "non_counselling", "label": "Non-counselling contacts"}
+    listed(
+        "non_counselling",
+        _unique(mapping.non_counselling.values()),
+        non_counselling,
+        total_code=own["total"],
+        total_label=own["label"],
+        keep_total=True,
+    )
+    for section, items, counts in (
+        ("channel", _unique(mapping.channels.values()), channels),
+        ("age", [(band, label) for band, label, _f, _t in mapping.age_bands], ages),
+        ("gender", _unique(mapping.genders.values()), genders),
+    ):
+        listed(
+            section,
+            items,
+            counts,
+            total_code="counselling",
+            total_label="Counselling contacts",
+            keep_total=True,
+        )
+    for category, (label, subcategories) in mapping.reasons.items():
+        items = [*_unique(subcategories.values()), (OTHER, "Other")]
+        counts = Counter({sub: n for (cat, sub), n in reasons.items() if cat == category})
+        listed(f"reason:{category}", items, counts, total_code=category, total_label=label)
+    figures.append(
+        Figure(
+            "reasons_unmapped",
+            "unmapped",
+            "Reasons not in CHI's framework",
+            unmapped,
+            shown(unmapped, suppress_list([unmapped], below=below).cells[0], below=below),
+        )
+    )
+    return figures
+
+
+def _unique(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    seen: dict[str, str] = {}
+    for code, label in pairs:
+        seen.setdefault(code, label)
+    return list(seen.items())
