@@ -178,11 +178,37 @@ def reads(who: dict[str, Any]) -> list[Read]:
         Read("search_name", "search: a common first name", "supervisor", search(who["search_name"]), CASES),
         # The console's pages as an operator's browser asks for them (issue #17): the queue (open
         # cases in scope, by urgency, 50 rows rendered) and a case's workspace.
+        # The helpline's numbers (issue #18): a year of contacts by channel and call type, and the
+        # last full year's CHI report, each read from the roll-ups.
+        Read(
+            "report_year",
+            "report: a year by channel, call type",
+            "supervisor",
+            report_year(),
+            "reports_contactday",
+        ),
+        Read("report_chi", "report: CHI, last year", "supervisor", report_chi(), "reports_contactprofileday"),
         Read("console_queue", "console: the queue page", "operator_console", "/console/queue/", CASES),
         Read(
             "console_case", "console: a case's page", "operator_console", f"/console/cases/{case_id}/", CASES
         ),
     ]
+
+
+def report_year() -> str:
+    from datetime import date, timedelta
+
+    today = date.today()
+    query = [("date_from", str(today - timedelta(days=364))), ("date_to", str(today))]
+    return "/api/v1/reports/contacts/?" + urllib.parse.urlencode(
+        [*query, ("by", "channel"), ("by", "call_type")]
+    )
+
+
+def report_chi() -> str:
+    from datetime import date
+
+    return f"/api/v1/reports/chi/?year={date.today().year - 1}"
 
 
 def tokens(who: dict[str, Any]) -> dict[str, str]:

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceiling, profiles
+from bench import ceiling, profiles, rollup_lag
 from bench import console as console_bench
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
@@ -309,24 +309,27 @@ def run(
         results["floor"] = throughput(bare, unit="requests")
 
         first_webhook = datetime.now(UTC)
-        accepted = step(
-            "(3) ingest",
-            lambda: load(
-                "ingest",
-                web.url,
-                webhook_request(web.url, ingest_prefix, senders_base=senders_base),
-                concurrency=args.concurrency,
-                seconds=args.seconds,
-            ),
-        )
-        last_webhook = datetime.now(UTC)
-        results["ingest"] = throughput(accepted, unit="webhooks")
-        step(
-            "(4) waiting for the worker to thread them",
-            lambda: wait_threaded(
-                ingest_prefix, len(accepted.accepted), check=lambda: [w.check_alive() for w in workers]
-            ),
-        )
+        # The roll-ups kept up to date while the contacts arrive, as beat does (bench/rollup_lag.py).
+        with rollup_lag.Sweeper(float(env.get("ROLLUP_SWEEP_SECONDS", "2"))) as sweeper:
+            accepted = step(
+                "(3) ingest",
+                lambda: load(
+                    "ingest",
+                    web.url,
+                    webhook_request(web.url, ingest_prefix, senders_base=senders_base),
+                    concurrency=args.concurrency,
+                    seconds=args.seconds,
+                ),
+            )
+            last_webhook = datetime.now(UTC)
+            results["ingest"] = throughput(accepted, unit="webhooks")
+            step(
+                "(4) waiting for the worker to thread them",
+                lambda: wait_threaded(
+                    ingest_prefix, len(accepted.accepted), check=lambda: [w.check_alive() for w in workers]
+                ),
+            )
+        results["rollup_lag"] = sweeper.figures()
         results["ingest"]["integrity"] = integrity(ingest_prefix, accepted.accepted)
         results["end_to_end"] = end_to_end(ingest_prefix, first_webhook, last_webhook)
 
@@ -674,6 +677,14 @@ def table(report: dict[str, Any]) -> str:
         lines.append(
             f"(4) the last message was threaded {e2e['drain_seconds_after_last_webhook']:.1f}s "
             "after the last webhook"
+        )
+    lag = results.get("rollup_lag")
+    if lag and lag.get("rounds"):
+        lines.append(
+            f"(3-4) reports' roll-ups refreshed every {lag['every_s']:g}s during ingest: a change counted "
+            f"{lag['lag_p50_s']:.1f}s after it was made at p50, {lag['lag_p95_s']:.1f}s at p95, "
+            f"{lag['lag_max_s']:.1f}s at worst ({lag['rounds']} rounds, up to {lag['marks_per_round_max']} "
+            f"marks, a refresh {lag['refresh_p95_s'] * 1000:.0f} ms at p95)"
         )
     slow = results.get("console_throttled")
     if slow and not slow.get("error"):

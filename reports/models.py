@@ -36,6 +36,28 @@ class ContactHour(models.Model):
         return f"{self.helpline_id} {self.day} {self.hour:02d}:00 {self.channel}: {self.contacts}"
 
 
+class ContactDay(models.Model):
+    """The same as `ContactHour` summed over each day: what a report reads unless it groups by the
+    hour of the day, so that a year is a few thousand rows whatever the hourly ones number. Kept
+    from the hourly rows of each day they recount (reports.rollups)."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    channel = models.CharField(max_length=12)
+    direction = models.CharField(max_length=10)
+    call_type = models.CharField(max_length=24)
+    language = models.CharField(max_length=16)
+    contacts = models.PositiveIntegerField()
+    ended = models.PositiveIntegerField()
+    handle_seconds = models.FloatField()
+
+    class Meta:
+        indexes = [models.Index(fields=["helpline", "day"], name="contact_day_by_helpline")]
+
+    def __str__(self) -> str:
+        return f"{self.helpline_id} {self.day} {self.channel}: {self.contacts}"
+
+
 class RollupDirty(models.Model):
     """An hour of a helpline to recount: appended by the trigger on `cases_contact` (the instant the
     change touched, UTC), taken and deleted by `reports.rollups.rollups_refresh` in the transaction

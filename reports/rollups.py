@@ -38,6 +38,15 @@ COUNTED = f"""
 GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7"  # by position: the marked hours (m) have columns of the same names
 COLUMNS = "helpline_id, day, hour, channel, direction, call_type, language, contacts, ended, handle_seconds"
 
+# The hourly rows summed by day (ContactDay): what reports read unless they group by the hour.
+DAY_COLUMNS = "helpline_id, day, channel, direction, call_type, language, contacts, ended, handle_seconds"
+DAYS_OF_HOURS = """
+    SELECT r.helpline_id, r.day, r.channel, r.direction, r.call_type, r.language,
+           sum(r.contacts), sum(r.ended), sum(r.handle_seconds)
+    FROM reports_contacthour r
+"""
+DAYS_GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6"
+
 # The CHI report's day roll-up (ContactProfileDay): inbound contacts with their case's child and
 # categories (sorted, so that one set is one group whatever order it was picked in).
 PROFILE_COUNTED = f"""
@@ -87,7 +96,9 @@ def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
             _recount_helplines(cursor, whole)
         if hours:
             _recount(cursor, hours)
-            _recount_profile_days(cursor, sorted({(helpline, day) for helpline, day, _hour in hours}))
+            days = sorted({(helpline, day) for helpline, day, _hour in hours})
+            _recount_days(cursor, days)
+            _recount_profile_days(cursor, days)
         return len(whole) + len(hours)
 
 
@@ -98,6 +109,12 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
         [helpline_ids],
     )
     written = cursor.rowcount
+    cursor.execute("DELETE FROM reports_contactday WHERE helpline_id = ANY(%s)", [helpline_ids])
+    cursor.execute(
+        f"INSERT INTO reports_contactday ({DAY_COLUMNS}) {DAYS_OF_HOURS} "
+        f"WHERE r.helpline_id = ANY(%s) {DAYS_GROUPED}",
+        [helpline_ids],
+    )
     cursor.execute("DELETE FROM reports_contactprofileday WHERE helpline_id = ANY(%s)", [helpline_ids])
     cursor.execute(
         f"""
@@ -107,6 +124,27 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
         [helpline_ids],
     )
     return written + cursor.rowcount
+
+
+def _recount_days(cursor, days: list[tuple[int, date]]) -> None:
+    """Sums these days' hourly rows (just recounted) into their day rows."""
+    helplines, dates = (list(column) for column in zip(*days, strict=True))
+    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
+    cursor.execute(
+        f"""
+        DELETE FROM reports_contactday r USING ({marked}) m
+        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
+        """,
+        [helplines, dates],
+    )
+    cursor.execute(
+        f"""
+        INSERT INTO reports_contactday ({DAY_COLUMNS})
+        {DAYS_OF_HOURS} JOIN ({marked}) m ON m.helpline_id = r.helpline_id AND m.day = r.day
+        {DAYS_GROUPED}
+        """,
+        [helplines, dates],
+    )
 
 
 def _recount_profile_days(cursor, days: list[tuple[int, date]]) -> None:
@@ -170,6 +208,8 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
             cursor.execute("DELETE FROM reports_contacthour")
             cursor.execute(f"INSERT INTO reports_contacthour ({COLUMNS}) {COUNTED} {GROUPED}")
             written = cursor.rowcount
+            cursor.execute("DELETE FROM reports_contactday")
+            cursor.execute(f"INSERT INTO reports_contactday ({DAY_COLUMNS}) {DAYS_OF_HOURS} {DAYS_GROUPED}")
             cursor.execute("DELETE FROM reports_contactprofileday")
             cursor.execute(
                 f"INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED} "
@@ -195,12 +235,27 @@ def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tu
         recount=f"SELECT {rounded} FROM ({COUNTED} {_where(raw_only)} {GROUPED}) AS counted",
         ids=ids,
     )
+    days_rounded = DAY_COLUMNS.replace("handle_seconds", "round(handle_seconds::numeric, 3)")
+    by_day = (
+        "SELECT helpline_id, day, channel, direction, call_type, language, sum(contacts) AS contacts, "
+        "sum(ended) AS ended, sum(handle_seconds) AS handle_seconds "
+        f"FROM ({COUNTED} {_where(raw_only)} {GROUPED}) AS counted GROUP BY 1, 2, 3, 4, 5, 6"
+    )
+    days = _differences(
+        rollup=f"SELECT {days_rounded} FROM reports_contactday {_where(only)}",
+        recount=f"SELECT {days_rounded} FROM ({by_day}) AS counted_days",
+        ids=ids,
+    )
     profile = _differences(
         rollup=f"SELECT {PROFILE_COLUMNS} FROM reports_contactprofileday {_where(only)}",
         recount=f"{PROFILE_COUNTED} {_where(raw_only, PROFILE_WHERE)} {PROFILE_GROUPED}",
         ids=ids,
     )
-    return hours + [(f"profile {side}", *rest) for side, *rest in profile]
+    return (
+        hours
+        + [(f"day {side}", *rest) for side, *rest in days]
+        + [(f"profile {side}", *rest) for side, *rest in profile]
+    )
 
 
 def _where(*conditions: str) -> str:

@@ -16,7 +16,15 @@ import pytest
 
 from tests.processes import ROOT, database_drop
 
-ROWS = ["(1) ceiling", "(2) floor", "(3) ingest", "(4) end-to-end", "(5) reads", "(6) audit"]
+ROWS = [
+    "(1) ceiling",
+    "(2) floor",
+    "(3) ingest",
+    "(3-4) reports' roll-ups",
+    "(4) end-to-end",
+    "(5) reads",
+    "(6) audit",
+]
 READS = [
     "queue",
     "queue_urgency",
@@ -30,6 +38,8 @@ READS = [
     "search_reference",
     "search_phone",
     "search_name",
+    "report_year",
+    "report_chi",
     "console_queue",
     "console_case",
 ]
@@ -80,7 +90,18 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
     assert report["database"] == {"name": database, "dropped": True}
     assert {"cpu_count", "load_average_before", "load_average_after"} <= set(report["machine"])
     figures = report["results"]
-    assert set(figures) == {"ceiling", "floor", "ingest", "end_to_end", "reads", "console_throttled", "audit"}
+    assert set(figures) == {
+        "ceiling",
+        "floor",
+        "ingest",
+        "end_to_end",
+        "rollup_lag",
+        "reads",
+        "console_throttled",
+        "audit",
+    }
+    lag = figures["rollup_lag"]
+    assert lag["rounds"] >= 1 and 0 <= lag["lag_p50_s"] <= lag["lag_max_s"], lag
     slow = figures["console_throttled"]
     assert slow.get("error") is None, slow
     assert slow["load_ms_median"] > slow["profile"]["latency_ms"] and slow["transferred_bytes"] > 0

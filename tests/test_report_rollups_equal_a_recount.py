@@ -1,8 +1,9 @@
 """The reports' roll-ups (the hours, and the CHI report's days) stay equal to a recount of the raw
 contacts and their cases: after random inserts, changes of what they count (call type, end,
 channel, start, direction, case, even another helpline; a case's child and categories), deletes,
-and time zones with half and three-quarter hours; a refresh that fails loses no change; a rebuild gives the same
-rows; the hours are marked by the change's own transaction (a rolled-back change marks nothing)."""
+and time zones with half and three-quarter hours; a refresh that fails loses no change; a rebuild
+gives the same rows; the hours are marked by the change's own transaction (a rolled-back change
+marks nothing)."""
 
 import random
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,8 @@ def a_child(rng: random.Random) -> dict:
         "child_gender": rng.choice(Gender.values),
         "categories": rng.sample(CATEGORIES, rng.randrange(3)),
     }
+
+
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
 

@@ -1,0 +1,66 @@
+"""The reports' roll-up lag under ingest (issue #18): while webhooks arrive and the worker threads
+them into contacts, this process does what Celery beat does in production (reports.tasks:
+`rollups_refresh` every `ROLLUP_SWEEP_SECONDS`) and records, each round, how old the oldest
+change waiting was when the round began plus how long the round took: how long after a change the
+reports include it, at worst, in that round."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+
+class Sweeper:
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.rounds: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rollup-sweeper", daemon=True)
+
+    def __enter__(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        from reports.rollups import REFRESH_BATCH, rollups_refresh, rollups_waiting
+
+        try:
+            while True:
+                stopping = self._stop.wait(self.every)
+                waiting, age = rollups_waiting()
+                began = time.monotonic()
+                while rollups_refresh(wait=True) >= REFRESH_BATCH:
+                    pass
+                took = time.monotonic() - began
+                if waiting:
+                    self.rounds.append({"waiting": waiting, "oldest_s": age or 0.0, "refresh_s": took})
+                if stopping:  # a last round when told to stop: nothing the phase made is left out
+                    break
+        finally:
+            connection.close()
+
+    def figures(self) -> dict[str, Any]:
+        lags = sorted(r["oldest_s"] + r["refresh_s"] for r in self.rounds)
+        refreshes = sorted(r["refresh_s"] for r in self.rounds)
+        if not lags:
+            return {"rounds": 0}
+
+        def p(values: list[float], q: float) -> float:
+            return values[min(len(values) - 1, int(q / 100 * len(values)))]
+
+        return {
+            "rounds": len(lags),
+            "every_s": self.every,
+            "marks_per_round_max": max(int(r["waiting"]) for r in self.rounds),
+            "lag_p50_s": p(lags, 50),
+            "lag_p95_s": p(lags, 95),
+            "lag_max_s": lags[-1],
+            "refresh_p95_s": p(refreshes, 95),
+        }
