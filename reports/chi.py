@@ -25,11 +25,12 @@ from pathlib import Path
 
 import yaml
 
-from .suppression import shown, suppress_list
+from .suppression import Hidden, SuppressedList, shown, suppress_list
 
 MAPPING_FILE = Path(__file__).parent / "data" / "chi-mapping.yaml"
 UNKNOWN = "unknown"
 OTHER = "other"
+NOT_A_REASON = object()  # a non-counselling reason: counted nowhere
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,30 @@ class Mapping:
         pairs: set[tuple[str, str]] = set()
         unmapped = 0
         for code in codes:
-            if code in self.not_reasons:
+            found = self._reason(code, parent_of)
+            if found is NOT_A_REASON:
                 continue
-            found = self._subcategory.get(code)
-            if found is None:
-                category = self.parents.get(code) or self.parents.get(parent_of.get(code, ""))
-                found = (category, OTHER) if category else None
             if found is None:
                 unmapped += 1
             else:
                 pairs.add(found)
         return pairs, unmapped
+
+    def _reason(self, code: str, parent_of: dict[str, str]) -> tuple[str, str] | object | None:
+        """A category's CHI pair: its own, its nearest mapped ancestor's (a helpline's own category
+        under one of ours counts with it; under a top-level one, as that CHI category's "other"),
+        NOT_A_REASON for non-counselling reasons, or None when nothing maps."""
+        seen: set[str] = set()
+        while code and code not in seen:
+            seen.add(code)
+            if code in self.not_reasons:
+                return NOT_A_REASON
+            if code in self._subcategory:
+                return self._subcategory[code]
+            if code in self.parents:
+                return (self.parents[code], OTHER)
+            code = parent_of.get(code, "")
+        return None
 
     @functools.cached_property
     def _subcategory(self) -> dict[str, tuple[str, str]]:
@@ -141,67 +155,91 @@ def chi_figures(
         else:
             types["unclassified"] += contacts
 
-    figures: list[Figure] = []
-
-    def listed(section, items, counts, *, total_code, total_label, keep=frozenset(), keep_total=False):
-        values = [counts.get(code, 0) for code, _label in items]
-        marks = suppress_list(values, below=below, keep=keep, keep_total=keep_total)
-        for (code, label), value, mark in zip(items, values, marks.cells, strict=True):
-            figures.append(Figure(section, code, label, value, shown(value, mark, below=below)))
-        total = sum(values)
-        figures.append(
-            Figure(section, total_code, total_label, total, shown(total, marks.total, below=below))
-        )
-
-    # The counselling and non-counselling figures are published again as the totals of the lists
-    # below: never complements here.
-    listed(
-        "contact_types",
-        [
+    lists = [
+        Section("contact_types", [
             ("counselling", "Counselling contacts"),
             ("non_counselling", "Non-counselling contacts"),
             ("unclassified", "Not classified"),
-        ],
-        types,
-        total_code="total",
-        total_label="All contacts",
-        keep=frozenset({0, 1}),
-    )
-    own = {"total": "non_counselling", "label": "Non-counselling contacts"}
-    listed(
-        "non_counselling",
-        _unique(mapping.non_counselling.values()),
-        non_counselling,
-        total_code=own["total"],
-        total_label=own["label"],
-        keep_total=True,
-    )
-    for section, items, counts in (
-        ("channel", _unique(mapping.channels.values()), channels),
-        ("age", [(band, label) for band, label, _f, _t in mapping.age_bands], ages),
-        ("gender", _unique(mapping.genders.values()), genders),
-    ):
-        listed(
-            section,
-            items,
-            counts,
-            total_code="counselling",
-            total_label="Counselling contacts",
-            keep_total=True,
-        )
+        ], types, "total", "All contacts"),
+        Section("non_counselling", _unique(mapping.non_counselling.values()), non_counselling,
+                "non_counselling", "Non-counselling contacts", shares="non_counselling"),
+        Section("channel", _unique(mapping.channels.values()), channels,
+                "counselling", "Counselling contacts", shares="counselling"),
+        Section("age", [(band, label) for band, label, _f, _t in mapping.age_bands], ages,
+                "counselling", "Counselling contacts", shares="counselling"),
+        Section("gender", _unique(mapping.genders.values()), genders,
+                "counselling", "Counselling contacts", shares="counselling"),
+    ]  # fmt: skip
     for category, (label, subcategories) in mapping.reasons.items():
-        items = [*_unique(subcategories.values()), (OTHER, "Other")]
         counts = Counter({sub: n for (cat, sub), n in reasons.items() if cat == category})
-        listed(f"reason:{category}", items, counts, total_code=category, total_label=label)
-    figures.append(
-        Figure(
-            "reasons_unmapped",
-            "unmapped",
-            "Reasons not in CHI's framework",
-            unmapped,
-            shown(unmapped, suppress_list([unmapped], below=below).cells[0], below=below),
-        )
-    )
+        items = [*_unique(subcategories.values()), (OTHER, "Other")]
+        lists.append(Section(f"reason:{category}", items, counts, category, label))
+    lists.append(Section("reasons_unmapped", [], Counter(), "unmapped", "Reasons not in CHI's framework"))
+    figures = _suppressed(lists, below=below, unmapped=unmapped)
+    return figures
+
+
+@dataclass(frozen=True)
+class Section:
+    name: str
+    items: list[tuple[str, str]]
+    counts: Counter
+    total_code: str
+    total_label: str
+    shares: str = ""  # its total is this figure of `contact_types` (published there too)
+
+
+# The figures of `contact_types` that other lists publish as their totals.
+SHARED = {"counselling": 0, "non_counselling": 1}
+
+
+def _suppressed(lists: list[Section], *, below: int | None, unmapped: int) -> list[Figure]:
+    """Suppresses every list so that a figure published in two places is hidden in both or in
+    neither: first with the shared figures published; a list that cannot protect its small counts
+    without hiding its shared total has that figure hidden everywhere in the next round; a list
+    that cannot even then is withheld whole."""
+    hidden_shared: set[str] = set()
+    for _round in range(len(SHARED) + 1):
+        figures: list[Figure] = []
+        stuck: set[str] = set()
+        for section in lists:
+            values = [section.counts.get(code, 0) for code, _label in section.items]
+            total = unmapped if section.name == "reasons_unmapped" else sum(values)
+            if section.name == "reasons_unmapped":
+                mark = suppress_list([unmapped], below=below).total
+                figures.append(Figure(section.name, section.total_code, section.total_label, total,
+                                      shown(total, mark, below=below)))  # fmt: skip
+                continue
+            if section.name == "contact_types":
+                marks = suppress_list(
+                    values,
+                    below=below,
+                    keep=frozenset(i for name, i in SHARED.items() if name not in hidden_shared),
+                    hide=frozenset(i for name, i in SHARED.items() if name in hidden_shared),
+                )
+                if marks.stuck:
+                    stuck |= set(SHARED) - hidden_shared
+            else:
+                shared_hidden = section.shares in hidden_shared
+                marks = suppress_list(
+                    values,
+                    below=below,
+                    keep_total=bool(section.shares) and not shared_hidden,
+                    hide_total=shared_hidden,
+                )
+                if marks.stuck and section.shares and not shared_hidden:
+                    stuck.add(section.shares)
+                elif marks.stuck:  # withheld whole
+                    marks = SuppressedList(
+                        cells=[Hidden.COMPLEMENTARY] * len(values), total=Hidden.COMPLEMENTARY
+                    )
+            for (code, label), value, mark in zip(section.items, values, marks.cells, strict=True):
+                figures.append(Figure(section.name, code, label, value, shown(value, mark, below=below)))
+            figures.append(Figure(section.name, section.total_code, section.total_label, total,
+                                  shown(total, marks.total, below=below)))  # fmt: skip
+        if not stuck - hidden_shared:
+            return figures
+        hidden_shared |= stuck
     return figures
 
 

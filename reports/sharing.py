@@ -10,32 +10,24 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from .files import Table
-from .suppression import Hidden, shown, suppress_list, suppress_table, threshold
+from .suppression import Hidden, shown, suppress_list, threshold
 
 
 def contact_report_table(report: dict, *, below: int | None = None) -> Table:
     """The contacts report (reports.selectors.contact_report) as a shareable table: a row per group
-    (per pair of groups, then each group's subtotal), and the period's total."""
+    (with two groupings, per pair) and the period's total. No subtotals: each would be one more
+    equation over the hidden cells (reports.suppression)."""
     below = below or threshold()
     by: list[str] = report["by"]
-    header = [column for name in by for column in (name, f"{name}_label")] + [
-        "contacts",
-        "handle_seconds_mean",
+    header = [column for name in by for column in (name, f"{name}_label")]
+    header += ["contacts", "handle_seconds_mean"]
+    figures = [row["contacts"] for row in report["rows"]]
+    marks = suppress_list(figures, below=below)
+    rows = [
+        _line(_groups(row, by), row, mark, below)
+        for row, mark in zip(report["rows"], marks.cells, strict=True)
     ]
-    if len(by) == 2:
-        rows = _pairs(report, below)
-    else:
-        figures = [row["contacts"] for row in report["rows"]]
-        marks = suppress_list(figures, below=below)
-        rows = (
-            [
-                _line(_groups(row, by), row, mark, below)
-                for row, mark in zip(report["rows"], marks.cells, strict=True)
-            ]
-            if by
-            else []
-        )
-        rows.append(_line(_total_groups(len(by)), report["total"], marks.total, below))
+    rows.append(_line(_total_groups(len(by)), report["total"], marks.total, below))
     about = [
         (_("Helpline"), report["helpline"]),
         (_("Time zone"), report["timezone"]),
@@ -70,46 +62,6 @@ def _line(groups: list[object], figures: dict, mark: Hidden | None, below: int) 
     if mark is None and figures["ended"] >= below:
         mean = round(figures["handle_seconds"] / figures["ended"], 1)
     return [*groups, contacts, mean]
-
-
-def _pairs(report: dict, below: int) -> list[list[object]]:
-    """Two groups: the cells, each first group's subtotal, each second group's, and the total;
-    suppressed together, as each subtotal is an equation over its cells."""
-    first, second = report["by"]
-    cells: dict[tuple, dict] = {}
-    firsts: dict[object, list] = {}
-    seconds: dict[object, list] = {}
-    for row in report["rows"]:
-        a, b = row[first], row[second]
-        cells[(a, b)] = row
-        firsts.setdefault(a, [_plain(a), row.get(f"{first}_label", _plain(a))])
-        seconds.setdefault(b, [_plain(b), row.get(f"{second}_label", _plain(b))])
-    marks = suppress_table(
-        {key: row["contacts"] for key, row in cells.items()},
-        rows=list(firsts),
-        columns=list(seconds),
-        below=below,
-    )
-    empty = {"contacts": 0, "ended": 0, "handle_seconds": 0.0}
-    lines = []
-    for a in firsts:
-        for b in seconds:
-            mark = marks.cells.get((a, b))
-            if (a, b) in cells or mark:  # an empty cell is written only when it is hidden
-                lines.append(_line(firsts[a] + seconds[b], cells.get((a, b), empty), mark, below))
-    total_label = _total_groups(1)
-    for a in firsts:
-        own = _sum([row for (x, _b), row in cells.items() if x == a])
-        lines.append(_line(firsts[a] + total_label, own, marks.row_totals.get(a), below))
-    for b in seconds:
-        own = _sum([row for (_a, y), row in cells.items() if y == b])
-        lines.append(_line(total_label + seconds[b], own, marks.column_totals.get(b), below))
-    lines.append(_line(total_label * 2, report["total"], marks.total, below))
-    return lines
-
-
-def _sum(rows: list[dict]) -> dict:
-    return {key: sum(row[key] for row in rows) for key in ("contacts", "ended", "handle_seconds")}
 
 
 def chi_report_table(report: dict) -> Table:

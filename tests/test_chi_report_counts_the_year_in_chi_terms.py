@@ -17,7 +17,7 @@ from django.core.management import call_command
 from cases.models import Case, Category
 from helpline.models import AuditEntry, User
 from reports import rollups
-from reports.chi import chi_mapping
+from reports.chi import chi_figures, chi_mapping
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -109,27 +109,30 @@ def test_the_submitted_file_hides_small_counts(api, demo):
     about = {line[1]: line[3] for line in lines if line[0] == "about"}
     assert about["mapping_version"] == "2026.1" and about["year"] == "2026"
     shown = {(line[0], line[1]): line[3] for line in lines[1:] if line[0] != "about"}
-    # The two non-counselling contacts: "<5", with an empty cell hidden beside them (the
-    # counselling figure is published again as the lists' totals, so it cannot be the one).
+    # The two non-counselling contacts: "<5". With the counselling contacts published (they are
+    # the totals of the channel, age and gender lists too) and none unclassified, the total would
+    # give them away: it is hidden.
     assert [
         shown[("contact_types", code)] for code in ("counselling", "non_counselling", "unclassified", "total")
     ] == [
         "10",
         "<5",
+        "0",
         "c",
-        "12",
     ]
-    assert (
-        shown[("non_counselling", "silent")] == "<5" and shown[("non_counselling", "non_counselling")] == "<5"
-    )
+    # Their own list's total is small: every cell reads "<5", the empty ones too.
+    assert {
+        shown[("non_counselling", code)] for code in ("silent", "hang_up", "prank_testing", "non_counselling")
+    } == {"<5"}
     assert [shown[("gender", code)] for code in ("female", "unknown", "counselling")] == ["<5", "c", "10"]
     assert [shown[("age", code)] for code in ("10-12", "13-15", "unknown", "counselling")] == [
         "<5",
         "<5",
-        "8",
+        "c",
         "10",
     ]
-    assert shown[("reason:violence", "violence")] == "5"
+    # Five reasons of one each: with their total, each would be 1.
+    assert shown[("reason:violence", "violence")] == "c"
     assert {shown[("reason:violence", code)] for code in ("bullying", "neglect", "child_marriage")} == {"<5"}
     # No figure from 1 to 4 is written anywhere in the file.
     assert not {value for value in shown.values() if value in {"1", "2", "3", "4"}}
@@ -200,3 +203,30 @@ def test_a_bad_year_answers_400(api, demo, query, code):
 def test_operators_and_agencies_get_404(api, demo):
     for username in ("operator1", "police1"):
         assert api(User.objects.get(username=username)).get(CHI, {"year": 2026}).status_code == 404
+
+
+def test_the_new_year_begins_on_the_helplines_clock(api, demo):
+    helpline = demo.helpline
+    # Noon on the 31st of December in UTC is already the 1st of January in Samoa (+13).
+    with time_machine.travel(datetime(2026, 12, 31, 12, 0, tzinfo=UTC), tick=False):
+        assert api(demo).get(CHI, {"year": 2027}).status_code == 400
+        helpline.timezone = "Pacific/Apia"
+        helpline.save()
+        assert api(demo).get(CHI, {"year": 2027}).status_code == 200
+
+
+def test_the_file_is_what_the_query_names_whatever_the_accept_header(api, demo):
+    client = api(demo)
+    as_file = client.get(CHI, {"year": 2026, "file": "csv"}, HTTP_ACCEPT="text/csv")
+    assert as_file.status_code == 200 and as_file["Content-Type"] == "text/csv; charset=utf-8"
+    refused = client.get(CHI, {"year": "last"}, HTTP_ACCEPT="text/csv")
+    assert refused.status_code == 400 and refused.json()["errors"][0]["code"] == "invalid"
+
+
+def test_a_helplines_own_categories_count_with_their_nearest_mapped_ancestor():
+    parent_of = {"school_bullying": "bullying", "hotline_feedback": "non_counselling", "misc": "nowhere"}
+    rows = [("child", "voice", 12, "unknown", "girl", ["school_bullying", "hotline_feedback", "misc"], 7)]
+    figures = {(f.section, f.code): f.count for f in chi_figures(rows, parent_of=parent_of)}
+    assert figures[("reason:violence", "bullying")] == 7  # under bullying: counted as bullying
+    assert figures[("reasons_unmapped", "unmapped")] == 7  # "misc": no ancestor CHI knows
+    assert sum(n for (section, _code), n in figures.items() if section.startswith("reason:")) == 7 * 2

@@ -7,6 +7,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -35,6 +36,14 @@ def _query_errors(errors: dict[str, list[str]]):
     return documented
 
 
+class FileByQuery(DefaultContentNegotiation):
+    """The answer's format is the query's `file`, not the Accept header: a client asking for
+    text/csv gets the file it names with `file=csv` (and JSON errors), never a 406."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 def _file(table, file_format: FileFormat, name: str) -> HttpResponse:
     response = HttpResponse(table_file(table, file_format), content_type=CONTENT_TYPES[file_format])
     response["Content-Disposition"] = f'attachment; filename="{name}.{file_format}"'
@@ -43,6 +52,7 @@ def _file(table, file_format: FileFormat, name: str) -> HttpResponse:
 
 @_query_errors(QUERY_ERRORS)
 class ContactReportView(APIView):
+    content_negotiation_class = FileByQuery
     # The helpline the caller may read the numbers of, first: anyone else gets 404 whatever the
     # query (then the query is checked, then the report read, by the same rule again).
     scope = {"get": Scoped(selectors.report_helpline)}
@@ -91,6 +101,7 @@ class ContactReportView(APIView):
 
 @_query_errors(CHI_QUERY_ERRORS)
 class ChiReportView(APIView):
+    content_negotiation_class = FileByQuery
     scope = {"get": Scoped(selectors.report_helpline)}  # as the contacts report: 404 first
     audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
     serializer_class = ChiReportOutput
@@ -115,8 +126,8 @@ class ChiReportView(APIView):
         },
     )
     def get(self, request: Request) -> Response | HttpResponse:
-        self.scoped()
-        query = ChiReportQuery(data=request.query_params)
+        helpline = self.scoped()
+        query = ChiReportQuery(data=request.query_params, context={"timezone": helpline.timezone})
         query.is_valid(raise_exception=True)
         year, file = query.validated_data["year"], query.validated_data.get("file", "")
         report = selectors.chi_report(user=request.user, year=year, file=file)

@@ -41,8 +41,12 @@ CREATE TRIGGER reports_contact_hours_changed AFTER UPDATE ON cases_contact FOR E
            NEW.call_type, NEW.language))
     EXECUTE FUNCTION reports_mark_contact_hours();
 """
-# The inbound contacts already there, counted once (as reports.rollups.rollups_rebuild does).
+# The inbound contacts already there, counted once (as reports.rollups.rollups_rebuild does), under
+# the roll-ups' lock (reports.rollups.ROLLUP_LOCK, held to the end of this statement's transaction)
+# and over whatever a refresh wrote since the table was created: nothing counted twice.
 COUNT_EXISTING = """
+SELECT pg_advisory_xact_lock(1279677013);
+DELETE FROM reports_contactprofileday;
 INSERT INTO reports_contactprofileday
     (helpline_id, day, call_type, channel, child_age, child_age_range, child_gender, categories, contacts)
 SELECT c.helpline_id, (c.started_at AT TIME ZONE h.timezone)::date, c.call_type, c.channel, k.child_age,
