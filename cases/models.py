@@ -250,6 +250,14 @@ class Case(FSMModelMixin, CaseWorkflow):
                 condition=~models.Q(state="closed"),
                 name="case_open_by_urgency",
             ),
+            # The reports' case roll-up (reports.rollups) recounts a helpline's day: the cases
+            # opened and the cases closed on it.
+            models.Index(fields=["helpline", "created_at"], name="case_by_helpline_created"),
+            models.Index(
+                fields=["helpline", "closed_at"],
+                condition=models.Q(closed_at__isnull=False),
+                name="case_by_helpline_closed",
+            ),
         ]
         permissions = [("view_reporter_phone", "Can see reporters' phone numbers unmasked")]
         triggers = [

@@ -99,3 +99,23 @@ class ContactProfileDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.helpline_id} {self.day} {self.call_type}: {self.contacts}"
+
+
+class CaseDay(models.Model):
+    """How many cases a helpline opened and closed on one day of its clock, by team and risk level
+    (as the case is now: a case whose risk changes moves between risk levels on the day it was
+    opened; one reopened is no longer counted as closed). Kept by the same marks (a trigger on
+    `cases_case` marks the day it was opened and the day it was closed when either changes)."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    team_id = models.BigIntegerField(null=True)  # no foreign key: a report outlives a retired team
+    risk_level = models.CharField(max_length=12)
+    opened = models.PositiveIntegerField()
+    closed = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["helpline", "day"], name="case_day_by_helpline")]
+
+    def __str__(self) -> str:
+        return f"{self.helpline_id} {self.day} {self.risk_level}: +{self.opened} -{self.closed}"

@@ -47,6 +47,28 @@ DAYS_OF_HOURS = """
 """
 DAYS_GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6"
 
+# The cases report's day roll-up (CaseDay): each case counted on the day it was opened and, if it is
+# closed, on the day it was closed, by its team and risk level now. `{where}`: a condition on k.
+CASE_DAY_COLUMNS = "helpline_id, day, team_id, risk_level, opened, closed"
+CASE_COUNTED = """
+    SELECT helpline_id, day, team_id, risk_level, sum(opened), sum(closed) FROM (
+        SELECT k.helpline_id, (k.created_at AT TIME ZONE h.timezone)::date AS day, k.team_id,
+               k.risk_level, 1 AS opened, 0 AS closed
+        FROM cases_case k JOIN helpline_helpline h ON h.id = k.helpline_id {where}
+        UNION ALL
+        SELECT k.helpline_id, (k.closed_at AT TIME ZONE h.timezone)::date, k.team_id, k.risk_level, 0, 1
+        FROM cases_case k JOIN helpline_helpline h ON h.id = k.helpline_id
+        WHERE k.closed_at IS NOT NULL {also}
+    ) AS counted GROUP BY 1, 2, 3, 4
+"""
+
+
+def _case_counted(condition: str = "") -> str:
+    return CASE_COUNTED.format(
+        where=f"WHERE {condition}" if condition else "", also=f"AND {condition}" if condition else ""
+    )
+
+
 # The CHI report's day roll-up (ContactProfileDay): inbound contacts with their case's child and
 # categories (sorted, so that one set is one group whatever order it was picked in).
 PROFILE_COUNTED = f"""
@@ -99,6 +121,7 @@ def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
             days = sorted({(helpline, day) for helpline, day, _hour in hours})
             _recount_days(cursor, days)
             _recount_profile_days(cursor, days)
+            _recount_case_days(cursor, days)
         return len(whole) + len(hours)
 
 
@@ -115,6 +138,13 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
         f"WHERE r.helpline_id = ANY(%s) {DAYS_GROUPED}",
         [helpline_ids],
     )
+    written += cursor.rowcount
+    cursor.execute("DELETE FROM reports_caseday WHERE helpline_id = ANY(%s)", [helpline_ids])
+    cursor.execute(
+        f"INSERT INTO reports_caseday ({CASE_DAY_COLUMNS}) {_case_counted('k.helpline_id = ANY(%s)')}",
+        [helpline_ids, helpline_ids],
+    )
+    written += cursor.rowcount
     cursor.execute("DELETE FROM reports_contactprofileday WHERE helpline_id = ANY(%s)", [helpline_ids])
     cursor.execute(
         f"""
@@ -144,6 +174,40 @@ def _recount_days(cursor, days: list[tuple[int, date]]) -> None:
         {DAYS_GROUPED}
         """,
         [helplines, dates],
+    )
+
+
+def _recount_case_days(cursor, days: list[tuple[int, date]]) -> None:
+    """Recounts these days of the cases roll-up whole: the cases opened and those closed on each
+    (by the cases' (helpline, created_at) and (helpline, closed_at) indexes)."""
+    helplines, dates = (list(column) for column in zip(*days, strict=True))
+    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
+    cursor.execute(
+        f"""
+        DELETE FROM reports_caseday r USING ({marked}) m
+        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
+        """,
+        [helplines, dates],
+    )
+    bounds = """
+        JOIN ({marked}) m ON m.helpline_id = k.helpline_id
+        WHERE k.{column} >= (m.day::timestamp AT TIME ZONE h.timezone)
+          AND k.{column} < ((m.day + 1)::timestamp AT TIME ZONE h.timezone)
+    """
+    cursor.execute(
+        f"""
+        INSERT INTO reports_caseday ({CASE_DAY_COLUMNS})
+        SELECT helpline_id, day, team_id, risk_level, sum(opened), sum(closed) FROM (
+            SELECT k.helpline_id, m.day, k.team_id, k.risk_level, 1 AS opened, 0 AS closed
+            FROM cases_case k JOIN helpline_helpline h ON h.id = k.helpline_id
+            {bounds.format(marked=marked, column="created_at")}
+            UNION ALL
+            SELECT k.helpline_id, m.day, k.team_id, k.risk_level, 0, 1
+            FROM cases_case k JOIN helpline_helpline h ON h.id = k.helpline_id
+            {bounds.format(marked=marked, column="closed_at")}
+        ) AS counted GROUP BY 1, 2, 3, 4
+        """,
+        [helplines, dates, helplines, dates],
     )
 
 
@@ -210,6 +274,10 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
             written = cursor.rowcount
             cursor.execute("DELETE FROM reports_contactday")
             cursor.execute(f"INSERT INTO reports_contactday ({DAY_COLUMNS}) {DAYS_OF_HOURS} {DAYS_GROUPED}")
+            written += cursor.rowcount
+            cursor.execute("DELETE FROM reports_caseday")
+            cursor.execute(f"INSERT INTO reports_caseday ({CASE_DAY_COLUMNS}) {_case_counted()}")
+            written += cursor.rowcount
             cursor.execute("DELETE FROM reports_contactprofileday")
             cursor.execute(
                 f"INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED} "
@@ -251,8 +319,14 @@ def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tu
         recount=f"{PROFILE_COUNTED} {_where(raw_only, PROFILE_WHERE)} {PROFILE_GROUPED}",
         ids=ids,
     )
+    cases = _differences(
+        rollup=f"SELECT {CASE_DAY_COLUMNS} FROM reports_caseday {_where(only)}",
+        recount=_case_counted("k.helpline_id = ANY(%(ids)s)" if ids is not None else ""),
+        ids=ids,
+    )
     return (
         hours
+        + [(f"cases {side}", *rest) for side, *rest in cases]
         + [(f"day {side}", *rest) for side, *rest in days]
         + [(f"profile {side}", *rest) for side, *rest in profile]
     )

@@ -85,3 +85,45 @@ def chi_report_table(report: dict) -> Table:
         value: object = figure.count if figure.shown == str(figure.count) else figure.shown
         rows.append([figure.section, figure.code, figure.label, value])
     return Table(header=["section", "code", "label", "figure"], rows=rows)
+
+
+def case_report_table(report: dict, *, below: int | None = None) -> Table:
+    """The cases report (reports.cases_report) as a shareable table: a row per group and the
+    period's total, cases opened and closed each suppressed as a list of its own (two columns, two
+    separate sums). The open cases now stay on the screen."""
+    below = below or threshold()
+    by: list[str] = report["by"]
+    groups = [name for name in by]
+    header = [column for name in groups for column in (name, f"{name}_label")] + ["opened", "closed"]
+    marks = {
+        column: suppress_list([row[column] for row in report["rows"]], below=below)
+        for column in ("opened", "closed")
+    }
+    rows: list[list[object]] = []
+    for i, row in enumerate(report["rows"]):
+        cells = [
+            value
+            for name in groups
+            for value in (_plain(row[name]), row.get(f"{name}_label", _plain(row[name])))
+        ]
+        for column in ("opened", "closed"):
+            mark = marks[column].cells[i]
+            cells.append(shown(row[column], mark, below=below) if mark else row[column])
+        rows.append(cells)
+    total = _total_groups(len(groups))
+    for column in ("opened", "closed"):
+        mark = marks[column].total
+        total.append(shown(report["total"][column], mark, below=below) if mark else report["total"][column])
+    rows.append(total)
+    about = [
+        (_("Helpline"), report["helpline"]),
+        (_("Time zone"), report["timezone"]),
+        (_("From"), report["date_from"].isoformat()),
+        (_("To"), report["date_to"].isoformat()),
+        (
+            _("Small counts"),
+            _("Counts below %(below)d are shown as <%(below)d; c: hidden so that no total reveals them.")
+            % {"below": below},
+        ),
+    ]
+    return Table(header=header, rows=rows, about=about)

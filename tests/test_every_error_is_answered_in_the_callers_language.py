@@ -247,6 +247,8 @@ SITUATIONS = [
     ("supervisor", "get", "/api/v1/reports/contacts/?date_from=2026-11-01&date_to=2026-11-30&by=day&by=day",
      None, {"duplicate"}),
     ("supervisor", "get", "/api/v1/reports/chi/?year=9999", None, {"year_in_future"}),
+    ("supervisor", "get", "/api/v1/reports/cases/?date_from=2026-11-30&date_to=2026-11-01", None,
+     {"period_reversed"}),
 ]  # fmt: skip
 
 

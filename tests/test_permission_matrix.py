@@ -405,6 +405,7 @@ TABLE = [
 
     # The helpline's numbers: its supervisors only; the report is of the caller's own helpline.
     Line("get",    "reports/contacts/",             NONE,           401, 404,    200,    404,    404,    404),
+    Line("get",    "reports/cases/",                NONE,           401, 404,    200,    404,    404,    404),
     Line("get",    "reports/chi/",                  NONE,           401, 404,    200,    404,    404,    404),
 
     # The helpline's Twilio numbers and voice routes: its administrators configure them, its
@@ -654,6 +655,7 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "notifications/on-call/": {NONE: Spec(body={"shifts": []})},
     "notifications/requirements/": {NONE: Spec(body={"requirements": {"overdue": "email"}})},
     "reports/contacts/": {NONE: Spec(query={"date_from": "2026-11-01", "date_to": "2026-11-30"})},
+    "reports/cases/": {NONE: Spec(query={"date_from": "2026-11-01", "date_to": "2026-11-30"})},
     "reports/chi/": {NONE: Spec(query={"year": 2026})},
     # The helpline is named for the platform administrator (a helpline's own is always its own).
     "phone-numbers/": {

@@ -1,19 +1,20 @@
-"""The reports' roll-ups (the hours, and the CHI report's days) stay equal to a recount of the raw
-contacts and their cases: after random inserts, changes of what they count (call type, end,
-channel, start, direction, case, even another helpline; a case's child and categories), deletes,
-and time zones with half and three-quarter hours; a refresh that fails loses no change; a rebuild
-gives the same rows; the hours are marked by the change's own transaction (a rolled-back change
-marks nothing)."""
+"""The reports' roll-ups (the hours and days of contacts, the CHI report's days, the cases' days)
+stay equal to a recount of the raw contacts and cases: after random inserts, changes of what they
+count (call type, end, channel, start, direction, case, even another helpline; a case's child,
+categories, risk, team, closing and reopening), deletes, and time zones with half and
+three-quarter hours; a refresh that fails loses no change; a rebuild gives the same rows; the hours
+are marked by the change's own transaction (a rolled-back change marks nothing)."""
 
 import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import transaction
 
 from cases.models import AgeRange, Case, Contact, Gender
-from cases.workflow import CallType
+from cases.workflow import CallType, RiskLevel
 from reports import rollups
 from reports.models import ContactHour, RollupDirty
 from tests import factories
@@ -50,7 +51,11 @@ def test_random_changes_leave_the_rollups_equal_to_a_recount():
         factories.HelplineFactory(code="MADRID", timezone="Europe/Madrid"),  # DST
         factories.HelplineFactory(code="CDMX", timezone="America/Mexico_City"),
     ]
-    cases = [factories.CaseFactory(helpline=rng.choice(helplines), **a_child(rng)) for _ in range(40)]
+    teams = [factories.TeamFactory(helpline=h, name=f"Team {h.code}") for h in helplines]
+    cases = []
+    for _ in range(40):
+        with time_machine.travel(a_time(rng), tick=False):  # opened on many days
+            cases.append(factories.CaseFactory(helpline=rng.choice(helplines), **a_child(rng)))
     contacts = []
     for _ in range(300):
         case = rng.choice([None, *cases])
@@ -91,6 +96,18 @@ def test_random_changes_leave_the_rollups_equal_to_a_recount():
             contact.save()
         for case in rng.sample(cases, 10):
             Case.objects.filter(pk=case.pk).update(**a_child(rng))
+        for case in rng.sample(cases, 10):
+            # The cases roll-up: risk, team, and closing or reopening at a random instant.
+            case.refresh_from_db()
+            change = rng.choice(["risk_level", "team", "closed"])
+            if change == "risk_level":
+                Case.objects.filter(pk=case.pk).update(risk_level=rng.choice(RiskLevel.values))
+            elif change == "team":
+                Case.objects.filter(pk=case.pk).update(team=rng.choice([None, *teams]))
+            elif case.state == "closed":
+                Case.objects.filter(pk=case.pk).update(state="assessment", closed_at=None)
+            else:
+                Case.objects.filter(pk=case.pk).update(state="closed", closed_at=a_time(rng))
         for contact in rng.sample(contacts, 10):
             contacts.remove(contact)
             contact.delete()

@@ -10,19 +10,54 @@ from rest_framework import serializers
 from cases.models import Channel
 from cases.workflow import CallType
 
+from ..cases_report import CASE_GROUPS, NO_TEAM
 from ..files import FileFormat
 from ..selectors import CONTACT_GROUPS, MAX_DAYS
 
 UNCLASSIFIED = "unclassified"  # a contact no one has given a call type yet
 
 
-class ContactReportQuery(serializers.Serializer):
+class PeriodQuery(serializers.Serializer):
+    """A report's period (both days included, on the helpline's clock) and file."""
+
     date_from = serializers.DateField(
         help_text="The period's first day, on the helpline's clock (YYYY-MM-DD)."
     )
     date_to = serializers.DateField(
         help_text="The period's last day, included, on the helpline's clock (YYYY-MM-DD)."
     )
+    file = serializers.ChoiceField(
+        choices=[f.value for f in FileFormat],
+        required=False,
+        help_text="Download the report as a file to share (`csv` or `xlsx`): counts below "
+        "`REPORT_SUPPRESS_BELOW` (5) are shown as `<5`, and others as `c` where the total would "
+        "reveal them; a mean handle time only where at least as many contacts ended. Without it: "
+        "JSON, every figure, for the supervisor's own screen.",
+    )
+
+    def validate(self, attrs):
+        if attrs["date_to"] < attrs["date_from"]:
+            raise serializers.ValidationError(
+                {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
+            )
+        if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
+            raise serializers.ValidationError(
+                {"date_to": [_("A report covers at most %(days)d days.") % {"days": MAX_DAYS}]},
+                code="period_too_long",
+            )
+        return attrs
+
+
+def _groups(value: list[str], allowed: list[str]) -> list[str]:
+    _choices(value, allowed)
+    if len(value) > 2:
+        raise serializers.ValidationError(_("Group by at most two."), code="max_length")
+    if len(set(value)) != len(value):
+        raise serializers.ValidationError(_("Group by each at most once."), code="duplicate")
+    return value
+
+
+class ContactReportQuery(PeriodQuery):
     by = serializers.ListField(
         child=serializers.CharField(allow_blank=True),
         required=False,
@@ -41,22 +76,8 @@ class ContactReportQuery(serializers.Serializer):
         "for none given yet (repeat the parameter).",
     )
 
-    file = serializers.ChoiceField(
-        choices=[f.value for f in FileFormat],
-        required=False,
-        help_text="Download the report as a file to share (`csv` or `xlsx`): counts below "
-        "`REPORT_SUPPRESS_BELOW` (5) are shown as `<5`, and others as `c` where a total would reveal "
-        "them; a mean handle time only where at least as many contacts ended. Without it: JSON, "
-        "every figure, for the supervisor's own screen.",
-    )
-
     def validate_by(self, value: list[str]) -> list[str]:
-        _choices(value, list(CONTACT_GROUPS))
-        if len(value) > 2:
-            raise serializers.ValidationError(_("Group by at most two."), code="max_length")
-        if len(set(value)) != len(value):
-            raise serializers.ValidationError(_("Group by each at most once."), code="duplicate")
-        return value
+        return _groups(value, list(CONTACT_GROUPS))
 
     def validate_channel(self, value: list[str]) -> list[str]:
         return _choices(value, Channel.values)
@@ -64,17 +85,26 @@ class ContactReportQuery(serializers.Serializer):
     def validate_call_type(self, value: list[str]) -> list[str]:
         return _choices(value, [*CallType.values, UNCLASSIFIED])
 
-    def validate(self, attrs):
-        if attrs["date_to"] < attrs["date_from"]:
-            raise serializers.ValidationError(
-                {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
-            )
-        if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
-            raise serializers.ValidationError(
-                {"date_to": [_("A report covers at most %(days)d days.") % {"days": MAX_DAYS}]},
-                code="period_too_long",
-            )
-        return attrs
+
+class CaseReportQuery(PeriodQuery):
+    by = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=f"Group by one or two of {', '.join(CASE_GROUPS)}, in order (repeat the parameter); "
+        "none: the total.",
+    )
+    team = serializers.ListField(
+        child=serializers.CharField(allow_blank=True),
+        required=False,
+        help_text=f"Only cases of these teams of the helpline (ids), or `{NO_TEAM}` for cases without "
+        "one (repeat the parameter).",
+    )
+
+    def validate_by(self, value: list[str]) -> list[str]:
+        return _groups(value, list(CASE_GROUPS))
+
+    def validate_team(self, value: list[str]) -> list[str]:
+        return _choices(value, [*self.context["teams"], NO_TEAM])
 
 
 # The 400s the query can answer, by parameter (drf-standardized-errors documents them).
@@ -84,6 +114,13 @@ QUERY_ERRORS = {
     "by": ["invalid_choice", "max_length", "duplicate"],
     "channel": ["invalid_choice"],
     "call_type": ["invalid_choice"],
+    "file": ["invalid_choice"],
+}
+CASE_QUERY_ERRORS = {
+    "date_from": ["required", "invalid", "null"],
+    "date_to": ["required", "invalid", "null", "period_reversed", "period_too_long"],
+    "by": ["invalid_choice", "max_length", "duplicate"],
+    "team": ["invalid_choice"],
     "file": ["invalid_choice"],
 }
 
@@ -174,3 +211,37 @@ class ChiReportOutput(serializers.Serializer):
     framework = serializers.CharField()
     suppressed_below = serializers.IntegerField(help_text="Counts below this are shown as `<N`.")
     figures = ChiFigure(many=True)
+
+
+class CaseReportRow(serializers.Serializer):
+    day = serializers.DateField(required=False)
+    day_of_week = serializers.IntegerField(required=False, help_text="1 Monday ... 7 Sunday.")
+    team = serializers.CharField(required=False, help_text=f"The team's id, or `{NO_TEAM}`.")
+    team_label = serializers.CharField(required=False)
+    risk_level = serializers.CharField(required=False, help_text="The case's risk level now.")
+    risk_level_label = serializers.CharField(required=False)
+    opened = serializers.IntegerField(help_text="Cases opened in the period (or group).")
+    closed = serializers.IntegerField(help_text="Cases closed in the period (and closed still).")
+
+
+class CaseTotals(serializers.Serializer):
+    opened = serializers.IntegerField()
+    closed = serializers.IntegerField()
+
+
+class OpenNow(serializers.Serializer):
+    risk_level = serializers.CharField()
+    risk_level_label = serializers.CharField()
+    open = serializers.IntegerField(help_text="Open cases now (every state but closed).")
+    overdue = serializers.IntegerField(help_text="Of those, the ones past their next action's due time.")
+
+
+class CaseReportOutput(serializers.Serializer):
+    helpline = serializers.CharField()
+    timezone = serializers.CharField(help_text="The helpline's clock, which every day is on.")
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    by = serializers.ListField(child=serializers.CharField())
+    rows = CaseReportRow(many=True, help_text="One per group with cases opened or closed.")
+    total = CaseTotals(help_text="The whole period (within the team filter).")
+    open_now = OpenNow(many=True, help_text="The helpline's open cases now, by risk level (team filter too).")

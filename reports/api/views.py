@@ -15,11 +15,15 @@ from helpline.api.base import APIView, Scoped
 from helpline.vocabulary import AuditAction
 
 from .. import selectors
+from ..cases_report import CaseFilters, case_report
 from ..files import CONTENT_TYPES, FileFormat, table_file
-from ..sharing import chi_report_table, contact_report_table
+from ..sharing import case_report_table, chi_report_table, contact_report_table
 from .serializers import (
+    CASE_QUERY_ERRORS,
     CHI_QUERY_ERRORS,
     QUERY_ERRORS,
+    CaseReportOutput,
+    CaseReportQuery,
     ChiReportOutput,
     ChiReportQuery,
     ContactReportOutput,
@@ -134,3 +138,49 @@ class ChiReportView(APIView):
         if not file:
             return Response(ChiReportOutput(report).data)
         return _file(chi_report_table(report), FileFormat(file), f"chi-{report['helpline']}-{year}")
+
+
+@_query_errors(CASE_QUERY_ERRORS)
+class CaseReportView(APIView):
+    content_negotiation_class = FileByQuery
+    scope = {"get": Scoped(selectors.report_helpline)}  # as the contacts report: 404 first
+    audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
+    serializer_class = CaseReportOutput
+
+    @extend_schema(
+        operation_id="reports_cases",
+        summary="Cases opened and closed in a period; open and overdue cases now (supervisors)",
+        description=(
+            "The caller's helpline's cases opened and closed between `date_from` and `date_to` "
+            "(both included, on the helpline's clock), grouped by up to two of day, day of the week, "
+            "team and risk level (the case's risk now), filtered by team; and its open cases now by "
+            "risk level with how many are past their next action's due time. Read from a day "
+            "roll-up kept within seconds of each change. With `file=csv` or `file=xlsx`, the "
+            "period's figures as a file to share, small counts suppressed. Supervisors of the "
+            "helpline; 404 otherwise. On record."
+        ),
+        parameters=[CaseReportQuery],
+        responses={
+            (200, "application/json"): CaseReportOutput,
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
+        },
+    )
+    def get(self, request: Request) -> Response | HttpResponse:
+        helpline = self.scoped()
+        teams = [str(pk) for pk in helpline.teams.values_list("id", flat=True)]
+        query = CaseReportQuery(data=request.query_params, context={"teams": teams})
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        filters = CaseFilters(
+            date_from=data["date_from"],
+            date_to=data["date_to"],
+            by=tuple(data.get("by", ())),
+            team=tuple(data.get("team", ())),
+            file=data.get("file", ""),
+        )
+        report = case_report(user=request.user, filters=filters)
+        if not filters.file:
+            return Response(CaseReportOutput(report).data)
+        name = f"cases-{report['helpline']}-{report['date_from']}-{report['date_to']}"
+        return _file(case_report_table(report), FileFormat(filters.file), name)
