@@ -187,7 +187,7 @@ def reads(who: dict[str, Any]) -> list[Read]:
             report_year(),
             "reports_contactday",
         ),
-        Read("report_chi", "report: CHI, last year", "supervisor", report_chi(), "reports_contactprofileday"),
+        Read("report_chi", "report: CHI, last year", "supervisor", report_chi(), "reports_contacttraitday"),
         Read("console_queue", "console: the queue page", "operator_console", "/console/queue/", CASES),
         Read(
             "console_case", "console: a case's page", "operator_console", f"/console/cases/{case_id}/", CASES

@@ -1,14 +1,16 @@
 """Child Helpline International's annual report: a year's inbound contacts in CHI's terms, from the
-day roll-up (reports.models.ContactProfileDay) through the mapping in `data/chi-mapping.yaml`
+day roll-ups (reports.models.ContactDay, ContactTraitDay) through the mapping in `data/chi-mapping.yaml`
 (versioned data: its version is printed in every file).
 
 What is counted (docs/reports.md, "The CHI report"):
 - every inbound contact that started in the year on the helpline's clock, by contact type:
   counselling (a child, or someone about a child), each non-counselling type, and unclassified;
 - counselling contacts by channel, by the child's age band and by gender (their case's child);
-- reasons for contact of counselling contacts: a contact counts once under each CHI subcategory
-  its case's categories map to (a contact with two reasons counts under both: reasons are
-  mentions, and a category's figure is the sum of its subcategories').
+- reasons for contact of counselling contacts: a contact counts once under each of its case's
+  categories, as the CHI subcategory each maps to (a contact with two reasons counts under both:
+  reasons are mentions, and a category's figure is the sum of its subcategories'; two of a case's
+  categories that map to one CHI subcategory count twice there, which only a helpline's own
+  categories under one parent can do).
 
 Everything here leaves the supervisor's screen (it is submitted), so every figure is suppressed
 (reports.suppression); a figure published in two places (the counselling contacts are also the
@@ -127,10 +129,14 @@ class Figure:
 
 
 def chi_figures(
-    rows: Iterable[tuple], *, parent_of: dict[str, str], below: int | None = None
+    types_rows: Iterable[tuple],
+    trait_rows: Iterable[tuple],
+    *,
+    parent_of: dict[str, str],
+    below: int | None = None,
 ) -> list[Figure]:
-    """The year's figures, suppressed, from roll-up rows summed over the year:
-    (call_type, channel, child_age, child_age_range, child_gender, categories, contacts)."""
+    """The year's figures, suppressed, from roll-up rows summed over the year: the inbound
+    contacts' (call_type, channel, contacts) and their child's (call_type, trait, value, contacts)."""
     mapping = chi_mapping()
     types: Counter[str] = Counter()
     non_counselling: Counter[str] = Counter()
@@ -139,21 +145,29 @@ def chi_figures(
     genders: Counter[str] = Counter()
     reasons: Counter[tuple[str, str]] = Counter()
     unmapped = 0
-    for call_type, channel, age, age_range, gender, categories, contacts in rows:
+    for call_type, channel, contacts in types_rows:
         if call_type in mapping.counselling:
             types["counselling"] += contacts
             channels[mapping.channels.get(channel, (OTHER, ""))[0]] += contacts
-            ages[mapping.age_band(age, age_range)] += contacts
-            genders[mapping.genders.get(gender, (UNKNOWN, ""))[0]] += contacts
-            pairs, lost = mapping.reasons_of(categories, parent_of)
-            for pair in pairs:
-                reasons[pair] += contacts
-            unmapped += lost * contacts
         elif call_type in mapping.non_counselling:
             types["non_counselling"] += contacts
             non_counselling[mapping.non_counselling[call_type][0]] += contacts
         else:
             types["unclassified"] += contacts
+    for call_type, trait, value, contacts in trait_rows:
+        if call_type not in mapping.counselling:
+            continue
+        if trait == "age":
+            ages[mapping.age_band(int(value), "")] += contacts
+        elif trait == "age_range":
+            ages[mapping.age_band(None, value)] += contacts
+        elif trait == "gender":
+            genders[mapping.genders.get(value, (UNKNOWN, ""))[0]] += contacts
+        elif trait == "category":
+            pairs, lost = mapping.reasons_of([value], parent_of)
+            for pair in pairs:
+                reasons[pair] += contacts
+            unmapped += lost * contacts
 
     lists = [
         Section("contact_types", [

@@ -7,7 +7,6 @@ own, and some time zones are not a whole number of hours from UTC (India +5:30, 
 UTC hours cannot be summed into their days. A change of a helpline's time zone marks the whole
 helpline, which the next refresh recounts."""
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Now
 
@@ -76,29 +75,27 @@ class RollupDirty(models.Model):
         return f"{self.helpline_id} at {self.at:%Y-%m-%d %H:%M}"
 
 
-class ContactProfileDay(models.Model):
-    """How many inbound contacts a helpline had on one day of its clock, by what Child Helpline
-    International's report counts (reports.chi): the contact's call type and channel, and its case's
-    child's age, age range, gender and categories (the set, sorted: a contact with two reasons is
-    one contact, counted under both by the report). A contact without a case has no age, an
-    unknown range and gender, and no categories. Kept like `ContactHour`, by day (the report is a
-    year's)."""
+class ContactTraitDay(models.Model):
+    """How many inbound contacts a helpline had on one day of its clock, by call type and one trait
+    of their case's child at a time, for Child Helpline International's report (reports.chi):
+    `trait` "age" (`value` the exact age), "age_range" (when the age is not known: the range, or
+    "unknown"), "gender", or "category" (each of the case's categories: a contact with two reasons
+    counts under both). A contact without a case counts as age range and gender "unknown" and has
+    no category. One trait at a time, not their combinations, so that a year is tens of thousands
+    of rows whatever the contacts number: the CHI report asks for each on its own."""
 
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
     call_type = models.CharField(max_length=24)
-    channel = models.CharField(max_length=12)
-    child_age = models.PositiveSmallIntegerField(null=True)
-    child_age_range = models.CharField(max_length=10)
-    child_gender = models.CharField(max_length=12)
-    categories = ArrayField(models.CharField(max_length=64))
+    trait = models.CharField(max_length=12)
+    value = models.CharField(max_length=64)
     contacts = models.PositiveIntegerField()
 
     class Meta:
-        indexes = [models.Index(fields=["helpline", "day"], name="contact_profile_by_helpline")]
+        indexes = [models.Index(fields=["helpline", "day"], name="contact_trait_by_helpline")]
 
     def __str__(self) -> str:
-        return f"{self.helpline_id} {self.day} {self.call_type}: {self.contacts}"
+        return f"{self.helpline_id} {self.day} {self.trait}={self.value}: {self.contacts}"
 
 
 class CaseDay(models.Model):

@@ -69,21 +69,37 @@ def _case_counted(condition: str = "") -> str:
     )
 
 
-# The CHI report's day roll-up (ContactProfileDay): inbound contacts with their case's child and
-# categories (sorted, so that one set is one group whatever order it was picked in).
-PROFILE_COUNTED = f"""
-    SELECT c.helpline_id, {LOCAL}::date AS day, c.call_type, c.channel, k.child_age,
-           coalesce(k.child_age_range, 'unknown'), coalesce(k.child_gender, 'unknown'),
-           coalesce((SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(k.categories) AS x), '{{}}'),
-           count(*) AS contacts
-    FROM cases_contact c JOIN helpline_helpline h ON h.id = c.helpline_id
-    LEFT JOIN cases_case k ON k.id = c.case_id
-"""
-PROFILE_WHERE = "c.direction = 'inbound'"
-PROFILE_GROUPED = "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
-PROFILE_COLUMNS = (
-    "helpline_id, day, call_type, channel, child_age, child_age_range, child_gender, categories, contacts"
-)
+# The CHI report's day roll-up (ContactTraitDay): inbound contacts by call type and one trait of
+# their case's child at a time (its exact age, or else its age range; its gender; each of its
+# categories), so that a year is tens of thousands of rows and not one per contact. `join` and
+# `where` apply to each of the three parts: their parameters are given three times.
+TRAIT_COLUMNS = "helpline_id, day, call_type, trait, value, contacts"
+
+
+def _traits_counted(*, join: str = "", where: str = "") -> str:
+    def source(lateral: str = "") -> str:
+        return f"""
+            FROM cases_contact c JOIN helpline_helpline h ON h.id = c.helpline_id
+            LEFT JOIN cases_case k ON k.id = c.case_id {lateral} {join}
+            WHERE c.direction = 'inbound' {f"AND {where}" if where else ""}
+        """
+
+    day = f"{LOCAL}::date"
+    categories = "CROSS JOIN LATERAL (SELECT DISTINCT unnest(k.categories) AS code) AS x"
+    return f"""
+        SELECT helpline_id, day, call_type, trait, value, count(*) FROM (
+            SELECT c.helpline_id, {day} AS day, c.call_type,
+                   CASE WHEN k.child_age IS NULL THEN 'age_range' ELSE 'age' END AS trait,
+                   coalesce(k.child_age::text, k.child_age_range, 'unknown') AS value
+            {source()}
+            UNION ALL
+            SELECT c.helpline_id, {day}, c.call_type, 'gender', coalesce(k.child_gender, 'unknown')
+            {source()}
+            UNION ALL
+            SELECT c.helpline_id, {day}, c.call_type, 'category', x.code
+            {source(categories)}
+        ) AS traits GROUP BY 1, 2, 3, 4, 5
+    """
 
 
 def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
@@ -120,7 +136,7 @@ def rollups_refresh(*, limit: int = REFRESH_BATCH, wait: bool = False) -> int:
             _recount(cursor, hours)
             days = sorted({(helpline, day) for helpline, day, _hour in hours})
             _recount_days(cursor, days)
-            _recount_profile_days(cursor, days)
+            _recount_trait_days(cursor, days)
             _recount_case_days(cursor, days)
         return len(whole) + len(hours)
 
@@ -145,13 +161,11 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
         [helpline_ids, helpline_ids],
     )
     written += cursor.rowcount
-    cursor.execute("DELETE FROM reports_contactprofileday WHERE helpline_id = ANY(%s)", [helpline_ids])
+    cursor.execute("DELETE FROM reports_contacttraitday WHERE helpline_id = ANY(%s)", [helpline_ids])
     cursor.execute(
-        f"""
-        INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED}
-        WHERE c.helpline_id = ANY(%s) AND {PROFILE_WHERE} {PROFILE_GROUPED}
-        """,
-        [helpline_ids],
+        f"INSERT INTO reports_contacttraitday ({TRAIT_COLUMNS}) "
+        f"{_traits_counted(where='c.helpline_id = ANY(%s)')}",
+        [helpline_ids] * 3,
     )
     return written + cursor.rowcount
 
@@ -211,30 +225,24 @@ def _recount_case_days(cursor, days: list[tuple[int, date]]) -> None:
     )
 
 
-def _recount_profile_days(cursor, days: list[tuple[int, date]]) -> None:
-    """Recounts these days of the CHI roll-up whole (a day's inbound contacts, from the
-    helpline's midnight to the next, read by the contacts' (helpline, started_at) index)."""
+def _recount_trait_days(cursor, days: list[tuple[int, date]]) -> None:
+    """Recounts these days of the CHI roll-up whole (a day's inbound contacts, from the helpline's
+    midnight to the next, read by the contacts' (helpline, started_at) index)."""
     helplines, dates = (list(column) for column in zip(*days, strict=True))
     marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
     cursor.execute(
         f"""
-        DELETE FROM reports_contactprofileday r USING ({marked}) m
+        DELETE FROM reports_contacttraitday r USING ({marked}) m
         WHERE r.helpline_id = m.helpline_id AND r.day = m.day
         """,
         [helplines, dates],
     )
-    cursor.execute(
-        f"""
-        INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS})
-        {PROFILE_COUNTED}
-        JOIN ({marked}) m ON m.helpline_id = c.helpline_id
-        WHERE c.started_at >= (m.day::timestamp AT TIME ZONE h.timezone)
-          AND c.started_at < ((m.day + 1)::timestamp AT TIME ZONE h.timezone)
-          AND {PROFILE_WHERE}
-        {PROFILE_GROUPED}
-        """,
-        [helplines, dates],
+    counted = _traits_counted(
+        join=f"JOIN ({marked}) m ON m.helpline_id = c.helpline_id",
+        where="c.started_at >= (m.day::timestamp AT TIME ZONE h.timezone) "
+        "AND c.started_at < ((m.day + 1)::timestamp AT TIME ZONE h.timezone)",
     )
+    cursor.execute(f"INSERT INTO reports_contacttraitday ({TRAIT_COLUMNS}) {counted}", [helplines, dates] * 3)
 
 
 def _recount(cursor, hours: list[tuple[int, date, int]]) -> None:
@@ -278,11 +286,8 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
             cursor.execute("DELETE FROM reports_caseday")
             cursor.execute(f"INSERT INTO reports_caseday ({CASE_DAY_COLUMNS}) {_case_counted()}")
             written += cursor.rowcount
-            cursor.execute("DELETE FROM reports_contactprofileday")
-            cursor.execute(
-                f"INSERT INTO reports_contactprofileday ({PROFILE_COLUMNS}) {PROFILE_COUNTED} "
-                f"WHERE {PROFILE_WHERE} {PROFILE_GROUPED}"
-            )
+            cursor.execute("DELETE FROM reports_contacttraitday")
+            cursor.execute(f"INSERT INTO reports_contacttraitday ({TRAIT_COLUMNS}) {_traits_counted()}")
             return written + cursor.rowcount
         ids = sorted(set(helpline_ids))
         cursor.execute("DELETE FROM reports_rollupdirty WHERE helpline_id = ANY(%s)", [ids])
@@ -290,9 +295,9 @@ def rollups_rebuild(*, helpline_ids: Iterable[int] | None = None) -> int:
 
 
 def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tuple]:
-    """Roll-up rows that differ from a recount of the raw contacts, both ways ("rollup" rows that
-    should not be there or are wrong, "recount" rows missing; the CHI day roll-up's prefixed
-    "profile"): empty when they agree."""
+    """Roll-up rows that differ from a recount of the raw contacts and cases, both ways ("rollup"
+    rows that should not be there or are wrong, "recount" rows missing; the other roll-ups' prefixed
+    "cases", "day", "traits"): empty when they agree."""
     ids = None if helpline_ids is None else sorted(set(helpline_ids))
     only = "" if ids is None else "helpline_id = ANY(%(ids)s)"
     raw_only = "" if ids is None else "c.helpline_id = ANY(%(ids)s)"
@@ -314,21 +319,21 @@ def rollups_differences(*, helpline_ids: Iterable[int] | None = None) -> list[tu
         recount=f"SELECT {days_rounded} FROM ({by_day}) AS counted_days",
         ids=ids,
     )
-    profile = _differences(
-        rollup=f"SELECT {PROFILE_COLUMNS} FROM reports_contactprofileday {_where(only)}",
-        recount=f"{PROFILE_COUNTED} {_where(raw_only, PROFILE_WHERE)} {PROFILE_GROUPED}",
-        ids=ids,
-    )
     cases = _differences(
         rollup=f"SELECT {CASE_DAY_COLUMNS} FROM reports_caseday {_where(only)}",
         recount=_case_counted("k.helpline_id = ANY(%(ids)s)" if ids is not None else ""),
+        ids=ids,
+    )
+    traits = _differences(
+        rollup=f"SELECT {TRAIT_COLUMNS} FROM reports_contacttraitday {_where(only)}",
+        recount=_traits_counted(where="c.helpline_id = ANY(%(ids)s)" if ids is not None else ""),
         ids=ids,
     )
     return (
         hours
         + [(f"cases {side}", *rest) for side, *rest in cases]
         + [(f"day {side}", *rest) for side, *rest in days]
-        + [(f"profile {side}", *rest) for side, *rest in profile]
+        + [(f"traits {side}", *rest) for side, *rest in traits]
     )
 
 

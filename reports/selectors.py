@@ -23,7 +23,7 @@ from helpline.models import Helpline, User
 from helpline.vocabulary import AuditAction, PolicyAction
 
 from .chi import chi_figures, chi_mapping
-from .models import ContactDay, ContactHour, ContactProfileDay
+from .models import ContactDay, ContactHour, ContactTraitDay
 from .suppression import threshold
 
 # What a contacts report groups by: the roll-up's expression, and the vocabulary of its labels
@@ -151,11 +151,16 @@ def chi_report(*, user: User, year: int, file: str = "") -> dict:
     """Child Helpline International's figures for the caller's helpline's year (on its clock),
     suppressed (reports.chi), from the day roll-up. The read is on record."""
     helpline = report_helpline(user=user)
-    rows = (
-        ContactProfileDay.objects.filter(
-            helpline=helpline, day__gte=date(year, 1, 1), day__lte=date(year, 12, 31)
-        )
-        .values_list("call_type", "channel", "child_age", "child_age_range", "child_gender", "categories")
+    year_of = {"helpline": helpline, "day__gte": date(year, 1, 1), "day__lte": date(year, 12, 31)}
+    types_rows = (
+        ContactDay.objects.filter(**year_of, direction="inbound")
+        .values_list("call_type", "channel")
+        .annotate(contacts=Sum("contacts"))
+        .order_by()
+    )
+    trait_rows = (
+        ContactTraitDay.objects.filter(**year_of)
+        .values_list("call_type", "trait", "value")
         .annotate(contacts=Sum("contacts"))
         .order_by()
     )
@@ -168,7 +173,7 @@ def chi_report(*, user: User, year: int, file: str = "") -> dict:
         "mapping_version": mapping.version,
         "framework": mapping.framework,
         "suppressed_below": threshold(),
-        "figures": chi_figures(rows, parent_of=parent_of),
+        "figures": chi_figures(types_rows, trait_rows, parent_of=parent_of),
     }
     with transaction.atomic():
         audit_record(

@@ -225,8 +225,15 @@ def test_the_file_is_what_the_query_names_whatever_the_accept_header(api, demo):
 
 def test_a_helplines_own_categories_count_with_their_nearest_mapped_ancestor():
     parent_of = {"school_bullying": "bullying", "hotline_feedback": "non_counselling", "misc": "nowhere"}
-    rows = [("child", "voice", 12, "unknown", "girl", ["school_bullying", "hotline_feedback", "misc"], 7)]
-    figures = {(f.section, f.code): f.count for f in chi_figures(rows, parent_of=parent_of)}
+    traits = [
+        ("child", "age", "12", 7),
+        ("child", "gender", "girl", 7),
+        *(("child", "category", code, 7) for code in ("school_bullying", "hotline_feedback", "misc")),
+    ]
+    figures = {
+        (f.section, f.code): f.count
+        for f in chi_figures([("child", "voice", 7)], traits, parent_of=parent_of)
+    }
     assert figures[("reason:violence", "bullying")] == 7  # under bullying: counted as bullying
     assert figures[("reasons_unmapped", "unmapped")] == 7  # "misc": no ancestor CHI knows
     assert sum(n for (section, _code), n in figures.items() if section.startswith("reason:")) == 7 * 2
