@@ -20,7 +20,7 @@ ROWS = [
     "(1) ceiling",
     "(2) floor",
     "(3) ingest",
-    "(3-4) reports' roll-ups",
+    "(4b) reports' roll-ups",
     "(4) end-to-end",
     "(5) reads",
     "(6) audit",
@@ -102,6 +102,7 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
     }
     lag = figures["rollup_lag"]
     assert lag["rounds"] >= 1 and 0 <= lag["lag_p50_s"] <= lag["lag_max_s"], lag
+    assert lag["contacts_per_second"] > 0, lag
     slow = figures["console_throttled"]
     assert slow.get("error") is None, slow
     assert slow["load_ms_median"] > slow["profile"]["latency_ms"] and slow["transferred_bytes"] > 0
