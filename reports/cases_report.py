@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import ExtractIsoWeekDay
 from django.utils import timezone
@@ -17,12 +16,10 @@ from django.utils.translation import gettext as _
 from cases.models import Case
 from cases.workflow import CaseState, RiskLevel
 from helpline import labels
-from helpline.audit import audit_record
 from helpline.models import Team, User
-from helpline.vocabulary import AuditAction
 
 from .models import CaseDay
-from .selectors import report_helpline
+from .selectors import record_report_read, report_helpline
 
 CASE_GROUPS = {
     "day": F("day"),
@@ -89,20 +86,16 @@ def case_report(*, user: User, filters: CaseFilters) -> dict:
             for risk in RiskLevel.values
         ],
     }
-    with transaction.atomic():
-        audit_record(
-            actor=user,
-            action=AuditAction.REPORT_READ,
-            obj=helpline,
-            extra={
-                "report": "cases",
-                "date_from": filters.date_from.isoformat(),
-                "date_to": filters.date_to.isoformat(),
-                "by": list(filters.by),
-                "team": list(filters.team),
-                **({"file": filters.file} if filters.file else {}),
-            },
-        )
+    record_report_read(
+        user=user,
+        helpline=helpline,
+        report="cases",
+        file=filters.file,
+        date_from=filters.date_from.isoformat(),
+        date_to=filters.date_to.isoformat(),
+        by=list(filters.by),
+        team=list(filters.team),
+    )
     return result
 
 

@@ -170,17 +170,24 @@ def _recount_helplines(cursor, helpline_ids: list[int]) -> int:
     return written + cursor.rowcount
 
 
-def _recount_days(cursor, days: list[tuple[int, date]]) -> None:
-    """Sums these days' hourly rows (just recounted) into their day rows."""
+MARKED_DAYS = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
+
+
+def _forget_days(cursor, table: str, days: list[tuple[int, date]]) -> tuple[list[int], list[date]]:
+    """Deletes a roll-up's rows of these days (to be recounted whole); their helplines and dates."""
     helplines, dates = (list(column) for column in zip(*days, strict=True))
-    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
     cursor.execute(
-        f"""
-        DELETE FROM reports_contactday r USING ({marked}) m
-        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
-        """,
+        f"DELETE FROM {table} r USING ({MARKED_DAYS}) m "
+        "WHERE r.helpline_id = m.helpline_id AND r.day = m.day",
         [helplines, dates],
     )
+    return helplines, dates
+
+
+def _recount_days(cursor, days: list[tuple[int, date]]) -> None:
+    """Sums these days' hourly rows (just recounted) into their day rows."""
+    helplines, dates = _forget_days(cursor, "reports_contactday", days)
+    marked = MARKED_DAYS
     cursor.execute(
         f"""
         INSERT INTO reports_contactday ({DAY_COLUMNS})
@@ -194,15 +201,8 @@ def _recount_days(cursor, days: list[tuple[int, date]]) -> None:
 def _recount_case_days(cursor, days: list[tuple[int, date]]) -> None:
     """Recounts these days of the cases roll-up whole: the cases opened and those closed on each
     (by the cases' (helpline, created_at) and (helpline, closed_at) indexes)."""
-    helplines, dates = (list(column) for column in zip(*days, strict=True))
-    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
-    cursor.execute(
-        f"""
-        DELETE FROM reports_caseday r USING ({marked}) m
-        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
-        """,
-        [helplines, dates],
-    )
+    helplines, dates = _forget_days(cursor, "reports_caseday", days)
+    marked = MARKED_DAYS
     bounds = """
         JOIN ({marked}) m ON m.helpline_id = k.helpline_id
         WHERE k.{column} >= (m.day::timestamp AT TIME ZONE h.timezone)
@@ -228,15 +228,8 @@ def _recount_case_days(cursor, days: list[tuple[int, date]]) -> None:
 def _recount_trait_days(cursor, days: list[tuple[int, date]]) -> None:
     """Recounts these days of the CHI roll-up whole (a day's inbound contacts, from the helpline's
     midnight to the next, read by the contacts' (helpline, started_at) index)."""
-    helplines, dates = (list(column) for column in zip(*days, strict=True))
-    marked = "SELECT * FROM unnest(%s::bigint[], %s::date[]) AS m(helpline_id, day)"
-    cursor.execute(
-        f"""
-        DELETE FROM reports_contacttraitday r USING ({marked}) m
-        WHERE r.helpline_id = m.helpline_id AND r.day = m.day
-        """,
-        [helplines, dates],
-    )
+    helplines, dates = _forget_days(cursor, "reports_contacttraitday", days)
+    marked = MARKED_DAYS
     counted = _traits_counted(
         join=f"JOIN ({marked}) m ON m.helpline_id = c.helpline_id",
         where="c.started_at >= (m.day::timestamp AT TIME ZONE h.timezone) "

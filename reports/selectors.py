@@ -89,22 +89,30 @@ def contact_report(*, user: User, filters: ContactFilters) -> dict:
         "rows": [_row(row, filters.by, reader) for row in counted if row["contacts"]],
         "total": _figures(totals),
     }
+    record_report_read(
+        user=user,
+        helpline=helpline,
+        report="contacts",
+        file=filters.file,
+        date_from=filters.date_from.isoformat(),
+        date_to=filters.date_to.isoformat(),
+        by=list(filters.by),
+        channel=list(filters.channel),
+        call_type=list(filters.call_type),
+    )
+    return result
+
+
+def record_report_read(*, user: User, helpline: Helpline, report: str, file: str = "", **query) -> None:
+    """A report read on record (`report.read`): which report, its query, and the file format when
+    it was downloaded to share."""
     with transaction.atomic():
         audit_record(
             actor=user,
             action=AuditAction.REPORT_READ,
             obj=helpline,
-            extra={
-                "report": "contacts",
-                "date_from": filters.date_from.isoformat(),
-                "date_to": filters.date_to.isoformat(),
-                "by": list(filters.by),
-                "channel": list(filters.channel),
-                "call_type": list(filters.call_type),
-                **({"file": filters.file} if filters.file else {}),
-            },
+            extra={"report": report, **query, **({"file": file} if file else {})},
         )
-    return result
 
 
 def _figures(sums: dict) -> dict:
@@ -175,11 +183,5 @@ def chi_report(*, user: User, year: int, file: str = "") -> dict:
         "suppressed_below": threshold(),
         "figures": chi_figures(types_rows, trait_rows, parent_of=parent_of),
     }
-    with transaction.atomic():
-        audit_record(
-            actor=user,
-            action=AuditAction.REPORT_READ,
-            obj=helpline,
-            extra={"report": "chi", "year": year, **({"file": file} if file else {})},
-        )
+    record_report_read(user=user, helpline=helpline, report="chi", file=file, year=year)
     return result

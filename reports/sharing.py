@@ -28,7 +28,12 @@ def contact_report_table(report: dict, *, below: int | None = None) -> Table:
         for row, mark in zip(report["rows"], marks.cells, strict=True)
     ]
     rows.append(_line(_total_groups(len(by)), report["total"], marks.total, below))
-    about = [
+    return Table(header=header, rows=rows, about=_about(report, below))
+
+
+def _about(report: dict, below: int) -> list[tuple[str, str]]:
+    """What a period's file says about itself (the XLSX's second sheet)."""
+    return [
         (_("Helpline"), report["helpline"]),
         (_("Time zone"), report["timezone"]),
         (_("From"), report["date_from"].isoformat()),
@@ -39,7 +44,6 @@ def contact_report_table(report: dict, *, below: int | None = None) -> Table:
             % {"below": below},
         ),
     ]
-    return Table(header=header, rows=rows, about=about)
 
 
 def _groups(row: dict, by: list[str]) -> list[object]:
@@ -93,37 +97,18 @@ def case_report_table(report: dict, *, below: int | None = None) -> Table:
     separate sums). The open cases now stay on the screen."""
     below = below or threshold()
     by: list[str] = report["by"]
-    groups = [name for name in by]
-    header = [column for name in groups for column in (name, f"{name}_label")] + ["opened", "closed"]
+    columns = ("opened", "closed")
+    header = [column for name in by for column in (name, f"{name}_label")] + list(columns)
     marks = {
-        column: suppress_list([row[column] for row in report["rows"]], below=below)
-        for column in ("opened", "closed")
+        column: suppress_list([row[column] for row in report["rows"]], below=below) for column in columns
     }
-    rows: list[list[object]] = []
-    for i, row in enumerate(report["rows"]):
-        cells = [
-            value
-            for name in groups
-            for value in (_plain(row[name]), row.get(f"{name}_label", _plain(row[name])))
-        ]
-        for column in ("opened", "closed"):
-            mark = marks[column].cells[i]
-            cells.append(shown(row[column], mark, below=below) if mark else row[column])
-        rows.append(cells)
-    total = _total_groups(len(groups))
-    for column in ("opened", "closed"):
-        mark = marks[column].total
-        total.append(shown(report["total"][column], mark, below=below) if mark else report["total"][column])
-    rows.append(total)
-    about = [
-        (_("Helpline"), report["helpline"]),
-        (_("Time zone"), report["timezone"]),
-        (_("From"), report["date_from"].isoformat()),
-        (_("To"), report["date_to"].isoformat()),
-        (
-            _("Small counts"),
-            _("Counts below %(below)d are shown as <%(below)d; c: hidden so that no total reveals them.")
-            % {"below": below},
-        ),
+
+    def figure(value: int, mark: Hidden | None) -> object:
+        return shown(value, mark, below=below) if mark else value
+
+    rows = [
+        [*_groups(row, by), *(figure(row[c], marks[c].cells[i]) for c in columns)]
+        for i, row in enumerate(report["rows"])
     ]
-    return Table(header=header, rows=rows, about=about)
+    rows.append([*_total_groups(len(by)), *(figure(report["total"][c], marks[c].total) for c in columns)])
+    return Table(header=header, rows=rows, about=_about(report, below))

@@ -54,14 +54,26 @@ def _file(table, file_format: FileFormat, name: str) -> HttpResponse:
     return response
 
 
-@_query_errors(QUERY_ERRORS)
-class ContactReportView(APIView):
-    content_negotiation_class = FileByQuery
+def _answers(output: type) -> dict:
+    """A report's answers: JSON, or the file its query names."""
+    return {
+        (200, "application/json"): output,
+        (200, "text/csv"): OpenApiTypes.STR,
+        (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
+    }
+
+
+class ReportView(APIView):
     # The helpline the caller may read the numbers of, first: anyone else gets 404 whatever the
     # query (then the query is checked, then the report read, by the same rule again).
     scope = {"get": Scoped(selectors.report_helpline)}
     # A refusal (404, a bad query) is on record under the report's own action (helpline.api.errors).
     audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
+    content_negotiation_class = FileByQuery
+
+
+@_query_errors(QUERY_ERRORS)
+class ContactReportView(ReportView):
     serializer_class = ContactReportOutput
 
     @extend_schema(
@@ -77,11 +89,7 @@ class ContactReportView(APIView):
             "otherwise. On record."
         ),
         parameters=[ContactReportQuery],
-        responses={
-            (200, "application/json"): ContactReportOutput,
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
-        },
+        responses=_answers(ContactReportOutput),
     )
     def get(self, request: Request) -> Response | HttpResponse:
         self.scoped()
@@ -104,10 +112,7 @@ class ContactReportView(APIView):
 
 
 @_query_errors(CHI_QUERY_ERRORS)
-class ChiReportView(APIView):
-    content_negotiation_class = FileByQuery
-    scope = {"get": Scoped(selectors.report_helpline)}  # as the contacts report: 404 first
-    audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
+class ChiReportView(ReportView):
     serializer_class = ChiReportOutput
 
     @extend_schema(
@@ -123,11 +128,7 @@ class ChiReportView(APIView):
             "to submit. Supervisors of the helpline; 404 otherwise. On record."
         ),
         parameters=[ChiReportQuery],
-        responses={
-            (200, "application/json"): ChiReportOutput,
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
-        },
+        responses=_answers(ChiReportOutput),
     )
     def get(self, request: Request) -> Response | HttpResponse:
         helpline = self.scoped()
@@ -141,10 +142,7 @@ class ChiReportView(APIView):
 
 
 @_query_errors(CASE_QUERY_ERRORS)
-class CaseReportView(APIView):
-    content_negotiation_class = FileByQuery
-    scope = {"get": Scoped(selectors.report_helpline)}  # as the contacts report: 404 first
-    audit_actions = {"get": (AuditAction.REPORT_READ, "helpline.helpline")}
+class CaseReportView(ReportView):
     serializer_class = CaseReportOutput
 
     @extend_schema(
@@ -160,11 +158,7 @@ class CaseReportView(APIView):
             "helpline; 404 otherwise. On record."
         ),
         parameters=[CaseReportQuery],
-        responses={
-            (200, "application/json"): CaseReportOutput,
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, CONTENT_TYPES[FileFormat.XLSX]): OpenApiTypes.BINARY,
-        },
+        responses=_answers(CaseReportOutput),
     )
     def get(self, request: Request) -> Response | HttpResponse:
         helpline = self.scoped()
