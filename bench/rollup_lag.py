@@ -1,4 +1,4 @@
-"""The reports' roll-up lag under load (issue #18): while new cases and contacts arrive, this
+"""The reports' roll-up lag under load (issue #18): while new contacts arrive, this
 process does what Celery beat does in production (reports.tasks:
 `rollups_refresh` every `ROLLUP_SWEEP_SECONDS`) and records, each round, how old the oldest
 change waiting was when the round began plus how long the round took: how long after a change the
@@ -72,3 +72,48 @@ class Sweeper:
             "lag_max_s": lags[-1],
             "refresh_p95_s": p(refreshes, 95),
         }
+
+
+CHANNELS = ("voice", "sms", "whatsapp", "chat")
+CALL_TYPES = ("child", "caller_about_child", "silent", "hang_up", "")
+
+
+def contacts_load(settings_dict: Any, helpline_id: int, *, concurrency: int, seconds: float) -> Any:
+    """New contacts as fast as `concurrency` connections write them (raw SQL, one per
+    transaction, each marking its hour through the roll-ups' trigger), for `seconds`: the load the
+    lag is measured under. A Result of the inserts."""
+    from bench.load import Result
+    from tests.processes import db_connect
+
+    result = Result("contacts")
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def work(number: int) -> None:
+        conn = db_connect(settings_dict, autocommit=True)
+        latencies: list[float] = []
+        try:
+            with conn.cursor() as cursor:
+                n = number
+                while time.monotonic() < deadline:
+                    began = time.monotonic()
+                    cursor.execute(
+                        "INSERT INTO cases_contact (helpline_id, channel, direction, call_type, summary, "
+                        "started_at, created_at, language) "
+                        "VALUES (%s, %s, 'inbound', %s, '', now(), now(), 'en')",
+                        [helpline_id, CHANNELS[n % len(CHANNELS)], CALL_TYPES[n % len(CALL_TYPES)]],
+                    )
+                    latencies.append(time.monotonic() - began)
+                    n += concurrency
+        finally:
+            conn.close()
+            with lock:
+                result.latencies.extend(latencies)
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = seconds
+    return result

@@ -329,17 +329,16 @@ def run(
         )
         results["ingest"]["integrity"] = integrity(ingest_prefix, accepted.accepted)
         results["end_to_end"] = end_to_end(ingest_prefix, first_webhook, last_webhook)
-        # The reports' roll-ups kept up to date as beat does, while new contacts and cases arrive as
-        # fast as the ceiling's raw SQL writes them (bench/rollup_lag.py).
+        # The reports' roll-ups kept up to date as beat does, while new contacts arrive as fast as
+        # raw SQL writes them (bench/rollup_lag.py).
         with rollup_lag.Sweeper(float(env.get("ROLLUP_SWEEP_SECONDS", "2"))) as sweeper:
             created = step(
                 "(4b) roll-up lag",
-                lambda: ceiling.measure(
+                lambda: rollup_lag.contacts_load(
                     settings_dict,
                     ceiling_helpline.pk,
                     concurrency=args.concurrency,
                     seconds=min(args.seconds, 20.0),
-                    prefix=f"L{tag}",
                 ),
             )
         results["rollup_lag"] = {
@@ -696,7 +695,7 @@ def table(report: dict[str, Any]) -> str:
     if lag and lag.get("rounds"):
         lines.append(
             f"(4b) reports' roll-ups refreshed every {lag['every_s']:g}s while "
-            f"{lag['contacts_per_second']:.0f} new cases and contacts/s arrived: a change counted "
+            f"{lag['contacts_per_second']:.0f} new contacts/s arrived: a change counted "
             f"{lag['lag_p50_s']:.1f}s after it was made at p50, {lag['lag_p95_s']:.1f}s at p95, "
             f"{lag['lag_max_s']:.1f}s at worst ({lag['rounds']} rounds, up to "
             f"{lag['marks_per_round_max']} marks, a refresh {lag['refresh_p95_s'] * 1000:.0f} ms at p95)"
