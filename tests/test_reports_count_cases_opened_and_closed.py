@@ -163,6 +163,7 @@ def test_the_read_is_on_record(api, supervisor, month):
         ({"by": ["team", "team"]}, "by", "duplicate"),
         ({"team": "999999"}, "team", "invalid_choice"),
         ({"date_to": "2026-10-01"}, "date_to", "period_reversed"),
+        ({"colour": "red"}, "colour", "unknown_parameter"),
     ],
 )
 def test_bad_queries_answer_400(api, supervisor, month, query, attr, code):
