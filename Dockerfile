@@ -14,9 +14,10 @@ RUN python -m config.catalogues --force
 RUN SECRET_KEY=build FIELD_ENCRYPTION_KEYS=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA= IDENTIFIER_HASH_KEY=build-only-placeholder-not-a-secret-000 \
     DATABASE_URL=postgres://build/none REDIS_URL=redis://build python manage.py collectstatic --noinput
 
-# The spool of inbound webhooks while the database is away (docs/spool.md): a volume in
+# The spool of inbound webhooks while the database is away (docs/spool.md) and the encrypted
+# exports (docs/reports.md): volumes in
 # docker-compose.yml, created owned by the user the processes run as.
-RUN mkdir -p /var/lib/lifeline/spool && chown -R lifeline /var/lib/lifeline
+RUN mkdir -p /var/lib/lifeline/spool /var/lib/lifeline/exports && chown -R lifeline /var/lib/lifeline
 
 USER lifeline
 EXPOSE 8000

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ceiling, profiles, rollup_lag
+from bench import exports as exports_bench
 from bench import console as console_bench
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
@@ -345,6 +346,9 @@ def run(
             **sweeper.figures(),
             "contacts_per_second": throughput(created, unit="x")["per_second"],
         }
+
+        results["exports"] = step("(4c) exports against COPY", exports_bench.measure)
+        _close_django_connections()
 
         bench_helplines = (bench_helpline.pk, ceiling_helpline.pk)
         results["reads"] = step(
@@ -700,6 +704,19 @@ def table(report: dict[str, Any]) -> str:
             f"{lag['lag_max_s']:.1f}s at worst ({lag['rounds']} rounds, up to "
             f"{lag['marks_per_round_max']} marks, a refresh {lag['refresh_p95_s'] * 1000:.0f} ms at p95)"
         )
+    exported = results.get("exports")
+    if exported and exported.get("rows"):
+        lines.append(
+            f"(4c) {exported['rows']} contacts exported (pseudonymised CSV, encrypted) in "
+            f"{exported['export_s']:.1f}s, COPY of the same rows {exported['copy_s']:.1f}s: "
+            f"{exported['x_copy']:.2f} x COPY"
+        )
+        parquet = exported.get("parquet")
+        if parquet and parquet.get("rows"):
+            lines.append(
+                f"(4c) a month as Parquet: {parquet['rows']} contacts in {parquet['export_s']:.1f}s, "
+                f"{parquet['x_copy']:.2f} x COPY"
+            )
     slow = results.get("console_throttled")
     if slow and not slow.get("error"):
         profile = slow["profile"]

@@ -14,6 +14,7 @@ from django_fsm import FSMField, FSMModelMixin
 
 from helpline.crypto import EncryptedCharField, EncryptedTextField
 from helpline.history import tracked
+from helpline.vocabulary import PersonalData as P
 
 from .workflow import EDGES, RISK_RANK, CallType, CaseState, CaseWorkflow, RiskLevel
 
@@ -133,6 +134,22 @@ CASE_IDENTIFIER_HASH_FIELDS = frozenset({"reporter_phone_hash", "search_tokens"}
 
 @tracked(personal=CASE_PERSONAL_FIELDS | CASE_IDENTIFIER_HASH_FIELDS)
 class Case(FSMModelMixin, CaseWorkflow):
+    # What each personal field holds (helpline.vocabulary.PersonalData): exports leave out or
+    # re-key them by these tags (reports.exports).
+    personal_data = {
+        "reference": P.IDENTIFIER,
+        "child_first_name": P.NAME,
+        "child_age": P.AGE,
+        "child_area": P.LOCATION,
+        "child_location": P.LOCATION,
+        "child_details_note": P.FREE_TEXT,
+        "safe_contact": P.CONTACT_DETAIL,
+        "reporter_name": P.NAME,
+        "reporter_phone": P.CONTACT_DETAIL,
+        "reporter_phone_hash": P.IDENTIFIER_HASH,
+        "search_tokens": P.IDENTIFIER_HASH,
+        "closure_reason": P.FREE_TEXT,
+    }
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="cases")
     reference = models.CharField(max_length=40, editable=False)
     state = FSMField(default=CaseState.INTAKE, choices=CaseState.choices, protected=True, db_index=True)
@@ -327,6 +344,8 @@ CONTACT_PERSONAL_FIELDS = frozenset({"summary"})
 @tracked(personal=CONTACT_PERSONAL_FIELDS)
 class Contact(models.Model):
     """One interaction (a call, a conversation, a walk-in visit), in at most one case."""
+
+    personal_data = {"summary": P.FREE_TEXT}  # helpline.vocabulary.PersonalData
 
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="contacts")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, blank=True, related_name="contacts")

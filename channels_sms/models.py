@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from cases.models import Channel, Direction
 from helpline.crypto import EncryptedTextField
+from helpline.vocabulary import PersonalData as P
 
 
 class NumberChannel(models.TextChoices):
@@ -118,6 +119,15 @@ class MessageKind(models.TextChoices):
 
 class Message(models.Model):
     """One message of a conversation contact, either direction (or a chat's event: `kind`)."""
+
+    # helpline.vocabulary.PersonalData: what exports leave out or re-key (reports.exports).
+    personal_data = {
+        "sender_hash": P.IDENTIFIER_HASH,
+        "body": P.FREE_TEXT,
+        "media": P.FREE_TEXT,
+        "to_address": P.CONTACT_DETAIL,
+        "external_id": P.IDENTIFIER,
+    }
 
     helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, null=True, blank=True, related_name="+")

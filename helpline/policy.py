@@ -292,6 +292,13 @@ RULES: dict[PolicyAction, dict[str, list[list[str]]]] = {
     # The helpline's numbers (reports; the object is the helpline): its supervisors, who answer for
     # them to its ministry, donors and Child Helpline International.
     PolicyAction.REPORT_VIEW: {SUPERVISOR: [["has_helpline"]]},
+    # Exports of the helpline's records (reports.exports; the object is the helpline): its
+    # supervisors, pseudonymised or (with a reason, flagged for review) in full, of the cases they
+    # may read; its administrators review full exports (their metadata, never the file). Only the
+    # requester downloads an export (reports.exports.selectors).
+    PolicyAction.EXPORT_REQUEST: {SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.EXPORT_REQUEST_FULL: {SUPERVISOR: [["has_helpline"]]},
+    PolicyAction.EXPORT_REVIEW: {ADMIN: [["has_helpline", "is_in_admin_scope"]]},
     # Which channels the helpline's staff must keep per kind (the object is the helpline): its
     # staff read the rules their preferences must meet; its administrators set them.
     PolicyAction.NOTIFICATION_REQUIREMENTS_VIEW: {

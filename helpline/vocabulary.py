@@ -81,6 +81,16 @@ class AuditAction(StrEnum):
     CRYPTO_ROTATE_KEYS_BATCH = "crypto.rotate_keys.batch"
     ESCALATION_ACKNOWLEDGE = "escalation.acknowledge"
     ESCALATION_LIST = "escalation.list"
+    # Exports of the helpline's records (reports.exports): asked for (dataset, mode, format,
+    # period; a full export's reason), written, downloaded, reviewed, expired, failed, listed, read.
+    EXPORT_DOWNLOAD = "export.download"
+    EXPORT_EXPIRE = "export.expire"
+    EXPORT_FAIL = "export.fail"
+    EXPORT_LIST = "export.list"
+    EXPORT_READ = "export.read"
+    EXPORT_READY = "export.ready"
+    EXPORT_REQUEST = "export.request"
+    EXPORT_REVIEW = "export.review"
     HELPLINE_CREATE = "helpline.create"
     HELPLINE_LIST = "helpline.list"
     HELPLINE_READ = "helpline.read"
@@ -221,6 +231,11 @@ class PolicyAction(StrEnum):
     ON_CALL_MANAGE = "on_call.manage"
     # The helpline's statistics and reports (reports.selectors): its supervisors.
     REPORT_VIEW = "report.view"
+    # Exports of the helpline's records (reports.exports): pseudonymised, or full with a reason
+    # (flagged for review); the review of full exports.
+    EXPORT_REQUEST = "export.request"
+    EXPORT_REQUEST_FULL = "export.request_full"
+    EXPORT_REVIEW = "export.review"
     NOTIFICATION_REQUIREMENTS_VIEW = "notification.requirements_view"
     NOTIFICATION_REQUIREMENTS_MANAGE = "notification.requirements_manage"
     # A helpline's Twilio numbers and their voice routes (channels_sms.numbers).
@@ -231,3 +246,19 @@ class PolicyAction(StrEnum):
     CASE_TRANSFER = "case.transfer"
     CASE_RECEIVE = "case.receive"
     CASE_AUTO_ASSIGN_RECEIVE = "case.auto_assign_receive"
+
+
+class PersonalData(StrEnum):
+    """What kind of personal data a model field holds (the models' `personal_data` tags). Exports
+    (reports.exports) read these tags: a pseudonymised export leaves out every field tagged NAME,
+    CONTACT_DETAIL, LOCATION, FREE_TEXT or IDENTIFIER, re-keys IDENTIFIER_HASH and RECORD_ID fields,
+    and keeps AGE; tests/test_personal_fields_are_tagged.py fails on an encrypted or hashed field
+    of an exported model that has no tag."""
+
+    NAME = "name"  # a child's, a reporter's name
+    CONTACT_DETAIL = "contact_detail"  # phone numbers, addresses, how to reach someone safely
+    LOCATION = "location"  # where a child is or lives
+    FREE_TEXT = "free_text"  # whatever people typed: notes, summaries, messages, reasons, URLs
+    IDENTIFIER = "identifier"  # a reference that names the record in the live system
+    IDENTIFIER_HASH = "identifier_hash"  # a keyed hash of an identifier (a phone number)
+    AGE = "age"  # an age in years: kept in pseudonymised exports (figures about children need it)

@@ -13,6 +13,7 @@ from django_fsm import FSMField, FSMModelMixin
 
 from helpline.crypto import EncryptedCharField, EncryptedTextField
 from helpline.history import tracked
+from helpline.vocabulary import PersonalData as P
 
 from .workflow import EDGES, ReferralState, ReferralWorkflow
 
@@ -203,6 +204,18 @@ REFERRAL_PERSONAL_FIELDS = frozenset(
 
 @tracked(personal=REFERRAL_PERSONAL_FIELDS)
 class Referral(FSMModelMixin, ReferralWorkflow):
+    # helpline.vocabulary.PersonalData: what exports leave out (reports.exports).
+    personal_data = {
+        "reason": P.FREE_TEXT,
+        "summary": P.FREE_TEXT,
+        "packet_json": P.FREE_TEXT,
+        "reported_urls": P.FREE_TEXT,
+        "platform": P.FREE_TEXT,
+        "override_reason": P.FREE_TEXT,
+        "rejection_reason": P.FREE_TEXT,
+        "withdrawal_reason": P.FREE_TEXT,
+        "outcome_note": P.FREE_TEXT,
+    }
     # Not stored: what referral_create warns the operator of in its answer (referrals.packets).
     warnings: tuple[dict[str, Any], ...] | list[dict[str, Any]] = ()
 

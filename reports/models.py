@@ -9,6 +9,9 @@ helpline, which the next refresh recounts."""
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils.translation import gettext_lazy as _
+
+from helpline.crypto import EncryptedCharField, EncryptedTextField
 
 
 class ContactHour(models.Model):
@@ -116,3 +119,84 @@ class CaseDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.helpline_id} {self.day} {self.risk_level}: +{self.opened} -{self.closed}"
+
+
+class ExportDataset(models.TextChoices):
+    CASES = "cases", _("Cases")
+    CONTACTS = "contacts", _("Contacts")
+    REFERRALS = "referrals", _("Referrals")
+    MESSAGES = "messages", _("Messages")
+
+
+class ExportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    XLSX = "xlsx", "XLSX"
+    NDJSON = "ndjson", "NDJSON"
+    PARQUET = "parquet", "Parquet"
+
+
+class ExportMode(models.TextChoices):
+    # Record ids and phone hashes re-keyed, no name, number, place or free text (reports.exports).
+    PSEUDONYMISED = "pseudonymised", _("Pseudonymised")
+    # Everything the requester may read, decrypted: needs a reason, flagged for review.
+    FULL = "full", _("Full")
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    READY = "ready", _("Ready")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+
+
+class ExportReview(models.TextChoices):
+    NOT_NEEDED = "not_needed", _("Not needed")
+    PENDING = "pending", _("Pending")
+    REVIEWED = "reviewed", _("Reviewed")
+
+
+class Export(models.Model):
+    """One export of a helpline's records asked for by a supervisor (reports.exports): written by
+    a Celery job into an encrypted file (`file_key` encrypts it, itself encrypted with the field
+    keys), downloadable by its requester only until `expires_at`, then deleted."""
+
+    helpline = models.ForeignKey("helpline.Helpline", on_delete=models.PROTECT, related_name="+")
+    requested_by = models.ForeignKey("helpline.User", on_delete=models.PROTECT, related_name="+")
+    dataset = models.CharField(max_length=12, choices=ExportDataset.choices)
+    file_format = models.CharField(max_length=8, choices=ExportFormat.choices)
+    mode = models.CharField(max_length=16, choices=ExportMode.choices)
+    reason = EncryptedTextField(blank=True)  # why a full export is needed (required for one)
+    date_from = models.DateField()  # the period, on the helpline's clock, both days included
+    date_to = models.DateField()
+    state = models.CharField(max_length=8, choices=ExportState.choices, default=ExportState.QUEUED)
+    rows = models.PositiveBigIntegerField(default=0)  # written (the whole file's once ready)
+    size = models.PositiveBigIntegerField(default=0)  # bytes of the encrypted file
+    file_name = models.CharField(max_length=100, blank=True)  # under EXPORT_DIR
+    file_key = EncryptedCharField(max_length=64, blank=True)
+    error = models.CharField(max_length=40, blank=True)  # a code, when it failed
+    review = models.CharField(max_length=12, choices=ExportReview.choices, default=ExportReview.NOT_NEEDED)
+    reviewed_by = models.ForeignKey(
+        "helpline.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    downloads = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["requested_by", "requested_at"], name="export_by_requester"),
+            models.Index(fields=["state", "expires_at"], name="export_by_expiry"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_to__gte=models.F("date_from")), name="export_period"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk}: {self.dataset} {self.mode} {self.file_format} ({self.state})"

@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import rollups
+from .exports import services as exports
 
 
 @shared_task(
@@ -17,3 +18,15 @@ def refresh_rollups() -> int:
         recounted = rollups.rollups_refresh()
         total += recounted
     return total
+
+
+@shared_task(name="reports.tasks.write_export", ignore_result=True)
+def write_export(export_id: int) -> None:
+    """Writes one export's file (reports.exports); a re-delivered task finds it done and stops."""
+    exports.export_write(export_id=export_id)
+
+
+@shared_task(name="reports.tasks.sweep_exports", ignore_result=True)
+def sweep_exports() -> int:
+    """Beat: deletes expired exports' files; dispatches again exports whose dispatch was lost."""
+    return exports.exports_sweep()

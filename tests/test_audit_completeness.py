@@ -27,6 +27,7 @@ from helpline.models import AuditEntry
 from helpline.services import token_id
 from notifications.models import Notification
 from referrals.models import Referral, WebhookChange
+from reports.models import Export
 
 from . import factories
 
@@ -54,6 +55,7 @@ CALLBACK, CHAT_SESSION, MESSAGE, FLAG_TYPE = (
     "channels_sms.contacterflag",
 )
 NUMBER, ROUTE = "channels_sms.phonenumber", "channels_sms.voiceroute"
+EXPORT = "reports.export"
 NEW = "the new case"  # the case the request itself created
 NOTIFICATION = "notifications.notification"
 PREFERENCES = {
@@ -101,6 +103,7 @@ WEBHOOK_CHANGE = {
 
 
 MONTH = {"date_from": "2026-11-01", "date_to": "2026-11-30"}  # a report's period (a GET's query)
+EXPORT_ASKED = {**MONTH, "dataset": "cases", "file_format": "csv"}
 
 
 class Req(NamedTuple):
@@ -478,6 +481,20 @@ REQUESTS = [
         [("report.read", ALLOWED, HELPLINE, None)]),
     Req("CHI report by an operator", "operator", "get", "reports/chi/", {"year": 2026}, 404,
         [("report.read", DENIED, HELPLINE, None)]),
+    Req("export request", "supervisor", "post", "exports/", EXPORT_ASKED, 202,
+        [("export.request", ALLOWED, EXPORT, None)]),
+    Req("export request by an operator", "operator", "post", "exports/", EXPORT_ASKED, 404,
+        [("export.request", DENIED, EXPORT, None)]),
+    Req("export list", "supervisor", "get", "exports/", None, 200, [("export.list", ALLOWED, EXPORT, None)]),
+    Req("export read", "supervisor", "get", "exports/{export}/", None, 200,
+        [("export.read", ALLOWED, EXPORT, None)]),
+    Req("export download before it is ready", "supervisor", "get", "exports/{export}/file/", None, 409,
+        [("export.download", DENIED, EXPORT, None)]),
+    Req("export download by another", "admin", "get", "exports/{export}/file/", None, 404,
+        [("export.download", DENIED, EXPORT, None)]),
+    Req("export review", "admin", "post", "exports/{export}/review/", None, 200,
+        [("export.review", ALLOWED, EXPORT, None)]),
+    Req("exports dictionary", "supervisor", "get", "exports/dictionary/", None, 200, []),
     Req("notification requirements", "operator", "get", "notifications/requirements/", None, 200, []),
     Req("notification requirements set", "admin", "put", "notifications/requirements/",
         {"requirements": {"overdue": "email"}}, 200,
@@ -777,6 +794,17 @@ class World:
     @cached_property
     def team(self):
         return self.operator.team
+
+    @cached_property
+    def export(self):
+        """A full export the supervisor asked for, queued (its file not written yet)."""
+        answer = self.client("supervisor").post(
+            "/api/v1/exports/",
+            {**MONTH, "dataset": "cases", "file_format": "csv", "mode": "full", "reason": "An inquiry"},
+            format="json",
+        )
+        assert answer.status_code == 202, answer.content[:500]
+        return Export.objects.get(pk=answer.json()["id"])
 
     @cached_property
     def colleague(self):

@@ -21,6 +21,7 @@ ROWS = [
     "(2) floor",
     "(3) ingest",
     "(4b) reports' roll-ups",
+    "(4c) ",
     "(4) end-to-end",
     "(5) reads",
     "(6) audit",
@@ -96,6 +97,7 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
         "ingest",
         "end_to_end",
         "rollup_lag",
+        "exports",
         "reads",
         "console_throttled",
         "audit",
@@ -103,6 +105,9 @@ def test_bench_smoke_run_measures_everything_and_cleans_up(tmp_path: Path) -> No
     lag = figures["rollup_lag"]
     assert lag["rounds"] >= 1 and 0 <= lag["lag_p50_s"] <= lag["lag_max_s"], lag
     assert lag["contacts_per_second"] > 0, lag
+    exported = figures["exports"]
+    assert exported["rows"] > 0 and exported["copy_bytes"] > 0 and exported["file_bytes"] > 0, exported
+    assert exported["x_copy"] > 0 and exported["parquet"]["rows"] > 0, exported
     slow = figures["console_throttled"]
     assert slow.get("error") is None, slow
     assert slow["load_ms_median"] > slow["profile"]["latency_ms"] and slow["transferred_bytes"] > 0

@@ -21,7 +21,7 @@ import csv
 import io
 import random
 import re
-from datetime import time, timedelta
+from datetime import date, time, timedelta
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
@@ -53,6 +53,7 @@ from helpline.services import token_id
 from helpline.vocabulary import AuditAction
 from notifications.models import Notification, OnCallShift
 from referrals.models import Agency, Consent, Delivery, DeliveryAttempt, Referral, WebhookChange
+from reports.models import Export
 
 from . import factories
 
@@ -407,6 +408,18 @@ TABLE = [
     Line("get",    "reports/contacts/",             NONE,           401, 404,    200,    404,    404,    404),
     Line("get",    "reports/cases/",                NONE,           401, 404,    200,    404,    404,    404),
     Line("get",    "reports/chi/",                  NONE,           401, 404,    200,    404,    404,    404),
+    # Exports: asked for by supervisors; each sees their own, the helpline's administrators its full
+    # ones (to review, never to download); only the requester downloads (a queued one: 409).
+    Line("get",    "exports/",                      IN,             401, HIDDEN, SHOWN,  SHOWN,  HIDDEN, HIDDEN),
+    Line("get",    "exports/",                      OUT_HELPLINE,   401, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN),
+    Line("post",   "exports/",                      NONE,           401, 404,    202,    404,    404,    404),
+    Line("get",    "exports/dictionary/",           NONE,           401, 404,    200,    404,    404,    404),
+    Line("get",    "exports/{id}/",                 IN,             401, 404,    200,    200,    404,    404),
+    Line("get",    "exports/{id}/",                 OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("get",    "exports/{id}/file/",            IN,             401, 404,    409,    404,    404,    404),
+    Line("get",    "exports/{id}/file/",            OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
+    Line("post",   "exports/{id}/review/",          IN,             401, 404,    404,    200,    404,    404),
+    Line("post",   "exports/{id}/review/",          OUT_HELPLINE,   401, 404,    404,    404,    404,    404),
 
     # The helpline's Twilio numbers and voice routes: its administrators configure them, its
     # supervisors read them, everyone else is refused the whole endpoint (403, whatever the id).
@@ -469,6 +482,7 @@ NOTIFICATIONS = {IN: "notification", OUT_HELPLINE: "else_notification"}
 PHONE_NUMBERS = {IN: "phone_number", OUT_HELPLINE: "else_phone_number"}
 VOICE_ROUTES = {IN: "voice_route", OUT_HELPLINE: "else_voice_route"}
 CANNED_REPLIES = {IN: "canned_reply", OUT_HELPLINE: "else_canned_reply"}
+EXPORTS = {IN: "export", OUT_HELPLINE: "else_export"}
 PREFERENCES = {
     "channels": {"critical_case": ["sms"], "emergency_referral": ["sms"]},
     "sms_number": "+254700000111",
@@ -657,6 +671,21 @@ TARGETS: dict[str, dict[str, Spec]] = {
     "reports/contacts/": {NONE: Spec(query={"date_from": "2026-11-01", "date_to": "2026-11-30"})},
     "reports/cases/": {NONE: Spec(query={"date_from": "2026-11-01", "date_to": "2026-11-30"})},
     "reports/chi/": {NONE: Spec(query={"year": 2026})},
+    "exports/": {
+        **by_scope(EXPORTS),
+        NONE: Spec(
+            body={
+                "dataset": "cases",
+                "file_format": "csv",
+                "date_from": "2026-11-01",
+                "date_to": "2026-11-30",
+            }
+        ),
+    },
+    "exports/dictionary/": {NONE: Spec()},
+    "exports/{id}/": by_scope(EXPORTS),
+    "exports/{id}/file/": by_scope(EXPORTS),
+    "exports/{id}/review/": by_scope(EXPORTS),
     # The helpline is named for the platform administrator (a helpline's own is always its own).
     "phone-numbers/": {
         **by_scope(PHONE_NUMBERS),
@@ -927,6 +956,22 @@ class World:
             body="Are you safe?",
             created_by=else_supervisor,
         )
+        # A full export each helpline's supervisor asked for, queued (its file not written yet).
+        for name, where, who in (
+            ("export", helpline, supervisor),
+            ("else_export", elsewhere, else_supervisor),
+        ):
+            o[name] = Export.objects.create(
+                helpline=where,
+                requested_by=who,
+                dataset="cases",
+                file_format="csv",
+                mode="full",
+                reason=f"REASON-{name}",
+                date_from=date(2026, 11, 1),
+                date_to=date(2026, 11, 30),
+                review="pending",
+            )
         texted = factories.ContactFactory(case=o["high_risk"], channel="sms", summary="CONTACT-SMS")
         event = InboundEvent.objects.create(
             helpline=helpline,
@@ -1051,6 +1096,8 @@ def marks_of(obj: Any) -> tuple[str, ...]:
         return (obj.greeting, obj.number.number)
     if isinstance(obj, CannedReply):
         return (obj.title,)
+    if isinstance(obj, Export):
+        return (obj.reason,)
     return ()
 
 
@@ -1102,11 +1149,11 @@ THIRD_PARTY_MODELS = (TOTPDevice,)  # our users' second factors; knox's tokens: 
 
 
 def snapshot_models() -> list[type[Model]]:
-    """Every model of helpline, notifications, cases, referrals and channels_sms (row history events and
+    """Every model of helpline, notifications, cases, referrals, channels_sms and reports (row history events and
     many-to-many tables included) but those NOT_SNAPSHOT, and the third-party ones we write."""
     ours = [
         model
-        for app in ("helpline", "notifications", "cases", "referrals", "channels_sms")
+        for app in ("helpline", "notifications", "cases", "referrals", "channels_sms", "reports")
         for model in apps.get_app_config(app).get_models(include_auto_created=True)
         if model._meta.label not in NOT_SNAPSHOT
     ]

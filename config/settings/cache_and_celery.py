@@ -36,6 +36,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "reports.tasks.refresh_rollups",
         "schedule": ROLLUP_SWEEP_SECONDS,
     },
+    # Deletes exports past their EXPORT_KEEP_HOURS; dispatches again those whose dispatch was lost.
+    "expire-exports": {
+        "task": "reports.tasks.sweep_exports",
+        "schedule": env.int("EXPORT_SWEEP_SECONDS", default=600),
+    },
     "escalate-overdue-cases": {
         "task": "cases.tasks.escalate_overdue_cases",
         "schedule": env.int("ESCALATION_SWEEP_SECONDS", default=60),

@@ -127,10 +127,10 @@ def service_unavailable() -> JsonResponse:
 
 
 def _is_recorded_refusal(view, status_code: int) -> bool:
-    """403, 404 and 409 on every route; on a route about a case or an object of one (its case in
-    the path, or the view names the object's case), every refusal: bad input too, so probing a case
-    with a body it refuses is on the record like any other attempt."""
-    if status_code in (403, 404, 409):
+    """403, 404, 409 and 410 on every route; on a route about a case or an object of one (its case
+    in the path, or the view names the object's case), every refusal: bad input too, so probing a
+    case with a body it refuses is on the record like any other attempt."""
+    if status_code in (403, 404, 409, 410):
         return True
     about_a_case = view is not None and (
         "case_id" in getattr(view, "kwargs", {}) or hasattr(view, "audit_case_id")
