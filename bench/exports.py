@@ -89,7 +89,8 @@ def measure() -> dict[str, Any]:
         totals["rows"] += export.rows
         totals["file_bytes"] += export.size
         totals["copy_bytes"] += copy_bytes
-    result: dict[str, Any] = {**totals, "x_copy": totals["copy_s"] / totals["export_s"] if totals["export_s"] else None}
+    ratio = totals["copy_s"] / totals["export_s"] if totals["export_s"] else None
+    result: dict[str, Any] = {**totals, "x_copy": ratio}
     if biggest is not None:
         helpline, user, last = biggest
         month = last.replace(day=1)

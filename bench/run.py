@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import ceiling, profiles, rollup_lag
-from bench import exports as exports_bench
 from bench import console as console_bench
+from bench import exports as exports_bench
 from bench import reads as read_bench
 from bench.load import OUR_NUMBER, SENDERS, Result, bare_request, load, message_sid, webhook_request
 from tests.processes import (

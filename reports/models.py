@@ -185,6 +185,7 @@ class Export(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     downloads = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # jobs that started writing it
 
     class Meta:
         ordering = ["-requested_at", "-id"]

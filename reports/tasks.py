@@ -2,6 +2,7 @@ from celery import shared_task
 from django.conf import settings
 
 from . import rollups
+from .exports import job
 from .exports import services as exports
 
 
@@ -23,7 +24,7 @@ def refresh_rollups() -> int:
 @shared_task(name="reports.tasks.write_export", ignore_result=True)
 def write_export(export_id: int) -> None:
     """Writes one export's file (reports.exports); a re-delivered task finds it done and stops."""
-    exports.export_write(export_id=export_id)
+    job.export_write(export_id=export_id)
 
 
 @shared_task(name="reports.tasks.sweep_exports", ignore_result=True)

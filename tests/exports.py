@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from channels_sms.models import InboundEvent
 from channels_sms.sms import inbound_event_process
-from reports.exports.services import export_write
+from reports.exports.job import export_write
 from tests import factories
 from tests.twilio_signing import sms_params, twilio_signature
 

@@ -57,7 +57,9 @@ def test_not_before_it_is_ready(api, supervisor):
     assert (early.status_code, early.json()["errors"][0]["code"]) == (409, "export_not_ready")
 
 
-def test_expired_exports_are_deleted(api, supervisor, walk_in, exports_dir):
+def test_expired_exports_are_deleted(
+    api, supervisor, walk_in, exports_dir, django_capture_on_commit_callbacks
+):
     walk_in()
     export_id = export(api, supervisor, "cases", "xlsx")
     ready = Export.objects.get()
@@ -66,7 +68,11 @@ def test_expired_exports_are_deleted(api, supervisor, walk_in, exports_dir):
     with time_machine.travel(timezone.now() + timedelta(hours=23)):
         assert exports_sweep() == 0
     with time_machine.travel(timezone.now() + timedelta(hours=25)):
-        assert exports_sweep() == 1
+        # Past its time, not yet swept: no longer downloadable.
+        late = download(api, supervisor, export_id)
+        assert (late.status_code, late.json()["errors"][0]["code"]) == (410, "export_expired")
+        with django_capture_on_commit_callbacks(execute=True):
+            assert exports_sweep() == 1
     gone = Export.objects.get()
     assert (gone.state, gone.file_key) == ("expired", "")
     assert list(exports_dir.iterdir()) == []
@@ -77,4 +83,31 @@ def test_expired_exports_are_deleted(api, supervisor, walk_in, exports_dir):
         .values_list("action", flat=True)
         .order_by("id")
     )
-    assert actions == ["export.request", "export.ready", "export.expire", "export.download"]
+    assert actions == [
+        "export.request",
+        "export.ready",
+        "export.download",
+        "export.expire",
+        "export.download",
+    ]
+    assert AuditEntry.objects.filter(action="export.download", outcome="denied").count() == 2
+
+
+def test_a_file_deleted_under_a_download_answers_410(api, supervisor, walk_in, exports_dir):
+    walk_in()
+    export_id = export(api, supervisor, "cases", "csv")
+    for file in exports_dir.iterdir():
+        file.unlink()
+    gone = download(api, supervisor, export_id)
+    assert (gone.status_code, gone.json()["errors"][0]["code"]) == (410, "export_expired")
+    assert Export.objects.get().downloads == 0
+
+
+def test_head_sends_no_file_and_is_no_download(api, supervisor, walk_in):
+    walk_in()
+    export_id = export(api, supervisor, "cases", "csv")
+    head = api(supervisor).head(f"/api/v1/exports/{export_id}/file/")
+    assert head.status_code == 200 and head["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"".join(head.streaming_content) == b""
+    assert Export.objects.get().downloads == 0
+    assert not AuditEntry.objects.filter(action="export.download").exists()

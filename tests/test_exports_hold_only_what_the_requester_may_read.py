@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from cases.models import CaseAccess
-from reports.exports.services import export_write
+from reports.exports.job import export_write
 from tests import factories
 from tests.exports import content, download, records
 

@@ -154,6 +154,10 @@ SPECTACULAR_SETTINGS = {
         # Staff notifications: "kind" and "channel" are names other components use too.
         "NotificationKindEnum": "notifications.models.NotificationKind.choices",
         "NotificationChannelEnum": "notifications.models.Channel.choices",
+        # Exports (reports) and voice routes: "mode" and "state" are names other components use too.
+        "ExportModeEnum": "reports.models.ExportMode.choices",
+        "ExportStateEnum": "reports.models.ExportState.choices",
+        "VoiceModeEnum": "channels_sms.models.VoiceMode.choices",
         "ErrorCode503Enum": "helpline.api.schema.ErrorCode503.choices",
         "UnknownInputErrorCodeEnum": "helpline.api.schema.UnknownInputErrorCode.choices",
     },

@@ -88,7 +88,11 @@ class ExportOutput(serializers.ModelSerializer):
         extra_kwargs = {
             "rows": {"help_text": "Rows in the file, once it is ready."},
             "size": {"help_text": "Bytes of the (encrypted) file, once it is ready."},
-            "error": {"help_text": "Why it failed: `too_many_rows_for_xlsx` (use CSV or Parquet), `failed`."},
+            "error": {
+                "help_text": "Why it failed: `too_many_rows_for_xlsx` (use CSV or Parquet), "
+                "`requester_not_allowed` (no longer a supervisor of the helpline), `failed` (see the "
+                "logs)."
+            },
             "reason": {"help_text": "Why a full export was asked for (empty for a pseudonymised one)."},
         }
 

@@ -18,6 +18,7 @@ from helpline.vocabulary import AuditAction
 from ..exports import selectors, services
 from ..exports.datasets import dictionary
 from ..exports.writers import CONTENT_TYPES
+from ..models import Export
 from .export_serializers import DictionaryDataset, ExportOutput, ExportRequestInput
 from .views import FileByQuery
 
@@ -33,6 +34,7 @@ class ExportListView(APIView):
         "post": NoObject("asks for an export of the caller's own helpline (reports.exports.services)"),
     }
     serializer_class = ExportOutput
+    queryset = Export.objects.none()  # reads go through selectors; this only fails closed
 
     @extend_schema(
         operation_id="exports_list",
@@ -102,8 +104,9 @@ class ExportFileView(APIView):
         summary="Download an export (its requester only)",
         description=(
             "The export's file, decrypted as it is sent. Its requester only (404 for anyone else); "
-            "409 `export_not_ready` while it is written or if it failed; 410 `export_expired` once "
-            "deleted. Each download is on record."
+            "409 `export_not_ready` while it is written, `export_failed` if it failed; 410 "
+            "`export_expired` once past its time. A HEAD sends no file and is no download. Each "
+            "download is on record."
         ),
         responses={
             (200, CONTENT_TYPES["csv"]): OpenApiTypes.STR,
@@ -116,7 +119,8 @@ class ExportFileView(APIView):
     )
     def get(self, request: Request, export_id: int) -> StreamingHttpResponse:
         export = self.object
-        chunks = services.export_download(user=request.user, export=export)
+        # HEAD answers as GET would, without the file and without counting as a download.
+        chunks = services.export_download(user=request.user, export=export, record=request.method != "HEAD")
         response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[export.file_format])
         name = f"{export.dataset}-{export.date_from}-{export.date_to}-{export.pk}.{export.file_format}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -146,6 +150,9 @@ class ExportReviewView(APIView):
 
 class ExportDictionaryView(APIView):
     scope = {"get": Scoped(selectors.export_helpline)}
+    serializer_class = DictionaryDataset
+    queryset = Export.objects.none()  # no stored object: the dictionary is the code's
+    pagination_class = None  # one short list, whole
     audit_actions = {"get": (AuditAction.EXPORT_LIST, "helpline.helpline")}
 
     @extend_schema(

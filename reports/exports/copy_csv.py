@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import BinaryIO
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import F, QuerySet
 
@@ -26,26 +27,37 @@ def _formula_safe(expression: str) -> str:
 
 
 def _formatted(column: Column, name: str) -> str:
+    """The column's value as CsvWriter writes it: an empty text is NULL, which COPY writes as an
+    empty field, as the csv module writes "" (COPY would quote it)."""
     if column.kind is Kind.TIME:
         return f"""to_char({name}, 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM')"""
     if column.kind is Kind.BOOLEAN:
         return f"CASE WHEN {name} THEN 'True' WHEN NOT {name} THEN 'False' END"
     if column.kind is Kind.LIST:
-        return _formula_safe(f"array_to_string({name}, ';')")
-    if column.kind is Kind.TEXT and not column.record and column.pseudonymised is not Pseudonymised.REKEYED:
-        return _formula_safe(name)
+        return _formula_safe(f"NULLIF(array_to_string({name}, ';'), '')")
+    if column.kind is Kind.TEXT and column.pseudonymised is Pseudonymised.REKEYED and not column.record:
+        # A keyed hash: hex, or empty. Anything else would break the split at the first commas.
+        return f"CASE WHEN {name} ~ '^[0-9a-f]*$' THEN NULLIF({name}, '') END"
+    if column.kind is Kind.TEXT and not column.record:
+        return _formula_safe(f"NULLIF({name}, '')")
     return name
 
 
-def copy_sql(rows: QuerySet, columns: tuple[Column, ...]) -> str:
-    """The COPY statement of the export's rows: the same query (scope, period, order) as the
-    writers read, its values formatted for the file."""
+def copy_sql(rows: QuerySet, columns: tuple[Column, ...], order: tuple[str, ...]) -> str | None:
+    """The COPY statement of the export's rows: the same query (scope, period) as the writers
+    read, its values formatted for the file, in the writers' order. None: no row can match (the
+    caller's scope is empty)."""
     names = {f"x{i}": F(c.source) for i, c in enumerate(columns)}
-    inner, params = rows.annotate(**names).values_list(*names).query.sql_with_params()
+    keys = {f"k{i}": F(field) for i, field in enumerate(order)}
+    try:
+        inner, params = rows.annotate(**names, **keys).values_list(*names, *keys).query.sql_with_params()
+    except EmptyResultSet:
+        return None
     with connection.cursor() as cursor:
-        inner = cursor.mogrify(inner, params).decode()
+        inner = cursor.mogrify(inner, params).decode()  # our own ids and times, never a person's text
     outer = ", ".join(_formatted(c, f"t.x{i}") for i, c in enumerate(columns))
-    return f"COPY (SELECT {outer} FROM ({inner}) AS t) TO STDOUT WITH (FORMAT csv)"
+    by = ", ".join(f"t.k{i}" for i in range(len(order)))
+    return f"COPY (SELECT {outer} FROM ({inner}) AS t ORDER BY {by}) TO STDOUT WITH (FORMAT csv)"
 
 
 class Rekeying:
@@ -63,7 +75,7 @@ class Rekeying:
         fields = line.split(b",", self.count)
         for i, pseudonym in enumerate(self.pseudonyms):
             value = fields[i]
-            if value and value != b'""':
+            if value:
                 fields[i] = pseudonym(value)
         out = b",".join(fields)
         self.buffer.append(out)
@@ -79,11 +91,18 @@ class Rekeying:
 
 
 def copy_rows(
-    rows: QuerySet, columns: tuple[Column, ...], sink: BinaryIO, progress: Callable[[int], None]
+    rows: QuerySet,
+    columns: tuple[Column, ...],
+    order: tuple[str, ...],
+    sink: BinaryIO,
+    progress: Callable[[int], None],
 ) -> int:
-    """Writes the rows' CSV (no header) into `sink`; returns how many. In the caller's transaction."""
+    """Writes the rows' CSV (no header) into `sink`, ordered by `order`; returns how many. In the
+    caller's transaction."""
     lines = Rekeying(columns, sink, progress)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(copy_sql(rows, columns), lines)
+    sql = copy_sql(rows, columns, order)
+    if sql is not None:
+        with connection.cursor() as cursor:
+            cursor.cursor.copy_expert(sql, lines)
     lines.flush()
     return lines.rows

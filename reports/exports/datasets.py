@@ -274,28 +274,23 @@ def pseudonym_function(column: Column) -> Callable[[bytes], bytes]:
 
 
 def row_function(columns: tuple[Column, ...], *, pseudonymised: bool) -> Callable[[tuple], tuple]:
-    """What turns a values_list row into the export's row: record ids as text, and re-keyed with
-    the phone hashes if pseudonymised."""
-    if not pseudonymised:
-        # Record ids as text in both modes: a column has one type whatever the mode.
-        ids = [i for i, c in enumerate(columns) if c.record]
-
-        def with_text_ids(row: tuple) -> tuple:
-            values = list(row)
-            for i in ids:
-                values[i] = None if values[i] is None else str(values[i])
-            return tuple(values)
-
-        return with_text_ids
-    steps = [
-        (i, pseudonym_function(c)) for i, c in enumerate(columns) if c.pseudonymised is Pseudonymised.REKEYED
-    ]
+    """What turns a values_list row into the export's row: record ids as text (re-keyed if
+    pseudonymised), phone hashes re-keyed always (the database's own hashes never leave it)."""
+    steps = []
+    for i, column in enumerate(columns):
+        if column.pseudonymised is not Pseudonymised.REKEYED:
+            continue
+        if column.record and not pseudonymised:
+            steps.append((i, str))  # a full export's ids are the records' own, as text
+        else:
+            pseudonym = pseudonym_function(column)
+            steps.append((i, lambda value, pseudonym=pseudonym: pseudonym(str(value).encode()).decode()))
 
     def row_of(row: tuple) -> tuple:
         values = list(row)
-        for i, pseudonym in steps:
+        for i, turn in steps:
             if values[i] is not None and values[i] != "":
-                values[i] = pseudonym(str(values[i]).encode()).decode()
+                values[i] = turn(values[i])
         return tuple(values)
 
     return row_of

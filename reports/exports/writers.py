@@ -49,7 +49,8 @@ class CsvWriter:
 
     def _line(self, *rows: Sequence[Any]) -> None:
         buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
+        # Lines end in \n, as PostgreSQL's COPY writes them (reports.exports.copy_csv).
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
         self.sink.write(buffer.getvalue().encode())
 
     def _cell(self, column: Column, value: Any) -> Any:
