@@ -39,7 +39,7 @@ def _copy_seconds(export: Any) -> tuple[float, int]:
 
 
 def _export_seconds(export: Any) -> float:
-    from reports.exports.services import export_write
+    from reports.exports.job import export_write
 
     started = time.perf_counter()
     export_write(export_id=export.pk)

@@ -153,9 +153,10 @@ def documented_codes() -> set[str]:
     return codes
 
 
-# Documented by DRF's fields for input JSON cannot carry: a date object (DateTimeField's "date"),
-# and a naive time that does not exist in the server's zone ("make_aware"; TIME_ZONE is UTC).
-UNANSWERABLE = {"date", "make_aware"}
+# Documented by DRF's fields for input JSON cannot carry: a date object (DateTimeField's "date"), a
+# datetime object (DateField's "datetime"), and a naive time that does not exist in the server's
+# zone ("make_aware"; TIME_ZONE is UTC).
+UNANSWERABLE = {"date", "datetime", "make_aware"}
 # Answered by the tests above outside the walk's tables.
 ELSEWHERE = {
     "otp_not_configured", "otp_required", "otp_invalid", "otp_not_required", "locked_out", "throttled",
@@ -249,6 +250,10 @@ SITUATIONS = [
     ("supervisor", "get", "/api/v1/reports/chi/?year=9999", None, {"year_in_future"}),
     ("supervisor", "get", "/api/v1/reports/cases/?date_from=2026-11-30&date_to=2026-11-01", None,
      {"period_reversed"}),
+    # An export (reports.api.export_serializers): a full one needs a reason.
+    ("supervisor", "post", "/api/v1/exports/", {"dataset": "cases", "file_format": "csv", "mode": "full",
+                                                "date_from": "2026-11-01", "date_to": "2026-11-30"},
+     {"reason_required"}),
 ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pgtrigger
@@ -29,6 +30,7 @@ from helpline.audit import verify_chain
 from helpline.crypto import DecryptionError, encrypted_fields, identifier_hash, normalise_phone
 from helpline.models import AuditEntry
 from referrals.models import Agency, Referral
+from reports.models import Export
 from tests import factories
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,6 +160,16 @@ def one_row_of_each(operator):
             address="x@example.org",
         ),
         Preference: Preference.objects.create(user=operator, sms_number="+254700000111"),
+        Export: Export.objects.create(
+            helpline=helpline,
+            requested_by=operator,
+            dataset="cases",
+            file_format="csv",
+            mode="full",
+            reason="An inquiry",
+            date_from=date(2026, 11, 1),
+            date_to=date(2026, 11, 30),
+        ),
     }
 
 
