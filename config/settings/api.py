@@ -66,12 +66,15 @@ API_TAGS = {
     "you read.",
     "notifications": "Your in-app notifications: unread count, marking read, the live stream.",
     "reports": "The helpline's numbers for its supervisors: contacts by channel, call type, language, "
-    "day, hour and weekday on the helpline's clock, read from roll-ups kept up to date within seconds.",
+    "day, hour and weekday on the helpline's clock, read from roll-ups kept up to date within seconds; "
+    "cases opened and closed; Child Helpline International's annual figures; and exports of the "
+    "records (pseudonymised by default, encrypted, downloadable by their requester only).",
     "reference": "The labels of the codes the API stores and answers (states, channels, risk levels, "
     "sectors...), in the caller's language with the helpline's own wording. Any signed-in user.",
 }
 API_TAGS_BY_PATH = {
     "/api/v1/reports/": ("reports",),
+    "/api/v1/exports/": ("reports",),
     "/api/v1/cases/": ("cases",),
     "/api/v1/case-links/": ("cases",),
     "/api/v1/escalations/": ("cases",),
