@@ -234,6 +234,13 @@ CREATE_AGENCY = Op(
     "admin", "post", "/api/v1/agencies/", {"code": "shelter", "name": "Safe House", "sector": "shelter"}
 )
 UPDATE_AGENCY = Op("admin", "patch", "/api/v1/agencies/{agency}/", {"name": "Renamed"})
+# An export of the helpline's cases (reports.exports): a supervisor asks, the worker writes it.
+EXPORT = Op(
+    "supervisor",
+    "post",
+    "/api/v1/exports/",
+    {"dataset": "cases", "file_format": "csv", "date_from": "2026-11-01", "date_to": "2026-11-30"},
+)
 # Canned replies (no braces in the body: `fill` would read them as the world's ids).
 CREATE_CANNED = Op(
     "supervisor",
@@ -331,6 +338,7 @@ BODY_OPS = [
     UPDATE_NUMBER,
     CREATE_VOICE_ROUTE,
     UPDATE_VOICE_ROUTE,
+    EXPORT,
 ]
 # Operations whose body is walked although their well-formed request is refused here (a set-password
 # link's token, an authenticator's code, an SMS sender the world lacks): the body is refused first.

@@ -30,6 +30,7 @@ from .bad_input import (
     CREATE_TEAM,
     CREATE_USER,
     CREATE_VOICE_ROUTE,
+    EXPORT,
     FLAG,
     FLAG_BODY,
     FLAG_NUMBER,
@@ -513,6 +514,28 @@ INVALID_FIELDS |= {
         ({"requirements": ["overdue"]}, {"requirements": "not_a_dict"}),
         ({"requirements": {"overdue": "pigeon"}}, {"requirements.overdue": "invalid"}),
         ({"requirements": {"no_such_kind": "email"}}, {"requirements": "invalid"}),
+    ],
+}
+EXPORT_BODY = EXPORT.body
+INVALID_FIELDS |= {
+    EXPORT: [
+        (
+            {},
+            {
+                "dataset": "required",
+                "file_format": "required",
+                "date_from": "required",
+                "date_to": "required",
+            },
+        ),
+        ({**EXPORT_BODY, "dataset": "people"}, {"dataset": "invalid_choice"}),
+        ({**EXPORT_BODY, "file_format": "pdf"}, {"file_format": "invalid_choice"}),
+        ({**EXPORT_BODY, "mode": "raw"}, {"mode": "invalid_choice"}),
+        ({**EXPORT_BODY, "date_from": "yesterday"}, {"date_from": "invalid"}),
+        ({**EXPORT_BODY, "date_to": "2026-10-01"}, {"date_to": "period_reversed"}),
+        ({**EXPORT_BODY, "date_from": "2000-01-01"}, {"date_to": "period_too_long"}),
+        ({**EXPORT_BODY, "mode": "full"}, {"reason": "reason_required"}),
+        ({**EXPORT_BODY, "mode": "full", "reason": "r" * 2001}, {"reason": "max_length"}),
     ],
 }
 CANNED_BODY, PREFERENCES_BODY = CREATE_CANNED.body, PREFERENCES.body

@@ -17,7 +17,7 @@ A few routes show a restricted case to such a supervisor by design; they are lis
 with the reason, and nothing else may be."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, NamedTuple
 
 import pytest
@@ -33,6 +33,7 @@ from channels_sms.voice import callback_request
 from helpline.services import token_id
 from notifications.models import Notification, NotificationKind
 from referrals.models import Consent
+from reports.models import Export
 
 from . import factories
 
@@ -222,6 +223,19 @@ class World:
             "phone_number_id": [voice.pk],
             "voice_route_id": [VoiceRoute.objects.create(number=voice, dial_numbers="+254700000501").pk],
             "session_id": [str(chat_session_create(helpline_code=helpline.code, language="en").session.pk)],
+            # The reader's own full export of the month (queued): it must hold no hidden case either.
+            "export_id": [
+                Export.objects.create(
+                    helpline=helpline,
+                    requested_by=self.reader,
+                    dataset="cases",
+                    file_format="csv",
+                    mode="full",
+                    reason="An inquiry",
+                    date_from=date(2026, 11, 1),
+                    date_to=date(2026, 11, 30),
+                ).pk
+            ],
         }
         # Filters a list may be asked with, each chosen so that the hidden case would match it.
         self.filters = {
