@@ -1,14 +1,12 @@
 """What the exports API takes and answers (OpenAPI: /api/schema/)."""
 
-from datetime import timedelta
-
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..exports.services import export_progress
 from ..models import Export, ExportDataset, ExportFormat, ExportMode
-from ..selectors import MAX_DAYS
+from .serializers import checked_period
 
 
 class ExportRequestInput(serializers.Serializer):
@@ -31,15 +29,7 @@ class ExportRequestInput(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if attrs["date_to"] < attrs["date_from"]:
-            raise serializers.ValidationError(
-                {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
-            )
-        if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
-            raise serializers.ValidationError(
-                {"date_to": [_("An export covers at most %(days)d days.") % {"days": MAX_DAYS}]},
-                code="period_too_long",
-            )
+        checked_period(attrs, too_long=_("An export covers at most %(days)d days."))
         if attrs["mode"] == ExportMode.FULL and not attrs.get("reason", "").strip():
             raise serializers.ValidationError(
                 {"reason": [_("A full export needs a reason.")]}, code="reason_required"

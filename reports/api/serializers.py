@@ -36,16 +36,20 @@ class PeriodQuery(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if attrs["date_to"] < attrs["date_from"]:
-            raise serializers.ValidationError(
-                {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
-            )
-        if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
-            raise serializers.ValidationError(
-                {"date_to": [_("A report covers at most %(days)d days.") % {"days": MAX_DAYS}]},
-                code="period_too_long",
-            )
-        return attrs
+        return checked_period(attrs, too_long=_("A report covers at most %(days)d days."))
+
+
+def checked_period(attrs: dict, *, too_long: str) -> dict:
+    """A period's days in order and at most MAX_DAYS long (`too_long` names what it is of)."""
+    if attrs["date_to"] < attrs["date_from"]:
+        raise serializers.ValidationError(
+            {"date_to": [_("The period ends before it starts.")]}, code="period_reversed"
+        )
+    if attrs["date_to"] - attrs["date_from"] > timedelta(days=MAX_DAYS):
+        raise serializers.ValidationError(
+            {"date_to": [too_long % {"days": MAX_DAYS}]}, code="period_too_long"
+        )
+    return attrs
 
 
 def _groups(value: list[str], allowed: list[str]) -> list[str]:
